@@ -1,0 +1,172 @@
+"""Typed settings: defaults in one place, read from an optional TOML file and the
+environment (the environment wins), checked by :func:`validate` which lists every error.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+from urllib.parse import urlsplit
+
+
+class ConfigError(Exception):
+    """Raised with every problem found in the settings, one per line."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("invalid configuration: " + "; ".join(errors))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class Settings:
+    base_url: str = "http://localhost:8000"
+    database_url: str = ""
+    redis_url: str | None = None
+    secret_key: str | None = None
+    env: str = "development"
+    config_file: str | None = None
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_from: str = "no-reply@localhost"
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    #: Seconds a hosted-UI sign-in session lasts (Cognito: 1 hour).
+    session_ttl: int = 3600
+    #: Seconds a login transaction (authorize → form → code) may take.
+    login_ttl: int = 900
+    #: Seconds an authorization code lives (single use).
+    code_ttl: int = 300
+    #: Largest request body accepted anywhere, in bytes.
+    max_content_length: int = 64 * 1024
+    #: Failed sign-ins before the growing delay starts, per user and per IP.
+    lockout_free_attempts: int = 3
+    lockout_max_delay: int = 900
+    var_dir: str = "var"
+    #: Host name → pool id: a custom domain serves its pool's hosted endpoints at "/".
+    domains: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def is_https(self) -> bool:
+        return self.base_url.startswith("https://")
+
+    @property
+    def embedded_store(self) -> bool:
+        return not self.redis_url
+
+
+_ENV = {
+    "BROKER_BASE_URL": "base_url",
+    "DATABASE_URL": "database_url",
+    "REDIS_URL": "redis_url",
+    "BROKER_SECRET_KEY": "secret_key",
+    "BROKER_ENV": "env",
+    "BROKER_SMTP_HOST": "smtp_host",
+    "BROKER_SMTP_PORT": "smtp_port",
+    "BROKER_SMTP_FROM": "smtp_from",
+    "BROKER_SMTP_USER": "smtp_user",
+    "BROKER_SMTP_PASSWORD": "smtp_password",
+    "BROKER_SMTP_STARTTLS": "smtp_starttls",
+    "BROKER_VAR_DIR": "var_dir",
+}
+_FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    """Build settings from ``BROKER_CONFIG`` (TOML), then the environment, then ``overrides``."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+    errors: list[str] = []
+    config_file = environ.get("BROKER_CONFIG")
+    if config_file:
+        values.update(_read_toml(config_file, errors))
+        values["config_file"] = config_file
+    for name, attr in _ENV.items():
+        if environ.get(name, "") != "":
+            values[attr] = environ[name]
+    values.update(overrides)
+    values = {k: _coerce(k, v, errors) for k, v in values.items()}
+    if errors:
+        raise ConfigError(errors)
+    settings = Settings(**values)  # type: ignore[arg-type]
+    if not settings.database_url:
+        settings = dataclasses.replace(
+            settings, database_url=f"sqlite:///{Path(settings.var_dir).resolve() / 'broker.db'}"
+        )
+    return settings
+
+
+def _read_toml(path: str, errors: list[str]) -> dict[str, object]:
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        errors.append(f"BROKER_CONFIG {path}: {exc}")
+        return {}
+    values: dict[str, object] = {}
+    for key, value in data.items():
+        attr = key.replace("-", "_")
+        if attr not in _FIELDS or attr == "config_file":
+            errors.append(f"BROKER_CONFIG {path}: unknown setting {key!r}")
+        else:
+            values[attr] = value
+    return values
+
+
+def _coerce(name: str, value: object, errors: list[str]) -> object:
+    kind = _FIELDS[name].type
+    if kind == "int" and isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            errors.append(f"{name} must be an integer, not {value!r}")
+            return 0
+    if kind == "bool" and isinstance(value, str):
+        return value.strip().lower() in {"1", "true", "yes", "on"}
+    return value
+
+
+def validate(settings: Settings) -> list[str]:
+    """Every problem with ``settings``; empty when they can be used."""
+    errors: list[str] = []
+    base = urlsplit(settings.base_url)
+    if base.scheme not in {"http", "https"} or not base.netloc or base.query or base.fragment:
+        errors.append(f"BROKER_BASE_URL must be an http(s) URL without query, got {settings.base_url!r}")
+    if not settings.database_url.startswith(("sqlite:", "postgresql")):
+        errors.append("DATABASE_URL must be a sqlite:/// or postgresql:// URL")
+    if settings.redis_url and not settings.redis_url.startswith(("redis://", "rediss://", "unix://")):
+        errors.append("REDIS_URL must be a redis://, rediss:// or unix:// URL")
+    if settings.env not in {"development", "production", "test"}:
+        errors.append(f"BROKER_ENV must be development, test or production, got {settings.env!r}")
+    if settings.env == "production":
+        if not settings.secret_key:
+            errors.append("BROKER_SECRET_KEY is required in production")
+        if settings.embedded_store:
+            errors.append("REDIS_URL is required in production (the embedded store serves one process)")
+        if settings.database_url.startswith("sqlite:"):
+            errors.append("DATABASE_URL must point to PostgreSQL in production")
+    if settings.secret_key is not None and len(settings.secret_key) < 32:
+        errors.append("BROKER_SECRET_KEY must be at least 32 characters")
+    if not 1 <= settings.smtp_port <= 65535:
+        errors.append("BROKER_SMTP_PORT must be between 1 and 65535")
+    for name in ("session_ttl", "login_ttl", "code_ttl", "max_content_length"):
+        if int(getattr(settings, name)) <= 0:
+            errors.append(f"{name} must be positive")
+    return errors
+
+
+def dev_secret_key(var_dir: str) -> str:
+    """A development key kept under ``var_dir`` so restarts keep sessions valid."""
+    path = Path(var_dir) / "dev-secret-key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key

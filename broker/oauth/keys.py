@@ -1,0 +1,118 @@
+"""Signing keys: generation, rotation and the published JWKS (RFC 7517).
+
+Keys live in the database so every node signs with the same key; parsed keys are cached
+in process for a short time, and a ``kid`` the cache does not know triggers a reload.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+
+from joserfc.jwk import ECKey, KeySet, RSAKey
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..store.models import AppClient, SigningKey, UserPool, utcnow
+
+SUPPORTED_ALGS = ("RS256", "ES256")
+#: Seconds after which published keys are re-read from the database.
+CACHE_SECONDS = 30
+#: Clock skew allowed to verifiers when a retired key's last tokens expire.
+SKEW = 300
+
+
+def generate_key(session: Session, pool: UserPool) -> SigningKey:
+    kid = secrets.token_urlsafe(16)
+    params = {"kid": kid, "alg": pool.signing_alg, "use": "sig"}
+    if pool.signing_alg == "ES256":
+        key = ECKey.generate_key("P-256", parameters=params, private=True)
+    else:
+        key = RSAKey.generate_key(2048, parameters=params, private=True)
+    row = SigningKey(
+        kid=kid, pool_id=pool.id, alg=pool.signing_alg,
+        private_jwk=key.as_dict(private=True), public_jwk=key.as_dict(private=False),
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def rotate(session: Session, pool: UserPool, now: dt.datetime | None = None) -> SigningKey:
+    """Start signing with a new key; older keys stay published until their tokens expire."""
+    now = now or utcnow()
+    ttls = session.execute(
+        select(AppClient.access_token_ttl, AppClient.id_token_ttl).where(AppClient.pool_id == pool.id)
+    ).all()
+    keep = max([max(a, i) for a, i in ttls] or [3600]) + SKEW
+    for old in active_keys(session, pool.id):
+        old.retired_at = now
+        old.expires_at = now + dt.timedelta(seconds=keep)
+    return generate_key(session, pool)
+
+
+def active_keys(session: Session, pool_id: str) -> list[SigningKey]:
+    stmt = select(SigningKey).where(SigningKey.pool_id == pool_id, SigningKey.retired_at.is_(None))
+    return list(session.scalars(stmt.order_by(SigningKey.created_at.desc())))
+
+
+def published_keys(session: Session, pool_id: str, now: dt.datetime | None = None) -> list[SigningKey]:
+    now = now or utcnow()
+    stmt = select(SigningKey).where(SigningKey.pool_id == pool_id).order_by(SigningKey.created_at.desc())
+    return [k for k in session.scalars(stmt) if k.expires_at is None or k.expires_at > now]
+
+
+@dataclass(frozen=True)
+class PoolKeys:
+    signing: RSAKey | ECKey
+    alg: str
+    verifying: KeySet
+    jwks: dict
+    kids: frozenset[str]
+    loaded: float
+
+
+class KeyCache:
+    """Parsed keys per pool, shared by the threads of one process."""
+
+    def __init__(self) -> None:
+        self._pools: dict[str, PoolKeys] = {}
+        self._lock = threading.Lock()
+
+    def get(self, session: Session, pool: UserPool, kid: str | None = None) -> PoolKeys:
+        cached = self._pools.get(pool.id)
+        fresh = cached and time.monotonic() - cached.loaded < CACHE_SECONDS
+        if cached and fresh and (kid is None or kid in cached.kids):
+            return cached
+        return self._load(session, pool)
+
+    def invalidate(self, pool_id: str) -> None:
+        with self._lock:
+            self._pools.pop(pool_id, None)
+
+    def _load(self, session: Session, pool: UserPool) -> PoolKeys:
+        rows = published_keys(session, pool.id)
+        active = [r for r in rows if r.retired_at is None]
+        if not active:
+            active = [generate_key(session, pool)]
+            session.commit()
+            rows = [*active, *rows]
+        signing = active[0]
+        public = [r.public_jwk for r in rows]
+        keys = PoolKeys(
+            signing=_import(signing.private_jwk),
+            alg=signing.alg,
+            verifying=KeySet.import_key_set({"keys": public}),
+            jwks={"keys": public},
+            kids=frozenset(r.kid for r in rows),
+            loaded=time.monotonic(),
+        )
+        with self._lock:
+            self._pools[pool.id] = keys
+        return keys
+
+
+def _import(jwk: dict) -> RSAKey | ECKey:
+    return ECKey.import_key(jwk) if jwk["kty"] == "EC" else RSAKey.import_key(jwk)

@@ -1,0 +1,124 @@
+"""Pure token minting: the same inputs always give the same Cognito-shaped claims.
+
+Claims follow Cognito's ID and access tokens
+(https://docs.aws.amazon.com/cognito/latest/developerguide/amazon-cognito-user-pools-using-tokens-with-identity-providers.html)
+and OpenID Connect Core §2 for the ID token.
+
+>>> grant = Grant(issuer="http://localhost:8000/local_X", client_id="c", scopes=("openid",),
+...               auth_time=100, origin_jti="o", event_id="e")
+>>> access_claims(grant, Subject("u-1", "alice"), now=100, ttl=60)["exp"]
+160
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from joserfc import jwt
+
+from .keys import PoolKeys
+
+EMAIL_CLAIMS = ("email", "email_verified")
+PHONE_CLAIMS = ("phone_number", "phone_number_verified")
+PROFILE_CLAIMS = (
+    "name", "family_name", "given_name", "middle_name", "nickname", "preferred_username",
+    "profile", "picture", "website", "gender", "birthdate", "zoneinfo", "locale", "address",
+    "updated_at",
+)
+ADMIN_SCOPE = "aws.cognito.signin.user.admin"
+BOOLEAN_CLAIMS = {"email_verified", "phone_number_verified"}
+
+
+@dataclass(frozen=True)
+class Subject:
+    """Who the tokens are about; ``username`` is None for client-credentials tokens."""
+
+    sub: str
+    username: str | None
+    groups: tuple[str, ...] = ()
+    attributes: dict[str, Any] = field(default_factory=dict)
+    identities: list[dict[str, Any]] | None = None
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What was granted: to which client, which scopes, from which sign-in."""
+
+    issuer: str
+    client_id: str
+    scopes: tuple[str, ...]
+    auth_time: int
+    origin_jti: str
+    event_id: str
+    nonce: str | None = None
+
+
+def access_claims(grant: Grant, subject: Subject, now: int, ttl: int) -> dict[str, Any]:
+    claims: dict[str, Any] = {
+        "sub": subject.sub,
+        "iss": grant.issuer,
+        "client_id": grant.client_id,
+        "origin_jti": grant.origin_jti,
+        "event_id": grant.event_id,
+        "token_use": "access",
+        "scope": " ".join(grant.scopes),
+        "auth_time": grant.auth_time,
+        "exp": now + ttl,
+        "iat": now,
+        "jti": str(uuid.uuid4()),
+        "version": 2,
+    }
+    if subject.groups:
+        claims["cognito:groups"] = list(subject.groups)
+    if subject.username is not None:
+        claims["username"] = subject.username
+    return claims
+
+
+def id_claims(grant: Grant, subject: Subject, now: int, ttl: int) -> dict[str, Any]:
+    claims: dict[str, Any] = {
+        "sub": subject.sub,
+        "aud": grant.client_id,
+        "iss": grant.issuer,
+        "token_use": "id",
+        "cognito:username": subject.username,
+        "auth_time": grant.auth_time,
+        "exp": now + ttl,
+        "iat": now,
+        "jti": str(uuid.uuid4()),
+        "origin_jti": grant.origin_jti,
+        "event_id": grant.event_id,
+    }
+    if subject.groups:
+        claims["cognito:groups"] = list(subject.groups)
+    if grant.nonce:
+        claims["nonce"] = grant.nonce
+    if subject.identities:
+        claims["identities"] = subject.identities
+    claims.update(attribute_claims(subject.attributes, grant.scopes))
+    return claims
+
+
+def attribute_claims(attributes: dict[str, Any], scopes: tuple[str, ...] | list[str]) -> dict[str, Any]:
+    """User attributes released for ``scopes`` (also what ``/oauth2/userInfo`` returns)."""
+    allowed: set[str] = set()
+    everything = ADMIN_SCOPE in scopes
+    if everything or "email" in scopes:
+        allowed.update(EMAIL_CLAIMS)
+    if everything or "phone" in scopes:
+        allowed.update(PHONE_CLAIMS)
+    if everything or "profile" in scopes:
+        allowed.update(PROFILE_CLAIMS)
+    released: dict[str, Any] = {}
+    for name, value in attributes.items():
+        if name in BOOLEAN_CLAIMS and name in allowed:
+            released[name] = value in (True, "true", "True")
+        elif name in allowed or name.startswith("custom:"):
+            released[name] = str(value) if name.startswith("custom:") else value
+    return released
+
+
+def sign(claims: dict[str, Any], keys: PoolKeys) -> str:
+    header = {"alg": keys.alg, "kid": keys.signing.kid}
+    return jwt.encode(header, claims, keys.signing, algorithms=[keys.alg])

@@ -1,0 +1,159 @@
+"""Durable data: user pools, app clients, users, groups, resource servers, signing keys,
+refresh tokens. Everything short-lived lives in :mod:`broker.store.state` instead.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite drops the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(dt.timezone.utc)
+        return value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        return value
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dt.datetime: UTCDateTime, dict[str, Any]: JSON, list[str]: JSON}
+
+
+class UserPool(Base):
+    __tablename__ = "user_pools"
+
+    id: Mapped[str] = mapped_column(String(55), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    mfa: Mapped[str] = mapped_column(String(8), default="OFF")
+    self_signup: Mapped[bool] = mapped_column(Boolean, default=True)
+    signing_alg: Mapped[str] = mapped_column(String(8), default="RS256")
+    password_policy: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    required_attributes: Mapped[list[str]] = mapped_column(default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class AppClient(Base):
+    __tablename__ = "app_clients"
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    pool_id: Mapped[str] = mapped_column(ForeignKey("user_pools.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    secret_hash: Mapped[str | None] = mapped_column(String(128))
+    callback_urls: Mapped[list[str]] = mapped_column(default=list)
+    logout_urls: Mapped[list[str]] = mapped_column(default=list)
+    allowed_flows: Mapped[list[str]] = mapped_column(default=list)
+    allowed_scopes: Mapped[list[str]] = mapped_column(default=list)
+    identity_providers: Mapped[list[str]] = mapped_column(default=list)
+    access_token_ttl: Mapped[int] = mapped_column(Integer, default=3600)
+    id_token_ttl: Mapped[int] = mapped_column(Integer, default=3600)
+    refresh_token_ttl: Mapped[int] = mapped_column(Integer, default=30 * 86400)
+    rotate_refresh_tokens: Mapped[bool] = mapped_column(Boolean, default=False)
+    refresh_grace_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("pool_id", "username"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    pool_id: Mapped[str] = mapped_column(ForeignKey("user_pools.id", ondelete="CASCADE"), index=True)
+    sub: Mapped[str] = mapped_column(String(36), unique=True, default=lambda: str(uuid.uuid4()))
+    username: Mapped[str] = mapped_column(String(128))
+    password_hash: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(32), default="UNCONFIRMED")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    groups: Mapped[list[Group]] = relationship(secondary="user_groups", lazy="selectin")
+
+
+class Group(Base):
+    __tablename__ = "groups"
+    __table_args__ = (UniqueConstraint("pool_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    pool_id: Mapped[str] = mapped_column(ForeignKey("user_pools.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    description: Mapped[str | None] = mapped_column(String(2048))
+    precedence: Mapped[int | None] = mapped_column(Integer)
+    role_arn: Mapped[str | None] = mapped_column(String(2048))
+
+
+class UserGroup(Base):
+    __tablename__ = "user_groups"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True)
+
+
+class ResourceServer(Base):
+    __tablename__ = "resource_servers"
+    __table_args__ = (UniqueConstraint("pool_id", "identifier"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    pool_id: Mapped[str] = mapped_column(ForeignKey("user_pools.id", ondelete="CASCADE"), index=True)
+    identifier: Mapped[str] = mapped_column(String(256))
+    name: Mapped[str] = mapped_column(String(256))
+    #: Scope names without the identifier prefix, e.g. ``["read", "write"]``.
+    scopes: Mapped[list[str]] = mapped_column(default=list)
+
+
+class SigningKey(Base):
+    __tablename__ = "signing_keys"
+
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    pool_id: Mapped[str] = mapped_column(ForeignKey("user_pools.id", ondelete="CASCADE"), index=True)
+    alg: Mapped[str] = mapped_column(String(8))
+    private_jwk: Mapped[dict[str, Any]] = mapped_column()
+    public_jwk: Mapped[dict[str, Any]] = mapped_column()
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    #: Set when a newer key took over signing; the key stays published until ``expires_at``.
+    retired_at: Mapped[dt.datetime | None] = mapped_column()
+    expires_at: Mapped[dt.datetime | None] = mapped_column()
+
+
+class RefreshToken(Base):
+    __tablename__ = "refresh_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    pool_id: Mapped[str] = mapped_column(ForeignKey("user_pools.id", ondelete="CASCADE"), index=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("app_clients.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    scope: Mapped[str] = mapped_column(Text, default="")
+    #: The sign-in every token of this family descends from (Cognito's ``origin_jti``).
+    origin_jti: Mapped[str] = mapped_column(String(36), index=True)
+    auth_time: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column()
+    rotated_at: Mapped[dt.datetime | None] = mapped_column()
+    revoked_at: Mapped[dt.datetime | None] = mapped_column()
+
+
+class RevokedOrigin(Base):
+    """A revoked token family: access tokens carrying this ``origin_jti`` are refused."""
+
+    __tablename__ = "revoked_origins"
+
+    origin_jti: Mapped[str] = mapped_column(String(36), primary_key=True)
+    revoked_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,92 @@
+"""Queries over the durable store. Views and services call these, never raw SQL."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from .models import AppClient, Group, RefreshToken, ResourceServer, RevokedOrigin, User, UserGroup, UserPool, utcnow
+
+
+def sha256(value: str) -> str:
+    """Digest of a high-entropy secret (client secrets, refresh tokens, codes)."""
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def get_pool(session: Session, pool_id: str) -> UserPool | None:
+    return session.get(UserPool, pool_id)
+
+
+def list_pools(session: Session) -> list[UserPool]:
+    return list(session.scalars(select(UserPool).order_by(UserPool.created_at, UserPool.id)))
+
+
+def get_client(session: Session, pool_id: str, client_id: str) -> AppClient | None:
+    client = session.get(AppClient, client_id)
+    return client if client is not None and client.pool_id == pool_id else None
+
+
+def list_clients(session: Session, pool_id: str) -> list[AppClient]:
+    stmt = select(AppClient).where(AppClient.pool_id == pool_id).order_by(AppClient.created_at, AppClient.id)
+    return list(session.scalars(stmt))
+
+
+def get_user(session: Session, pool_id: str, username: str) -> User | None:
+    """By username, case-insensitively as Cognito does."""
+    stmt = select(User).where(User.pool_id == pool_id, User.username == username.lower())
+    return session.scalars(stmt).first()
+
+
+def get_user_by_id(session: Session, user_id: int) -> User | None:
+    return session.get(User, user_id)
+
+
+def get_user_by_sub(session: Session, pool_id: str, sub: str) -> User | None:
+    return session.scalars(select(User).where(User.pool_id == pool_id, User.sub == sub)).first()
+
+
+def list_users(session: Session, pool_id: str) -> list[User]:
+    return list(session.scalars(select(User).where(User.pool_id == pool_id).order_by(User.id)))
+
+
+def get_group(session: Session, pool_id: str, name: str) -> Group | None:
+    return session.scalars(select(Group).where(Group.pool_id == pool_id, Group.name == name)).first()
+
+
+def add_user_to_group(session: Session, user: User, group: Group) -> None:
+    if group not in user.groups:
+        session.add(UserGroup(user_id=user.id, group_id=group.id))
+        session.flush()
+        session.refresh(user)
+
+
+def resource_scopes(session: Session, pool_id: str) -> set[str]:
+    """Every ``<identifier>/<scope>`` defined by the pool's resource servers."""
+    servers = session.scalars(select(ResourceServer).where(ResourceServer.pool_id == pool_id))
+    return {f"{rs.identifier}/{scope}" for rs in servers for scope in rs.scopes}
+
+
+def get_refresh_token(session: Session, token: str) -> RefreshToken | None:
+    return session.scalars(select(RefreshToken).where(RefreshToken.token_hash == sha256(token))).first()
+
+
+def revoke_origin(session: Session, origin_jti: str) -> None:
+    """Revoke a token family: its refresh tokens and every access token carrying it."""
+    now = utcnow()
+    session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.origin_jti == origin_jti, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    if session.get(RevokedOrigin, origin_jti) is None:
+        session.add(RevokedOrigin(origin_jti=origin_jti, revoked_at=now))
+
+
+def origin_revoked(session: Session, origin_jti: str) -> bool:
+    return session.get(RevokedOrigin, origin_jti) is not None
+
+
+def purge_expired_refresh_tokens(session: Session, now: dt.datetime) -> int:
+    return session.execute(delete(RefreshToken).where(RefreshToken.expires_at < now)).rowcount or 0

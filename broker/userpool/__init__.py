@@ -1,0 +1,1 @@
+"""User pool behaviour: sign-up, sign-in, confirmation, recovery, password policy."""

@@ -1,0 +1,124 @@
+"""Password hashing (Argon2id at OWASP parameters) and the pool's password policy.
+
+Hashes imported from elsewhere verify too and are upgraded to Argon2id at the next
+successful sign-in: Argon2 with other parameters, PBKDF2-SHA256 in Django's
+(``pbkdf2_sha256$iter$salt$b64``) and passlib's (``$pbkdf2-sha256$iter$salt$hash``) formats.
+See https://cheatsheetseries.owasp.org/cheatsheets/Password_Storage_Cheat_Sheet.html
+"""
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import hmac
+import string
+from dataclasses import dataclass
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from ..i18n import lazy_gettext as _l
+
+#: OWASP: Argon2id, m=19 MiB, t=2, p=1.
+HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1, hash_len=32, salt_len=16)
+MAX_PASSWORD_LENGTH = 256
+#: Cognito's special characters, plus space.
+SYMBOLS = set("^$*.[]{}()?\"!@#%&/\\,><':;|_~`=+- ")
+
+
+def hash_password(password: str) -> str:
+    return HASHER.hash(password)
+
+
+def verify_password(stored: str | None, password: str) -> bool:
+    """Constant-work check of ``password`` against any supported hash format."""
+    if not stored:
+        _burn(password)
+        return False
+    if stored.startswith("$argon2"):
+        try:
+            return HASHER.verify(stored, password)
+        except (VerificationError, InvalidHashError):
+            return False
+    if stored.startswith("pbkdf2_sha256$"):
+        _, rounds, salt, digest = stored.split("$", 3)
+        return _pbkdf2_matches(password, salt.encode(), int(rounds), base64.b64decode(digest))
+    if stored.startswith("$pbkdf2-sha256$"):
+        _, _, rounds, salt, digest = stored.split("$", 4)
+        return _pbkdf2_matches(password, _ab64(salt), int(rounds), _ab64(digest))
+    return False
+
+
+def needs_rehash(stored: str) -> bool:
+    if not stored.startswith("$argon2id$"):
+        return True
+    try:
+        return HASHER.check_needs_rehash(stored)
+    except InvalidHashError:
+        return True
+
+
+def is_supported_hash(stored: str) -> bool:
+    return stored.startswith(("$argon2", "pbkdf2_sha256$", "$pbkdf2-sha256$"))
+
+
+def _pbkdf2_matches(password: str, salt: bytes, rounds: int, digest: bytes) -> bool:
+    if not 1 <= rounds <= 10_000_000:
+        return False
+    mine = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, rounds, len(digest))
+    return hmac.compare_digest(mine, digest)
+
+
+def _ab64(value: str) -> bytes:
+    value = value.replace(".", "+")
+    return base64.b64decode(value + "=" * (-len(value) % 4))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    return HASHER.hash("cognate-dummy-password")
+
+
+def _burn(password: str) -> None:
+    """Spend the time of a real check so unknown users cannot be told apart by timing."""
+    try:
+        HASHER.verify(_dummy_hash(), password)
+    except (VerificationError, InvalidHashError):
+        pass
+
+
+@dataclass(frozen=True)
+class PasswordPolicy:
+    """Cognito's password policy; defaults are Cognito's defaults."""
+
+    min_length: int = 8
+    require_lowercase: bool = True
+    require_uppercase: bool = True
+    require_numbers: bool = True
+    require_symbols: bool = True
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> PasswordPolicy:
+        fields = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in (data or {}).items() if k in fields})
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    def violations(self, password: str) -> list[str]:
+        """Each rule ``password`` breaks, as a message naming the rule."""
+        problems = []
+        if len(password) < self.min_length:
+            problems.append(_l("Password must have at least %(n)s characters.", n=self.min_length))
+        if len(password) > MAX_PASSWORD_LENGTH:
+            problems.append(_l("Password must have at most %(n)s characters.", n=MAX_PASSWORD_LENGTH))
+        if self.require_lowercase and not any(c in string.ascii_lowercase for c in password):
+            problems.append(_l("Password must contain a lowercase letter."))
+        if self.require_uppercase and not any(c in string.ascii_uppercase for c in password):
+            problems.append(_l("Password must contain an uppercase letter."))
+        if self.require_numbers and not any(c in string.digits for c in password):
+            problems.append(_l("Password must contain a number."))
+        if self.require_symbols and not any(c in SYMBOLS for c in password):
+            problems.append(_l("Password must contain a symbol."))
+        return [str(p) for p in problems]
