@@ -143,6 +143,7 @@ class RefreshToken(Base):
     scope: Mapped[str] = mapped_column(Text, default="")
     #: The sign-in every token of this family descends from (Cognito's ``origin_jti``).
     origin_jti: Mapped[str] = mapped_column(String(36), index=True)
+    event_id: Mapped[str] = mapped_column(String(36))
     auth_time: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column()

@@ -1,0 +1,82 @@
+"""Cognate: a self-hosted identity broker that does the job of Amazon Cognito user pools.
+
+``create_app(settings)`` is the only place that builds the application.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask, url_for
+from flask_wtf.csrf import CSRFProtect
+
+from .config import ConfigError, Settings, dev_secret_key, load_settings, validate
+
+log = logging.getLogger("broker")
+_HERE = Path(__file__).parent
+
+
+def _asset_dir(name: str) -> str:
+    """templates/ and static/ sit beside the package in a checkout, inside it in a wheel."""
+    inside = _HERE / name
+    return str(inside if inside.is_dir() else _HERE.parent / name)
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    from . import i18n
+    from .oauth.keys import KeyCache
+    from .oauth.server import build_server
+    from .runtime import Runtime
+    from .store.db import Database
+    from .store.state import open_state
+    from .userpool.senders import open_sender
+    from .web import api, errors, health, hosted
+    from .web.pools import close_session
+
+    settings = settings or load_settings()
+    problems = validate(settings)
+    if problems:
+        raise ConfigError(problems)
+    if settings.embedded_store:
+        log.warning("REDIS_URL is not set: using the embedded in-process store; run ONE process only")
+    if not settings.secret_key:
+        log.warning("BROKER_SECRET_KEY is not set: using a generated development key")
+
+    app = Flask("broker", template_folder=_asset_dir("templates"), static_folder=_asset_dir("static"))
+    app.config.update(
+        SECRET_KEY=settings.secret_key or dev_secret_key(settings.var_dir),
+        MAX_CONTENT_LENGTH=settings.max_content_length,
+        SESSION_COOKIE_NAME="cognate",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.is_https,
+        PERMANENT_SESSION_LIFETIME=settings.session_ttl,
+        PREFERRED_URL_SCHEME="https" if settings.is_https else "http",
+        WTF_CSRF_TIME_LIMIT=settings.login_ttl,
+        WTF_CSRF_SSL_STRICT=False,
+    )
+    app.extensions["broker"] = Runtime(
+        settings=settings, db=Database(settings.database_url), state=open_state(settings.redis_url),
+        sender=open_sender(settings), keys=KeyCache(),
+    )
+    i18n.init_app(app)
+    csrf = CSRFProtect(app)
+    csrf.exempt(api.bp)
+    app.extensions["broker.oauth"] = build_server(app)
+    for bp in (health.bp, api.bp, hosted.bp):
+        app.register_blueprint(bp)
+    errors.init_app(app)
+    app.teardown_request(close_session)
+
+    @app.context_processor
+    def _branding() -> dict[str, object]:
+        from flask import g
+
+        pool = g.get("pool")
+        return {"pool_name": pool.name if pool else None,
+                "logo_url": url_for("static", filename="img/logo.svg"), "extra_css": []}
+
+    return app
+
+
+__all__ = ["create_app", "load_settings", "Settings"]

@@ -1,0 +1,333 @@
+"""The ``broker`` command: serve, migrate, and administer pools, clients, users, groups,
+resource servers and keys. Data-printing commands take ``--json`` (one JSON document on
+stdout, Cognito's shapes). Bad input: one line on stderr, exit code 2, nothing written.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import Any, Callable, Iterator
+
+import click
+from contextlib import contextmanager
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from .config import ConfigError, Settings, load_settings, validate
+from .errors import InvalidInput
+from .oauth import keys
+from .oauth.issue import issuer
+from .store import repo
+from .store.db import Database
+from .userpool import admin
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+
+
+def _settings() -> Settings:
+    settings = load_settings()
+    problems = validate(settings)
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+@contextmanager
+def _store() -> Iterator[tuple[Settings, Session]]:
+    settings = _settings()
+    db = Database(settings.database_url)
+    try:
+        if db.url.startswith("sqlite"):
+            db.upgrade()
+        with db.session() as session:
+            yield settings, session
+    finally:
+        db.dispose()
+
+
+def _emit(data: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(data, default=str))
+        return
+    for key, value in data.items():
+        if isinstance(value, list):
+            click.echo(f"{key}:")
+            for item in value:
+                click.echo("  - " + (json.dumps(item, default=str) if isinstance(item, dict) else str(item)))
+        else:
+            click.echo(f"{key}: {'' if value is None else value}")
+
+
+def _pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
+    out = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise InvalidInput(f"{what} must be name=value, got {item!r}")
+        out[name.strip()] = value
+    return out
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Cognate, a self-hosted identity broker shaped like Amazon Cognito user pools."""
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+# -- serving -------------------------------------------------------------------------
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", type=click.IntRange(1, 64), help="Run gunicorn with N worker processes.")
+@click.option("--threads", type=click.IntRange(1, 64), default=None, help="Threads per gunicorn worker.")
+def serve(host: str, port: int, workers: int | None, threads: int | None) -> None:
+    """Run the server (development server, or gunicorn with --workers)."""
+    from .serving import serve as run
+
+    logging.getLogger().setLevel(logging.INFO)
+    run(_settings(), host, port, workers, threads)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+def demo(host: str, port: int) -> None:
+    """Create (once) a demo pool, client and user, print them, and serve."""
+    from .demo import ensure_demo
+    from .serving import serve as run
+
+    settings = _settings()
+    with _store() as (_s, session):
+        info = ensure_demo(session, settings)
+    click.echo(info)
+    logging.getLogger().setLevel(logging.INFO)
+    run(settings, host, port, None, None)
+
+
+@cli.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the schema to the newest revision (Alembic)."""
+    settings = _settings()
+    database = Database(settings.database_url)
+    database.upgrade()
+    database.dispose()
+    click.echo("database is up to date")
+
+
+# -- pools ---------------------------------------------------------------------------
+
+@cli.group()
+def pool() -> None:
+    """User pools."""
+
+
+@pool.command("create")
+@click.option("--name", required=True)
+@click.option("--mfa", type=click.Choice(admin.MFA), default="OFF", show_default=True)
+@click.option("--self-signup/--no-self-signup", default=True, show_default=True)
+@click.option("--signing-alg", type=click.Choice(keys.SUPPORTED_ALGS), default="RS256", show_default=True)
+@click.option("--required-attribute", "required", multiple=True, help="Attribute required at sign-up (repeat).")
+@click.option("--password-min-length", type=int, default=8, show_default=True)
+@json_option
+def pool_create(name: str, mfa: str, self_signup: bool, signing_alg: str, required: tuple[str, ...],
+                password_min_length: int, as_json: bool) -> None:
+    with _store() as (settings, session):
+        p = admin.create_pool(session, name, mfa, self_signup, signing_alg, list(required) or None,
+                              {"min_length": password_min_length})
+        out = {"Id": p.id, "Name": p.name, "Issuer": issuer(settings.base_url, p.id), "MfaConfiguration": p.mfa}
+    _emit(out, as_json)
+
+
+@pool.command("list")
+@json_option
+def pool_list(as_json: bool) -> None:
+    with _store() as (settings, session):
+        pools = [{"Id": p.id, "Name": p.name, "Issuer": issuer(settings.base_url, p.id)} for p in repo.list_pools(session)]
+    _emit({"UserPools": pools}, as_json)
+
+
+# -- clients -------------------------------------------------------------------------
+
+@cli.group()
+def client() -> None:
+    """App clients."""
+
+
+@client.command("create")
+@click.option("--pool", "pool_id", required=True)
+@click.option("--name", required=True)
+@click.option("--callback-url", multiple=True)
+@click.option("--logout-url", multiple=True)
+@click.option("--secret", is_flag=True, help="Generate a client secret (confidential client).")
+@click.option("--scope", multiple=True)
+@click.option("--flow", multiple=True, type=click.Choice(admin.FLOWS))
+@click.option("--idp", multiple=True, help="Identity providers allowed (COGNITO = password sign-in).")
+@click.option("--access-token-ttl", type=int, help="Seconds (300-86400).")
+@click.option("--id-token-ttl", type=int, help="Seconds (300-86400).")
+@click.option("--refresh-token-ttl", type=int, help="Seconds (3600-315360000).")
+@click.option("--rotate-refresh-tokens", is_flag=True, help="Issue a new refresh token at each refresh.")
+@click.option("--refresh-grace", type=click.IntRange(0, 60), default=0, help="Seconds a rotated token still works.")
+@json_option
+def client_create(pool_id: str, name: str, callback_url: tuple[str, ...], logout_url: tuple[str, ...], secret: bool,
+                  scope: tuple[str, ...], flow: tuple[str, ...], idp: tuple[str, ...], access_token_ttl: int | None,
+                  id_token_ttl: int | None, refresh_token_ttl: int | None, rotate_refresh_tokens: bool,
+                  refresh_grace: int, as_json: bool) -> None:
+    scopes = [s for value in scope for s in value.split()]
+    with _store() as (_settings_, session):
+        c, clear = admin.create_client(
+            session, pool_id, name, list(callback_url), list(logout_url), secret, scopes, list(flow), list(idp),
+            access_token_ttl=access_token_ttl, id_token_ttl=id_token_ttl, refresh_token_ttl=refresh_token_ttl,
+            rotate_refresh_tokens=rotate_refresh_tokens, refresh_grace_seconds=refresh_grace,
+        )
+        out = {"ClientId": c.id, "ClientSecret": clear, "ClientName": c.name, "UserPoolId": c.pool_id}
+    _emit(out, as_json)
+
+
+@client.command("list")
+@click.option("--pool", "pool_id", required=True)
+@json_option
+def client_list(pool_id: str, as_json: bool) -> None:
+    with _store() as (_s, session):
+        admin.require_pool(session, pool_id)
+        clients = [admin.describe_client(c) for c in repo.list_clients(session, pool_id)]
+    _emit({"UserPoolClients": clients}, as_json)
+
+
+@cli.group("resource-server")
+def resource_server() -> None:
+    """Resource servers and their custom scopes."""
+
+
+@resource_server.command("create")
+@click.option("--pool", "pool_id", required=True)
+@click.option("--identifier", required=True)
+@click.option("--name", default="")
+@click.option("--scope", multiple=True, required=True)
+@json_option
+def resource_server_create(pool_id: str, identifier: str, name: str, scope: tuple[str, ...], as_json: bool) -> None:
+    with _store() as (_s, session):
+        rs = admin.create_resource_server(session, pool_id, identifier, name, list(scope))
+        out = {"Identifier": rs.identifier, "Name": rs.name,
+               "Scopes": [f"{rs.identifier}/{s}" for s in rs.scopes]}
+    _emit(out, as_json)
+
+
+# -- users and groups ----------------------------------------------------------------
+
+@cli.group()
+def user() -> None:
+    """Users."""
+
+
+@user.command("create")
+@click.option("--pool", "pool_id", required=True)
+@click.option("--username", required=True)
+@click.option("--password")
+@click.option("--email")
+@click.option("--attribute", multiple=True, help="name=value (repeat).")
+@click.option("--confirmed", is_flag=True, help="The password is permanent; the user can sign in at once.")
+@click.option("--group", multiple=True)
+@json_option
+def user_create(pool_id: str, username: str, password: str | None, email: str | None, attribute: tuple[str, ...],
+                confirmed: bool, group: tuple[str, ...], as_json: bool) -> None:
+    attrs = _pairs(attribute, "--attribute")
+    if email is not None:
+        attrs["email"] = email
+    with _store() as (_s, session):
+        u, temporary = admin.create_user(session, pool_id, username, password, attrs, confirmed, list(group))
+        out = {"Username": u.username, "Sub": u.sub, "UserStatus": u.status}
+        if temporary:
+            out["TemporaryPassword"] = temporary
+    _emit(out, as_json)
+
+
+@user.command("list")
+@click.option("--pool", "pool_id", required=True)
+@json_option
+def user_list(pool_id: str, as_json: bool) -> None:
+    with _store() as (_s, session):
+        admin.require_pool(session, pool_id)
+        users = [admin.describe_user(u) for u in repo.list_users(session, pool_id)]
+    _emit({"Users": users}, as_json)
+
+
+@user.command("delete")
+@click.option("--pool", "pool_id", required=True)
+@click.option("--username", required=True)
+@json_option
+def user_delete(pool_id: str, username: str, as_json: bool) -> None:
+    with _store() as (_s, session):
+        admin.require_pool(session, pool_id)
+        admin.delete_user(session, pool_id, username)
+    _emit({"Username": username.lower(), "Deleted": True}, as_json)
+
+
+@cli.group()
+def group() -> None:
+    """Groups."""
+
+
+@group.command("create")
+@click.option("--pool", "pool_id", required=True)
+@click.option("--name", required=True)
+@click.option("--precedence", type=int)
+@click.option("--role-arn")
+@click.option("--description")
+@json_option
+def group_create(pool_id: str, name: str, precedence: int | None, role_arn: str | None, description: str | None,
+                 as_json: bool) -> None:
+    with _store() as (_s, session):
+        grp = admin.create_group(session, pool_id, name, precedence, role_arn, description)
+        out = {"GroupName": grp.name, "UserPoolId": grp.pool_id, "Precedence": grp.precedence, "RoleArn": grp.role_arn}
+    _emit(out, as_json)
+
+
+# -- keys ----------------------------------------------------------------------------
+
+@cli.group("keys")
+def keys_group() -> None:
+    """Signing keys."""
+
+
+@keys_group.command("rotate")
+@click.option("--pool", "pool_id", required=True)
+@json_option
+def keys_rotate(pool_id: str, as_json: bool) -> None:
+    """Sign with a new key; older keys stay in the JWKS until their tokens expire."""
+    with _store() as (_s, session):
+        p = admin.require_pool(session, pool_id)
+        new = keys.rotate(session, p)
+        published = [k.kid for k in keys.published_keys(session, p.id)]
+        out = {"Kid": new.kid, "Alg": new.alg, "PublishedKids": published}
+    _emit(out, as_json)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: exit 2 with one line for any bad input."""
+    try:
+        cli.main(args=argv, prog_name="broker", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        sys.exit(1)
+    except click.ClickException as exc:
+        _fail(exc.format_message())
+    except InvalidInput as exc:
+        _fail(exc.message)
+    except ConfigError as exc:
+        _fail("; ".join(exc.errors))
+    except SQLAlchemyError as exc:
+        click.echo(f"error: database: {exc.__class__.__name__}: {str(exc).splitlines()[0]}", err=True)
+        sys.exit(1)
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(2)

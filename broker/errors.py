@@ -1,0 +1,55 @@
+"""Exceptions mapped in one place (:mod:`broker.web.errors`) to pages, JSON or CLI lines."""
+from __future__ import annotations
+
+
+class BrokerError(Exception):
+    """Base class; ``message`` is safe to show to the user."""
+
+    status = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = str(message)
+
+
+class InvalidInput(BrokerError):
+    """Bad admin input (CLI or config): one clear line, nothing written."""
+
+
+class NotFound(BrokerError):
+    status = 404
+
+
+class HostedError(BrokerError):
+    """Shown on the hosted error page, never as a redirect to an unverified URL."""
+
+    def __init__(self, message: str, status: int = 400, back_url: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.back_url = back_url
+
+
+class SignInFailed(BrokerError):
+    """The one message for an unknown user, a wrong password or a disabled account."""
+
+    status = 400
+
+
+class Throttled(BrokerError):
+    status = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class FormInvalid(BrokerError):
+    """A hosted form failed validation; ``errors`` lists each problem."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("; ".join(errors))
+        self.errors = errors
+
+
+class ServiceUnavailable(BrokerError):
+    status = 503

@@ -1,0 +1,92 @@
+"""Token revocation (RFC 7009) and introspection (RFC 7662) on Authlib's endpoints."""
+from __future__ import annotations
+
+from typing import Any
+
+from authlib.oauth2.rfc7009 import RevocationEndpoint as _Revocation
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _Introspection
+from flask import g
+
+from ..runtime import runtime
+from ..store import repo
+from ..store.models import User
+from .issue import issuer
+from .refresh import find_refresh_token
+from .verify import InvalidToken, verify_access_token
+
+
+class _Refresh:
+    kind = "refresh_token"
+
+    def __init__(self, row: Any) -> None:
+        self.row = row
+
+    def check_client(self, client: Any) -> bool:
+        return self.row.client_id == client.get_client_id()
+
+
+class _Access:
+    kind = "access_token"
+
+    def __init__(self, claims: dict[str, Any]) -> None:
+        self.claims = claims
+
+    def check_client(self, client: Any) -> bool:
+        return self.claims.get("client_id") == client.get_client_id()
+
+
+def _find(token: str, hint: str | None) -> _Refresh | _Access | None:
+    if hint != "access_token" and len(token) < 200:
+        found = find_refresh_token(token)
+        if found:
+            return _Refresh(found.row)
+    if hint != "refresh_token":
+        rt = runtime()
+        try:
+            claims = verify_access_token(g.db_session, rt.keys, g.pool, issuer(rt.settings.base_url, g.pool.id), token)
+        except InvalidToken:
+            return None
+        return _Access(claims)
+    return None
+
+
+class RevocationEndpoint(_Revocation):
+    """Revoking a refresh token revokes its whole family, access tokens included (as
+    Cognito's RevokeToken does). Public clients revoke with their client_id alone."""
+
+    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> _Refresh | _Access | None:
+        return _find(token_string, token_type_hint)
+
+    def revoke_token(self, token: _Refresh | _Access, request: Any) -> None:
+        origin = token.row.origin_jti if isinstance(token, _Refresh) else token.claims["origin_jti"]
+        repo.revoke_origin(g.db_session, origin)
+        g.db_session.commit()
+
+
+class IntrospectionEndpoint(_Introspection):
+    """Only authenticated confidential clients may introspect; access tokens of the pool,
+    refresh tokens of the asking client."""
+
+    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> _Refresh | _Access | None:
+        return _find(token_string, token_type_hint)
+
+    def check_permission(self, token: _Refresh | _Access, client: Any, request: Any) -> bool:
+        return isinstance(token, _Access) or token.check_client(client)
+
+    def introspect_token(self, token: _Refresh | _Access) -> dict[str, Any]:
+        if isinstance(token, _Access):
+            return {"active": True, "token_type": "access_token", **token.claims}
+        row = token.row
+        user = g.db_session.get(User, row.user_id)
+        if user is None or not user.enabled:
+            return {"active": False}
+        return {
+            "active": True, "token_type": "refresh_token", "client_id": row.client_id, "scope": row.scope,
+            "sub": user.sub, "username": user.username, "exp": int(row.expires_at.timestamp()),
+            "iat": int(row.created_at.timestamp()), "iss": issuer(runtime().settings.base_url, g.pool.id),
+            "origin_jti": row.origin_jti, "auth_time": row.auth_time,
+        }

@@ -1,0 +1,70 @@
+"""Issuing a token response: mint and sign the JWTs, store the refresh token hashed."""
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import time
+import uuid
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from ..store import repo
+from ..store.models import AppClient, RefreshToken, User, UserPool, utcnow
+from .keys import KeyCache
+from .tokens import Grant, Subject, access_claims, id_claims, sign
+
+
+def issuer(base_url: str, pool_id: str) -> str:
+    return f"{base_url.rstrip('/')}/{pool_id}"
+
+
+def subject_of(user: User) -> Subject:
+    groups = sorted(user.groups, key=lambda g: (g.precedence is None, g.precedence or 0, g.name))
+    return Subject(sub=user.sub, username=user.username, groups=tuple(g.name for g in groups),
+                   attributes=dict(user.attributes))
+
+
+def issue_tokens(
+    session: Session, keys: KeyCache, base_url: str, pool: UserPool, client: AppClient, user: User,
+    scopes: tuple[str, ...], auth_time: int, origin_jti: str, event_id: str,
+    nonce: str | None = None, include_refresh_token: bool = True,
+) -> dict[str, Any]:
+    now = int(time.time())
+    grant = Grant(issuer=issuer(base_url, pool.id), client_id=client.id, scopes=scopes,
+                  auth_time=auth_time, origin_jti=origin_jti, event_id=event_id, nonce=nonce)
+    subject = subject_of(user)
+    pool_keys = keys.get(session, pool)
+    token: dict[str, Any] = {
+        "access_token": sign(access_claims(grant, subject, now, client.access_token_ttl), pool_keys),
+        "token_type": "Bearer",
+        "expires_in": client.access_token_ttl,
+    }
+    if "openid" in scopes:
+        token["id_token"] = sign(id_claims(grant, subject, now, client.id_token_ttl), pool_keys)
+    if include_refresh_token:
+        token["refresh_token"] = new_refresh_token(session, client, user, scopes, auth_time, origin_jti, event_id)
+    return token
+
+
+def issue_client_token(session: Session, keys: KeyCache, base_url: str, pool: UserPool,
+                       client: AppClient, scopes: tuple[str, ...]) -> dict[str, Any]:
+    """client_credentials: the client is the subject; no ID or refresh token."""
+    now = int(time.time())
+    grant = Grant(issuer=issuer(base_url, pool.id), client_id=client.id, scopes=scopes, auth_time=now,
+                  origin_jti=str(uuid.uuid4()), event_id=str(uuid.uuid4()))
+    claims = access_claims(grant, Subject(sub=client.id, username=None), now, client.access_token_ttl)
+    return {"access_token": sign(claims, keys.get(session, pool)), "token_type": "Bearer",
+            "expires_in": client.access_token_ttl}
+
+
+def new_refresh_token(session: Session, client: AppClient, user: User, scopes: tuple[str, ...],
+                      auth_time: int, origin_jti: str, event_id: str) -> str:
+    value = secrets.token_urlsafe(48)
+    now = utcnow()
+    session.add(RefreshToken(
+        token_hash=repo.sha256(value), pool_id=client.pool_id, client_id=client.id, user_id=user.id,
+        scope=" ".join(scopes), origin_jti=origin_jti, event_id=event_id, auth_time=auth_time,
+        created_at=now, expires_at=now + dt.timedelta(seconds=client.refresh_token_ttl),
+    ))
+    return value

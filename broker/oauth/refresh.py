@@ -1,0 +1,38 @@
+"""Looking up refresh tokens, with rotation and reuse detection."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import g
+
+from ..store import repo
+from ..store.models import AppClient, RefreshToken, utcnow
+
+
+class StoredRefreshToken:
+    def __init__(self, row: RefreshToken) -> None:
+        self.row = row
+
+    def check_client(self, client: Any) -> bool:
+        return self.row.client_id == client.get_client_id()
+
+    def get_scope(self) -> str:
+        return self.row.scope
+
+
+def find_refresh_token(value: str) -> StoredRefreshToken | None:
+    """A usable refresh token of this pool. Reuse after rotation (past the grace period)
+    revokes the whole family, as OAuth 2.0 Security BCP §4.14.2 recommends."""
+    row = repo.get_refresh_token(g.db_session, value)
+    now = utcnow()
+    if row is None or row.pool_id != g.pool.id or row.revoked_at or row.expires_at <= now:
+        return None
+    if row.rotated_at is not None:
+        client = g.db_session.get(AppClient, row.client_id)
+        grace = client.refresh_grace_seconds if client else 0
+        if now > row.rotated_at + dt.timedelta(seconds=grace):
+            repo.revoke_origin(g.db_session, row.origin_jti)
+            g.db_session.commit()
+            return None
+    return StoredRefreshToken(row)

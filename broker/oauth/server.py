@@ -1,0 +1,159 @@
+"""The Authlib authorization server: the token endpoint's grants (RFC 6749 §4.1, §4.4, §6
+with PKCE, RFC 7636), revocation (RFC 7009) and introspection (RFC 7662).
+
+Authlib drives client authentication and the grant pipeline; the hooks here read and
+write our storage. The pool of the current request is ``flask.g.pool``.
+"""
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749 import ClientMixin, grants
+from authlib.oauth2.rfc6749.errors import InvalidScopeError
+from authlib.oauth2.rfc6749.util import scope_to_list
+from authlib.oauth2.rfc7636 import CodeChallenge
+from flask import Flask, g
+
+from ..runtime import runtime
+from ..store import repo
+from ..store.models import AppClient, User, utcnow
+from . import codes
+from .endpoints import IntrospectionEndpoint, RevocationEndpoint
+from .issue import issue_client_token, issue_tokens
+from .refresh import StoredRefreshToken, find_refresh_token
+
+AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+SECRET_METHODS = ["client_secret_basic", "client_secret_post"]
+
+
+class Client(ClientMixin):
+    """An app client as Authlib sees it."""
+
+    def __init__(self, row: AppClient) -> None:
+        self.row = row
+
+    def get_client_id(self) -> str:
+        return self.row.id
+
+    def get_default_redirect_uri(self) -> str | None:
+        return None
+
+    def get_allowed_scope(self, scope: str | None) -> str:
+        allowed = self.row.allowed_scopes
+        return " ".join(s for s in scope_to_list(scope) if s in allowed) if scope else " ".join(allowed)
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        return redirect_uri in self.row.callback_urls
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        stored = self.row.secret_hash
+        return bool(stored) and hmac.compare_digest(stored, repo.sha256(client_secret))
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        if self.row.secret_hash:
+            return method in SECRET_METHODS
+        return method == "none"
+
+    def check_response_type(self, response_type: str) -> bool:
+        return response_type == "code" and "code" in self.row.allowed_flows
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        if grant_type in {"authorization_code", "refresh_token"}:
+            return "code" in self.row.allowed_flows
+        return grant_type == "client_credentials" and "client_credentials" in self.row.allowed_flows
+
+
+class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
+
+    def query_authorization_code(self, code: str, client: Client) -> codes.CodeRecord | None:
+        rt = runtime()
+        record = codes.consume(rt.state, g.pool.id, code)
+        if record is None:
+            return None
+        if isinstance(record, codes.Reused):
+            repo.revoke_origin(g.db_session, record.origin_jti)
+            g.db_session.commit()
+            return None
+        return record if record.client_id == client.get_client_id() else None
+
+    def delete_authorization_code(self, authorization_code: codes.CodeRecord) -> None:
+        """Already consumed atomically by :meth:`query_authorization_code`."""
+
+    def authenticate_user(self, authorization_code: codes.CodeRecord) -> User | None:
+        user = g.db_session.get(User, authorization_code.user_id)
+        return user if user is not None and user.enabled and user.pool_id == g.pool.id else None
+
+    def generate_token(self, user=None, scope=None, grant_type=None, expires_in=None,  # type: ignore[override]
+                       include_refresh_token=True) -> dict[str, Any]:
+        rt, code = runtime(), self.request.authorization_code
+        return issue_tokens(
+            g.db_session, rt.keys, rt.settings.base_url, g.pool, self.client.row, user,
+            tuple(scope_to_list(scope)), code.auth_time, code.origin_jti, code.event_id, code.nonce,
+            include_refresh_token=include_refresh_token,
+        )
+
+
+class RefreshTokenGrant(grants.RefreshTokenGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
+
+    def authenticate_refresh_token(self, refresh_token: str) -> StoredRefreshToken | None:
+        return find_refresh_token(refresh_token)
+
+    def authenticate_user(self, refresh_token: StoredRefreshToken) -> User | None:
+        user = g.db_session.get(User, refresh_token.row.user_id)
+        return user if user is not None and user.enabled else None
+
+    def revoke_old_credential(self, refresh_token: StoredRefreshToken) -> None:
+        if self.client.row.rotate_refresh_tokens and refresh_token.row.rotated_at is None:
+            refresh_token.row.rotated_at = utcnow()
+
+    def generate_token(self, user=None, scope=None, grant_type=None, expires_in=None,  # type: ignore[override]
+                       include_refresh_token=True) -> dict[str, Any]:
+        rt, row = runtime(), self.request.refresh_token.row
+        return issue_tokens(
+            g.db_session, rt.keys, rt.settings.base_url, g.pool, self.client.row, user,
+            tuple(scope_to_list(scope)), row.auth_time, row.origin_jti, row.event_id,
+            include_refresh_token=self.client.row.rotate_refresh_tokens,
+        )
+
+
+class ClientCredentialsGrant(grants.ClientCredentialsGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = SECRET_METHODS
+
+    def validate_token_request(self) -> None:
+        super().validate_token_request()
+        requested = scope_to_list(self.request.payload.scope) or []
+        allowed = [s for s in self.client.row.allowed_scopes if "/" in s]
+        if any(s not in allowed for s in requested):
+            raise InvalidScopeError()
+        if not (requested or allowed):
+            raise InvalidScopeError(description="The client has no resource-server scopes.")
+        self.request.scope = " ".join(requested or allowed)
+
+    def generate_token(self, user=None, scope=None, grant_type=None, expires_in=None,  # type: ignore[override]
+                       include_refresh_token=False) -> dict[str, Any]:
+        rt = runtime()
+        scopes = tuple(scope_to_list(self.request.scope))
+        return issue_client_token(g.db_session, rt.keys, rt.settings.base_url, g.pool, self.client.row, scopes)
+
+
+def _query_client(client_id: str) -> Client | None:
+    row = repo.get_client(g.db_session, g.pool.id, client_id) if client_id and len(client_id) <= 128 else None
+    return Client(row) if row else None
+
+
+def _save_token(token: dict[str, Any], request: Any) -> None:
+    """Tokens are stored while they are issued (refresh tokens, hashed)."""
+
+
+def build_server(app: Flask) -> AuthorizationServer:
+    server = AuthorizationServer(app, query_client=_query_client, save_token=_save_token)
+    server.register_grant(AuthorizationCodeGrant, [CodeChallenge(required=True)])
+    server.register_grant(RefreshTokenGrant)
+    server.register_grant(ClientCredentialsGrant)
+    server.register_endpoint(RevocationEndpoint)
+    server.register_endpoint(IntrospectionEndpoint)
+    return server

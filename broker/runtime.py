@@ -1,0 +1,25 @@
+"""The resources one running broker holds, attached to the Flask app by ``create_app``."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+
+from .config import Settings
+from .oauth.keys import KeyCache
+from .store.db import Database
+from .store.state import StateStore
+from .userpool.senders import Sender
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    state: StateStore
+    sender: Sender
+    keys: KeyCache
+
+
+def runtime() -> Runtime:
+    return current_app.extensions["broker"]

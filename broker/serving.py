@@ -1,0 +1,68 @@
+"""Running the server: Werkzeug's development server, or gunicorn with ``--workers``."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from .config import Settings
+from .store.db import Database
+
+log = logging.getLogger("broker")
+
+#: gunicorn defaults; deploy/gunicorn.conf.py starts from the same values.
+GUNICORN_DEFAULTS: dict[str, Any] = {
+    "worker_class": "gthread",
+    "threads": 4,
+    "timeout": 30,
+    "graceful_timeout": 20,
+    "keepalive": 5,
+    "max_requests": 10000,
+    "max_requests_jitter": 1000,
+    "accesslog": None,
+    "errorlog": "-",
+}
+
+
+def prepare(settings: Settings) -> None:
+    """Migrate an embedded SQLite database; PostgreSQL is migrated by ``broker db upgrade``."""
+    if settings.database_url.startswith("sqlite"):
+        db = Database(settings.database_url)
+        db.upgrade()
+        db.dispose()
+
+
+def serve(settings: Settings, host: str, port: int, workers: int | None, threads: int | None) -> None:
+    prepare(settings)
+    if workers is None:
+        from . import create_app
+
+        app = create_app(settings)
+        log.info("serving %s on http://%s:%s (development server)", settings.base_url, host, port)
+        app.run(host=host, port=port, threaded=True, use_reloader=False)
+        return
+    if settings.embedded_store and workers > 1:
+        log.warning("the embedded store is per process: with %s workers, set REDIS_URL", workers)
+    _Gunicorn(settings, {**GUNICORN_DEFAULTS, "bind": f"{host}:{port}", "workers": workers,
+                         "threads": threads or GUNICORN_DEFAULTS["threads"]}).run()
+
+
+def _gunicorn_base() -> type:
+    from gunicorn.app.base import BaseApplication
+
+    return BaseApplication
+
+
+class _Gunicorn(_gunicorn_base()):  # type: ignore[misc]
+    def __init__(self, settings: Settings, options: dict[str, Any]) -> None:
+        self.settings, self.options = settings, options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            if key in self.cfg.settings and value is not None:
+                self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        from . import create_app
+
+        return create_app(self.settings)

@@ -1,0 +1,116 @@
+"""Self-service accounts: sign up, confirm by code, resend, forgot password, reset.
+
+Answers never reveal whether a username exists: signing up with a taken name looks like
+success (the owner gets a notice instead), and password-reset requests always say a code
+was sent if the account exists.
+"""
+from __future__ import annotations
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..errors import FormInvalid, InvalidInput
+from ..i18n import gettext as _
+from ..store import repo
+from ..store.models import User, UserPool
+from ..store.state import StateStore
+from . import codes
+from .attributes import check_attributes
+from .admin import check_username
+from .passwords import hash_password
+from .senders import Message, Sender
+from .signin import check_new_password
+
+SIGNUP_CODE_TTL = 24 * 3600
+RESET_CODE_TTL = 3600
+
+
+def sign_up(session: Session, state: StateStore, sender: Sender, pool: UserPool,
+            username: str, password: str, attributes: dict[str, str]) -> None:
+    errors: list[str] = []
+    try:
+        username = check_username(username)
+    except InvalidInput as exc:
+        errors.append(exc.message)
+    for name in pool.required_attributes:
+        if not attributes.get(name, "").strip():
+            errors.append(_("%(name)s is required.", name=name))
+    try:
+        attributes = check_attributes({k: v.strip() for k, v in attributes.items() if v.strip()})
+    except InvalidInput as exc:
+        errors.append(exc.message)
+    try:
+        check_new_password(pool, password)
+    except FormInvalid as exc:
+        errors.extend(exc.errors)
+    if errors:
+        raise FormInvalid(errors)
+    existing = repo.get_user(session, pool.id, username)
+    if existing is not None:
+        _notify_existing(sender, existing)
+        return
+    user = User(pool_id=pool.id, username=username, password_hash=hash_password(password),
+                status="UNCONFIRMED", attributes=attributes)
+    session.add(user)
+    try:
+        session.flush()
+    except IntegrityError:  # a concurrent sign-up took the name
+        session.rollback()
+        return
+    send_confirmation(state, sender, pool, user)
+
+
+def send_confirmation(state: StateStore, sender: Sender, pool: UserPool, user: User) -> None:
+    code = codes.issue(state, pool.id, "signup", user.username, SIGNUP_CODE_TTL)
+    _send(sender, user, _("Your verification code"), _("Your confirmation code is %(code)s.", code=code))
+
+
+def resend_confirmation(session: Session, state: StateStore, sender: Sender, pool: UserPool, username: str) -> None:
+    user = repo.get_user(session, pool.id, username.strip()[:128])
+    if user is not None and user.status == "UNCONFIRMED":
+        send_confirmation(state, sender, pool, user)
+
+
+def confirm_sign_up(session: Session, state: StateStore, pool: UserPool, username: str, code: str) -> User:
+    username = username.strip().lower()[:128]
+    user = repo.get_user(session, pool.id, username)
+    valid = codes.consume(state, pool.id, "signup", username, code.strip(), SIGNUP_CODE_TTL)
+    if not valid or user is None or user.status != "UNCONFIRMED":
+        raise FormInvalid([_("Invalid verification code provided, please try again.")])
+    user.status = "CONFIRMED"
+    if user.attributes.get("email"):
+        user.attributes = {**user.attributes, "email_verified": "true"}
+    return user
+
+
+def forgot_password(session: Session, state: StateStore, sender: Sender, pool: UserPool, username: str) -> None:
+    user = repo.get_user(session, pool.id, username.strip()[:128])
+    if user is None or not user.enabled or user.status == "UNCONFIRMED":
+        return
+    code = codes.issue(state, pool.id, "reset", user.username, RESET_CODE_TTL)
+    _send(sender, user, _("Your password reset code"), _("Your password reset code is %(code)s.", code=code))
+
+
+def confirm_forgot_password(session: Session, state: StateStore, pool: UserPool, username: str,
+                            code: str, password: str, confirm: str) -> User:
+    check_new_password(pool, password, confirm)
+    username = username.strip().lower()[:128]
+    user = repo.get_user(session, pool.id, username)
+    valid = codes.consume(state, pool.id, "reset", username, code.strip(), RESET_CODE_TTL)
+    if not valid or user is None or not user.enabled:
+        raise FormInvalid([_("Invalid code provided, please request a code again.")])
+    user.password_hash = hash_password(password)
+    user.status = "CONFIRMED"
+    return user
+
+
+def _notify_existing(sender: Sender, user: User) -> None:
+    _send(sender, user, _("Sign-up attempt"),
+          _("Someone tried to sign up with your username %(u)s. If it was you, sign in or reset your password.",
+            u=user.username))
+
+
+def _send(sender: Sender, user: User, subject: str, text: str) -> None:
+    to = user.attributes.get("email")
+    if to:
+        sender.send(Message(to=to, subject=subject, text=text))

@@ -1,0 +1,249 @@
+"""Administration of pools, app clients, users, groups and resource servers (the CLI's
+operations, shaped like Cognito's Admin* API). Every function validates all its input
+before writing anything and raises :class:`InvalidInput` with one clear line.
+"""
+from __future__ import annotations
+
+import re
+import secrets
+import string
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy.orm import Session
+
+from ..errors import InvalidInput
+from ..oauth import keys
+from ..store import repo
+from ..store.models import AppClient, Group, ResourceServer, User, UserPool
+from .passwords import PasswordPolicy, hash_password
+from .attributes import check_attributes, check_name
+
+STANDARD_SCOPES = ("openid", "email", "phone", "profile", "aws.cognito.signin.user.admin")
+FLOWS = ("code", "client_credentials")
+MFA = ("OFF", "OPTIONAL", "ON")
+USERNAME = re.compile(r"^[\w.@+=,-]{1,128}$")
+LIMITS = {  # Cognito's bounds, seconds
+    "access_token_ttl": (300, 86400),
+    "id_token_ttl": (300, 86400),
+    "refresh_token_ttl": (3600, 10 * 365 * 86400),
+}
+_ALNUM = string.ascii_letters + string.digits
+
+
+def _random(alphabet: str, n: int) -> str:
+    return "".join(secrets.choice(alphabet) for _ in range(n))
+
+
+def create_pool(
+    session: Session, name: str, mfa: str = "OFF", self_signup: bool = True,
+    signing_alg: str = "RS256", required_attributes: list[str] | None = None,
+    password_policy: dict[str, Any] | None = None,
+) -> UserPool:
+    name = name.strip()
+    if not 1 <= len(name) <= 128:
+        raise InvalidInput("pool name must have 1 to 128 characters")
+    if mfa not in MFA:
+        raise InvalidInput(f"--mfa must be one of {', '.join(MFA)}")
+    if signing_alg not in keys.SUPPORTED_ALGS:
+        raise InvalidInput(f"signing algorithm must be one of {', '.join(keys.SUPPORTED_ALGS)}")
+    required = list(required_attributes if required_attributes is not None else ["email"])
+    for attribute in required:
+        check_name(attribute)
+    policy = PasswordPolicy.from_dict(password_policy)
+    if not 6 <= policy.min_length <= 99:
+        raise InvalidInput("password minimum length must be between 6 and 99")
+    pool = UserPool(
+        id=f"local_{_random(_ALNUM, 9)}", name=name, mfa=mfa, self_signup=self_signup,
+        signing_alg=signing_alg, required_attributes=required, password_policy=policy.as_dict(),
+    )
+    session.add(pool)
+    session.flush()
+    keys.generate_key(session, pool)
+    return pool
+
+
+def require_pool(session: Session, pool_id: str) -> UserPool:
+    pool = repo.get_pool(session, pool_id)
+    if pool is None:
+        raise InvalidInput(f"no user pool {pool_id!r}")
+    return pool
+
+
+def check_callback_url(url: str) -> str:
+    """Cognito's rules: absolute, no fragment, https except for localhost; app schemes allowed."""
+    parts = urlsplit(url)
+    if not parts.scheme or parts.fragment or len(url) > 1024 or any(c.isspace() for c in url):
+        raise InvalidInput(f"invalid URL {url!r}: absolute, no fragment, no spaces")
+    if parts.scheme == "http" and parts.hostname not in {"localhost", "127.0.0.1", "::1"}:
+        raise InvalidInput(f"invalid URL {url!r}: http is allowed only for localhost")
+    if parts.scheme in {"http", "https"} and not parts.hostname:
+        raise InvalidInput(f"invalid URL {url!r}: no host")
+    if parts.scheme in {"javascript", "data", "file", "vbscript"}:
+        raise InvalidInput(f"invalid URL {url!r}: scheme {parts.scheme} is not allowed")
+    return url
+
+
+def create_client(
+    session: Session, pool_id: str, name: str, callback_urls: list[str], logout_urls: list[str] | None = None,
+    secret: bool = False, scopes: list[str] | None = None, flows: list[str] | None = None,
+    identity_providers: list[str] | None = None, **lifetimes: Any,
+) -> tuple[AppClient, str | None]:
+    """Create an app client; returns it with its secret in clear (shown once, stored hashed)."""
+    pool = require_pool(session, pool_id)
+    name = name.strip()
+    if not 1 <= len(name) <= 128:
+        raise InvalidInput("client name must have 1 to 128 characters")
+    flows = list(dict.fromkeys(flows or ["code"]))
+    for flow in flows:
+        if flow not in FLOWS:
+            raise InvalidInput(f"--flow must be one of {', '.join(FLOWS)}, not {flow!r}")
+    custom = repo.resource_scopes(session, pool.id)
+    scopes = list(dict.fromkeys(scopes if scopes else (STANDARD_SCOPES if "code" in flows else sorted(custom))))
+    for scope in scopes:
+        if scope not in STANDARD_SCOPES and scope not in custom:
+            raise InvalidInput(f"unknown scope {scope!r}: not standard and no resource server defines it")
+    if "client_credentials" in flows:
+        if not secret:
+            raise InvalidInput("the client_credentials flow needs a client secret (--secret)")
+        if "code" not in flows and any(s in STANDARD_SCOPES for s in scopes):
+            raise InvalidInput("client_credentials clients take only resource-server scopes")
+    callback_urls = [check_callback_url(u) for u in dict.fromkeys(callback_urls)]
+    logout_urls = [check_callback_url(u) for u in dict.fromkeys(logout_urls or [])]
+    if "code" in flows and not callback_urls:
+        raise InvalidInput("the code flow needs at least one --callback-url")
+    for field, (low, high) in LIMITS.items():
+        value = lifetimes.get(field)
+        if value is not None and not low <= int(value) <= high:
+            raise InvalidInput(f"{field.replace('_', '-')} must be between {low} and {high} seconds")
+    clear = _random(string.ascii_lowercase + string.digits, 51) if secret else None
+    client = AppClient(
+        id=_random(string.ascii_lowercase + string.digits, 26), pool_id=pool.id, name=name,
+        secret_hash=repo.sha256(clear) if clear else None, callback_urls=callback_urls,
+        logout_urls=logout_urls, allowed_flows=flows, allowed_scopes=scopes,
+        identity_providers=list(dict.fromkeys(identity_providers or ["COGNITO"])),
+        **{k: int(v) for k, v in lifetimes.items() if v is not None and k in _CLIENT_OPTIONS},
+    )
+    session.add(client)
+    session.flush()
+    return client, clear
+
+
+_CLIENT_OPTIONS = {*LIMITS, "rotate_refresh_tokens", "refresh_grace_seconds"}
+
+
+def create_resource_server(session: Session, pool_id: str, identifier: str, name: str, scopes: list[str]) -> ResourceServer:
+    pool = require_pool(session, pool_id)
+    if not re.fullmatch(r"[\x21\x23-\x5b\x5d-\x7e]{1,256}", identifier):
+        raise InvalidInput(f"invalid resource server identifier {identifier!r}")
+    for scope in scopes:
+        if not re.fullmatch(r"[\x21\x23-\x2e\x30-\x5b\x5d-\x7e]{1,256}", scope):
+            raise InvalidInput(f"invalid scope name {scope!r}")
+    if any(rs == f"{identifier}/{s}" for rs in repo.resource_scopes(session, pool.id) for s in scopes):
+        raise InvalidInput(f"resource server {identifier!r} already exists")
+    server = ResourceServer(pool_id=pool.id, identifier=identifier, name=name or identifier,
+                            scopes=list(dict.fromkeys(scopes)))
+    session.add(server)
+    session.flush()
+    return server
+
+
+def create_group(session: Session, pool_id: str, name: str, precedence: int | None = None,
+                 role_arn: str | None = None, description: str | None = None) -> Group:
+    pool = require_pool(session, pool_id)
+    if not re.fullmatch(r"[\w\s+=,.@-]{1,128}", name):
+        raise InvalidInput(f"invalid group name {name!r}")
+    if repo.get_group(session, pool.id, name):
+        raise InvalidInput(f"group {name!r} already exists")
+    if precedence is not None and precedence < 0:
+        raise InvalidInput("--precedence must be zero or more")
+    group = Group(pool_id=pool.id, name=name, precedence=precedence, role_arn=role_arn, description=description)
+    session.add(group)
+    session.flush()
+    return group
+
+
+def create_user(
+    session: Session, pool_id: str, username: str, password: str | None = None,
+    attributes: dict[str, str] | None = None, confirmed: bool = False, groups: list[str] | None = None,
+) -> tuple[User, str | None]:
+    """AdminCreateUser: with ``confirmed`` the password is permanent, otherwise temporary
+    (FORCE_CHANGE_PASSWORD). Without a password a temporary one is generated and returned."""
+    pool = require_pool(session, pool_id)
+    username = check_username(username)
+    if repo.get_user(session, pool.id, username):
+        raise InvalidInput(f"user {username!r} already exists")
+    attributes = check_attributes(attributes or {})
+    policy = PasswordPolicy.from_dict(pool.password_policy)
+    temporary = None
+    if password is None:
+        temporary = password = generate_password(policy)
+    problems = policy.violations(password)
+    if problems:
+        raise InvalidInput(problems[0])
+    found = []
+    for name in dict.fromkeys(groups or []):
+        group = repo.get_group(session, pool.id, name)
+        if group is None:
+            raise InvalidInput(f"no group {name!r} in pool {pool.id}")
+        found.append(group)
+    if confirmed and "email" in attributes:
+        attributes.setdefault("email_verified", "true")
+    user = User(
+        pool_id=pool.id, username=username, password_hash=hash_password(password),
+        status="CONFIRMED" if confirmed and not temporary else "FORCE_CHANGE_PASSWORD",
+        attributes=attributes,
+    )
+    session.add(user)
+    session.flush()
+    for group in found:
+        repo.add_user_to_group(session, user, group)
+    return user, temporary
+
+
+def check_username(username: str) -> str:
+    username = username.strip().lower()
+    if not USERNAME.fullmatch(username):
+        raise InvalidInput("username must be 1 to 128 letters, digits or . _ @ + = , -")
+    return username
+
+
+def generate_password(policy: PasswordPolicy) -> str:
+    picks = [secrets.choice(string.ascii_lowercase), secrets.choice(string.ascii_uppercase),
+             secrets.choice(string.digits), secrets.choice("!@#$%^&*-_=+")]
+    rest = [secrets.choice(_ALNUM) for _ in range(max(policy.min_length, 16) - len(picks))]
+    chars = picks + rest
+    secrets.SystemRandom().shuffle(chars)
+    return "".join(chars)
+
+
+def delete_user(session: Session, pool_id: str, username: str) -> None:
+    user = repo.get_user(session, pool_id, username)
+    if user is None:
+        raise InvalidInput(f"no user {username!r} in pool {pool_id}")
+    session.delete(user)
+
+
+def describe_user(user: User) -> dict[str, Any]:
+    """A user as Cognito's ListUsers shows it."""
+    attrs = [{"Name": "sub", "Value": user.sub}] + [
+        {"Name": k, "Value": str(v).lower() if isinstance(v, bool) else str(v)} for k, v in sorted(user.attributes.items())
+    ]
+    return {
+        "Username": user.username, "Sub": user.sub, "Attributes": attrs, "Enabled": user.enabled,
+        "UserStatus": user.status, "UserCreateDate": user.created_at.isoformat(),
+        "UserLastModifiedDate": user.updated_at.isoformat(),
+        "Groups": [g.name for g in user.groups],
+    }
+
+
+def describe_client(client: AppClient) -> dict[str, Any]:
+    return {
+        "ClientId": client.id, "ClientName": client.name, "UserPoolId": client.pool_id,
+        "CallbackURLs": client.callback_urls, "LogoutURLs": client.logout_urls,
+        "AllowedOAuthFlows": client.allowed_flows, "AllowedOAuthScopes": client.allowed_scopes,
+        "SupportedIdentityProviders": client.identity_providers, "HasSecret": client.secret_hash is not None,
+        "AccessTokenValidity": client.access_token_ttl, "IdTokenValidity": client.id_token_ttl,
+        "RefreshTokenValidity": client.refresh_token_ttl,
+        "EnableTokenRotation": client.rotate_refresh_tokens,
+    }

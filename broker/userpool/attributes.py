@@ -1,0 +1,38 @@
+"""User attributes: OIDC standard claims plus ``custom:*`` (Cognito's schema)."""
+from __future__ import annotations
+
+import re
+
+from ..errors import InvalidInput
+
+STANDARD = {
+    "address", "birthdate", "email", "email_verified", "family_name", "gender", "given_name",
+    "locale", "middle_name", "name", "nickname", "phone_number", "phone_number_verified",
+    "picture", "preferred_username", "profile", "updated_at", "website", "zoneinfo",
+}
+CUSTOM = re.compile(r"^custom:[\w.-]{1,20}$")
+EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s.]{1,63}$")
+PHONE = re.compile(r"^\+[1-9]\d{4,14}$")
+MAX_VALUE = 2048
+
+
+def check_attributes(attributes: dict[str, str]) -> dict[str, str]:
+    """Validated copy of ``attributes``; raises InvalidInput naming the first bad one."""
+    checked: dict[str, str] = {}
+    for name, value in attributes.items():
+        check_name(name)
+        value = str(value)
+        if len(value) > MAX_VALUE or "\x00" in value:
+            raise InvalidInput(f"attribute {name} is too long or holds a NUL byte")
+        if name == "email" and not EMAIL.fullmatch(value):
+            raise InvalidInput(f"invalid email address {value!r}")
+        if name == "phone_number" and not PHONE.fullmatch(value):
+            raise InvalidInput(f"invalid phone number {value!r}: use E.164, e.g. +14325551212")
+        checked[name] = value.lower() if name == "email" else value
+    return checked
+
+
+def check_name(name: str) -> str:
+    if name not in STANDARD and not CUSTOM.fullmatch(name):
+        raise InvalidInput(f"unknown attribute {name!r}: use a standard OIDC name or custom:NAME")
+    return name

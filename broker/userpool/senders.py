@@ -1,0 +1,58 @@
+"""Delivery of codes and notices. Email now; SMS joins through the same interface."""
+from __future__ import annotations
+
+import logging
+import smtplib
+from dataclasses import dataclass
+from email.message import EmailMessage
+from typing import Protocol
+
+from ..config import Settings
+
+log = logging.getLogger("broker.sender")
+
+
+@dataclass(frozen=True)
+class Message:
+    to: str
+    subject: str
+    text: str
+
+
+class Sender(Protocol):
+    def send(self, message: Message) -> None: ...
+
+
+class LogSender:
+    """Development default: the message goes to the server log."""
+
+    def send(self, message: Message) -> None:
+        log.warning("message to %s: %s\n%s", message.to, message.subject, message.text)
+
+
+class SmtpSender:
+    """Sends through ``BROKER_SMTP_HOST``; failures are logged, never shown to users."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def send(self, message: Message) -> None:
+        s = self.settings
+        mail = EmailMessage()
+        mail["From"] = s.smtp_from
+        mail["To"] = message.to
+        mail["Subject"] = message.subject
+        mail.set_content(message.text)
+        try:
+            with smtplib.SMTP(s.smtp_host or "localhost", s.smtp_port, timeout=10) as smtp:
+                if s.smtp_starttls:
+                    smtp.starttls()
+                if s.smtp_user:
+                    smtp.login(s.smtp_user, s.smtp_password or "")
+                smtp.send_message(mail)
+        except (OSError, smtplib.SMTPException) as exc:
+            log.error("could not send %r to %s: %s", message.subject, message.to, exc)
+
+
+def open_sender(settings: Settings) -> Sender:
+    return SmtpSender(settings) if settings.smtp_host else LogSender()

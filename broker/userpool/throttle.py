@@ -1,0 +1,47 @@
+"""Failed sign-ins counted per user and per IP, with a growing delay (Redis counters).
+
+After ``free`` failures, each further attempt must wait 2**(n-free) seconds after the last
+failure, up to ``max_delay``. Unknown usernames are counted like known ones, so the answer
+never tells whether a user exists.
+"""
+from __future__ import annotations
+
+import time
+
+from ..errors import Throttled
+from ..i18n import gettext as _
+from ..store.state import Keys, StateStore
+
+WINDOW = 3600
+IP_FACTOR = 10
+
+
+class Throttle:
+    def __init__(self, state: StateStore, free: int, max_delay: int) -> None:
+        self.state, self.free, self.max_delay = state, free, max_delay
+
+    def _subjects(self, pool_id: str, username: str, ip: str) -> list[tuple[str, int]]:
+        return [(Keys.failures(pool_id, "user", username), self.free),
+                (Keys.failures(pool_id, "ip", ip), self.free * IP_FACTOR)]
+
+    def check(self, pool_id: str, username: str, ip: str, now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        for key, free in self._subjects(pool_id, username, ip):
+            record = self.state.get(key)
+            if not record or record["n"] < free:
+                continue
+            wait = min(2 ** (record["n"] - free), self.max_delay)
+            remaining = int(record["t"] + wait - now + 0.999)
+            if remaining > 0:
+                raise Throttled(_("Too many failed attempts. Try again in %(n)s seconds.", n=remaining), remaining)
+
+    def failed(self, pool_id: str, username: str, ip: str, now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        for key, _free in self._subjects(pool_id, username, ip):
+            n = self.state.incr(key + ":n", WINDOW)
+            self.state.put(key, {"n": n, "t": now}, WINDOW)
+
+    def succeeded(self, pool_id: str, username: str) -> None:
+        key = Keys.failures(pool_id, "user", username)
+        self.state.delete(key)
+        self.state.delete(key + ":n")

@@ -1,0 +1,113 @@
+"""The OAuth 2.0 / OIDC endpoints that answer JSON: discovery, JWKS, token, userInfo,
+revocation, introspection."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, g, jsonify, request
+from werkzeug.wrappers import Response
+
+from ..oauth.issue import issuer
+from ..oauth.tokens import attribute_claims
+from ..oauth.verify import InvalidToken, verify_access_token
+from ..runtime import runtime
+from ..store.models import User
+from ..userpool.admin import STANDARD_SCOPES
+from .pools import pool_blueprint
+
+bp = pool_blueprint("api")
+
+
+def _server() -> Any:
+    return current_app.extensions["broker.oauth"]
+
+
+@bp.get("/.well-known/openid-configuration")
+def discovery() -> Response:
+    iss = issuer(runtime().settings.base_url, g.pool.id)
+    doc = {
+        "issuer": iss,
+        "authorization_endpoint": f"{iss}/oauth2/authorize",
+        "token_endpoint": f"{iss}/oauth2/token",
+        "userinfo_endpoint": f"{iss}/oauth2/userInfo",
+        "jwks_uri": f"{iss}/.well-known/jwks.json",
+        "revocation_endpoint": f"{iss}/oauth2/revoke",
+        "introspection_endpoint": f"{iss}/oauth2/introspect",
+        "end_session_endpoint": f"{iss}/logout",
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": [g.pool.signing_alg],
+        "scopes_supported": list(STANDARD_SCOPES),
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "code_challenge_methods_supported": ["S256"],
+        "prompt_values_supported": ["none", "login"],
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "email", "email_verified",
+                             "phone_number", "phone_number_verified", "name", "given_name", "family_name",
+                             "cognito:username", "cognito:groups", "identities"],
+        "ui_locales_supported": ["en"],
+    }
+    return _cacheable(jsonify(doc))
+
+
+@bp.get("/.well-known/jwks.json")
+def jwks() -> Response:
+    rt = runtime()
+    return _cacheable(jsonify(rt.keys.get(g.db_session, g.pool).jwks))
+
+
+@bp.post("/oauth2/token")
+def token() -> Response:
+    response = _server().create_token_response()
+    if response.status_code == 200:
+        g.db_session.commit()
+    return response
+
+
+@bp.post("/oauth2/revoke")
+def revoke() -> Response:
+    return _server().create_endpoint_response("revocation")
+
+
+@bp.post("/oauth2/introspect")
+def introspect() -> Response:
+    return _server().create_endpoint_response("introspection")
+
+
+@bp.route("/oauth2/userInfo", methods=["GET", "POST"])
+def userinfo() -> Response:
+    """OIDC Core §5.3: the signed-in user's claims for the token's scopes."""
+    rt = runtime()
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return _bearer_error("invalid_request", "Missing bearer access token.", 401)
+    try:
+        claims = verify_access_token(g.db_session, rt.keys, g.pool, issuer(rt.settings.base_url, g.pool.id), token.strip())
+    except InvalidToken:
+        return _bearer_error("invalid_token", "Access token is invalid, expired or revoked.", 401)
+    scopes = claims.get("scope", "").split()
+    if "openid" not in scopes and "aws.cognito.signin.user.admin" not in scopes:
+        return _bearer_error("insufficient_scope", "The openid scope is required.", 403)
+    user = g.db_session.query(User).filter_by(pool_id=g.pool.id, sub=claims["sub"]).first()
+    if user is None or not user.enabled:
+        return _bearer_error("invalid_token", "The user no longer exists or is disabled.", 401)
+    body = {"sub": user.sub, **attribute_claims(user.attributes, scopes), "username": user.username}
+    response = jsonify(body)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _bearer_error(error: str, description: str, status: int) -> Response:
+    response = jsonify({"error": error, "error_description": description})
+    response.status_code = status
+    response.headers["WWW-Authenticate"] = f'Bearer error="{error}", error_description="{description}"'
+    return response
+
+
+def _cacheable(response: Response) -> Response:
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response

@@ -1,0 +1,94 @@
+"""Errors mapped in one place: OAuth JSON for the API, the hosted error page otherwise;
+never a stack trace. Also the security headers every response carries."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
+from redis.exceptions import RedisError
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
+from ..errors import BrokerError, HostedError
+from ..i18n import gettext as _
+from ..oauth.authorize import RedirectError
+
+log = logging.getLogger("broker.web")
+
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+
+
+def _wants_json() -> bool:
+    endpoint = request.endpoint or ""
+    return endpoint.startswith("api.") or request.path.endswith(("/oauth2/token", "/oauth2/revoke",
+                                                                 "/oauth2/introspect", "/oauth2/userInfo"))
+
+
+def error_response(message: str, status: int, back_url: str | None = None, title: str | None = None) -> Response:
+    if _wants_json():
+        error = {400: "invalid_request", 401: "invalid_client", 404: "not_found", 405: "invalid_request",
+                 413: "invalid_request", 503: "temporarily_unavailable"}.get(status, "invalid_request")
+        response = jsonify({"error": error, "error_description": message})
+    else:
+        response = Response(render_template("error.html", title=title or _("Something went wrong"),
+                                            message=message, back_url=back_url), mimetype="text/html")
+    response.status_code = status
+    if status == 503:
+        response.headers["Retry-After"] = "5"
+    return response
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(RedirectError)
+    def _redirect(exc: RedirectError) -> Response:
+        response = Response(status=302)
+        response.headers["Location"] = exc.location
+        return response
+
+    @app.errorhandler(HostedError)
+    def _hosted(exc: HostedError) -> Response:
+        return error_response(exc.message, exc.status, exc.back_url)
+
+    @app.errorhandler(CSRFError)
+    def _csrf(exc: CSRFError) -> Response:
+        return error_response(_("The form has expired or was not sent from this page. Go back, reload and try again."), 400)
+
+    @app.errorhandler(BrokerError)
+    def _broker(exc: BrokerError) -> Response:
+        return error_response(exc.message, exc.status)
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException) -> Response:
+        messages = {404: _("This page does not exist."), 405: _("This method is not allowed here."),
+                    413: _("The request is too large.")}
+        response = error_response(messages.get(exc.code or 400, _("The request is invalid.")), exc.code or 400)
+        if exc.code == 405 and exc.valid_methods:  # type: ignore[attr-defined]
+            response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
+        return response
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(RedisError)
+    def _unavailable(exc: Exception) -> Response:
+        log.error("backing store unavailable: %s", exc)
+        return error_response(_("The service is temporarily unavailable. Try again shortly."), 503)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return error_response(_("Something went wrong on our side. Try again."), 500)
+
+    @app.after_request
+    def _headers(response: Response) -> Response:
+        h = response.headers
+        h.setdefault("Content-Security-Policy", CSP)
+        h.setdefault("X-Content-Type-Options", "nosniff")
+        h.setdefault("X-Frame-Options", "DENY")
+        h.setdefault("Referrer-Policy", "no-referrer")
+        if app.config.get("PREFERRED_URL_SCHEME") == "https":
+            h.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        if "Cache-Control" not in h and not request.path.startswith("/static/"):
+            h["Cache-Control"] = "no-store"
+        return response

@@ -1,0 +1,117 @@
+"""The login transaction and the hosted-UI session, shared by /oauth2/authorize and the
+hosted pages. Both live in the state store, so any node can serve any step.
+
+- A login transaction (``txn``) holds a validated authorization request while the user
+  goes through the hosted pages; its id travels in the page's forms.
+- The hosted session remembers who signed in to which pool (Cognito's hosted-UI cookie),
+  so a second authorization request is answered without a form.
+"""
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any
+
+from flask import g, redirect, session as cookie
+from werkzeug.wrappers import Response
+
+from ..errors import HostedError
+from ..i18n import gettext as _
+from ..oauth import codes
+from ..oauth.authorize import AuthorizationRequest, add_params
+from ..runtime import runtime
+from ..store.models import User
+from ..store.state import Keys
+
+
+def start_login(req: AuthorizationRequest, force: bool = False) -> str:
+    txn = secrets.token_urlsafe(24)
+    data = {"pool": g.pool.id, "request": req.as_dict(), "force": force, "step": "password"}
+    runtime().state.put(Keys.login(txn), data, runtime().settings.login_ttl)
+    return txn
+
+
+def load_login(txn: str | None) -> dict[str, Any]:
+    """The transaction named by ``txn``; an expired one gets an error page, never a redirect."""
+    data = runtime().state.get(Keys.login(txn)) if txn and len(txn) <= 64 else None
+    if data is None or data.get("pool") != g.pool.id:
+        raise HostedError(_("Your sign-in session has expired. Go back to the application and sign in again."))
+    data["txn"] = txn
+    return data
+
+
+def save_login(data: dict[str, Any]) -> None:
+    body = {k: v for k, v in data.items() if k != "txn"}
+    runtime().state.put(Keys.login(data["txn"]), body, runtime().settings.login_ttl)
+
+
+def login_request(data: dict[str, Any]) -> AuthorizationRequest:
+    return AuthorizationRequest.from_dict(data["request"])
+
+
+def current_sign_in() -> dict[str, Any] | None:
+    """This browser's sign-in to the current pool: ``{"user_id", "auth_time"}`` or None."""
+    sid = cookie.get("sid")
+    if not isinstance(sid, str):
+        return None
+    data = runtime().state.get(Keys.session(sid)) or {}
+    entry = data.get("pools", {}).get(g.pool.id)
+    if not entry:
+        return None
+    user = g.db_session.get(User, entry["user_id"])
+    return entry if user is not None and user.enabled and user.pool_id == g.pool.id else None
+
+
+def remember_sign_in(user: User, auth_time: int) -> None:
+    """Record the sign-in under a fresh session id (no fixation across sign-ins)."""
+    rt = runtime()
+    old = cookie.get("sid")
+    data = (rt.state.get(Keys.session(old)) if isinstance(old, str) else None) or {"pools": {}}
+    if isinstance(old, str):
+        rt.state.delete(Keys.session(old))
+    data["pools"][g.pool.id] = {"user_id": user.id, "auth_time": auth_time}
+    sid = secrets.token_urlsafe(32)
+    rt.state.put(Keys.session(sid), data, rt.settings.session_ttl)
+    cookie["sid"] = sid
+
+
+def forget_sign_in() -> None:
+    rt = runtime()
+    sid = cookie.get("sid")
+    if isinstance(sid, str):
+        data = rt.state.get(Keys.session(sid)) or {"pools": {}}
+        data["pools"].pop(g.pool.id, None)
+        rt.state.delete(Keys.session(sid))
+        if data["pools"]:
+            new = secrets.token_urlsafe(32)
+            rt.state.put(Keys.session(new), data, rt.settings.session_ttl)
+            cookie["sid"] = new
+        else:
+            cookie.pop("sid", None)
+
+
+def needs_login(req: AuthorizationRequest, sign_in: dict[str, Any] | None) -> bool:
+    if sign_in is None or req.prompt == "login":
+        return True
+    return req.max_age is not None and time.time() - sign_in["auth_time"] > req.max_age
+
+
+def redirect_with_code(req: AuthorizationRequest, user_id: int, auth_time: int) -> Response:
+    rt = runtime()
+    code = codes.issue(
+        rt.state, g.pool.id, rt.settings.code_ttl, client_id=req.client_id, redirect_uri=req.redirect_uri,
+        scope=" ".join(req.scopes), user_id=user_id, auth_time=auth_time, nonce=req.nonce,
+        code_challenge=req.code_challenge, code_challenge_method=req.code_challenge_method,
+    )
+    params = {"code": code}
+    if req.state:
+        params["state"] = req.state
+    return redirect(add_params(req.redirect_uri, params), code=302)
+
+
+def finish_login(data: dict[str, Any], user: User) -> Response:
+    """The user is authenticated for this transaction: session, code, back to the app."""
+    auth_time = int(time.time())
+    remember_sign_in(user, auth_time)
+    runtime().state.delete(Keys.login(data["txn"]))
+    return redirect_with_code(login_request(data), user.id, auth_time)

@@ -1,0 +1,59 @@
+"""Hosted UI forms (Flask-WTF: CSRF on every one). Lengths are bounded here; the rules
+of the pool (password policy, attributes) are checked in :mod:`broker.userpool`."""
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, PasswordField, StringField
+from wtforms.validators import DataRequired, Length, Regexp
+
+from ..i18n import lazy_gettext as _l
+
+FIELD = 256
+
+
+class _Txn(FlaskForm):
+    txn = HiddenField(validators=[Length(max=64)])
+
+
+class LoginForm(_Txn):
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=FIELD)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=FIELD)])
+
+
+class SignUpForm(_Txn):
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=128)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=FIELD)])
+
+
+class ConfirmForm(_Txn):
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=128)])
+    code = StringField(_l("Code"), validators=[DataRequired(), Regexp(r"^\s*\d{6}\s*$", message=_l("Enter the 6-digit code."))])
+
+
+class ResendForm(_Txn):
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=128)])
+
+
+class ForgotForm(_Txn):
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=128)])
+
+
+class ResetForm(_Txn):
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=128)])
+    code = StringField(_l("Code"), validators=[DataRequired(), Regexp(r"^\s*\d{6}\s*$", message=_l("Enter the 6-digit code."))])
+    password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=FIELD)])
+    password_confirm = PasswordField(_l("Confirm password"), validators=[DataRequired(), Length(max=FIELD)])
+
+
+class NewPasswordForm(_Txn):
+    password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=FIELD)])
+    password_confirm = PasswordField(_l("Confirm password"), validators=[DataRequired(), Length(max=FIELD)])
+
+
+def form_errors(form: FlaskForm) -> list[str]:
+    """Each field problem as one readable line, CSRF first."""
+    lines = []
+    for name, problems in form.errors.items():
+        label = getattr(form, name).label.text if hasattr(form, name) else name
+        lines.extend(f"{label}: {p}" if name != "csrf_token" else str(p) for p in problems)
+    return lines

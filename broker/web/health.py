@@ -1,0 +1,32 @@
+"""Liveness (/health) and readiness (/ready: database and state store answer)."""
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+from sqlalchemy import text
+from werkzeug.wrappers import Response
+
+from ..runtime import runtime
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/health")
+def health() -> Response:
+    return jsonify({"status": "ok"})
+
+
+@bp.get("/ready")
+def ready() -> tuple[Response, int]:
+    rt = runtime()
+    checks = {"database": "ok", "state": "ok"}
+    try:
+        with rt.db.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:  # any driver error means "not ready"
+        checks["database"] = type(exc).__name__
+    try:
+        rt.state.ping()
+    except Exception as exc:
+        checks["state"] = type(exc).__name__
+    ok = all(v == "ok" for v in checks.values())
+    return jsonify({"status": "ok" if ok else "unavailable", **checks}), 200 if ok else 503

@@ -1,0 +1,283 @@
+"""The hosted UI and the browser-facing OAuth endpoints: /oauth2/authorize, /login,
+/signup, /confirmUser, /forgotPassword, /confirmForgotPassword, /logout.
+Views parse, call userpool/ or oauth/, and render or redirect."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import g, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from ..errors import FormInvalid, HostedError, SignInFailed, Throttled
+from ..i18n import gettext as _
+from ..oauth import authorize
+from ..runtime import runtime
+from ..store.models import User
+from ..userpool import accounts
+from ..userpool.passwords import PasswordPolicy
+from ..userpool.signin import authenticate, set_new_password
+from ..userpool.throttle import Throttle
+from . import flow
+from .forms import ConfirmForm, ForgotForm, LoginForm, NewPasswordForm, ResendForm, ResetForm, SignUpForm, form_errors
+from .pools import pool_blueprint
+
+bp = pool_blueprint("hosted")
+
+INFO = {
+    "confirmed": lambda: _("Your account is confirmed. Sign in to continue."),
+    "reset": lambda: _("Your password has been changed. Sign in with your new password."),
+    "sent": lambda: _("If the account exists, a code has been sent to its email address."),
+}
+SIGNUP_ATTRIBUTES = {"email": "email", "phone_number": "tel", "birthdate": "date"}
+
+
+@bp.get("/oauth2/authorize")
+def authorize_endpoint() -> Response:
+    req, client = authorize.parse(g.db_session, g.pool, request.args)
+    if req.identity_provider not in (None, "COGNITO") or "COGNITO" not in client.identity_providers:
+        raise req.fail("invalid_request", "The requested identity provider is not enabled for this client.")
+    sign_in = flow.current_sign_in()
+    if req.prompt == "none" or not flow.needs_login(req, sign_in):
+        if sign_in is None or flow.needs_login(req, sign_in):
+            raise req.fail("login_required", "The user is not signed in.")
+        return flow.redirect_with_code(req, sign_in["user_id"], sign_in["auth_time"])
+    txn = flow.start_login(req, force=req.prompt == "login")
+    return redirect(url_for("hosted.login", txn=txn, lang=req.lang), code=302)
+
+
+@bp.get("/login")
+def login() -> Response | str:
+    if "txn" not in request.args:  # Cognito's /login takes the authorize parameters directly
+        req, _client = authorize.parse(g.db_session, g.pool, request.args)
+        sign_in = flow.current_sign_in()
+        if not flow.needs_login(req, sign_in):
+            return flow.redirect_with_code(req, sign_in["user_id"], sign_in["auth_time"])  # type: ignore[index]
+        return redirect(url_for("hosted.login", txn=flow.start_login(req), lang=req.lang))
+    data = flow.load_login(request.args["txn"])
+    return _login_page(data, info=_info())
+
+
+@bp.post("/login")
+def login_post() -> Response | tuple[str, int]:
+    form = LoginForm()
+    data = flow.load_login(form.txn.data)
+    if not form.validate():
+        return _login_page(data, form.username.data or "", error=form_errors(form)), 400
+    rt = runtime()
+    throttle = Throttle(rt.state, rt.settings.lockout_free_attempts, rt.settings.lockout_max_delay)
+    try:
+        user = authenticate(g.db_session, throttle, g.pool, form.username.data, form.password.data, _client_ip())
+    except (SignInFailed, Throttled) as exc:
+        g.db_session.commit()
+        return _login_page(data, form.username.data, error=exc.message), exc.status
+    g.db_session.commit()
+    return _after_password(data, user)
+
+
+def _after_password(data: dict[str, Any], user: User) -> Response:
+    txn = data["txn"]
+    if user.status == "UNCONFIRMED":
+        rt = runtime()
+        accounts.send_confirmation(rt.state, rt.sender, g.pool, user)
+        return redirect(url_for("hosted.confirm_user", txn=txn, username=user.username))
+    if user.status == "RESET_REQUIRED":
+        rt = runtime()
+        accounts.forgot_password(g.db_session, rt.state, rt.sender, g.pool, user.username)
+        return redirect(url_for("hosted.confirm_forgot_password", txn=txn, username=user.username))
+    if user.status == "FORCE_CHANGE_PASSWORD":
+        flow.save_login({**data, "step": "new_password", "user_id": user.id})
+        return redirect(url_for("hosted.new_password", txn=txn))
+    return flow.finish_login(data, user)
+
+
+@bp.route("/newPassword", methods=["GET", "POST"])
+def new_password() -> Response | str | tuple[str, int]:
+    form = NewPasswordForm()
+    data = flow.load_login(form.txn.data if request.method == "POST" else request.args.get("txn"))
+    user = g.db_session.get(User, data.get("user_id") or 0)
+    if data.get("step") != "new_password" or user is None:
+        raise HostedError(_("Your sign-in session has expired. Go back to the application and sign in again."))
+    error: list[str] | None = None
+    if request.method == "POST":
+        try:
+            if not form.validate():
+                raise FormInvalid(form_errors(form))
+            set_new_password(g.db_session, g.pool, user, form.password.data, form.password_confirm.data)
+            g.db_session.commit()
+            return flow.finish_login(data, user)
+        except FormInvalid as exc:
+            error = exc.errors
+    page = render_template("new_password.html", action=url_for("hosted.new_password"), txn=data["txn"],
+                           username=user.username, error=error, policy=_policy())
+    return (page, 400) if error else page
+
+
+@bp.route("/signup", methods=["GET", "POST"])
+def signup() -> Response | str | tuple[str, int]:
+    if not g.pool.self_signup:
+        raise HostedError(_("Sign-up is not available for this application."), status=403)
+    data = _txn_for_page()
+    errors: list[str] = []
+    values: dict[str, str] = {}
+    if request.method == "POST":
+        form = SignUpForm()
+        values = {name: request.form.get(name, "")[:2048] for name, _t in _signup_attributes()}
+        values["username"] = (form.username.data or "")[:128]
+        try:
+            if not form.validate():
+                raise FormInvalid(form_errors(form))
+            rt = runtime()
+            attrs = {k: v for k, v in values.items() if k != "username"}
+            accounts.sign_up(g.db_session, rt.state, rt.sender, g.pool, form.username.data, form.password.data, attrs)
+            g.db_session.commit()
+            flow.save_login({**data, "signed_up": form.username.data.strip().lower()})
+            return redirect(url_for("hosted.confirm_user", txn=data["txn"], username=form.username.data.strip().lower()))
+        except FormInvalid as exc:
+            errors = exc.errors
+    attributes = [{"name": n, "label": _attribute_label(n), "type": t, "required": n in g.pool.required_attributes}
+                  for n, t in _signup_attributes()]
+    page = render_template("signup.html", action=url_for("hosted.signup"), txn=data["txn"], values=values,
+                           attributes=attributes, policy=_policy(), errors=errors,
+                           login_url=url_for("hosted.login", txn=data["txn"]))
+    return (page, 400) if errors else page
+
+
+@bp.route("/confirmUser", methods=["GET", "POST"])
+def confirm_user() -> Response | str | tuple[str, int]:
+    data = _txn_for_page()
+    form = ConfirmForm()
+    username = (form.username.data if request.method == "POST" else request.args.get("username", ""))[:128]
+    error: list[str] | None = None
+    if request.method == "POST":
+        try:
+            if not form.validate():
+                raise FormInvalid(form_errors(form))
+            user = accounts.confirm_sign_up(g.db_session, runtime().state, g.pool, form.username.data, form.code.data)
+            g.db_session.commit()
+            if data.get("signed_up") == user.username:
+                return flow.finish_login(data, user)
+            return redirect(url_for("hosted.login", txn=data["txn"], info="confirmed"))
+        except FormInvalid as exc:
+            error = exc.errors
+    return _confirm_page(data, username, error=error, info=_info())
+
+
+@bp.post("/resendCode")
+def resend_code() -> Response | str:
+    data = _txn_for_page()
+    form = ResendForm()
+    if form.validate():
+        rt = runtime()
+        accounts.resend_confirmation(g.db_session, rt.state, rt.sender, g.pool, form.username.data)
+        g.db_session.commit()
+        return _confirm_page(data, form.username.data, info=INFO["sent"]())
+    return _confirm_page(data, form.username.data or "", error=form_errors(form)), 400
+
+
+@bp.route("/forgotPassword", methods=["GET", "POST"])
+def forgot_password() -> Response | str | tuple[str, int]:
+    data = _txn_for_page()
+    form = ForgotForm()
+    error = None
+    if request.method == "POST":
+        if form.validate():
+            rt = runtime()
+            accounts.forgot_password(g.db_session, rt.state, rt.sender, g.pool, form.username.data)
+            g.db_session.commit()
+            return redirect(url_for("hosted.confirm_forgot_password", txn=data["txn"],
+                                    username=form.username.data.strip().lower(), info="sent"))
+        error = form_errors(form)
+    page = render_template("forgot.html", action=url_for("hosted.forgot_password"), txn=data["txn"], error=error,
+                           info=None, login_url=url_for("hosted.login", txn=data["txn"]))
+    return (page, 400) if error else page
+
+
+@bp.route("/confirmForgotPassword", methods=["GET", "POST"])
+def confirm_forgot_password() -> Response | str | tuple[str, int]:
+    data = _txn_for_page()
+    form = ResetForm()
+    username = (form.username.data if request.method == "POST" else request.args.get("username", "")) or ""
+    error: list[str] | None = None
+    if request.method == "POST":
+        try:
+            if not form.validate():
+                raise FormInvalid(form_errors(form))
+            accounts.confirm_forgot_password(g.db_session, runtime().state, g.pool, form.username.data,
+                                             form.code.data, form.password.data, form.password_confirm.data)
+            g.db_session.commit()
+            return redirect(url_for("hosted.login", txn=data["txn"], info="reset"))
+        except FormInvalid as exc:
+            error = exc.errors
+    page = render_template("confirm_forgot.html", action=url_for("hosted.confirm_forgot_password"), txn=data["txn"],
+                           username=username[:128], error=error, info=_info(), policy=_policy(),
+                           login_url=url_for("hosted.login", txn=data["txn"]))
+    return (page, 400) if error else page
+
+
+@bp.get("/logout")
+def logout() -> Response | str:
+    """Cognito's /logout: ``client_id`` plus ``logout_uri`` (a registered sign-out URL), or
+    ``redirect_uri`` + ``response_type`` to sign in again; OIDC's ``post_logout_redirect_uri``
+    is taken as ``logout_uri``. Never redirects anywhere unregistered."""
+    client = authorize.check_client(g.db_session, g.pool, request.args)
+    logout_uri = request.args.get("logout_uri") or request.args.get("post_logout_redirect_uri")
+    if logout_uri is not None and logout_uri not in client.logout_urls:
+        raise HostedError(_("The logout_uri is not registered for this application."))
+    if logout_uri is None and "redirect_uri" in request.args:
+        authorize.parse(g.db_session, g.pool, request.args)
+        flow.forget_sign_in()
+        return redirect(url_for("hosted.authorize_endpoint", **request.args.to_dict()))
+    flow.forget_sign_in()
+    if logout_uri is not None:
+        state = request.args.get("state")
+        target = authorize.add_params(logout_uri, {"state": state}) if state and len(state) <= 2048 else logout_uri
+        return redirect(target)
+    return render_template("logged_out.html", message=_("You have been signed out."), back_url=None)
+
+
+def _txn_for_page() -> dict[str, Any]:
+    """The login transaction of a hosted page, started from authorize parameters if needed."""
+    txn = request.form.get("txn") if request.method == "POST" else request.args.get("txn")
+    if txn is None and request.method == "GET" and "client_id" in request.args:
+        req, _client = authorize.parse(g.db_session, g.pool, request.args)
+        txn = flow.start_login(req)
+    return flow.load_login(txn)
+
+
+def _login_page(data: dict[str, Any], username: str = "", error: Any = None, info: str | None = None) -> str:
+    txn = data["txn"]
+    return render_template(
+        "login.html", action=url_for("hosted.login_post"), txn=txn, username=username[:256], error=error, info=info,
+        signup_url=url_for("hosted.signup", txn=txn) if g.pool.self_signup else None,
+        forgot_url=url_for("hosted.forgot_password", txn=txn),
+    )
+
+
+def _confirm_page(data: dict[str, Any], username: str, error: Any = None, info: str | None = None) -> str:
+    return render_template("confirm.html", action=url_for("hosted.confirm_user"), txn=data["txn"],
+                           username=username[:128], error=error, info=info,
+                           resend_action=url_for("hosted.resend_code"))
+
+
+def _info() -> str | None:
+    message = INFO.get(request.args.get("info", ""))
+    return message() if message else None
+
+
+def _policy() -> dict[str, Any]:
+    return PasswordPolicy.from_dict(g.pool.password_policy).as_dict()
+
+
+def _signup_attributes() -> list[tuple[str, str]]:
+    names = list(dict.fromkeys(["email", *g.pool.required_attributes]))
+    return [(n, SIGNUP_ATTRIBUTES.get(n, "text")) for n in names]
+
+
+def _attribute_label(name: str) -> str:
+    labels = {"email": _("Email"), "phone_number": _("Phone number"), "given_name": _("Given name"),
+              "family_name": _("Family name"), "name": _("Name"), "birthdate": _("Birthdate")}
+    return labels.get(name, name.removeprefix("custom:").replace("_", " ").capitalize())
+
+
+def _client_ip() -> str:
+    return request.remote_addr or "-"
