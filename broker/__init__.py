@@ -57,7 +57,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     app.extensions["broker"] = Runtime(
         settings=settings, db=Database(settings.database_url), state=open_state(settings.redis_url),
-        sender=open_sender(settings), keys=KeyCache(),
+        sender=open_sender(settings), keys=KeyCache(settings.key_cache_seconds),
     )
     i18n.init_app(app)
     csrf = CSRFProtect(app)

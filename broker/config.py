@@ -46,6 +46,8 @@ class Settings:
     #: Failed sign-ins before the growing delay starts, per user and per IP.
     lockout_free_attempts: int = 3
     lockout_max_delay: int = 900
+    #: Seconds a node keeps signing keys parsed in memory before re-reading them.
+    key_cache_seconds: int = 30
     var_dir: str = "var"
     #: Host name → pool id: a custom domain serves its pool's hosted endpoints at "/".
     domains: Mapping[str, str] = field(default_factory=dict)
@@ -72,6 +74,7 @@ _ENV = {
     "BROKER_SMTP_PASSWORD": "smtp_password",
     "BROKER_SMTP_STARTTLS": "smtp_starttls",
     "BROKER_VAR_DIR": "var_dir",
+    "BROKER_KEY_CACHE_SECONDS": "key_cache_seconds",
 }
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
 

@@ -18,8 +18,6 @@ from sqlalchemy.orm import Session
 from ..store.models import AppClient, SigningKey, UserPool, utcnow
 
 SUPPORTED_ALGS = ("RS256", "ES256")
-#: Seconds after which published keys are re-read from the database.
-CACHE_SECONDS = 30
 #: Clock skew allowed to verifiers when a retired key's last tokens expire.
 SKEW = 300
 
@@ -77,13 +75,14 @@ class PoolKeys:
 class KeyCache:
     """Parsed keys per pool, shared by the threads of one process."""
 
-    def __init__(self) -> None:
+    def __init__(self, ttl: float = 30) -> None:
+        self.ttl = ttl
         self._pools: dict[str, PoolKeys] = {}
         self._lock = threading.Lock()
 
     def get(self, session: Session, pool: UserPool, kid: str | None = None) -> PoolKeys:
         cached = self._pools.get(pool.id)
-        fresh = cached and time.monotonic() - cached.loaded < CACHE_SECONDS
+        fresh = cached and time.monotonic() - cached.loaded < self.ttl
         if cached and fresh and (kid is None or kid in cached.kids):
             return cached
         return self._load(session, pool)

@@ -1,0 +1,213 @@
+"""Real peers on loopback: Redis and PostgreSQL (the machine's own when they answer, else
+private ones started here), and Cognate itself as a subprocess reached over real HTTP."""
+from __future__ import annotations
+
+import glob
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+BROKER = str(Path(sys.executable).parent / "broker")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _wait_port(port: int, proc: subprocess.Popen | None = None, timeout: float = 30) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if _answers("127.0.0.1", port):
+            return
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode}")
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if os.environ.get("TEST_REDIS_URL"):
+        yield os.environ["TEST_REDIS_URL"]
+        return
+    if _answers("127.0.0.1", 6379):
+        yield "redis://127.0.0.1:6379/0"
+        return
+    port, tmp = free_port(), tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                             "--appendonly", "no", "--dir", str(tmp)], stdout=subprocess.DEVNULL)
+    _wait_port(port, proc)
+    yield f"redis://127.0.0.1:{port}/0"
+    proc.terminate()
+    proc.wait(10)
+
+
+def _private_postgres(tmp: Path) -> tuple[str, subprocess.Popen]:
+    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
+    if not bins:
+        pytest.fail("PostgreSQL is neither running on 127.0.0.1:5432 nor installed")
+    initdb, postgres = f"{bins[-1]}/initdb", f"{bins[-1]}/postgres"
+    port, data = free_port(), tmp / "data"
+    prefix: list[str] = []
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+        shutil.chown(tmp, "postgres")
+        prefix = ["runuser", "-u", "postgres", "--"]
+    subprocess.run([*prefix, initdb, "-D", str(data), "-A", "trust", "-U", "postgres"], check=True,
+                   stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen([*prefix, postgres, "-D", str(data), "-p", str(port), "-h", "127.0.0.1",
+                             "-k", str(tmp)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _wait_port(port, proc)
+    time.sleep(0.5)
+    return f"postgresql://postgres@127.0.0.1:{port}/postgres", proc
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if _answers("127.0.0.1", 5432):
+        yield "postgresql://postgres@127.0.0.1:5432/test"
+        return
+    url, proc = _private_postgres(tmp_path_factory.mktemp("pg"))
+    yield url
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture
+def postgres_url(postgres_admin_url: str) -> Iterator[str]:
+    """A fresh database per test, dropped afterwards."""
+    import psycopg
+
+    name = f"cognate_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = postgres_admin_url.rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@dataclass
+class Broker:
+    """A running Cognate server and the CLI bound to the same store."""
+
+    base_url: str
+    env: dict[str, str]
+    proc: subprocess.Popen | None = None
+    log: Path | None = None
+    created: dict[str, str] = field(default_factory=dict)
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        result = subprocess.run([BROKER, *args], env=self.env, capture_output=True, text=True, timeout=60)
+        if check and result.returncode != 0:
+            raise AssertionError(f"broker {' '.join(args)} failed ({result.returncode}): {result.stderr}")
+        return result
+
+    def cli_json(self, *args: str) -> dict:
+        return json.loads(self.cli(*args, "--json").stdout)
+
+    def pool(self, *args: str) -> str:
+        return self.cli_json("pool", "create", "--name", f"pool-{secrets.token_hex(3)}", *args)["Id"]
+
+    def url(self, pool_id: str, path: str) -> str:
+        return f"{self.base_url}/{pool_id}{path}"
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+def broker_env(tmp: Path, database_url: str | None, redis_url: str | None, port: int, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BROKER_", "DATABASE_URL", "REDIS_URL"))}
+    env.update({
+        "BROKER_BASE_URL": f"http://127.0.0.1:{port}",
+        "BROKER_SECRET_KEY": secrets.token_urlsafe(40),
+        "BROKER_VAR_DIR": str(tmp / "var"),
+        "BROKER_ENV": "test",
+        "BROKER_KEY_CACHE_SECONDS": "1",
+    })
+    if database_url:
+        env["DATABASE_URL"] = database_url
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    env.update(extra)
+    return env
+
+
+def start_broker(tmp: Path, database_url: str | None = None, redis_url: str | None = None,
+                 workers: int | None = None, port: int | None = None, **extra: str) -> Broker:
+    port = port or free_port()
+    tmp.mkdir(parents=True, exist_ok=True)
+    env = broker_env(tmp, database_url, redis_url, port, **extra)
+    broker = Broker(base_url=f"http://127.0.0.1:{port}", env=env, log=tmp / f"broker-{port}.log")
+    if database_url and database_url.startswith("postgresql"):
+        broker.cli("db", "upgrade")
+    args = [BROKER, "serve", "--host", "127.0.0.1", "--port", str(port)]
+    if workers:
+        args += ["--workers", str(workers)]
+    with open(broker.log, "wb") as log:
+        broker.proc = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        _wait_port(port, broker.proc)
+        deadline = time.time() + 30
+        while requests.get(f"{broker.base_url}/health", timeout=5).status_code != 200:
+            if time.time() > deadline:
+                raise RuntimeError("server never became healthy")
+            time.sleep(0.1)
+    except Exception:
+        broker.stop()
+        raise AssertionError(f"server did not start:\n{broker.log.read_text()[-3000:]}")
+    return broker
+
+
+@pytest.fixture
+def make_broker(tmp_path: Path) -> Iterator:
+    started: list[Broker] = []
+
+    def make(**kwargs: object) -> Broker:
+        broker = start_broker(tmp_path / f"b{len(started)}", **kwargs)  # type: ignore[arg-type]
+        started.append(broker)
+        return broker
+
+    yield make
+    for broker in started:
+        broker.stop()
+        text = broker.log.read_text() if broker.log and broker.log.exists() else ""
+        assert "Traceback" not in text, f"server logged a traceback:\n{text[-4000:]}"
+
+
+@pytest.fixture(scope="module")
+def shared_broker(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[Broker]:
+    """One server on SQLite + real Redis for a whole module of tests."""
+    tmp = tmp_path_factory.mktemp("shared")
+    broker = start_broker(tmp, database_url=f"sqlite:///{tmp}/broker.db", redis_url=redis_url)
+    yield broker
+    broker.stop()
+    text = broker.log.read_text() if broker.log and broker.log.exists() else ""
+    assert "Traceback" not in text, f"server logged a traceback:\n{text[-4000:]}"

@@ -1,0 +1,167 @@
+"""The whole path over real HTTP: authorize → hosted form → code → token (PKCE) →
+userInfo → refresh → revoke → refresh refused, on real Redis with SQLite and PostgreSQL."""
+from __future__ import annotations
+
+import time
+
+import jwt
+import pytest
+
+from tests.rp import CALLBACK, RelyingParty, pkce
+
+PASSWORD = "Corr3ct-Horse!"
+
+
+def _setup(broker, *client_args: str) -> RelyingParty:
+    pool = broker.pool()
+    broker.cli("group", "create", "--pool", pool, "--name", "admins", "--precedence", "1")
+    broker.cli("group", "create", "--pool", pool, "--name", "staff", "--precedence", "5")
+    broker.cli("user", "create", "--pool", pool, "--username", "Alice", "--password", PASSWORD,
+               "--email", "alice@example.com", "--attribute", "custom:tier=7", "--attribute", "given_name=Alice",
+               "--confirmed", "--group", "staff", "--group", "admins")
+    client = broker.cli_json("client", "create", "--pool", pool, "--name", "web", "--callback-url", CALLBACK,
+                             "--logout-url", "http://localhost:9000/bye", *client_args)
+    return RelyingParty(broker.base_url, pool, client["ClientId"], client["ClientSecret"])
+
+
+def _walk_whole_path(rp: RelyingParty) -> None:
+    verifier, challenge = pkce()
+    params, code = rp.sign_in("alice", PASSWORD, code_challenge=challenge, code_challenge_method="S256")
+    assert code, "no code came back to the callback"
+    r = rp.exchange(code, verifier)
+    assert r.status_code == 200, r.text
+    assert r.headers["Cache-Control"] == "no-store"
+    tokens = r.json()
+    assert tokens["token_type"] == "Bearer" and tokens["expires_in"] == 3600
+
+    id_claims = rp.verify(tokens["id_token"], audience=rp.client_id)
+    assert id_claims["token_use"] == "id"
+    assert id_claims["nonce"] == params["nonce"]
+    assert id_claims["cognito:username"] == "alice"
+    assert id_claims["cognito:groups"] == ["admins", "staff"]  # by precedence
+    assert id_claims["email"] == "alice@example.com" and id_claims["email_verified"] is True
+    assert id_claims["custom:tier"] == "7" and id_claims["given_name"] == "Alice"
+    assert {"jti", "origin_jti", "event_id", "auth_time", "iat", "exp"} <= id_claims.keys()
+    assert abs(id_claims["auth_time"] - time.time()) < 60
+
+    access = rp.verify(tokens["access_token"])
+    assert access["token_use"] == "access" and "aud" not in access
+    assert access["client_id"] == rp.client_id and access["username"] == "alice"
+    assert access["scope"] == "openid email profile" and access["version"] == 2
+    assert access["sub"] == id_claims["sub"] and access["origin_jti"] == id_claims["origin_jti"]
+
+    r = rp.userinfo(tokens["access_token"])
+    assert r.status_code == 200, r.text
+    assert r.json()["sub"] == id_claims["sub"] and r.json()["email"] == "alice@example.com"
+
+    r = rp.refresh(tokens["refresh_token"])
+    assert r.status_code == 200, r.text
+    refreshed = r.json()
+    assert "refresh_token" not in refreshed  # no rotation by default
+    new_id = rp.verify(refreshed["id_token"], audience=rp.client_id)
+    assert new_id["auth_time"] == id_claims["auth_time"]  # of the original sign-in
+    assert new_id["origin_jti"] == id_claims["origin_jti"] and new_id["jti"] != id_claims["jti"]
+    assert rp.userinfo(refreshed["access_token"]).status_code == 200
+
+    assert rp.revoke(tokens["refresh_token"]).status_code == 200
+    r = rp.refresh(tokens["refresh_token"])
+    assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
+    # access tokens issued from the revoked refresh token are refused too
+    assert rp.userinfo(refreshed["access_token"]).status_code == 401
+    assert rp.userinfo(tokens["access_token"]).status_code == 401
+
+
+def test_public_client_whole_path_on_sqlite_and_redis(make_broker, tmp_path, redis_url):
+    broker = make_broker(database_url=f"sqlite:///{tmp_path}/b.db", redis_url=redis_url)
+    _walk_whole_path(_setup(broker))
+
+
+def test_confidential_client_whole_path_on_postgresql_and_redis(make_broker, postgres_url, redis_url):
+    broker = make_broker(database_url=postgres_url, redis_url=redis_url)
+    _walk_whole_path(_setup(broker, "--secret"))
+
+
+def test_whole_path_on_embedded_defaults(make_broker):
+    broker = make_broker()
+    _walk_whole_path(_setup(broker))
+
+
+def test_second_authorize_uses_the_hosted_session(shared_broker):
+    rp = _setup(shared_broker, "--secret")
+    _params, code = rp.sign_in("alice", PASSWORD)
+    assert code
+    first = rp.verify(rp.exchange(code).json()["id_token"], audience=rp.client_id)
+    r = rp.authorize(prompt="none")
+    assert r.status_code == 302 and r.headers["Location"].startswith(CALLBACK + "?code=")
+    # prompt=login forces the form even with a session
+    r = rp.authorize(prompt="login")
+    assert r.status_code == 302 and "/login?txn=" in r.headers["Location"]
+    # max_age=0 also demands a fresh sign-in
+    time.sleep(1.1)
+    assert "/login?txn=" in rp.authorize(max_age="0").headers["Location"]
+    code = rp.authorize().headers["Location"].split("code=")[1].split("&")[0]
+    again = rp.verify(rp.exchange(code).json()["id_token"], audience=rp.client_id)
+    assert again["auth_time"] == first["auth_time"] and again["origin_jti"] != first["origin_jti"]
+
+
+def test_prompt_none_without_session_answers_login_required(shared_broker):
+    rp = _setup(shared_broker)
+    _v, challenge = pkce()
+    r = rp.authorize(prompt="none", code_challenge=challenge, code_challenge_method="S256")
+    assert r.status_code == 302
+    location = r.headers["Location"]
+    assert location.startswith(CALLBACK) and "error=login_required" in location
+
+
+def test_client_credentials_with_resource_server_scopes(shared_broker):
+    pool = shared_broker.pool()
+    shared_broker.cli("resource-server", "create", "--pool", pool, "--identifier", "https://api.example.com",
+                      "--scope", "read", "--scope", "write")
+    client = shared_broker.cli_json("client", "create", "--pool", pool, "--name", "m2m", "--secret",
+                                    "--flow", "client_credentials", "--scope", "https://api.example.com/read")
+    rp = RelyingParty(shared_broker.base_url, pool, client["ClientId"], client["ClientSecret"])
+    r = rp.token(grant_type="client_credentials")
+    assert r.status_code == 200, r.text
+    claims = rp.verify(r.json()["access_token"])
+    assert claims["sub"] == rp.client_id and claims["scope"] == "https://api.example.com/read"
+    assert "refresh_token" not in r.json() and "id_token" not in r.json()
+    r = rp.token(grant_type="client_credentials", scope="https://api.example.com/write")
+    assert r.status_code == 400 and r.json()["error"] == "invalid_scope"
+
+
+def test_refresh_rotation_with_grace_then_reuse_revokes_family(shared_broker):
+    rp = _setup(shared_broker, "--secret", "--rotate-refresh-tokens", "--refresh-grace", "2")
+    _p, code = rp.sign_in("alice", PASSWORD)
+    first = rp.exchange(code).json()
+    second = rp.refresh(first["refresh_token"]).json()
+    assert second["refresh_token"] != first["refresh_token"]
+    # within the grace period the old token still works once more
+    assert rp.refresh(first["refresh_token"]).status_code == 200
+    time.sleep(2.5)
+    r = rp.refresh(first["refresh_token"])
+    assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
+    # reuse after the grace period revoked the whole family
+    assert rp.refresh(second["refresh_token"]).status_code == 400
+
+
+@pytest.mark.parametrize("alg,kty", [("RS256", "RSA"), ("ES256", "EC")])
+def test_signing_algorithm_per_pool_and_key_rotation(shared_broker, alg, kty):
+    pool = shared_broker.pool("--signing-alg", alg)
+    shared_broker.cli("user", "create", "--pool", pool, "--username", "bob", "--password", PASSWORD, "--confirmed")
+    client = shared_broker.cli_json("client", "create", "--pool", pool, "--name", "w", "--callback-url", CALLBACK,
+                                    "--secret")
+    rp = RelyingParty(shared_broker.base_url, pool, client["ClientId"], client["ClientSecret"])
+    _p, code = rp.sign_in("bob", PASSWORD)
+    old = rp.exchange(code).json()
+    rp.verify(old["access_token"])
+    old_kid = jwt.get_unverified_header(old["access_token"])["kid"]
+    rotated = shared_broker.cli_json("keys", "rotate", "--pool", pool)
+    assert rotated["Kid"] != old_kid and old_kid in rotated["PublishedKids"]
+    time.sleep(1.5)  # the server's key cache lives 1 s in tests (BROKER_KEY_CACHE_SECONDS)
+    jwks = rp.browser.get(rp.config["jwks_uri"]).json()["keys"]
+    assert {k["kid"] for k in jwks} == {old_kid, rotated["Kid"]} and {k["kty"] for k in jwks} == {kty}
+    assert all("d" not in k for k in jwks)  # never a private part
+    rp.verify(old["access_token"])  # old tokens still verify
+    new = rp.refresh(old["refresh_token"]).json()
+    header = jwt.get_unverified_header(new["access_token"])
+    assert header["kid"] == rotated["Kid"] and header["alg"] == alg
