@@ -77,6 +77,7 @@ _ENV = {
     "BROKER_KEY_CACHE_SECONDS": "key_cache_seconds",
 }
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+_ENV_NAME = {attr: name for name, attr in _ENV.items()}
 
 
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -126,7 +127,7 @@ def _coerce(name: str, value: object, errors: list[str]) -> object:
         try:
             return int(value)
         except ValueError:
-            errors.append(f"{name} must be an integer, not {value!r}")
+            errors.append(f"{_ENV_NAME.get(name, name)} must be an integer, not {value!r}")
             return 0
     if kind == "bool" and isinstance(value, str):
         return value.strip().lower() in {"1", "true", "yes", "on"}

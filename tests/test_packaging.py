@@ -1,0 +1,28 @@
+"""`pip install .` must work outside the checkout: templates, static files and migrations
+travel inside the wheel, and the app finds them there."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_wheel_carries_templates_static_and_migrations(tmp_path):
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
+                    "-w", str(tmp_path), str(ROOT)], check=True, capture_output=True)
+    wheel = next(tmp_path.glob("cognate-*.whl"))
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for expected in ("broker/templates/login.html", "broker/templates/base.html", "broker/static/css/hosted.css",
+                     "broker/static/js/hosted.js", "broker/store/migrations/script.py.mako",
+                     "broker/store/migrations/versions/0001_initial_schema.py", "broker/cli.py"):
+        assert expected in names, expected
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    probe = ("import broker; from broker import _asset_dir; import os; "
+             "print(_asset_dir('templates')); print(os.path.exists(os.path.join(_asset_dir('templates'), 'login.html')))")
+    out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env={"PYTHONPATH": str(site)},
+                         capture_output=True, text=True, check=True).stdout.split()
+    assert out == [str(site / "broker" / "templates"), "True"]

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import base64
+import hashlib
+
+import pytest
+from argon2 import PasswordHasher
+
+from broker.userpool.passwords import HASHER, PasswordPolicy, hash_password, needs_rehash, verify_password
+
+
+def test_argon2id_at_owasp_parameters():
+    stored = hash_password("Secret-123")
+    assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    assert verify_password(stored, "Secret-123") and not verify_password(stored, "secret-123")
+    assert not needs_rehash(stored)
+
+
+def test_weaker_argon2_verifies_and_asks_for_rehash():
+    weak = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash("pw")
+    assert verify_password(weak, "pw") and needs_rehash(weak)
+
+
+def _django(password: str, salt: str = "s4lt", rounds: int = 1000) -> str:
+    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), rounds)
+    return f"pbkdf2_sha256${rounds}${salt}${base64.b64encode(digest).decode()}"
+
+
+def _passlib(password: str, salt: bytes = b"0123456789abcdef", rounds: int = 1000) -> str:
+    ab64 = lambda b: base64.b64encode(b).decode().rstrip("=").replace("+", ".")  # noqa: E731
+    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, rounds)
+    return f"$pbkdf2-sha256${rounds}${ab64(salt)}${ab64(digest)}"
+
+
+@pytest.mark.parametrize("make", [_django, _passlib])
+def test_imported_pbkdf2_hashes_verify_and_need_upgrade(make):
+    stored = make("Imported-1")
+    assert verify_password(stored, "Imported-1")
+    assert not verify_password(stored, "Imported-2")
+    assert needs_rehash(stored)
+
+
+def test_unknown_or_missing_hash_never_verifies():
+    assert not verify_password(None, "x")
+    assert not verify_password("md5$abc", "x")
+    assert HASHER is not None
+
+
+def test_policy_names_each_broken_rule():
+    policy = PasswordPolicy()
+    assert policy.violations("Abcdef1!") == []
+    problems = policy.violations("abc")
+    assert any("8 characters" in p for p in problems)
+    assert any("uppercase" in p for p in problems) and any("number" in p for p in problems)
+    assert any("symbol" in p for p in problems)
+    assert PasswordPolicy(require_symbols=False).violations("Abcdefg1") == []
