@@ -230,18 +230,20 @@ def user() -> None:
 @click.option("--pool", "pool_id", required=True)
 @click.option("--username", required=True)
 @click.option("--password")
+@click.option("--password-hash", help="Import a hash (Argon2, PBKDF2-SHA256 Django/passlib) instead of a password.")
 @click.option("--email")
 @click.option("--attribute", multiple=True, help="name=value (repeat).")
 @click.option("--confirmed", is_flag=True, help="The password is permanent; the user can sign in at once.")
 @click.option("--group", multiple=True)
 @json_option
-def user_create(pool_id: str, username: str, password: str | None, email: str | None, attribute: tuple[str, ...],
-                confirmed: bool, group: tuple[str, ...], as_json: bool) -> None:
+def user_create(pool_id: str, username: str, password: str | None, password_hash: str | None, email: str | None,
+                attribute: tuple[str, ...], confirmed: bool, group: tuple[str, ...], as_json: bool) -> None:
     attrs = _pairs(attribute, "--attribute")
     if email is not None:
         attrs["email"] = email
     with _store() as (_s, session):
-        u, temporary = admin.create_user(session, pool_id, username, password, attrs, confirmed, list(group))
+        u, temporary = admin.create_user(session, pool_id, username, password, attrs, confirmed, list(group),
+                                         password_hash=password_hash)
         out = {"Username": u.username, "Sub": u.sub, "UserStatus": u.status}
         if temporary:
             out["TemporaryPassword"] = temporary

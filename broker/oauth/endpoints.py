@@ -15,7 +15,17 @@ from .refresh import find_refresh_token
 from .verify import InvalidToken, verify_access_token
 
 
-class _Refresh:
+class _Found:
+    """A token :func:`_find` already checked: live, unexpired, unrevoked."""
+
+    def is_expired(self) -> bool:
+        return False
+
+    def is_revoked(self) -> bool:
+        return False
+
+
+class _Refresh(_Found):
     kind = "refresh_token"
 
     def __init__(self, row: Any) -> None:
@@ -25,7 +35,7 @@ class _Refresh:
         return self.row.client_id == client.get_client_id()
 
 
-class _Access:
+class _Access(_Found):
     kind = "access_token"
 
     def __init__(self, claims: dict[str, Any]) -> None:

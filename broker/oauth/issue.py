@@ -35,13 +35,10 @@ def issue_tokens(
                   auth_time=auth_time, origin_jti=origin_jti, event_id=event_id, nonce=nonce)
     subject = subject_of(user)
     pool_keys = keys.get(session, pool)
-    token: dict[str, Any] = {
-        "access_token": sign(access_claims(grant, subject, now, client.access_token_ttl), pool_keys),
-        "token_type": "Bearer",
-        "expires_in": client.access_token_ttl,
-    }
+    access = sign(access_claims(grant, subject, now, client.access_token_ttl), pool_keys)
+    token: dict[str, Any] = {"access_token": access, "token_type": "Bearer", "expires_in": client.access_token_ttl}
     if "openid" in scopes:
-        token["id_token"] = sign(id_claims(grant, subject, now, client.id_token_ttl), pool_keys)
+        token["id_token"] = sign(id_claims(grant, subject, now, client.id_token_ttl, access), pool_keys)
     if include_refresh_token:
         token["refresh_token"] = new_refresh_token(session, client, user, scopes, auth_time, origin_jti, event_id)
     return token

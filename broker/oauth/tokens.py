@@ -11,6 +11,8 @@ and OpenID Connect Core §2 for the ID token.
 """
 from __future__ import annotations
 
+import base64
+import hashlib
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -76,7 +78,7 @@ def access_claims(grant: Grant, subject: Subject, now: int, ttl: int) -> dict[st
     return claims
 
 
-def id_claims(grant: Grant, subject: Subject, now: int, ttl: int) -> dict[str, Any]:
+def id_claims(grant: Grant, subject: Subject, now: int, ttl: int, access_token: str | None = None) -> dict[str, Any]:
     claims: dict[str, Any] = {
         "sub": subject.sub,
         "aud": grant.client_id,
@@ -94,6 +96,8 @@ def id_claims(grant: Grant, subject: Subject, now: int, ttl: int) -> dict[str, A
         claims["cognito:groups"] = list(subject.groups)
     if grant.nonce:
         claims["nonce"] = grant.nonce
+    if access_token:
+        claims["at_hash"] = at_hash(access_token)
     if subject.identities:
         claims["identities"] = subject.identities
     claims.update(attribute_claims(subject.attributes, grant.scopes))
@@ -117,6 +121,12 @@ def attribute_claims(attributes: dict[str, Any], scopes: tuple[str, ...] | list[
         elif name in allowed or name.startswith("custom:"):
             released[name] = str(value) if name.startswith("custom:") else value
     return released
+
+
+def at_hash(access_token: str) -> str:
+    """OIDC Core §3.1.3.6: left half of the SHA-256 of the access token, base64url."""
+    digest = hashlib.sha256(access_token.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode()
 
 
 def sign(claims: dict[str, Any], keys: PoolKeys) -> str:

@@ -16,7 +16,7 @@ from ..errors import InvalidInput
 from ..oauth import keys
 from ..store import repo
 from ..store.models import AppClient, Group, ResourceServer, User, UserPool
-from .passwords import PasswordPolicy, hash_password
+from .passwords import PasswordPolicy, hash_password, is_supported_hash
 from .attributes import check_attributes, check_name
 
 STANDARD_SCOPES = ("openid", "email", "phone", "profile", "aws.cognito.signin.user.admin")
@@ -166,9 +166,12 @@ def create_group(session: Session, pool_id: str, name: str, precedence: int | No
 def create_user(
     session: Session, pool_id: str, username: str, password: str | None = None,
     attributes: dict[str, str] | None = None, confirmed: bool = False, groups: list[str] | None = None,
+    password_hash: str | None = None,
 ) -> tuple[User, str | None]:
     """AdminCreateUser: with ``confirmed`` the password is permanent, otherwise temporary
-    (FORCE_CHANGE_PASSWORD). Without a password a temporary one is generated and returned."""
+    (FORCE_CHANGE_PASSWORD). Without a password a temporary one is generated and returned.
+    ``password_hash`` imports a user from another system (Argon2 or PBKDF2-SHA256 formats);
+    it is upgraded to Argon2id at the user's first sign-in."""
     pool = require_pool(session, pool_id)
     username = check_username(username)
     if repo.get_user(session, pool.id, username):
@@ -176,9 +179,12 @@ def create_user(
     attributes = check_attributes(attributes or {})
     policy = PasswordPolicy.from_dict(pool.password_policy)
     temporary = None
-    if password is None:
+    if password_hash is not None:
+        if password is not None or not is_supported_hash(password_hash) or len(password_hash) > 1024:
+            raise InvalidInput("--password-hash takes one Argon2 or PBKDF2-SHA256 hash, without --password")
+    elif password is None:
         temporary = password = generate_password(policy)
-    problems = policy.violations(password)
+    problems = policy.violations(password) if password is not None else []
     if problems:
         raise InvalidInput(problems[0])
     found = []
@@ -190,7 +196,7 @@ def create_user(
     if confirmed and "email" in attributes:
         attributes.setdefault("email_verified", "true")
     user = User(
-        pool_id=pool.id, username=username, password_hash=hash_password(password),
+        pool_id=pool.id, username=username, password_hash=password_hash or hash_password(password or ""),
         status="CONFIRMED" if confirmed and not temporary else "FORCE_CHANGE_PASSWORD",
         attributes=attributes,
     )

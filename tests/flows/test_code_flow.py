@@ -2,10 +2,14 @@
 userInfo → refresh → revoke → refresh refused, on real Redis with SQLite and PostgreSQL."""
 from __future__ import annotations
 
+import base64
+import hashlib
+import sqlite3
 import time
 
 import jwt
 import pytest
+import requests
 
 from tests.rp import CALLBACK, RelyingParty, pkce
 
@@ -42,6 +46,8 @@ def _walk_whole_path(rp: RelyingParty) -> None:
     assert id_claims["email"] == "alice@example.com" and id_claims["email_verified"] is True
     assert id_claims["custom:tier"] == "7" and id_claims["given_name"] == "Alice"
     assert {"jti", "origin_jti", "event_id", "auth_time", "iat", "exp"} <= id_claims.keys()
+    digest = hashlib.sha256(tokens["access_token"].encode()).digest()[:16]
+    assert id_claims["at_hash"] == base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
     assert abs(id_claims["auth_time"] - time.time()) < 60
 
     access = rp.verify(tokens["access_token"])
@@ -76,8 +82,8 @@ def test_public_client_whole_path_on_sqlite_and_redis(make_broker, tmp_path, red
     _walk_whole_path(_setup(broker))
 
 
-def test_confidential_client_whole_path_on_postgresql_and_redis(make_broker, postgres_url, redis_url):
-    broker = make_broker(database_url=postgres_url, redis_url=redis_url)
+def test_confidential_client_whole_path_on_postgresql_redis_and_gunicorn(make_broker, postgres_url, redis_url):
+    broker = make_broker(database_url=postgres_url, redis_url=redis_url, workers=2)
     _walk_whole_path(_setup(broker, "--secret"))
 
 
@@ -165,3 +171,41 @@ def test_signing_algorithm_per_pool_and_key_rotation(shared_broker, alg, kty):
     new = rp.refresh(old["refresh_token"]).json()
     header = jwt.get_unverified_header(new["access_token"])
     assert header["kid"] == rotated["Kid"] and header["alg"] == alg
+
+
+def test_introspection_answers_authenticated_clients_only(shared_broker):
+    rp = _setup(shared_broker, "--secret")
+    _p, code = rp.sign_in("alice", PASSWORD)
+    tokens = rp.exchange(code).json()
+    url = rp.config["introspection_endpoint"]
+    auth = (rp.client_id, rp.client_secret)
+    access = requests.post(url, data={"token": tokens["access_token"]}, auth=auth, timeout=10).json()
+    assert access["active"] is True and access["username"] == "alice" and access["token_use"] == "access"
+    refresh = requests.post(url, data={"token": tokens["refresh_token"]}, auth=auth, timeout=10).json()
+    assert refresh["active"] is True and refresh["client_id"] == rp.client_id
+    assert refresh["token_type"] == "refresh_token"
+    garbage = requests.post(url, data={"token": "not-a-token"}, auth=auth, timeout=10)
+    assert garbage.status_code == 200 and garbage.json() == {"active": False}
+    anonymous = requests.post(url, data={"token": tokens["access_token"], "client_id": rp.client_id}, timeout=10)
+    assert anonymous.status_code == 401 and anonymous.json()["error"] == "invalid_client"
+    rp.revoke(tokens["refresh_token"])
+    after = requests.post(url, data={"token": tokens["access_token"]}, auth=auth, timeout=10).json()
+    assert after == {"active": False}
+
+
+def test_imported_pbkdf2_hash_signs_in_and_is_upgraded_to_argon2id(shared_broker):
+    pool = shared_broker.pool()
+    digest = hashlib.pbkdf2_hmac("sha256", b"Imported-Passw0rd!", b"salty", 20000)
+    stored = f"pbkdf2_sha256$20000$salty${base64.b64encode(digest).decode()}"
+    shared_broker.cli("user", "create", "--pool", pool, "--username", "carol", "--password-hash", stored, "--confirmed")
+    client = shared_broker.cli_json("client", "create", "--pool", pool, "--name", "w", "--callback-url", CALLBACK,
+                                    "--secret")
+    rp = RelyingParty(shared_broker.base_url, pool, client["ClientId"], client["ClientSecret"])
+    _p, code = rp.sign_in("carol", "Imported-Passw0rd!")
+    assert code and rp.exchange(code).status_code == 200
+    db = shared_broker.env["DATABASE_URL"].removeprefix("sqlite:///")
+    with sqlite3.connect(db) as conn:
+        (now,) = conn.execute("select password_hash from users where username='carol'").fetchone()
+    assert now.startswith("$argon2id$")
+    rp.browser.cookies.clear()
+    assert rp.sign_in("carol", "Imported-Passw0rd!")[1]  # the upgraded hash still takes the password
