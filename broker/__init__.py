@@ -31,7 +31,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from .store.state import open_state
     from .userpool.senders import open_sender
     from .web import api, errors, health, hosted
-    from .web.pools import close_session
+    from .web.pools import close_session, register
 
     settings = settings or load_settings()
     problems = validate(settings)
@@ -59,12 +59,19 @@ def create_app(settings: Settings | None = None) -> Flask:
         settings=settings, db=Database(settings.database_url), state=open_state(settings.redis_url),
         sender=open_sender(settings), keys=KeyCache(settings.key_cache_seconds),
     )
+    if settings.trusted_proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     i18n.init_app(app)
     csrf = CSRFProtect(app)
-    csrf.exempt(api.bp)
+    for view in (api.token, api.revoke, api.introspect, api.userinfo):  # bearer/client-authenticated APIs
+        csrf.exempt(view)
     app.extensions["broker.oauth"] = build_server(app)
-    for bp in (health.bp, api.bp, hosted.bp):
-        app.register_blueprint(bp)
+    app.register_blueprint(health.bp)
+    for bp in (api.bp, hosted.bp):
+        register(app, bp)
     errors.init_app(app)
     app.teardown_request(close_session)
 

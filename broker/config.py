@@ -49,8 +49,11 @@ class Settings:
     #: Seconds a node keeps signing keys parsed in memory before re-reading them.
     key_cache_seconds: int = 30
     var_dir: str = "var"
-    #: Host name → pool id: a custom domain serves its pool's hosted endpoints at "/".
+    #: Host name → pool id: a custom domain serves its pool's endpoints at "/".
+    #: TOML: a ``[domains]`` table; env: ``BROKER_DOMAINS="auth.example.com=local_Ab12Cd34E,..."``.
     domains: Mapping[str, str] = field(default_factory=dict)
+    #: Reverse proxies in front of the server whose X-Forwarded-* headers are trusted.
+    trusted_proxies: int = 0
 
     @property
     def is_https(self) -> bool:
@@ -75,6 +78,8 @@ _ENV = {
     "BROKER_SMTP_STARTTLS": "smtp_starttls",
     "BROKER_VAR_DIR": "var_dir",
     "BROKER_KEY_CACHE_SECONDS": "key_cache_seconds",
+    "BROKER_DOMAINS": "domains",
+    "BROKER_TRUSTED_PROXIES": "trusted_proxies",
 }
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
 _ENV_NAME = {attr: name for name, attr in _ENV.items()}
@@ -131,6 +136,11 @@ def _coerce(name: str, value: object, errors: list[str]) -> object:
             return 0
     if kind == "bool" and isinstance(value, str):
         return value.strip().lower() in {"1", "true", "yes", "on"}
+    if name == "domains" and isinstance(value, str):
+        pairs = [item.partition("=") for item in value.split(",") if item.strip()]
+        if any(not host.strip() or not sep or not pool.strip() for host, sep, pool in pairs):
+            errors.append("BROKER_DOMAINS must be host=PoolId pairs separated by commas")
+        return {host.strip().lower(): pool.strip() for host, _sep, pool in pairs}
     return value
 
 
@@ -153,10 +163,18 @@ def validate(settings: Settings) -> list[str]:
             errors.append("REDIS_URL is required in production (the embedded store serves one process)")
         if settings.database_url.startswith("sqlite:"):
             errors.append("DATABASE_URL must point to PostgreSQL in production")
+        if not settings.is_https:
+            errors.append("BROKER_BASE_URL must be https in production")
     if settings.secret_key is not None and len(settings.secret_key) < 32:
         errors.append("BROKER_SECRET_KEY must be at least 32 characters")
     if not 1 <= settings.smtp_port <= 65535:
         errors.append("BROKER_SMTP_PORT must be between 1 and 65535")
+    if not isinstance(settings.domains, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in settings.domains.items()
+    ):
+        errors.append("domains must map host names to pool ids")
+    if not 0 <= settings.trusted_proxies <= 5:
+        errors.append("BROKER_TRUSTED_PROXIES must be between 0 and 5")
     for name in ("session_ttl", "login_ttl", "code_ttl", "max_content_length"):
         if int(getattr(settings, name)) <= 0:
             errors.append(f"{name} must be positive")

@@ -26,9 +26,10 @@ def test_production_refuses_dev_defaults_and_lists_every_problem():
     assert any("BROKER_SECRET_KEY" in e for e in errors)
     assert any("REDIS_URL" in e for e in errors)
     assert any("PostgreSQL" in e for e in errors)
+    assert any("https" in e for e in errors)
     with pytest.raises(ConfigError) as exc:
         create_app(settings)
-    assert len(exc.value.errors) == 3
+    assert len(exc.value.errors) == 4
 
 
 def test_bad_values_are_each_reported():

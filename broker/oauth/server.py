@@ -10,11 +10,14 @@ import hmac
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Payload, FlaskOAuth2Request
+from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc6749 import ClientMixin, grants
 from authlib.oauth2.rfc6749.errors import InvalidScopeError
 from authlib.oauth2.rfc6749.util import scope_to_list
 from authlib.oauth2.rfc7636 import CodeChallenge
 from flask import Flask, g
+from flask import request as flask_request
 
 from ..runtime import runtime
 from ..store import repo
@@ -149,8 +152,25 @@ def _save_token(token: dict[str, Any], request: Any) -> None:
     """Tokens are stored while they are issued (refresh tokens, hashed)."""
 
 
+class _Request(FlaskOAuth2Request):
+    """Authlib refuses plain-http requests unless they come to localhost. Transport security
+    is the deployment's: an https BROKER_BASE_URL (required in production) with TLS at the
+    proxy, so requests are not judged one by one."""
+
+    def __init__(self, request: Any) -> None:
+        OAuth2Request.__init__(self, request.method, "https://deployment.invalid/", headers=request.headers)
+        self.uri = request.url
+        self._request = request
+        self.payload = FlaskOAuth2Payload(request)
+
+
+class _Server(AuthorizationServer):
+    def create_oauth2_request(self, request: Any) -> OAuth2Request:
+        return _Request(flask_request)
+
+
 def build_server(app: Flask) -> AuthorizationServer:
-    server = AuthorizationServer(app, query_client=_query_client, save_token=_save_token)
+    server = _Server(app, query_client=_query_client, save_token=_save_token)
     server.register_grant(AuthorizationCodeGrant, [CodeChallenge(required=True)])
     server.register_grant(RefreshTokenGrant)
     server.register_grant(ClientCredentialsGrant)

@@ -23,7 +23,7 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
 
 def _wants_json() -> bool:
     endpoint = request.endpoint or ""
-    return endpoint.startswith("api.") or request.path.endswith(("/oauth2/token", "/oauth2/revoke",
+    return endpoint.startswith(("api.", "api_domain.")) or request.path.endswith(("/oauth2/token", "/oauth2/revoke",
                                                                  "/oauth2/introspect", "/oauth2/userInfo"))
 
 

@@ -159,7 +159,8 @@ def confirm_user() -> Response | str | tuple[str, int]:
             return redirect(url_for("hosted.login", txn=data["txn"], info="confirmed"))
         except FormInvalid as exc:
             error = exc.errors
-    return _confirm_page(data, username, error=error, info=_info())
+    page = _confirm_page(data, username, error=error, info=_info())
+    return (page, 400) if error else page
 
 
 @bp.post("/resendCode")

@@ -209,3 +209,20 @@ def test_imported_pbkdf2_hash_signs_in_and_is_upgraded_to_argon2id(shared_broker
     assert now.startswith("$argon2id$")
     rp.browser.cookies.clear()
     assert rp.sign_in("carol", "Imported-Passw0rd!")[1]  # the upgraded hash still takes the password
+
+
+def test_custom_domain_serves_the_pool_at_the_root(make_broker, tmp_path, redis_url):
+    probe = make_broker(database_url=f"sqlite:///{tmp_path}/d.db", redis_url=redis_url)
+    pool = probe.pool()
+    probe.stop()
+    broker = make_broker(database_url=f"sqlite:///{tmp_path}/d.db", redis_url=redis_url,
+                         BROKER_DOMAINS=f"auth.localtest={pool}")
+    host = {"Host": "auth.localtest"}
+    doc = requests.get(f"{broker.base_url}/.well-known/openid-configuration", headers=host, timeout=10)
+    assert doc.status_code == 200 and doc.json()["issuer"] == f"{broker.base_url}/{pool}"
+    assert requests.get(f"{broker.base_url}/.well-known/jwks.json", headers=host, timeout=10).json()["keys"]
+    bad = requests.post(f"{broker.base_url}/oauth2/token", data={"grant_type": "client_credentials"},
+                        headers=host, timeout=10)
+    assert bad.status_code == 401 and bad.json()["error"] == "invalid_client"  # not a CSRF page
+    other = requests.get(f"{broker.base_url}/.well-known/jwks.json", headers={"Host": "other.localtest"}, timeout=10)
+    assert other.status_code == 404
