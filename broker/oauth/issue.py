@@ -22,7 +22,7 @@ def issuer(base_url: str, pool_id: str) -> str:
 def subject_of(user: User) -> Subject:
     groups = sorted(user.groups, key=lambda g: (g.precedence is None, g.precedence or 0, g.name))
     return Subject(sub=user.sub, username=user.username, groups=tuple(g.name for g in groups),
-                   attributes=dict(user.attributes))
+                   roles=tuple(g.role_arn for g in groups if g.role_arn), attributes=dict(user.attributes))
 
 
 def issue_tokens(

@@ -39,6 +39,8 @@ class Subject:
     sub: str
     username: str | None
     groups: tuple[str, ...] = ()
+    #: IAM role ARNs of the groups, by group precedence (Cognito's ``cognito:roles``).
+    roles: tuple[str, ...] = ()
     attributes: dict[str, Any] = field(default_factory=dict)
     identities: list[dict[str, Any]] | None = None
 
@@ -94,6 +96,9 @@ def id_claims(grant: Grant, subject: Subject, now: int, ttl: int, access_token: 
     }
     if subject.groups:
         claims["cognito:groups"] = list(subject.groups)
+    if subject.roles:
+        claims["cognito:roles"] = list(subject.roles)
+        claims["cognito:preferred_role"] = subject.roles[0]
     if grant.nonce:
         claims["nonce"] = grant.nonce
     if access_token:

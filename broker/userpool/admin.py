@@ -157,6 +157,8 @@ def create_group(session: Session, pool_id: str, name: str, precedence: int | No
         raise InvalidInput(f"group {name!r} already exists")
     if precedence is not None and precedence < 0:
         raise InvalidInput("--precedence must be zero or more")
+    if role_arn is not None and not re.fullmatch(r"arn:[\w-]+:iam::\d{12}:role/[\w+=,.@/-]{1,512}", role_arn):
+        raise InvalidInput(f"--role-arn must be an IAM role ARN, got {role_arn!r}")
     group = Group(pool_id=pool.id, name=name, precedence=precedence, role_arn=role_arn, description=description)
     session.add(group)
     session.flush()

@@ -18,7 +18,8 @@ PASSWORD = "Corr3ct-Horse!"
 
 def _setup(broker, *client_args: str) -> RelyingParty:
     pool = broker.pool()
-    broker.cli("group", "create", "--pool", pool, "--name", "admins", "--precedence", "1")
+    broker.cli("group", "create", "--pool", pool, "--name", "admins", "--precedence", "1",
+               "--role-arn", "arn:aws:iam::123456789012:role/admins")
     broker.cli("group", "create", "--pool", pool, "--name", "staff", "--precedence", "5")
     broker.cli("user", "create", "--pool", pool, "--username", "Alice", "--password", PASSWORD,
                "--email", "alice@example.com", "--attribute", "custom:tier=7", "--attribute", "given_name=Alice",
@@ -43,6 +44,8 @@ def _walk_whole_path(rp: RelyingParty) -> None:
     assert id_claims["nonce"] == params["nonce"]
     assert id_claims["cognito:username"] == "alice"
     assert id_claims["cognito:groups"] == ["admins", "staff"]  # by precedence
+    assert id_claims["cognito:roles"] == ["arn:aws:iam::123456789012:role/admins"]
+    assert id_claims["cognito:preferred_role"] == "arn:aws:iam::123456789012:role/admins"
     assert id_claims["email"] == "alice@example.com" and id_claims["email_verified"] is True
     assert id_claims["custom:tier"] == "7" and id_claims["given_name"] == "Alice"
     assert {"jti", "origin_jti", "event_id", "auth_time", "iat", "exp"} <= id_claims.keys()
