@@ -18,6 +18,18 @@ from .pools import pool_blueprint
 bp = pool_blueprint("api")
 
 
+@bp.after_request
+def _cors(response: Response) -> Response:
+    """Browser apps (SPAs) call these endpoints with fetch. None of them reads cookies, so
+    any origin may: the answer depends only on the credentials sent in the request."""
+    if "Origin" in request.headers:
+        response.headers["Access-Control-Allow-Origin"] = "*"
+        response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
+        response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+        response.headers["Access-Control-Max-Age"] = "600"
+    return response
+
+
 def _server() -> Any:
     return current_app.extensions["broker.oauth"]
 

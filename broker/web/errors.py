@@ -29,7 +29,7 @@ def _wants_json() -> bool:
 
 def error_response(message: str, status: int, back_url: str | None = None, title: str | None = None) -> Response:
     if _wants_json():
-        error = {400: "invalid_request", 401: "invalid_client", 404: "not_found", 405: "invalid_request",
+        error = {400: "invalid_request", 401: "invalid_client", 404: "invalid_request", 405: "invalid_request",
                  413: "invalid_request", 503: "temporarily_unavailable"}.get(status, "invalid_request")
         response = jsonify({"error": error, "error_description": message})
     else:

@@ -229,3 +229,19 @@ def test_custom_domain_serves_the_pool_at_the_root(make_broker, tmp_path, redis_
     assert bad.status_code == 401 and bad.json()["error"] == "invalid_client"  # not a CSRF page
     other = requests.get(f"{broker.base_url}/.well-known/jwks.json", headers={"Host": "other.localtest"}, timeout=10)
     assert other.status_code == 404
+
+
+def test_browser_apps_may_call_the_token_endpoint_cross_origin(shared_broker):
+    pool = shared_broker.pool()
+    url = shared_broker.url(pool, "/oauth2/token")
+    origin = {"Origin": "https://spa.example.com"}
+    preflight = requests.options(url, headers={**origin, "Access-Control-Request-Method": "POST",
+                                               "Access-Control-Request-Headers": "authorization"}, timeout=10)
+    assert preflight.status_code == 200
+    assert preflight.headers["Access-Control-Allow-Origin"] == "*"
+    assert "Authorization" in preflight.headers["Access-Control-Allow-Headers"]
+    answer = requests.post(url, data={"grant_type": "nope"}, headers=origin, timeout=10)
+    assert answer.headers["Access-Control-Allow-Origin"] == "*" and "Access-Control-Allow-Credentials" not in answer.headers
+    # the hosted pages are not readable cross-origin
+    login = requests.get(shared_broker.url(pool, "/login"), headers=origin, timeout=10)
+    assert "Access-Control-Allow-Origin" not in login.headers
