@@ -76,9 +76,10 @@ def login_post() -> Response | tuple[str, int]:
 
 def _after_password(data: dict[str, Any], user: User) -> Response:
     txn = data["txn"]
-    if user.status == "UNCONFIRMED":
+    if user.status == "UNCONFIRMED":  # the password is proven: confirming will finish the sign-in
         rt = runtime()
         accounts.send_confirmation(rt.state, rt.sender, g.pool, user)
+        flow.save_login({**data, "password_proven_for": user.username})
         return redirect(url_for("hosted.confirm_user", txn=txn, username=user.username))
     if user.status == "RESET_REQUIRED":
         rt = runtime()
@@ -130,7 +131,7 @@ def signup() -> Response | str | tuple[str, int]:
             attrs = {k: v for k, v in values.items() if k != "username"}
             accounts.sign_up(g.db_session, rt.state, rt.sender, g.pool, form.username.data, form.password.data, attrs)
             g.db_session.commit()
-            flow.save_login({**data, "signed_up": form.username.data.strip().lower()})
+            flow.save_login({**data, "password_proven_for": form.username.data.strip().lower()})
             return redirect(url_for("hosted.confirm_user", txn=data["txn"], username=form.username.data.strip().lower()))
         except FormInvalid as exc:
             errors = exc.errors
@@ -154,7 +155,7 @@ def confirm_user() -> Response | str | tuple[str, int]:
                 raise FormInvalid(form_errors(form))
             user = accounts.confirm_sign_up(g.db_session, runtime().state, g.pool, form.username.data, form.code.data)
             g.db_session.commit()
-            if data.get("signed_up") == user.username:
+            if data.get("password_proven_for") == user.username:
                 return flow.finish_login(data, user)
             return redirect(url_for("hosted.login", txn=data["txn"], info="confirmed"))
         except FormInvalid as exc:
