@@ -179,6 +179,6 @@ def check_max_age(req: AuthorizationRequest, args: Any) -> int | None:
     value = args.get("max_age")
     if value is None or value == "":
         return None
-    if not value.isdigit() or len(value) > 10:
+    if not (value.isascii() and value.isdigit()) or len(value) > 10:  # "²".isdigit() but int("²") fails
         raise req.fail("invalid_request", "max_age must be a non-negative integer.")
     return int(value)

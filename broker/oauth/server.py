@@ -13,6 +13,7 @@ from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Payload, FlaskOAuth2Request
 from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc6749 import ClientMixin, grants
+from authlib.oauth2.rfc6749.authenticate_client import authenticate_client_secret_basic
 from authlib.oauth2.rfc6749.errors import InvalidScopeError
 from authlib.oauth2.rfc6749.util import scope_to_list
 from authlib.oauth2.rfc7636 import CodeChallenge
@@ -148,6 +149,15 @@ def _query_client(client_id: str) -> Client | None:
     return Client(row) if row else None
 
 
+def _client_secret_basic(query_client: Any, request: Any) -> Client | None:
+    """Authlib's ``client_secret_basic``, except that credentials that are not UTF-8 are
+    no credentials (Authlib lets the UnicodeDecodeError through: a 500)."""
+    try:
+        return authenticate_client_secret_basic(query_client, request)
+    except UnicodeDecodeError:
+        return None
+
+
 def _save_token(token: dict[str, Any], request: Any) -> None:
     """Tokens are stored while they are issued (refresh tokens, hashed)."""
 
@@ -171,6 +181,7 @@ class _Server(AuthorizationServer):
 
 def build_server(app: Flask) -> AuthorizationServer:
     server = _Server(app, query_client=_query_client, save_token=_save_token)
+    server.register_client_auth_method("client_secret_basic", _client_secret_basic)
     server.register_grant(AuthorizationCodeGrant, [CodeChallenge(required=True)])
     server.register_grant(RefreshTokenGrant)
     server.register_grant(ClientCredentialsGrant)

@@ -15,8 +15,14 @@ def sha256(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
+def _storable(*keys: str) -> bool:
+    """PostgreSQL text cannot hold NUL: a key with one names nothing, and must not reach
+    the driver (it raises, which would answer hostile input with a 500)."""
+    return not any("\x00" in key for key in keys)
+
+
 def get_pool(session: Session, pool_id: str) -> UserPool | None:
-    return session.get(UserPool, pool_id)
+    return session.get(UserPool, pool_id) if _storable(pool_id) else None
 
 
 def list_pools(session: Session) -> list[UserPool]:
@@ -24,7 +30,7 @@ def list_pools(session: Session) -> list[UserPool]:
 
 
 def get_client(session: Session, pool_id: str, client_id: str) -> AppClient | None:
-    client = session.get(AppClient, client_id)
+    client = session.get(AppClient, client_id) if _storable(client_id) else None
     return client if client is not None and client.pool_id == pool_id else None
 
 
@@ -35,6 +41,8 @@ def list_clients(session: Session, pool_id: str) -> list[AppClient]:
 
 def get_user(session: Session, pool_id: str, username: str) -> User | None:
     """By username, case-insensitively as Cognito does."""
+    if not _storable(pool_id, username):
+        return None
     stmt = select(User).where(User.pool_id == pool_id, User.username == username.lower())
     return session.scalars(stmt).first()
 
@@ -44,6 +52,8 @@ def get_user_by_id(session: Session, user_id: int) -> User | None:
 
 
 def get_user_by_sub(session: Session, pool_id: str, sub: str) -> User | None:
+    if not _storable(pool_id, sub):
+        return None
     return session.scalars(select(User).where(User.pool_id == pool_id, User.sub == sub)).first()
 
 
@@ -52,6 +62,8 @@ def list_users(session: Session, pool_id: str) -> list[User]:
 
 
 def get_group(session: Session, pool_id: str, name: str) -> Group | None:
+    if not _storable(pool_id, name):
+        return None
     return session.scalars(select(Group).where(Group.pool_id == pool_id, Group.name == name)).first()
 
 

@@ -15,7 +15,7 @@ from ..store import repo
 from ..store.models import User, UserPool
 from ..store.state import StateStore
 from . import codes
-from .attributes import check_attributes
+from .attributes import check_attributes, label
 from .admin import check_username
 from .passwords import hash_password
 from .senders import Message, Sender
@@ -34,7 +34,7 @@ def sign_up(session: Session, state: StateStore, sender: Sender, pool: UserPool,
         errors.append(exc.message)
     for name in pool.required_attributes:
         if not attributes.get(name, "").strip():
-            errors.append(_("%(name)s is required.", name=name))
+            errors.append(_("%(name)s is required.", name=label(name)))
     try:
         attributes = check_attributes({k: v.strip() for k, v in attributes.items() if v.strip()})
     except InvalidInput as exc:

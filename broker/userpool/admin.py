@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.orm import Session
 
 from ..errors import InvalidInput
+from ..i18n import gettext as _
 from ..oauth import keys
 from ..store import repo
 from ..store.models import AppClient, Group, ResourceServer, User, UserPool
@@ -212,7 +213,7 @@ def create_user(
 def check_username(username: str) -> str:
     username = username.strip().lower()
     if not USERNAME.fullmatch(username):
-        raise InvalidInput("username must be 1 to 128 letters, digits or . _ @ + = , -")
+        raise InvalidInput(_("The username must have 1 to 128 letters, digits or . _ @ + = , -"))
     return username
 
 

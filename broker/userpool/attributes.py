@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 
 from ..errors import InvalidInput
+from ..i18n import gettext as _
 
 STANDARD = {
     "address", "birthdate", "email", "email_verified", "family_name", "gender", "given_name",
@@ -22,12 +23,14 @@ def check_attributes(attributes: dict[str, str]) -> dict[str, str]:
     for name, value in attributes.items():
         check_name(name)
         value = str(value)
-        if len(value) > MAX_VALUE or "\x00" in value:
-            raise InvalidInput(f"attribute {name} is too long or holds a NUL byte")
+        if len(value) > MAX_VALUE:
+            raise InvalidInput(_("%(name)s is too long.", name=label(name)))
+        if any(ord(c) < 32 and c not in "\t\n" for c in value):
+            raise InvalidInput(_("%(name)s contains characters that are not allowed.", name=label(name)))
         if name == "email" and not EMAIL.fullmatch(value):
-            raise InvalidInput(f"invalid email address {value!r}")
+            raise InvalidInput(_("Enter a valid email address."))
         if name == "phone_number" and not PHONE.fullmatch(value):
-            raise InvalidInput(f"invalid phone number {value!r}: use E.164, e.g. +14325551212")
+            raise InvalidInput(_("Enter the phone number with its country code, e.g. +14325551212."))
         checked[name] = value.lower() if name == "email" else value
     return checked
 
@@ -36,3 +39,10 @@ def check_name(name: str) -> str:
     if name not in STANDARD and not CUSTOM.fullmatch(name):
         raise InvalidInput(f"unknown attribute {name!r}: use a standard OIDC name or custom:NAME")
     return name
+
+
+def label(name: str) -> str:
+    """The attribute's name as users read it, translated."""
+    labels = {"email": _("Email"), "phone_number": _("Phone number"), "given_name": _("Given name"),
+              "family_name": _("Family name"), "name": _("Name"), "birthdate": _("Birthdate")}
+    return labels.get(name, name.removeprefix("custom:").replace("_", " ").capitalize())

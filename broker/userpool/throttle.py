@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 
 from ..errors import Throttled
-from ..i18n import gettext as _
+from ..i18n import ngettext
 from ..store.state import Keys, StateStore
 
 WINDOW = 3600
@@ -33,7 +33,9 @@ class Throttle:
             wait = min(2 ** (record["n"] - free), self.max_delay)
             remaining = int(record["t"] + wait - now + 0.999)
             if remaining > 0:
-                raise Throttled(_("Too many failed attempts. Try again in %(n)s seconds.", n=remaining), remaining)
+                message = ngettext("Too many failed attempts. Try again in %(num)s second.",
+                                   "Too many failed attempts. Try again in %(num)s seconds.", remaining)
+                raise Throttled(message, remaining)
 
     def failed(self, pool_id: str, username: str, ip: str, now: float | None = None) -> None:
         now = time.time() if now is None else now

@@ -7,6 +7,7 @@ from typing import Any
 from flask import current_app, g, jsonify, request
 from werkzeug.wrappers import Response
 
+from ..i18n import LANGUAGES
 from ..oauth.issue import issuer
 from ..oauth.tokens import attribute_claims
 from ..oauth.verify import InvalidToken, verify_access_token
@@ -60,7 +61,7 @@ def discovery() -> Response:
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "email", "email_verified",
                              "phone_number", "phone_number_verified", "name", "given_name", "family_name",
                              "cognito:username", "cognito:groups", "identities"],
-        "ui_locales_supported": ["en"],
+        "ui_locales_supported": LANGUAGES,
     }
     return _cacheable(jsonify(doc))
 

@@ -6,6 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length, Regexp
 
+from ..i18n import gettext as _
 from ..i18n import lazy_gettext as _l
 
 FIELD = 256
@@ -55,5 +56,6 @@ def form_errors(form: FlaskForm) -> list[str]:
     lines = []
     for name, problems in form.errors.items():
         label = getattr(form, name).label.text if hasattr(form, name) else name
-        lines.extend(f"{label}: {p}" if name != "csrf_token" else str(p) for p in problems)
+        lines.extend(_("%(field)s: %(problem)s", field=label, problem=p) if name != "csrf_token" else str(p)
+                     for p in problems)
     return lines

@@ -14,6 +14,7 @@ from ..oauth import authorize
 from ..runtime import runtime
 from ..store.models import User
 from ..userpool import accounts
+from ..userpool.attributes import label as attribute_label
 from ..userpool.passwords import PasswordPolicy
 from ..userpool.signin import authenticate, set_new_password
 from ..userpool.throttle import Throttle
@@ -135,7 +136,7 @@ def signup() -> Response | str | tuple[str, int]:
             return redirect(url_for("hosted.confirm_user", txn=data["txn"], username=form.username.data.strip().lower()))
         except FormInvalid as exc:
             errors = exc.errors
-    attributes = [{"name": n, "label": _attribute_label(n), "type": t, "required": n in g.pool.required_attributes}
+    attributes = [{"name": n, "label": attribute_label(n), "type": t, "required": n in g.pool.required_attributes}
                   for n, t in _signup_attributes()]
     page = render_template("signup.html", action=url_for("hosted.signup"), txn=data["txn"], values=values,
                            attributes=attributes, policy=_policy(), errors=errors,
@@ -274,11 +275,6 @@ def _signup_attributes() -> list[tuple[str, str]]:
     names = list(dict.fromkeys(["email", *g.pool.required_attributes]))
     return [(n, SIGNUP_ATTRIBUTES.get(n, "text")) for n in names]
 
-
-def _attribute_label(name: str) -> str:
-    labels = {"email": _("Email"), "phone_number": _("Phone number"), "given_name": _("Given name"),
-              "family_name": _("Family name"), "name": _("Name"), "birthdate": _("Birthdate")}
-    return labels.get(name, name.removeprefix("custom:").replace("_", " ").capitalize())
 
 
 def _client_ip() -> str:
