@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from flask import Flask, url_for
 from flask_wtf.csrf import CSRFProtect
 
 from .config import ConfigError, Settings, dev_secret_key, load_settings, validate
@@ -30,7 +29,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     from .store.db import Database
     from .store.state import open_state
     from .userpool.senders import open_sender
-    from .web import api, errors, health, hosted
+    from .web import api, assets, errors, health, hosted
+    from .web.themes import BrokerFlask
     from .web.pools import close_session, register
 
     settings = settings or load_settings()
@@ -42,7 +42,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     if not settings.secret_key:
         log.warning("BROKER_SECRET_KEY is not set: using a generated development key")
 
-    app = Flask("broker", template_folder=_asset_dir("templates"), static_folder=_asset_dir("static"))
+    app = BrokerFlask("broker", template_folder=_asset_dir("templates"), static_folder=_asset_dir("static"))
+    app.themes_dir = settings.themes_dir
     app.config.update(
         SECRET_KEY=settings.secret_key or dev_secret_key(settings.var_dir),
         MAX_CONTENT_LENGTH=settings.max_content_length,
@@ -70,19 +71,12 @@ def create_app(settings: Settings | None = None) -> Flask:
         csrf.exempt(view)
     app.extensions["broker.oauth"] = build_server(app)
     app.register_blueprint(health.bp)
-    for bp in (api.bp, hosted.bp):
+    for bp in (api.bp, hosted.bp, assets.bp):
         register(app, bp)
     errors.init_app(app)
     app.teardown_request(close_session)
 
-    @app.context_processor
-    def _branding() -> dict[str, object]:
-        from flask import g
-
-        pool = g.get("pool")
-        return {"pool_name": pool.name if pool else None,
-                "logo_url": url_for("static", filename="img/logo.svg"), "extra_css": []}
-
+    app.context_processor(assets.template_context)
     return app
 
 

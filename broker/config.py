@@ -52,6 +52,8 @@ class Settings:
     #: Host name → pool id: a custom domain serves its pool's endpoints at "/".
     #: TOML: a ``[domains]`` table; env: ``BROKER_DOMAINS="auth.example.com=local_Ab12Cd34E,..."``.
     domains: Mapping[str, str] = field(default_factory=dict)
+    #: Folder of hosted-UI themes (one sub-folder per theme: templates/ and static/).
+    themes_dir: str | None = None
     #: Reverse proxies in front of the server whose X-Forwarded-* headers are trusted.
     trusted_proxies: int = 0
 
@@ -80,6 +82,7 @@ _ENV = {
     "BROKER_KEY_CACHE_SECONDS": "key_cache_seconds",
     "BROKER_DOMAINS": "domains",
     "BROKER_TRUSTED_PROXIES": "trusted_proxies",
+    "BROKER_THEMES_DIR": "themes_dir",
 }
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
 _ENV_NAME = {attr: name for name, attr in _ENV.items()}
@@ -173,6 +176,8 @@ def validate(settings: Settings) -> list[str]:
         isinstance(k, str) and isinstance(v, str) for k, v in settings.domains.items()
     ):
         errors.append("domains must map host names to pool ids")
+    if settings.themes_dir and not Path(settings.themes_dir).is_dir():
+        errors.append(f"BROKER_THEMES_DIR {settings.themes_dir!r} is not a directory")
     if not 0 <= settings.trusted_proxies <= 5:
         errors.append("BROKER_TRUSTED_PROXIES must be between 0 and 5")
     for name in ("session_ttl", "login_ttl", "code_ttl", "max_content_length"):

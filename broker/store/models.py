@@ -7,7 +7,9 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import (
+    JSON, Boolean, DateTime, ForeignKey, Integer, LargeBinary, String, Text, TypeDecorator, UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -158,3 +160,20 @@ class RevokedOrigin(Base):
 
     origin_jti: Mapped[str] = mapped_column(String(36), primary_key=True)
     revoked_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class UiCustomization(Base):
+    """Hosted-UI branding of a pool (``client_id == "ALL"``) or of one app client, which
+    replaces the pool's entirely, as in Cognito's SetUICustomization."""
+
+    __tablename__ = "ui_customizations"
+    __table_args__ = (UniqueConstraint("pool_id", "client_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    pool_id: Mapped[str] = mapped_column(ForeignKey("user_pools.id", ondelete="CASCADE"), index=True)
+    client_id: Mapped[str] = mapped_column(String(128), default="ALL")
+    css: Mapped[str | None] = mapped_column(Text)
+    logo: Mapped[bytes | None] = mapped_column(LargeBinary)
+    logo_type: Mapped[str | None] = mapped_column(String(32))
+    theme: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)

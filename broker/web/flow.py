@@ -37,6 +37,7 @@ def load_login(txn: str | None) -> dict[str, Any]:
     if data is None or data.get("pool") != g.pool.id:
         raise HostedError(_("Your sign-in session has expired. Go back to the application and sign in again."))
     data["txn"] = txn
+    g.client_id = data["request"]["client_id"]  # the page is branded for this app client
     return data
 
 

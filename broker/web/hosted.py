@@ -35,6 +35,7 @@ SIGNUP_ATTRIBUTES = {"email": "email", "phone_number": "tel", "birthdate": "date
 @bp.get("/oauth2/authorize")
 def authorize_endpoint() -> Response:
     req, client = authorize.parse(g.db_session, g.pool, request.args)
+    g.client_id = client.id
     if req.identity_provider not in (None, "COGNITO") or "COGNITO" not in client.identity_providers:
         raise req.fail("invalid_request", "The requested identity provider is not enabled for this client.")
     sign_in = flow.current_sign_in()
@@ -223,6 +224,7 @@ def logout() -> Response | str:
     ``redirect_uri`` + ``response_type`` to sign in again; OIDC's ``post_logout_redirect_uri``
     is taken as ``logout_uri``. Never redirects anywhere unregistered."""
     client = authorize.check_client(g.db_session, g.pool, request.args)
+    g.client_id = client.id
     logout_uri = request.args.get("logout_uri") or request.args.get("post_logout_redirect_uri")
     if logout_uri is not None and logout_uri not in client.logout_urls:
         raise HostedError(_("The logout_uri is not registered for this application."))
