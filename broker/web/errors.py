@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from redis.exceptions import RedisError
@@ -50,7 +50,9 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HostedError)
     def _hosted(exc: HostedError) -> Response:
-        return error_response(exc.message, exc.status, exc.back_url)
+        """Inside a login transaction the page offers a way back to the app (which learns
+        that the sign-in did not happen); outside one there is no verified place to go."""
+        return error_response(exc.message, exc.status, exc.back_url or g.get("back_url"))
 
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError) -> Response:

@@ -38,6 +38,7 @@ def load_login(txn: str | None) -> dict[str, Any]:
         raise HostedError(_("Your sign-in session has expired. Go back to the application and sign in again."))
     data["txn"] = txn
     g.client_id = data["request"]["client_id"]  # the page is branded for this app client
+    g.back_url = login_request(data).fail("access_denied", "The user cancelled the sign-in.").location
     return data
 
 

@@ -117,9 +117,9 @@ def new_password() -> Response | str | tuple[str, int]:
 
 @bp.route("/signup", methods=["GET", "POST"])
 def signup() -> Response | str | tuple[str, int]:
+    data = _txn_for_page()
     if not g.pool.self_signup:
         raise HostedError(_("Sign-up is not available for this application."), status=403)
-    data = _txn_for_page()
     errors: list[str] = []
     values: dict[str, str] = {}
     if request.method == "POST":

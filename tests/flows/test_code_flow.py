@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import sqlite3
 import time
 
@@ -245,3 +246,21 @@ def test_browser_apps_may_call_the_token_endpoint_cross_origin(shared_broker):
     # the hosted pages are not readable cross-origin
     login = requests.get(shared_broker.url(pool, "/login"), headers=origin, timeout=10)
     assert "Access-Control-Allow-Origin" not in login.headers
+
+
+def test_error_page_inside_a_login_offers_a_way_back_to_the_app(shared_broker):
+    pool = shared_broker.pool("--no-self-signup")
+    client = shared_broker.cli_json("client", "create", "--pool", pool, "--name", "w", "--callback-url", CALLBACK,
+                                    "--secret")
+    rp = RelyingParty(shared_broker.base_url, pool, client["ClientId"], client["ClientSecret"])
+    r = rp.authorize(state="s-123")
+    txn = r.headers["Location"].split("txn=")[1].split("&")[0]
+    page = rp.browser.get(shared_broker.url(pool, f"/signup?txn={txn}"), timeout=10)
+    assert page.status_code == 403 and "Sign-up is not available" in page.text
+    back = re.search(r'href="([^"]+)"[^>]*>\s*Back to the application', page.text)
+    assert back, page.text
+    target = back.group(1).replace("&amp;", "&")
+    assert target.startswith(CALLBACK + "?") and "error=access_denied" in target and "state=s-123" in target
+    # outside a login transaction there is no verified place to send the user
+    lost = rp.browser.get(shared_broker.url(pool, "/signup?txn=unknown"), timeout=10)
+    assert lost.status_code == 400 and "Back to the application" not in lost.text
