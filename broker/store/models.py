@@ -48,6 +48,12 @@ class UserPool(Base):
     signing_alg: Mapped[str] = mapped_column(String(8), default="RS256")
     password_policy: Mapped[dict[str, Any]] = mapped_column(default=dict)
     required_attributes: Mapped[list[str]] = mapped_column(default=list)
+    #: Second factors users may choose: "TOTP", "EMAIL_OTP" (and "SMS_OTP").
+    mfa_methods: Mapped[list[str]] = mapped_column(default=lambda: ["TOTP", "EMAIL_OTP"])
+    #: Account-security settings; keys and defaults in :mod:`broker.userpool.security`.
+    security: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: Message templates per kind (subject, text, html); defaults in :mod:`broker.userpool.messages`.
+    messages: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
@@ -83,6 +89,10 @@ class User(Base):
     status: Mapped[str] = mapped_column(String(32), default="UNCONFIRMED")
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: When a temporary (admin-set) password stops working.
+    temp_password_expires_at: Mapped[dt.datetime | None] = mapped_column()
+    #: Until when sign-in is locked after repeated failures (admin: ``broker user unlock``).
+    locked_until: Mapped[dt.datetime | None] = mapped_column()
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -177,3 +187,63 @@ class UiCustomization(Base):
     logo_type: Mapped[str | None] = mapped_column(String(32))
     theme: Mapped[str | None] = mapped_column(String(64))
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class UserMfa(Base):
+    """A user's second factors. The TOTP secret must be readable to check codes; recovery
+    codes are kept as hashes and each works once."""
+
+    __tablename__ = "user_mfa"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The last TOTP time step accepted: a code is never accepted twice.
+    totp_last_step: Mapped[int] = mapped_column(Integer, default=0)
+    email_otp_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    preferred: Mapped[str | None] = mapped_column(String(16))
+    recovery_codes: Mapped[list[str]] = mapped_column(default=list)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class PasswordHistory(Base):
+    __tablename__ = "password_history"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    password_hash: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Device(Base):
+    """A browser seen at sign-in, known by the hash of its long-lived device cookie."""
+
+    __tablename__ = "devices"
+    __table_args__ = (UniqueConstraint("user_id", "key_hash"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(512))
+    last_ip: Mapped[str | None] = mapped_column(String(64))
+    first_seen: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_seen: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    #: Until when this device may skip MFA (the pool must allow remembered devices).
+    remembered_until: Mapped[dt.datetime | None] = mapped_column()
+
+
+class AuditEvent(Base):
+    """Sign-ins, sign-ups, tokens and admin changes, with the signals behind each decision."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    pool_id: Mapped[str] = mapped_column(ForeignKey("user_pools.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    username: Mapped[str | None] = mapped_column(String(128))
+    event: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(32))
+    risk: Mapped[str | None] = mapped_column(String(8))
+    ip: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
