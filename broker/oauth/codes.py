@@ -25,6 +25,7 @@ class CodeRecord:
     nonce: str | None = None
     code_challenge: str | None = None
     code_challenge_method: str | None = None
+    amr: tuple[str, ...] = ()
 
     def get_redirect_uri(self) -> str:
         return self.redirect_uri
@@ -60,4 +61,4 @@ def consume(state: StateStore, pool_id: str, code: str) -> CodeRecord | Reused |
         return None
     if old.get("used"):
         return Reused(origin_jti_of(code))
-    return CodeRecord(**old)
+    return CodeRecord(**{**old, "amr": tuple(old.get("amr", ()))})

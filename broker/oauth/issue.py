@@ -28,11 +28,11 @@ def subject_of(user: User) -> Subject:
 def issue_tokens(
     session: Session, keys: KeyCache, base_url: str, pool: UserPool, client: AppClient, user: User,
     scopes: tuple[str, ...], auth_time: int, origin_jti: str, event_id: str,
-    nonce: str | None = None, include_refresh_token: bool = True,
+    nonce: str | None = None, include_refresh_token: bool = True, amr: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     now = int(time.time())
     grant = Grant(issuer=issuer(base_url, pool.id), client_id=client.id, scopes=scopes,
-                  auth_time=auth_time, origin_jti=origin_jti, event_id=event_id, nonce=nonce)
+                  auth_time=auth_time, origin_jti=origin_jti, event_id=event_id, nonce=nonce, amr=amr)
     subject = subject_of(user)
     pool_keys = keys.get(session, pool)
     access = sign(access_claims(grant, subject, now, client.access_token_ttl), pool_keys)
@@ -40,7 +40,7 @@ def issue_tokens(
     if "openid" in scopes:
         token["id_token"] = sign(id_claims(grant, subject, now, client.id_token_ttl, access), pool_keys)
     if include_refresh_token:
-        token["refresh_token"] = new_refresh_token(session, client, user, scopes, auth_time, origin_jti, event_id)
+        token["refresh_token"] = new_refresh_token(session, client, user, grant)
     return token
 
 
@@ -55,13 +55,13 @@ def issue_client_token(session: Session, keys: KeyCache, base_url: str, pool: Us
             "expires_in": client.access_token_ttl}
 
 
-def new_refresh_token(session: Session, client: AppClient, user: User, scopes: tuple[str, ...],
-                      auth_time: int, origin_jti: str, event_id: str) -> str:
+def new_refresh_token(session: Session, client: AppClient, user: User, grant: Grant) -> str:
     value = secrets.token_urlsafe(48)
     now = utcnow()
     session.add(RefreshToken(
         token_hash=repo.sha256(value), pool_id=client.pool_id, client_id=client.id, user_id=user.id,
-        scope=" ".join(scopes), origin_jti=origin_jti, event_id=event_id, auth_time=auth_time,
-        created_at=now, expires_at=now + dt.timedelta(seconds=client.refresh_token_ttl),
+        scope=" ".join(grant.scopes), origin_jti=grant.origin_jti, event_id=grant.event_id,
+        auth_time=grant.auth_time, amr=list(grant.amr), created_at=now,
+        expires_at=now + dt.timedelta(seconds=client.refresh_token_ttl),
     ))
     return value

@@ -96,7 +96,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         return issue_tokens(
             g.db_session, rt.keys, rt.settings.base_url, g.pool, self.client.row, user,
             tuple(scope_to_list(scope)), code.auth_time, code.origin_jti, code.event_id, code.nonce,
-            include_refresh_token=include_refresh_token,
+            include_refresh_token=include_refresh_token, amr=code.amr,
         )
 
 
@@ -120,7 +120,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         return issue_tokens(
             g.db_session, rt.keys, rt.settings.base_url, g.pool, self.client.row, user,
             tuple(scope_to_list(scope)), row.auth_time, row.origin_jti, row.event_id,
-            include_refresh_token=self.client.row.rotate_refresh_tokens,
+            include_refresh_token=self.client.row.rotate_refresh_tokens, amr=tuple(row.amr or ()),
         )
 
 

@@ -56,6 +56,8 @@ class Grant:
     origin_jti: str
     event_id: str
     nonce: str | None = None
+    #: Authentication methods (RFC 8176): "pwd", "otp", "mfa".
+    amr: tuple[str, ...] = ()
 
 
 def access_claims(grant: Grant, subject: Subject, now: int, ttl: int) -> dict[str, Any]:
@@ -77,6 +79,8 @@ def access_claims(grant: Grant, subject: Subject, now: int, ttl: int) -> dict[st
         claims["cognito:groups"] = list(subject.groups)
     if subject.username is not None:
         claims["username"] = subject.username
+    if grant.amr:
+        claims["amr"] = list(grant.amr)
     return claims
 
 
@@ -105,6 +109,8 @@ def id_claims(grant: Grant, subject: Subject, now: int, ttl: int, access_token: 
         claims["at_hash"] = at_hash(access_token)
     if subject.identities:
         claims["identities"] = subject.identities
+    if grant.amr:
+        claims["amr"] = list(grant.amr)
     claims.update(attribute_claims(subject.attributes, grant.scopes))
     return claims
 

@@ -157,6 +157,8 @@ class RefreshToken(Base):
     origin_jti: Mapped[str] = mapped_column(String(36), index=True)
     event_id: Mapped[str] = mapped_column(String(36))
     auth_time: Mapped[int] = mapped_column(Integer)
+    #: How the sign-in was made (RFC 8176 values: pwd, otp, mfa), kept across refreshes.
+    amr: Mapped[list[str]] = mapped_column(default=list)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column()
     rotated_at: Mapped[dt.datetime | None] = mapped_column()

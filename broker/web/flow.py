@@ -64,14 +64,14 @@ def current_sign_in() -> dict[str, Any] | None:
     return entry if user is not None and user.enabled and user.pool_id == g.pool.id else None
 
 
-def remember_sign_in(user: User, auth_time: int) -> None:
+def remember_sign_in(user: User, auth_time: int, amr: list[str]) -> None:
     """Record the sign-in under a fresh session id (no fixation across sign-ins)."""
     rt = runtime()
     old = cookie.get("sid")
     data = (rt.state.get(Keys.session(old)) if isinstance(old, str) else None) or {"pools": {}}
     if isinstance(old, str):
         rt.state.delete(Keys.session(old))
-    data["pools"][g.pool.id] = {"user_id": user.id, "auth_time": auth_time}
+    data["pools"][g.pool.id] = {"user_id": user.id, "auth_time": auth_time, "amr": amr}
     sid = secrets.token_urlsafe(32)
     rt.state.put(Keys.session(sid), data, rt.settings.session_ttl)
     cookie["sid"] = sid
@@ -98,12 +98,14 @@ def needs_login(req: AuthorizationRequest, sign_in: dict[str, Any] | None) -> bo
     return req.max_age is not None and time.time() - sign_in["auth_time"] > req.max_age
 
 
-def redirect_with_code(req: AuthorizationRequest, user_id: int, auth_time: int) -> Response:
+def redirect_with_code(req: AuthorizationRequest, sign_in: dict[str, Any]) -> Response:
+    """Back to the app with a code for ``sign_in`` (``user_id``, ``auth_time``, ``amr``)."""
     rt = runtime()
     code = codes.issue(
         rt.state, g.pool.id, rt.settings.code_ttl, client_id=req.client_id, redirect_uri=req.redirect_uri,
-        scope=" ".join(req.scopes), user_id=user_id, auth_time=auth_time, nonce=req.nonce,
+        scope=" ".join(req.scopes), user_id=sign_in["user_id"], auth_time=sign_in["auth_time"], nonce=req.nonce,
         code_challenge=req.code_challenge, code_challenge_method=req.code_challenge_method,
+        amr=tuple(sign_in.get("amr", ("pwd",))),
     )
     params = {"code": code}
     if req.state:
@@ -113,7 +115,7 @@ def redirect_with_code(req: AuthorizationRequest, user_id: int, auth_time: int) 
 
 def finish_login(data: dict[str, Any], user: User) -> Response:
     """The user is authenticated for this transaction: session, code, back to the app."""
-    auth_time = int(time.time())
-    remember_sign_in(user, auth_time)
+    sign_in = {"user_id": user.id, "auth_time": int(time.time()), "amr": data.get("amr", ["pwd"])}
+    remember_sign_in(user, sign_in["auth_time"], sign_in["amr"])
     runtime().state.delete(Keys.login(data["txn"]))
-    return redirect_with_code(login_request(data), user.id, auth_time)
+    return redirect_with_code(login_request(data), sign_in)

@@ -42,7 +42,7 @@ def authorize_endpoint() -> Response:
     if req.prompt == "none" or not flow.needs_login(req, sign_in):
         if sign_in is None or flow.needs_login(req, sign_in):
             raise req.fail("login_required", "The user is not signed in.")
-        return flow.redirect_with_code(req, sign_in["user_id"], sign_in["auth_time"])
+        return flow.redirect_with_code(req, sign_in)
     txn = flow.start_login(req, force=req.prompt == "login")
     return redirect(url_for("hosted.login", txn=txn, lang=req.lang), code=302)
 
@@ -53,7 +53,7 @@ def login() -> Response | str:
         req, _client = authorize.parse(g.db_session, g.pool, request.args)
         sign_in = flow.current_sign_in()
         if not flow.needs_login(req, sign_in):
-            return flow.redirect_with_code(req, sign_in["user_id"], sign_in["auth_time"])  # type: ignore[index]
+            return flow.redirect_with_code(req, sign_in)  # type: ignore[arg-type]
         return redirect(url_for("hosted.login", txn=flow.start_login(req), lang=req.lang))
     data = flow.load_login(request.args["txn"])
     return _login_page(data, info=_info())

@@ -59,6 +59,7 @@ def _walk_whole_path(rp: RelyingParty) -> None:
     assert access["client_id"] == rp.client_id and access["username"] == "alice"
     assert access["scope"] == "openid email profile" and access["version"] == 2
     assert access["sub"] == id_claims["sub"] and access["origin_jti"] == id_claims["origin_jti"]
+    assert id_claims["amr"] == ["pwd"] and access["amr"] == ["pwd"]
 
     r = rp.userinfo(tokens["access_token"])
     assert r.status_code == 200, r.text

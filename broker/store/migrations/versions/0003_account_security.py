@@ -73,6 +73,9 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('user_id')
     )
+    with op.batch_alter_table('refresh_tokens', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('amr', sa.JSON(), nullable=False, server_default='[]'))
+
     with op.batch_alter_table('user_pools', schema=None) as batch_op:
         batch_op.add_column(sa.Column('mfa_methods', sa.JSON(), nullable=False, server_default='["TOTP", "EMAIL_OTP"]'))
         batch_op.add_column(sa.Column('security', sa.JSON(), nullable=False, server_default='{}'))
@@ -95,6 +98,9 @@ def downgrade() -> None:
         batch_op.drop_column('messages')
         batch_op.drop_column('security')
         batch_op.drop_column('mfa_methods')
+
+    with op.batch_alter_table('refresh_tokens', schema=None) as batch_op:
+        batch_op.drop_column('amr')
 
     op.drop_table('user_mfa')
     with op.batch_alter_table('password_history', schema=None) as batch_op:
