@@ -16,6 +16,13 @@ class _Txn(FlaskForm):
     txn = HiddenField(validators=[Length(max=64)])
 
 
+TxnForm = _Txn
+
+
+class MfaForm(_Txn):
+    code = StringField(_l("Code"), validators=[DataRequired(), Length(max=32)])
+
+
 class LoginForm(_Txn):
     username = StringField(_l("Username"), validators=[DataRequired(), Length(max=FIELD)])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=FIELD)])

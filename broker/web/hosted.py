@@ -19,6 +19,7 @@ from ..userpool.passwords import PasswordPolicy
 from ..userpool.signin import authenticate, set_new_password
 from ..userpool.throttle import Throttle
 from . import flow
+from . import mfa as mfa_step
 from .forms import ConfirmForm, ForgotForm, LoginForm, NewPasswordForm, ResendForm, ResetForm, SignUpForm, form_errors
 from .pools import pool_blueprint
 
@@ -90,7 +91,7 @@ def _after_password(data: dict[str, Any], user: User) -> Response:
     if user.status == "FORCE_CHANGE_PASSWORD":
         flow.save_login({**data, "step": "new_password", "user_id": user.id})
         return redirect(url_for("hosted.new_password", txn=txn))
-    return flow.finish_login(data, user)
+    return mfa_step.begin(data, user)
 
 
 @bp.route("/newPassword", methods=["GET", "POST"])
@@ -107,7 +108,7 @@ def new_password() -> Response | str | tuple[str, int]:
                 raise FormInvalid(form_errors(form))
             set_new_password(g.db_session, g.pool, user, form.password.data, form.password_confirm.data)
             g.db_session.commit()
-            return flow.finish_login(data, user)
+            return mfa_step.begin(data, user)
         except FormInvalid as exc:
             error = exc.errors
     page = render_template("new_password.html", action=url_for("hosted.new_password"), txn=data["txn"],
@@ -158,7 +159,7 @@ def confirm_user() -> Response | str | tuple[str, int]:
             user = accounts.confirm_sign_up(g.db_session, runtime().state, g.pool, form.username.data, form.code.data)
             g.db_session.commit()
             if data.get("password_proven_for") == user.username:
-                return flow.finish_login(data, user)
+                return mfa_step.begin(data, user)
             return redirect(url_for("hosted.login", txn=data["txn"], info="confirmed"))
         except FormInvalid as exc:
             error = exc.errors

@@ -1,0 +1,116 @@
+"""TOTP enrolment and sign-in, replay refusal, recovery codes and emailed codes, over real
+HTTP; the tokens say how the user signed in (amr)."""
+from __future__ import annotations
+
+import re
+import time
+
+import pyotp
+import pytest
+
+from tests.rp import CALLBACK, RelyingParty, query_of
+from tests.smtp import MailServer, code_in
+
+PASSWORD = "Corr3ct-Horse!"
+
+
+@pytest.fixture(scope="module")
+def mail():
+    with MailServer() as server:
+        yield server
+
+
+@pytest.fixture
+def site(make_broker, tmp_path, redis_url, mail):
+    broker = make_broker(database_url=f"sqlite:///{tmp_path}/mfa.db", redis_url=redis_url, **mail.broker_env())
+    pool = broker.pool("--mfa", "ON")
+    broker.cli("user", "create", "--pool", pool, "--username", "mia", "--password", PASSWORD,
+               "--email", "mia@example.com", "--confirmed")
+    client = broker.cli_json("client", "create", "--pool", pool, "--name", "w", "--callback-url", CALLBACK, "--secret")
+    return broker, pool, client
+
+
+def _rp(site) -> RelyingParty:
+    broker, pool, client = site
+    return RelyingParty(broker.base_url, pool, client["ClientId"], client["ClientSecret"])
+
+
+def _password_step(rp: RelyingParty):
+    params = rp.authorize_params()
+    r = rp.browser.get(rp.config["authorization_endpoint"], params=params, allow_redirects=False, timeout=10)
+    page = rp.follow(r)
+    return params, rp.post_form(page, {"username": "mia", "password": PASSWORD})
+
+
+def _finish(rp: RelyingParty, params, response) -> dict:
+    assert response.status_code == 302 and response.headers["Location"].startswith(CALLBACK), response.text
+    answer = query_of(response.headers["Location"])
+    assert answer["state"] == params["state"]
+    tokens = rp.exchange(answer["code"]).json()
+    return rp.verify(tokens["id_token"], audience=rp.client_id) | {"_access": rp.verify(tokens["access_token"])}
+
+
+def _enrol(rp: RelyingParty) -> tuple[pyotp.TOTP, list[str], dict]:
+    params, r = _password_step(rp)
+    assert r.status_code == 302 and "/mfaSetup?txn=" in r.headers["Location"]  # no code for the app yet
+    page = rp.follow(r)
+    secret = re.search(r'class="totp-secret">([A-Z2-7]+)<', page.text).group(1)
+    assert 'src="data:image/svg+xml;base64,' in page.text  # the QR code
+    totp = pyotp.TOTP(secret)
+    wrong = rp.post_form(page, {"code": "000000" if totp.now() != "000000" else "111111"})
+    assert wrong.status_code == 400 and "The code is not valid" in wrong.text
+    shown = rp.post_form(page, {"code": totp.now()})
+    assert shown.status_code == 200
+    codes = re.findall(r"<li><code>([a-z2-9]{5}-[a-z2-9]{5})</code></li>", shown.text)
+    assert len(codes) == 10
+    claims = _finish(rp, params, rp.post_form(shown, {}))
+    return totp, codes, claims
+
+
+def test_totp_enrolment_then_sign_in_with_a_code_and_replay_refused(site):
+    totp, _codes, claims = _enrol(_rp(site))
+    assert claims["amr"] == ["pwd", "otp", "mfa"] and claims["_access"]["amr"] == ["pwd", "otp", "mfa"]
+    assert abs(claims["auth_time"] - time.time()) < 60
+
+    rp = _rp(site)
+    params, r = _password_step(rp)
+    assert "/mfa?txn=" in r.headers["Location"]
+    page = rp.follow(r)
+    assert "authenticator app" in page.text
+    next_code = totp.at(time.time() + 30)  # the next time step: not used yet
+    claims = _finish(rp, params, rp.post_form(page, {"code": next_code}))
+    assert claims["amr"] == ["pwd", "otp", "mfa"]
+
+    rp = _rp(site)
+    params, r = _password_step(rp)
+    page = rp.follow(r)
+    replay = rp.post_form(page, {"code": next_code})
+    assert replay.status_code == 400 and "The code is not valid" in replay.text
+
+
+def test_recovery_code_works_once(site):
+    _totp, codes, _claims = _enrol(_rp(site))
+    rp = _rp(site)
+    params, r = _password_step(rp)
+    page = rp.follow(r)
+    claims = _finish(rp, params, rp.post_form(page, {"code": codes[3]}))
+    assert claims["amr"] == ["pwd", "mfa"]
+    rp = _rp(site)
+    params, r = _password_step(rp)
+    page = rp.follow(r)
+    again = rp.post_form(page, {"code": codes[3]})
+    assert again.status_code == 400
+    params, r = _password_step(rp)
+    assert _finish(rp, params, rp.post_form(rp.follow(r), {"code": codes[4]}))["amr"] == ["pwd", "mfa"]
+
+
+def test_wrong_codes_end_the_login_transaction(site):
+    _enrol(_rp(site))
+    rp = _rp(site)
+    _params, r = _password_step(rp)
+    page = rp.follow(r)
+    for _ in range(4):
+        assert rp.post_form(page, {"code": "12345x"}).status_code == 400
+    last = rp.post_form(page, {"code": "12345x"})
+    assert last.status_code == 400 and "Too many wrong codes" in last.text
+    assert rp.post_form(page, {"code": "123456"}).status_code == 400  # the transaction is gone
