@@ -8,6 +8,7 @@ import time
 import pyotp
 import pytest
 
+from tests.conftest import start_broker
 from tests.rp import CALLBACK, RelyingParty, query_of
 from tests.smtp import MailServer, code_in
 
@@ -20,14 +21,23 @@ def mail():
         yield server
 
 
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, redis_url, mail):
+    tmp = tmp_path_factory.mktemp("mfa")
+    broker = start_broker(tmp, database_url=f"sqlite:///{tmp}/mfa.db", redis_url=redis_url, **mail.broker_env())
+    yield broker
+    broker.stop()
+    assert "Traceback" not in broker.log.read_text()
+
+
 @pytest.fixture
-def site(make_broker, tmp_path, redis_url, mail):
-    broker = make_broker(database_url=f"sqlite:///{tmp_path}/mfa.db", redis_url=redis_url, **mail.broker_env())
-    pool = broker.pool("--mfa", "ON")
-    broker.cli("user", "create", "--pool", pool, "--username", "mia", "--password", PASSWORD,
+def site(server):
+    """A fresh pool with MFA required, one user and one app client."""
+    pool = server.pool("--mfa", "ON")
+    server.cli("user", "create", "--pool", pool, "--username", "mia", "--password", PASSWORD,
                "--email", "mia@example.com", "--confirmed")
-    client = broker.cli_json("client", "create", "--pool", pool, "--name", "w", "--callback-url", CALLBACK, "--secret")
-    return broker, pool, client
+    client = server.cli_json("client", "create", "--pool", pool, "--name", "w", "--callback-url", CALLBACK, "--secret")
+    return server, pool, client
 
 
 def _rp(site) -> RelyingParty:
