@@ -14,22 +14,12 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
-from tests.conftest import ROOT
+from tests.browser import CSP_PROBE, SCREENSHOTS, browser, console_errors  # noqa: F401 (browser is a fixture)
 from tests.rp import RelyingParty, pkce
 
 PASSWORD = "Corr3ct-Horse!"
-SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-quic", "--disable-sync"]
-# Collects CSP violations on every page before any page script runs (needs JavaScript).
-CSP_PROBE = """
-window.__cspViolations = [];
-document.addEventListener('securitypolicyviolation', function (e) {
-  window.__cspViolations.push(e.violatedDirective + ' ' + e.blockedURI);
-});
-"""
 
 
 @dataclass
@@ -82,27 +72,6 @@ def callback() -> Iterator[Callback]:
     thread.join(5)
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-def _console_errors(page: Page) -> list[str]:
-    """Console errors (CSP violations and failed loads among them) and uncaught exceptions, as they come."""
-    errors: list[str] = []
-
-    def on_console(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            errors.append(f"{message.text} ({message.location.get('url')})")
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda exc: errors.append(f"uncaught: {exc}"))
-    return errors
-
-
 def _setup(make_broker, tmp_path: Path, redis_url: str, callback: Callback) -> RelyingParty:
     broker = make_broker(database_url=f"sqlite:///{tmp_path}/b.db", redis_url=redis_url)
     pool = broker.pool()
@@ -153,7 +122,7 @@ def _open_login_page(browser: Browser, rp: RelyingParty, screenshot: str, **opti
     if options.get("java_script_enabled", True):
         context.add_init_script(CSP_PROBE)
     page = context.new_page()
-    console_errors = _console_errors(page)
+    errors = console_errors(page)
     try:
         response = page.goto(url)
         assert response is not None and response.status == 200
@@ -161,7 +130,7 @@ def _open_login_page(browser: Browser, rp: RelyingParty, screenshot: str, **opti
         assert "script-src 'self'" in (response.header_value("content-security-policy") or "")
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / screenshot), full_page=True)
-        yield LoginPage(page, console_errors, params, verifier)
+        yield LoginPage(page, errors, params, verifier)
     finally:
         context.close()
 
