@@ -11,6 +11,7 @@ from typing import Any, Callable, Iterator
 
 import click
 from contextlib import contextmanager
+from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -235,18 +236,30 @@ def user() -> None:
 @click.option("--attribute", multiple=True, help="name=value (repeat).")
 @click.option("--confirmed", is_flag=True, help="The password is permanent; the user can sign in at once.")
 @click.option("--group", multiple=True)
+@click.option("--suppress-invitation", is_flag=True, help="Send no invitation (Cognito's MessageAction=SUPPRESS).")
 @json_option
 def user_create(pool_id: str, username: str, password: str | None, password_hash: str | None, email: str | None,
-                attribute: tuple[str, ...], confirmed: bool, group: tuple[str, ...], as_json: bool) -> None:
+                attribute: tuple[str, ...], confirmed: bool, group: tuple[str, ...], suppress_invitation: bool,
+                as_json: bool) -> None:
+    """Create a user. Without --password a temporary password is generated; a temporary
+    password (also one given without --confirmed) is emailed in the pool's invitation when
+    SMTP is configured, else printed, and works for the pool's temp-password-days."""
+    from .cli_security import _invitation, _sender
+    from .userpool.admin_security import invite
+
     attrs = _pairs(attribute, "--attribute")
     if email is not None:
         attrs["email"] = email
-    with _store() as (_s, session):
+    with _store() as (settings, session):
         u, temporary = admin.create_user(session, pool_id, username, password, attrs, confirmed, list(group),
                                          password_hash=password_hash)
-        out = {"Username": u.username, "Sub": u.sub, "UserStatus": u.status}
-        if temporary:
-            out["TemporaryPassword"] = temporary
+        if u.status == "FORCE_CHANGE_PASSWORD" and password_hash is None:
+            temporary = temporary or password
+        sender = None if suppress_invitation else _sender(settings)
+        to = invite(sender, admin.require_pool(session, pool_id), u, temporary) if temporary else None
+        out = _invitation(u, temporary, to)
+        if password is not None:
+            out.pop("TemporaryPassword", None)  # the admin chose it
     _emit(out, as_json)
 
 
@@ -380,6 +393,9 @@ def keys_rotate(pool_id: str, as_json: bool) -> None:
     _emit(out, as_json)
 
 
+from . import cli_security  # noqa: E402,F401  (registers its commands on the groups above)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: exit 2 with one line for any bad input."""
     try:
@@ -396,6 +412,9 @@ def main(argv: list[str] | None = None) -> None:
         _fail("; ".join(exc.errors))
     except SQLAlchemyError as exc:
         click.echo(f"error: database: {exc.__class__.__name__}: {str(exc).splitlines()[0]}", err=True)
+        sys.exit(1)
+    except RedisError as exc:
+        click.echo(f"error: state store: {exc.__class__.__name__}: {str(exc).splitlines()[0]}", err=True)
         sys.exit(1)
 
 

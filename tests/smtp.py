@@ -11,14 +11,17 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from tests.conftest import free_port
+from tests.conftest import Broker, free_port, start_broker
 
 SENDER = "no-reply@cognate.test"
 
@@ -33,6 +36,8 @@ class Mail:
     to: str
     subject: str
     text: str
+    #: The text/html alternative, when the message has one.
+    html: str | None = None
 
 
 class MailServer:
@@ -67,8 +72,10 @@ class MailServer:
         parsed = message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
         assert isinstance(parsed, EmailMessage)
         body = parsed.get_body(preferencelist=("plain",))
+        html = parsed.get_body(preferencelist=("html",))
         mail = Mail(mail_from=envelope.mail_from, rcpt_to=tuple(envelope.rcpt_tos), sender=str(parsed["From"]),
-                    to=str(parsed["To"]), subject=str(parsed["Subject"]), text=body.get_content() if body else "")
+                    to=str(parsed["To"]), subject=str(parsed["Subject"]), text=body.get_content() if body else "",
+                    html=html.get_content() if html else None)
         with self._cond:
             self.messages.append(mail)
             self._cond.notify_all()
@@ -97,6 +104,22 @@ class MailServer:
         with self._cond:
             return [m for i, m in enumerate(self.messages)
                     if i not in self._taken and to.lower() in (r.lower() for r in m.rcpt_to)]
+
+
+@contextmanager
+def broker_with_mail(tmp: Path, redis_url: str) -> Iterator[tuple[Broker, MailServer]]:
+    """A server on SQLite (``tmp/broker.db``) + real Redis sending its mail to a real SMTP
+    server; afterwards its log must show no traceback and no failed delivery."""
+    with MailServer() as mail:
+        broker = start_broker(tmp, database_url=f"sqlite:///{tmp}/broker.db", redis_url=redis_url,
+                              **mail.broker_env())
+        try:
+            yield broker, mail
+        finally:
+            broker.stop()
+        text = broker.log.read_text() if broker.log and broker.log.exists() else ""
+        assert "Traceback" not in text, f"server logged a traceback:\n{text[-4000:]}"
+        assert "could not send" not in text, f"mail delivery failed:\n{text[-4000:]}"
 
 
 def code_in(text: str) -> str:

@@ -14,7 +14,7 @@ from ..i18n import gettext as _
 from ..store import repo
 from ..store.models import User, UserPool
 from ..store.state import StateStore
-from . import codes
+from . import audit, codes, lockout, messages, password_rules
 from .attributes import check_attributes, label
 from .admin import check_username
 from .passwords import hash_password
@@ -48,6 +48,7 @@ def sign_up(session: Session, state: StateStore, sender: Sender, pool: UserPool,
     existing = repo.get_user(session, pool.id, username)
     if existing is not None:
         _notify_existing(sender, existing)
+        audit.record(session, pool.id, "SignUp", audit.FAIL, username=username, reason="username_exists")
         return
     user = User(pool_id=pool.id, username=username, password_hash=hash_password(password),
                 status="UNCONFIRMED", attributes=attributes)
@@ -57,12 +58,14 @@ def sign_up(session: Session, state: StateStore, sender: Sender, pool: UserPool,
     except IntegrityError:  # a concurrent sign-up took the name
         session.rollback()
         return
+    password_rules.remember(session, pool, user)
+    audit.record(session, pool.id, "SignUp", audit.PASS, user=user)
     send_confirmation(state, sender, pool, user)
 
 
 def send_confirmation(state: StateStore, sender: Sender, pool: UserPool, user: User) -> None:
     code = codes.issue(state, pool.id, "signup", user.username, SIGNUP_CODE_TTL)
-    _send(sender, user, _("Your verification code"), _("Your confirmation code is %(code)s.", code=code))
+    send_message(sender, pool, user, "verification", {"####": code})
 
 
 def resend_confirmation(session: Session, state: StateStore, sender: Sender, pool: UserPool, username: str) -> None:
@@ -76,10 +79,13 @@ def confirm_sign_up(session: Session, state: StateStore, pool: UserPool, usernam
     user = repo.get_user(session, pool.id, username)
     valid = codes.consume(state, pool.id, "signup", username, code.strip(), SIGNUP_CODE_TTL)
     if not valid or user is None or user.status != "UNCONFIRMED":
+        if user is not None:
+            audit.record(session, pool.id, "ConfirmSignUp", audit.FAIL, user=user, reason="invalid_code")
         raise FormInvalid([_("Invalid verification code provided, please try again.")])
     user.status = "CONFIRMED"
     if user.attributes.get("email"):
         user.attributes = {**user.attributes, "email_verified": "true"}
+    audit.record(session, pool.id, "ConfirmSignUp", audit.PASS, user=user)
     return user
 
 
@@ -87,20 +93,36 @@ def forgot_password(session: Session, state: StateStore, sender: Sender, pool: U
     user = repo.get_user(session, pool.id, username.strip()[:128])
     if user is None or not user.enabled or user.status == "UNCONFIRMED":
         return
+    send_reset_code(session, state, sender, pool, user)
+
+
+def send_reset_code(session: Session, state: StateStore, sender: Sender, pool: UserPool, user: User) -> None:
     code = codes.issue(state, pool.id, "reset", user.username, RESET_CODE_TTL)
-    _send(sender, user, _("Your password reset code"), _("Your password reset code is %(code)s.", code=code))
+    send_message(sender, pool, user, "reset", {"####": code})
+    audit.record(session, pool.id, "ForgotPassword", audit.IN_PROGRESS, user=user)
 
 
 def confirm_forgot_password(session: Session, state: StateStore, pool: UserPool, username: str,
                             code: str, password: str, confirm: str) -> User:
+    """Set the new password when the code is right. The user's password history is checked
+    only after the code, so that nobody without it learns about old passwords; the code
+    stays usable when the history refuses the password."""
     check_new_password(pool, password, confirm)
     username = username.strip().lower()[:128]
     user = repo.get_user(session, pool.id, username)
-    valid = codes.consume(state, pool.id, "reset", username, code.strip(), RESET_CODE_TTL)
+    code = code.strip()
+    valid = codes.check(state, pool.id, "reset", username, code, RESET_CODE_TTL)
     if not valid or user is None or not user.enabled:
+        if user is not None:
+            audit.record(session, pool.id, "ConfirmForgotPassword", audit.FAIL, user=user, reason="invalid_code")
         raise FormInvalid([_("Invalid code provided, please request a code again.")])
-    user.password_hash = hash_password(password)
+    check_new_password(pool, password, user=user)
+    if not codes.redeem(state, pool.id, "reset", username, code):
+        raise FormInvalid([_("Invalid code provided, please request a code again.")])
+    password_rules.set_password(session, pool, user, password)
     user.status = "CONFIRMED"
+    lockout.unlock(state, user)  # the emailed code proves the owner: a lockout has no more use
+    audit.record(session, pool.id, "ConfirmForgotPassword", audit.PASS, user=user)
     return user
 
 
@@ -108,6 +130,16 @@ def _notify_existing(sender: Sender, user: User) -> None:
     _send(sender, user, _("Sign-up attempt"),
           _("Someone tried to sign up with your username %(u)s. If it was you, sign in or reset your password.",
             u=user.username))
+
+
+def send_message(sender: Sender, pool: UserPool, user: User, kind: str, values: dict[str, str]) -> str | None:
+    """Send the pool's ``kind`` message to ``user``'s email; returns the address, or None without one."""
+    to = user.attributes.get("email")
+    if not to:
+        return None
+    message = messages.render(pool, kind, {"username": user.username, **values})
+    sender.send(Message(to=to, subject=message.subject, text=message.text, html=message.html))
+    return str(to)
 
 
 def _send(sender: Sender, user: User, subject: str, text: str) -> None:

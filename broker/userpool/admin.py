@@ -4,6 +4,7 @@ before writing anything and raises :class:`InvalidInput` with one clear line.
 """
 from __future__ import annotations
 
+import datetime as dt
 import re
 import secrets
 import string
@@ -16,9 +17,11 @@ from ..errors import InvalidInput
 from ..i18n import gettext as _
 from ..oauth import keys
 from ..store import repo
-from ..store.models import AppClient, Group, ResourceServer, User, UserPool
+from ..store.models import AppClient, Group, ResourceServer, User, UserPool, utcnow
+from . import audit, password_rules
 from .passwords import PasswordPolicy, hash_password, is_supported_hash
 from .attributes import check_attributes, check_name
+from .security import Security
 
 STANDARD_SCOPES = ("openid", "email", "phone", "profile", "aws.cognito.signin.user.admin")
 FLOWS = ("code", "client_credentials")
@@ -172,7 +175,8 @@ def create_user(
     password_hash: str | None = None,
 ) -> tuple[User, str | None]:
     """AdminCreateUser: with ``confirmed`` the password is permanent, otherwise temporary
-    (FORCE_CHANGE_PASSWORD). Without a password a temporary one is generated and returned.
+    (FORCE_CHANGE_PASSWORD, working for the pool's ``temp_password_days``). Without a
+    password a temporary one is generated and returned (the caller sends the invitation).
     ``password_hash`` imports a user from another system (Argon2 or PBKDF2-SHA256 formats);
     it is upgraded to Argon2id at the user's first sign-in."""
     pool = require_pool(session, pool_id)
@@ -187,7 +191,7 @@ def create_user(
             raise InvalidInput("--password-hash takes one Argon2 or PBKDF2-SHA256 hash, without --password")
     elif password is None:
         temporary = password = generate_password(policy)
-    problems = policy.violations(password) if password is not None else []
+    problems = password_rules.problems(pool, password) if password is not None else []
     if problems:
         raise InvalidInput(problems[0])
     found = []
@@ -198,16 +202,24 @@ def create_user(
         found.append(group)
     if confirmed and "email" in attributes:
         attributes.setdefault("email_verified", "true")
+    status = "CONFIRMED" if confirmed and not temporary else "FORCE_CHANGE_PASSWORD"
     user = User(
         pool_id=pool.id, username=username, password_hash=password_hash or hash_password(password or ""),
-        status="CONFIRMED" if confirmed and not temporary else "FORCE_CHANGE_PASSWORD",
-        attributes=attributes,
+        status=status, attributes=attributes,
+        temp_password_expires_at=temporary_expiry(pool) if status == "FORCE_CHANGE_PASSWORD" and password else None,
     )
     session.add(user)
     session.flush()
+    password_rules.remember(session, pool, user)
     for group in found:
         repo.add_user_to_group(session, user, group)
+    audit.record(session, pool.id, "AdminCreateUser", audit.PASS, user=user, status=status)
     return user, temporary
+
+
+def temporary_expiry(pool: UserPool) -> dt.datetime:
+    """When a temporary password set now stops working (Cognito's TemporaryPasswordValidityDays)."""
+    return utcnow() + dt.timedelta(days=Security.of(pool.security).temp_password_days)
 
 
 def check_username(username: str) -> str:
@@ -227,10 +239,16 @@ def generate_password(policy: PasswordPolicy) -> str:
 
 
 def delete_user(session: Session, pool_id: str, username: str) -> None:
-    user = repo.get_user(session, pool_id, username)
+    user = require_user(session, pool_id, username)
+    audit.record(session, pool_id, "AdminDeleteUser", audit.PASS, username=user.username)
+    session.delete(user)
+
+
+def require_user(session: Session, pool_id: str, username: str) -> User:
+    user = repo.get_user(session, pool_id, username.strip())
     if user is None:
         raise InvalidInput(f"no user {username!r} in pool {pool_id}")
-    session.delete(user)
+    return user
 
 
 def describe_user(user: User) -> dict[str, Any]:

@@ -17,6 +17,8 @@ class Message:
     to: str
     subject: str
     text: str
+    #: Optional HTML version, sent with the text as multipart/alternative (RFC 2046 §5.1.4).
+    html: str | None = None
 
 
 class Sender(Protocol):
@@ -43,6 +45,8 @@ class SmtpSender:
         mail["To"] = message.to
         mail["Subject"] = message.subject
         mail.set_content(message.text)
+        if message.html:
+            mail.add_alternative(message.html, subtype="html")
         try:
             with smtplib.SMTP(s.smtp_host or "localhost", s.smtp_port, timeout=10) as smtp:
                 if s.smtp_starttls:

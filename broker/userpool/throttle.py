@@ -37,13 +37,22 @@ class Throttle:
                                    "Too many failed attempts. Try again in %(num)s seconds.", remaining)
                 raise Throttled(message, remaining)
 
-    def failed(self, pool_id: str, username: str, ip: str, now: float | None = None) -> None:
+    def failed(self, pool_id: str, username: str, ip: str, now: float | None = None) -> int:
+        """Count a failure; returns the user's count of failures in a row (for the lockout)."""
         now = time.time() if now is None else now
+        counts = []
         for key, _free in self._subjects(pool_id, username, ip):
             n = self.state.incr(key + ":n", WINDOW)
             self.state.put(key, {"n": n, "t": now}, WINDOW)
+            counts.append(n)
+        return counts[0]
 
     def succeeded(self, pool_id: str, username: str) -> None:
-        key = Keys.failures(pool_id, "user", username)
-        self.state.delete(key)
-        self.state.delete(key + ":n")
+        forget_failures(self.state, pool_id, username)
+
+
+def forget_failures(state: StateStore, pool_id: str, username: str) -> None:
+    """Reset a user's count (a success, or an admin's unlock); the per-IP count stays."""
+    key = Keys.failures(pool_id, "user", username)
+    state.delete(key)
+    state.delete(key + ":n")

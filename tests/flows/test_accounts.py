@@ -13,9 +13,9 @@ from urllib.parse import urljoin, urlsplit
 import pytest
 import requests
 
-from tests.conftest import Broker, start_broker
+from tests.conftest import Broker
 from tests.rp import CALLBACK, RelyingParty, pkce, query_of
-from tests.smtp import SENDER, MailServer, code_in
+from tests.smtp import SENDER, MailServer, broker_with_mail, code_in
 
 PASSWORD = "Corr3ct-Horse!"
 NEW_PASSWORD = "N3w-Batt3ry-Staple!"
@@ -36,19 +36,10 @@ class Site:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[Site]:
     """One server on SQLite + real Redis sending its mail to a real SMTP server."""
-    tmp = tmp_path_factory.mktemp("accounts")
-    with MailServer() as mail:
-        broker = start_broker(tmp, database_url=f"sqlite:///{tmp}/broker.db", redis_url=redis_url,
-                              **mail.broker_env())
-        try:
-            pool = broker.pool()
-            client = broker.cli_json("client", "create", "--pool", pool, "--name", "web", "--callback-url", CALLBACK)
-            yield Site(broker, mail, pool, client["ClientId"])
-        finally:
-            broker.stop()
-        text = broker.log.read_text() if broker.log and broker.log.exists() else ""
-        assert "Traceback" not in text, f"server logged a traceback:\n{text[-4000:]}"
-        assert "could not send" not in text, f"mail delivery failed:\n{text[-4000:]}"
+    with broker_with_mail(tmp_path_factory.mktemp("accounts"), redis_url) as (broker, mail):
+        pool = broker.pool()
+        client = broker.cli_json("client", "create", "--pool", pool, "--name", "web", "--callback-url", CALLBACK)
+        yield Site(broker, mail, pool, client["ClientId"])
 
 
 def link(page: requests.Response, text: str) -> str:

@@ -1,0 +1,175 @@
+"""``broker`` commands for account security: pool security settings and message templates,
+invitations, forced resets, unlocking, and the audit log. Registered on the groups of
+:mod:`broker.cli` when it is imported; same rules (``--json``; bad input: one line, exit 2,
+nothing written).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from .cli import _emit, _read, _settings, _store, cli, json_option, pool, user
+from .config import Settings
+from .oauth.issue import issuer
+from .store.state import StateStore, open_state
+from .userpool import admin, admin_security, audit, messages
+from .userpool.security import ACTIONS, LEVELS
+from .userpool.senders import Sender, SmtpSender
+
+
+def _sender(settings: Settings) -> Sender | None:
+    """Only a real SMTP server delivers from the CLI; without one the admin sees the password."""
+    return SmtpSender(settings) if settings.smtp_host else None
+
+
+def _state(settings: Settings) -> StateStore | None:
+    """The server's Redis; None when the server keeps codes and counters in its own process."""
+    return open_state(settings.redis_url) if settings.redis_url else None
+
+
+def _describe(settings: Settings, p: Any) -> dict[str, Any]:
+    return {"UserPool": {**admin_security.describe_pool(p), "Issuer": issuer(settings.base_url, p.id)}}
+
+
+# -- pools -----------------------------------------------------------------------------
+
+@pool.command("update")
+@click.option("--pool", "pool_id", required=True)
+@click.option("--mfa", type=click.Choice(admin.MFA), help="MFA: OFF, OPTIONAL or ON.")
+@click.option("--lockout-threshold", type=int, help="Failed sign-ins in a row before a lockout (1-100).")
+@click.option("--lockout-seconds", type=int, help="How long a lockout lasts (1-86400 s).")
+@click.option("--password-history", type=int, help="Earlier passwords a new one may not repeat (0-24).")
+@click.option("--compromised-check/--no-compromised-check", default=None,
+              help="Refuse passwords found in the list of common and breached passwords.")
+@click.option("--temp-password-days", type=int, help="Days a temporary password works (1-365).")
+@click.option("--remember-devices-days", type=int, help="Days a remembered device may skip MFA (0-365).")
+@click.option("--adaptive", multiple=True, metavar="LEVEL=ACTION",
+              help=f"Risk level ({'/'.join(LEVELS)}) to action ({'/'.join(ACTIONS)}); repeat.")
+@json_option
+def pool_update(pool_id: str, mfa: str | None, lockout_threshold: int | None, lockout_seconds: int | None,
+                password_history: int | None, compromised_check: bool | None, temp_password_days: int | None,
+                remember_devices_days: int | None, adaptive: tuple[str, ...], as_json: bool) -> None:
+    """Change a pool's security settings; those not given stay as they are.
+
+    Message templates are set with `broker pool set-message`."""
+    policy = admin_security.parse_adaptive(adaptive)
+    with _store() as (settings, session):
+        p = admin_security.update_pool(
+            session, pool_id, mfa=mfa, adaptive=policy, lockout_threshold=lockout_threshold,
+            lockout_seconds=lockout_seconds, password_history=password_history,
+            compromised_check=compromised_check, temp_password_days=temp_password_days,
+            remember_devices_days=remember_devices_days)
+        out = _describe(settings, p)
+    _emit(out, as_json)
+
+
+@pool.command("describe")
+@click.option("--pool", "pool_id", required=True)
+@json_option
+def pool_describe(pool_id: str, as_json: bool) -> None:
+    """A pool's settings: MFA, password policy, security settings, message templates."""
+    with _store() as (settings, session):
+        out = _describe(settings, admin.require_pool(session, pool_id))
+    _emit(out, as_json)
+
+
+@pool.command("set-message")
+@click.option("--pool", "pool_id", required=True)
+@click.option("--kind", required=True, type=click.Choice(messages.KINDS),
+              help="verification (sign-up code), reset (password-reset code) or invitation.")
+@click.option("--subject", help="One line, at most 140 characters.")
+@click.option("--text-file", type=click.Path(dir_okay=False), help="The plain-text body (UTF-8).")
+@click.option("--html-file", type=click.Path(dir_okay=False), help="An HTML body, sent as an alternative.")
+@click.option("--default", "use_default", is_flag=True, help="Go back to the built-in message.")
+@json_option
+def pool_set_message(pool_id: str, kind: str, subject: str | None, text_file: str | None, html_file: str | None,
+                     use_default: bool, as_json: bool) -> None:
+    """Set the message a pool sends (Cognito's custom message). Placeholders: {username}
+    everywhere; {####}, the code, in verification and reset messages (required there);
+    {password} (or {####}) and {days} in invitations, which need {username} and {password}.
+    Values are HTML-escaped in the HTML body."""
+    if use_default and (subject or text_file or html_file):
+        raise click.UsageError("--default takes no --subject, --text-file or --html-file")
+    if not use_default and not (subject and text_file):
+        raise click.UsageError("give --subject and --text-file (and optionally --html-file), or --default")
+    text, html = _read(text_file, "text file", False), _read(html_file, "HTML file", False)
+    with _store() as (_s, session):
+        p = admin_security.set_message(session, pool_id, kind, subject, text, html)
+        out = {"UserPoolId": p.id, "Kind": kind, **messages.describe(p)[kind]}
+    _emit(out, as_json)
+
+
+# -- users -----------------------------------------------------------------------------
+
+@user.command("resend-invitation")
+@click.option("--pool", "pool_id", required=True)
+@click.option("--username", required=True)
+@json_option
+def user_resend_invitation(pool_id: str, username: str, as_json: bool) -> None:
+    """A new temporary password and invitation for a user who has not signed in yet
+    (FORCE_CHANGE_PASSWORD), for instance after the first one expired."""
+    settings = _settings()
+    with _store() as (_s, session):
+        u, temporary, to = admin_security.resend_invitation(session, _sender(settings), _state(settings),
+                                                            pool_id, username)
+        out = _invitation(u, temporary, to)
+    _emit(out, as_json)
+
+
+def _invitation(u: Any, temporary: str | None, to: str | None) -> dict[str, Any]:
+    out: dict[str, Any] = {"Username": u.username, "Sub": u.sub, "UserStatus": u.status}
+    if temporary:
+        out["InvitationSentTo"] = to
+        expires = u.temp_password_expires_at
+        out["TemporaryPasswordExpires"] = expires.isoformat() if expires else None
+        if to is None:  # nobody else will tell the user
+            out["TemporaryPassword"] = temporary
+    return out
+
+
+@user.command("reset-password")
+@click.option("--pool", "pool_id", required=True)
+@click.option("--username", required=True)
+@json_option
+def user_reset_password(pool_id: str, username: str, as_json: bool) -> None:
+    """Require a new password (RESET_REQUIRED): a reset code is emailed now, and the next
+    sign-in leads to the page that takes it."""
+    settings = _settings()
+    with _store() as (_s, session):
+        u, to = admin_security.reset_password(session, _sender(settings), _state(settings), pool_id, username)
+        out = {"Username": u.username, "UserStatus": u.status, "CodeSentTo": to}
+    _emit(out, as_json)
+
+
+@user.command("unlock")
+@click.option("--pool", "pool_id", required=True)
+@click.option("--username", required=True)
+@json_option
+def user_unlock(pool_id: str, username: str, as_json: bool) -> None:
+    """End a lockout after failed sign-ins and reset the user's failure count."""
+    settings = _settings()
+    with _store() as (_s, session):
+        u = admin_security.unlock(session, _state(settings), pool_id, username)
+        out = {"Username": u.username, "Unlocked": True}
+    _emit(out, as_json)
+
+
+# -- audit log -------------------------------------------------------------------------
+
+@cli.group()
+def events() -> None:
+    """The audit log: sign-ins, sign-ups, password changes, lockouts, admin changes."""
+
+
+@events.command("list")
+@click.option("--pool", "pool_id", required=True)
+@click.option("--user", "username", help="Only this user's events.")
+@click.option("--limit", type=click.IntRange(1, audit.MAX_LIMIT), default=100, show_default=True)
+@json_option
+def events_list(pool_id: str, username: str | None, limit: int, as_json: bool) -> None:
+    """Events newest first, as {"Events": [...]}."""
+    with _store() as (_s, session):
+        admin.require_pool(session, pool_id)
+        out = {"Events": [audit.describe(e) for e in audit.list_events(session, pool_id, username, limit)]}
+    _emit(out, as_json)

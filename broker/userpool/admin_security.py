@@ -1,0 +1,149 @@
+"""Admin operations on account security, shaped like Cognito's: invitations for
+admin-created users (AdminCreateUser, and its MessageAction=RESEND), a forced password reset
+(AdminResetUserPassword), unlocking a locked-out user, and the pool's security settings
+(UpdateUserPool). Each validates its input before writing and is written to the audit log.
+
+``state`` is the server's state store (Redis), or None when the server keeps its state in
+its own process (no ``REDIS_URL``): the CLI then cannot reach codes and failure counters.
+``sender`` None means nothing can be delivered (no SMTP server): the caller shows the
+temporary password to the admin instead.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from ..errors import InvalidInput
+from ..store.models import User, UserPool
+from ..store.state import StateStore
+from . import accounts, admin, audit, lockout, messages, password_rules
+from .passwords import PasswordPolicy, hash_password
+from .security import ACTIONS, LEVELS, Security
+from .senders import Sender
+
+#: Cognito's names where it has the setting; the others are Cognate's own.
+SECURITY_NAMES = {
+    "lockout_threshold": "LockoutThreshold", "lockout_seconds": "LockoutSeconds",
+    "password_history": "PasswordHistorySize", "compromised_check": "CompromisedPasswordCheck",
+    "temp_password_days": "TemporaryPasswordValidityDays", "remember_devices_days": "RememberDevicesDays",
+    "adaptive": "AdaptivePolicy",
+}
+
+
+def invite(sender: Sender | None, pool: UserPool, user: User, temporary: str) -> str | None:
+    """Send ``user`` the pool's invitation with the temporary password; returns the address."""
+    if sender is None:
+        return None
+    days = Security.of(pool.security).temp_password_days
+    return accounts.send_message(sender, pool, user, "invitation", {"password": temporary, "days": str(days)})
+
+
+def resend_invitation(session: Session, sender: Sender | None, state: StateStore | None, pool_id: str,
+                      username: str) -> tuple[User, str, str | None]:
+    """A new temporary password, a new validity period and a new invitation for a user who
+    has not signed in yet; returns (user, temporary password, address sent to)."""
+    pool = admin.require_pool(session, pool_id)
+    user = admin.require_user(session, pool.id, username)
+    if user.status != "FORCE_CHANGE_PASSWORD":
+        raise InvalidInput(f"user {user.username!r} has status {user.status}: only FORCE_CHANGE_PASSWORD users "
+                           "get invitations (use reset-password for the others)")
+    temporary = admin.generate_password(PasswordPolicy.from_dict(pool.password_policy))
+    user.password_hash = hash_password(temporary)
+    user.temp_password_expires_at = admin.temporary_expiry(pool)
+    password_rules.remember(session, pool, user)
+    lockout.unlock(state, user)
+    to = invite(sender, pool, user, temporary)
+    audit.record(session, pool.id, "AdminResendInvitation", audit.PASS, user=user, sent=to is not None)
+    return user, temporary, to
+
+
+def reset_password(session: Session, sender: Sender | None, state: StateStore | None, pool_id: str,
+                   username: str) -> tuple[User, str | None]:
+    """RESET_REQUIRED: the user's next sign-in leads to /confirmForgotPassword. A code is sent
+    now when the state store is shared (another one at that sign-in); returns the address."""
+    pool = admin.require_pool(session, pool_id)
+    user = admin.require_user(session, pool.id, username)
+    if user.status not in ("CONFIRMED", "RESET_REQUIRED"):
+        raise InvalidInput(f"user {user.username!r} has status {user.status}: only confirmed users can be reset")
+    user.status = "RESET_REQUIRED"
+    audit.record(session, pool.id, "AdminResetUserPassword", audit.PASS, user=user)
+    if state is None or sender is None or not user.attributes.get("email"):
+        return user, None
+    accounts.send_reset_code(session, state, sender, pool, user)
+    return user, str(user.attributes["email"])
+
+
+def unlock(session: Session, state: StateStore | None, pool_id: str, username: str) -> User:
+    pool = admin.require_pool(session, pool_id)
+    user = admin.require_user(session, pool.id, username)
+    was_locked = user.locked_until
+    lockout.unlock(state, user)
+    audit.record(session, pool.id, "AdminUnlockUser", audit.PASS, user=user,
+                 was_locked_until=was_locked.isoformat() if was_locked else None)
+    return user
+
+
+def update_pool(session: Session, pool_id: str, mfa: str | None = None, adaptive: dict[str, str] | None = None,
+                **changes: Any) -> UserPool:
+    """UpdateUserPool for the security settings: ``changes`` are :class:`Security` fields
+    (None: unchanged); ``adaptive`` maps risk levels to actions, merged into the current map."""
+    pool = admin.require_pool(session, pool_id)
+    if mfa is not None and mfa not in admin.MFA:
+        raise InvalidInput(f"--mfa must be one of {', '.join(admin.MFA)}")
+    current = Security.of(pool.security)
+    given = {k: v for k, v in changes.items() if v is not None}
+    unknown = set(given) - {f.name for f in dataclasses.fields(Security)}
+    if unknown:
+        raise InvalidInput(f"unknown security setting {sorted(unknown)[0]!r}")
+    if adaptive:
+        given["adaptive"] = {**current.adaptive, **{k.upper(): v.upper() for k, v in adaptive.items()}}
+    if mfa is None and not given:
+        raise InvalidInput("give at least one setting to change")
+    updated = dataclasses.replace(current, **given).check()
+    if mfa is not None:
+        pool.mfa = mfa
+    pool.security = updated.as_dict()
+    session.flush()
+    audit.record(session, pool.id, "UpdateUserPool", audit.PASS, **({"mfa": mfa} if mfa else {}), **given)
+    return pool
+
+
+def parse_adaptive(values: tuple[str, ...] | list[str]) -> dict[str, str]:
+    """``LEVEL=ACTION`` pairs (``MEDIUM=MFA``) as a map; one clear line when malformed."""
+    out = {}
+    for item in values:
+        level, sep, action = item.partition("=")
+        level, action = level.strip().upper(), action.strip().upper()
+        if not sep or level not in LEVELS or action not in ACTIONS:
+            raise InvalidInput(f"--adaptive takes LEVEL=ACTION with LEVEL in {'/'.join(LEVELS)} "
+                               f"and ACTION in {'/'.join(ACTIONS)}, got {item!r}")
+        out[level] = action
+    return out
+
+
+def set_message(session: Session, pool_id: str, kind: str, subject: str | None, text: str | None,
+                html: str | None) -> UserPool:
+    pool = admin.require_pool(session, pool_id)
+    messages.set_template(session, pool, kind, subject, text, html)
+    audit.record(session, pool.id, "UpdateUserPool", audit.PASS, message_template=kind,
+                 default=kind not in pool.messages)
+    return pool
+
+
+def describe_pool(pool: UserPool) -> dict[str, Any]:
+    """A pool as DescribeUserPool shows it, with the security settings and message templates."""
+    security = Security.of(pool.security).as_dict()
+    return {
+        "Id": pool.id, "Name": pool.name, "MfaConfiguration": pool.mfa, "SelfSignUp": pool.self_signup,
+        "SigningAlgorithm": pool.signing_alg, "PasswordPolicy": pool.password_policy,
+        "RequiredAttributes": pool.required_attributes,
+        "Security": {SECURITY_NAMES.get(k, _camel(k)): v for k, v in security.items()},
+        "MessageTemplates": messages.describe(pool),
+        "CreationDate": pool.created_at.isoformat(),
+    }
+
+
+def _camel(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("_"))

@@ -1,0 +1,74 @@
+"""The audit log: every sign-in decision and account or admin change, as a row
+(:class:`AuditEvent`, listed by ``broker events list``) and as one JSON line on the
+``broker.audit`` logger for log shippers.
+
+Event names and outcomes follow Cognito's user auth events (AdminListUserAuthEvents):
+``EventType`` such as ``SignIn``, ``SignUp``, ``ForgotPassword``, ``PasswordChange``, and
+``EventResponse`` ``Pass`` / ``Fail`` (``InProgress`` for a step that waits on another one,
+such as a code sent), and ``Block`` where Cognate stops an account or a sign-in (a lockout,
+an adaptive-authentication block). Admin changes are named after Cognito's Admin*
+operations (``AdminCreateUser``, ...); ``details`` say why (``reason="wrong_password"``).
+
+    record(session, pool.id, "SignIn", FAIL, user=user, ip="203.0.113.7", reason="wrong_password")
+
+Details never hold secrets: no passwords, codes or tokens.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..store.models import AuditEvent, User, utcnow
+
+log = logging.getLogger("broker.audit")
+
+PASS, FAIL, IN_PROGRESS, BLOCK = "Pass", "Fail", "InProgress", "Block"
+MAX_LIMIT = 1000
+
+
+def record(session: Session, pool_id: str, event: str, outcome: str, user: User | None = None,
+           username: str | None = None, ip: str | None = None, risk: str | None = None,
+           **details: Any) -> AuditEvent:
+    """Add one event to the session (committed with the rest of the request) and log it."""
+    name = _clean(user.username if user is not None else username) or None
+    row = AuditEvent(pool_id=pool_id, user_id=user.id if user is not None else None,
+                     username=name[:128] if name else None, event=event, outcome=outcome,
+                     risk=risk, ip=_clean(ip)[:64] if ip else None, details=_clean(details), created_at=utcnow())
+    session.add(row)
+    log.info(json.dumps({"time": row.created_at.isoformat(), "pool": pool_id, "event": event, "outcome": outcome,
+                         "username": row.username, "sub": user.sub if user is not None else None,
+                         "ip": row.ip, "risk": risk, **details}, default=str, sort_keys=True))
+    return row
+
+
+def _clean(value: Any) -> Any:
+    """Client-chosen text without NUL, which PostgreSQL text and JSON cannot hold."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_clean(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+def list_events(session: Session, pool_id: str, username: str | None = None, limit: int = 100) -> list[AuditEvent]:
+    """The pool's events, newest first; only ``username``'s when given."""
+    stmt = select(AuditEvent).where(AuditEvent.pool_id == pool_id)
+    if username is not None:
+        stmt = stmt.where(AuditEvent.username == username.strip().lower())
+    stmt = stmt.order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc()).limit(max(1, min(limit, MAX_LIMIT)))
+    return list(session.scalars(stmt))
+
+
+def describe(event: AuditEvent) -> dict[str, Any]:
+    """An event as ``broker events list`` prints it (Cognito's AuthEvent names)."""
+    return {
+        "EventId": event.id, "EventType": event.event, "EventResponse": event.outcome,
+        "CreationDate": event.created_at.isoformat(), "Username": event.username,
+        "IpAddress": event.ip, "RiskLevel": event.risk, "Details": event.details,
+    }
