@@ -13,7 +13,9 @@ from .cli import _emit, _read, _settings, _store, cli, json_option, pool, user
 from .config import Settings
 from .oauth.issue import issuer
 from .store.state import StateStore, open_state
-from .userpool import admin, admin_security, audit, messages
+from .errors import InvalidInput
+from .store import repo
+from .userpool import admin, admin_security, audit, messages, mfa
 from .userpool.security import ACTIONS, LEVELS
 from .userpool.senders import Sender, SmtpSender
 
@@ -153,6 +155,57 @@ def user_unlock(pool_id: str, username: str, as_json: bool) -> None:
         u = admin_security.unlock(session, _state(settings), pool_id, username)
         out = {"Username": u.username, "Unlocked": True}
     _emit(out, as_json)
+
+
+@user.group("mfa")
+def user_mfa() -> None:
+    """A user's second factors (Cognito's AdminSetUserMFAPreference)."""
+
+
+@user_mfa.command("set")
+@click.option("--pool", "pool_id", required=True)
+@click.option("--username", required=True)
+@click.option("--email-otp/--no-email-otp", default=None, help="Codes by email as a second factor.")
+@click.option("--preferred", type=click.Choice([mfa.TOTP, mfa.EMAIL_OTP]), help="The factor asked for first.")
+@json_option
+def user_mfa_set(pool_id: str, username: str, email_otp: bool | None, preferred: str | None, as_json: bool) -> None:
+    with _store() as (_s, session):
+        u = _user(session, pool_id, username)
+        row = mfa.record(session, u)
+        if email_otp and u.attributes.get("email_verified") not in ("true", True):
+            raise InvalidInput("email OTP needs a verified email address")
+        if email_otp is not None:
+            row.email_otp_enabled = email_otp
+        enabled = {mfa.TOTP: row.totp_enabled, mfa.EMAIL_OTP: row.email_otp_enabled}
+        if preferred is not None and not enabled[preferred]:
+            raise InvalidInput(f"{preferred} is not enabled for {u.username}")
+        row.preferred = preferred or row.preferred
+        audit.record(session, pool_id, "AdminSetUserMFAPreference", audit.PASS, user=u)
+        out = {"Username": u.username, "TOTP": row.totp_enabled, "EmailOTP": row.email_otp_enabled,
+               "Preferred": row.preferred}
+    _emit(out, as_json)
+
+
+@user_mfa.command("reset")
+@click.option("--pool", "pool_id", required=True)
+@click.option("--username", required=True)
+@json_option
+def user_mfa_reset(pool_id: str, username: str, as_json: bool) -> None:
+    """Remove every second factor and recovery code (the user enrols again if the pool requires MFA)."""
+    with _store() as (_s, session):
+        u = _user(session, pool_id, username)
+        removed = mfa.reset(session, u)
+        audit.record(session, pool_id, "AdminResetUserMFA", audit.PASS, user=u)
+        out = {"Username": u.username, "Reset": removed}
+    _emit(out, as_json)
+
+
+def _user(session: Any, pool_id: str, username: str) -> Any:
+    admin.require_pool(session, pool_id)
+    u = repo.get_user(session, pool_id, username)
+    if u is None:
+        raise InvalidInput(f"no user {username!r} in pool {pool_id}")
+    return u
 
 
 # -- audit log -------------------------------------------------------------------------

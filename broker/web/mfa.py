@@ -13,7 +13,7 @@ from ..i18n import gettext as _
 from ..runtime import runtime
 from ..store.models import User
 from ..store.state import Keys
-from ..userpool import mfa
+from ..userpool import audit, mfa
 from . import flow
 from .forms import MfaForm, TxnForm
 from .pools import pool_blueprint
@@ -63,10 +63,16 @@ def challenge_page() -> Response | str | tuple[str, int]:
         code = (form.code.data or "").strip() if form.validate() else ""
         amr = _verify(data["factor"], user, code)
         if amr:
+            audit.record(g.db_session, g.pool.id, "SignInMfa", audit.PASS, user=user, ip=request.remote_addr,
+                         factor=data["factor"], amr=amr)
             g.db_session.commit()
             return flow.finish_login({**data, "amr": amr}, user)
         data["failures"] = data.get("failures", 0) + 1
-        if data["failures"] >= MAX_FAILURES:
+        ended = data["failures"] >= MAX_FAILURES
+        audit.record(g.db_session, g.pool.id, "SignInMfa", audit.BLOCK if ended else audit.FAIL, user=user,
+                     ip=request.remote_addr, factor=data["factor"], failures=data["failures"])
+        g.db_session.commit()
+        if ended:
             runtime().state.delete(Keys.login(data["txn"]))
             raise HostedError(_("Too many wrong codes. Go back to the application and sign in again."))
         flow.save_login(data)
@@ -107,6 +113,7 @@ def setup() -> Response | str | tuple[str, int]:
         form = MfaForm()
         recovery = mfa.enable_totp(g.db_session, user, data["secret"], form.code.data or "") if form.validate() else None
         if recovery is not None:
+            audit.record(g.db_session, g.pool.id, "AssociateSoftwareToken", audit.PASS, user=user, ip=request.remote_addr)
             g.db_session.commit()
             flow.save_login({**data, "step": "mfa_recovery", "secret": None, "amr": OTP_AMR})
             return render_template("mfa_recovery.html", action=url_for("mfa.setup_done"), txn=data["txn"],

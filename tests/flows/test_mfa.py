@@ -124,3 +124,37 @@ def test_wrong_codes_end_the_login_transaction(site):
     last = rp.post_form(page, {"code": "12345x"})
     assert last.status_code == 400 and "Too many wrong codes" in last.text
     assert rp.post_form(page, {"code": "123456"}).status_code == 400  # the transaction is gone
+
+
+def test_emailed_code_as_second_factor_and_admin_reset(server, mail):
+    pool = server.pool("--mfa", "OPTIONAL")
+    server.cli("user", "create", "--pool", pool, "--username", "mia", "--password", PASSWORD,
+               "--email", "mia.otp@example.com", "--confirmed")
+    client = server.cli_json("client", "create", "--pool", pool, "--name", "w", "--callback-url", CALLBACK, "--secret")
+    site = (server, pool, client)
+    rp = _rp(site)
+    params, r = _password_step(rp)  # OPTIONAL and nothing enrolled: straight back to the app
+    assert _finish(rp, params, r)["amr"] == ["pwd"]
+
+    assert server.cli_json("user", "mfa", "set", "--pool", pool, "--username", "mia", "--email-otp")["EmailOTP"] is True
+    rp = _rp(site)
+    params, r = _password_step(rp)
+    assert "/mfa?txn=" in r.headers["Location"]
+    page = rp.follow(r)
+    assert "sent a 6-digit code to your email" in page.text
+    message = mail.wait_for("mia.otp@example.com")
+    code = code_in(message)
+    assert rp.post_form(page, {"code": f"{(int(code) + 1) % 10**6:06d}"}).status_code == 400
+    claims = _finish(rp, params, rp.post_form(page, {"code": code}))
+    assert claims["amr"] == ["pwd", "otp", "mfa"]
+
+    events = server.cli_json("events", "list", "--pool", pool, "--user", "mia")["Events"]
+    kinds = [(e["EventType"], e["EventResponse"]) for e in events]
+    assert ("SignInMfa", "Pass") in kinds and ("SignInMfa", "Fail") in kinds
+
+    assert server.cli_json("user", "mfa", "reset", "--pool", pool, "--username", "mia")["Reset"] is True
+    rp = _rp(site)
+    params, r = _password_step(rp)
+    assert _finish(rp, params, r)["amr"] == ["pwd"]
+    bad = server.cli("user", "mfa", "set", "--pool", pool, "--username", "mia", "--preferred", "TOTP", check=False)
+    assert bad.returncode == 2 and "TOTP is not enabled" in bad.stderr
