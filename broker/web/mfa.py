@@ -3,9 +3,11 @@ enrolment when the pool requires MFA. Both are steps of the login transaction, s
 password step alone never yields a code for the app."""
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
-from flask import g, redirect, render_template, request, url_for
+from flask import current_app, g, redirect, render_template, request, url_for
+from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.wrappers import Response
 
 from ..errors import HostedError
@@ -13,7 +15,8 @@ from ..i18n import gettext as _
 from ..runtime import runtime
 from ..store.models import User
 from ..store.state import Keys
-from ..userpool import audit, mfa
+from ..userpool import audit, mfa, risk
+from ..userpool.security import Security
 from . import flow
 from .forms import MfaForm, TxnForm
 from .pools import pool_blueprint
@@ -21,22 +24,77 @@ from .pools import pool_blueprint
 bp = pool_blueprint("mfa")
 MAX_FAILURES = 5
 OTP_AMR = ["pwd", "otp", "mfa"]
+DEVICE_COOKIE = "cognate_device"
 
 
 def begin(data: dict[str, Any], user: User) -> Response:
-    """After the password (or a first password change): ask for the second factor the pool
-    and the user call for, or finish the sign-in."""
+    """After the password (or a first password change): weigh the sign-in's risk, then ask
+    for the second factor the pool, the user and the risk call for, or finish."""
+    assessment = risk.assess(g.db_session, g.pool, user, device_key(), _ip())
+    audit.record(g.db_session, g.pool.id, "RiskDecision", audit.BLOCK if assessment.action == risk.BLOCK else audit.PASS,
+                 user=user, ip=_ip(), risk=assessment.level, action=assessment.action,
+                 remembered_device=assessment.remembered, **assessment.signals)
+    g.db_session.commit()
+    if assessment.action == risk.BLOCK:
+        raise HostedError(_("This sign-in was blocked for your protection. Contact your administrator."), 403)
     found = mfa.challenge(g.db_session, g.pool, user)
     if found.setup:
         flow.save_login({**data, "step": "mfa_setup", "user_id": user.id, "amr": ["pwd"]})
         return redirect(url_for("mfa.setup", txn=data["txn"]))
-    if found.factor:
-        flow.save_login({**data, "step": "mfa", "user_id": user.id, "factor": found.factor, "amr": ["pwd"],
+    factor = None if assessment.remembered and _remember_days() else found.factor
+    if factor is None and assessment.action == risk.MFA and not assessment.remembered:
+        factor = found.factor or _fallback_factor(user)
+        if factor is None:
+            raise HostedError(_("This sign-in was blocked for your protection. Contact your administrator."), 403)
+    if factor:
+        flow.save_login({**data, "step": "mfa", "user_id": user.id, "factor": factor, "amr": ["pwd"],
                          "failures": 0})
-        if found.factor == mfa.EMAIL_OTP:
+        if factor == mfa.EMAIL_OTP:
             _send_email_code(user)
         return redirect(url_for("mfa.challenge_page", txn=data["txn"]))
+    return complete(data, user)
+
+
+def _fallback_factor(user: User) -> str | None:
+    """Risk asks for MFA but the user has none: a code by email, if the address is verified."""
+    verified = user.attributes.get("email_verified") in ("true", True) and user.attributes.get("email")
+    return mfa.EMAIL_OTP if verified and mfa.EMAIL_OTP in g.pool.mfa_methods else None
+
+
+def complete(data: dict[str, Any], user: User, remember: bool = False) -> Response:
+    """The sign-in is done: note the device (remembered if asked and allowed), then finish."""
+    days = _remember_days() if remember else 0
+    risk.seen(g.db_session, user, device_key(), _ip(), request.headers.get("User-Agent"), days)
+    g.db_session.commit()
     return flow.finish_login(data, user)
+
+
+def _remember_days() -> int:
+    return Security.of(g.pool.security).remember_devices_days
+
+
+def device_key() -> str:
+    """This browser's device key, from its signed long-lived cookie (a new one if absent)."""
+    if "device_key" not in g:
+        signer = URLSafeSerializer(current_app.secret_key, salt="cognate-device")
+        try:
+            g.device_key = signer.loads(request.cookies.get(DEVICE_COOKIE, ""))
+        except BadSignature:
+            g.device_key = secrets.token_urlsafe(24)
+            g.new_device_cookie = signer.dumps(g.device_key)
+    return g.device_key
+
+
+@bp.after_app_request
+def _set_device_cookie(response: Response) -> Response:
+    if g.get("new_device_cookie"):
+        response.set_cookie(DEVICE_COOKIE, g.new_device_cookie, max_age=365 * 86400, httponly=True,
+                            samesite="Lax", secure=current_app.config["SESSION_COOKIE_SECURE"])
+    return response
+
+
+def _ip() -> str:
+    return request.remote_addr or "-"
 
 
 def _send_email_code(user: User) -> None:
@@ -66,7 +124,7 @@ def challenge_page() -> Response | str | tuple[str, int]:
             audit.record(g.db_session, g.pool.id, "SignInMfa", audit.PASS, user=user, ip=request.remote_addr,
                          factor=data["factor"], amr=amr)
             g.db_session.commit()
-            return flow.finish_login({**data, "amr": amr}, user)
+            return complete({**data, "amr": amr}, user, remember=request.form.get("remember") == "yes")
         data["failures"] = data.get("failures", 0) + 1
         ended = data["failures"] >= MAX_FAILURES
         audit.record(g.db_session, g.pool.id, "SignInMfa", audit.BLOCK if ended else audit.FAIL, user=user,
@@ -78,7 +136,7 @@ def challenge_page() -> Response | str | tuple[str, int]:
         flow.save_login(data)
         error = _("The code is not valid. Try again.")
     page = render_template("mfa.html", action=url_for("mfa.challenge_page"), txn=data["txn"], factor=data["factor"],
-                           error=error, resend_action=url_for("mfa.resend"))
+                           error=error, resend_action=url_for("mfa.resend"), remember_days=_remember_days())
     return (page, 400) if error else page
 
 
@@ -130,4 +188,4 @@ def setup_done() -> Response:
     data, user = _step("mfa_recovery")
     if not TxnForm().validate():
         raise HostedError(_("The form has expired or was not sent from this page. Go back, reload and try again."))
-    return flow.finish_login(data, user)
+    return complete(data, user)

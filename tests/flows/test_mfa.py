@@ -158,3 +158,50 @@ def test_emailed_code_as_second_factor_and_admin_reset(server, mail):
     assert _finish(rp, params, r)["amr"] == ["pwd"]
     bad = server.cli("user", "mfa", "set", "--pool", pool, "--username", "mia", "--preferred", "TOTP", check=False)
     assert bad.returncode == 2 and "TOTP is not enabled" in bad.stderr
+
+
+def _adaptive_site(server, *policy: str):
+    pool = server.pool("--mfa", "OPTIONAL")
+    server.cli("pool", "update", "--pool", pool, *policy)
+    server.cli("user", "create", "--pool", pool, "--username", "mia", "--password", PASSWORD,
+               "--email", "mia.risk@example.com", "--confirmed")
+    client = server.cli_json("client", "create", "--pool", pool, "--name", "w", "--callback-url", CALLBACK, "--secret")
+    return server, pool, client
+
+
+def test_new_device_is_asked_for_mfa_and_a_remembered_one_is_not(server, mail):
+    site = _adaptive_site(server, "--adaptive", "MEDIUM=MFA", "--remember-devices-days", "30")
+    laptop = _rp(site)
+    params, r = _password_step(laptop)  # a new device from a new network: MEDIUM risk
+    assert "/mfa?txn=" in r.headers["Location"]
+    page = laptop.follow(r)
+    assert "Remember this device for 30 days" in page.text
+    code = code_in(mail.wait_for("mia.risk@example.com"))  # no factor enrolled: the code comes by email
+    claims = _finish(laptop, params, laptop.post_form(page, {"code": code, "remember": "yes"}))
+    assert claims["amr"] == ["pwd", "otp", "mfa"]
+    assert laptop.browser.cookies.get("cognate_device")
+
+    laptop.browser.cookies.set("cognate", None)  # signed out of the hosted session, the device cookie stays
+    params, r = _password_step(laptop)
+    assert _finish(laptop, params, r)["amr"] == ["pwd"]  # remembered: no second step
+
+    phone = _rp(site)  # another device, same network: still MEDIUM
+    _params, r = _password_step(phone)
+    assert "/mfa?txn=" in r.headers["Location"]
+
+    decisions = [e for e in server.cli_json("events", "list", "--pool", site[1], "--user", "mia")["Events"]
+                 if e["EventType"] == "RiskDecision"]
+    assert [e["RiskLevel"] for e in decisions] == ["MEDIUM", "LOW", "MEDIUM"]  # newest first
+    assert decisions[0]["Details"]["new_device"] is True and decisions[1]["Details"]["remembered_device"] is True
+
+
+def test_high_risk_sign_in_is_blocked(server):
+    site = _adaptive_site(server, "--adaptive", "HIGH=BLOCK", "--lockout-threshold", "20")
+    rp = _rp(site)
+    for _ in range(3):
+        page = rp.follow(rp.authorize())
+        assert rp.post_form(page, {"username": "mia", "password": "Wr0ng-Passw0rd!"}).status_code == 400
+    time.sleep(1.5)  # the growing delay after three failures
+    _params, r = _password_step(rp)  # right password, but new device + new network + failures: HIGH
+    assert r.status_code == 403 and "blocked for your protection" in r.text
+    assert "Location" not in r.headers
