@@ -173,9 +173,9 @@ def setup() -> Response | str | tuple[str, int]:
         if recovery is not None:
             audit.record(g.db_session, g.pool.id, "AssociateSoftwareToken", audit.PASS, user=user, ip=request.remote_addr)
             g.db_session.commit()
-            flow.save_login({**data, "step": "mfa_recovery", "secret": None, "amr": OTP_AMR})
-            return render_template("mfa_recovery.html", action=url_for("mfa.setup_done"), txn=data["txn"],
-                                   codes=recovery)
+            # Post/Redirect/Get: a reload shows the codes again until the user goes on
+            flow.save_login({**data, "step": "mfa_recovery", "secret": None, "amr": OTP_AMR, "codes": recovery})
+            return redirect(url_for("mfa.setup_done", txn=data["txn"]))
         error = _("The code is not valid. Try again.")
     uri = mfa.provisioning_uri(data["secret"], g.pool, user)
     page = render_template("mfa_setup.html", action=url_for("mfa.setup"), txn=data["txn"], secret=data["secret"],
@@ -183,9 +183,13 @@ def setup() -> Response | str | tuple[str, int]:
     return (page, 400) if error else page
 
 
-@bp.post("/mfaSetup/done")
-def setup_done() -> Response:
+@bp.route("/mfaSetup/done", methods=["GET", "POST"])
+def setup_done() -> Response | str:
+    """Shows the recovery codes (kept in the login transaction only until the user goes on)."""
     data, user = _step("mfa_recovery")
+    if request.method == "GET":
+        return render_template("mfa_recovery.html", action=url_for("mfa.setup_done"), txn=data["txn"],
+                               codes=data.get("codes") or [])
     if not TxnForm().validate():
         raise HostedError(_("The form has expired or was not sent from this page. Go back, reload and try again."))
-    return complete(data, user)
+    return complete({**data, "codes": None}, user)

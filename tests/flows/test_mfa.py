@@ -69,10 +69,14 @@ def _enrol(rp: RelyingParty) -> tuple[pyotp.TOTP, list[str], dict]:
     totp = pyotp.TOTP(secret)
     wrong = rp.post_form(page, {"code": "000000" if totp.now() != "000000" else "111111"})
     assert wrong.status_code == 400 and "The code is not valid" in wrong.text
-    shown = rp.post_form(page, {"code": totp.now()})
+    moved = rp.post_form(page, {"code": totp.now()})
+    assert moved.status_code == 302 and "/mfaSetup/done?txn=" in moved.headers["Location"]
+    shown = rp.follow(moved)
     assert shown.status_code == 200
     codes = re.findall(r"<li><code>([a-z2-9]{5}-[a-z2-9]{5})</code></li>", shown.text)
     assert len(codes) == 10
+    reloaded = rp.follow(moved)  # a reload shows the same codes
+    assert re.findall(r"<li><code>([a-z2-9]{5}-[a-z2-9]{5})</code></li>", reloaded.text) == codes
     claims = _finish(rp, params, rp.post_form(shown, {}))
     return totp, codes, claims
 
