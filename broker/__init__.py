@@ -28,7 +28,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from .runtime import Runtime
     from .store.db import Database
     from .store.state import open_state
-    from .userpool.senders import open_sender
+    from .userpool.senders import open_sender, open_sms_sender
     from .web import api, assets, errors, health, hosted, mfa
     from .web.themes import BrokerFlask
     from .web.pools import close_session, register
@@ -58,7 +58,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     app.extensions["broker"] = Runtime(
         settings=settings, db=Database(settings.database_url), state=open_state(settings.redis_url),
-        sender=open_sender(settings), keys=KeyCache(settings.key_cache_seconds),
+        sender=open_sender(settings), keys=KeyCache(settings.key_cache_seconds), sms=open_sms_sender(settings),
     )
     if settings.trusted_proxies:
         from werkzeug.middleware.proxy_fix import ProxyFix

@@ -166,23 +166,30 @@ def user_mfa() -> None:
 @click.option("--pool", "pool_id", required=True)
 @click.option("--username", required=True)
 @click.option("--email-otp/--no-email-otp", default=None, help="Codes by email as a second factor.")
-@click.option("--preferred", type=click.Choice([mfa.TOTP, mfa.EMAIL_OTP]), help="The factor asked for first.")
+@click.option("--sms-otp/--no-sms-otp", default=None, help="Codes by text message as a second factor.")
+@click.option("--preferred", type=click.Choice([mfa.TOTP, mfa.EMAIL_OTP, mfa.SMS_OTP]),
+              help="The factor asked for first.")
 @json_option
-def user_mfa_set(pool_id: str, username: str, email_otp: bool | None, preferred: str | None, as_json: bool) -> None:
+def user_mfa_set(pool_id: str, username: str, email_otp: bool | None, sms_otp: bool | None, preferred: str | None,
+                 as_json: bool) -> None:
     with _store() as (_s, session):
         u = _user(session, pool_id, username)
         row = mfa.record(session, u)
         if email_otp and u.attributes.get("email_verified") not in ("true", True):
             raise InvalidInput("email OTP needs a verified email address")
+        if sms_otp and u.attributes.get("phone_number_verified") not in ("true", True):
+            raise InvalidInput("SMS OTP needs a verified phone number")
         if email_otp is not None:
             row.email_otp_enabled = email_otp
-        enabled = {mfa.TOTP: row.totp_enabled, mfa.EMAIL_OTP: row.email_otp_enabled}
+        if sms_otp is not None:
+            row.sms_otp_enabled = sms_otp
+        enabled = {mfa.TOTP: row.totp_enabled, mfa.EMAIL_OTP: row.email_otp_enabled, mfa.SMS_OTP: row.sms_otp_enabled}
         if preferred is not None and not enabled[preferred]:
             raise InvalidInput(f"{preferred} is not enabled for {u.username}")
         row.preferred = preferred or row.preferred
         audit.record(session, pool_id, "AdminSetUserMFAPreference", audit.PASS, user=u)
         out = {"Username": u.username, "TOTP": row.totp_enabled, "EmailOTP": row.email_otp_enabled,
-               "Preferred": row.preferred}
+               "SmsOTP": row.sms_otp_enabled, "Preferred": row.preferred}
     _emit(out, as_json)
 
 

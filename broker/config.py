@@ -52,6 +52,9 @@ class Settings:
     #: Host name → pool id: a custom domain serves its pool's endpoints at "/".
     #: TOML: a ``[domains]`` table; env: ``BROKER_DOMAINS="auth.example.com=local_Ab12Cd34E,..."``.
     domains: Mapping[str, str] = field(default_factory=dict)
+    #: SMS delivery: a webhook that receives {"to", "message"} as JSON (unset: SMS go to the log).
+    sms_webhook_url: str | None = None
+    sms_webhook_token: str | None = None
     #: Folder of hosted-UI themes (one sub-folder per theme: templates/ and static/).
     themes_dir: str | None = None
     #: Reverse proxies in front of the server whose X-Forwarded-* headers are trusted.
@@ -83,6 +86,8 @@ _ENV = {
     "BROKER_DOMAINS": "domains",
     "BROKER_TRUSTED_PROXIES": "trusted_proxies",
     "BROKER_THEMES_DIR": "themes_dir",
+    "BROKER_SMS_WEBHOOK_URL": "sms_webhook_url",
+    "BROKER_SMS_WEBHOOK_TOKEN": "sms_webhook_token",
 }
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
 _ENV_NAME = {attr: name for name, attr in _ENV.items()}
@@ -176,6 +181,8 @@ def validate(settings: Settings) -> list[str]:
         isinstance(k, str) and isinstance(v, str) for k, v in settings.domains.items()
     ):
         errors.append("domains must map host names to pool ids")
+    if settings.sms_webhook_url and not settings.sms_webhook_url.startswith(("https://", "http://")):
+        errors.append("BROKER_SMS_WEBHOOK_URL must be an http(s) URL")
     if settings.themes_dir and not Path(settings.themes_dir).is_dir():
         errors.append(f"BROKER_THEMES_DIR {settings.themes_dir!r} is not a directory")
     if not 0 <= settings.trusted_proxies <= 5:

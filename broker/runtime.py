@@ -9,7 +9,7 @@ from .config import Settings
 from .oauth.keys import KeyCache
 from .store.db import Database
 from .store.state import StateStore
-from .userpool.senders import Sender
+from .userpool.senders import Sender, SmsSender
 
 
 @dataclass
@@ -19,6 +19,7 @@ class Runtime:
     state: StateStore
     sender: Sender
     keys: KeyCache
+    sms: SmsSender
 
 
 def runtime() -> Runtime:

@@ -48,8 +48,8 @@ class UserPool(Base):
     signing_alg: Mapped[str] = mapped_column(String(8), default="RS256")
     password_policy: Mapped[dict[str, Any]] = mapped_column(default=dict)
     required_attributes: Mapped[list[str]] = mapped_column(default=list)
-    #: Second factors users may choose: "TOTP", "EMAIL_OTP" (and "SMS_OTP").
-    mfa_methods: Mapped[list[str]] = mapped_column(default=lambda: ["TOTP", "EMAIL_OTP"])
+    #: Second factors users may choose: "TOTP", "EMAIL_OTP", "SMS_OTP".
+    mfa_methods: Mapped[list[str]] = mapped_column(default=lambda: ["TOTP", "EMAIL_OTP", "SMS_OTP"])
     #: Account-security settings; keys and defaults in :mod:`broker.userpool.security`.
     security: Mapped[dict[str, Any]] = mapped_column(default=dict)
     #: Message templates per kind (subject, text, html); defaults in :mod:`broker.userpool.messages`.
@@ -203,6 +203,7 @@ class UserMfa(Base):
     #: The last TOTP time step accepted: a code is never accepted twice.
     totp_last_step: Mapped[int] = mapped_column(Integer, default=0)
     email_otp_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    sms_otp_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     preferred: Mapped[str | None] = mapped_column(String(16))
     recovery_codes: Mapped[list[str]] = mapped_column(default=list)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -1,8 +1,10 @@
 """Delivery of codes and notices. Email now; SMS joins through the same interface."""
 from __future__ import annotations
 
+import json
 import logging
 import smtplib
+import urllib.request
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Protocol
@@ -60,3 +62,45 @@ class SmtpSender:
 
 def open_sender(settings: Settings) -> Sender:
     return SmtpSender(settings) if settings.smtp_host else LogSender()
+
+
+@dataclass(frozen=True)
+class Sms:
+    to: str  # E.164
+    text: str
+
+
+class SmsSender(Protocol):
+    def send(self, message: Sms) -> None: ...
+
+
+class LogSmsSender:
+    """Development default: the text message goes to the server log."""
+
+    def send(self, message: Sms) -> None:
+        log.warning("SMS to %s: %s", message.to, message.text)
+
+
+class HttpSmsSender:
+    """Pluggable delivery: POSTs ``{"to", "message"}`` as JSON to a webhook (a small bridge to
+    Twilio, SNS, ... of the operator's choice), with an optional bearer token."""
+
+    def __init__(self, url: str, token: str | None = None, timeout: float = 10) -> None:
+        self.url, self.token, self.timeout = url, token, timeout
+
+    def send(self, message: Sms) -> None:
+        body = json.dumps({"to": message.to, "message": message.text}).encode()
+        request = urllib.request.Request(self.url, data=body, method="POST",
+                                         headers={"Content-Type": "application/json"})
+        if self.token:
+            request.add_header("Authorization", f"Bearer {self.token}")
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 (operator's URL)
+                response.read()
+        except (OSError, ValueError) as exc:
+            log.error("could not send an SMS to %s: %s", message.to, exc)
+
+
+def open_sms_sender(settings: Settings) -> SmsSender:
+    return HttpSmsSender(settings.sms_webhook_url, settings.sms_webhook_token) if settings.sms_webhook_url \
+        else LogSmsSender()

@@ -49,8 +49,7 @@ def begin(data: dict[str, Any], user: User) -> Response:
     if factor:
         flow.save_login({**data, "step": "mfa", "user_id": user.id, "factor": factor, "amr": ["pwd"],
                          "failures": 0})
-        if factor == mfa.EMAIL_OTP:
-            _send_email_code(user)
+        _send_code(factor, user)
         return redirect(url_for("mfa.challenge_page", txn=data["txn"]))
     return complete(data, user)
 
@@ -97,10 +96,13 @@ def _ip() -> str:
     return request.remote_addr or "-"
 
 
-def _send_email_code(user: User) -> None:
+def _send_code(factor: str, user: User) -> None:
     rt = runtime()
-    mfa.send_email_code(rt.state, rt.sender, g.pool, user, _("Your sign-in code"),
-                        _("Your sign-in code is %(code)s. It expires in 5 minutes.", code="{code}"))
+    text = _("Your sign-in code is %(code)s. It expires in 5 minutes.", code="{code}")
+    if factor == mfa.EMAIL_OTP:
+        mfa.send_email_code(rt.state, rt.sender, g.pool, user, _("Your sign-in code"), text)
+    elif factor == mfa.SMS_OTP:
+        mfa.send_sms_code(rt.state, rt.sms, g.pool, user, text)
 
 
 def _step(step: str) -> tuple[dict[str, Any], User]:
@@ -145,7 +147,7 @@ def _verify(factor: str, user: User, code: str) -> list[str] | None:
         return ["pwd", "mfa"]
     if factor == mfa.TOTP and mfa.check_totp(g.db_session, user, code):
         return OTP_AMR
-    if factor == mfa.EMAIL_OTP and mfa.check_email_code(runtime().state, g.pool, user, code):
+    if factor in (mfa.EMAIL_OTP, mfa.SMS_OTP) and mfa.check_sent_code(runtime().state, g.pool, user, code):
         return OTP_AMR
     return None
 
@@ -155,8 +157,7 @@ def resend() -> Response:
     data, user = _step("mfa")
     if not TxnForm().validate():
         raise HostedError(_("The form has expired or was not sent from this page. Go back, reload and try again."))
-    if data["factor"] == mfa.EMAIL_OTP:
-        _send_email_code(user)
+    _send_code(data["factor"], user)
     return redirect(url_for("mfa.challenge_page", txn=data["txn"]))
 
 

@@ -2,8 +2,11 @@
 HTTP; the tokens say how the user signed in (amr)."""
 from __future__ import annotations
 
+import json
 import re
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pyotp
 import pytest
@@ -209,3 +212,49 @@ def test_high_risk_sign_in_is_blocked(server):
     _params, r = _password_step(rp)  # right password, but new device + new network + failures: HIGH
     assert r.status_code == 403 and "blocked for your protection" in r.text
     assert "Location" not in r.headers
+
+
+class _SmsGateway(BaseHTTPRequestHandler):
+    """A webhook standing in for the operator's SMS bridge: records each JSON message."""
+
+    received: list[tuple[str | None, dict]] = []
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's hook name)
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        _SmsGateway.received.append((self.headers.get("Authorization"), body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_code_by_text_message_through_the_http_sender(make_broker, tmp_path, redis_url):
+    gateway = ThreadingHTTPServer(("127.0.0.1", 0), _SmsGateway)
+    threading.Thread(target=gateway.serve_forever, daemon=True).start()
+    try:
+        broker = make_broker(database_url=f"sqlite:///{tmp_path}/sms.db", redis_url=redis_url,
+                             BROKER_SMS_WEBHOOK_URL=f"http://127.0.0.1:{gateway.server_address[1]}/sms",
+                             BROKER_SMS_WEBHOOK_TOKEN="s3cret")
+        pool = broker.pool("--mfa", "OPTIONAL")
+        broker.cli("user", "create", "--pool", pool, "--username", "mia", "--password", PASSWORD, "--confirmed",
+                   "--attribute", "phone_number=+14325551212", "--attribute", "phone_number_verified=true")
+        refused = broker.cli("user", "mfa", "set", "--pool", pool, "--username", "mia", "--email-otp", check=False)
+        assert refused.returncode == 2 and "verified email" in refused.stderr
+        broker.cli("user", "mfa", "set", "--pool", pool, "--username", "mia", "--sms-otp")
+        client = broker.cli_json("client", "create", "--pool", pool, "--name", "w", "--callback-url", CALLBACK,
+                                 "--secret")
+        rp = _rp((broker, pool, client))
+        params, r = _password_step(rp)
+        page = rp.follow(r)
+        assert "by text message" in page.text
+        deadline = time.time() + 10
+        while not _SmsGateway.received and time.time() < deadline:
+            time.sleep(0.05)
+        authorization, body = _SmsGateway.received[-1]
+        assert authorization == "Bearer s3cret" and body["to"] == "+14325551212"
+        claims = _finish(rp, params, rp.post_form(page, {"code": code_in(body["message"])}))
+        assert claims["amr"] == ["pwd", "otp", "mfa"]
+    finally:
+        gateway.shutdown()
+        gateway.server_close()

@@ -67,6 +67,7 @@ def upgrade() -> None:
     sa.Column('totp_enabled', sa.Boolean(), nullable=False),
     sa.Column('totp_last_step', sa.Integer(), nullable=False),
     sa.Column('email_otp_enabled', sa.Boolean(), nullable=False),
+    sa.Column('sms_otp_enabled', sa.Boolean(), nullable=False),
     sa.Column('preferred', sa.String(length=16), nullable=True),
     sa.Column('recovery_codes', sa.JSON(), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
@@ -77,7 +78,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('amr', sa.JSON(), nullable=False, server_default='[]'))
 
     with op.batch_alter_table('user_pools', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('mfa_methods', sa.JSON(), nullable=False, server_default='["TOTP", "EMAIL_OTP"]'))
+        batch_op.add_column(sa.Column('mfa_methods', sa.JSON(), nullable=False, server_default='["TOTP", "EMAIL_OTP", "SMS_OTP"]'))
         batch_op.add_column(sa.Column('security', sa.JSON(), nullable=False, server_default='{}'))
         batch_op.add_column(sa.Column('messages', sa.JSON(), nullable=False, server_default='{}'))
 
