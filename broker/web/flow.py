@@ -24,9 +24,11 @@ from ..store.models import User
 from ..store.state import Keys
 
 
-def start_login(req: AuthorizationRequest, force: bool = False) -> str:
+def start_login(req: AuthorizationRequest, purpose: str | None = None) -> str:
+    """A new login transaction; ``purpose`` names what follows the sign-in instead of going
+    straight back to the app (``"mfa_settings"``: the user manages their second factors)."""
     txn = secrets.token_urlsafe(24)
-    data = {"pool": g.pool.id, "request": req.as_dict(), "force": force, "step": "password"}
+    data = {"pool": g.pool.id, "request": req.as_dict(), "purpose": purpose, "step": "password"}
     runtime().state.put(Keys.login(txn), data, runtime().settings.login_ttl)
     return txn
 

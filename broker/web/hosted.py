@@ -44,7 +44,7 @@ def authorize_endpoint() -> Response:
         if sign_in is None or flow.needs_login(req, sign_in):
             raise req.fail("login_required", "The user is not signed in.")
         return flow.redirect_with_code(req, sign_in)
-    txn = flow.start_login(req, force=req.prompt == "login")
+    txn = flow.start_login(req)
     return redirect(url_for("hosted.login", txn=txn, lang=req.lang), code=302)
 
 

@@ -258,3 +258,38 @@ def test_code_by_text_message_through_the_http_sender(make_broker, tmp_path, red
     finally:
         gateway.shutdown()
         gateway.server_close()
+
+
+def test_user_manages_second_factors_after_signing_in_again(site, mail):
+    totp, _codes, _claims = _enrol(_rp(site))
+    broker, pool, client = site
+    rp = _rp(site)
+    params = rp.authorize_params()
+    r = rp.browser.get(broker.url(pool, "/mfaSettings"), params=params, allow_redirects=False, timeout=10)
+    assert "/login?txn=" in r.headers["Location"]  # always asks for the password again
+    r = rp.post_form(rp.follow(r), {"username": "mia", "password": PASSWORD})
+    assert "/mfa?txn=" in r.headers["Location"]  # and for the current second factor
+    r = rp.post_form(rp.follow(r), {"code": totp.at(time.time() + 30)})
+    assert "/mfaSettings/manage?txn=" in r.headers["Location"]
+    page = rp.follow(r)
+    assert "On, with 10 recovery codes left." in page.text
+
+    refused = rp.post_form(page, {"action": "remove_totp"})  # the pool requires MFA: not the only factor
+    assert refused.status_code == 400 and "requires two-step verification" in refused.text
+    fresh = rp.post_form(page, {"action": "recovery"})
+    codes = re.findall(r"<li><code>([a-z2-9]{5}-[a-z2-9]{5})</code></li>", rp.follow(fresh).text)
+    assert len(codes) == 10 and not set(codes) & set(_codes)
+    page = rp.follow(rp.post_form(rp.follow(fresh), {}))
+    assert "On, with 10 recovery codes left." in page.text
+    assert "Codes by email are on." in rp.post_form(page, {"action": "email_on"}).text
+    removed = rp.post_form(page, {"action": "remove_totp"})
+    assert removed.status_code == 200 and "The authenticator app was removed." in removed.text
+    claims = _finish(rp, params, rp.post_form(removed, {"action": "done"}))
+    assert claims["cognito:username"] == "mia"
+
+    rp = _rp(site)  # the next sign-in asks for a code by email
+    params, r = _password_step(rp)
+    page = rp.follow(r)
+    assert "sent a 6-digit code to your email" in page.text
+    code = code_in(mail.wait_for("mia@example.com"))
+    assert _finish(rp, params, rp.post_form(page, {"code": code}))["amr"] == ["pwd", "otp", "mfa"]
