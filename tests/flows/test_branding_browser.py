@@ -5,29 +5,24 @@ lang= translates the pages. Every page visited logs no console error and no CSP 
 fits a 320 px screen, and the default look has no serious axe-core finding."""
 from __future__ import annotations
 
-import os
-import shutil
 import struct
 import zlib
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Page, Route
+from playwright.sync_api import Browser
 
 from tests.a11y import Axe, axe  # noqa: F401 (axe is a fixture)
-from tests.conftest import ROOT, Broker, start_broker
-from tests.browser import CSP_PROBE, SCREENSHOTS, browser, console_errors  # noqa: F401 (browser is a fixture)
+from tests.conftest import Broker, start_broker
+from tests.browser import SCREENSHOTS, Tab, browser, tab  # noqa: F401 (browser is a fixture)
 from tests.rp import CALLBACK, pkce
 
 PASSWORD = "Corr3ct-Horse!"
 THEME = "acme"
-REFERENCES = ROOT / "docs" / "screenshots"
 # Set to rewrite docs/screenshots/*.png from this run instead of leaving them alone.
-UPDATE_REFERENCES = os.environ.get("COGNATE_UPDATE_SCREENSHOTS") == "1"
 BUTTON_COLOUR = "rgb(1, 2, 3)"
 COGNITO_CSS = f"""
 /* a stylesheet written for Cognito's hosted UI */
@@ -123,59 +118,6 @@ def site(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[S
         broker.stop()
     log = broker.log.read_text() if broker.log and broker.log.exists() else ""
     assert "Traceback" not in log, f"server logged a traceback:\n{log[-4000:]}"
-
-
-@dataclass
-class Tab:
-    """A page in a fresh browser context that records console errors, uncaught exceptions and
-    CSP violations; the app's callback URL is answered by the browser itself."""
-
-    page: Page
-    errors: list[str] = field(default_factory=list)
-    callbacks: list[str] = field(default_factory=list)
-
-    def open(self, url: str, status: int = 200) -> None:
-        response = self.page.goto(url)
-        assert response is not None and response.status == status, (url, response and response.status)
-        if status >= 400:  # Chromium logs the document's own error status as a console error
-            own = f"status of {status} "
-            self.errors[:] = [e for e in self.errors if not (own in e and e.endswith(f"({response.url})"))]
-        self.assert_clean()
-
-    def assert_clean(self) -> None:
-        """No console error and no CSP violation on the page shown now."""
-        self.page.wait_for_load_state("load")
-        assert self.page.evaluate("window.__cspViolations") == [], self.page.url
-        assert self.errors == [], self.page.url
-
-    def style(self, selector: str, prop: str) -> str:
-        return self.page.locator(selector).evaluate(f"el => getComputedStyle(el)[{prop!r}]")
-
-    def shoot(self, name: str, reference: str | None = None) -> None:
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=str(SCREENSHOTS / name), full_page=True, animations="disabled")
-        if reference and (UPDATE_REFERENCES or not (REFERENCES / reference).exists()):
-            REFERENCES.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(SCREENSHOTS / name, REFERENCES / reference)
-
-
-@contextmanager
-def tab(browser: Browser, width: int = 1280, height: int = 800) -> Iterator[Tab]:
-    context = browser.new_context(viewport={"width": width, "height": height})
-    context.add_init_script(CSP_PROBE)
-    page = context.new_page()
-    watched = Tab(page, errors=console_errors(page))
-
-    def app_callback(route: Route) -> None:
-        watched.callbacks.append(route.request.url)
-        route.fulfill(status=200, content_type="text/html", body="<!doctype html><title>App</title><p>Signed in.")
-
-    context.route(f"{CALLBACK}**", app_callback)
-    try:
-        yield watched
-        watched.assert_clean()
-    finally:
-        context.close()
 
 
 def authorize_url(site: Site, app: App, client_id: str | None = None, **extra: str) -> str:

@@ -8,16 +8,15 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import pyotp
 import pytest
-from playwright.sync_api import Browser, Page, Route, expect
+from playwright.sync_api import Browser, expect
 
-from tests.browser import CSP_PROBE, SCREENSHOTS, browser, console_errors  # noqa: F401 (browser is a fixture)
+from tests.browser import SCREENSHOTS, Tab, browser, tab  # noqa: F401 (browser is a fixture)
 from tests.conftest import Broker, start_broker
 from tests.rp import CALLBACK, RelyingParty, pkce, query_of
 
@@ -47,48 +46,6 @@ def rp(server: Broker) -> RelyingParty:
                "--email", "mia@example.com", "--confirmed")
     client = server.cli_json("client", "create", "--pool", pool, "--name", "web", "--callback-url", CALLBACK)
     return RelyingParty(server.base_url, pool, client["ClientId"])
-
-
-@dataclass
-class Tab:
-    """A page in a fresh browser context that records console errors, uncaught exceptions and
-    CSP violations; the app's callback URL is answered by the browser itself."""
-
-    page: Page
-    errors: list[str] = field(default_factory=list)
-    callbacks: list[str] = field(default_factory=list)
-
-    def assert_clean(self, status: int = 200) -> None:
-        """No console error and no CSP violation on the page shown now. A page answered with
-        an error status makes Chromium log that status itself: that one line is expected."""
-        self.page.wait_for_load_state("load")
-        if status >= 400:
-            own = f"status of {status} "
-            self.errors[:] = [e for e in self.errors if not (own in e and e.endswith(f"({self.page.url})"))]
-        assert self.page.evaluate("window.__cspViolations") == [], self.page.url
-        assert self.errors == [], self.page.url
-
-    def shoot(self, name: str) -> None:
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=str(SCREENSHOTS / name), full_page=True, animations="disabled")
-
-
-@contextmanager
-def tab(chromium: Browser) -> Iterator[Tab]:
-    context = chromium.new_context(viewport={"width": 1280, "height": 800})  # JavaScript on (the default)
-    context.add_init_script(CSP_PROBE)
-    page = context.new_page()
-    watched = Tab(page, errors=console_errors(page))
-
-    def app_callback(route: Route) -> None:
-        watched.callbacks.append(route.request.url)
-        route.fulfill(status=200, content_type="text/html", body="<!doctype html><title>App</title><p>Signed in.")
-
-    context.route(f"{CALLBACK}**", app_callback)
-    try:
-        yield watched
-    finally:
-        context.close()
 
 
 @dataclass
