@@ -17,17 +17,10 @@ import pytest
 from broker.cli import main
 from broker.userpool.messages import fill
 from broker.userpool.password_rules import is_compromised
-from tests.conftest import Broker, broker_env, free_port
-from tests.test_cli import _one_document, _refused
+from tests.conftest import Broker
+from tests.test_cli import _one_document, _refused, cli  # noqa: F401 (cli is a fixture)
 
 PASSWORD = "Corr3ct-Horse!"
-
-
-@pytest.fixture(scope="module")
-def cli(tmp_path_factory: pytest.TempPathFactory) -> Broker:
-    tmp = tmp_path_factory.mktemp("security-cli")
-    port = free_port()  # only for BROKER_BASE_URL: nothing listens there
-    return Broker(base_url=f"http://127.0.0.1:{port}", env=broker_env(tmp, f"sqlite:///{tmp}/cli.db", None, port))
 
 
 def new_pool(cli: Broker) -> str:
