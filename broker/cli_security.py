@@ -9,20 +9,25 @@ from typing import Any
 
 import click
 
-from .cli import _emit, _read, _settings, _store, cli, json_option, pool, user
+from .cli import _emit, _pairs, _read, _settings, _store, cli, json_option, pool, user
 from .config import Settings
 from .oauth.issue import issuer
 from .store.state import StateStore, open_state
 from .errors import InvalidInput
 from .store import repo
-from .userpool import admin, admin_security, audit, messages, mfa
+from .userpool import admin, admin_security, attribute_changes, audit, messages, mfa
 from .userpool.security import ACTIONS, LEVELS
-from .userpool.senders import Sender, SmtpSender
+from .userpool.senders import HttpSmsSender, Sender, SmsSender, SmtpSender
 
 
 def _sender(settings: Settings) -> Sender | None:
     """Only a real SMTP server delivers from the CLI; without one the admin sees the password."""
     return SmtpSender(settings) if settings.smtp_host else None
+
+
+def _sms(settings: Settings) -> SmsSender | None:
+    """Only a configured webhook delivers text messages from the CLI (never the log)."""
+    return HttpSmsSender(settings.sms_webhook_url, settings.sms_webhook_token) if settings.sms_webhook_url else None
 
 
 def _state(settings: Settings) -> StateStore | None:
@@ -79,7 +84,7 @@ def pool_describe(pool_id: str, as_json: bool) -> None:
 @pool.command("set-message")
 @click.option("--pool", "pool_id", required=True)
 @click.option("--kind", required=True, type=click.Choice(messages.KINDS),
-              help="verification (sign-up code), reset (password-reset code) or invitation.")
+              help="verification (sign-up and attribute-change code), reset (password-reset code) or invitation.")
 @click.option("--subject", help="One line, at most 140 characters.")
 @click.option("--text-file", type=click.Path(dir_okay=False), help="The plain-text body (UTF-8).")
 @click.option("--html-file", type=click.Path(dir_okay=False), help="An HTML body, sent as an alternative.")
@@ -154,6 +159,48 @@ def user_unlock(pool_id: str, username: str, as_json: bool) -> None:
     with _store() as (_s, session):
         u = admin_security.unlock(session, _state(settings), pool_id, username)
         out = {"Username": u.username, "Unlocked": True}
+    _emit(out, as_json)
+
+
+@user.command("update")
+@click.option("--pool", "pool_id", required=True)
+@click.option("--username", required=True)
+@click.option("--attribute", multiple=True, required=True, metavar="NAME=VALUE", help="An attribute to set (repeat).")
+@json_option
+def user_update(pool_id: str, username: str, attribute: tuple[str, ...], as_json: bool) -> None:
+    """Change attributes (AdminUpdateUserAttributes). A new email or phone_number waits for
+    verification: the old verified value stays until the code sent to the new one is
+    entered (at the next sign-in, or with `broker user verify-attribute`)."""
+    changes = _pairs(attribute, "--attribute")
+    settings = _settings()
+    with _store() as (_s, session):
+        p = admin.require_pool(session, pool_id)
+        u = admin.require_user(session, p.id, username)
+        attribute_changes.update_attributes(session, _state(settings), _sender(settings), _sms(settings), p, u,
+                                            changes)
+        out = {"Username": u.username, "PendingVerification": attribute_changes.describe_pending(u)}
+    _emit(out, as_json)
+
+
+@user.command("verify-attribute")
+@click.option("--pool", "pool_id", required=True)
+@click.option("--username", required=True)
+@click.option("--attribute", "name", required=True, type=click.Choice(sorted(attribute_changes.VERIFIED_BY)))
+@click.option("--code", required=True, help="The code sent to the new value.")
+@json_option
+def user_verify_attribute(pool_id: str, username: str, name: str, code: str, as_json: bool) -> None:
+    """Verify a pending email or phone_number with the code sent to it (VerifyUserAttribute)."""
+    settings = _settings()
+    state = _state(settings)
+    if state is None:
+        raise InvalidInput("codes live in the server's own process (no REDIS_URL): verify at sign-in instead")
+    with _store() as (_s, session):
+        p = admin.require_pool(session, pool_id)
+        u = admin.require_user(session, p.id, username)
+        verified = attribute_changes.verify_attribute(session, state, p, u, name, code)
+        out = {"Username": u.username, "Attribute": name, "Verified": verified}
+    if not verified:  # after the block, so the failure stays in the audit log
+        raise InvalidInput(f"invalid code for {name}, or no {name} change waits for verification")
     _emit(out, as_json)
 
 

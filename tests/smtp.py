@@ -107,12 +107,13 @@ class MailServer:
 
 
 @contextmanager
-def broker_with_mail(tmp: Path, redis_url: str) -> Iterator[tuple[Broker, MailServer]]:
+def broker_with_mail(tmp: Path, redis_url: str, **extra: str) -> Iterator[tuple[Broker, MailServer]]:
     """A server on SQLite (``tmp/broker.db``) + real Redis sending its mail to a real SMTP
-    server; afterwards its log must show no traceback and no failed delivery."""
+    server (``extra``: more settings); afterwards its log must show no traceback and no
+    failed delivery."""
     with MailServer() as mail:
         broker = start_broker(tmp, database_url=f"sqlite:///{tmp}/broker.db", redis_url=redis_url,
-                              **mail.broker_env())
+                              **mail.broker_env(), **extra)
         try:
             yield broker, mail
         finally:

@@ -19,6 +19,7 @@ from ..oauth import keys
 from ..store import repo
 from ..store.models import AppClient, Group, ResourceServer, User, UserPool, utcnow
 from . import audit, password_rules
+from .attribute_changes import PENDING, describe_pending
 from .passwords import PasswordPolicy, hash_password, is_supported_hash
 from .attributes import check_attributes, check_name
 from .security import Security
@@ -252,16 +253,20 @@ def require_user(session: Session, pool_id: str, username: str) -> User:
 
 
 def describe_user(user: User) -> dict[str, Any]:
-    """A user as Cognito's ListUsers shows it."""
+    """A user as Cognito's ListUsers shows it; values waiting for verification (see
+    :mod:`attribute_changes`) as ``PendingVerification``, never as attributes."""
     attrs = [{"Name": "sub", "Value": user.sub}] + [
-        {"Name": k, "Value": str(v).lower() if isinstance(v, bool) else str(v)} for k, v in sorted(user.attributes.items())
+        {"Name": k, "Value": str(v).lower() if isinstance(v, bool) else str(v)}
+        for k, v in sorted(user.attributes.items()) if not k.startswith(PENDING)
     ]
-    return {
+    out = {
         "Username": user.username, "Sub": user.sub, "Attributes": attrs, "Enabled": user.enabled,
         "UserStatus": user.status, "UserCreateDate": user.created_at.isoformat(),
         "UserLastModifiedDate": user.updated_at.isoformat(),
         "Groups": [g.name for g in user.groups],
     }
+    waiting = describe_pending(user)
+    return {**out, "PendingVerification": waiting} if waiting else out
 
 
 def describe_client(client: AppClient) -> dict[str, Any]:

@@ -3,7 +3,8 @@ reset and invitation messages (VerificationMessageTemplate, AdminCreateUserConfi
 
 Three kinds, each a subject, a text body and an optional HTML body:
 
-- ``verification``: the sign-up confirmation code, placeholder ``{####}``;
+- ``verification``: the sign-up confirmation code, and the code that verifies a changed
+  email or phone number, placeholder ``{####}``;
 - ``reset``: the password-reset code, ``{####}``;
 - ``invitation``: an admin-created user's ``{username}`` and temporary ``{password}``
   (Cognito writes the temporary password as ``{####}``: both work) and ``{days}``, how

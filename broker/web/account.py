@@ -19,7 +19,6 @@ from ..store.models import User, UserMfa
 from ..userpool import audit, mfa
 from . import flow
 from .forms import TxnForm
-from .mfa import step_data
 from .pools import pool_blueprint
 
 bp = pool_blueprint("account")
@@ -34,7 +33,7 @@ def start() -> Response:
 
 @bp.route("/mfaSettings/manage", methods=["GET", "POST"])
 def mfa_settings() -> Response | str | tuple[str, int]:
-    data, user = step_data("mfa_settings")
+    data, user = flow.load_step("mfa_settings")
     row = g.db_session.get(UserMfa, user.id)
     error = info = None
     if request.method == "POST":

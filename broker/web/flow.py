@@ -12,7 +12,7 @@ import secrets
 import time
 from typing import Any
 
-from flask import g, redirect, session as cookie
+from flask import g, redirect, request, session as cookie
 from werkzeug.wrappers import Response
 
 from ..errors import HostedError
@@ -42,6 +42,17 @@ def load_login(txn: str | None) -> dict[str, Any]:
     g.client_id = data["request"]["client_id"]  # the page is branded for this app client
     g.back_url = login_request(data).fail("access_denied", "The user cancelled the sign-in.").location
     return data
+
+
+def load_step(step: str) -> tuple[dict[str, Any], User]:
+    """The transaction of a page that is ``step`` of a sign-in (its txn from the form or the
+    URL) and its user, who has proven the password; anything else is an expired session."""
+    txn = request.form.get("txn") if request.method == "POST" else request.args.get("txn")
+    data = load_login(txn)
+    user = g.db_session.get(User, data.get("user_id") or 0)
+    if data.get("step") != step or user is None or not user.enabled:
+        raise HostedError(_("Your sign-in session has expired. Go back to the application and sign in again."))
+    return data, user
 
 
 def save_login(data: dict[str, Any]) -> None:

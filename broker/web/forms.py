@@ -38,6 +38,11 @@ class ConfirmForm(_Txn):
     code = StringField(_l("Code"), validators=[DataRequired(), Regexp(r"^\s*\d{6}\s*$", message=_l("Enter the 6-digit code."))])
 
 
+class VerifyAttributeForm(_Txn):
+    code = StringField(_l("Verification code"),
+                       validators=[DataRequired(), Regexp(r"^\s*\d{6}\s*$", message=_l("Enter the 6-digit code."))])
+
+
 class ResendForm(_Txn):
     username = StringField(_l("Username"), validators=[DataRequired(), Length(max=128)])
 

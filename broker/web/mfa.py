@@ -17,7 +17,7 @@ from ..store.models import User
 from ..store.state import Keys
 from ..userpool import audit, mfa, risk
 from ..userpool.security import Security
-from . import flow
+from . import flow, verify
 from .forms import MfaForm, TxnForm
 from .pools import pool_blueprint
 
@@ -65,6 +65,8 @@ def complete(data: dict[str, Any], user: User, remember: bool = False) -> Respon
     days = _remember_days() if remember else 0
     risk.seen(g.db_session, user, device_key(), _ip(), request.headers.get("User-Agent"), days)
     g.db_session.commit()
+    if verify.due(data, user):  # a changed email or phone number waits for its code
+        return verify.start(data, user)
     if data.get("purpose") == "mfa_settings":  # signed in again to manage the second factors
         flow.save_login({**data, "step": "mfa_settings", "user_id": user.id, "codes": None})
         return redirect(url_for("account.mfa_settings", txn=data["txn"]))
@@ -108,18 +110,9 @@ def _send_code(factor: str, user: User) -> None:
         mfa.send_sms_code(rt.state, rt.sms, g.pool, user, text)
 
 
-def step_data(step: str) -> tuple[dict[str, Any], User]:
-    txn = request.form.get("txn") if request.method == "POST" else request.args.get("txn")
-    data = flow.load_login(txn)
-    user = g.db_session.get(User, data.get("user_id") or 0)
-    if data.get("step") != step or user is None or not user.enabled:
-        raise HostedError(_("Your sign-in session has expired. Go back to the application and sign in again."))
-    return data, user
-
-
 @bp.route("/mfa", methods=["GET", "POST"])
 def challenge_page() -> Response | str | tuple[str, int]:
-    data, user = step_data("mfa")
+    data, user = flow.load_step("mfa")
     form = MfaForm()
     error = None
     if request.method == "POST":
@@ -157,7 +150,7 @@ def _verify(factor: str, user: User, code: str) -> list[str] | None:
 
 @bp.post("/mfa/resend")
 def resend() -> Response:
-    data, user = step_data("mfa")
+    data, user = flow.load_step("mfa")
     if not TxnForm().validate():
         raise HostedError(_("The form has expired or was not sent from this page. Go back, reload and try again."))
     _send_code(data["factor"], user)
@@ -166,7 +159,7 @@ def resend() -> Response:
 
 @bp.route("/mfaSetup", methods=["GET", "POST"])
 def setup() -> Response | str | tuple[str, int]:
-    data, user = step_data("mfa_setup")
+    data, user = flow.load_step("mfa_setup")
     if not data.get("secret"):
         data["secret"] = mfa.new_secret()
         flow.save_login(data)
@@ -190,7 +183,7 @@ def setup() -> Response | str | tuple[str, int]:
 @bp.route("/mfaSetup/done", methods=["GET", "POST"])
 def setup_done() -> Response | str:
     """Shows the recovery codes (kept in the login transaction only until the user goes on)."""
-    data, user = step_data("mfa_recovery")
+    data, user = flow.load_step("mfa_recovery")
     if request.method == "GET":
         return render_template("mfa_recovery.html", action=url_for("mfa.setup_done"), txn=data["txn"],
                                codes=data.get("codes") or [])
