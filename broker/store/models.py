@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import (
-    JSON, Boolean, DateTime, ForeignKey, Integer, LargeBinary, String, Text, TypeDecorator, UniqueConstraint,
+    JSON, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text, TypeDecorator, UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -239,6 +239,8 @@ class AuditEvent(Base):
     """Sign-ins, sign-ups, tokens and admin changes, with the signals behind each decision."""
 
     __tablename__ = "audit_events"
+    #: Risk scoring counts a user's recent failures: one index serves it.
+    __table_args__ = (Index("ix_audit_events_user_event_time", "user_id", "event", "created_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     pool_id: Mapped[str] = mapped_column(ForeignKey("user_pools.id", ondelete="CASCADE"), index=True)

@@ -50,8 +50,8 @@ def assess(session: Session, pool: UserPool, user: User, device_key: str, ip: st
            now: dt.datetime | None = None) -> Assessment:
     now = now or utcnow()
     device = find_device(session, user, device_key)
-    devices = session.scalars(select(Device).where(Device.user_id == user.id)).all()
-    known_networks = {network_of(d.last_ip) for d in devices if d.last_ip}
+    recent = select(Device.last_ip).where(Device.user_id == user.id, Device.last_ip.is_not(None))
+    known_networks = {network_of(ip) for ip in session.scalars(recent.order_by(Device.last_seen.desc()).limit(50))}
     failures = session.scalar(
         select(func.count()).select_from(AuditEvent).where(
             AuditEvent.pool_id == pool.id, AuditEvent.user_id == user.id, AuditEvent.event == "SignIn",

@@ -33,6 +33,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_audit_events_created_at'), ['created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_audit_events_pool_id'), ['pool_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_audit_events_user_id'), ['user_id'], unique=False)
+        batch_op.create_index('ix_audit_events_user_event_time', ['user_id', 'event', 'created_at'], unique=False)
 
     op.create_table('devices',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
@@ -113,6 +114,7 @@ def downgrade() -> None:
 
     op.drop_table('devices')
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
+        batch_op.drop_index('ix_audit_events_user_event_time')
         batch_op.drop_index(batch_op.f('ix_audit_events_user_id'))
         batch_op.drop_index(batch_op.f('ix_audit_events_pool_id'))
         batch_op.drop_index(batch_op.f('ix_audit_events_created_at'))
