@@ -1,0 +1,78 @@
+"""gunicorn settings for Cognate in production: ``gunicorn -c deploy/gunicorn.conf.py``.
+
+The values start from ``broker.serving.GUNICORN_DEFAULTS`` (what ``broker serve --workers N``
+uses), so the CLI and a deployment behave alike; the environment adjusts the few that
+depend on the host:
+
+- ``PORT`` (default 8000) or ``GUNICORN_BIND`` (e.g. ``unix:/run/cognate.sock``): where to listen;
+- ``WEB_CONCURRENCY``: worker processes (default 2 × CPUs + 1, counting a container's CPU quota);
+- ``GUNICORN_THREADS``: threads per worker (default from GUNICORN_DEFAULTS);
+- ``GUNICORN_ACCESSLOG``: ``-`` for an access log on stdout (default: none; the proxy logs).
+
+The application itself reads its settings (``BROKER_*``, ``DATABASE_URL``, ``REDIS_URL``,
+``BROKER_CONFIG``) when a worker imports ``broker.wsgi``. Check a configuration with
+``gunicorn -c deploy/gunicorn.conf.py --check-config``.
+"""
+from __future__ import annotations
+
+import math
+import os
+
+from broker.serving import GUNICORN_DEFAULTS
+
+
+def _int_env(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else default
+
+
+def _cpus() -> int:
+    """CPUs this process may use: its affinity, capped by a cgroup CPU quota (a container's
+    ``--cpus``), which os.cpu_count() ignores: 2 x (host CPUs) + 1 workers would each reserve
+    memory and Argon2's 19 MiB per sign-in on a host the container may hardly use."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    for path in ("/sys/fs/cgroup/cpu.max", "/sys/fs/cgroup/cpu/cpu.cfs_quota_us"):
+        try:
+            fields = open(path).read().split()
+            if path.endswith("cfs_quota_us"):
+                fields.append(open("/sys/fs/cgroup/cpu/cpu.cfs_period_us").read().strip())
+        except OSError:
+            continue
+        if fields[0] not in ("max", "-1"):
+            cpus = min(cpus, max(1, math.ceil(int(fields[0]) / int(fields[1]))))
+        break
+    return cpus
+
+
+wsgi_app = "broker.wsgi:app"
+bind = [os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{_int_env('PORT', 8000)}"]
+
+# Every sign-in costs one Argon2id hash (~20 ms of CPU, 19 MiB); argon2-cffi releases the
+# GIL while hashing, so gthread workers overlap hashes with the rest of the requests. Memory:
+# about 100 MiB per worker plus up to 19 MiB per thread hashing at the same moment.
+workers = _int_env("WEB_CONCURRENCY", 2 * _cpus() + 1)
+worker_class = GUNICORN_DEFAULTS["worker_class"]
+threads = _int_env("GUNICORN_THREADS", GUNICORN_DEFAULTS["threads"])
+
+timeout = GUNICORN_DEFAULTS["timeout"]
+graceful_timeout = GUNICORN_DEFAULTS["graceful_timeout"]
+keepalive = GUNICORN_DEFAULTS["keepalive"]
+max_requests = GUNICORN_DEFAULTS["max_requests"]
+max_requests_jitter = GUNICORN_DEFAULTS["max_requests_jitter"]
+
+accesslog = os.environ.get("GUNICORN_ACCESSLOG") or GUNICORN_DEFAULTS["accesslog"]
+errorlog = GUNICORN_DEFAULTS["errorlog"]
+
+# Never import the app in the master: each worker opens its own database pool and Redis
+# connections after the fork (SQLAlchemy engines and redis-py pools are not fork-safe).
+preload_app = False
+
+# Worker heartbeat files on tmpfs: on a container's overlay filesystem a slow fsync can make
+# the master think a busy worker hung.
+if os.path.isdir("/dev/shm"):
+    worker_tmp_dir = "/dev/shm"
+
+# gunicorn >= 25 opens a control socket at a fixed per-user path ($HOME/.gunicorn/gunicorn.ctl);
+# several servers on one host would take it from each other, and a read-only or missing home
+# in a container only produces warnings. Processes are managed by signals and the orchestrator.
+control_socket_disable = True
