@@ -204,6 +204,21 @@ def user_verify_attribute(pool_id: str, username: str, name: str, code: str, as_
     _emit(out, as_json)
 
 
+@user.command("sign-out")
+@click.option("--pool", "pool_id", required=True)
+@click.option("--username", required=True)
+@json_option
+def user_sign_out(pool_id: str, username: str, as_json: bool) -> None:
+    """Revoke all of a user's refresh tokens and the access tokens issued from them
+    (Cognito's AdminUserGlobalSignOut)."""
+    with _store() as (_s, session):
+        u = _user(session, pool_id, username)
+        revoked = repo.revoke_user_tokens(session, u.id)
+        audit.record(session, pool_id, "AdminUserGlobalSignOut", audit.PASS, user=u, families=revoked)
+        out = {"Username": u.username, "RevokedSessions": revoked}
+    _emit(out, as_json)
+
+
 @user.group("mfa")
 def user_mfa() -> None:
     """A user's second factors (Cognito's AdminSetUserMFAPreference)."""

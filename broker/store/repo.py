@@ -96,6 +96,15 @@ def revoke_origin(session: Session, origin_jti: str) -> None:
         session.add(RevokedOrigin(origin_jti=origin_jti, revoked_at=now))
 
 
+def revoke_user_tokens(session: Session, user_id: int) -> int:
+    """Revoke every token family of a user (Cognito's AdminUserGlobalSignOut)."""
+    stmt = select(RefreshToken.origin_jti).where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
+    origins = set(session.scalars(stmt))
+    for origin in origins:
+        revoke_origin(session, origin)
+    return len(origins)
+
+
 def origin_revoked(session: Session, origin_jti: str) -> bool:
     return session.get(RevokedOrigin, origin_jti) is not None
 

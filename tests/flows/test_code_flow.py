@@ -265,3 +265,17 @@ def test_error_page_inside_a_login_offers_a_way_back_to_the_app(shared_broker):
     # outside a login transaction there is no verified place to send the user
     lost = rp.browser.get(shared_broker.url(pool, "/signup?txn=unknown"), timeout=10)
     assert lost.status_code == 400 and "Back to the application" not in lost.text
+
+
+def test_admin_global_sign_out_revokes_every_session_of_the_user(shared_broker):
+    rp = _setup(shared_broker, "--secret")
+    first = rp.exchange(rp.sign_in("alice", PASSWORD)[1]).json()
+    rp.browser.cookies.clear()
+    second = rp.exchange(rp.sign_in("alice", PASSWORD)[1]).json()
+    out = shared_broker.cli_json("user", "sign-out", "--pool", rp.pool_id, "--username", "alice")
+    assert out["RevokedSessions"] == 2
+    for tokens in (first, second):
+        assert rp.refresh(tokens["refresh_token"]).json()["error"] == "invalid_grant"
+        assert rp.userinfo(tokens["access_token"]).status_code == 401
+    bad = shared_broker.cli("user", "sign-out", "--pool", rp.pool_id, "--username", "nobody", check=False)
+    assert bad.returncode == 2 and "no user" in bad.stderr
