@@ -7,9 +7,14 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from flask_wtf.csrf import CSRFProtect
 
 from .config import ConfigError, Settings, dev_secret_key, load_settings, validate
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 log = logging.getLogger("broker")
 _HERE = Path(__file__).parent

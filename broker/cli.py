@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import click
 from contextlib import contextmanager
@@ -304,13 +304,6 @@ def group_create(pool_id: str, name: str, precedence: int | None, role_arn: str 
     _emit(out, as_json)
 
 
-# -- hosted UI branding ----------------------------------------------------------------
-
-@cli.group()
-def ui() -> None:
-    """Hosted UI branding: logo, CSS (Cognito's classes) and theme, per pool or per client."""
-
-
 def _read(path: str | None, what: str, binary: bool) -> Any:
     if path is None:
         return None
@@ -325,52 +318,6 @@ def _read(path: str | None, what: str, binary: bool) -> Any:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         raise InvalidInput(f"{what} {path} is not UTF-8 text") from None
-
-
-@ui.command("set")
-@click.option("--pool", "pool_id", required=True)
-@click.option("--client", "client_id", help="An app client id (default: ALL, the whole pool).")
-@click.option("--css", "css_file", type=click.Path(dir_okay=False), help="A CSS file using Cognito's classes.")
-@click.option("--logo", "logo_file", type=click.Path(dir_okay=False), help="A PNG or JPEG file, at most 100 KB.")
-@click.option("--theme", help="A theme folder name under BROKER_THEMES_DIR ('' for none).")
-@json_option
-def ui_set(pool_id: str, client_id: str | None, css_file: str | None, logo_file: str | None, theme: str | None,
-           as_json: bool) -> None:
-    from . import branding
-
-    if css_file is None and logo_file is None and theme is None:
-        raise InvalidInput("give at least one of --css, --logo, --theme")
-    css, logo = _read(css_file, "CSS file", False), _read(logo_file, "logo file", True)
-    with _store() as (settings, session):
-        row = branding.customize(session, settings.themes_dir, pool_id, client_id, css, logo, theme)
-        out = branding.describe(row, pool_id, client_id)
-    _emit(out, as_json)
-
-
-@ui.command("get")
-@click.option("--pool", "pool_id", required=True)
-@click.option("--client", "client_id")
-@json_option
-def ui_get(pool_id: str, client_id: str | None, as_json: bool) -> None:
-    from . import branding
-
-    with _store() as (_s, session):
-        admin.require_pool(session, pool_id)
-        out = branding.describe(branding.find(session, pool_id, client_id or branding.ALL), pool_id, client_id)
-    _emit({"UICustomization": out}, as_json)
-
-
-@ui.command("reset")
-@click.option("--pool", "pool_id", required=True)
-@click.option("--client", "client_id")
-@json_option
-def ui_reset(pool_id: str, client_id: str | None, as_json: bool) -> None:
-    from . import branding
-
-    with _store() as (_s, session):
-        admin.require_pool(session, pool_id)
-        removed = branding.reset(session, pool_id, client_id)
-    _emit({"UserPoolId": pool_id, "ClientId": client_id or branding.ALL, "Reset": removed}, as_json)
 
 
 # -- keys ----------------------------------------------------------------------------
@@ -393,7 +340,7 @@ def keys_rotate(pool_id: str, as_json: bool) -> None:
     _emit(out, as_json)
 
 
-from . import cli_security  # noqa: E402,F401  (registers its commands on the groups above)
+from . import cli_security, cli_ui  # noqa: E402,F401  (they register their commands on the groups above)
 
 
 def main(argv: list[str] | None = None) -> None:
