@@ -9,8 +9,6 @@ from pathlib import Path
 
 from typing import TYPE_CHECKING
 
-from flask_wtf.csrf import CSRFProtect
-
 from .config import ConfigError, Settings, dev_secret_key, load_settings, validate
 
 if TYPE_CHECKING:
@@ -27,6 +25,8 @@ def _asset_dir(name: str) -> str:
 
 
 def create_app(settings: Settings | None = None) -> Flask:
+    from flask_wtf.csrf import CSRFProtect
+
     from . import i18n
     from .oauth.keys import KeyCache
     from .oauth.server import build_server

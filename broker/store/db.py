@@ -5,11 +5,14 @@ import contextlib
 from pathlib import Path
 from typing import Iterator
 
-from alembic import command
-from alembic.config import Config
+from typing import TYPE_CHECKING
+
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -40,6 +43,8 @@ class Database:
 
     def upgrade(self) -> None:
         """Bring the schema to the newest revision."""
+        from alembic import command  # Alembic is only needed to migrate: keep it off every CLI start
+
         command.upgrade(alembic_config(self.engine), "head")
 
     def dispose(self) -> None:
@@ -47,6 +52,8 @@ class Database:
 
 
 def alembic_config(engine: Engine) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["engine"] = engine
