@@ -4,18 +4,20 @@ A password sign-in costs one Argon2id verification (m=19 MiB, t=2, p=1), which d
 everything else a login does. This benchmark prints:
 
 (a) the hash rate of the project's own hasher (``broker.userpool.passwords.hash_password``)
-    on one core, measured in process for a few seconds;
+    on one core, measured in process before and after (b), and with one process per CPU;
 (b) the rate of whole authorization-code logins through gunicorn (``broker serve
     --workers N``, Redis + SQLite or PostgreSQL): GET /oauth2/authorize → GET /login →
     POST /login (CSRF token, username, password) → 302 with the code → POST /oauth2/token
     with the PKCE verifier, driven by client threads for a fixed time; only whole flows
-    that end with an ID token count; p50/p99 latency of the whole flow;
+    that end with an ID token count; p50/p99 latency of the whole flow, and the CPU per
+    flow of the server, the client, Redis, PostgreSQL and the rest of the machine;
 (c) flow_rate / hash_rate: 1.0 means a login costs no more than its hash (goal: >= 0.8).
 
-The machine behaves like ONE CPU core for CPU-bound work: the client, gunicorn, Redis and
-the database all compete for it, so the flow rate includes the client's own cost. The
-client is kept cheap (a requests.Session per thread, regex parsing, no JWT verification)
-and its CPU per flow is printed, as is the server's.
+This machine is meant to behave like ONE CPU core for CPU-bound work: the client,
+gunicorn, Redis and the database all compete for it, so the flow rate pays for the client
+too. The client is kept cheap: http.client with one keep-alive connection per thread
+(``--client requests``: a requests.Session per thread), regex parsing, no JWT verification.
+A run with other work on the machine is flagged as unreliable. See bench/README.md.
 
 Run from the repository root::
 

@@ -20,6 +20,9 @@ GUNICORN_DEFAULTS: dict[str, Any] = {
     "max_requests_jitter": 1000,
     "accesslog": None,
     "errorlog": "-",
+    # gunicorn 27's control socket sits at one path per user: several servers on a host
+    # would take it from each other.
+    "control_socket_disable": True,
 }
 
 
