@@ -68,3 +68,34 @@ def test_incr_counts_and_expires(state):
     assert [state.incr(k, 1) for _ in range(3)] == [1, 2, 3]
     time.sleep(1.2)
     assert state.incr(k, 1) == 1
+
+
+def _race(action) -> int:
+    """Run ``action`` in 16 threads at once; how many of them returned a true value."""
+    wins = []
+    threads = [threading.Thread(target=lambda: wins.append(bool(action()))) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sum(wins)
+
+
+def test_take_returns_the_value_to_one_caller(state):
+    k = key()
+    assert state.take(k) is None
+    state.put(k, {"txn": "t1"}, 60)
+    assert state.take(k) == {"txn": "t1"}
+    assert state.take(k) is None and state.get(k) is None
+    state.put(k, {"txn": "t2"}, 60)
+    assert _race(lambda: state.take(k)) == 1
+
+
+def test_add_refuses_an_existing_key_until_it_expires(state):
+    k = key()
+    assert state.add(k, {"seen": 1}, 1) is True
+    assert state.add(k, {"seen": 2}, 60) is False
+    assert state.get(k) == {"seen": 1}
+    time.sleep(1.2)
+    assert state.add(k, {"seen": 3}, 60) is True
+    assert _race(lambda: state.add(k + ":race", {}, 60)) == 1

@@ -54,6 +54,9 @@ class UserPool(Base):
     security: Mapped[dict[str, Any]] = mapped_column(default=dict)
     #: Message templates per kind (subject, text, html); defaults in :mod:`broker.userpool.messages`.
     messages: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: Link a first federated sign-in to the confirmed user with the same email, when the
+    #: IdP vouches for the address (off by default: the IdP must be trusted for it).
+    link_by_email: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
@@ -97,6 +100,42 @@ class User(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     groups: Mapped[list[Group]] = relationship(secondary="user_groups", lazy="selectin")
+
+
+class IdentityProvider(Base):
+    """An upstream IdP of a pool (Cognito's CreateIdentityProvider). ``details`` holds the
+    type's settings (Cognito's ProviderDetails), validated by its connector module."""
+
+    __tablename__ = "identity_providers"
+    __table_args__ = (UniqueConstraint("pool_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    pool_id: Mapped[str] = mapped_column(ForeignKey("user_pools.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(32))
+    type: Mapped[str] = mapped_column(String(16))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: Pool attribute → upstream attribute (claim, Graph field or SAML attribute name).
+    attribute_mapping: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: Email domains (or other identifiers) that route to this IdP (``idp_identifier``).
+    identifiers: Mapped[list[str]] = mapped_column(default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class UserIdentity(Base):
+    """A federated identity linked to a pool user (``identities`` claim; Cognito's
+    AdminLinkProviderForUser). One upstream subject maps to one user."""
+
+    __tablename__ = "user_identities"
+    __table_args__ = (UniqueConstraint("pool_id", "provider_name", "subject"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    pool_id: Mapped[str] = mapped_column(ForeignKey("user_pools.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    provider_name: Mapped[str] = mapped_column(String(32))
+    provider_type: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str] = mapped_column(String(512))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class Group(Base):

@@ -36,6 +36,16 @@ class Keys:
         return f"{PREFIX}{{{pool_id}}}:otp:{purpose}:{username.lower()}"
 
     @staticmethod
+    def upstream(pool_id: str, state: str) -> str:
+        """An upstream sign-in in flight (OAuth ``state`` / SAML ``RelayState``) → its login."""
+        return f"{PREFIX}{{{pool_id}}}:upstream:{state}"
+
+    @staticmethod
+    def saml_assertion(pool_id: str, assertion_id: str) -> str:
+        """A consumed SAML assertion ID: each assertion is accepted once."""
+        return f"{PREFIX}{{{pool_id}}}:saml:{assertion_id}"
+
+    @staticmethod
     def failures(pool_id: str, kind: str, subject: str) -> str:
         return f"{PREFIX}{{{pool_id}}}:fail:{kind}:{subject.lower()}"
 
@@ -48,6 +58,10 @@ class StateStore(Protocol):
         """Atomically replace the value (keeping its TTL) and return the old one; None if absent."""
     def incr(self, key: str, ttl: int) -> int:
         """Atomically add one; the TTL starts with the first increment."""
+    def take(self, key: str) -> dict[str, Any] | None:
+        """Atomically read and delete: a one-time value is returned to one caller only."""
+    def add(self, key: str, value: dict[str, Any], ttl: int) -> bool:
+        """Store only if absent; False if the key already exists (a replay)."""
     def ping(self) -> bool: ...
 
 
@@ -86,6 +100,13 @@ class RedisState:
 
     def incr(self, key: str, ttl: int) -> int:
         return int(self._incr(keys=[key], args=[max(1, int(ttl))]))
+
+    def take(self, key: str) -> dict[str, Any] | None:
+        raw = self.client.getdel(key)
+        return None if raw is None else json.loads(raw)
+
+    def add(self, key: str, value: dict[str, Any], ttl: int) -> bool:
+        return bool(self.client.set(key, json.dumps(value), ex=max(1, int(ttl)), nx=True))
 
     def ping(self) -> bool:
         return bool(self.client.ping())
@@ -134,6 +155,19 @@ class MemoryState:
             expires, count = item if item else (time.monotonic() + max(1, int(ttl)), 0)
             self._data[key] = (expires, count + 1)
             return count + 1
+
+    def take(self, key: str) -> dict[str, Any] | None:
+        with self._lock:
+            item = self._live(key)
+            self._data.pop(key, None)
+        return None if item is None else json.loads(item[1])
+
+    def add(self, key: str, value: dict[str, Any], ttl: int) -> bool:
+        with self._lock:
+            if self._live(key) is not None:
+                return False
+            self._data[key] = (time.monotonic() + max(1, int(ttl)), json.dumps(value))
+            return True
 
     def ping(self) -> bool:
         return True
