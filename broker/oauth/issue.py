@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from ..store import repo
+from ..userpool.idps import IDENTITIES, identities_of
 from ..store.models import AppClient, RefreshToken, User, UserPool, utcnow
 from .keys import KeyCache
 from .tokens import Grant, Subject, access_claims, id_claims, sign
@@ -21,8 +22,10 @@ def issuer(base_url: str, pool_id: str) -> str:
 
 def subject_of(user: User) -> Subject:
     groups = sorted(user.groups, key=lambda g: (g.precedence is None, g.precedence or 0, g.name))
+    attributes = {k: v for k, v in user.attributes.items() if k != IDENTITIES}
     return Subject(sub=user.sub, username=user.username, groups=tuple(g.name for g in groups),
-                   roles=tuple(g.role_arn for g in groups if g.role_arn), attributes=dict(user.attributes))
+                   roles=tuple(g.role_arn for g in groups if g.role_arn), attributes=attributes,
+                   identities=identities_of(user.attributes))
 
 
 def issue_tokens(

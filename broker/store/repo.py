@@ -7,7 +7,7 @@ import hashlib
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from .models import AppClient, Group, RefreshToken, ResourceServer, RevokedOrigin, User, UserGroup, UserPool, utcnow
+from .models import AppClient, Group, IdentityProvider, RefreshToken, ResourceServer, RevokedOrigin, User, UserGroup, UserPool, utcnow
 
 
 def sha256(value: str) -> str:
@@ -59,6 +59,10 @@ def get_user_by_sub(session: Session, pool_id: str, sub: str) -> User | None:
 
 def list_users(session: Session, pool_id: str) -> list[User]:
     return list(session.scalars(select(User).where(User.pool_id == pool_id).order_by(User.id)))
+
+
+def idp_names(session: Session, pool_id: str) -> list[str]:
+    return list(session.scalars(select(IdentityProvider.name).where(IdentityProvider.pool_id == pool_id)))
 
 
 def get_group(session: Session, pool_id: str, name: str) -> Group | None:

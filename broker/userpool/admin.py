@@ -126,7 +126,7 @@ def create_client(
         id=_random(string.ascii_lowercase + string.digits, 26), pool_id=pool.id, name=name,
         secret_hash=repo.sha256(clear) if clear else None, callback_urls=callback_urls,
         logout_urls=logout_urls, allowed_flows=flows, allowed_scopes=scopes,
-        identity_providers=list(dict.fromkeys(identity_providers or ["COGNITO"])),
+        identity_providers=check_client_providers(session, pool.id, identity_providers or ["COGNITO"]),
         **{k: int(v) for k, v in lifetimes.items() if v is not None and k in _CLIENT_OPTIONS},
     )
     session.add(client)
@@ -135,6 +135,16 @@ def create_client(
 
 
 _CLIENT_OPTIONS = {*LIMITS, "rotate_refresh_tokens", "refresh_grace_seconds"}
+
+
+def check_client_providers(session: Session, pool_id: str, names: list[str]) -> list[str]:
+    """An app client's ``--idp`` list: COGNITO (password sign-in) or IdPs of the pool."""
+    known = set(repo.idp_names(session, pool_id))
+    names = list(dict.fromkeys(n.strip() for n in names))
+    for name in names:
+        if name != "COGNITO" and name not in known:
+            raise InvalidInput(f"no identity provider {name!r} in pool {pool_id} (create it with `broker idp create`)")
+    return names
 
 
 def create_resource_server(session: Session, pool_id: str, identifier: str, name: str, scopes: list[str]) -> ResourceServer:

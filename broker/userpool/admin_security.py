@@ -86,9 +86,10 @@ def unlock(session: Session, state: StateStore | None, pool_id: str, username: s
 
 
 def update_pool(session: Session, pool_id: str, mfa: str | None = None, adaptive: dict[str, str] | None = None,
-                **changes: Any) -> UserPool:
+                link_by_email: bool | None = None, **changes: Any) -> UserPool:
     """UpdateUserPool for the security settings: ``changes`` are :class:`Security` fields
-    (None: unchanged); ``adaptive`` maps risk levels to actions, merged into the current map."""
+    (None: unchanged); ``adaptive`` maps risk levels to actions, merged into the current map;
+    ``link_by_email`` links a first federated sign-in to the user with that verified email."""
     pool = admin.require_pool(session, pool_id)
     if mfa is not None and mfa not in admin.MFA:
         raise InvalidInput(f"--mfa must be one of {', '.join(admin.MFA)}")
@@ -99,11 +100,14 @@ def update_pool(session: Session, pool_id: str, mfa: str | None = None, adaptive
         raise InvalidInput(f"unknown security setting {sorted(unknown)[0]!r}")
     if adaptive:
         given["adaptive"] = {**current.adaptive, **{k.upper(): v.upper() for k, v in adaptive.items()}}
-    if mfa is None and not given:
+    if mfa is None and link_by_email is None and not given:
         raise InvalidInput("give at least one setting to change")
     updated = dataclasses.replace(current, **given).check()
     if mfa is not None:
         pool.mfa = mfa
+    if link_by_email is not None:
+        pool.link_by_email = link_by_email
+        given["link_by_email"] = link_by_email
     pool.security = updated.as_dict()
     session.flush()
     audit.record(session, pool.id, "UpdateUserPool", audit.PASS, **({"mfa": mfa} if mfa else {}), **given)
@@ -141,6 +145,7 @@ def describe_pool(pool: UserPool) -> dict[str, Any]:
         "RequiredAttributes": pool.required_attributes,
         "Security": {SECURITY_NAMES.get(k, _camel(k)): v for k, v in security.items()},
         "MessageTemplates": messages.describe(pool),
+        "LinkFederatedUsersByEmail": pool.link_by_email,
         "CreationDate": pool.created_at.isoformat(),
     }
 

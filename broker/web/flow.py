@@ -77,14 +77,17 @@ def current_sign_in() -> dict[str, Any] | None:
     return entry if user is not None and user.enabled and user.pool_id == g.pool.id else None
 
 
-def remember_sign_in(user: User, auth_time: int, amr: list[str]) -> None:
-    """Record the sign-in under a fresh session id (no fixation across sign-ins)."""
+def remember_sign_in(user: User, auth_time: int, amr: list[str], upstream: dict[str, Any] | None = None) -> None:
+    """Record the sign-in under a fresh session id (no fixation across sign-ins);
+    ``upstream`` names the IdP of a federated sign-in (and its single-logout data)."""
     rt = runtime()
     old = cookie.get("sid")
     data = (rt.state.get(Keys.session(old)) if isinstance(old, str) else None) or {"pools": {}}
     if isinstance(old, str):
         rt.state.delete(Keys.session(old))
     data["pools"][g.pool.id] = {"user_id": user.id, "auth_time": auth_time, "amr": amr}
+    if upstream:
+        data["pools"][g.pool.id]["upstream"] = upstream
     sid = secrets.token_urlsafe(32)
     rt.state.put(Keys.session(sid), data, rt.settings.session_ttl)
     cookie["sid"] = sid

@@ -28,6 +28,10 @@ class LoginForm(_Txn):
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=FIELD)])
 
 
+class FederateForm(_Txn):
+    email = StringField(_l("Corporate email"), validators=[DataRequired(), Length(max=FIELD)])
+
+
 class SignUpForm(_Txn):
     username = StringField(_l("Username"), validators=[DataRequired(), Length(max=128)])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=FIELD)])

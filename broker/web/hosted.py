@@ -13,12 +13,12 @@ from ..i18n import gettext as _
 from ..oauth import authorize
 from ..runtime import runtime
 from ..store.models import User
-from ..userpool import accounts
+from ..userpool import accounts, idps
 from ..userpool.attributes import label as attribute_label
 from ..userpool.passwords import PasswordPolicy
 from ..userpool.signin import authenticate, set_new_password
 from ..userpool.throttle import Throttle
-from . import flow
+from . import federation, flow
 from . import mfa as mfa_step
 from .forms import ConfirmForm, ForgotForm, LoginForm, NewPasswordForm, ResendForm, ResetForm, SignUpForm, form_errors
 from .pools import pool_blueprint
@@ -37,14 +37,17 @@ SIGNUP_ATTRIBUTES = {"email": "email", "phone_number": "tel", "birthdate": "date
 def authorize_endpoint() -> Response:
     req, client = authorize.parse(g.db_session, g.pool, request.args)
     g.client_id = client.id
-    if req.identity_provider not in (None, "COGNITO") or "COGNITO" not in client.identity_providers:
+    if req.identity_provider == "COGNITO" and "COGNITO" not in client.identity_providers:
         raise req.fail("invalid_request", "The requested identity provider is not enabled for this client.")
+    upstream = federation.route(req, client)
     sign_in = flow.current_sign_in()
     if req.prompt == "none" or not flow.needs_login(req, sign_in):
         if sign_in is None or flow.needs_login(req, sign_in):
             raise req.fail("login_required", "The user is not signed in.")
         return flow.redirect_with_code(req, sign_in)
     txn = flow.start_login(req)
+    if upstream is not None:
+        return federation.start_upstream(flow.load_login(txn), upstream)
     return redirect(url_for("hosted.login", txn=txn, lang=req.lang), code=302)
 
 
@@ -64,6 +67,8 @@ def login() -> Response | str:
 def login_post() -> Response | tuple[str, int]:
     form = LoginForm()
     data = flow.load_login(form.txn.data)
+    if "COGNITO" not in federation.client_providers(data):
+        raise HostedError(federation.MESSAGES["not_enabled"](), 403)
     if not form.validate():
         return _login_page(data, form.username.data or "", error=form_errors(form)), 400
     rt = runtime()
@@ -247,16 +252,28 @@ def _txn_for_page() -> dict[str, Any]:
     if txn is None and request.method == "GET" and "client_id" in request.args:
         req, _client = authorize.parse(g.db_session, g.pool, request.args)
         txn = flow.start_login(req)
-    return flow.load_login(txn)
+    data = flow.load_login(txn)
+    if "COGNITO" not in federation.client_providers(data):  # password accounts are not for this app
+        raise HostedError(federation.MESSAGES["not_enabled"](), 403)
+    return data
 
 
 def _login_page(data: dict[str, Any], username: str = "", error: Any = None, info: str | None = None) -> str:
+    """The sign-in page: the password form when the app allows COGNITO, one button per
+    other IdP it allows, and an email field when one of them is routed by domain."""
     txn = data["txn"]
+    allowed = federation.client_providers(data)
+    upstreams = [idp for idp in idps.list_idps(g.db_session, g.pool.id) if idp.name in allowed]
+    password = "COGNITO" in allowed
     return render_template(
         "login.html", action=url_for("hosted.login_post"), txn=txn, username=username[:256], error=error, info=info,
-        signup_url=url_for("hosted.signup", txn=txn) if g.pool.self_signup else None,
-        forgot_url=url_for("hosted.forgot_password", txn=txn),
+        signup_url=url_for("hosted.signup", txn=txn) if g.pool.self_signup and password else None,
+        forgot_url=url_for("hosted.forgot_password", txn=txn), password=password,
+        providers=[{"name": idp.name, "type": idp.type, "url": url_for("federation.federate", txn=txn, idp=idp.name)}
+                   for idp in upstreams],
+        email_action=url_for("federation.federate_by_email") if any(idp.identifiers for idp in upstreams) else None,
     )
+
 
 
 def _confirm_page(data: dict[str, Any], username: str, error: Any = None, info: str | None = None) -> str:

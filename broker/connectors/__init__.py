@@ -1,0 +1,1 @@
+"""Upstream identity providers behind one interface (:mod:`broker.connectors.base`)."""

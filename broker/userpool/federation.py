@@ -1,0 +1,103 @@
+"""A federated sign-in lands in the pool: the upstream :class:`Identity` becomes a pool user.
+
+As in Cognito, the first sign-in creates ``<ProviderName>_<subject>`` with status
+EXTERNAL_PROVIDER and the IdP's mapped attributes; later sign-ins refresh the mapped
+attributes of the same user. An identity linked to a native user (AdminLinkProviderForUser,
+or by verified email when the pool allows it) signs in as that user instead. The user's
+links are kept in the ``identities`` attribute, Cognito's JSON string, which tokens carry.
+https://docs.aws.amazon.com/cognito/latest/developerguide/cognito-user-pools-specifying-attribute-mapping.html
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..connectors.base import Identity
+from ..errors import HostedError
+from ..i18n import gettext as _
+from ..store.models import IdentityProvider, User, UserIdentity, UserPool
+from . import audit
+from .idps import IDENTITIES, find_link, refresh_identities
+
+EXTERNAL = "EXTERNAL_PROVIDER"
+MAX_VALUE = 2048
+SAFE_SUBJECT = re.compile(r"^[\w.@+=,:|-]{1,100}$")
+
+
+def sign_in(session: Session, pool: UserPool, idp: IdentityProvider, identity: Identity, ip: str | None) -> User:
+    """The pool user for ``identity`` (created, refreshed or linked); nothing is written
+    when the sign-in is refused (a disabled user)."""
+    link = find_link(session, pool.id, idp.name, identity.subject)
+    mapped = map_attributes(idp.attribute_mapping, identity)
+    if link is not None:
+        user = session.get(User, link.user_id)
+        assert user is not None  # the link cascades with its user
+        _require_enabled(session, pool, user, idp)
+        if user.status == EXTERNAL:
+            user.attributes = {**user.attributes, **mapped}
+    else:
+        user = _linked_by_email(session, pool, identity) or _new_user(session, pool, idp, identity, mapped)
+        _require_enabled(session, pool, user, idp)
+        session.add(UserIdentity(pool_id=pool.id, user_id=user.id, provider_name=idp.name,
+                                 provider_type=idp.type, subject=identity.subject))
+        session.flush()
+        refresh_identities(session, user)
+    audit.record(session, pool.id, "FederatedSignIn", audit.PASS, user=user, ip=ip, provider=idp.name)
+    return user
+
+
+def map_attributes(mapping: dict[str, str], identity: Identity) -> dict[str, str]:
+    """Pool attribute ← upstream value, by the IdP's mapping (data, not code). A mapped
+    email is verified only when the upstream says so."""
+    out = {}
+    for pool_attr, upstream in mapping.items():
+        value = identity.attributes.get(upstream)
+        if value is not None and pool_attr != IDENTITIES:
+            out[pool_attr] = str(value)[:MAX_VALUE]
+    if "email" in out and "email_verified" not in out:
+        out["email_verified"] = "true" if identity.email_verified else "false"
+    return out
+
+
+def username_for(idp: IdentityProvider, subject: str) -> str:
+    """``<provider>_<subject>``, lower-cased as the pool's usernames are; a subject that
+    does not fit a username is replaced by its digest."""
+    if not SAFE_SUBJECT.fullmatch(subject):
+        subject = hashlib.sha256(subject.encode()).hexdigest()[:40]
+    return f"{idp.name}_{subject}".lower()
+
+
+def _new_user(session: Session, pool: UserPool, idp: IdentityProvider, identity: Identity,
+              mapped: dict[str, str]) -> User:
+    user = User(pool_id=pool.id, username=username_for(idp, identity.subject), status=EXTERNAL,
+                password_hash=None, attributes=mapped)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def _linked_by_email(session: Session, pool: UserPool, identity: Identity) -> User | None:
+    """With the pool's ``link_by_email``: the confirmed native user whose verified email
+    the upstream asserts, also verified."""
+    email = (identity.attributes.get("email") or "").strip().lower()
+    if not (pool.link_by_email and identity.email_verified and email):
+        return None
+    stmt = select(User).where(User.pool_id == pool.id, User.status == "CONFIRMED",
+                              User.attributes["email"].as_string() == email)
+    for user in session.scalars(stmt):
+        if str(user.attributes.get("email_verified")).lower() == "true":
+            return user
+    return None
+
+
+def _require_enabled(session: Session, pool: UserPool, user: User, idp: IdentityProvider) -> None:
+    if not user.enabled:
+        session.rollback()
+        audit.record(session, pool.id, "FederatedSignIn", audit.FAIL, username=user.username, provider=idp.name,
+                     reason="disabled")
+        session.commit()
+        raise HostedError(_("Your account is disabled. Contact your administrator."), 403)
