@@ -1,0 +1,158 @@
+"""How a federated sign-in lands in the pool (on a real SQLite database): the first sign-in
+creates ``<provider>_<subject>`` as EXTERNAL_PROVIDER, later ones refresh the mapped
+attributes of the same user; linked identities sign in as their native user; linking by
+email needs the pool's consent and a verified address on both sides; a disabled user is
+refused with nothing written."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from broker.connectors.base import Identity
+from broker.errors import HostedError, InvalidInput
+from broker.oauth.issue import subject_of
+from broker.store.db import Database
+from broker.store.models import AuditEvent, IdentityProvider, User, UserIdentity
+from broker.userpool import admin, federation, idps
+
+MAPPING = {"email": "email", "given_name": "given_name", "custom:team": "team"}
+
+
+@pytest.fixture()
+def db(tmp_path: Path) -> Iterator[Database]:
+    database = Database(f"sqlite:///{tmp_path}/fed.db")
+    database.upgrade()
+    yield database
+    database.dispose()
+
+
+@pytest.fixture()
+def session(db: Database) -> Iterator[Session]:
+    with db.session() as s:
+        yield s
+
+
+@pytest.fixture()
+def corp(session: Session) -> IdentityProvider:
+    pool = admin.create_pool(session, "fed")
+    idp = IdentityProvider(pool_id=pool.id, name="Corp", type="OIDC", details={}, attribute_mapping=MAPPING)
+    session.add(idp)
+    session.commit()
+    return idp
+
+
+def who(subject: str = "u-123", verified: bool = True, **attributes: str) -> Identity:
+    attrs = {"sub": subject, "email": "ann@corp.example", "given_name": "Ann", "team": "blue", **attributes}
+    return Identity("Corp", "OIDC", subject, attrs, email_verified=verified)
+
+
+def count(session: Session, model: type) -> int:
+    return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def sign_in(session: Session, idp: IdentityProvider, identity: Identity) -> User:
+    user = federation.sign_in(session, idp_pool(session, idp), idp, identity, "127.0.0.1")
+    session.commit()
+    return user
+
+
+def idp_pool(session: Session, idp: IdentityProvider):  # type: ignore[no-untyped-def]
+    return admin.require_pool(session, idp.pool_id)
+
+
+def test_first_sign_in_creates_an_external_user_with_mapped_attributes(session, corp):
+    user = sign_in(session, corp, who())
+    assert user.username == "corp_u-123" and user.status == "EXTERNAL_PROVIDER" and user.password_hash is None
+    assert user.attributes["email"] == "ann@corp.example" and user.attributes["email_verified"] == "true"
+    assert user.attributes["given_name"] == "Ann" and user.attributes["custom:team"] == "blue"
+    assert "sub" not in user.attributes  # only mapped attributes land in the pool
+    [identity] = subject_of(user).identities or []
+    assert identity["userId"] == "u-123" and identity["providerName"] == "Corp"
+    assert identity["providerType"] == "OIDC" and identity["primary"] == "true" and identity["issuer"] is None
+    assert int(identity["dateCreated"]) > 1_700_000_000_000  # milliseconds, as Cognito
+    assert "identities" not in subject_of(user).attributes
+
+
+def test_second_sign_in_updates_the_same_user(session, corp):
+    first = sign_in(session, corp, who())
+    again = sign_in(session, corp, who(given_name="Annie", team="red", verified=False))
+    assert again.id == first.id and count(session, User) == 1 and count(session, UserIdentity) == 1
+    assert again.attributes["given_name"] == "Annie" and again.attributes["custom:team"] == "red"
+    assert again.attributes["email_verified"] == "false"
+
+
+def test_unverified_upstream_email_is_not_verified_in_the_pool(session, corp):
+    user = sign_in(session, corp, who(verified=False))
+    assert user.attributes["email_verified"] == "false"
+
+
+def test_subject_that_does_not_fit_a_username_is_replaced_by_its_digest(session, corp):
+    user = sign_in(session, corp, who(subject="CN=Ann Smith/O=Corp\u200b<script>"))
+    assert user.username.startswith("corp_") and len(user.username) == len("corp_") + 40
+    assert user.username[5:].isalnum()
+    assert idps.find_link(session, user.pool_id, "Corp", "CN=Ann Smith/O=Corp\u200b<script>").user_id == user.id
+
+
+def test_admin_link_makes_the_upstream_subject_sign_in_as_the_native_user(session, corp):
+    native, _ = admin.create_user(session, corp.pool_id, "ann", password="Corr3ct-Horse!",
+                                  attributes={"email": "ann@corp.example", "given_name": "Native"}, confirmed=True)
+    idps.link_user(session, corp.pool_id, "ann", "Corp", "u-123")
+    session.commit()
+    user = sign_in(session, corp, who(given_name="Upstream"))
+    assert user.id == native.id and count(session, User) == 1
+    assert user.attributes["given_name"] == "Native"  # a native user's own attributes stay
+    assert json.loads(user.attributes["identities"])[0]["userId"] == "u-123"
+
+
+def test_link_refuses_a_subject_linked_twice_and_unknown_names(session, corp):
+    admin.create_user(session, corp.pool_id, "ann", password="Corr3ct-Horse!", confirmed=True)
+    admin.create_user(session, corp.pool_id, "bob", password="Corr3ct-Horse!", confirmed=True)
+    idps.link_user(session, corp.pool_id, "ann", "Corp", "u-123")
+    with pytest.raises(InvalidInput, match="already linked"):
+        idps.link_user(session, corp.pool_id, "bob", "Corp", "u-123")
+    with pytest.raises(InvalidInput, match="no identity provider"):
+        idps.link_user(session, corp.pool_id, "bob", "Other", "u-9")
+    with pytest.raises(InvalidInput, match="no user"):
+        idps.link_user(session, corp.pool_id, "nobody", "Corp", "u-9")
+
+
+def test_link_by_email_is_off_by_default(session, corp):
+    admin.create_user(session, corp.pool_id, "ann", password="Corr3ct-Horse!",
+                      attributes={"email": "ann@corp.example", "email_verified": "true"}, confirmed=True)
+    session.commit()
+    user = sign_in(session, corp, who())
+    assert user.username == "corp_u-123" and count(session, User) == 2
+
+
+@pytest.mark.parametrize("upstream_verified, native_verified, linked", [
+    (True, True, True), (False, True, False), (True, False, False),
+])
+def test_link_by_email_needs_both_addresses_verified(session, corp, upstream_verified, native_verified, linked):
+    pool = idp_pool(session, corp)
+    pool.link_by_email = True
+    native, _ = admin.create_user(session, corp.pool_id, "ann", password="Corr3ct-Horse!", confirmed=True,
+                                  attributes={"email": "ann@corp.example",
+                                              "email_verified": "true" if native_verified else "false"})
+    session.commit()
+    user = sign_in(session, corp, who(email="Ann@Corp.example", verified=upstream_verified))
+    assert (user.id == native.id) is linked
+    assert count(session, User) == (1 if linked else 2)
+
+
+def test_disabled_user_is_refused_and_nothing_changes(session, corp):
+    user = sign_in(session, corp, who())
+    user.enabled = False
+    session.commit()
+    with pytest.raises(HostedError) as refused:
+        sign_in(session, corp, who(given_name="Changed"))
+    assert refused.value.status == 403
+    session.expire_all()
+    assert session.get(User, user.id).attributes["given_name"] == "Ann"
+    refusals = session.scalars(select(AuditEvent).where(AuditEvent.event == "FederatedSignIn",
+                                                        AuditEvent.outcome == "Fail")).all()
+    assert len(refusals) == 1 and refusals[0].details["reason"] == "disabled"
