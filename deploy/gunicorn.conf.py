@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import os
+from pathlib import Path
 
 from broker.serving import GUNICORN_DEFAULTS
 
@@ -33,9 +34,9 @@ def _cpus() -> int:
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     for path in ("/sys/fs/cgroup/cpu.max", "/sys/fs/cgroup/cpu/cpu.cfs_quota_us"):
         try:
-            fields = open(path).read().split()
+            fields = Path(path).read_text().split()
             if path.endswith("cfs_quota_us"):
-                fields.append(open("/sys/fs/cgroup/cpu/cpu.cfs_period_us").read().strip())
+                fields.append(Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us").read_text().strip())
         except OSError:
             continue
         if fields[0] not in ("max", "-1"):
