@@ -34,7 +34,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from .store.db import Database
     from .store.state import open_state
     from .userpool.senders import open_sender, open_sms_sender
-    from .web import account, api, assets, errors, federation, health, hosted, mfa, verify
+    from .web import account, api, assets, errors, federation, health, hosted, mfa, saml, verify
     from .web.themes import BrokerFlask
     from .web.pools import close_session, register
 
@@ -74,9 +74,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     csrf = CSRFProtect(app)
     for view in (api.token, api.revoke, api.introspect, api.userinfo):  # bearer/client-authenticated APIs
         csrf.exempt(view)
+    csrf.exempt(saml.acs)  # the IdP's cross-site POST: its signature and InResponseTo are the proof
     app.extensions["broker.oauth"] = build_server(app)
     app.register_blueprint(health.bp)
-    for bp in (api.bp, hosted.bp, mfa.bp, account.bp, verify.bp, assets.bp, federation.bp):
+    for bp in (api.bp, hosted.bp, mfa.bp, account.bp, verify.bp, assets.bp, federation.bp, saml.bp):
         register(app, bp)
     errors.init_app(app)
     app.teardown_request(close_session)

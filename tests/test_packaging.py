@@ -26,3 +26,14 @@ def test_wheel_carries_templates_static_and_migrations(tmp_path):
     out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env={"PYTHONPATH": str(site)},
                          capture_output=True, text=True, check=True).stdout.split()
     assert out == [str(site / "broker" / "templates"), "True"]
+
+
+def test_saml_stack_imports_with_one_libxml2():
+    """python3-saml needs lxml and xmlsec built on the same libxml2; a mismatch fails at import
+    ("lxml & xmlsec libxml2 library version mismatch"), so the pins are checked here."""
+    import lxml.etree
+    import xmlsec
+    from onelogin.saml2.auth import OneLogin_Saml2_Auth
+
+    assert OneLogin_Saml2_Auth.__name__ == "OneLogin_Saml2_Auth"
+    assert xmlsec.get_libxml_version() == lxml.etree.LIBXML_VERSION

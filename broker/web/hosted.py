@@ -18,7 +18,7 @@ from ..userpool.attributes import label as attribute_label
 from ..userpool.passwords import PasswordPolicy
 from ..userpool.signin import authenticate, set_new_password
 from ..userpool.throttle import Throttle
-from . import federation, flow
+from . import federation, flow, saml
 from . import mfa as mfa_step
 from .forms import ConfirmForm, ForgotForm, LoginForm, NewPasswordForm, ResendForm, ResetForm, SignUpForm, form_errors
 from .pools import pool_blueprint
@@ -236,12 +236,18 @@ def logout() -> Response | str:
         raise HostedError(_("The logout_uri is not registered for this application."))
     if logout_uri is None and "redirect_uri" in request.args:
         authorize.parse(g.db_session, g.pool, request.args)
-        flow.forget_sign_in()
-        return redirect(url_for("hosted.authorize_endpoint", **request.args.to_dict()))
-    flow.forget_sign_in()
-    if logout_uri is not None:
+        target = url_for("hosted.authorize_endpoint", **request.args.to_dict())
+    elif logout_uri is not None:
         state = request.args.get("state")
         target = authorize.add_params(logout_uri, {"state": state}) if state and len(state) <= 2048 else logout_uri
+    else:
+        target = None
+    entry = flow.current_sign_in()
+    flow.forget_sign_in()
+    upstream = saml.begin_logout(entry, target or url_for("hosted.logout", client_id=client.id))
+    if upstream is not None:  # the SAML IdP that signed the user in ends its session too
+        return upstream
+    if target is not None:
         return redirect(target)
     return render_template("logged_out.html", message=_("You have been signed out."), back_url=None)
 
