@@ -39,6 +39,8 @@ if TYPE_CHECKING:
     from ..connectors.saml_settings import SpEndpoints
 
 bp = pool_blueprint("saml")
+#: Bytes a POST to the ACS may carry.
+ACS_MAX_BODY = 1024 * 1024
 log = logging.getLogger("broker.federation")
 MAX_RELAY_STATE = 2048
 
@@ -60,6 +62,9 @@ def _saml_idps() -> list[IdentityProvider]:
 @bp.post("/saml2/idpresponse")
 def acs() -> Response:
     """The ACS (Profiles §4.1.4): verify, accept the assertion once, sign the user in."""
+    # An enterprise response with many group attributes, encrypted and base64-encoded,
+    # outgrows the limit for forms; python3-saml's own limit on the XML still applies.
+    request.max_content_length = max(ACS_MAX_BODY, runtime().settings.max_content_length)
     if len(request.form.getlist("SAMLResponse")) != 1 or len(request.form.getlist("RelayState")) > 1:
         raise HostedError(federation.MESSAGES["failed"](), 400)
     relay_state = request.form.get("RelayState", "")

@@ -130,6 +130,19 @@ def test_encrypted_assertions_are_decrypted_and_then_required(shared_broker, tmp
         assert len(fed.users()) == 1
 
 
+def test_large_encrypted_response_with_many_groups_is_accepted(shared_broker, tmp_path):
+    """An enterprise user in hundreds of groups: the encrypted, base64-encoded response is far
+    beyond the limit for hosted forms, and the ACS still takes it."""
+    groups = [f"cn=group-{n:04d},ou=groups,dc=corp,dc=example" for n in range(600)]
+    with running_idp(tmp_path / "idp", auto_login="alice", encrypt_assertion=True) as idp:
+        idp.add_user("alice", ALICE, {"email": ALICE, "firstName": "Alice", "team": "blue", "memberOf": groups})
+        fed = corp(shared_broker, idp, tmp_path, "--want-assertions-encrypted")
+        params, answer = sign_in(fed, idp)
+        assert len(answer.request.body) > 96 * 1024  # beyond the 64 KiB form limit
+        id_claims, _ = fed.tokens(params, answer)
+        assert id_claims["email"] == ALICE and id_claims["custom:team"] == "blue"
+
+
 def _idp_initiated(fed: Federation, idp: SamlIdp, **overrides: str) -> requests.Response:
     """The user picks the app at the IdP's portal; RelayState is the app's request (Cognito's shape)."""
     relay = {"client_id": fed.rp.client_id, "redirect_uri": CALLBACK, "response_type": "code",
