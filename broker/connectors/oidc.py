@@ -1,0 +1,271 @@
+"""Any OpenID Connect provider: the authorization code flow with PKCE and a nonce, the ID
+token checked against the provider's JWKS, and the UserInfo endpoint when there is one.
+https://openid.net/specs/openid-connect-core-1_0.html#CodeFlowAuth
+
+Endpoints come from discovery (``<issuer>/.well-known/openid-configuration``, OpenID
+Connect Discovery §4) unless the admin gives them; an explicit endpoint wins over the
+discovered one. :mod:`broker.connectors.google` is this connector with Google's defaults.
+
+Example::
+
+    details = configure({"issuer": "https://id.example.com", "client_id": "a", "client_secret": "s"}, None)
+    out = open(idp).begin(Callback(url, state, entity_id))
+"""
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+
+from ..errors import InvalidInput
+from ..store.models import IdentityProvider
+from . import oauth
+from .base import Callback, Identity, Outbound, UpstreamError
+
+DEFAULT_MAPPING = {"email": "email", "email_verified": "email_verified", "name": "name"}
+SECRETS = frozenset({"client_secret"})
+OPTIONS = ("client_id", "client_secret", "scopes", "issuer", "authorize_url", "token_url", "userinfo_url",
+           "jwks_uri", "token_auth_method")
+#: Seconds a discovery document is reused in this process.
+DISCOVERY_TTL = 300
+#: Token-mechanics claims that are not attributes of the user.
+NOT_ATTRIBUTES = frozenset({"aud", "azp", "exp", "iat", "nbf", "nonce", "at_hash", "c_hash", "auth_time", "jti"})
+
+
+def configure(options: Mapping[str, Any], current: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Validated details of a generic OIDC provider: issuer (its ID tokens' ``iss``),
+    client credentials, scopes (``openid`` at least) and optional explicit endpoints."""
+    details = oauth.merge_options("OIDC", options, current, OPTIONS)
+    oauth.require(details, "client_id", "client_secret", "issuer")
+    details["scopes"] = oauth.check_scopes(details.get("scopes", "openid"), required="openid")
+    details.setdefault("token_auth_method", "client_secret_basic")
+    return details
+
+
+def open(idp: IdentityProvider) -> OIDCConnector:  # noqa: A001 - the registry's name
+    return OIDCConnector(idp.name, "OIDC", dict(idp.details))
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    authorize_url: str
+    token_url: str
+    jwks_uri: str
+    userinfo_url: str | None
+
+
+class _Discovery:
+    """Discovery documents by issuer, cached in process for :data:`DISCOVERY_TTL`."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._docs: dict[str, tuple[float, dict[str, Any]]] = {}
+
+    def get(self, issuer: str) -> dict[str, Any]:
+        with self._lock:
+            hit = self._docs.get(issuer)
+        if hit and hit[0] > time.monotonic():
+            return hit[1]
+        doc = oauth.get_json(issuer.rstrip("/") + "/.well-known/openid-configuration")
+        if doc.get("issuer") != issuer:  # Discovery §4.3: the document speaks for this issuer
+            raise UpstreamError("invalid_request", f"discovery document names issuer {str(doc.get('issuer'))[:200]!r}")
+        with self._lock:
+            self._docs[issuer] = (time.monotonic() + DISCOVERY_TTL, doc)
+        return doc
+
+
+DISCOVERY = _Discovery()
+
+#: Asymmetric signatures only: never ``none``, never HS* (a shared client secret proves
+#: nothing about who minted the token).
+ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512")
+#: Clock skew allowed on ``exp`` and ``iat``, in seconds.
+SKEW = 60
+MAX_ID_TOKEN = 16 * 1024
+
+
+@dataclass(frozen=True)
+class IdTokenRules:
+    """What this login expects of its ID token (Core §3.1.3.7)."""
+
+    issuers: tuple[str, ...]
+    client_id: str
+    nonce: str
+
+
+class _Jwks:
+    """Key sets by ``jwks_uri``, cached in process; a ``kid`` the cached set lacks triggers
+    one refetch (the provider rotated its keys)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sets: dict[str, tuple[float, KeySet]] = {}
+
+    def get(self, uri: str, kid: str | None) -> KeySet:
+        with self._lock:
+            hit = self._sets.get(uri)
+        if hit and hit[0] > time.monotonic() and (kid is None or _has_kid(hit[1], kid)):
+            return hit[1]
+        document = oauth.get_json(uri)
+        keys = [k for k in document.get("keys") or [] if isinstance(k, dict) and k.get("use", "sig") == "sig"]
+        try:
+            key_set = KeySet.import_key_set({"keys": keys})
+        except (JoseError, ValueError, TypeError) as exc:
+            raise UpstreamError("invalid_request", f"unusable JWKS at {uri}: {exc}") from None
+        with self._lock:
+            self._sets[uri] = (time.monotonic() + DISCOVERY_TTL, key_set)
+        return key_set
+
+
+JWKS = _Jwks()
+
+
+def _has_kid(key_set: KeySet, kid: str) -> bool:
+    return any(key.kid == kid for key in key_set.keys)
+
+
+def _header(token: str) -> dict[str, Any]:
+    try:
+        head = token.split(".", 1)[0]
+        header = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
+    except (ValueError, UnicodeDecodeError):
+        header = None
+    if not isinstance(header, dict):
+        raise UpstreamError("invalid_request", "ID token header is not JSON")
+    return header
+
+
+def verify_id_token(token: Any, jwks_uri: str, rules: IdTokenRules, now: float | None = None) -> dict[str, Any]:
+    """The claims of an ID token whose signature, issuer, audience, lifetime and nonce
+    hold (Core §3.1.3.7); :class:`UpstreamError` otherwise."""
+    if not isinstance(token, str) or len(token) > MAX_ID_TOKEN or token.count(".") != 2:
+        raise UpstreamError("invalid_request", "token response without a compact ID token")
+    header = _header(token)
+    alg, kid = header.get("alg"), header.get("kid")
+    if alg not in ALGORITHMS:
+        raise UpstreamError("invalid_request", f"ID token alg {str(alg)[:20]!r} is not allowed")
+    if kid is not None and not isinstance(kid, str):
+        raise UpstreamError("invalid_request", "ID token kid is not a string")
+    key_set = JWKS.get(jwks_uri, kid)
+    key: Any = key_set
+    if kid is None:  # no kid: only a provider with a single signing key can be understood
+        if len(key_set.keys) != 1:
+            raise UpstreamError("invalid_request", "ID token names no kid and the JWKS holds several keys")
+        key = key_set.keys[0]
+    try:
+        claims = jwt.decode(token, key, algorithms=[alg]).claims
+    except (JoseError, ValueError, TypeError) as exc:
+        raise UpstreamError("invalid_request", f"ID token signature: {exc}") from None
+    check_claims(claims, rules, time.time() if now is None else now)
+    return claims
+
+
+def check_claims(claims: dict[str, Any], rules: IdTokenRules, now: float) -> None:
+    """Core §3.1.3.7 steps 2-4, 9-11."""
+    if claims.get("iss") not in rules.issuers:
+        raise UpstreamError("invalid_request", f"ID token iss {str(claims.get('iss'))[:200]!r} is not the issuer")
+    aud = claims.get("aud")
+    audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
+    if rules.client_id not in audiences:
+        raise UpstreamError("invalid_request", "ID token aud does not contain our client_id")
+    azp = claims.get("azp")
+    if (len(audiences) > 1 or azp is not None) and azp != rules.client_id:
+        raise UpstreamError("invalid_request", "ID token azp is not our client_id")
+    exp, iat = claims.get("exp"), claims.get("iat")
+    if not _number(exp) or not _number(iat):
+        raise UpstreamError("invalid_request", "ID token without numeric exp and iat")
+    if exp + SKEW < now or iat - SKEW > now:
+        raise UpstreamError("invalid_request", "ID token expired or issued in the future")
+    nonce = claims.get("nonce")
+    if not isinstance(nonce, str) or not hmac.compare_digest(nonce.encode(), rules.nonce.encode()):
+        raise UpstreamError("invalid_request", "ID token nonce does not match the login transaction")
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not sub or len(sub) > 255:
+        raise UpstreamError("invalid_request", "ID token without a usable sub")
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+class OIDCConnector:
+    """One configured OIDC upstream (also Google's, with ``provider_type`` "Google")."""
+
+    def __init__(self, name: str, provider_type: str, details: dict[str, Any],
+                 issuers: tuple[str, ...] | None = None) -> None:
+        self.name, self.provider_type, self.details = name, provider_type, details
+        #: Accepted ``iss`` values (Google also signs as its bare host name).
+        self.issuers = issuers or (details["issuer"],)
+
+    def endpoints(self) -> Endpoints:
+        """Explicit endpoints, completed by discovery when any required one is missing."""
+        d = self.details
+        found: dict[str, Any] = {}
+        if not all(d.get(k) for k in ("authorize_url", "token_url", "jwks_uri")):
+            doc = DISCOVERY.get(d["issuer"])
+            found = {"authorize_url": doc.get("authorization_endpoint"), "token_url": doc.get("token_endpoint"),
+                     "jwks_uri": doc.get("jwks_uri"), "userinfo_url": doc.get("userinfo_endpoint")}
+        urls = {k: d.get(k) or found.get(k) for k in ("authorize_url", "token_url", "jwks_uri", "userinfo_url")}
+        for key, url in urls.items():
+            if url is not None and not _usable_url(url):
+                raise UpstreamError("invalid_request", f"unusable {key} {str(url)[:200]!r} for {self.name}")
+        if not (urls["authorize_url"] and urls["token_url"] and urls["jwks_uri"]):
+            raise UpstreamError("invalid_request", f"{self.name} publishes no authorization, token or JWKS endpoint")
+        return Endpoints(**urls)
+
+    def _client(self, callback: Callback) -> Any:
+        return oauth.client_session(self.details, callback.url, self.details.get("scopes", "openid"),
+                                    self.details.get("token_auth_method", "client_secret_basic"))
+
+    def begin(self, callback: Callback) -> Outbound:
+        """The authentication request (Core §3.1.2.1) with PKCE S256 and a nonce."""
+        nonce, verifier = oauth.new_secret(), oauth.new_secret()
+        url, _state = self._client(callback).create_authorization_url(
+            self.endpoints().authorize_url, state=callback.state, code_verifier=verifier, nonce=nonce)
+        return Outbound(url=url, kept={"nonce": nonce, "code_verifier": verifier})
+
+    def complete(self, callback: Callback, params: Mapping[str, str], kept: dict[str, Any]) -> Identity:
+        """Core §3.1.2.7 (the answer), §3.1.3 (token request, ID token validation) and
+        §5.3.2 (UserInfo ``sub`` must match the ID token's)."""
+        code = oauth.check_answer(callback, params)
+        nonce, verifier = kept.get("nonce"), kept.get("code_verifier")
+        if not isinstance(nonce, str) or not isinstance(verifier, str):
+            raise UpstreamError("invalid_request", "login transaction has no nonce or code_verifier")
+        endpoints = self.endpoints()
+        with self._client(callback) as client:
+            token = oauth.exchange_code(client, endpoints.token_url, code, code_verifier=verifier)
+        rules = IdTokenRules(issuers=self.issuers, client_id=self.details["client_id"], nonce=nonce)
+        claims = verify_id_token(token.get("id_token"), endpoints.jwks_uri, rules)
+        if endpoints.userinfo_url:
+            info = oauth.get_json(endpoints.userinfo_url,
+                                  headers={"Authorization": f"Bearer {token['access_token']}"})
+            sub = info.get("sub")
+            if not isinstance(sub, str) or not hmac.compare_digest(sub.encode(), claims["sub"].encode()):
+                raise UpstreamError("invalid_request", "UserInfo sub differs from the ID token's")
+            claims = {**claims, **{k: v for k, v in info.items() if k not in ("iss", "aud")}}
+        return self._identity(claims)
+
+    def _identity(self, claims: dict[str, Any]) -> Identity:
+        attributes = {}
+        for name, value in claims.items():
+            text = oauth.as_string(value)
+            if text is not None and name not in NOT_ATTRIBUTES:
+                attributes[name] = text
+        return Identity(provider_name=self.name, provider_type=self.provider_type, subject=claims["sub"],
+                        attributes=attributes, email_verified=attributes.get("email_verified") == "true")
+
+
+def _usable_url(url: Any) -> bool:
+    try:
+        return isinstance(url, str) and bool(oauth.check_url("issuer", url))
+    except InvalidInput:
+        return False
