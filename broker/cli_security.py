@@ -222,6 +222,36 @@ def user_sign_out(pool_id: str, username: str, as_json: bool) -> None:
     _emit(out, as_json)
 
 
+@user.command("disable")
+@click.option("--pool", "pool_id", required=True)
+@click.option("--username", required=True)
+@json_option
+def user_disable(pool_id: str, username: str, as_json: bool) -> None:
+    """No more sign-ins, by password or through any IdP; the user's refresh tokens and the
+    access tokens issued from them are revoked (Cognito's AdminDisableUser)."""
+    with _store() as (_s, session):
+        u = _user(session, pool_id, username)
+        u.enabled = False
+        revoked = repo.revoke_user_tokens(session, u.id)
+        audit.record(session, pool_id, "AdminDisableUser", audit.PASS, user=u, families=revoked)
+        out = {"Username": u.username, "Enabled": False, "RevokedSessions": revoked}
+    _emit(out, as_json)
+
+
+@user.command("enable")
+@click.option("--pool", "pool_id", required=True)
+@click.option("--username", required=True)
+@json_option
+def user_enable(pool_id: str, username: str, as_json: bool) -> None:
+    """Sign-ins work again (Cognito's AdminEnableUser)."""
+    with _store() as (_s, session):
+        u = _user(session, pool_id, username)
+        u.enabled = True
+        audit.record(session, pool_id, "AdminEnableUser", audit.PASS, user=u)
+        out = {"Username": u.username, "Enabled": True}
+    _emit(out, as_json)
+
+
 @user.group("mfa")
 def user_mfa() -> None:
     """A user's second factors (Cognito's AdminSetUserMFAPreference)."""

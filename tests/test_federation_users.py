@@ -156,3 +156,39 @@ def test_disabled_user_is_refused_and_nothing_changes(session, corp):
     refusals = session.scalars(select(AuditEvent).where(AuditEvent.event == "FederatedSignIn",
                                                         AuditEvent.outcome == "Fail")).all()
     assert len(refusals) == 1 and refusals[0].details["reason"] == "disabled"
+
+
+def test_usernames_that_collide_get_a_name_of_their_own(session, corp):
+    """``corp``/``x_y`` and ``corp_x``/``y`` both read ``corp_x_y``; subjects differing only in
+    case read alike; a native user may already hold the name. Each identity still gets one
+    user of its own, and the next sign-in finds it again."""
+    pool = idp_pool(session, corp)
+    other = IdentityProvider(pool_id=pool.id, name="Corp_x", type="OIDC", details={}, attribute_mapping=MAPPING)
+    session.add(other)
+    admin.create_user(session, pool.id, "corp_native", password="Corr3ct-Horse!", confirmed=True)
+    session.commit()
+    first = sign_in(session, corp, who(subject="x_y"))
+    second = sign_in(session, other, Identity("Corp_x", "OIDC", "y", {"sub": "y"}))
+    upper = sign_in(session, corp, who(subject="X_Y"))
+    squatted = sign_in(session, corp, who(subject="native"))
+    names = [first.username, second.username, upper.username, squatted.username]
+    assert first.username == "corp_x_y" and len(set(names)) == 4, names
+    assert squatted.status == "EXTERNAL_PROVIDER" and squatted.username != "corp_native"
+    assert sign_in(session, other, Identity("Corp_x", "OIDC", "y", {"sub": "y"})).id == second.id
+    assert count(session, User) == 5
+
+
+def test_provider_names_are_unique_ignoring_case(session, corp):
+    with pytest.raises(InvalidInput, match="already exists"):
+        idps.create_idp(session, corp.pool_id, "OIDC", "CORP", {})
+
+
+def test_link_by_email_links_nobody_when_several_users_share_the_address(session, corp):
+    pool = idp_pool(session, corp)
+    pool.link_by_email = True
+    for name in ("ann", "ann2"):
+        admin.create_user(session, corp.pool_id, name, password="Corr3ct-Horse!", confirmed=True,
+                          attributes={"email": "ann@corp.example", "email_verified": "true"})
+    session.commit()
+    user = sign_in(session, corp, who())
+    assert user.status == "EXTERNAL_PROVIDER" and count(session, User) == 3

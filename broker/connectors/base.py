@@ -45,6 +45,9 @@ class Callback:
     url: str
     state: str
     sp_entity_id: str
+    #: The app asked for a fresh sign-in (``prompt=login`` or ``max_age``): the upstream must
+    #: authenticate the user again, not answer from its own session.
+    fresh: bool = False
 
 
 @dataclass(frozen=True)

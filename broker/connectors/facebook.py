@@ -75,7 +75,8 @@ class FacebookConnector:
                                     "client_secret_post", pkce=False)
 
     def begin(self, callback: Callback) -> Outbound:
-        url, _state = self._client(callback).create_authorization_url(self.authorize_url, state=callback.state)
+        fresh = {"auth_type": "reauthenticate"} if callback.fresh else {}
+        url, _state = self._client(callback).create_authorization_url(self.authorize_url, state=callback.state, **fresh)
         return Outbound(url=url)
 
     def complete(self, callback: Callback, params: Mapping[str, str], kept: dict[str, Any]) -> Identity:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import hmac
+import ipaddress
 import json
 import re
 import secrets
@@ -82,6 +83,19 @@ def check_url(name: str, value: str) -> str:
     if parts.scheme == "https" or (parts.scheme == "http" and host in LOOPBACK):
         return value
     raise InvalidInput(f"{cli_name(name)} must use https (http only on 127.0.0.1, ::1 or localhost)")
+
+
+def is_internal(url: str) -> bool:
+    """Whether ``url`` names this host or a private network: loopback names, and loopback,
+    private, link-local or unspecified IP literals."""
+    host = (urlsplit(url).hostname or "").lower()
+    if host in LOOPBACK or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_private or address.is_link_local or address.is_unspecified
 
 
 def check_scopes(value: str, required: str | None = None) -> str:

@@ -119,8 +119,8 @@ class _Jwks:
         keys = [k for k in document.get("keys") or [] if isinstance(k, dict) and k.get("use", "sig") == "sig"]
         try:
             key_set = KeySet.import_key_set({"keys": keys})
-        except (JoseError, ValueError, TypeError) as exc:
-            raise UpstreamError("invalid_request", f"unusable JWKS at {uri}: {exc}") from None
+        except Exception as exc:  # joserfc raises KeyError, too, for an unknown curve
+            raise UpstreamError("invalid_request", f"unusable JWKS at {uri}: {type(exc).__name__}: {exc}") from None
         with self._lock:
             self._sets[uri] = (time.monotonic() + DISCOVERY_TTL, key_set)
         return key_set
@@ -216,7 +216,7 @@ class OIDCConnector:
                      "jwks_uri": doc.get("jwks_uri"), "userinfo_url": doc.get("userinfo_endpoint")}
         urls = {k: d.get(k) or found.get(k) for k in ("authorize_url", "token_url", "jwks_uri", "userinfo_url")}
         for key, url in urls.items():
-            if url is not None and not _usable_url(url):
+            if url is not None and not _usable_url(url, d["issuer"]):
                 raise UpstreamError("invalid_request", f"unusable {key} {str(url)[:200]!r} for {self.name}")
         if not (urls["authorize_url"] and urls["token_url"] and urls["jwks_uri"]):
             raise UpstreamError("invalid_request", f"{self.name} publishes no authorization, token or JWKS endpoint")
@@ -229,8 +229,9 @@ class OIDCConnector:
     def begin(self, callback: Callback) -> Outbound:
         """The authentication request (Core §3.1.2.1) with PKCE S256 and a nonce."""
         nonce, verifier = oauth.new_secret(), oauth.new_secret()
+        fresh = {"prompt": "login"} if callback.fresh else {}
         url, _state = self._client(callback).create_authorization_url(
-            self.endpoints().authorize_url, state=callback.state, code_verifier=verifier, nonce=nonce)
+            self.endpoints().authorize_url, state=callback.state, code_verifier=verifier, nonce=nonce, **fresh)
         return Outbound(url=url, kept={"nonce": nonce, "code_verifier": verifier})
 
     def complete(self, callback: Callback, params: Mapping[str, str], kept: dict[str, Any]) -> Identity:
@@ -264,8 +265,13 @@ class OIDCConnector:
                         attributes=attributes, email_verified=attributes.get("email_verified") == "true")
 
 
-def _usable_url(url: Any) -> bool:
+def _usable_url(url: Any, issuer: str) -> bool:
+    """An endpoint Cognate may call: https (or loopback http), and never a loopback or
+    private address for a provider whose issuer is not itself one (a discovery document
+    must not point Cognate at its own network)."""
     try:
-        return isinstance(url, str) and bool(oauth.check_url("issuer", url))
+        if not (isinstance(url, str) and oauth.check_url("issuer", url)):
+            return False
     except InvalidInput:
         return False
+    return oauth.is_internal(issuer) or not oauth.is_internal(url)

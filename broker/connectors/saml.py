@@ -167,7 +167,7 @@ class SAMLConnector:
         is off; RelayState is the login's state."""
         sp = SpEndpoints.from_acs(callback.sp_entity_id, callback.url)
         auth = self._auth(sp.acs_url, sp)
-        url = auth.login(return_to=callback.state)
+        url = auth.login(return_to=callback.state, force_authn=callback.fresh)
         return Outbound(url=url, kept={"request_id": auth.get_last_request_id()})
 
     def metadata(self, sp: SpEndpoints) -> str:

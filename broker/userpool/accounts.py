@@ -23,6 +23,7 @@ from .signin import check_new_password
 
 SIGNUP_CODE_TTL = 24 * 3600
 RESET_CODE_TTL = 3600
+EXTERNAL_PROVIDER = "EXTERNAL_PROVIDER"
 
 
 def sign_up(session: Session, state: StateStore, sender: Sender, pool: UserPool,
@@ -91,8 +92,8 @@ def confirm_sign_up(session: Session, state: StateStore, pool: UserPool, usernam
 
 def forgot_password(session: Session, state: StateStore, sender: Sender, pool: UserPool, username: str) -> None:
     user = repo.get_user(session, pool.id, username.strip()[:128])
-    if user is None or not user.enabled or user.status == "UNCONFIRMED":
-        return
+    if user is None or not user.enabled or user.status in ("UNCONFIRMED", EXTERNAL_PROVIDER):
+        return  # a federated user's password lives at its IdP (Cognito refuses too)
     send_reset_code(session, state, sender, pool, user)
 
 
@@ -112,7 +113,7 @@ def confirm_forgot_password(session: Session, state: StateStore, pool: UserPool,
     user = repo.get_user(session, pool.id, username)
     code = code.strip()
     valid = codes.check(state, pool.id, "reset", username, code, RESET_CODE_TTL)
-    if not valid or user is None or not user.enabled:
+    if not valid or user is None or not user.enabled or user.status == EXTERNAL_PROVIDER:
         if user is not None:
             audit.record(session, pool.id, "ConfirmForgotPassword", audit.FAIL, user=user, reason="invalid_code")
         raise FormInvalid([_("Invalid code provided, please request a code again.")])

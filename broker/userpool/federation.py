@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import secrets
 from typing import Any
 
 from sqlalchemy import select
@@ -19,13 +20,14 @@ from sqlalchemy.orm import Session
 from ..connectors.base import Identity
 from ..errors import HostedError
 from ..i18n import gettext as _
+from ..store import repo
 from ..store.models import IdentityProvider, User, UserIdentity, UserPool
 from . import audit
 from .idps import IDENTITIES, find_link, refresh_identities
 
 EXTERNAL = "EXTERNAL_PROVIDER"
 MAX_VALUE = 2048
-SAFE_SUBJECT = re.compile(r"^[\w.@+=,:|-]{1,100}$")
+SAFE_SUBJECT = re.compile(r"^[\w.@+=,:|-]{1,90}$")  # with a 32-character provider name: < 128
 
 
 def sign_in(session: Session, pool: UserPool, idp: IdentityProvider, identity: Identity, ip: str | None) -> User:
@@ -67,13 +69,28 @@ def username_for(idp: IdentityProvider, subject: str) -> str:
     """``<provider>_<subject>``, lower-cased as the pool's usernames are; a subject that
     does not fit a username is replaced by its digest."""
     if not SAFE_SUBJECT.fullmatch(subject):
-        subject = hashlib.sha256(subject.encode()).hexdigest()[:40]
+        subject = _digest(idp, subject)
     return f"{idp.name}_{subject}".lower()
+
+
+def _digest(idp: IdentityProvider, subject: str) -> str:
+    return hashlib.sha256(f"{idp.name}\n{subject}".encode()).hexdigest()[:40]
+
+
+def free_username(session: Session, pool: UserPool, idp: IdentityProvider, subject: str) -> str:
+    """The user's name, or, when another user already has it (``corp``/``x_y`` against
+    ``corp_x``/``y``, subjects differing in case, a look-alike native sign-up), a name made
+    from the subject's digest; never a failed insert."""
+    candidates = [username_for(idp, subject), f"{idp.name}_{_digest(idp, subject)}".lower()]
+    for name in candidates:
+        if repo.get_user(session, pool.id, name) is None:
+            return name
+    return f"{candidates[1]}_{secrets.token_hex(4)}"
 
 
 def _new_user(session: Session, pool: UserPool, idp: IdentityProvider, identity: Identity,
               mapped: dict[str, str]) -> User:
-    user = User(pool_id=pool.id, username=username_for(idp, identity.subject), status=EXTERNAL,
+    user = User(pool_id=pool.id, username=free_username(session, pool, idp, identity.subject), status=EXTERNAL,
                 password_hash=None, attributes=mapped)
     session.add(user)
     session.flush()
@@ -88,10 +105,8 @@ def _linked_by_email(session: Session, pool: UserPool, identity: Identity) -> Us
         return None
     stmt = select(User).where(User.pool_id == pool.id, User.status == "CONFIRMED",
                               User.attributes["email"].as_string() == email)
-    for user in session.scalars(stmt):
-        if str(user.attributes.get("email_verified")).lower() == "true":
-            return user
-    return None
+    found = [u for u in session.scalars(stmt) if str(u.attributes.get("email_verified")).lower() == "true"]
+    return found[0] if len(found) == 1 else None  # several owners of one address: link nobody
 
 
 def _require_enabled(session: Session, pool: UserPool, user: User, idp: IdentityProvider) -> None:

@@ -35,8 +35,8 @@ def create_idp(session: Session, pool_id: str, provider_type: str, name: str, op
         raise InvalidInput(f"--type must be one of {', '.join(registry.TYPES)}")
     if not NAME.fullmatch(name) or name.lower() in RESERVED or name in registry.TYPES and name != provider_type:
         raise InvalidInput(f"invalid provider name {name!r}: 1-32 characters, no spaces, no leading or trailing _")
-    if get_idp(session, pool.id, name) is not None:
-        raise InvalidInput(f"identity provider {name!r} already exists in pool {pool.id}")
+    if any(other.name.lower() == name.lower() for other in list_idps(session, pool.id)):
+        raise InvalidInput(f"identity provider {name!r} already exists in pool {pool.id} (names ignore case)")
     mapping = check_mapping(attribute_mapping if attribute_mapping is not None
                             else registry.module(provider_type).DEFAULT_MAPPING)
     idp = IdentityProvider(pool_id=pool.id, name=name, type=provider_type, attribute_mapping=mapping,

@@ -53,6 +53,8 @@ def refusal(user: User | None, password_ok: bool, now: dt.datetime) -> str | Non
         return "unknown_user"
     if not user.enabled:
         return "disabled"
+    if user.status == "EXTERNAL_PROVIDER":
+        return "external_provider"  # signs in at its IdP only
     if lockout.is_locked(user, now):
         return "locked"
     if not password_ok:

@@ -18,7 +18,7 @@ from flask import g, redirect, request, session as cookie, url_for
 from werkzeug.wrappers import Response
 
 from ..connectors import registry
-from ..connectors.base import Callback, UpstreamError
+from ..connectors.base import Callback, Identity, UpstreamError
 from ..errors import HostedError
 from ..i18n import gettext as _
 from ..oauth.authorize import AuthorizationRequest
@@ -35,6 +35,8 @@ from .pools import pool_blueprint
 bp = pool_blueprint("federation")
 log = logging.getLogger("broker.federation")
 COOKIE_STATES = "upstream"
+#: A verified upstream identity waiting for the same-site request that finishes the sign-in.
+RESULT, RESULT_TTL = "result.", 120
 
 MESSAGES: dict[str, Callable[[], str]] = {
     "failed": lambda: _("The sign-in with your identity provider did not succeed. Go back to the application and "
@@ -58,9 +60,9 @@ def sp_entity_id() -> str:
     return f"urn:cognate:sp:{g.pool.id}"
 
 
-def callback_for(idp: IdentityProvider, state: str) -> Callback:
+def callback_for(idp: IdentityProvider, state: str, fresh: bool = False) -> Callback:
     url = acs_url() if idp.type == "SAML" else oauth_callback_url()
-    return Callback(url=url, state=state, sp_entity_id=sp_entity_id())
+    return Callback(url=url, state=state, sp_entity_id=sp_entity_id(), fresh=fresh)
 
 
 def allowed_idp(client_providers: list[str], name: str | None) -> IdentityProvider | None:
@@ -86,24 +88,49 @@ def route(req: AuthorizationRequest, client: AppClient) -> IdentityProvider | No
     return None
 
 
+def usable_sign_in(sign_in: dict[str, Any] | None, req: AuthorizationRequest, client: AppClient,
+                   upstream: IdentityProvider | None) -> dict[str, Any] | None:
+    """This browser's sign-in, if it came through a provider this app allows, and through the
+    one the request names: a session made with another app's IdP (or with a password where
+    the app wants its corporate IdP) is no sign-in for this app."""
+    if sign_in is None:
+        return None
+    provider = (sign_in.get("upstream") or {}).get("idp") or "COGNITO"
+    wanted = upstream.name if upstream is not None else req.identity_provider
+    if provider not in client.identity_providers or (wanted is not None and wanted != provider):
+        return None
+    return sign_in
+
+
 def start_upstream(data: dict[str, Any], idp: IdentityProvider) -> Response:
     """Send the browser to ``idp`` for this login transaction."""
     rt = runtime()
     state = secrets.token_urlsafe(32)
     try:
-        out = registry.open(idp).begin(callback_for(idp, state))
+        req = flow.login_request(data)
+        fresh = req.prompt == "login" or req.max_age is not None
+        out = registry.open(idp).begin(callback_for(idp, state, fresh))
     except UpstreamError as exc:
         return fail_upstream(data, exc)
     flow.save_login({**data, "step": "upstream", "upstream": {"idp": idp.name, "state": state, "kept": out.kept}})
     rt.state.put(Keys.upstream(g.pool.id, state), {"txn": data["txn"]}, rt.settings.login_ttl)
-    if idp.type != "SAML":  # SAML answers by a cross-site POST, which a Lax cookie does not follow
-        cookie[COOKIE_STATES] = (cookie.get(COOKIE_STATES) or [])[-4:] + [state]
+    cookie[COOKIE_STATES] = (cookie.get(COOKIE_STATES) or [])[-4:] + [state]
     return redirect(out.url, code=302)
 
 
+def bound_to_browser(state: str) -> bool:
+    """Whether this browser started the upstream sign-in ``state`` (no login CSRF)."""
+    states = cookie.get(COOKIE_STATES)
+    return isinstance(states, list) and any(secrets.compare_digest(str(s), state) for s in states)
+
+
 def take_upstream(state: str | None, bound: bool = True) -> tuple[dict[str, Any], IdentityProvider]:
-    """The login transaction an upstream answer belongs to; the state works once."""
+    """The login transaction an upstream answer belongs to; the state works once. ``bound``:
+    checked against this browser first, so a stranger cannot use up someone's state."""
     if not state or len(state) > 128:
+        raise HostedError(MESSAGES["expired"]())
+    if bound and not bound_to_browser(state):
+        log.warning("upstream state not bound to this browser on pool %s", g.pool.id)
         raise HostedError(MESSAGES["expired"]())
     pointer = runtime().state.take(Keys.upstream(g.pool.id, state))
     if pointer is None:
@@ -113,9 +140,6 @@ def take_upstream(state: str | None, bound: bool = True) -> tuple[dict[str, Any]
     pending = data.get("upstream") or {}
     if data.get("step") != "upstream" or not secrets.compare_digest(pending.get("state", ""), state):
         raise HostedError(MESSAGES["expired"]())
-    if bound and state not in (cookie.get(COOKIE_STATES) or []):
-        log.warning("upstream state not bound to this browser on pool %s", g.pool.id)
-        raise HostedError(MESSAGES["expired"]())
     idp = idps.get_idp(g.db_session, g.pool.id, pending.get("idp", ""))
     if idp is None:
         raise HostedError(MESSAGES["not_enabled"]())
@@ -124,7 +148,7 @@ def take_upstream(state: str | None, bound: bool = True) -> tuple[dict[str, Any]
     return data, idp
 
 
-def finish_upstream(data: dict[str, Any], idp: IdentityProvider, identity: Any) -> Response:
+def finish_upstream(data: dict[str, Any], idp: IdentityProvider, identity: Identity) -> Response:
     """The upstream vouched for ``identity``: the pool user signs in, the app gets a code."""
     if idp.name not in client_providers(data):
         raise HostedError(MESSAGES["not_enabled"]())
@@ -135,6 +159,39 @@ def finish_upstream(data: dict[str, Any], idp: IdentityProvider, identity: Any) 
                           upstream={"idp": idp.name, "logout": identity.logout})
     runtime().state.delete(Keys.login(data["txn"]))
     return flow.redirect_with_code(flow.login_request(data), sign_in)
+
+
+def finish_on_our_site(data: dict[str, Any], idp: IdentityProvider, identity: Identity, state: str | None) -> Response:
+    """The SAML ACS is reached by the IdP page's cross-site POST, which carries no Lax
+    cookie: the verified identity waits (once, briefly) for the same-site GET that does, where
+    the RelayState is checked against the browser that started the sign-in."""
+    key = secrets.token_urlsafe(32)
+    fields = {"provider_name": identity.provider_name, "provider_type": identity.provider_type,
+              "subject": identity.subject, "attributes": identity.attributes,
+              "email_verified": identity.email_verified, "logout": identity.logout}
+    record = {"txn": data["txn"], "idp": idp.name, "state": state, "identity": fields}
+    runtime().state.put(Keys.upstream(g.pool.id, RESULT + key), record, RESULT_TTL)
+    return redirect(url_for("federation.finish", k=key), code=303)
+
+
+@bp.get("/federate/finish")
+def finish() -> Response:
+    """Where :func:`finish_on_our_site` sends the browser (SP- or IdP-initiated SAML)."""
+    key = request.args.get("k", "")
+    store_key = Keys.upstream(g.pool.id, RESULT + key) if 0 < len(key) <= 64 else None
+    record = runtime().state.get(store_key) if store_key else None
+    if record is None or (record.get("state") and not bound_to_browser(record["state"])):
+        log.warning("upstream result unknown, used or not for this browser on pool %s", g.pool.id)
+        raise HostedError(MESSAGES["expired"]())
+    if runtime().state.take(store_key) is None:  # type: ignore[arg-type]
+        raise HostedError(MESSAGES["expired"]())
+    data = flow.load_login(record["txn"])
+    idp = idps.get_idp(g.db_session, g.pool.id, record["idp"])
+    if idp is None:
+        raise HostedError(MESSAGES["not_enabled"]())
+    if record.get("state"):
+        cookie[COOKIE_STATES] = [s for s in cookie.get(COOKIE_STATES, []) if s != record["state"]]
+    return finish_upstream(data, idp, Identity(**record["identity"]))
 
 
 def fail_upstream(data: dict[str, Any], exc: UpstreamError) -> Response:

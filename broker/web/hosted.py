@@ -40,7 +40,7 @@ def authorize_endpoint() -> Response:
     if req.identity_provider == "COGNITO" and "COGNITO" not in client.identity_providers:
         raise req.fail("invalid_request", "The requested identity provider is not enabled for this client.")
     upstream = federation.route(req, client)
-    sign_in = flow.current_sign_in()
+    sign_in = federation.usable_sign_in(flow.current_sign_in(), req, client, upstream)
     if req.prompt == "none" or not flow.needs_login(req, sign_in):
         if sign_in is None or flow.needs_login(req, sign_in):
             raise req.fail("login_required", "The user is not signed in.")
@@ -54,8 +54,8 @@ def authorize_endpoint() -> Response:
 @bp.get("/login")
 def login() -> Response | str:
     if "txn" not in request.args:  # Cognito's /login takes the authorize parameters directly
-        req, _client = authorize.parse(g.db_session, g.pool, request.args)
-        sign_in = flow.current_sign_in()
+        req, client = authorize.parse(g.db_session, g.pool, request.args)
+        sign_in = federation.usable_sign_in(flow.current_sign_in(), req, client, None)
         if not flow.needs_login(req, sign_in):
             return flow.redirect_with_code(req, sign_in)  # type: ignore[arg-type]
         return redirect(url_for("hosted.login", txn=flow.start_login(req), lang=req.lang))
@@ -269,7 +269,8 @@ def _login_page(data: dict[str, Any], username: str = "", error: Any = None, inf
     other IdP it allows, and an email field when one of them is routed by domain."""
     txn = data["txn"]
     allowed = federation.client_providers(data)
-    upstreams = [idp for idp in idps.list_idps(g.db_session, g.pool.id) if idp.name in allowed]
+    upstreams = [idp for idp in idps.list_idps(g.db_session, g.pool.id) if idp.name in allowed
+                 and data.get("purpose") is None]  # second factors are managed by password users only
     password = "COGNITO" in allowed
     return render_template(
         "login.html", action=url_for("hosted.login_post"), txn=txn, username=username[:256], error=error, info=info,

@@ -81,7 +81,7 @@ def acs() -> Response:
         _accept_once(idp, identity)
     except UpstreamError as exc:
         return federation.fail_upstream(data, exc)
-    return federation.finish_upstream(data, idp, identity)
+    return federation.finish_on_our_site(data, idp, identity, relay_state if kept else None)
 
 
 def _idp_initiated(relay_state: str, saml_response: str) -> tuple[dict[str, Any], IdentityProvider]:
@@ -97,7 +97,9 @@ def _idp_initiated(relay_state: str, saml_response: str) -> tuple[dict[str, Any]
     if len(relay_state) > MAX_RELAY_STATE:
         raise HostedError(federation.MESSAGES["failed"](), 400)
     req, client = authorize.parse(g.db_session, g.pool, MultiDict(parse_qsl(relay_state, keep_blank_values=True)))
-    if idp.name not in client.identity_providers:
+    if idp.name not in client.identity_providers or client.secret_hash is None:
+        # A public client could not prove the code was its own: IdP-initiated sign-in has no
+        # PKCE challenge of the app's, so it is for confidential clients only.
         raise HostedError(federation.MESSAGES["not_enabled"](), 400)
     return flow.load_login(flow.start_login(req)), idp
 

@@ -21,7 +21,7 @@ import requests
 from cryptography import x509
 from lxml import etree
 
-from tests.peers.saml_idp import SamlIdp, running_idp
+from tests.peers.saml_idp import SamlIdp, running_idp, through_acs
 from tests.peers.social import Federation, assert_identities, attributes
 from tests.rp import CALLBACK, RelyingParty, query_of
 
@@ -33,6 +33,7 @@ POST = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
 REDIRECT = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
 FAILED = "The sign-in with your identity provider did not succeed. Go back to the application and try again."
 NOT_ENABLED = "This identity provider is not enabled for this application."
+EXPIRED = "Your sign-in session has expired. Go back to the application and sign in again."
 
 
 @pytest.fixture
@@ -65,7 +66,7 @@ def submit_to_acs(browser: requests.Session, page: requests.Response) -> request
     """The IdP's auto-submitting HTTP-POST form, sent as the browser would."""
     assert page.status_code == 200, page.text
     action = html.unescape(re.search(r'<form method="post" action="([^"]+)"', page.text).group(1))
-    return browser.post(action, data=hidden_fields(page.text), allow_redirects=False, timeout=10)
+    return through_acs(browser, browser.post(action, data=hidden_fields(page.text), allow_redirects=False, timeout=10))
 
 
 def sign_in(fed: Federation, idp: SamlIdp) -> tuple[dict[str, str], requests.Response]:
@@ -138,9 +139,26 @@ def test_large_encrypted_response_with_many_groups_is_accepted(shared_broker, tm
         idp.add_user("alice", ALICE, {"email": ALICE, "firstName": "Alice", "team": "blue", "memberOf": groups})
         fed = corp(shared_broker, idp, tmp_path, "--want-assertions-encrypted")
         params, answer = sign_in(fed, idp)
-        assert len(answer.request.body) > 96 * 1024  # beyond the 64 KiB form limit
+        assert len(base64.b64encode(idp.issued[0]["xml"].encode())) > 96 * 1024  # beyond the 64 KiB form limit
         id_claims, _ = fed.tokens(params, answer)
         assert id_claims["email"] == ALICE and id_claims["custom:team"] == "blue"
+
+
+def test_saml_answer_posted_from_another_browser_signs_nobody_in(shared_broker, idp, tmp_path):
+    """Login CSRF: an attacker starts a sign-in, gets the IdP's genuine answer for their own
+    account and makes the victim's browser post it to the ACS. The sign-in finishes only in
+    the browser that started it: the victim is not signed in as the attacker."""
+    fed = corp(shared_broker, idp, tmp_path)
+    _params, r = fed.authorize(identity_provider="Corp")  # the attacker's browser
+    page = fed.rp.browser.get(r.headers["Location"], timeout=10)
+    action = html.unescape(re.search(r'<form method="post" action="([^"]+)"', page.text).group(1))
+    victim = requests.Session()
+    answer = through_acs(victim, victim.post(action, data=hidden_fields(page.text), allow_redirects=False, timeout=10))
+    assert_refused(answer, EXPIRED)
+    assert fed.users() == []
+    params = fed.rp.authorize_params(prompt="none")
+    silent = victim.get(fed.rp.config["authorization_endpoint"], params=params, allow_redirects=False, timeout=10)
+    assert query_of(silent.headers["Location"])["error"] == "login_required"
 
 
 def _idp_initiated(fed: Federation, idp: SamlIdp, **overrides: str) -> requests.Response:

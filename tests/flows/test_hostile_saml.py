@@ -27,7 +27,7 @@ import requests
 
 from tests.conftest import Broker
 from tests.peers import saml_forge as forge
-from tests.peers.saml_idp import SamlIdp, running_idp
+from tests.peers.saml_idp import SamlIdp, running_idp, through_acs
 from tests.rp import CALLBACK, RelyingParty, query_of
 
 ALICE = "alice@example.org"
@@ -173,7 +173,7 @@ def post(sp: Sp, saml_response: str | bytes | None, relay_state: str | None) -> 
         data["SAMLResponse"] = forge.encode(saml_response) if isinstance(saml_response, bytes) else saml_response
     if relay_state is not None:
         data["RelayState"] = relay_state
-    return sp.rp.browser.post(sp.acs, data=data, allow_redirects=False, timeout=30)
+    return through_acs(sp.rp.browser, sp.rp.browser.post(sp.acs, data=data, allow_redirects=False, timeout=30))
 
 
 def key_pair(server: SamlIdp) -> tuple[bytes, bytes]:
@@ -479,8 +479,9 @@ def test_unsolicited_response_posted_at_once_many_times_signs_in_once(shared_bro
     before = _code_keys(sp)
 
     def once(i: int) -> requests.Response:
-        return requests.post(sp.acs, data={"SAMLResponse": xml, "RelayState": app_request(sp, f"s{i}")},
-                             allow_redirects=False, timeout=60)
+        return through_acs(requests, requests.post(sp.acs, data={"SAMLResponse": xml,
+                                                                 "RelayState": app_request(sp, f"s{i}")},
+                                                   allow_redirects=False, timeout=60))
 
     with ThreadPoolExecutor(8) as pool:
         answers = list(pool.map(once, range(8)))

@@ -31,6 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
+from urllib.parse import urljoin
 
 import requests
 from cryptography import x509
@@ -79,6 +80,14 @@ def sp_metadata(entity_id: str, acs_url: str, slo_url: str | None = None) -> str
             f'<md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">{slo}'
             f'<md:AssertionConsumerService Binding="{BINDING_HTTP_POST}" Location="{html.escape(acs_url)}" index="0"/>'
             "</md:SPSSODescriptor></md:EntityDescriptor>")
+
+
+def through_acs(browser: Any, answer: Any) -> Any:
+    """The ACS's answer as the browser ends up seeing it: a verified response is finished by
+    a same-site GET (303) in the same browser, where Cognate checks who started the sign-in."""
+    if answer.status_code != 303:
+        return answer
+    return browser.get(urljoin(answer.url, answer.headers["Location"]), allow_redirects=False, timeout=30)
 
 
 def post_form(action: str, fields: dict[str, str]) -> str:
