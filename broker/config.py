@@ -59,6 +59,10 @@ class Settings:
     themes_dir: str | None = None
     #: Reverse proxies in front of the server whose X-Forwarded-* headers are trusted.
     trusted_proxies: int = 0
+    #: ``json`` (one object per line, with the request id) or ``text``; unset: json in production.
+    log_format: str = ""
+    #: When set, ``/metrics`` answers only requests with ``Authorization: Bearer <token>``.
+    metrics_token: str | None = None
 
     @property
     def is_https(self) -> bool:
@@ -67,6 +71,10 @@ class Settings:
     @property
     def embedded_store(self) -> bool:
         return not self.redis_url
+
+    @property
+    def json_logs(self) -> bool:
+        return (self.log_format or ("json" if self.env == "production" else "text")) == "json"
 
 
 _ENV = {
@@ -88,6 +96,8 @@ _ENV = {
     "BROKER_THEMES_DIR": "themes_dir",
     "BROKER_SMS_WEBHOOK_URL": "sms_webhook_url",
     "BROKER_SMS_WEBHOOK_TOKEN": "sms_webhook_token",
+    "BROKER_LOG_FORMAT": "log_format",
+    "BROKER_METRICS_TOKEN": "metrics_token",
 }
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
 _ENV_NAME = {attr: name for name, attr in _ENV.items()}
@@ -160,8 +170,13 @@ def validate(settings: Settings) -> list[str]:
         errors.append(f"BROKER_BASE_URL must be an http(s) URL without query, got {settings.base_url!r}")
     if not settings.database_url.startswith(("sqlite:", "postgresql")):
         errors.append("DATABASE_URL must be a sqlite:/// or postgresql:// URL")
-    if settings.redis_url and not settings.redis_url.startswith(("redis://", "rediss://", "unix://")):
-        errors.append("REDIS_URL must be a redis://, rediss:// or unix:// URL")
+    if settings.redis_url:
+        from .store.state import parse_redis_url  # redis-py is imported only when a URL is set
+
+        try:
+            parse_redis_url(settings.redis_url)
+        except ValueError as exc:
+            errors.append(str(exc))
     if settings.env not in {"development", "production", "test"}:
         errors.append(f"BROKER_ENV must be development, test or production, got {settings.env!r}")
     if settings.env == "production":
@@ -187,6 +202,11 @@ def validate(settings: Settings) -> list[str]:
         errors.append(f"BROKER_THEMES_DIR {settings.themes_dir!r} is not a directory")
     if not 0 <= settings.trusted_proxies <= 5:
         errors.append("BROKER_TRUSTED_PROXIES must be between 0 and 5")
+    if settings.log_format not in {"", "json", "text"}:
+        errors.append(f"BROKER_LOG_FORMAT must be json or text, got {settings.log_format!r}")
+    token = settings.metrics_token
+    if token is not None and (len(token) < 16 or not token.isprintable() or " " in token):
+        errors.append("BROKER_METRICS_TOKEN must be at least 16 printable characters without spaces")
     for name in ("session_ttl", "login_ttl", "code_ttl", "max_content_length"):
         if int(getattr(settings, name)) <= 0:
             errors.append(f"{name} must be positive")

@@ -3,18 +3,18 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Iterator
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+#: Seconds to wait for PostgreSQL to accept a connection.
+CONNECT_TIMEOUT = 5
 
 
 class Database:
@@ -27,7 +27,13 @@ class Database:
             self.engine = create_engine(self.url, connect_args={"timeout": 30})
             event.listen(self.engine, "connect", _sqlite_pragmas)
         else:
-            self.engine = create_engine(self.url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+            # pool_pre_ping: a connection left over from before a PostgreSQL restart is found
+            # dead at checkout and replaced (with the rest of the pool), so the first request
+            # after the restart succeeds. connect_timeout: while the server is unreachable a
+            # request answers 503 within seconds instead of hanging (unless the URL sets its own).
+            timeout = {} if "connect_timeout" in make_url(self.url).query else {"connect_timeout": CONNECT_TIMEOUT}
+            self.engine = create_engine(self.url, pool_pre_ping=True, pool_size=10, max_overflow=20,
+                                        connect_args=timeout)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextlib.contextmanager
@@ -42,7 +48,8 @@ class Database:
                 raise
 
     def upgrade(self) -> None:
-        """Bring the schema to the newest revision."""
+        """Bring the schema to the newest revision. On PostgreSQL, nodes upgrading at once take
+        turns on an advisory lock (see ``migrations/env.py``); later ones find nothing to do."""
         from alembic import command  # Alembic is only needed to migrate: keep it off every CLI start
 
         command.upgrade(alembic_config(self.engine), "head")

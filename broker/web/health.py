@@ -16,7 +16,7 @@ def health() -> Response:
 
 
 @bp.get("/ready")
-def ready() -> tuple[Response, int]:
+def ready() -> Response:
     rt = runtime()
     checks = {"database": "ok", "state": "ok"}
     try:
@@ -29,4 +29,8 @@ def ready() -> tuple[Response, int]:
     except Exception as exc:
         checks["state"] = type(exc).__name__
     ok = all(v == "ok" for v in checks.values())
-    return jsonify({"status": "ok" if ok else "unavailable", **checks}), 200 if ok else 503
+    response = jsonify({"status": "ok" if ok else "unavailable", **checks})
+    if not ok:  # as every other 503: load balancers and probes learn when to ask again
+        response.status_code = 503
+        response.headers["Retry-After"] = "5"
+    return response
