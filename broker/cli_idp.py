@@ -25,7 +25,7 @@ def _provider_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--client-id", help="OAuth client id at the upstream (Google, Facebook, OIDC)."),
         click.option("--client-secret", help="OAuth client secret at the upstream."),
         click.option("--scopes", help='Scopes asked of the upstream, one quoted value: "openid email".'),
-        click.option("--issuer", help="OIDC issuer (discovery); for Google, an override for Workspace or tests."),
+        click.option("--issuer", help="OIDC issuer (discovery); for Google, an override of https://accounts.google.com (tests)."),
         click.option("--authorize-url", help="Explicit authorization endpoint (OIDC, Facebook)."),
         click.option("--token-url", help="Explicit token endpoint (OIDC, Facebook)."),
         click.option("--userinfo-url", help="Explicit userinfo endpoint (OIDC) or Graph /me URL (Facebook)."),

@@ -238,6 +238,8 @@ class OIDCConnector:
         """Core §3.1.2.7 (the answer), §3.1.3 (token request, ID token validation) and
         §5.3.2 (UserInfo ``sub`` must match the ID token's)."""
         code = oauth.check_answer(callback, params)
+        if params.get("iss") is not None and params["iss"] not in self.issuers:  # RFC 9207 mix-up defence
+            raise UpstreamError("invalid_request", "the answer names another issuer (iss)")
         nonce, verifier = kept.get("nonce"), kept.get("code_verifier")
         if not isinstance(nonce, str) or not isinstance(verifier, str):
             raise UpstreamError("invalid_request", "login transaction has no nonce or code_verifier")

@@ -19,8 +19,9 @@ from . import audit
 from .admin import require_pool, require_user
 from .attributes import check_name
 
-#: Cognito's ProviderName: 1–32 characters, no spaces, no leading or trailing underscore.
-NAME = re.compile(r"^[^_\s][^\s]{0,30}[^_\s]$|^[^_\s]$")
+#: A provider name: 1–32 letters, digits or ``. + @ - _``, no leading or trailing underscore
+#: (it appears in usernames, URLs and file names).
+NAME = re.compile(r"^(?!_)[\w.+@-]{1,32}(?<!_)$", re.ASCII)
 IDENTIFIER = re.compile(r"^[\w.+@-]{1,40}$")
 RESERVED = {"cognito"}
 MAX_IDENTIFIERS = 50
@@ -34,7 +35,7 @@ def create_idp(session: Session, pool_id: str, provider_type: str, name: str, op
     if provider_type not in registry.TYPES:
         raise InvalidInput(f"--type must be one of {', '.join(registry.TYPES)}")
     if not NAME.fullmatch(name) or name.lower() in RESERVED or name in registry.TYPES and name != provider_type:
-        raise InvalidInput(f"invalid provider name {name!r}: 1-32 characters, no spaces, no leading or trailing _")
+        raise InvalidInput(f"invalid provider name {name!r}: 1-32 letters, digits or . + @ - _, not starting or ending with _")
     if any(other.name.lower() == name.lower() for other in list_idps(session, pool.id)):
         raise InvalidInput(f"identity provider {name!r} already exists in pool {pool.id} (names ignore case)")
     mapping = check_mapping(attribute_mapping if attribute_mapping is not None

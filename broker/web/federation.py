@@ -197,7 +197,7 @@ def finish() -> Response:
 def fail_upstream(data: dict[str, Any], exc: UpstreamError) -> Response:
     """A refusal by the user or the IdP goes back to the app (RFC 6749 §4.1.2.1); anything
     else is our error page, with a way back to the app."""
-    log.warning("upstream sign-in failed on pool %s: %s (%s)", g.pool.id, exc.error, exc.detail)
+    log.warning("upstream sign-in failed on pool %s: %s (%r)", g.pool.id, exc.error, exc.detail)
     runtime().state.delete(Keys.login(data["txn"]))
     if exc.error == "access_denied":
         raise flow.login_request(data).fail("access_denied", "The identity provider refused the sign-in.")
