@@ -84,6 +84,15 @@ def test_pool_update_sets_security_settings_that_describe_shows(cli: Broker) -> 
     assert events[1]["Details"]["lockout_threshold"] == 4 and events[1]["Details"]["mfa"] == "OPTIONAL"
 
 
+def test_linking_federated_users_by_email_is_off_until_the_pool_turns_it_on(cli: Broker) -> None:
+    pool = cli.pool()
+    assert describe(cli, pool)["LinkFederatedUsersByEmail"] is False
+    on = cli.cli_json("pool", "update", "--pool", pool, "--link-by-email")["UserPool"]
+    assert on["LinkFederatedUsersByEmail"] is True and on["Security"] == describe(cli, pool)["Security"]
+    off = cli.cli_json("pool", "update", "--pool", pool, "--no-link-by-email")["UserPool"]
+    assert off["LinkFederatedUsersByEmail"] is False
+
+
 POOL_UPDATE_CASES = [
     (("--lockout-threshold", "0"), "lockout-threshold must be between 1 and 100"),
     (("--lockout-seconds", "86401"), "lockout-seconds must be between 1 and 86400"),
