@@ -27,7 +27,7 @@ def _asset_dir(name: str) -> str:
 def create_app(settings: Settings | None = None) -> Flask:
     from flask_wtf.csrf import CSRFProtect
 
-    from . import i18n
+    from . import i18n, observability
     from .oauth.keys import KeyCache
     from .oauth.server import build_server
     from .runtime import Runtime
@@ -42,6 +42,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     problems = validate(settings)
     if problems:
         raise ConfigError(problems)
+    observability.init_logging(settings)
     if settings.embedded_store:
         log.warning("REDIS_URL is not set: using the embedded in-process store; run ONE process only")
     if not settings.secret_key:
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         settings=settings, db=Database(settings.database_url), state=open_state(settings.redis_url),
         sender=open_sender(settings), keys=KeyCache(settings.key_cache_seconds), sms=open_sms_sender(settings),
     )
+    observability.init_app(app, settings)  # inside ProxyFix: it logs the client's address
     if settings.trusted_proxies:
         from werkzeug.middleware.proxy_fix import ProxyFix
 

@@ -5,6 +5,7 @@ import logging
 from typing import Any
 
 from .config import Settings
+from .observability import logs, workers as workers_hooks
 from .store.db import Database
 
 log = logging.getLogger("broker")
@@ -35,6 +36,7 @@ def prepare(settings: Settings) -> None:
 
 
 def serve(settings: Settings, host: str, port: int, workers: int | None, threads: int | None) -> None:
+    logs.configure(settings)
     prepare(settings)
     if workers is None:
         from . import create_app
@@ -45,7 +47,9 @@ def serve(settings: Settings, host: str, port: int, workers: int | None, threads
         return
     if settings.embedded_store and workers > 1:
         log.warning("the embedded store is per process: with %s workers, set REDIS_URL", workers)
-    _Gunicorn(settings, {**GUNICORN_DEFAULTS, "bind": f"{host}:{port}", "workers": workers,
+    # metrics files shared by the workers, and JSON lines from gunicorn itself when asked
+    observe = {**workers_hooks.HOOKS, "logger_class": workers_hooks.JSON_LOGGER if settings.json_logs else None}
+    _Gunicorn(settings, {**GUNICORN_DEFAULTS, **observe, "bind": f"{host}:{port}", "workers": workers,
                          "threads": threads or GUNICORN_DEFAULTS["threads"]}).run()
 
 

@@ -7,7 +7,9 @@ depend on the host:
 - ``PORT`` (default 8000) or ``GUNICORN_BIND`` (e.g. ``unix:/run/cognate.sock``): where to listen;
 - ``WEB_CONCURRENCY``: worker processes (default 2 × CPUs + 1, counting a container's CPU quota);
 - ``GUNICORN_THREADS``: threads per worker (default from GUNICORN_DEFAULTS);
-- ``GUNICORN_ACCESSLOG``: ``-`` for an access log on stdout (default: none; the proxy logs).
+- ``GUNICORN_ACCESSLOG``: ``-`` for an access log on stdout (default: none; the proxy logs);
+- ``PROMETHEUS_MULTIPROC_DIR``: where workers write metrics for ``/metrics`` to add up (emptied
+  at start; default: a temporary folder removed at exit); a tmpfs such as /dev/shm is fastest.
 
 The application itself reads its settings (``BROKER_*``, ``DATABASE_URL``, ``REDIS_URL``,
 ``BROKER_CONFIG``) when a worker imports ``broker.wsgi``. Check a configuration with
@@ -19,6 +21,8 @@ import math
 import os
 from pathlib import Path
 
+from broker.config import ConfigError, load_settings
+from broker.observability.workers import JSON_LOGGER, child_exit, on_exit, on_starting  # noqa: F401 - server hooks
 from broker.serving import GUNICORN_DEFAULTS
 
 
@@ -63,6 +67,18 @@ max_requests_jitter = GUNICORN_DEFAULTS["max_requests_jitter"]
 
 accesslog = os.environ.get("GUNICORN_ACCESSLOG") or GUNICORN_DEFAULTS["accesslog"]
 errorlog = GUNICORN_DEFAULTS["errorlog"]
+
+
+def _json_logs() -> bool:
+    try:
+        return load_settings().json_logs
+    except ConfigError:  # the workers refuse to start and say why
+        return False
+
+
+# BROKER_LOG_FORMAT=json (the default with BROKER_ENV=production): gunicorn's lines are JSON too.
+if _json_logs():
+    logger_class = JSON_LOGGER
 
 # Never import the app in the master: each worker opens its own database pool and Redis
 # connections after the fork (SQLAlchemy engines and redis-py pools are not fork-safe).

@@ -1,6 +1,7 @@
 """The audit log: every sign-in decision and account or admin change, as a row
 (:class:`AuditEvent`, listed by ``broker events list``) and as one JSON line on the
-``broker.audit`` logger for log shippers.
+``broker.audit`` logger for log shippers (in JSON logs, nested under ``audit``, with the
+request id).
 
 Event names and outcomes follow Cognito's user auth events (AdminListUserAuthEvents):
 ``EventType`` such as ``SignIn``, ``SignUp``, ``ForgotPassword``, ``PasswordChange``, and
@@ -15,13 +16,13 @@ Details never hold secrets: no passwords, codes or tokens.
 """
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .. import observability
 from ..store.models import AuditEvent, User, utcnow
 
 log = logging.getLogger("broker.audit")
@@ -39,9 +40,11 @@ def record(session: Session, pool_id: str, event: str, outcome: str, user: User 
                      username=name[:128] if name else None, event=event, outcome=outcome,
                      risk=risk, ip=_clean(ip)[:64] if ip else None, details=_clean(details), created_at=utcnow())
     session.add(row)
-    log.info(json.dumps({"time": row.created_at.isoformat(), "pool": pool_id, "event": event, "outcome": outcome,
-                         "username": row.username, "sub": user.sub if user is not None else None,
-                         "ip": row.ip, "risk": risk, **details}, default=str, sort_keys=True))
+    log.info(observability.Structured("audit", f"{event} {outcome}", {
+        "time": row.created_at.isoformat(), "pool": pool_id, "event": event, "outcome": outcome,
+        "username": row.username, "sub": user.sub if user is not None else None, "ip": row.ip, "risk": risk,
+        "request_id": observability.request_id(), **details}))
+    observability.audit_event(event, outcome, details)
     return row
 
 

@@ -11,6 +11,7 @@ from redis.exceptions import RedisError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
+from .. import observability
 from ..errors import BrokerError, HostedError
 from ..i18n import gettext as _
 from ..oauth.authorize import RedirectError
@@ -75,6 +76,7 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(RedisError)
     def _unavailable(exc: Exception) -> Response:
         log.error("backing store unavailable: %s", exc)
+        observability.backend_error("redis" if isinstance(exc, RedisError) else "database")
         return error_response(_("The service is temporarily unavailable. Try again shortly."), 503)
 
     @app.errorhandler(Exception)
