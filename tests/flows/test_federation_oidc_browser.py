@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 
 import pytest
 
+from tests.a11y import Axe, axe  # noqa: F401 - the fixture
 from tests.browser import browser, tab  # noqa: F401 - the fixture
 from tests.peers.facebook import running_facebook
 from tests.peers.oidc_provider import running_google, running_provider
@@ -67,3 +68,15 @@ def test_federated_sign_in_in_chromium(browser, shared_broker, upstream: Callabl
         assert claims["name"] == "Alice" and claims["email_verified"] is True
         assert_identities(claims, subject, fed.name, provider_type)
         assert len(fed.users()) == 1
+
+
+def test_sign_in_page_with_providers_has_no_serious_axe_violations(browser, shared_broker, axe: Axe):  # noqa: F811
+    """The buttons, the corporate email field and the password form together."""
+    with oidc(shared_broker) as (_peer, fed):
+        shared_broker.cli("idp", "update", "--pool", fed.pool, "--name", fed.name, "--identifier", "corp.example")
+        with tab(browser) as t:
+            t.open(f"{fed.rp.config['authorization_endpoint']}?{urlencode(fed.rp.authorize_params())}")
+            assert t.page.get_by_role("link", name="Continue with Corp").is_visible()
+            assert t.page.get_by_label("Corporate email").is_visible()
+            assert t.page.get_by_label("Password").is_visible()
+            axe.check(t.page)
