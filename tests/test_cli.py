@@ -38,7 +38,7 @@ def seeded(cli: Broker) -> dict[str, Any]:
 def _run_all(cli: Broker, commands: list[tuple[str, ...]]) -> list[subprocess.CompletedProcess]:
     """Independent commands, each a process of its own, run side by side (SQLite in WAL mode)."""
     with ThreadPoolExecutor(len(commands)) as executor:
-        return list(executor.map(lambda args: cli.cli(*args, check=False), commands))
+        return list(executor.map(lambda args: cli.cli(*args, check=False, process=True), commands))
 
 
 def _one_document(result: subprocess.CompletedProcess) -> dict[str, Any]:
