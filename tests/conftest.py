@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -68,34 +69,52 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     proc.wait(10)
 
 
-def _private_postgres(tmp: Path) -> tuple[str, subprocess.Popen]:
-    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
-    if not bins:
-        pytest.fail("PostgreSQL is neither running on 127.0.0.1:5432 nor installed")
-    initdb, postgres = f"{bins[-1]}/initdb", f"{bins[-1]}/postgres"
-    port, data = free_port(), tmp / "data"
-    prefix: list[str] = []
-    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
-        shutil.chown(tmp, "postgres")
-        prefix = ["runuser", "-u", "postgres", "--"]
-    subprocess.run([*prefix, initdb, "-D", str(data), "-A", "trust", "-U", "postgres"], check=True,
-                   stdout=subprocess.DEVNULL)
-    proc = subprocess.Popen([*prefix, postgres, "-D", str(data), "-p", str(port), "-h", "127.0.0.1",
-                             "-k", str(tmp)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _wait_port(port, proc)
-    time.sleep(0.5)
-    return f"postgresql://postgres@127.0.0.1:{port}/postgres", proc
+class PostgresServer:
+    """A private PostgreSQL cluster on loopback that a test may stop and start again."""
+
+    def __init__(self) -> None:
+        bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
+        assert bins, "Debian's PostgreSQL binaries are not installed"
+        self.bin = Path(bins[-1])
+        # a directory of its own: PostgreSQL refuses to run as root, and its user must reach the data
+        self.dir = Path(tempfile.mkdtemp(prefix="cognate-pg-"))
+        self.data, self.port = self.dir / "data", free_port()
+        self.prefix: list[str] = []
+        if os.geteuid() == 0:
+            shutil.chown(self.dir, "postgres")
+            self.prefix = ["runuser", "-u", "postgres", "--"]
+        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync")
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, tool: str, *args: str) -> None:
+        subprocess.run([*self.prefix, str(self.bin / tool), *args], check=True, capture_output=True, timeout=60)
+
+    def start(self) -> PostgresServer:
+        options = f"-p {self.port} -h 127.0.0.1 -k {self.dir} -c fsync=off"
+        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.dir / "log"), "-w", "start")
+        return self
+
+    def stop(self) -> None:
+        """A fast shutdown: open connections are cut, as when the server restarts."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def remove(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
 def postgres_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if _answers("127.0.0.1", 5432):
+    if _answers("127.0.0.1", 5432) and not os.environ.get("TEST_PRIVATE_POSTGRES"):
         yield "postgresql://postgres@127.0.0.1:5432/test"
         return
-    url, proc = _private_postgres(tmp_path_factory.mktemp("pg"))
-    yield url
-    proc.terminate()
-    proc.wait(10)
+    server = PostgresServer().start()
+    yield server.url
+    server.remove()
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session

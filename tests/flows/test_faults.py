@@ -4,60 +4,17 @@ Retry-After (never a 500 or a stack trace); afterwards everything works again wi
 restarting Cognate, and nothing kept in PostgreSQL is lost."""
 from __future__ import annotations
 
-import glob
-import os
-import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 import requests
 
-from tests.conftest import free_port
-from tests.rp import CALLBACK, RelyingParty, query_of
+from tests.conftest import PostgresServer
+from tests.rp import CALLBACK, RelyingParty
 from tests.test_state_urls import RedisServer
 
 PASSWORD = "Corr3ct-Horse!"
-
-
-class PostgresServer:
-    """A private PostgreSQL cluster on loopback that a test may stop and start again."""
-
-    def __init__(self) -> None:
-        bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
-        assert bins, "Debian's PostgreSQL binaries are not installed"
-        self.bin = Path(bins[-1])
-        # a directory of its own: PostgreSQL refuses to run as root, and its user must reach the data
-        self.dir = Path(tempfile.mkdtemp(prefix="cognate-pg-"))
-        self.data, self.port = self.dir / "data", free_port()
-        self.prefix: list[str] = []
-        if os.geteuid() == 0:
-            shutil.chown(self.dir, "postgres")
-            self.prefix = ["runuser", "-u", "postgres", "--"]
-        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync")
-
-    @property
-    def url(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
-
-    def _run(self, tool: str, *args: str) -> None:
-        subprocess.run([*self.prefix, str(self.bin / tool), *args], check=True, capture_output=True, timeout=60)
-
-    def start(self) -> PostgresServer:
-        options = f"-p {self.port} -h 127.0.0.1 -k {self.dir} -c fsync=off"
-        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.dir / "log"), "-w", "start")
-        return self
-
-    def stop(self) -> None:
-        """A fast shutdown: open connections are cut, as when the server restarts."""
-        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
-
-    def remove(self) -> None:
-        if (self.data / "postmaster.pid").exists():
-            self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 @pytest.fixture

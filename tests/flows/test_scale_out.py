@@ -9,7 +9,6 @@ import secrets
 import subprocess
 import time
 import uuid
-from pathlib import Path
 from typing import Any, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
