@@ -4,17 +4,13 @@ log, with bad input refused in one line, exit 2, nothing written. Plus the two p
 behind them: placeholder filling and the compromised-password list."""
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import io
-import os
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from broker.cli import main
 from broker.userpool.messages import fill
 from broker.userpool.password_rules import is_compromised
 from tests.conftest import Broker
@@ -33,21 +29,7 @@ def pool(cli: Broker) -> str:
 
 
 def run(cli: Broker, *args: str) -> subprocess.CompletedProcess:
-    """``broker ARGS`` inside this process (a second each saved on start-up), with the same
-    environment, exit code and output as the console script."""
-    out, err = io.StringIO(), io.StringIO()
-    with pytest.MonkeyPatch.context() as mp:
-        for name in [n for n in os.environ if n not in cli.env]:
-            mp.delenv(name)
-        for name, value in cli.env.items():
-            mp.setenv(name, value)
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                main(list(args))
-                code = 0
-            except SystemExit as exc:
-                code = int(exc.code or 0)
-    return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
+    return cli.cli(*args, check=False)
 
 
 def run_all(cli: Broker, commands: list[tuple[str, ...]]) -> list[subprocess.CompletedProcess]:
