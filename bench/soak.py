@@ -99,7 +99,7 @@ def session(http: AppTransport, pool: str, app: App, args: argparse.Namespace, r
         status, _, body = http.post(f"/{pool}/oauth2/token", form, browser=False)
         if status != 200 or '"access_token"' not in body:
             rec.record("refresh", began, f"HTTP {status}: {body[:200]}")
-            return  # this session's tokens are no good any more: sign in again
+            return  # these tokens are no good any more: sign in again
         rec.record("refresh", began)
         tokens = {**tokens, **json.loads(body)}  # a rotated refresh token replaces the old one
 
