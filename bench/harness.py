@@ -151,53 +151,6 @@ def machine_cpu() -> float:
     return (sum(values[:8]) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
 
 
-def _proc_table(marker: str | None) -> tuple[dict[int, int], dict[int, float], float]:
-    """Parent and CPU seconds (user + system) of every live process, from /proc, and the
-    CPU seconds of the processes whose command line holds ``marker`` (PostgreSQL backends
-    show their database name there)."""
-    tick, parents, times, marked = os.sysconf("SC_CLK_TCK"), {}, {}, 0.0
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes() if marker else b""
-            except OSError:
-                continue
-            parents[int(entry)] = int(fields[1])
-            times[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
-            if marker and marker.encode() in cmdline:
-                marked += times[int(entry)]
-    return parents, times, marked
-
-
-def _tree_cpu(root: int | None, parents: dict[int, int], times: dict[int, float]) -> float:
-    if root is None:
-        return 0.0
-    tree, grew = {root}, True
-    while grew:
-        grew = False
-        for pid, ppid in parents.items():
-            if ppid in tree and pid not in tree:
-                tree.add(pid)
-                grew = True
-    return sum(times.get(pid, 0.0) for pid in tree)
-
-
-def cpu_snapshot(stack: Stack) -> dict[str, float]:
-    """CPU seconds so far: this client, the server (gunicorn and workers; SQLite runs in
-    them), the private Redis, the PostgreSQL backends of the run's database, and the whole
-    machine (all cores, /proc/stat)."""
-    parents, times, database = _proc_table(stack.db_name)
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return {
-        "client": usage.ru_utime + usage.ru_stime,
-        "server": _tree_cpu(stack.server.pid if stack.server else None, parents, times),
-        "redis": _tree_cpu(stack.redis.pid if stack.redis else None, parents, times),
-        "database": database,
-        "machine": machine_cpu(),
-    }
-
-
 def cpu_model() -> str:
     for line in Path("/proc/cpuinfo").read_text().splitlines():
         if line.startswith("model name"):
@@ -209,7 +162,12 @@ def cpu_model() -> str:
 
 def process_tree(root: int) -> list[int]:
     """``root`` and every live descendant, parents first."""
-    parents, _, _ = _proc_table(None)
+    parents = {}
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            parents[int(entry)] = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except OSError:
+            continue
     tree = [root]
     for pid in tree:
         tree.extend(child for child, parent in parents.items() if parent == pid and child not in tree)
@@ -258,8 +216,10 @@ def store_pids(stack: Stack) -> list[int]:
 # -- CPU over a window, for servers whose processes come and go -----------------------------
 
 def cpu_reading(stack: Stack) -> dict:
-    """Like :func:`cpu_snapshot`, but fit for :func:`cpu_spent` across process turnover:
-    each server or Redis process counts with the CPU of the children it has reaped (a
+    """CPU seconds so far: this client, the server (gunicorn and workers; SQLite runs in
+    them), the private Redis, the PostgreSQL backends of the run's database (per process),
+    and the whole machine (all cores, /proc/stat). Fit for :func:`cpu_spent` across process
+    turnover: each server or Redis process counts with the CPU of the children it has reaped (a
     gunicorn worker recycled after ``max_requests`` moves its time to the master), and the
     database backends are kept per process (one that exits takes its time with it)."""
     tick, table = os.sysconf("SC_CLK_TCK"), {}
@@ -304,7 +264,7 @@ def cpu_reading_at(stack: Stack, until: float, every: float = 1.0) -> dict:
 
 
 def cpu_spent(before: dict, after: dict) -> dict[str, float]:
-    """CPU seconds between two readings, by the keys of :func:`cpu_snapshot`."""
+    """CPU seconds between two :func:`cpu_reading` results: client, server, redis, machine, database."""
     spent = {k: after[k] - before[k] for k in ("client", "server", "redis", "machine")}
     spent["database"] = sum(t - before["database"].get(pid, 0.0) for pid, t in after["database"].items())
     return spent

@@ -50,7 +50,8 @@ sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve
 from broker.serving import GUNICORN_DEFAULTS  # noqa: E402
 from broker.userpool.passwords import HASHER, hash_password  # noqa: E402
 from broker.web.mfa import DEVICE_COOKIE  # noqa: E402
-from harness import Stack, cpu_model, cpu_snapshot, machine_cpu, make_database, start_redis, start_server  # noqa: E402
+from harness import (Stack, cpu_model, cpu_reading, cpu_reading_at, cpu_spent, machine_cpu, make_database,  # noqa: E402
+                     start_redis, start_server)
 
 CALLBACK = "http://localhost:9000/callback"
 USERNAME, PASSWORD = "bench-user", "Corr3ct-Horse!"
@@ -274,12 +275,11 @@ def measure_flows(stack: Stack, ids: dict[str, str], args: argparse.Namespace) -
     for t in threads:
         t.start()
     time.sleep(max(0.0, tally.start - time.perf_counter()))
-    before = cpu_snapshot(stack)
-    time.sleep(max(0.0, tally.end - time.perf_counter()))
-    after = cpu_snapshot(stack)
+    before = cpu_reading(stack)
+    after = cpu_reading_at(stack, time.monotonic() + max(0.0, tally.end - time.perf_counter()))
     for t in threads:
         t.join(120)
-    return summarize(tally, args.seconds, {k: after[k] - before[k] for k in before})
+    return summarize(tally, args.seconds, cpu_spent(before, after))
 
 
 def _percentile(sorted_values: list[float], q: float) -> float:
