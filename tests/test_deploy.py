@@ -115,6 +115,43 @@ def test_compose_file_follows_the_compose_specification():
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+def _compose_cli() -> list[str]:
+    """Compose v2 (`docker compose`) where the plugin is installed, else docker-compose 1.29
+    (Debian 12's package, which scripts/bootstrap installs for the tests)."""
+    docker = shutil.which("docker")
+    if docker and subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0:
+        return [docker, "compose"]
+    legacy = shutil.which("docker-compose")
+    assert legacy, "neither `docker compose` nor docker-compose is installed (scripts/bootstrap installs it)"
+    return [legacy]
+
+
+def _compose_config(env: dict[str, str], path: Path = DEPLOY / "compose.yaml") -> subprocess.CompletedProcess[str]:
+    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
+    return subprocess.run(
+        [*_compose_cli(), "--project-directory", str(DEPLOY), "-f", str(path), "config", "-q"],
+        capture_output=True, text=True, timeout=120, env={**keep, **env},
+    )
+
+
+def test_compose_config_validates_with_the_compose_cli(tmp_path):
+    given = {"BROKER_BASE_URL": "https://auth.example.com", "BROKER_SECRET_KEY": SAMPLE_SECRET_KEY,
+             "POSTGRES_PASSWORD": "pw"}
+    proc = _compose_config(given)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+    # A required setting left out stops compose with its message.
+    proc = _compose_config({k: v for k, v in given.items() if k != "BROKER_SECRET_KEY"})
+    assert proc.returncode != 0 and "set BROKER_SECRET_KEY" in proc.stderr
+
+    # And the validator is real: an unknown service option is refused.
+    broken = tmp_path / "compose.yaml"
+    broken.write_text((DEPLOY / "compose.yaml").read_text().replace("    restart: \"no\"", "    restartt: \"no\"", 1))
+    assert broken.read_text() != (DEPLOY / "compose.yaml").read_text()
+    proc = _compose_config(given, broken)
+    assert proc.returncode != 0 and "restartt" in proc.stdout + proc.stderr
+
+
 def test_compose_starts_services_in_order_and_checks_their_health():
     services = _compose()["services"]
     assert {"postgres", "redis", "migrate", "cognate", "nginx"} <= services.keys()
