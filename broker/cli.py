@@ -154,52 +154,7 @@ def pool_list(as_json: bool) -> None:
     _emit({"UserPools": pools}, as_json)
 
 
-# -- clients -------------------------------------------------------------------------
-
-@cli.group()
-def client() -> None:
-    """App clients."""
-
-
-@client.command("create")
-@click.option("--pool", "pool_id", required=True)
-@click.option("--name", required=True)
-@click.option("--callback-url", multiple=True)
-@click.option("--logout-url", multiple=True)
-@click.option("--secret", is_flag=True, help="Generate a client secret (confidential client).")
-@click.option("--scope", multiple=True)
-@click.option("--flow", multiple=True, type=click.Choice(admin.FLOWS))
-@click.option("--idp", multiple=True, help="Identity providers allowed (COGNITO = password sign-in).")
-@click.option("--access-token-ttl", type=int, help="Seconds (300-86400).")
-@click.option("--id-token-ttl", type=int, help="Seconds (300-86400).")
-@click.option("--refresh-token-ttl", type=int, help="Seconds (3600-315360000).")
-@click.option("--rotate-refresh-tokens", is_flag=True, help="Issue a new refresh token at each refresh.")
-@click.option("--refresh-grace", type=click.IntRange(0, 60), default=0, help="Seconds a rotated token still works.")
-@json_option
-def client_create(pool_id: str, name: str, callback_url: tuple[str, ...], logout_url: tuple[str, ...], secret: bool,
-                  scope: tuple[str, ...], flow: tuple[str, ...], idp: tuple[str, ...], access_token_ttl: int | None,
-                  id_token_ttl: int | None, refresh_token_ttl: int | None, rotate_refresh_tokens: bool,
-                  refresh_grace: int, as_json: bool) -> None:
-    scopes = [s for value in scope for s in value.split()]
-    with _store() as (_settings_, session):
-        c, clear = admin.create_client(
-            session, pool_id, name, list(callback_url), list(logout_url), secret, scopes, list(flow), list(idp),
-            access_token_ttl=access_token_ttl, id_token_ttl=id_token_ttl, refresh_token_ttl=refresh_token_ttl,
-            rotate_refresh_tokens=rotate_refresh_tokens, refresh_grace_seconds=refresh_grace,
-        )
-        out = {"ClientId": c.id, "ClientSecret": clear, "ClientName": c.name, "UserPoolId": c.pool_id}
-    _emit(out, as_json)
-
-
-@client.command("list")
-@click.option("--pool", "pool_id", required=True)
-@json_option
-def client_list(pool_id: str, as_json: bool) -> None:
-    with _store() as (_s, session):
-        admin.require_pool(session, pool_id)
-        clients = [admin.describe_client(c) for c in repo.list_clients(session, pool_id)]
-    _emit({"UserPoolClients": clients}, as_json)
-
+# -- resource servers (app clients: cli_clients.py) ---------------------------------
 
 @cli.group("resource-server")
 def resource_server() -> None:
@@ -340,7 +295,7 @@ def keys_rotate(pool_id: str, as_json: bool) -> None:
     _emit(out, as_json)
 
 
-from . import cli_idp, cli_security, cli_ui  # noqa: E402,F401  (they register their commands on the groups above)
+from . import cli_clients, cli_idp, cli_security, cli_ui  # noqa: E402,F401  (they register their commands on the groups above)
 
 
 def main(argv: list[str] | None = None) -> None:

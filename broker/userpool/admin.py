@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
 
+from .. import branding
 from ..errors import InvalidInput
 from ..i18n import gettext as _
 from ..oauth import keys
@@ -96,45 +97,112 @@ def create_client(
 ) -> tuple[AppClient, str | None]:
     """Create an app client; returns it with its secret in clear (shown once, stored hashed)."""
     pool = require_pool(session, pool_id)
-    name = name.strip()
-    if not 1 <= len(name) <= 128:
-        raise InvalidInput("client name must have 1 to 128 characters")
-    flows = list(dict.fromkeys(flows or ["code"]))
-    for flow in flows:
-        if flow not in FLOWS:
-            raise InvalidInput(f"--flow must be one of {', '.join(FLOWS)}, not {flow!r}")
-    custom = repo.resource_scopes(session, pool.id)
-    scopes = list(dict.fromkeys(scopes if scopes else (STANDARD_SCOPES if "code" in flows else sorted(custom))))
-    for scope in scopes:
-        if scope not in STANDARD_SCOPES and scope not in custom:
-            raise InvalidInput(f"unknown scope {scope!r}: not standard and no resource server defines it")
-    if "client_credentials" in flows:
-        if not secret:
-            raise InvalidInput("the client_credentials flow needs a client secret (--secret)")
-        if "code" not in flows and any(s in STANDARD_SCOPES for s in scopes):
-            raise InvalidInput("client_credentials clients take only resource-server scopes")
-    callback_urls = [check_callback_url(u) for u in dict.fromkeys(callback_urls)]
-    logout_urls = [check_callback_url(u) for u in dict.fromkeys(logout_urls or [])]
-    if "code" in flows and not callback_urls:
-        raise InvalidInput("the code flow needs at least one --callback-url")
-    for field, (low, high) in LIMITS.items():
-        value = lifetimes.get(field)
-        if value is not None and not low <= int(value) <= high:
-            raise InvalidInput(f"{field.replace('_', '-')} must be between {low} and {high} seconds")
+    flows = flows or ["code"]
+    if not scopes:
+        scopes = list(STANDARD_SCOPES) if "code" in flows else sorted(repo.resource_scopes(session, pool.id))
+    wanted = {
+        "name": name, "callback_urls": callback_urls, "logout_urls": logout_urls or [], "allowed_flows": flows,
+        "allowed_scopes": scopes, "identity_providers": identity_providers or ["COGNITO"],
+        **{k: v for k, v in lifetimes.items() if k in _CLIENT_OPTIONS},
+    }
+    settings = _client_settings(session, pool.id, secret, wanted)
     clear = _random(string.ascii_lowercase + string.digits, 51) if secret else None
-    client = AppClient(
-        id=_random(string.ascii_lowercase + string.digits, 26), pool_id=pool.id, name=name,
-        secret_hash=repo.sha256(clear) if clear else None, callback_urls=callback_urls,
-        logout_urls=logout_urls, allowed_flows=flows, allowed_scopes=scopes,
-        identity_providers=check_client_providers(session, pool.id, identity_providers or ["COGNITO"]),
-        **{k: int(v) for k, v in lifetimes.items() if v is not None and k in _CLIENT_OPTIONS},
-    )
+    client = AppClient(id=_random(string.ascii_lowercase + string.digits, 26), pool_id=pool.id,
+                       secret_hash=repo.sha256(clear) if clear else None, **settings)
     session.add(client)
     session.flush()
     return client, clear
 
 
 _CLIENT_OPTIONS = {*LIMITS, "rotate_refresh_tokens", "refresh_grace_seconds"}
+#: What ``update_client`` may change: every setting but the id, the pool and the secret.
+_CLIENT_SETTINGS = ("name", "callback_urls", "logout_urls", "allowed_flows", "allowed_scopes",
+                   "identity_providers", *sorted(_CLIENT_OPTIONS))
+
+
+def _client_settings(session: Session, pool_id: str, has_secret: bool, wanted: dict[str, Any]) -> dict[str, Any]:
+    """The checks of ``create_client`` and ``update_client``, on the client as it would be
+    after the change; returns its settings cleaned (no repeats, no unset lifetimes)."""
+    name = wanted["name"].strip()
+    if not 1 <= len(name) <= 128:
+        raise InvalidInput("client name must have 1 to 128 characters")
+    flows, scopes = _check_grants(session, pool_id, has_secret, wanted["allowed_flows"], wanted["allowed_scopes"])
+    callback_urls = [check_callback_url(u) for u in dict.fromkeys(wanted["callback_urls"])]
+    logout_urls = [check_callback_url(u) for u in dict.fromkeys(wanted["logout_urls"])]
+    if "code" in flows and not callback_urls:
+        raise InvalidInput("the code flow needs at least one --callback-url")
+    for field, (low, high) in LIMITS.items():
+        value = wanted.get(field)
+        if value is not None and not low <= int(value) <= high:
+            raise InvalidInput(f"{field.replace('_', '-')} must be between {low} and {high} seconds")
+    options = {k: (bool(v) if k == "rotate_refresh_tokens" else int(v))
+               for k, v in wanted.items() if k in _CLIENT_OPTIONS and v is not None}
+    return {
+        "name": name, "callback_urls": callback_urls, "logout_urls": logout_urls, "allowed_flows": flows,
+        "allowed_scopes": scopes, **options,
+        "identity_providers": check_client_providers(session, pool_id, wanted["identity_providers"]),
+    }
+
+
+def _check_grants(session: Session, pool_id: str, has_secret: bool, flows: list[str],
+                  scopes: list[str]) -> tuple[list[str], list[str]]:
+    """OAuth flows and scopes: known ones only; client_credentials needs a secret and,
+    without the code flow, takes only resource-server scopes."""
+    flows = list(dict.fromkeys(flows))
+    for flow in flows:
+        if flow not in FLOWS:
+            raise InvalidInput(f"--flow must be one of {', '.join(FLOWS)}, not {flow!r}")
+    custom = repo.resource_scopes(session, pool_id)
+    scopes = list(dict.fromkeys(scopes))
+    for scope in scopes:
+        if scope not in STANDARD_SCOPES and scope not in custom:
+            raise InvalidInput(f"unknown scope {scope!r}: not standard and no resource server defines it")
+    if "client_credentials" in flows:
+        if not has_secret:
+            raise InvalidInput("the client_credentials flow needs a client secret (--secret)")
+        if "code" not in flows and any(s in STANDARD_SCOPES for s in scopes):
+            raise InvalidInput("client_credentials clients take only resource-server scopes")
+    return flows, scopes
+
+
+def require_client(session: Session, pool_id: str, client_id: str) -> AppClient:
+    require_pool(session, pool_id)
+    client = repo.get_client(session, pool_id, client_id)
+    if client is None:
+        raise InvalidInput(f"no app client {client_id!r} in pool {pool_id}")
+    return client
+
+
+def update_client(session: Session, pool_id: str, client_id: str, **changes: Any) -> AppClient:
+    """UpdateUserPoolClient, except that settings left out (or None) keep their value where
+    Cognito resets them; lists given replace the old ones. The client as changed must pass
+    every check of ``create_client``, or nothing changes. The secret cannot be changed."""
+    client = require_client(session, pool_id, client_id)
+    unknown = changes.keys() - set(_CLIENT_SETTINGS)
+    if unknown:
+        raise TypeError(f"update_client() cannot change {', '.join(sorted(unknown))}")
+    given = {k: v for k, v in changes.items() if v is not None}
+    current = {k: getattr(client, k) for k in _CLIENT_SETTINGS}
+    settings = _client_settings(session, pool_id, client.secret_hash is not None, {**current, **given})
+    changed = sorted(k for k, v in settings.items() if v != current[k])
+    for key in changed:
+        setattr(client, key, settings[key])
+    audit.record(session, pool_id, "UpdateUserPoolClient", audit.PASS, client_id=client.id, changed=changed)
+    session.flush()
+    return client
+
+
+def delete_client(session: Session, pool_id: str, client_id: str) -> None:
+    """DeleteUserPoolClient. Its refresh tokens go with it (``ON DELETE CASCADE``, which
+    SQLite enforces too: the connection turns ``foreign_keys`` on), and so does its own
+    hosted-UI branding, which names it without a foreign key."""
+    client = require_client(session, pool_id, client_id)
+    own_branding = branding.find(session, pool_id, client.id)
+    if own_branding is not None:
+        session.delete(own_branding)
+    session.delete(client)
+    audit.record(session, pool_id, "DeleteUserPoolClient", audit.PASS, client_id=client.id)
+    session.flush()
 
 
 def check_client_providers(session: Session, pool_id: str, names: list[str]) -> list[str]:
@@ -288,4 +356,6 @@ def describe_client(client: AppClient) -> dict[str, Any]:
         "AccessTokenValidity": client.access_token_ttl, "IdTokenValidity": client.id_token_ttl,
         "RefreshTokenValidity": client.refresh_token_ttl,
         "EnableTokenRotation": client.rotate_refresh_tokens,
+        "RefreshTokenRotation": {"Feature": "ENABLED" if client.rotate_refresh_tokens else "DISABLED",
+                                 "RetryGracePeriodSeconds": client.refresh_grace_seconds},
     }

@@ -1,0 +1,129 @@
+"""``broker client``: a pool's app clients (Cognito's CreateUserPoolClient, ListUserPoolClients,
+DescribeUserPoolClient, UpdateUserPoolClient, DeleteUserPoolClient). Registered on
+:mod:`broker.cli`'s group when it is imported; same rules (``--json``; bad input: one line,
+exit 2, nothing written).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import click
+
+from .cli import _emit, _store, cli, json_option
+from .errors import InvalidInput
+from .store import repo
+from .userpool import admin
+
+
+@cli.group()
+def client() -> None:
+    """App clients."""
+
+
+def _settings_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The settings ``client create`` and ``client update`` share (lists: repeat the option)."""
+    options = [
+        click.option("--callback-url", multiple=True),
+        click.option("--logout-url", multiple=True),
+        click.option("--scope", multiple=True),
+        click.option("--flow", multiple=True, type=click.Choice(admin.FLOWS)),
+        click.option("--idp", multiple=True, help="Identity providers allowed (COGNITO = password sign-in)."),
+        click.option("--access-token-ttl", type=int, help="Seconds (300-86400)."),
+        click.option("--id-token-ttl", type=int, help="Seconds (300-86400)."),
+        click.option("--refresh-token-ttl", type=int, help="Seconds (3600-315360000)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _scopes(values: tuple[str, ...]) -> list[str]:
+    """``--scope`` values, each of which may hold several scopes separated by spaces."""
+    return [s for value in values for s in value.split()]
+
+
+@client.command("create")
+@click.option("--pool", "pool_id", required=True)
+@click.option("--name", required=True)
+@click.option("--secret", is_flag=True, help="Generate a client secret (confidential client).")
+@_settings_options
+@click.option("--rotate-refresh-tokens", is_flag=True, help="Issue a new refresh token at each refresh.")
+@click.option("--refresh-grace", type=click.IntRange(0, 60), default=0, help="Seconds a rotated token still works.")
+@json_option
+def client_create(pool_id: str, name: str, callback_url: tuple[str, ...], logout_url: tuple[str, ...], secret: bool,
+                  scope: tuple[str, ...], flow: tuple[str, ...], idp: tuple[str, ...], access_token_ttl: int | None,
+                  id_token_ttl: int | None, refresh_token_ttl: int | None, rotate_refresh_tokens: bool,
+                  refresh_grace: int, as_json: bool) -> None:
+    with _store() as (_settings_, session):
+        c, clear = admin.create_client(
+            session, pool_id, name, list(callback_url), list(logout_url), secret, _scopes(scope), list(flow),
+            list(idp), access_token_ttl=access_token_ttl, id_token_ttl=id_token_ttl,
+            refresh_token_ttl=refresh_token_ttl, rotate_refresh_tokens=rotate_refresh_tokens,
+            refresh_grace_seconds=refresh_grace,
+        )
+        out = {"ClientId": c.id, "ClientSecret": clear, "ClientName": c.name, "UserPoolId": c.pool_id}
+    _emit(out, as_json)
+
+
+@client.command("list")
+@click.option("--pool", "pool_id", required=True)
+@json_option
+def client_list(pool_id: str, as_json: bool) -> None:
+    with _store() as (_s, session):
+        admin.require_pool(session, pool_id)
+        clients = [admin.describe_client(c) for c in repo.list_clients(session, pool_id)]
+    _emit({"UserPoolClients": clients}, as_json)
+
+
+@client.command("describe")
+@click.option("--pool", "pool_id", required=True)
+@click.option("--client", "client_id", required=True, help="The app client id.")
+@json_option
+def client_describe(pool_id: str, client_id: str, as_json: bool) -> None:
+    """The client's settings (never its secret)."""
+    with _store() as (_s, session):
+        out = {"UserPoolClient": admin.describe_client(admin.require_client(session, pool_id, client_id))}
+    _emit(out, as_json)
+
+
+@client.command("update")
+@click.option("--pool", "pool_id", required=True)
+@click.option("--client", "client_id", required=True, help="The app client id.")
+@click.option("--name")
+@_settings_options
+@click.option("--rotate-refresh-tokens/--no-rotate-refresh-tokens", default=None,
+              help="Issue a new refresh token at each refresh, or stop.")
+@click.option("--refresh-grace", type=click.IntRange(0, 60), help="Seconds a rotated token still works.")
+@json_option
+def client_update(pool_id: str, client_id: str, name: str | None, callback_url: tuple[str, ...],
+                  logout_url: tuple[str, ...], scope: tuple[str, ...], flow: tuple[str, ...], idp: tuple[str, ...],
+                  access_token_ttl: int | None, id_token_ttl: int | None, refresh_token_ttl: int | None,
+                  rotate_refresh_tokens: bool | None, refresh_grace: int | None, as_json: bool) -> None:
+    """Change the settings given; the others keep their value (Cognito's
+    UpdateUserPoolClient resets them to defaults). A list option given (--callback-url,
+    --logout-url, --scope, --flow, --idp) replaces the whole list. The client must still
+    pass every check of `client create`. The secret cannot be added, removed or changed."""
+    changes = {
+        "name": name, "callback_urls": list(callback_url) or None, "logout_urls": list(logout_url) or None,
+        "allowed_scopes": _scopes(scope) or None, "allowed_flows": list(flow) or None,
+        "identity_providers": list(idp) or None, "access_token_ttl": access_token_ttl,
+        "id_token_ttl": id_token_ttl, "refresh_token_ttl": refresh_token_ttl,
+        "rotate_refresh_tokens": rotate_refresh_tokens, "refresh_grace_seconds": refresh_grace,
+    }
+    if all(value is None for value in changes.values()):
+        raise InvalidInput("give at least one setting to change")
+    with _store() as (_s, session):
+        out = {"UserPoolClient": admin.describe_client(admin.update_client(session, pool_id, client_id, **changes))}
+    _emit(out, as_json)
+
+
+@client.command("delete")
+@click.option("--pool", "pool_id", required=True)
+@click.option("--client", "client_id", required=True, help="The app client id.")
+@json_option
+def client_delete(pool_id: str, client_id: str, as_json: bool) -> None:
+    """Delete the client with its refresh tokens and its own branding. Access and ID tokens
+    already issued stay valid until they expire."""
+    with _store() as (_s, session):
+        admin.delete_client(session, pool_id, client_id)
+    _emit({"ClientId": client_id, "UserPoolId": pool_id, "Deleted": True}, as_json)
