@@ -31,6 +31,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from .oauth.keys import KeyCache
     from .oauth.server import build_server
     from .runtime import Runtime
+    from .store.cache import ConfigCache
     from .store.db import Database
     from .store.state import open_state
     from .userpool.senders import open_sender, open_sms_sender
@@ -62,9 +63,13 @@ def create_app(settings: Settings | None = None) -> Flask:
         WTF_CSRF_TIME_LIMIT=settings.login_ttl,
         WTF_CSRF_SSL_STRICT=False,
     )
+    db, keys, config = Database(settings.database_url), KeyCache(settings.key_cache_seconds), ConfigCache(
+        settings.config_cache_seconds)
+    config.on_change(keys.clear)
+    db.config_committed.append(config.clear)
     app.extensions["broker"] = Runtime(
-        settings=settings, db=Database(settings.database_url), state=open_state(settings.redis_url),
-        sender=open_sender(settings), keys=KeyCache(settings.key_cache_seconds), sms=open_sms_sender(settings),
+        settings=settings, db=db, state=open_state(settings.redis_url), sender=open_sender(settings),
+        keys=keys, config=config, sms=open_sms_sender(settings),
     )
     observability.init_app(app, settings)  # inside ProxyFix: it logs the client's address
     if settings.trusted_proxies:

@@ -48,6 +48,9 @@ class Settings:
     lockout_max_delay: int = 900
     #: Seconds a node keeps signing keys parsed in memory before re-reading them.
     key_cache_seconds: int = 30
+    #: Seconds a node may serve pools, app clients and branding from memory before it checks
+    #: the database for changes made elsewhere (0: at every request).
+    config_cache_seconds: int = 1
     var_dir: str = "var"
     #: Host name → pool id: a custom domain serves its pool's endpoints at "/".
     #: TOML: a ``[domains]`` table; env: ``BROKER_DOMAINS="auth.example.com=local_Ab12Cd34E,..."``.
@@ -91,6 +94,7 @@ _ENV = {
     "BROKER_SMTP_STARTTLS": "smtp_starttls",
     "BROKER_VAR_DIR": "var_dir",
     "BROKER_KEY_CACHE_SECONDS": "key_cache_seconds",
+    "BROKER_CONFIG_CACHE_SECONDS": "config_cache_seconds",
     "BROKER_DOMAINS": "domains",
     "BROKER_TRUSTED_PROXIES": "trusted_proxies",
     "BROKER_THEMES_DIR": "themes_dir",
@@ -207,6 +211,9 @@ def validate(settings: Settings) -> list[str]:
     token = settings.metrics_token
     if token is not None and (len(token) < 16 or not token.isprintable() or " " in token):
         errors.append("BROKER_METRICS_TOKEN must be at least 16 printable characters without spaces")
+    for name in ("key_cache_seconds", "config_cache_seconds"):
+        if not 0 <= int(getattr(settings, name)) <= 3600:
+            errors.append(f"{_ENV_NAME[name]} must be between 0 and 3600")
     for name in ("session_ttl", "login_ttl", "code_ttl", "max_content_length"):
         if int(getattr(settings, name)) <= 0:
             errors.append(f"{name} must be positive")

@@ -7,6 +7,7 @@ from flask import current_app
 
 from .config import Settings
 from .oauth.keys import KeyCache
+from .store.cache import ConfigCache
 from .store.db import Database
 from .store.state import StateStore
 from .userpool.senders import Sender, SmsSender
@@ -19,6 +20,7 @@ class Runtime:
     state: StateStore
     sender: Sender
     keys: KeyCache
+    config: ConfigCache
     sms: SmsSender
 
 

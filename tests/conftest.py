@@ -202,6 +202,9 @@ def broker_env(tmp: Path, database_url: str | None, redis_url: str | None, port:
         "BROKER_VAR_DIR": str(tmp / "var"),
         "BROKER_ENV": "test",
         "BROKER_KEY_CACHE_SECONDS": "1",
+        # Servers see configuration the CLI just wrote at their next request (production
+        # checks once a second); tests/flows/test_scale_out.py runs with the default.
+        "BROKER_CONFIG_CACHE_SECONDS": "0",
     })
     if database_url:
         env["DATABASE_URL"] = database_url

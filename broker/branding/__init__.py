@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,26 @@ def resolve(session: Session, pool_id: str, client_id: str | None) -> UiCustomiz
         if row is not None:
             return row
     return find(session, pool_id, ALL)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """What a page needs of its branding (:func:`resolve`), small enough to cache: the
+    row's target (a client id or ``ALL``; None when nothing is customized) and the
+    versions of its logo and CSS."""
+
+    target: str | None = None
+    logo: str | None = None
+    css: str | None = None
+    theme: str | None = None
+
+
+def resolved(session: Session, pool_id: str, client_id: str | None) -> Resolved:
+    row = resolve(session, pool_id, client_id)
+    if row is None:
+        return Resolved()
+    return Resolved(target=row.client_id, logo=version(row.logo), css=version(row.css) if row.css else None,
+                    theme=row.theme)
 
 
 def reset(session: Session, pool_id: str, client_id: str | None) -> bool:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import HostedError
 from ..i18n import gettext as _
-from ..store import repo
+from ..runtime import runtime
 from ..store.models import AppClient, UserPool
 
 PARAMS = (
@@ -108,7 +108,7 @@ def check_client(session: Session, pool: UserPool, args: Any) -> AppClient:
     client_id = args.get("client_id", "")
     if not client_id or len(args.getlist("client_id")) > 1:
         raise HostedError(_("The request is missing a valid client_id."))
-    client = repo.get_client(session, pool.id, client_id) if len(client_id) <= 128 else None
+    client = runtime().config.client(session, pool.id, client_id) if len(client_id) <= 128 else None
     if client is None:
         raise HostedError(_("This application is not known to this user pool."))
     return client

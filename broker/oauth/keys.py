@@ -87,6 +87,10 @@ class KeyCache:
             return cached
         return self._load(session, pool)
 
+    def clear(self) -> None:
+        with self._lock:
+            self._pools.clear()
+
     def invalidate(self, pool_id: str) -> None:
         with self._lock:
             self._pools.pop(pool_id, None)

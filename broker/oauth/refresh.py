@@ -6,8 +6,9 @@ from typing import Any
 
 from flask import g
 
+from ..runtime import runtime
 from ..store import repo
-from ..store.models import AppClient, RefreshToken, utcnow
+from ..store.models import RefreshToken, utcnow
 
 
 class StoredRefreshToken:
@@ -29,7 +30,7 @@ def find_refresh_token(value: str) -> StoredRefreshToken | None:
     if row is None or row.pool_id != g.pool.id or row.revoked_at or row.expires_at <= now:
         return None
     if row.rotated_at is not None:
-        client = g.db_session.get(AppClient, row.client_id)
+        client = runtime().config.client(g.db_session, g.pool.id, row.client_id)
         grace = client.refresh_grace_seconds if client else 0
         if now > row.rotated_at + dt.timedelta(seconds=grace):
             repo.revoke_origin(g.db_session, row.origin_jti)

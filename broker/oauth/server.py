@@ -145,7 +145,7 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
 
 
 def _query_client(client_id: str) -> Client | None:
-    row = repo.get_client(g.db_session, g.pool.id, client_id) if client_id and len(client_id) <= 128 else None
+    row = runtime().config.client(g.db_session, g.pool.id, client_id) if client_id and len(client_id) <= 128 else None
     return Client(row) if row else None
 
 

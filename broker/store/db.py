@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+from .cache import track_changes
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -35,6 +37,9 @@ class Database:
             self.engine = create_engine(self.url, pool_pre_ping=True, pool_size=10, max_overflow=20,
                                         connect_args=timeout)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        #: Called after a session of this database commits a configuration change.
+        self.config_committed: list[Callable[[], None]] = []
+        track_changes(self.sessions, self.config_committed)
 
     @contextlib.contextmanager
     def session(self) -> Iterator[Session]:

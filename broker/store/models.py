@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import (
-    JSON, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text, TypeDecorator, UniqueConstraint,
+    JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text, TypeDecorator, UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -58,6 +58,17 @@ class UserPool(Base):
     #: IdP vouches for the address (off by default: the IdP must be trusted for it).
     link_by_email: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ConfigVersion(Base):
+    """One row whose ``value`` grows with every committed change to configuration (pools,
+    clients, keys, branding, IdPs): nodes compare it to drop what they cached
+    (:mod:`broker.store.cache`)."""
+
+    __tablename__ = "config_version"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class AppClient(Base):

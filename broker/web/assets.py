@@ -58,14 +58,16 @@ def page_branding() -> dict[str, Any]:
                               "extra_css": [], "theme": None}
     if pool is not None and "db_session" in g:
         result["pool_name"] = pool.name
-        row = branding.resolve(g.db_session, pool.id, g.get("client_id"))
-        if row is not None:
-            if row.logo is not None:
-                result["logo_url"] = url_for("assets.logo", target=row.client_id, v=branding.version(row.logo))
-            if row.css:
-                result["extra_css"] = [url_for("assets.css", target=row.client_id, v=branding.version(row.css))]
-            if row.theme and branding.theme_dir(runtime().settings.themes_dir, row.theme):
-                result["theme"] = row.theme
+        client_id = g.get("client_id")
+        found = runtime().config.get(g.db_session, ("branding", pool.id, client_id),
+                                     lambda session: branding.resolved(session, pool.id, client_id))
+        if found is not None and found.target is not None:
+            if found.logo is not None:
+                result["logo_url"] = url_for("assets.logo", target=found.target, v=found.logo)
+            if found.css:
+                result["extra_css"] = [url_for("assets.css", target=found.target, v=found.css)]
+            if found.theme and branding.theme_dir(runtime().settings.themes_dir, found.theme):
+                result["theme"] = found.theme
     g.branding = result
     return result
 

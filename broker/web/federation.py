@@ -24,7 +24,6 @@ from ..i18n import gettext as _
 from ..oauth.authorize import AuthorizationRequest
 from ..oauth.issue import issuer
 from ..runtime import runtime
-from ..store import repo
 from ..store.models import AppClient, IdentityProvider
 from ..store.state import Keys
 from ..userpool import federation, idps
@@ -243,5 +242,5 @@ def oauth_callback() -> Response:
 
 def client_providers(data: dict[str, Any]) -> list[str]:
     """The IdP names (and COGNITO) the app client of a login transaction allows."""
-    client = repo.get_client(g.db_session, g.pool.id, data["request"]["client_id"])
+    client = runtime().config.client(g.db_session, g.pool.id, data["request"]["client_id"])
     return client.identity_providers if client is not None else []

@@ -10,7 +10,6 @@ from flask import Blueprint, Flask, g, request
 from ..errors import NotFound
 from ..i18n import gettext as _
 from ..runtime import runtime
-from ..store import repo
 
 
 def pool_blueprint(name: str) -> Blueprint:
@@ -22,7 +21,7 @@ def pool_blueprint(name: str) -> Blueprint:
         if pool_id is None:  # a custom domain's route
             pool_id = runtime().settings.domains.get(request.host.split(":")[0].lower(), "")
         g.db_session = open_session()
-        pool = repo.get_pool(g.db_session, pool_id) if len(pool_id) <= 55 else None
+        pool = runtime().config.pool(g.db_session, pool_id) if len(pool_id) <= 55 else None
         if pool is None:
             raise NotFound(_("Unknown user pool."))
         g.pool = pool

@@ -1,0 +1,160 @@
+"""The in-process configuration cache (broker/store/cache.py): a cached pool or client costs
+no query; a change made by another process is seen once the check interval has passed, a
+change made by the same process at once; every kind of configuration write moves the
+version, other writes do not; a load that raced a change is not kept."""
+from __future__ import annotations
+
+import time
+from typing import Iterator
+
+import pytest
+from sqlalchemy import event, select
+
+from broker.branding import customize
+from broker.oauth import keys
+from broker.store.cache import ConfigCache
+from broker.store.db import Database
+from broker.store.models import ConfigVersion, UserPool
+from broker.userpool import admin, idps
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/broker.db"
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def processes(database_url: str) -> Iterator[tuple[Database, Database]]:
+    """Two engines on one database, as two processes (or nodes) have."""
+    first, second = Database(database_url), Database(database_url)
+    first.upgrade()
+    yield first, second
+    first.dispose()
+    second.dispose()
+
+
+class Statements:
+    def __init__(self, db: Database) -> None:
+        self.count = 0
+        event.listen(db.engine, "before_cursor_execute", self._count)
+
+    def _count(self, *_args: object) -> None:
+        self.count += 1
+
+    def __call__(self) -> int:
+        count, self.count = self.count, 0
+        return count
+
+
+def _new_pool(db: Database, name: str = "first") -> str:
+    with db.session() as session:
+        return admin.create_pool(session, name).id
+
+
+def _rename(db: Database, pool_id: str, name: str) -> None:
+    with db.session() as session:
+        session.get(UserPool, pool_id).name = name
+
+
+def _version(db: Database) -> int:
+    with db.sessions() as session:
+        return session.execute(select(ConfigVersion.value)).scalar_one()
+
+
+def test_a_cached_pool_costs_no_query_and_another_process_change_shows_after_the_interval(processes):
+    mine, other = processes
+    pool_id = _new_pool(other)
+    cache, statements = ConfigCache(check_seconds=1), Statements(mine)
+
+    with mine.sessions() as session:
+        assert cache.pool(session, pool_id).name == "first"
+    assert statements() == 2  # the version, then the pool
+    for _ in range(3):
+        with mine.sessions() as session:
+            assert cache.pool(session, pool_id).name == "first"
+    assert statements() == 0
+
+    _rename(other, pool_id, "renamed")
+    time.sleep(1.1)
+    with mine.sessions() as session:
+        assert cache.pool(session, pool_id).name == "renamed"
+        assert cache.pool(session, pool_id).name == "renamed"
+    assert statements() == 2  # the version once per session, then the pool again
+
+
+def test_a_change_committed_by_this_process_is_seen_at_once(processes):
+    mine, _other = processes
+    pool_id = _new_pool(mine)
+    cache = ConfigCache(check_seconds=3600)
+    mine.config_committed.append(cache.clear)
+    with mine.sessions() as session:
+        client = cache.client(session, pool_id, admin.create_client(session, pool_id, "app", ["https://a.example/cb"])[0].id)
+        session.commit()
+    assert client is not None and client.callback_urls == ["https://a.example/cb"]
+
+    with mine.session() as session:
+        admin.require_pool(session, pool_id).name = "renamed"
+    with mine.sessions() as session:
+        assert cache.pool(session, pool_id).name == "renamed"
+
+
+def test_unknown_ids_are_not_cached(processes):
+    mine, other = processes
+    cache = ConfigCache(check_seconds=3600)
+    with mine.sessions() as session:
+        assert cache.pool(session, "local_missing") is None
+    pool_id = _new_pool(other)
+    with mine.sessions() as session:
+        assert cache.pool(session, "local_missing") is None
+        assert cache.pool(session, pool_id).name == "first"  # never cached as missing
+        assert cache.client(session, pool_id, "no-such-client") is None
+
+
+def test_a_load_that_raced_a_change_is_not_kept(processes):
+    mine, other = processes
+    pool_id = _new_pool(other)
+    cache = ConfigCache(check_seconds=0)
+
+    def slow_load(session):  # reads the old row; meanwhile the change lands and is seen
+        row = session.get(UserPool, pool_id)
+        name = row.name
+        _rename(other, pool_id, "renamed")
+        with mine.sessions() as another_request:
+            cache.pool(another_request, "local_missing")
+        return name
+
+    with mine.sessions() as session:
+        assert cache.get(session, ("name", pool_id), slow_load) == "first"
+    with mine.sessions() as session:
+        assert cache.get(session, ("name", pool_id), lambda s: s.get(UserPool, pool_id).name) == "renamed"
+
+
+def test_every_configuration_write_moves_the_version_and_nothing_else_does(processes):
+    db, _other = processes
+    pool_id = _new_pool(db)
+
+    def moves(change) -> bool:
+        before = _version(db)
+        with db.session() as session:
+            change(session)
+        return _version(db) == before + 1
+
+    assert moves(lambda s: setattr(admin.require_pool(s, pool_id), "mfa", "OPTIONAL"))
+    assert moves(lambda s: admin.create_resource_server(s, pool_id, "https://api.example", "api", ["read"]))
+    assert moves(lambda s: admin.create_client(s, pool_id, "app", ["https://a.example/cb"]))
+    assert moves(lambda s: keys.rotate(s, admin.require_pool(s, pool_id)))
+    assert moves(lambda s: customize(s, None, pool_id, None, css=".banner-customizable { color: red }"))
+    assert moves(lambda s: idps.create_idp(s, pool_id, "OIDC", "corp", {
+        "client_id": "c", "client_secret": "s", "issuer": "https://idp.example"}))
+    assert moves(lambda s: s.delete(admin.require_pool(s, pool_id)))
+
+    other_pool = _new_pool(db, "second")
+    assert not moves(lambda s: admin.create_user(s, other_pool, "alice", "Corr3ct-Horse!", {"email": "a@example.com"}))
+    with db.sessions() as session:  # a rolled-back change leaves it as it was
+        before = _version(db)
+        admin.require_pool(session, other_pool).name = "never"
+        session.flush()
+        session.rollback()
+    assert _version(db) == before
