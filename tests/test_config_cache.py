@@ -1,7 +1,8 @@
-"""The in-process configuration cache (broker/store/cache.py): a cached pool or client costs
+"""The in-process caches (broker/store/cache.py, KeyCache): a cached pool or client costs
 no query; a change made by another process is seen once the check interval has passed, a
 change made by the same process at once; every kind of configuration write moves the
-version, other writes do not; a load that raced a change is not kept."""
+version, other writes do not; a load that raced a change is not kept; made-up key ids cannot
+make every request reload the keys."""
 from __future__ import annotations
 
 import time
@@ -158,3 +159,23 @@ def test_every_configuration_write_moves_the_version_and_nothing_else_does(proce
         session.flush()
         session.rollback()
     assert _version(db) == before
+
+
+def test_tokens_naming_unknown_keys_reload_the_keys_at_most_once_a_second(processes):
+    mine, other = processes
+    pool_id = _new_pool(mine)
+    key_cache, statements = keys.KeyCache(ttl=30), Statements(mine)
+    with mine.sessions() as session:
+        pool = session.get(UserPool, pool_id)
+        first = key_cache.get(session, pool)
+        statements()
+        assert all(key_cache.get(session, pool, kid=f"made-up-{i}") is first for i in range(50))
+        assert statements() == 0
+
+        with other.session() as elsewhere:  # another node rotates: its new kid is found a second later
+            new_kid = keys.rotate(elsewhere, admin.require_pool(elsewhere, pool_id)).kid
+        assert new_kid not in key_cache.get(session, pool, kid=new_kid).kids
+        time.sleep(keys.UNKNOWN_KID_RELOAD + 0.05)
+        reloaded = key_cache.get(session, pool, kid=new_kid)
+        assert new_kid in reloaded.kids and reloaded.signing.kid == new_kid
+        assert statements() == 1

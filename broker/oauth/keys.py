@@ -20,6 +20,8 @@ from ..store.models import AppClient, SigningKey, UserPool, utcnow
 SUPPORTED_ALGS = ("RS256", "ES256")
 #: Clock skew allowed to verifiers when a retired key's last tokens expire.
 SKEW = 300
+#: Seconds between reloads caused by tokens naming a key this process does not know.
+UNKNOWN_KID_RELOAD = 1.0
 
 
 def generate_key(session: Session, pool: UserPool) -> SigningKey:
@@ -82,9 +84,12 @@ class KeyCache:
 
     def get(self, session: Session, pool: UserPool, kid: str | None = None) -> PoolKeys:
         cached = self._pools.get(pool.id)
-        fresh = cached and time.monotonic() - cached.loaded < self.ttl
-        if cached and fresh and (kid is None or kid in cached.kids):
-            return cached
+        if cached is not None:
+            age = time.monotonic() - cached.loaded
+            # An unknown kid may be a key just rotated in by another node, or made up: it
+            # reloads the keys at most once a second, so made-up kids cannot hammer the database.
+            if age < self.ttl and (kid is None or kid in cached.kids or age < UNKNOWN_KID_RELOAD):
+                return cached
         return self._load(session, pool)
 
     def clear(self) -> None:

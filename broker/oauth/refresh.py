@@ -8,12 +8,13 @@ from flask import g
 
 from ..runtime import runtime
 from ..store import repo
-from ..store.models import RefreshToken, utcnow
+from ..store.models import RefreshToken, User, utcnow
 
 
 class StoredRefreshToken:
-    def __init__(self, row: RefreshToken) -> None:
+    def __init__(self, row: RefreshToken, user: User) -> None:
         self.row = row
+        self.user = user
 
     def check_client(self, client: Any) -> bool:
         return self.row.client_id == client.get_client_id()
@@ -25,9 +26,12 @@ class StoredRefreshToken:
 def find_refresh_token(value: str) -> StoredRefreshToken | None:
     """A usable refresh token of this pool. Reuse after rotation (past the grace period)
     revokes the whole family, as OAuth 2.0 Security BCP §4.14.2 recommends."""
-    row = repo.get_refresh_token(g.db_session, value)
+    found = repo.get_refresh_token_and_user(g.db_session, value)
+    if found is None:
+        return None
+    row, user = found
     now = utcnow()
-    if row is None or row.pool_id != g.pool.id or row.revoked_at or row.expires_at <= now:
+    if row.pool_id != g.pool.id or row.revoked_at or row.expires_at <= now:
         return None
     if row.rotated_at is not None:
         client = runtime().config.client(g.db_session, g.pool.id, row.client_id)
@@ -36,4 +40,4 @@ def find_refresh_token(value: str) -> StoredRefreshToken | None:
             repo.revoke_origin(g.db_session, row.origin_jti)
             g.db_session.commit()
             return None
-    return StoredRefreshToken(row)
+    return StoredRefreshToken(row, user)

@@ -107,8 +107,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         return find_refresh_token(refresh_token)
 
     def authenticate_user(self, refresh_token: StoredRefreshToken) -> User | None:
-        user = g.db_session.get(User, refresh_token.row.user_id)
-        return user if user is not None and user.enabled else None
+        return refresh_token.user if refresh_token.user.enabled else None
 
     def revoke_old_credential(self, refresh_token: StoredRefreshToken) -> None:
         if self.client.row.rotate_refresh_tokens and refresh_token.row.rotated_at is None:

@@ -110,7 +110,9 @@ class User(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
-    groups: Mapped[list[Group]] = relationship(secondary="user_groups", lazy="selectin")
+    #: Loaded when read (tokens need them; a sign-in does not), or with the refresh token
+    #: in one query (:func:`broker.store.repo.get_refresh_token_and_user`).
+    groups: Mapped[list[Group]] = relationship(secondary="user_groups", lazy="select")
 
 
 class IdentityProvider(Base):

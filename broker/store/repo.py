@@ -5,7 +5,7 @@ import datetime as dt
 import hashlib
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from .models import AppClient, Group, IdentityProvider, RefreshToken, ResourceServer, RevokedOrigin, User, UserGroup, UserPool, utcnow
 
@@ -84,8 +84,13 @@ def resource_scopes(session: Session, pool_id: str) -> set[str]:
     return {f"{rs.identifier}/{scope}" for rs in servers for scope in rs.scopes}
 
 
-def get_refresh_token(session: Session, token: str) -> RefreshToken | None:
-    return session.scalars(select(RefreshToken).where(RefreshToken.token_hash == sha256(token))).first()
+def get_refresh_token_and_user(session: Session, token: str) -> tuple[RefreshToken, User] | None:
+    """A refresh token with its user and the user's groups, in one query (the refresh grant
+    needs all three)."""
+    stmt = (select(RefreshToken, User).join(User, User.id == RefreshToken.user_id)
+            .where(RefreshToken.token_hash == sha256(token)).options(joinedload(User.groups)))
+    found = session.execute(stmt).unique().first()
+    return (found[0], found[1]) if found is not None else None
 
 
 def revoke_origin(session: Session, origin_jti: str) -> None:
