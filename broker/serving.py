@@ -27,6 +27,27 @@ GUNICORN_DEFAULTS: dict[str, Any] = {
 }
 
 
+#: What a worker's app imports (``create_app``), imported by the gunicorn master before it forks.
+APP_MODULES = (
+    "flask_wtf.csrf", "broker.oauth.server", "broker.store.state", "broker.userpool.senders",
+    "broker.web.themes", "broker.web.account", "broker.web.api", "broker.web.assets", "broker.web.errors",
+    "broker.web.federation", "broker.web.health", "broker.web.hosted", "broker.web.mfa", "broker.web.saml",
+    "broker.web.verify", "sqlalchemy.dialects.postgresql.psycopg", "psycopg", "redis",
+)
+
+
+def when_ready(server: Any) -> None:
+    """gunicorn hook: import the app's modules in the master, once the metrics folder is set
+    and before the first fork. A worker then boots in tens of milliseconds instead of half a
+    second, which is what every request waits for when the only worker recycles after
+    ``max_requests``. Modules only: no app, engine, pool or connection exists before the
+    fork, so nothing is shared with the workers."""
+    import importlib
+
+    for name in APP_MODULES:
+        importlib.import_module(name)
+
+
 def prepare(settings: Settings) -> None:
     """Migrate an embedded SQLite database; PostgreSQL is migrated by ``broker db upgrade``."""
     if settings.database_url.startswith("sqlite"):
@@ -48,7 +69,8 @@ def serve(settings: Settings, host: str, port: int, workers: int | None, threads
     if settings.embedded_store and workers > 1:
         log.warning("the embedded store is per process: with %s workers, set REDIS_URL", workers)
     # metrics files shared by the workers, and JSON lines from gunicorn itself when asked
-    observe = {**workers_hooks.HOOKS, "logger_class": workers_hooks.JSON_LOGGER if settings.json_logs else None}
+    observe = {**workers_hooks.HOOKS, "logger_class": workers_hooks.JSON_LOGGER if settings.json_logs else None,
+               "when_ready": when_ready}
     _Gunicorn(settings, {**GUNICORN_DEFAULTS, **observe, "bind": f"{host}:{port}", "workers": workers,
                          "threads": threads or GUNICORN_DEFAULTS["threads"]}).run()
 

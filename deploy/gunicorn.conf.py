@@ -23,7 +23,7 @@ from pathlib import Path
 
 from broker.config import ConfigError, load_settings
 from broker.observability.workers import JSON_LOGGER, child_exit, on_exit, on_starting  # noqa: F401 - server hooks
-from broker.serving import GUNICORN_DEFAULTS
+from broker.serving import GUNICORN_DEFAULTS, when_ready  # noqa: F401 - server hook: imports before forking
 
 
 def _int_env(name: str, default: int) -> int:
@@ -80,8 +80,9 @@ def _json_logs() -> bool:
 if _json_logs():
     logger_class = JSON_LOGGER
 
-# Never import the app in the master: each worker opens its own database pool and Redis
-# connections after the fork (SQLAlchemy engines and redis-py pools are not fork-safe).
+# Never build the app in the master: each worker opens its own database pool and Redis
+# connections after the fork (SQLAlchemy engines and redis-py pools are not fork-safe). The
+# master only imports the modules (when_ready), so that a recycled worker boots at once.
 preload_app = False
 
 # Worker heartbeat files on tmpfs: on a container's overlay filesystem a slow fsync can make
