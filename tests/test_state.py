@@ -28,6 +28,15 @@ def test_put_get_delete(state):
     assert state.get(k) is None
 
 
+def test_get_many_and_delete_many_in_one_call(state):
+    keys = [key(), key(), key()]
+    state.put(keys[0], {"a": 1}, 60)
+    state.put(keys[2], {"c": 3}, 60)
+    assert state.get_many(keys) == [{"a": 1}, None, {"c": 3}]
+    state.delete(keys[0], keys[1])
+    assert state.get_many(keys) == [None, None, {"c": 3}]
+
+
 def test_values_expire(state):
     k = key()
     state.put(k, {"a": 1}, 1)

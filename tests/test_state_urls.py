@@ -142,6 +142,12 @@ def _round_trip(state: RedisState, pool_id: str = "local_Round1") -> list[str]:
     assert state.take(code) == {"code": "c"} and state.take(code) is None
     assert [state.incr(failures, 60) for _ in range(3)] == [1, 2, 3]
     assert state.add(assertion, {"seen": 1}, 60) is True and state.add(assertion, {"seen": 2}, 60) is False
+    together = [Keys.failures(pool_id, "user", "Bob"), Keys.failures(pool_id, "ip", "192.0.2.1")]  # one slot
+    state.put(together[0], {"n": 1}, 60)
+    assert state.get_many([*together, together[0]]) == [{"n": 1}, None, {"n": 1}]
+    state.put(together[1], {"n": 2}, 60)
+    state.delete(*together)
+    assert state.get_many(together) == [None, None]
     return [login, failures, assertion]
 
 

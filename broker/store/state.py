@@ -65,7 +65,9 @@ class Keys:
 class StateStore(Protocol):
     def put(self, key: str, value: dict[str, Any], ttl: int) -> None: ...
     def get(self, key: str) -> dict[str, Any] | None: ...
-    def delete(self, key: str) -> None: ...
+    def get_many(self, keys: list[str]) -> list[dict[str, Any] | None]:
+        """Several values in one round trip; the keys must share a hash tag (one pool's)."""
+    def delete(self, *keys: str) -> None: ...
     def swap(self, key: str, value: dict[str, Any]) -> dict[str, Any] | None:
         """Atomically replace the value (keeping its TTL) and return the old one; None if absent."""
     def incr(self, key: str, ttl: int) -> int:
@@ -124,8 +126,11 @@ class RedisState:
         raw = self.client.get(key)
         return None if raw is None else json.loads(raw)
 
-    def delete(self, key: str) -> None:
-        self.client.delete(key)
+    def get_many(self, keys: list[str]) -> list[dict[str, Any] | None]:
+        return [None if raw is None else json.loads(raw) for raw in self.client.mget(keys)]
+
+    def delete(self, *keys: str) -> None:
+        self.client.delete(*keys)
 
     def swap(self, key: str, value: dict[str, Any]) -> dict[str, Any] | None:
         raw = self._connect().swap(keys=[key], args=[json.dumps(value)])
@@ -170,9 +175,13 @@ class MemoryState:
             item = self._live(key)
         return None if item is None else json.loads(item[1])
 
-    def delete(self, key: str) -> None:
+    def get_many(self, keys: list[str]) -> list[dict[str, Any] | None]:
+        return [self.get(key) for key in keys]
+
+    def delete(self, *keys: str) -> None:
         with self._lock:
-            self._data.pop(key, None)
+            for key in keys:
+                self._data.pop(key, None)
 
     def swap(self, key: str, value: dict[str, Any]) -> dict[str, Any] | None:
         with self._lock:

@@ -26,8 +26,9 @@ class Throttle:
 
     def check(self, pool_id: str, username: str, ip: str, now: float | None = None) -> None:
         now = time.time() if now is None else now
-        for key, free in self._subjects(pool_id, username, ip):
-            record = self.state.get(key)
+        subjects = self._subjects(pool_id, username, ip)
+        records = self.state.get_many([key for key, _free in subjects])
+        for (_key, free), record in zip(subjects, records):
             if not record or record["n"] < free:
                 continue
             wait = min(2 ** (record["n"] - free), self.max_delay)
@@ -54,5 +55,4 @@ class Throttle:
 def forget_failures(state: StateStore, pool_id: str, username: str) -> None:
     """Reset a user's count (a success, or an admin's unlock); the per-IP count stays."""
     key = Keys.failures(pool_id, "user", username)
-    state.delete(key)
-    state.delete(key + ":n")
+    state.delete(key, key + ":n")
