@@ -33,7 +33,10 @@ def _kid(token: str) -> str | None:
         raise InvalidToken("malformed token") from None
 
 
-def verify_access_token(session: Session, keys: KeyCache, pool: UserPool, issuer: str, token: str) -> dict[str, Any]:
+def verify_access_token(session: Session, keys: KeyCache, pool: UserPool, issuer: str, token: str,
+                        check_revocation: bool = True) -> dict[str, Any]:
+    """The claims of a valid access token of ``pool``. ``check_revocation=False`` leaves the
+    revocation of its ``origin_jti`` to the caller (userInfo checks it with the user)."""
     if not token or len(token) > MAX_TOKEN or token.count(".") != 2:
         raise InvalidToken("malformed token")
     kid = _kid(token)
@@ -53,6 +56,6 @@ def verify_access_token(session: Session, keys: KeyCache, pool: UserPool, issuer
     if not isinstance(exp, int) or exp + LEEWAY < now or not isinstance(iat, int) or iat - LEEWAY > now:
         raise InvalidToken("expired")
     origin = claims.get("origin_jti")
-    if not isinstance(origin, str) or repo.origin_revoked(session, origin):
+    if not isinstance(origin, str) or (check_revocation and repo.origin_revoked(session, origin)):
         raise InvalidToken("revoked")
     return claims

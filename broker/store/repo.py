@@ -118,5 +118,14 @@ def origin_revoked(session: Session, origin_jti: str) -> bool:
     return session.get(RevokedOrigin, origin_jti) is not None
 
 
+def user_unless_revoked(session: Session, pool_id: str, sub: str, origin_jti: str) -> User | None:
+    """The user ``sub`` of the pool, unless the token family ``origin_jti`` was revoked: what
+    an access token's bearer may see, in one query."""
+    if not _storable(pool_id, sub, origin_jti):
+        return None
+    revoked = select(RevokedOrigin.origin_jti).where(RevokedOrigin.origin_jti == origin_jti).exists()
+    return session.scalars(select(User).where(User.pool_id == pool_id, User.sub == sub, ~revoked)).first()
+
+
 def purge_expired_refresh_tokens(session: Session, now: dt.datetime) -> int:
     return session.execute(delete(RefreshToken).where(RefreshToken.expires_at < now)).rowcount or 0
