@@ -62,7 +62,7 @@ def test_pool_update_sets_security_settings_that_describe_shows(cli: Broker) -> 
     assert again["Security"]["LockoutThreshold"] == 4
     assert again["Security"]["AdaptivePolicy"] == {"LOW": "ALLOW", "MEDIUM": "MFA", "HIGH": "MFA"}
     events = cli.cli_json("events", "list", "--pool", pool)["Events"]
-    assert [e["EventType"] for e in events] == ["UpdateUserPool", "UpdateUserPool"]
+    assert [e["EventType"] for e in events] == ["UpdateUserPool", "UpdateUserPool", "CreateUserPool"]
     assert events[1]["Details"]["lockout_threshold"] == 4 and events[1]["Details"]["mfa"] == "OPTIONAL"
 
 

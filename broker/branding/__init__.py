@@ -1,5 +1,6 @@
 """Hosted-UI branding per pool and per app client: Cognito's logo + CSS
-(SetUICustomization, with ``ALL`` for the pool) and Keycloak-style themes."""
+(SetUICustomization, with ``ALL`` for the pool) and Keycloak-style themes. Changes are
+audited as ``SetUICustomization`` with what changed, never the CSS or the image."""
 from __future__ import annotations
 
 import hashlib
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 from ..errors import InvalidInput
 from ..store import repo
 from ..store.models import UiCustomization, utcnow
+from ..userpool import audit
 from .css import sanitize
 from .images import check_logo
 
@@ -60,6 +62,9 @@ def customize(session: Session, themes_dir: str | None, pool_id: str, client_id:
         row.theme = theme or None
     row.updated_at = utcnow()
     session.flush()
+    changed = [name for name, value in (("css", css), ("logo", logo), ("theme", theme)) if value is not None]
+    audit.record(session, pool_id, "SetUICustomization", audit.PASS, client_id=target, changed=changed,
+                 css_version=version(row.css), image_version=version(row.logo), theme=row.theme)
     return row
 
 
@@ -98,9 +103,12 @@ def resolved(session: Session, pool_id: str, client_id: str | None) -> Resolved:
 
 
 def reset(session: Session, pool_id: str, client_id: str | None) -> bool:
+    """Back to the default look (Cognito: SetUICustomization without CSS or image)."""
     row = find(session, pool_id, client_id or ALL)
     if row is not None:
         session.delete(row)
+    audit.record(session, pool_id, "SetUICustomization", audit.PASS, client_id=client_id or ALL, reset=True,
+                 removed=row is not None)
     return row is not None
 
 

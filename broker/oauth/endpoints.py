@@ -5,11 +5,12 @@ from typing import Any
 
 from authlib.oauth2.rfc7009 import RevocationEndpoint as _Revocation
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _Introspection
-from flask import g
+from flask import g, request as flask_request
 
 from ..runtime import runtime
 from ..store import repo
 from ..store.models import User
+from ..userpool import audit
 from .issue import issuer
 from .refresh import find_refresh_token
 from .verify import InvalidToken, verify_access_token
@@ -28,8 +29,9 @@ class _Found:
 class _Refresh(_Found):
     kind = "refresh_token"
 
-    def __init__(self, row: Any) -> None:
+    def __init__(self, row: Any, user: User) -> None:
         self.row = row
+        self.user = user
 
     def check_client(self, client: Any) -> bool:
         return self.row.client_id == client.get_client_id()
@@ -49,7 +51,7 @@ def _find(token: str, hint: str | None) -> _Refresh | _Access | None:
     if hint != "access_token" and len(token) < 200:
         found = find_refresh_token(token)
         if found:
-            return _Refresh(found.row)
+            return _Refresh(found.row, found.user)
     if hint != "refresh_token":
         rt = runtime()
         try:
@@ -62,7 +64,11 @@ def _find(token: str, hint: str | None) -> _Refresh | _Access | None:
 
 class RevocationEndpoint(_Revocation):
     """Revoking a refresh token revokes its whole family, access tokens included (as
-    Cognito's RevokeToken does). Public clients revoke with their client_id alone."""
+    Cognito's RevokeToken does). Public clients revoke with their client_id alone.
+
+    Only a live token of the asking client reaches :meth:`revoke_token` and its
+    ``RevokeToken`` audit event: unknown, foreign and already revoked tokens get the same
+    200 (RFC 7009 §2.2) and write nothing, so they cannot fill the audit log."""
 
     CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 
@@ -70,8 +76,15 @@ class RevocationEndpoint(_Revocation):
         return _find(token_string, token_type_hint)
 
     def revoke_token(self, token: _Refresh | _Access, request: Any) -> None:
-        origin = token.row.origin_jti if isinstance(token, _Refresh) else token.claims["origin_jti"]
+        if isinstance(token, _Refresh):
+            origin, client_id = token.row.origin_jti, token.row.client_id
+            who = {"user": token.user}
+        else:
+            origin, client_id = token.claims["origin_jti"], token.claims.get("client_id")
+            who = {"username": token.claims.get("username")}
         repo.revoke_origin(g.db_session, origin)
+        audit.record(g.db_session, g.pool.id, "RevokeToken", audit.PASS, ip=flask_request.remote_addr, **who,
+                     client_id=client_id, token_type=token.kind, origin_jti=origin)
         g.db_session.commit()
 
 

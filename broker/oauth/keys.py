@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..store.models import AppClient, SigningKey, UserPool, utcnow
+from ..userpool import audit
 
 SUPPORTED_ALGS = ("RS256", "ES256")
 #: Clock skew allowed to verifiers when a retired key's last tokens expire.
@@ -41,16 +42,21 @@ def generate_key(session: Session, pool: UserPool) -> SigningKey:
 
 
 def rotate(session: Session, pool: UserPool, now: dt.datetime | None = None) -> SigningKey:
-    """Start signing with a new key; older keys stay published until their tokens expire."""
+    """Start signing with a new key; older keys stay published until their tokens expire.
+    Audited as ``RotateSigningKey`` (Cognito has no such operation) with the key ids only."""
     now = now or utcnow()
     ttls = session.execute(
         select(AppClient.access_token_ttl, AppClient.id_token_ttl).where(AppClient.pool_id == pool.id)
     ).all()
     keep = max([max(a, i) for a, i in ttls] or [3600]) + SKEW
-    for old in active_keys(session, pool.id):
+    retired = active_keys(session, pool.id)
+    for old in retired:
         old.retired_at = now
         old.expires_at = now + dt.timedelta(seconds=keep)
-    return generate_key(session, pool)
+    new = generate_key(session, pool)
+    audit.record(session, pool.id, "RotateSigningKey", audit.PASS, kid=new.kid, alg=new.alg,
+                 retired_kids=[k.kid for k in retired])
+    return new
 
 
 def active_keys(session: Session, pool_id: str) -> list[SigningKey]:

@@ -23,6 +23,7 @@ from flask import request as flask_request
 from ..runtime import runtime
 from ..store import repo
 from ..store.models import AppClient, User, utcnow
+from ..userpool import audit
 from . import codes
 from .endpoints import IntrospectionEndpoint, RevocationEndpoint
 from .issue import issue_client_token, issue_tokens
@@ -78,8 +79,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         if record is None:
             return None
         if isinstance(record, codes.Reused):
-            repo.revoke_origin(g.db_session, record.origin_jti)
-            g.db_session.commit()
+            _revoke_reused_code(record, client)
             return None
         return record if record.client_id == client.get_client_id() else None
 
@@ -92,12 +92,33 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
 
     def generate_token(self, user=None, scope=None, grant_type=None, expires_in=None,  # type: ignore[override]
                        include_refresh_token=True) -> dict[str, Any]:
+        """Tokens for the code, and a ``TokenIssued`` audit event naming the token family
+        (``origin_jti``), never a token. Refresh and client_credentials grants write no
+        event, only the ``cognate_tokens_issued_total`` count by grant: a row per refresh
+        would double the cost of the hottest endpoint."""
         rt, code = runtime(), self.request.authorization_code
-        return issue_tokens(
+        scopes = tuple(scope_to_list(scope))
+        token = issue_tokens(
             g.db_session, rt.keys, rt.settings.base_url, g.pool, self.client.row, user,
-            tuple(scope_to_list(scope)), code.auth_time, code.origin_jti, code.event_id, code.nonce,
+            scopes, code.auth_time, code.origin_jti, code.event_id, code.nonce,
             include_refresh_token=include_refresh_token, amr=code.amr,
         )
+        audit.record(g.db_session, g.pool.id, "TokenIssued", audit.PASS, user=user, ip=flask_request.remote_addr,
+                     client_id=self.client.row.id, grant_type="authorization_code", scopes=list(scopes),
+                     origin_jti=code.origin_jti, token_types=sorted(k for k in token if k.endswith("_token")))
+        return token
+
+
+def _revoke_reused_code(reused: codes.Reused, client: Client) -> None:
+    """A code presented twice revokes what its first use issued (RFC 6749 §10.5). The
+    audit event is written once per family: later replays find it revoked already, so
+    they cannot fill the audit log."""
+    known = repo.origin_revoked(g.db_session, reused.origin_jti)
+    repo.revoke_origin(g.db_session, reused.origin_jti)
+    if not known:
+        audit.record(g.db_session, g.pool.id, "AuthorizationCodeReuse", audit.BLOCK, ip=flask_request.remote_addr,
+                     client_id=client.get_client_id(), origin_jti=reused.origin_jti)
+    g.db_session.commit()
 
 
 class RefreshTokenGrant(grants.RefreshTokenGrant):

@@ -66,6 +66,8 @@ def create_pool(
     session.add(pool)
     session.flush()
     keys.generate_key(session, pool)
+    audit.record(session, pool.id, "CreateUserPool", audit.PASS, name=name, mfa=mfa, self_signup=self_signup,
+                 signing_alg=signing_alg, required_attributes=required)
     return pool
 
 
@@ -95,7 +97,8 @@ def create_client(
     secret: bool = False, scopes: list[str] | None = None, flows: list[str] | None = None,
     identity_providers: list[str] | None = None, **lifetimes: Any,
 ) -> tuple[AppClient, str | None]:
-    """Create an app client; returns it with its secret in clear (shown once, stored hashed)."""
+    """Create an app client; returns it with its secret in clear (shown once, stored hashed,
+    audited only as ``has_secret``)."""
     pool = require_pool(session, pool_id)
     flows = flows or ["code"]
     if not scopes:
@@ -111,6 +114,8 @@ def create_client(
                        secret_hash=repo.sha256(clear) if clear else None, **settings)
     session.add(client)
     session.flush()
+    audit.record(session, pool.id, "CreateUserPoolClient", audit.PASS, client_id=client.id,
+                 has_secret=clear is not None, **settings)
     return client, clear
 
 
@@ -228,6 +233,8 @@ def create_resource_server(session: Session, pool_id: str, identifier: str, name
                             scopes=list(dict.fromkeys(scopes)))
     session.add(server)
     session.flush()
+    audit.record(session, pool.id, "CreateResourceServer", audit.PASS, identifier=server.identifier,
+                 name=server.name, scopes=server.scopes)
     return server
 
 
@@ -245,6 +252,7 @@ def create_group(session: Session, pool_id: str, name: str, precedence: int | No
     group = Group(pool_id=pool.id, name=name, precedence=precedence, role_arn=role_arn, description=description)
     session.add(group)
     session.flush()
+    audit.record(session, pool.id, "CreateGroup", audit.PASS, group=name, precedence=precedence, role_arn=role_arn)
     return group
 
 
@@ -290,9 +298,10 @@ def create_user(
     session.add(user)
     session.flush()
     password_rules.remember(session, pool, user)
+    audit.record(session, pool.id, "AdminCreateUser", audit.PASS, user=user, status=status)
     for group in found:
         repo.add_user_to_group(session, user, group)
-    audit.record(session, pool.id, "AdminCreateUser", audit.PASS, user=user, status=status)
+        audit.record(session, pool.id, "AdminAddUserToGroup", audit.PASS, user=user, group=group.name)
     return user, temporary
 
 

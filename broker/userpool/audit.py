@@ -7,12 +7,16 @@ Event names and outcomes follow Cognito's user auth events (AdminListUserAuthEve
 ``EventType`` such as ``SignIn``, ``SignUp``, ``ForgotPassword``, ``PasswordChange``, and
 ``EventResponse`` ``Pass`` / ``Fail`` (``InProgress`` for a step that waits on another one,
 such as a code sent), and ``Block`` where Cognate stops an account or a sign-in (a lockout,
-an adaptive-authentication block). Admin changes are named after Cognito's Admin*
-operations (``AdminCreateUser``, ...); ``details`` say why (``reason="wrong_password"``).
+an adaptive-authentication block). Admin changes are named after Cognito's operations
+(``AdminCreateUser``, ``CreateUserPoolClient``, ...; ``RotateSigningKey`` is Cognate's
+own); ``details`` say why (``reason="wrong_password"``) or what changed, with the ids.
+Tokens: ``TokenIssued`` (the code grant only), ``RevokeToken``, ``RefreshTokenReuse`` and
+``AuthorizationCodeReuse`` (``Block``: a reused refresh token or code revoked its family),
+named by ``origin_jti``.
 
     record(session, pool.id, "SignIn", FAIL, user=user, ip="203.0.113.7", reason="wrong_password")
 
-Details never hold secrets: no passwords, codes or tokens.
+Details never hold secrets: no passwords, codes, tokens or their hashes, client secrets or keys.
 """
 from __future__ import annotations
 

@@ -58,7 +58,9 @@ def update_idp(session: Session, pool_id: str, name: str, options: dict[str, Any
     if identifiers is not None:
         idp.identifiers = check_identifiers(session, pool_id, name, identifiers)
     idp.details = details
-    audit.record(session, pool_id, "UpdateIdentityProvider", audit.PASS, provider=name)
+    changed = sorted(options) + [k for k, v in (("attribute_mapping", attribute_mapping),
+                                                ("identifiers", identifiers)) if v is not None]
+    audit.record(session, pool_id, "UpdateIdentityProvider", audit.PASS, provider=name, changed=changed)
     return idp
 
 

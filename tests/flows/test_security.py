@@ -149,7 +149,8 @@ def test_invitation_gives_a_temporary_password_that_must_be_changed(secure: Secu
     claims = tokens_for(rp, code_back, verifier, params)
     assert claims["sub"] == created["Sub"] and claims["cognito:username"] == "pia"
     kinds = [(e["EventType"], e["EventResponse"]) for e in secure.events(pool, "--user", "pia")]
-    assert kinds[:3] == [("RiskDecision", "Pass"), ("PasswordChange", "Pass"), ("SignIn", "Pass")]
+    assert kinds[:4] == [("TokenIssued", "Pass"), ("RiskDecision", "Pass"), ("PasswordChange", "Pass"),
+                         ("SignIn", "Pass")]
     assert ("AdminCreateUser", "Pass") in kinds
 
 
