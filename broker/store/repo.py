@@ -86,9 +86,11 @@ def resource_scopes(session: Session, pool_id: str) -> set[str]:
 
 def get_refresh_token_and_user(session: Session, token: str) -> tuple[RefreshToken, User] | None:
     """A refresh token with its user and the user's groups, in one query (the refresh grant
-    needs all three)."""
+    needs all three); none when its family was revoked, even if the token was stored after
+    the revocation (a code replayed while its first exchange was still running)."""
+    revoked = select(RevokedOrigin.origin_jti).where(RevokedOrigin.origin_jti == RefreshToken.origin_jti).exists()
     stmt = (select(RefreshToken, User).join(User, User.id == RefreshToken.user_id)
-            .where(RefreshToken.token_hash == sha256(token)).options(joinedload(User.groups)))
+            .where(RefreshToken.token_hash == sha256(token), ~revoked).options(joinedload(User.groups)))
     found = session.execute(stmt).unique().first()
     return (found[0], found[1]) if found is not None else None
 
