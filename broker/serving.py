@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from typing import Any
 
 from .config import Settings
@@ -48,6 +50,21 @@ def when_ready(server: Any) -> None:
         importlib.import_module(name)
 
 
+def worker_exit(server: Any, worker: Any) -> None:
+    """gunicorn hook: a worker leaving after ``max_requests`` (its requests all answered)
+    closes its database connections and ends at once. The interpreter's teardown it skips
+    takes about 0.2 s, and the master starts the replacement only once the worker is gone:
+    with a single worker, every request would wait. Any other exit (a boot error above all,
+    whose status stops the master) keeps its status and its normal teardown."""
+    leaving = sys.exc_info()[1]
+    recycled = bool(worker.max_requests) and worker.nr >= worker.max_requests
+    if not recycled or not isinstance(leaving, SystemExit) or leaving.code not in (0, None):
+        return
+    Database.dispose_all()
+    logging.shutdown()
+    os._exit(0)
+
+
 def prepare(settings: Settings) -> None:
     """Migrate an embedded SQLite database; PostgreSQL is migrated by ``broker db upgrade``."""
     if settings.database_url.startswith("sqlite"):
@@ -70,7 +87,7 @@ def serve(settings: Settings, host: str, port: int, workers: int | None, threads
         log.warning("the embedded store is per process: with %s workers, set REDIS_URL", workers)
     # metrics files shared by the workers, and JSON lines from gunicorn itself when asked
     observe = {**workers_hooks.HOOKS, "logger_class": workers_hooks.JSON_LOGGER if settings.json_logs else None,
-               "when_ready": when_ready}
+               "when_ready": when_ready, "worker_exit": worker_exit}
     _Gunicorn(settings, {**GUNICORN_DEFAULTS, **observe, "bind": f"{host}:{port}", "workers": workers,
                          "threads": threads or GUNICORN_DEFAULTS["threads"]}).run()
 

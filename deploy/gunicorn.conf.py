@@ -23,7 +23,7 @@ from pathlib import Path
 
 from broker.config import ConfigError, load_settings
 from broker.observability.workers import JSON_LOGGER, child_exit, on_exit, on_starting  # noqa: F401 - server hooks
-from broker.serving import GUNICORN_DEFAULTS, when_ready  # noqa: F401 - server hook: imports before forking
+from broker.serving import GUNICORN_DEFAULTS, when_ready, worker_exit  # noqa: F401 - server hooks
 
 
 def _int_env(name: str, default: int) -> int:

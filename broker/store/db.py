@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
 
@@ -22,7 +23,11 @@ CONNECT_TIMEOUT = 5
 class Database:
     """One engine and session factory per app; nothing connects until first use."""
 
+    #: Every database of this process, for :meth:`dispose_all`.
+    _open: weakref.WeakSet[Database] = weakref.WeakSet()
+
     def __init__(self, url: str) -> None:
+        Database._open.add(self)
         self.url = _driver_url(url)
         if self.url.startswith("sqlite:///"):
             Path(self.url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
@@ -61,6 +66,12 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+    @classmethod
+    def dispose_all(cls) -> None:
+        """Close every pooled connection of this process (a worker about to exit)."""
+        for db in list(cls._open):
+            db.dispose()
 
 
 def alembic_config(engine: Engine) -> Config:
