@@ -53,6 +53,7 @@ def build(database_url: str, redis_url: str) -> tuple[dict[str, Callable[[], Non
     from broker import create_app
     from broker.oauth.issue import new_refresh_token
     from broker.oauth.tokens import Grant
+    from broker.store import repo
     from broker.store.db import Database
     from broker.userpool import admin
 
@@ -109,7 +110,7 @@ def build(database_url: str, redis_url: str) -> tuple[dict[str, Callable[[], Non
     rt = app.extensions["broker"]
     with app.app_context():
         with rt.db.sessions() as s:
-            keys = rt.keys.get(s, rt.config.pool(s, pool_id))
+            keys = rt.keys.get(s, repo.get_pool(s, pool_id))
 
     from joserfc import jwt
 
