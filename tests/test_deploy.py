@@ -268,6 +268,7 @@ def test_manifests_match_the_kubernetes_schema():
         ("v1", "Namespace"), ("v1", "ConfigMap"), ("v1", "Secret"), ("apps/v1", "Deployment"),
         ("v1", "Service"), ("networking.k8s.io/v1", "Ingress"),
         ("autoscaling/v2", "HorizontalPodAutoscaler"), ("policy/v1", "PodDisruptionBudget"),
+        ("batch/v1", "CronJob"),
     }
 
 
@@ -362,6 +363,39 @@ def test_pod_runs_locked_down_and_migrates_first():
     for container in pod["initContainers"] + pod["containers"]:
         assert REQUIRED_SECRETS <= {e["name"] for e in container["env"]}, container["name"]
         assert container["envFrom"] == pod["containers"][0]["envFrom"]
+
+
+def test_cronjob_prunes_daily_as_the_deployments_containers_run():
+    cron = _one("CronJob")["spec"]
+    pod, server = cron["jobTemplate"]["spec"]["template"], _pod()
+    [container] = pod["spec"]["containers"]
+    assert container["command"] == ["broker", "db", "prune"]
+    minute, hour, *every = cron["schedule"].split()
+    assert minute.isdigit() and hour.isdigit() and every == ["*", "*", "*"]
+    assert cron["concurrencyPolicy"] == "Forbid" and pod["spec"]["restartPolicy"] == "OnFailure"
+    assert 1 <= cron["successfulJobsHistoryLimit"] <= 5 and 1 <= cron["failedJobsHistoryLimit"] <= 5
+    # The same image, settings and lockdown as the server's containers; the migration's secrets.
+    for other in server["initContainers"] + server["containers"]:
+        for key in ("image", "imagePullPolicy", "envFrom", "securityContext"):
+            assert container[key] == other[key], (other["name"], key)
+    migrate = server["initContainers"][0]
+    assert container["env"] == migrate["env"] and container["volumeMounts"] == migrate["volumeMounts"]
+    for key in ("securityContext", "volumes", "automountServiceAccountToken", "enableServiceLinks"):
+        assert pod["spec"][key] == server[key], key
+    assert {"cpu", "memory"} <= container["resources"]["limits"].keys()
+    # Its pods get no traffic and do not count as servers (Service, PDB, Deployment).
+    labels = pod["metadata"]["labels"].items()
+    for selector in (_one("Service")["spec"]["selector"], _one("Deployment")["spec"]["selector"]["matchLabels"],
+                     _one("PodDisruptionBudget")["spec"]["selector"]["matchLabels"]):
+        assert not selector.items() <= labels, selector
+    kubectl = shutil.which("kubectl")
+    if kubectl:  # kustomize sets its image as the Deployment's
+        out = subprocess.run([kubectl, "kustomize", str(K8S)], capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        rendered = {d["kind"]: d for d in yaml.safe_load_all(out.stdout) if d}
+        job = rendered["CronJob"]["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        server_pod = rendered["Deployment"]["spec"]["template"]["spec"]
+        assert job["containers"][0]["image"] == server_pod["containers"][0]["image"]
 
 
 def test_referenced_configmaps_and_secret_keys_exist():

@@ -1,10 +1,9 @@
 """Queries over the durable store. Views and services call these, never raw SQL."""
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, joinedload
 
 from .models import AppClient, Group, IdentityProvider, RefreshToken, ResourceServer, RevokedOrigin, User, UserGroup, UserPool, utcnow
@@ -128,6 +127,3 @@ def user_unless_revoked(session: Session, pool_id: str, sub: str, origin_jti: st
     revoked = select(RevokedOrigin.origin_jti).where(RevokedOrigin.origin_jti == origin_jti).exists()
     return session.scalars(select(User).where(User.pool_id == pool_id, User.sub == sub, ~revoked)).first()
 
-
-def purge_expired_refresh_tokens(session: Session, now: dt.datetime) -> int:
-    return session.execute(delete(RefreshToken).where(RefreshToken.expires_at < now)).rowcount or 0
