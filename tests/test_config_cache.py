@@ -179,3 +179,22 @@ def test_tokens_naming_unknown_keys_reload_the_keys_at_most_once_a_second(proces
         reloaded = key_cache.get(session, pool, kid=new_kid)
         assert new_kid in reloaded.kids and reloaded.signing.kid == new_kid
         assert statements() == 1
+
+
+def test_a_pools_identity_providers_are_cached_empty_or_not(processes):
+    mine, other = processes
+    pool_id = _new_pool(other)
+    cache, statements = ConfigCache(check_seconds=1), Statements(mine)
+    with mine.sessions() as session:
+        assert cache.idps(session, pool_id) == []
+    statements()
+    with mine.sessions() as session:
+        assert cache.idps(session, pool_id) == []
+    assert statements() == 0
+    with other.session() as session:
+        idps.create_idp(session, pool_id, "OIDC", "corp", {"client_id": "c", "client_secret": "s",
+                                                          "issuer": "https://idp.example"})
+    time.sleep(1.1)
+    with mine.sessions() as session:
+        assert [(i.name, i.type, i.details["issuer"]) for i in cache.idps(session, pool_id)] == [
+            ("corp", "OIDC", "https://idp.example")]

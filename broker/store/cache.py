@@ -106,6 +106,14 @@ class ConfigCache:
         return self.get(session, ("client", pool_id, client_id),
                         lambda s: _detached(s, repo.get_client(s, pool_id, client_id)))
 
+    def idps(self, session: Session, pool_id: str) -> list[IdentityProvider]:
+        """The pool's identity providers by name (an empty list is cached too)."""
+        def load(s: Session) -> list[IdentityProvider]:
+            rows = s.scalars(select(IdentityProvider).where(IdentityProvider.pool_id == pool_id)
+                             .order_by(IdentityProvider.name)).all()
+            return [_detached(s, row) for row in rows]
+        return self.get(session, ("idps", pool_id), load) or []
+
     def _current_version(self, session: Session) -> int | None:
         """The version this request works under: read from the database when
         ``check_seconds`` have passed since the last read (once per session at most)."""

@@ -31,6 +31,8 @@ class Assessment:
     action: str
     signals: dict[str, Any] = field(default_factory=dict)
     remembered: bool = False  # a remembered device: MFA may be skipped
+    #: The device row found (None: a new device), for :func:`seen` in the same request.
+    device: Device | None = field(default=None, repr=False, compare=False)
 
 
 def device_hash(device_key: str) -> str:
@@ -64,7 +66,7 @@ def assess(session: Session, pool: UserPool, user: User, device_key: str, ip: st
     level = LOW if score == 0 else MEDIUM if score <= 2 else HIGH
     action = Security.of(pool.security).adaptive.get(level, ALLOW)
     remembered = bool(device and device.remembered_until and device.remembered_until > now)
-    return Assessment(level, action, signals, remembered)
+    return Assessment(level, action, signals, remembered, device)
 
 
 def find_device(session: Session, user: User, device_key: str) -> Device | None:
@@ -73,10 +75,11 @@ def find_device(session: Session, user: User, device_key: str) -> Device | None:
 
 
 def seen(session: Session, user: User, device_key: str, ip: str, user_agent: str | None,
-         remember_days: int = 0) -> Device:
-    """Note a completed sign-in from this device; ``remember_days`` lets it skip MFA that long."""
+         remember_days: int = 0, found: Assessment | None = None) -> Device:
+    """Note a completed sign-in from this device; ``remember_days`` lets it skip MFA that long.
+    ``found``: this request's assessment of the same device, which already read its row."""
     now = utcnow()
-    device = find_device(session, user, device_key)
+    device = found.device if found is not None else find_device(session, user, device_key)
     if device is None:
         device = Device(user_id=user.id, key_hash=device_hash(device_key), first_seen=now)
         session.add(device)

@@ -13,7 +13,7 @@ from ..i18n import gettext as _
 from ..oauth import authorize
 from ..runtime import runtime
 from ..store.models import User
-from ..userpool import accounts, idps
+from ..userpool import accounts
 from ..userpool.attributes import label as attribute_label
 from ..userpool.passwords import PasswordPolicy
 from ..userpool.signin import authenticate, set_new_password
@@ -269,7 +269,7 @@ def _login_page(data: dict[str, Any], username: str = "", error: Any = None, inf
     other IdP it allows, and an email field when one of them is routed by domain."""
     txn = data["txn"]
     allowed = federation.client_providers(data)
-    upstreams = [idp for idp in idps.list_idps(g.db_session, g.pool.id) if idp.name in allowed
+    upstreams = [idp for idp in runtime().config.idps(g.db_session, g.pool.id) if idp.name in allowed
                  and data.get("purpose") is None]  # second factors are managed by password users only
     password = "COGNITO" in allowed
     return render_template(

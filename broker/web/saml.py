@@ -56,7 +56,7 @@ def _connector(idp: IdentityProvider) -> SAMLConnector:
 
 
 def _saml_idps() -> list[IdentityProvider]:
-    return [i for i in idps.list_idps(g.db_session, g.pool.id) if i.type == "SAML"]
+    return [i for i in runtime().config.idps(g.db_session, g.pool.id) if i.type == "SAML"]
 
 
 @bp.post("/saml2/idpresponse")
