@@ -4,7 +4,9 @@ without HTTP parsing or gunicorn. Each path is set beside the floor every token 
 pays, one RS256 signature of the pool's key, measured in the same run.
 
 Paths: ``refresh`` (refresh_token grant, ID + access token), ``client_credentials``,
-``userinfo``, ``jwks``, ``login_page`` (``/oauth2/authorize`` → the hosted form, two requests).
+``userinfo``, ``jwks``, ``login_page`` (``/oauth2/authorize`` → the hosted form, two requests),
+``login`` (a whole login of a returning browser: authorize, form, password POST, code for
+tokens with PKCE), also shown without its one Argon2id verification (measured beside it).
 ``--profile PATH`` prints cProfile's top functions for one of them.
 
     .venv/bin/python bench/hot_paths.py                      # PostgreSQL on 127.0.0.1:5432, Redis
@@ -20,6 +22,7 @@ import hashlib
 import logging
 import os
 import pstats
+import re
 import secrets
 import sys
 import tempfile
@@ -33,7 +36,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.harness import Stack, make_database, start_redis  # noqa: E402
 
 CALLBACK = "https://app.example.com/callback"
-PATHS = ("refresh", "client_credentials", "userinfo", "jwks", "login_page")
+PATHS = ("refresh", "client_credentials", "userinfo", "jwks", "login_page", "login")
+PASSWORD = "Corr3ct-Horse!"
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+TXN = re.compile(r'name="txn" value="([^"]+)"')
 
 
 def cpu_per_call(call: Callable[[], None], calls: int) -> float:
@@ -65,7 +71,7 @@ def build(database_url: str, redis_url: str) -> tuple[dict[str, Callable[[], Non
         client, secret = admin.create_client(s, pool.id, "app", [CALLBACK], secret=True,
                                              flows=["code", "client_credentials"],
                                              scopes=["openid", "email", "profile", "bench-api/read"])
-        user = admin.create_user(s, pool.id, "alice", "Corr3ct-Horse!", {"email": "alice@example.com"},
+        user = admin.create_user(s, pool.id, "alice", PASSWORD, {"email": "alice@example.com"},
                                  confirmed=True)[0]
         grant = Grant(issuer="", client_id=client.id, scopes=("openid", "email", "profile"),
                       auth_time=int(time.time()), origin_jti=str(uuid.uuid4()), event_id=str(uuid.uuid4()))
@@ -99,13 +105,25 @@ def build(database_url: str, redis_url: str) -> tuple[dict[str, Callable[[], Non
     def jwks() -> None:
         ok(web.get(f"/{pool_id}/.well-known/jwks.json"))
 
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(b"v" * 43).digest()).rstrip(b"=").decode()
+    verifier = "v" * 43
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
     authorize = {"response_type": "code", "client_id": client_id, "redirect_uri": CALLBACK, "scope": "openid",
                  "state": "s", "code_challenge": challenge, "code_challenge_method": "S256"}
 
     def login_page() -> None:
         form = ok(web.get(f"/{pool_id}/oauth2/authorize", query_string=authorize), 302).headers["Location"]
         ok(web.get(form))
+
+    def login() -> None:
+        web.delete_cookie("cognate")  # a returning browser whose session ended: it keeps its device cookie
+        form = ok(web.get(f"/{pool_id}/oauth2/authorize", query_string=authorize), 302).headers["Location"]
+        page = ok(web.get(form)).get_data(as_text=True)
+        fields = {"csrf_token": CSRF.search(page)[1], "txn": TXN.search(page)[1], "username": "alice",
+                  "password": PASSWORD}
+        back = ok(web.post(f"/{pool_id}/login", data=fields), 302).headers["Location"]
+        code = re.search(r"[?&]code=([^&]+)", back)[1]
+        ok(web.post(token_url, data={"grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK,
+                                     "code_verifier": verifier}, headers=basic))
 
     rt = app.extensions["broker"]
     with app.app_context():
@@ -117,8 +135,11 @@ def build(database_url: str, redis_url: str) -> tuple[dict[str, Callable[[], Non
     def signature() -> None:
         jwt.encode({"alg": keys.alg, "kid": keys.signing.kid}, {"sub": "x", "iat": 0}, keys.signing)
 
+    from broker.userpool.passwords import hash_password
+
     paths = {"refresh": refresh, "client_credentials": client_credentials, "userinfo": userinfo, "jwks": jwks,
-             "login_page": login_page, "signature": signature}
+             "login_page": login_page, "login": login, "signature": signature,
+             "hash": lambda: hash_password(PASSWORD)}
     return paths, rt.db.dispose  # the app's pool holds connections to the throwaway database
 
 
@@ -142,8 +163,13 @@ def main() -> None:
               f"= {floor:.3f} ms of CPU")
         print(f"{'path':<20}{'CPU ms/call':>12}{'× signature':>13}")
         for name in args.path or PATHS:
-            ms = cpu_per_call(paths[name], args.calls)
+            calls = max(20, args.calls // 20) if name == "login" else args.calls
+            ms = cpu_per_call(paths[name], calls)
             print(f"{name:<20}{ms:>12.3f}{ms / floor:>13.1f}")
+            if name == "login":
+                hashing = cpu_per_call(paths["hash"], calls)
+                print(f"{'login minus hash':<20}{ms - hashing:>12.3f}{(ms - hashing) / floor:>13.1f}"
+                      f"   (one Argon2id hash: {hashing:.1f} ms)")
         if args.profile:
             profile = cProfile.Profile()
             profile.runcall(lambda: [paths[args.profile]() for _ in range(args.calls)])
