@@ -183,3 +183,35 @@ def test_running_server_follows_update_and_delete(make_broker):
     broker.cli("client", "delete", "--pool", pool, "--client", m2m["ClientId"])
     r = machine.token(grant_type="client_credentials")
     assert r.status_code == 401 and r.json()["error"] == "invalid_client", r.text
+
+
+def test_what_was_issued_follows_the_client_as_updated(make_broker):
+    """Removed scopes leave the tokens that refresh tokens bring; a removed callback URL gets
+    no code from a login already under way, nor tokens for a code already issued to it."""
+    broker = make_broker()
+    pool = broker.pool()
+    broker.cli("user", "create", "--pool", pool, "--username", "alice", "--password", "Corr3ct-Horse!",
+               "--email", "alice@example.com", "--confirmed")
+    web = _client(broker, pool, "--name", "web", "--callback-url", CALLBACK, "--callback-url", NEW_CALLBACK)
+    rp = RelyingParty(broker.base_url, pool, web)
+    verifier, challenge = pkce()
+    _params, code = rp.sign_in("alice", "Corr3ct-Horse!", code_challenge=challenge, code_challenge_method="S256")
+    tokens = rp.exchange(code, verifier).json()
+    assert set(rp.verify(tokens["access_token"])["scope"].split()) == {"openid", "email", "profile"}
+
+    broker.cli("client", "update", "--pool", pool, "--client", web, "--scope", "openid", "--scope", "profile")
+    refreshed = rp.refresh(tokens["refresh_token"]).json()
+    assert set(rp.verify(refreshed["access_token"])["scope"].split()) == {"openid", "profile"}
+    assert "email" not in rp.verify(refreshed["id_token"], audience=web)
+
+    again = RelyingParty(broker.base_url, pool, web)  # a code issued, then the callback goes
+    _params, issued = again.sign_in("alice", "Corr3ct-Horse!", code_challenge=challenge, code_challenge_method="S256",
+                                    scope="openid profile")
+    later = RelyingParty(broker.base_url, pool, web)  # and a login under way
+    page = later.follow(later.authorize(code_challenge=challenge, code_challenge_method="S256", scope="openid"))
+    assert page.status_code == 200 and 'name="password"' in page.text
+    broker.cli("client", "update", "--pool", pool, "--client", web, "--callback-url", NEW_CALLBACK)
+    r = later.post_form(page, {"username": "alice", "password": "Corr3ct-Horse!"})
+    assert r.status_code == 400 and "Location" not in r.headers
+    r = again.exchange(issued, verifier)
+    assert r.status_code == 400 and r.json()["error"] == "invalid_grant", r.text

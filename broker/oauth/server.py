@@ -81,7 +81,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         if isinstance(record, codes.Reused):
             _revoke_reused_code(record, client)
             return None
-        return record if record.client_id == client.get_client_id() else None
+        # the client as it is now: a callback URL removed since the code was issued is refused
+        ok = record.client_id == client.get_client_id() and record.redirect_uri in client.row.callback_urls
+        return record if ok else None
 
     def delete_authorization_code(self, authorization_code: codes.CodeRecord) -> None:
         """Already consumed atomically by :meth:`query_authorization_code`."""
@@ -97,7 +99,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         event, only the ``cognate_tokens_issued_total`` count by grant: a row per refresh
         would double the cost of the hottest endpoint."""
         rt, code = runtime(), self.request.authorization_code
-        scopes = tuple(scope_to_list(scope))
+        scopes = still_allowed(self.client.row, scope)
         token = issue_tokens(
             g.db_session, rt.keys, rt.settings.base_url, g.pool, self.client.row, user,
             scopes, code.auth_time, code.origin_jti, code.event_id, code.nonce,
@@ -107,6 +109,12 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
                      client_id=self.client.row.id, grant_type="authorization_code", scopes=list(scopes),
                      origin_jti=code.origin_jti, token_types=sorted(k for k in token if k.endswith("_token")))
         return token
+
+
+def still_allowed(client: AppClient, scope: str | None) -> tuple[str, ...]:
+    """The granted scopes the client still allows: a scope removed from the client (``broker
+    client update --scope``) stops at the next token its refresh tokens or codes bring."""
+    return tuple(s for s in scope_to_list(scope) or [] if s in client.allowed_scopes)
 
 
 def _revoke_reused_code(reused: codes.Reused, client: Client) -> None:
@@ -139,7 +147,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         rt, row = runtime(), self.request.refresh_token.row
         return issue_tokens(
             g.db_session, rt.keys, rt.settings.base_url, g.pool, self.client.row, user,
-            tuple(scope_to_list(scope)), row.auth_time, row.origin_jti, row.event_id,
+            still_allowed(self.client.row, scope), row.auth_time, row.origin_jti, row.event_id,
             include_refresh_token=self.client.row.rotate_refresh_tokens, amr=tuple(row.amr or ()),
         )
 

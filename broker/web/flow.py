@@ -115,8 +115,12 @@ def needs_login(req: AuthorizationRequest, sign_in: dict[str, Any] | None) -> bo
 
 
 def redirect_with_code(req: AuthorizationRequest, sign_in: dict[str, Any]) -> Response:
-    """Back to the app with a code for ``sign_in`` (``user_id``, ``auth_time``, ``amr``)."""
+    """Back to the app with a code for ``sign_in`` (``user_id``, ``auth_time``, ``amr``), if
+    the client still has that callback URL (a login may outlive its removal)."""
     rt = runtime()
+    client = rt.config.client(g.db_session, g.pool.id, req.client_id)
+    if client is None or req.redirect_uri not in client.callback_urls:
+        raise HostedError(_("The redirect_uri is not registered for this application."))
     code = codes.issue(
         rt.state, g.pool.id, rt.settings.code_ttl, client_id=req.client_id, redirect_uri=req.redirect_uri,
         scope=" ".join(req.scopes), user_id=sign_in["user_id"], auth_time=sign_in["auth_time"], nonce=req.nonce,
