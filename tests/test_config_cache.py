@@ -91,10 +91,7 @@ def test_a_change_committed_by_this_process_is_seen_at_once(processes):
     cache = ConfigCache(check_seconds=3600)
     mine.config_committed.append(cache.clear)
     with mine.sessions() as session:
-        client = cache.client(session, pool_id, admin.create_client(session, pool_id, "app", ["https://a.example/cb"])[0].id)
-        session.commit()
-    assert client is not None and client.callback_urls == ["https://a.example/cb"]
-
+        assert cache.pool(session, pool_id).name == "first"  # cached, checked again in an hour only
     with mine.session() as session:
         admin.require_pool(session, pool_id).name = "renamed"
     with mine.sessions() as session:
@@ -198,3 +195,26 @@ def test_a_pools_identity_providers_are_cached_empty_or_not(processes):
     with mine.sessions() as session:
         assert [(i.name, i.type, i.details["issuer"]) for i in cache.idps(session, pool_id)] == [
             ("corp", "OIDC", "https://idp.example")]
+
+
+def test_keys_read_before_a_rotation_was_seen_are_not_kept(processes, monkeypatch):
+    mine, _other = processes
+    pool_id = _new_pool(mine)
+    key_cache, statements = keys.KeyCache(ttl=30), Statements(mine)
+    read = keys.published_keys
+
+    def rotation_seen_meanwhile(session, pool_id, now=None):  # another thread clears while this one reads
+        rows = read(session, pool_id, now)
+        key_cache.clear()
+        return rows
+
+    with mine.sessions() as session:
+        pool = session.get(UserPool, pool_id)
+        monkeypatch.setattr(keys, "published_keys", rotation_seen_meanwhile)
+        key_cache.get(session, pool)
+        monkeypatch.setattr(keys, "published_keys", read)
+        statements()
+        key_cache.get(session, pool)
+        assert statements() == 1  # read again: the keys read before the clear were not kept
+        key_cache.get(session, pool)
+        assert statements() == 0

@@ -87,6 +87,8 @@ class KeyCache:
         self.ttl = ttl
         self._pools: dict[str, PoolKeys] = {}
         self._lock = threading.Lock()
+        #: Moves with each :meth:`clear`: keys read before a clear are not kept after it.
+        self._generation = 0
 
     def get(self, session: Session, pool: UserPool, kid: str | None = None) -> PoolKeys:
         cached = self._pools.get(pool.id)
@@ -101,12 +103,15 @@ class KeyCache:
     def clear(self) -> None:
         with self._lock:
             self._pools.clear()
+            self._generation += 1
 
     def invalidate(self, pool_id: str) -> None:
         with self._lock:
             self._pools.pop(pool_id, None)
+            self._generation += 1
 
     def _load(self, session: Session, pool: UserPool) -> PoolKeys:
+        generation = self._generation
         rows = published_keys(session, pool.id)
         active = [r for r in rows if r.retired_at is None]
         if not active:
@@ -124,7 +129,8 @@ class KeyCache:
             loaded=time.monotonic(),
         )
         with self._lock:
-            self._pools[pool.id] = keys
+            if self._generation == generation:  # else a rotation was seen meanwhile: read again next time
+                self._pools[pool.id] = keys
         return keys
 
 

@@ -95,8 +95,7 @@ class ConfigCache:
             with self._lock:
                 if len(self._entries) >= MAX_ENTRIES:
                     self._entries.clear()
-                if self._version == version:
-                    self._entries[key] = (version, value)
+                self._entries[key] = (version, value)  # served only while the version stays
         return value
 
     def pool(self, session: Session, pool_id: str) -> UserPool | None:
