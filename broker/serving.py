@@ -60,6 +60,8 @@ def worker_exit(server: Any, worker: Any) -> None:
     recycled = bool(worker.max_requests) and worker.nr >= worker.max_requests
     if not recycled or not isinstance(leaving, SystemExit) or leaving.code not in (0, None):
         return
+    if getattr(worker, "nr_conns", 0):  # past graceful_timeout with requests still running: let them finish
+        return
     Database.dispose_all()
     logging.shutdown()
     os._exit(0)

@@ -67,7 +67,8 @@ def _audit(s: Session, name: str, created_at: dt.datetime) -> None:
 
 def _seed_boundaries(db: Database, now: dt.datetime) -> None:
     """For each kind, a row one second inside its boundary (kept) and one outside (deleted);
-    and a token stored after its family ``ro-gone`` was revoked (kept, never marked)."""
+    and a token stored after its family ``ro-gone`` was revoked (kept as a row; marked revoked
+    when its family's row goes, which another test checks)."""
     with db.session() as s:
         _token(s, "rt-kept", now - TOKEN_WINDOW + SECOND)
         _token(s, "rt-gone", now - TOKEN_WINDOW - SECOND)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from .models import AppClient, Group, IdentityProvider, RefreshToken, ResourceServer, RevokedOrigin, User, UserGroup, UserPool, utcnow
 
@@ -57,7 +57,8 @@ def get_user_by_sub(session: Session, pool_id: str, sub: str) -> User | None:
 
 
 def list_users(session: Session, pool_id: str) -> list[User]:
-    return list(session.scalars(select(User).where(User.pool_id == pool_id).order_by(User.id)))
+    stmt = select(User).where(User.pool_id == pool_id).order_by(User.id).options(selectinload(User.groups))
+    return list(session.scalars(stmt))
 
 
 def idp_names(session: Session, pool_id: str) -> list[str]:
