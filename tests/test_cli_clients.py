@@ -16,19 +16,12 @@ from broker.store.db import Database
 from broker.store.models import RefreshToken, UiCustomization, utcnow
 from tests.conftest import Broker, broker_env, free_port
 from tests.rp import CALLBACK, RelyingParty, pkce
-from tests.test_cli import _one_document, _refused
+from tests.test_cli import _one_document, _refused, cli  # noqa: F401 (cli is a fixture)
 
 LOGOUT = "http://localhost:9000/bye"
 NEW_CALLBACK = "https://app.example/cb"
 API = "https://api.example.com"
 PASSWORD = "Corr3ct-Horse!"
-
-
-@pytest.fixture(scope="module")
-def cli(tmp_path_factory: pytest.TempPathFactory) -> Broker:
-    tmp = tmp_path_factory.mktemp("clients")
-    port = free_port()  # only for BROKER_BASE_URL: nothing listens there
-    return Broker(base_url=f"http://127.0.0.1:{port}", env=broker_env(tmp, f"sqlite:///{tmp}/cli.db", None, port))
 
 
 def _describe(broker: Broker, pool: str, client_id: str) -> dict[str, Any]:
