@@ -48,8 +48,8 @@ class Settings:
     lockout_max_delay: int = 900
     #: Seconds a node keeps signing keys parsed in memory before re-reading them.
     key_cache_seconds: int = 30
-    #: Seconds a node may serve pools, app clients and branding from memory before it checks
-    #: the database for changes made elsewhere (0: at every request).
+    #: Seconds a node may serve configuration (pools, app clients, IdPs, branding, keys) from
+    #: memory before it checks the database for changes made elsewhere (0: at every request).
     config_cache_seconds: int = 1
     var_dir: str = "var"
     #: Host name → pool id: a custom domain serves its pool's endpoints at "/".

@@ -37,3 +37,12 @@ def test_bad_values_are_each_reported():
     assert len(errors) == 3
     with pytest.raises(ConfigError, match="BROKER_SMTP_PORT"):
         load_settings({"BROKER_SMTP_PORT": "twenty-five"})
+
+
+def test_cache_lifetimes_are_bounded_whole_seconds():
+    assert load_settings({}).config_cache_seconds == 1
+    assert validate(load_settings({"BROKER_CONFIG_CACHE_SECONDS": "0", "BROKER_KEY_CACHE_SECONDS": "3600"})) == []
+    for name, value in (("BROKER_CONFIG_CACHE_SECONDS", "-1"), ("BROKER_KEY_CACHE_SECONDS", "3601")):
+        assert validate(load_settings({name: value})) == [f"{name} must be between 0 and 3600"]
+    with pytest.raises(ConfigError, match="BROKER_CONFIG_CACHE_SECONDS must be an integer"):
+        load_settings({"BROKER_CONFIG_CACHE_SECONDS": "0.5"})
