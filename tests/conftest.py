@@ -131,6 +131,25 @@ def postgres_url(postgres_admin_url: str) -> Iterator[str]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty database of each kind: SQLite under tmp_path, and one on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/broker.db"
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def migrated_db(any_database_url: str) -> Iterator:
+    """A :class:`broker.store.db.Database` on ``any_database_url``, at the newest schema."""
+    from broker.store.db import Database
+
+    db = Database(any_database_url)
+    db.upgrade()
+    yield db
+    db.dispose()
+
+
 @dataclass
 class Broker:
     """A running Cognate server and the CLI bound to the same store."""

@@ -98,13 +98,12 @@ def test_bad_updates_exit_2_and_change_nothing(cli):
     assert {c: _describe(cli, p, c) for p, c in [(pool, public), (pool, m2m), (other_pool, stranger)]} == before
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_cli(request: pytest.FixtureRequest, tmp_path: Path) -> Broker:
+@pytest.fixture
+def store_cli(any_database_url: str, tmp_path: Path) -> Broker:
     """The CLI on a fresh database of each kind (nothing serves it)."""
-    url = f"sqlite:///{tmp_path}/clients.db" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
     port = free_port()
-    broker = Broker(base_url=f"http://127.0.0.1:{port}", env=broker_env(tmp_path, url, None, port))
-    if request.param == "postgresql":
+    broker = Broker(base_url=f"http://127.0.0.1:{port}", env=broker_env(tmp_path, any_database_url, None, port))
+    if any_database_url.startswith("postgresql"):
         broker.cli("db", "upgrade")
     return broker
 

@@ -19,20 +19,11 @@ from broker.store.models import ConfigVersion, UserPool
 from broker.userpool import admin, idps
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/broker.db"
-    return request.getfixturevalue("postgres_url")
-
-
 @pytest.fixture
-def processes(database_url: str) -> Iterator[tuple[Database, Database]]:
+def processes(migrated_db: Database, any_database_url: str) -> Iterator[tuple[Database, Database]]:
     """Two engines on one database, as two processes (or nodes) have."""
-    first, second = Database(database_url), Database(database_url)
-    first.upgrade()
-    yield first, second
-    first.dispose()
+    second = Database(any_database_url)
+    yield migrated_db, second
     second.dispose()
 
 

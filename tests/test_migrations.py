@@ -12,10 +12,9 @@ from broker.store.db import Database, alembic_config
 from broker.store.models import Base
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request, tmp_path):
-    url = f"sqlite:///{tmp_path}/m.db" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
-    db = Database(url)
+@pytest.fixture
+def database(any_database_url):
+    db = Database(any_database_url)
     yield db
     db.dispose()
 

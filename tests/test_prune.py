@@ -32,18 +32,14 @@ TOKEN_WINDOW = dt.timedelta(seconds=86400 + SKEW)
 PASSWORD = "Corr3ct-Horse!"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request: pytest.FixtureRequest, tmp_path) -> Iterator[Database]:
-    url = f"sqlite:///{tmp_path}/broker.db" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
-    database = Database(url)
-    database.upgrade()
-    with database.session() as s:
+@pytest.fixture
+def db(migrated_db: Database) -> Iterator[Database]:
+    with migrated_db.session() as s:
         s.add(UserPool(id="local_prune", name="p"))
         s.flush()
         s.add_all([AppClient(id="app", pool_id="local_prune", name="app"),
                    User(pool_id="local_prune", username="alice")])
-    yield database
-    database.dispose()
+    yield migrated_db
 
 
 def _user_id(s: Session) -> int:

@@ -5,37 +5,25 @@ from __future__ import annotations
 import time
 import uuid
 
-import pytest
-
 from broker.oauth.issue import new_refresh_token
 from broker.oauth.tokens import Grant
 from broker.store import repo
-from broker.store.db import Database
 from broker.userpool import admin
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request: pytest.FixtureRequest, tmp_path):
-    url = f"sqlite:///{tmp_path}/broker.db" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
-    database = Database(url)
-    database.upgrade()
-    yield database
-    database.dispose()
-
-
-def test_a_token_stored_after_its_family_was_revoked_is_refused(db):
-    with db.session() as s:
+def test_a_token_stored_after_its_family_was_revoked_is_refused(migrated_db):
+    with migrated_db.session() as s:
         pool = admin.create_pool(s, "p")
         client, _ = admin.create_client(s, pool.id, "app", ["https://a.example/cb"])
         user = admin.create_user(s, pool.id, "alice", "Corr3ct-Horse!", {"email": "a@example.com"}, confirmed=True)[0]
         family, other = (Grant(issuer="", client_id=client.id, scopes=("openid",), auth_time=int(time.time()),
                                origin_jti=str(uuid.uuid4()), event_id=str(uuid.uuid4())) for _ in range(2))
         kept = new_refresh_token(s, client, user, other)
-    with db.session() as s:
+    with migrated_db.session() as s:
         repo.revoke_origin(s, family.origin_jti)  # the replay revokes the family ...
-    with db.session() as s:  # ... before the first exchange stores its refresh token
+    with migrated_db.session() as s:  # ... before the first exchange stores its refresh token
         late = new_refresh_token(s, repo.get_client(s, pool.id, client.id), repo.get_user(s, pool.id, "alice"), family)
-    with db.sessions() as s:
+    with migrated_db.sessions() as s:
         assert repo.get_refresh_token_and_user(s, late) is None
         token, owner = repo.get_refresh_token_and_user(s, kept)
         assert token.origin_jti == other.origin_jti and owner.username == "alice"

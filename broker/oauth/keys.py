@@ -105,11 +105,6 @@ class KeyCache:
             self._pools.clear()
             self._generation += 1
 
-    def invalidate(self, pool_id: str) -> None:
-        with self._lock:
-            self._pools.pop(pool_id, None)
-            self._generation += 1
-
     def _load(self, session: Session, pool: UserPool) -> PoolKeys:
         generation = self._generation
         rows = published_keys(session, pool.id)
