@@ -18,9 +18,12 @@ from typing import Iterator
 
 import pytest
 import requests
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.mmap_dict import MmapedDict, mmap_key
 
 from broker.config import load_settings, validate
 from broker.observability import workers
+from broker.observability.metrics import WorkerFilesCollector
 from tests.conftest import ROOT, Broker, free_port, start_broker
 from tests.rp import CALLBACK, RelyingParty
 
@@ -332,6 +335,17 @@ def test_metrics_dir_is_emptied_at_start_and_a_temporary_one_removed_at_exit(tmp
     workers.remove_metrics_dir()
     assert not made.exists()
 
+
+def test_a_scrape_skips_a_worker_file_that_is_still_being_created(tmp_path):
+    """A worker's first sample creates its file empty, then sizes it; a scrape in between
+    must still answer, with every other worker's samples."""
+    written = MmapedDict(str(tmp_path / "counter_4242.db"))
+    written.write_value(mmap_key("cognate_lockouts", "cognate_lockouts_total", [], [], "Lockouts."), 3.0, 0.0)
+    written.close()
+    (tmp_path / "counter_4243.db").touch()  # opened by the other worker, not yet sized
+    registry = CollectorRegistry()
+    WorkerFilesCollector(registry, path=str(tmp_path))
+    assert value(parse(generate_latest(registry).decode()), "cognate_lockouts_total") == 3.0
 
 def test_deploy_gunicorn_conf_sets_up_metrics_and_json_logs():
     code = ("import json, runpy, sys; c = runpy.run_path(sys.argv[1]); "

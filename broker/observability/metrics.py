@@ -10,6 +10,7 @@ multiprocess mode); a single process keeps them in memory.
 """
 from __future__ import annotations
 
+import glob
 import logging
 import os
 from typing import Any, Mapping
@@ -82,5 +83,23 @@ class Metrics:
         if self.registry is not None:
             return generate_latest(self.registry), CONTENT_TYPE_LATEST
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry, path=self.multiprocess_dir)
+        WorkerFilesCollector(registry, path=self.multiprocess_dir)
         return generate_latest(registry), CONTENT_TYPE_LATEST
+
+
+class WorkerFilesCollector(multiprocess.MultiProcessCollector):
+    """Adds up the workers' files, leaving out the ones still empty.
+
+    A worker creates its file for a metric type on its first sample: prometheus_client opens
+    it (0 bytes), then sizes it. A scrape that reads it in between would fail on the missing
+    header. A file never shrinks, so one seen empty holds no sample yet and can be skipped."""
+
+    def collect(self):
+        files = []
+        for path in glob.glob(os.path.join(self._path, "*.db")):
+            try:
+                if os.stat(path).st_size:
+                    files.append(path)
+            except FileNotFoundError:  # a dead worker's live gauge, removed since the glob
+                continue
+        return self.merge(files, accumulate=True)
