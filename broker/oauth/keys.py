@@ -1,7 +1,8 @@
 """Signing keys: generation, rotation and the published JWKS (RFC 7517).
 
 Keys live in the database so every node signs with the same key; parsed keys are cached
-in process for a short time, and a ``kid`` the cache does not know triggers a reload.
+in process for a short time, and a ``kid`` the cache does not know, if the database
+publishes it for the pool, triggers a reload.
 """
 from __future__ import annotations
 
@@ -21,8 +22,6 @@ from ..userpool import audit
 SUPPORTED_ALGS = ("RS256", "ES256")
 #: Clock skew allowed to verifiers when a retired key's last tokens expire.
 SKEW = 300
-#: Seconds between reloads caused by tokens naming a key this process does not know.
-UNKNOWN_KID_RELOAD = 1.0
 
 
 def generate_key(session: Session, pool: UserPool) -> SigningKey:
@@ -70,6 +69,13 @@ def published_keys(session: Session, pool_id: str, now: dt.datetime | None = Non
     return [k for k in session.scalars(stmt) if k.expires_at is None or k.expires_at > now]
 
 
+def is_published(session: Session, pool_id: str, kid: str) -> bool:
+    """Whether ``kid`` is one of the pool's published keys: one primary-key lookup."""
+    row = session.execute(select(SigningKey.expires_at).where(SigningKey.kid == kid,
+                                                              SigningKey.pool_id == pool_id)).first()
+    return row is not None and (row.expires_at is None or row.expires_at > utcnow())
+
+
 @dataclass(frozen=True)
 class PoolKeys:
     signing: RSAKey | ECKey
@@ -92,11 +98,11 @@ class KeyCache:
 
     def get(self, session: Session, pool: UserPool, kid: str | None = None) -> PoolKeys:
         cached = self._pools.get(pool.id)
-        if cached is not None:
-            age = time.monotonic() - cached.loaded
-            # An unknown kid may be a key just rotated in by another node, or made up: it
-            # reloads the keys at most once a second, so made-up kids cannot hammer the database.
-            if age < self.ttl and (kid is None or kid in cached.kids or age < UNKNOWN_KID_RELOAD):
+        if cached is not None and time.monotonic() - cached.loaded < self.ttl:
+            # An unknown kid may be a key another node rotated in a moment ago (this node
+            # sees the configuration version move up to a second later), or made up: only
+            # the first reloads the keys; a made-up one costs a primary-key lookup.
+            if kid is None or kid in cached.kids or not is_published(session, pool.id, kid):
                 return cached
         return self._load(session, pool)
 
