@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ..store.models import AuditEvent, Device, User, UserPool, utcnow
@@ -23,6 +24,8 @@ from .security import Security
 
 LOW, MEDIUM, HIGH = "LOW", "MEDIUM", "HIGH"
 ALLOW, MFA, BLOCK = "ALLOW", "MFA", "BLOCK"
+#: INSERT ... ON CONFLICT, by dialect (both spell it alike).
+_INSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 @dataclass(frozen=True)
@@ -31,8 +34,6 @@ class Assessment:
     action: str
     signals: dict[str, Any] = field(default_factory=dict)
     remembered: bool = False  # a remembered device: MFA may be skipped
-    #: The device row found (None: a new device), for :func:`seen` in the same request.
-    device: Device | None = field(default=None, repr=False, compare=False)
 
 
 def device_hash(device_key: str) -> str:
@@ -66,7 +67,7 @@ def assess(session: Session, pool: UserPool, user: User, device_key: str, ip: st
     level = LOW if score == 0 else MEDIUM if score <= 2 else HIGH
     action = Security.of(pool.security).adaptive.get(level, ALLOW)
     remembered = bool(device and device.remembered_until and device.remembered_until > now)
-    return Assessment(level, action, signals, remembered, device)
+    return Assessment(level, action, signals, remembered)
 
 
 def find_device(session: Session, user: User, device_key: str) -> Device | None:
@@ -75,16 +76,16 @@ def find_device(session: Session, user: User, device_key: str) -> Device | None:
 
 
 def seen(session: Session, user: User, device_key: str, ip: str, user_agent: str | None,
-         remember_days: int = 0, found: Assessment | None = None) -> Device:
+         remember_days: int = 0) -> None:
     """Note a completed sign-in from this device; ``remember_days`` lets it skip MFA that long.
-    ``found``: this request's assessment of the same device, which already read its row."""
+
+    One upsert, whatever happened since the device was read: two sign-ins of the user from
+    one browser at once (a double-submitted form) both land, and a device ``broker db
+    prune`` deleted meanwhile is added again."""
     now = utcnow()
-    device = found.device if found is not None else find_device(session, user, device_key)
-    if device is None:
-        device = Device(user_id=user.id, key_hash=device_hash(device_key), first_seen=now)
-        session.add(device)
-    device.last_seen, device.last_ip = now, ip[:64]
-    device.user_agent = (user_agent or "")[:512] or None
+    values = {"last_seen": now, "last_ip": ip[:64], "user_agent": (user_agent or "")[:512] or None}
     if remember_days > 0:
-        device.remembered_until = now + dt.timedelta(days=remember_days)
-    return device
+        values["remembered_until"] = now + dt.timedelta(days=remember_days)
+    insert = _INSERT[session.get_bind().dialect.name](Device).values(
+        user_id=user.id, key_hash=device_hash(device_key), first_seen=now, **values)
+    session.execute(insert.on_conflict_do_update(index_elements=[Device.user_id, Device.key_hash], set_=values))

@@ -51,7 +51,7 @@ def begin(data: dict[str, Any], user: User) -> Response:
                          "failures": 0})
         _send_code(factor, user)
         return redirect(url_for("mfa.challenge_page", txn=data["txn"]))
-    return complete(data, user, assessed=assessment)
+    return complete(data, user)
 
 
 def _fallback_factor(user: User) -> str | None:
@@ -60,12 +60,10 @@ def _fallback_factor(user: User) -> str | None:
     return mfa.EMAIL_OTP if verified and mfa.EMAIL_OTP in g.pool.mfa_methods else None
 
 
-def complete(data: dict[str, Any], user: User, remember: bool = False,
-             assessed: risk.Assessment | None = None) -> Response:
-    """The sign-in is done: note the device (remembered if asked and allowed), then finish.
-    ``assessed``: the risk assessment made in this same request (it read the device)."""
+def complete(data: dict[str, Any], user: User, remember: bool = False) -> Response:
+    """The sign-in is done: note the device (remembered if asked and allowed), then finish."""
     days = _remember_days() if remember else 0
-    risk.seen(g.db_session, user, device_key(), _ip(), request.headers.get("User-Agent"), days, found=assessed)
+    risk.seen(g.db_session, user, device_key(), _ip(), request.headers.get("User-Agent"), days)
     g.db_session.commit()
     if verify.due(data, user):  # a changed email or phone number waits for its code
         return verify.start(data, user)

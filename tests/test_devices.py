@@ -1,0 +1,77 @@
+"""The device a sign-in notes (risk scoring, remembered devices): one row per user and
+browser, whatever else touched it since the sign-in read it. On SQLite and PostgreSQL."""
+from __future__ import annotations
+
+import datetime as dt
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Iterator
+
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from broker.store.db import Database
+from broker.store.models import Device, User, UserPool, utcnow
+from broker.userpool import risk
+from broker.userpool.retention import Retention, prune
+
+DEVICE_KEY = "browser-cookie-key"
+
+
+@pytest.fixture
+def db(migrated_db: Database) -> Iterator[Database]:
+    with migrated_db.session() as s:
+        s.add(UserPool(id="local_devices", name="p"))
+        s.flush()
+        s.add(User(pool_id="local_devices", username="alice"))
+    yield migrated_db
+
+
+def _assess(s: Session, ip: str) -> tuple[User, risk.Assessment]:
+    """What the password step of a sign-in reads before it notes the device."""
+    user = s.scalars(select(User)).one()
+    return user, risk.assess(s, s.get(UserPool, "local_devices"), user, DEVICE_KEY, ip)
+
+
+def _devices(db: Database) -> list[tuple]:
+    with db.session() as s:
+        return [tuple(row) for row in s.execute(select(Device.key_hash, Device.last_ip, Device.user_agent,
+                                                             Device.remembered_until.is_not(None)))]
+
+
+def test_two_sign_ins_from_one_new_browser_at_once_both_land_on_one_row(db):
+    """A double-submitted sign-in form: both requests read "new device"; the second notes it
+    while the first has written it but not yet committed (so it waits for that row)."""
+    with db.session() as first, db.session() as second:
+        user_1, assessed_1 = _assess(first, "192.0.2.1")
+        user_2, assessed_2 = _assess(second, "192.0.2.2")
+        assert assessed_1.signals["new_device"] and assessed_2.signals["new_device"]
+        risk.seen(first, user_1, DEVICE_KEY, "192.0.2.1", "UA 1")
+
+        def note_second() -> None:
+            risk.seen(second, user_2, DEVICE_KEY, "192.0.2.2", "UA 2", remember_days=30)
+            second.commit()
+
+        with ThreadPoolExecutor(1) as pool:
+            noting = pool.submit(note_second)
+            time.sleep(0.3)
+            assert not noting.done()  # waiting for the first request's row
+            first.commit()
+            noting.result(timeout=30)
+    assert _devices(db) == [(risk.device_hash(DEVICE_KEY), "192.0.2.2", "UA 2", True)]
+
+
+def test_a_device_pruned_during_the_sign_in_that_uses_it_is_noted_again(db):
+    with db.session() as s:
+        user, _ = _assess(s, "192.0.2.1")
+        risk.seen(s, user, DEVICE_KEY, "192.0.2.1", "UA", remember_days=30)
+        s.flush()
+        s.execute(update(Device).values(last_seen=utcnow() - dt.timedelta(days=181), remembered_until=None))
+    with db.session() as signing_in:
+        user, assessed = _assess(signing_in, "192.0.2.1")
+        assert not assessed.signals["new_device"]
+        with db.session() as pruning:
+            assert prune(pruning, Retention())["Devices"] == 1
+        risk.seen(signing_in, user, DEVICE_KEY, "192.0.2.1", "UA")
+    assert _devices(db) == [(risk.device_hash(DEVICE_KEY), "192.0.2.1", "UA", False)]
