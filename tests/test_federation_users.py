@@ -2,10 +2,12 @@
 creates ``<provider>_<subject>`` as EXTERNAL_PROVIDER, later ones refresh the mapped
 attributes of the same user; linked identities sign in as their native user; linking by
 email needs the pool's consent and a verified address on both sides; a disabled user is
-refused with nothing written."""
+refused with nothing written; two first sign-ins at once make one user (on PostgreSQL too)."""
 from __future__ import annotations
 
 import json
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterator
 
@@ -192,3 +194,32 @@ def test_link_by_email_links_nobody_when_several_users_share_the_address(session
     session.commit()
     user = sign_in(session, corp, who())
     assert user.status == "EXTERNAL_PROVIDER" and count(session, User) == 3
+
+
+def test_two_first_sign_ins_of_one_identity_at_once_make_one_user(migrated_db: Database):
+    """A double click on the provider's button while signed in upstream: the second callback
+    creates the user while the first has written it but not yet committed."""
+    with migrated_db.session() as s:
+        pool_id = admin.create_pool(s, "fed").id
+        s.add(IdentityProvider(pool_id=pool_id, name="Corp", type="OIDC", details={}, attribute_mapping=MAPPING))
+
+    def callback(s: Session) -> User:
+        return federation.sign_in(s, admin.require_pool(s, pool_id), s.scalars(select(IdentityProvider)).one(),
+                                  who(), "127.0.0.1")
+
+    with migrated_db.session() as first, migrated_db.session() as second:
+        first_id = callback(first).id
+
+        def second_callback() -> int:
+            user_id = callback(second).id
+            second.commit()
+            return user_id
+
+        with ThreadPoolExecutor(1) as pool:
+            other = pool.submit(second_callback)
+            time.sleep(0.3)
+            assert not other.done()  # waiting for the first callback's user
+            first.commit()
+            assert other.result(timeout=30) == first_id
+    with migrated_db.session() as s:
+        assert count(s, User) == count(s, UserIdentity) == 1

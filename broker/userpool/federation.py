@@ -14,6 +14,7 @@ import re
 import secrets
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..connectors.base import Identity
@@ -31,7 +32,19 @@ SAFE_SUBJECT = re.compile(r"^[\w.@+=,:|-]{1,90}$")  # with a 32-character provid
 
 def sign_in(session: Session, pool: UserPool, idp: IdentityProvider, identity: Identity, ip: str | None) -> User:
     """The pool user for ``identity`` (created, refreshed or linked); nothing is written
-    when the sign-in is refused (a disabled user)."""
+    when the sign-in is refused (a disabled user).
+
+    Two first sign-ins of one identity at once (a double click on the provider's button
+    while signed in upstream, two tabs) both read "no user yet": the one whose insert loses
+    rolls the session back and signs in as the user the other created."""
+    try:
+        return _sign_in(session, pool, idp, identity, ip)
+    except IntegrityError:
+        session.rollback()
+        return _sign_in(session, pool, idp, identity, ip)
+
+
+def _sign_in(session: Session, pool: UserPool, idp: IdentityProvider, identity: Identity, ip: str | None) -> User:
     link = find_link(session, pool.id, idp.name, identity.subject)
     mapped = map_attributes(idp.attribute_mapping, identity)
     if link is not None:
