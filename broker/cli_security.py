@@ -144,11 +144,12 @@ def _invitation(u: Any, temporary: str | None, to: str | None) -> dict[str, Any]
 @json_option
 def user_reset_password(pool_id: str, username: str, as_json: bool) -> None:
     """Require a new password (RESET_REQUIRED): a reset code is emailed now, and the next
-    sign-in leads to the page that takes it."""
+    sign-in leads to the page that takes it. The user is signed out everywhere at once."""
     settings = _settings()
     with _store() as (_s, session):
-        u, to = admin_security.reset_password(session, _sender(settings), _state(settings), pool_id, username)
-        out = {"Username": u.username, "UserStatus": u.status, "CodeSentTo": to}
+        u, to, revoked = admin_security.reset_password(session, _sender(settings), _state(settings), pool_id,
+                                                       username)
+        out = {"Username": u.username, "UserStatus": u.status, "CodeSentTo": to, "RevokedSessions": revoked}
     _emit(out, as_json)
 
 
@@ -212,11 +213,12 @@ def user_verify_attribute(pool_id: str, username: str, name: str, code: str, as_
 @click.option("--username", required=True)
 @json_option
 def user_sign_out(pool_id: str, username: str, as_json: bool) -> None:
-    """Revoke all of a user's refresh tokens and the access tokens issued from them
-    (Cognito's AdminUserGlobalSignOut)."""
+    """Revoke all of a user's refresh tokens and the access tokens issued from them, and
+    end the user's hosted sign-in sessions in every browser (Cognito's
+    AdminUserGlobalSignOut, which leaves those sessions alone)."""
     with _store() as (_s, session):
         u = _user(session, pool_id, username)
-        revoked = repo.revoke_user_tokens(session, u.id)
+        revoked = repo.sign_out_everywhere(session, u)
         audit.record(session, pool_id, "AdminUserGlobalSignOut", audit.PASS, user=u, families=revoked)
         out = {"Username": u.username, "RevokedSessions": revoked}
     _emit(out, as_json)
@@ -228,11 +230,12 @@ def user_sign_out(pool_id: str, username: str, as_json: bool) -> None:
 @json_option
 def user_disable(pool_id: str, username: str, as_json: bool) -> None:
     """No more sign-ins, by password or through any IdP; the user's refresh tokens and the
-    access tokens issued from them are revoked (Cognito's AdminDisableUser)."""
+    access tokens issued from them are revoked, and hosted sign-in sessions end, so that
+    enabling the user again brings none back (Cognito's AdminDisableUser)."""
     with _store() as (_s, session):
         u = _user(session, pool_id, username)
         u.enabled = False
-        revoked = repo.revoke_user_tokens(session, u.id)
+        revoked = repo.sign_out_everywhere(session, u)
         audit.record(session, pool_id, "AdminDisableUser", audit.PASS, user=u, families=revoked)
         out = {"Username": u.username, "Enabled": False, "RevokedSessions": revoked}
     _emit(out, as_json)

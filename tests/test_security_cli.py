@@ -176,7 +176,7 @@ def test_admin_changes_are_listed_newest_first_per_user(cli: Broker) -> None:
     run_json(cli, "user", "create", "--pool", pool, "--username", "ann", "--password", PASSWORD, "--confirmed")
     run_json(cli, "user", "create", "--pool", pool, "--username", "ben", "--password", PASSWORD, "--confirmed")
     reset = run_json(cli, "user", "reset-password", "--pool", pool, "--username", "ann")
-    assert reset == {"Username": "ann", "UserStatus": "RESET_REQUIRED", "CodeSentTo": None}
+    assert reset == {"Username": "ann", "UserStatus": "RESET_REQUIRED", "CodeSentTo": None, "RevokedSessions": 0}
     run_json(cli, "user", "unlock", "--pool", pool, "--username", "ann")
     run_json(cli, "user", "delete", "--pool", pool, "--username", "ben")
 

@@ -107,6 +107,8 @@ class User(Base):
     temp_password_expires_at: Mapped[dt.datetime | None] = mapped_column()
     #: Until when sign-in is locked after repeated failures (admin: ``broker user unlock``).
     locked_until: Mapped[dt.datetime | None] = mapped_column()
+    #: Hosted sign-in sessions begun before this are over (global sign-out, disable, reset).
+    signed_out_at: Mapped[dt.datetime | None] = mapped_column()
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

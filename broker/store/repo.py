@@ -1,6 +1,7 @@
 """Queries over the durable store. Views and services call these, never raw SQL."""
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 
 from sqlalchemy import select, update
@@ -114,6 +115,14 @@ def revoke_user_tokens(session: Session, user_id: int) -> int:
     for origin in origins:
         revoke_origin(session, origin)
     return len(origins)
+
+
+def sign_out_everywhere(session: Session, user: User, now: dt.datetime | None = None) -> int:
+    """End every session of ``user``: its token families (refresh tokens and the access
+    tokens issued from them) and its hosted sign-in sessions in every browser, which
+    :func:`broker.web.flow.current_sign_in` no longer takes. The number of families revoked."""
+    user.signed_out_at = now or utcnow()
+    return revoke_user_tokens(session, user.id)
 
 
 def origin_revoked(session: Session, origin_jti: str) -> bool:

@@ -123,7 +123,9 @@ def confirm_forgot_password(session: Session, state: StateStore, pool: UserPool,
     password_rules.set_password(session, pool, user, password)
     user.status = "CONFIRMED"
     lockout.unlock(state, user)  # the emailed code proves the owner: a lockout has no more use
-    audit.record(session, pool.id, "ConfirmForgotPassword", audit.PASS, user=user)
+    # Whoever knew the old password is signed out: tokens and hosted sessions, everywhere.
+    revoked = repo.sign_out_everywhere(session, user)
+    audit.record(session, pool.id, "ConfirmForgotPassword", audit.PASS, user=user, families=revoked)
     return user
 
 

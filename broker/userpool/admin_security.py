@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from ..errors import InvalidInput
+from ..store import repo
 from ..store.models import User, UserPool
 from ..store.state import StateStore
 from . import accounts, admin, audit, lockout, messages, password_rules
@@ -60,19 +61,22 @@ def resend_invitation(session: Session, sender: Sender | None, state: StateStore
 
 
 def reset_password(session: Session, sender: Sender | None, state: StateStore | None, pool_id: str,
-                   username: str) -> tuple[User, str | None]:
-    """RESET_REQUIRED: the user's next sign-in leads to /confirmForgotPassword. A code is sent
-    now when the state store is shared (another one at that sign-in); returns the address."""
+                   username: str) -> tuple[User, str | None, int]:
+    """RESET_REQUIRED: the user's next sign-in leads to /confirmForgotPassword. The password
+    is distrusted, so the user is signed out everywhere (tokens and hosted sessions). A code
+    is sent now when the state store is shared (another one at that sign-in). Returns the
+    user, the address the code went to and the number of token families revoked."""
     pool = admin.require_pool(session, pool_id)
     user = admin.require_user(session, pool.id, username)
     if user.status not in ("CONFIRMED", "RESET_REQUIRED"):
         raise InvalidInput(f"user {user.username!r} has status {user.status}: only confirmed users can be reset")
     user.status = "RESET_REQUIRED"
-    audit.record(session, pool.id, "AdminResetUserPassword", audit.PASS, user=user)
+    revoked = repo.sign_out_everywhere(session, user)
+    audit.record(session, pool.id, "AdminResetUserPassword", audit.PASS, user=user, families=revoked)
     if state is None or sender is None or not user.attributes.get("email"):
-        return user, None
+        return user, None, revoked
     accounts.send_reset_code(session, state, sender, pool, user)
-    return user, str(user.attributes["email"])
+    return user, str(user.attributes["email"]), revoked
 
 
 def unlock(session: Session, state: StateStore | None, pool_id: str, username: str) -> User:

@@ -74,7 +74,11 @@ def current_sign_in() -> dict[str, Any] | None:
     if not entry:
         return None
     user = g.db_session.get(User, entry["user_id"])
-    return entry if user is not None and user.enabled and user.pool_id == g.pool.id else None
+    if user is None or not user.enabled or user.pool_id != g.pool.id:
+        return None
+    # Signed out everywhere since (global sign-out, disable, password reset): over.
+    signed_out = user.signed_out_at
+    return entry if signed_out is None or entry.get("at", entry["auth_time"]) > signed_out.timestamp() else None
 
 
 def remember_sign_in(user: User, auth_time: int, amr: list[str], upstream: dict[str, Any] | None = None) -> None:
@@ -85,7 +89,8 @@ def remember_sign_in(user: User, auth_time: int, amr: list[str], upstream: dict[
     data = (rt.state.get(Keys.session(old)) if isinstance(old, str) else None) or {"pools": {}}
     if isinstance(old, str):
         rt.state.delete(Keys.session(old))
-    data["pools"][g.pool.id] = {"user_id": user.id, "auth_time": auth_time, "amr": amr}
+    # at: when, to the microsecond (auth_time is in whole seconds), for a later sign-out
+    data["pools"][g.pool.id] = {"user_id": user.id, "auth_time": auth_time, "amr": amr, "at": time.time()}
     if upstream:
         data["pools"][g.pool.id]["upstream"] = upstream
     sid = secrets.token_urlsafe(32)

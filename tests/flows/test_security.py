@@ -207,7 +207,8 @@ def test_admin_reset_sends_a_code_and_the_next_sign_in_asks_for_it(secure: Secur
     pool, client_id = secure.pool()
     secure.user(pool, "sam", "--password", PASSWORD, "--confirmed")
     out = secure.broker.cli_json("user", "reset-password", "--pool", pool, "--username", "sam")
-    assert out == {"Username": "sam", "UserStatus": "RESET_REQUIRED", "CodeSentTo": "sam@example.com"}
+    assert out == {"Username": "sam", "UserStatus": "RESET_REQUIRED", "CodeSentTo": "sam@example.com",
+                   "RevokedSessions": 0}
     mail = secure.mail.wait_for_mail("sam@example.com")
     assert mail.subject == "Your password reset code"
     code_in(mail.text)
