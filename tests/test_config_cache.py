@@ -160,6 +160,13 @@ def test_a_key_rotated_in_elsewhere_is_found_at_once_and_made_up_kids_never_relo
         statements()
         assert all(key_cache.get(session, pool, kid=f"made-up-{i}") is first for i in range(50))
         assert statements() == 50  # one primary-key lookup each, no reload
+        for no_key_id in ("nul\x00byte", "x" * 65, "", "dot.ted", "é"):  # from unverified headers
+            assert key_cache.get(session, pool, kid=no_key_id) is first
+        assert statements() == 0  # not even looked up
+        other_pool = _new_pool(other, "second")
+        with other.session() as elsewhere:
+            foreign = keys.rotate(elsewhere, admin.require_pool(elsewhere, other_pool)).kid
+        assert key_cache.get(session, pool, kid=foreign) is first and statements() == 1  # not this pool's
 
         with other.session() as elsewhere:  # another node rotates: the new kid is found at once
             new_kid = keys.rotate(elsewhere, admin.require_pool(elsewhere, pool_id)).kid

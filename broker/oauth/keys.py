@@ -7,6 +7,7 @@ publishes it for the pool, triggers a reload.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import secrets
 import threading
 import time
@@ -20,6 +21,8 @@ from ..store.models import AppClient, SigningKey, UserPool, utcnow
 from ..userpool import audit
 
 SUPPORTED_ALGS = ("RS256", "ES256")
+#: What a key id can be (``generate_key`` makes 22 of these characters; the column holds 64).
+KID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 #: Clock skew allowed to verifiers when a retired key's last tokens expire.
 SKEW = 300
 
@@ -101,8 +104,9 @@ class KeyCache:
         if cached is not None and time.monotonic() - cached.loaded < self.ttl:
             # An unknown kid may be a key another node rotated in a moment ago (this node
             # sees the configuration version move up to a second later), or made up: only
-            # the first reloads the keys; a made-up one costs a primary-key lookup.
-            if kid is None or kid in cached.kids or not is_published(session, pool.id, kid):
+            # the first reloads the keys; a made-up one costs a primary-key lookup, if it
+            # could be a key id at all (it comes from an unverified token header).
+            if kid is None or kid in cached.kids or not KID.fullmatch(kid) or not is_published(session, pool.id, kid):
                 return cached
         return self._load(session, pool)
 
