@@ -223,3 +223,5 @@ def test_two_first_sign_ins_of_one_identity_at_once_make_one_user(migrated_db: D
             assert other.result(timeout=30) == first_id
     with migrated_db.session() as s:
         assert count(s, User) == count(s, UserIdentity) == 1
+        signed_in = select(AuditEvent.user_id).where(AuditEvent.event == "FederatedSignIn", AuditEvent.outcome == "Pass")
+        assert list(s.scalars(signed_in)) == [first_id, first_id]  # the loser's sign-in is audited too

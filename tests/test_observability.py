@@ -347,6 +347,7 @@ def test_a_scrape_skips_a_worker_file_that_is_still_being_created(tmp_path):
     WorkerFilesCollector(registry, path=str(tmp_path))
     assert value(parse(generate_latest(registry).decode()), "cognate_lockouts_total") == 3.0
 
+
 def test_deploy_gunicorn_conf_sets_up_metrics_and_json_logs():
     code = ("import json, runpy, sys; c = runpy.run_path(sys.argv[1]); "
             "print(json.dumps({k: getattr(c.get(k), '__module__', c.get(k)) "

@@ -13,10 +13,11 @@ from __future__ import annotations
 import glob
 import logging
 import os
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client import disable_created_metrics, multiprocess, values
+from prometheus_client.metrics_core import Metric
 
 log = logging.getLogger("broker.observability")
 
@@ -94,9 +95,13 @@ class WorkerFilesCollector(multiprocess.MultiProcessCollector):
     it (0 bytes), then sizes it. A scrape that reads it in between would fail on the missing
     header. A file never shrinks, so one seen empty holds no sample yet and can be skipped."""
 
-    def collect(self):
+    def __init__(self, registry: CollectorRegistry, path: str) -> None:
+        self.path = path
+        super().__init__(registry, path=path)
+
+    def collect(self) -> Iterable[Metric]:
         files = []
-        for path in glob.glob(os.path.join(self._path, "*.db")):
+        for path in glob.glob(os.path.join(self.path, "*.db")):
             try:
                 if os.stat(path).st_size:
                     files.append(path)

@@ -36,7 +36,8 @@ def sign_in(session: Session, pool: UserPool, idp: IdentityProvider, identity: I
 
     Two first sign-ins of one identity at once (a double click on the provider's button
     while signed in upstream, two tabs) both read "no user yet": the one whose insert loses
-    rolls the session back and signs in as the user the other created."""
+    rolls the session back and signs in as the user the other created. So the session must
+    hold no other uncommitted work when this is called."""
     try:
         return _sign_in(session, pool, idp, identity, ip)
     except IntegrityError:
