@@ -75,3 +75,20 @@ def test_a_device_pruned_during_the_sign_in_that_uses_it_is_noted_again(db):
             assert prune(pruning, Retention())["Devices"] == 1
         risk.seen(signing_in, user, DEVICE_KEY, "192.0.2.1", "UA")
     assert _devices(db) == [(risk.device_hash(DEVICE_KEY), "192.0.2.1", "UA", False)]
+
+
+def test_a_known_device_keeps_its_row_its_memory_and_the_id_sequence(db):
+    """Later sign-ins from a remembered device, not asking again, keep it remembered; they
+    update its row without drawing ids (PostgreSQL's upsert would draw one each time)."""
+    with db.session() as s:
+        user, _ = _assess(s, "192.0.2.1")
+        risk.seen(s, user, DEVICE_KEY, "192.0.2.1", "UA", remember_days=30)
+        for _ in range(3):
+            risk.seen(s, user, DEVICE_KEY, "192.0.2.9", "UA 2")
+        risk.seen(s, user, "another-browser", "192.0.2.1", "UA")
+    with db.session() as s:
+        rows = s.execute(select(Device.id, Device.key_hash, Device.last_ip, Device.remembered_until.is_not(None))
+                         .order_by(Device.id)).all()
+    assert [tuple(r)[1:] for r in rows] == [(risk.device_hash(DEVICE_KEY), "192.0.2.9", True),
+                                            (risk.device_hash("another-browser"), "192.0.2.1", False)]
+    assert rows[1].id == rows[0].id + 1

@@ -26,6 +26,8 @@ class CodeRecord:
     code_challenge: str | None = None
     code_challenge_method: str | None = None
     amr: tuple[str, ...] = ()
+    #: The user's ``session_epoch`` at the sign-in: a sign-out everywhere since voids the code.
+    epoch: int = 0
 
     def get_redirect_uri(self) -> str:
         return self.redirect_uri

@@ -89,8 +89,11 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         """Already consumed atomically by :meth:`query_authorization_code`."""
 
     def authenticate_user(self, authorization_code: codes.CodeRecord) -> User | None:
+        """The code's user, unless disabled or signed out everywhere since the code."""
         user = g.db_session.get(User, authorization_code.user_id)
-        return user if user is not None and user.enabled and user.pool_id == g.pool.id else None
+        if user is None or not user.enabled or user.pool_id != g.pool.id:
+            return None
+        return user if user.session_epoch == authorization_code.epoch else None
 
     def generate_token(self, user=None, scope=None, grant_type=None, expires_in=None,  # type: ignore[override]
                        include_refresh_token=True) -> dict[str, Any]:

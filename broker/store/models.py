@@ -107,8 +107,9 @@ class User(Base):
     temp_password_expires_at: Mapped[dt.datetime | None] = mapped_column()
     #: Until when sign-in is locked after repeated failures (admin: ``broker user unlock``).
     locked_until: Mapped[dt.datetime | None] = mapped_column()
-    #: Hosted sign-in sessions begun before this are over (global sign-out, disable, reset).
-    signed_out_at: Mapped[dt.datetime | None] = mapped_column()
+    #: Moved by a sign-out everywhere (global sign-out, disable, password reset): hosted
+    #: sessions, sign-ins in progress and authorization codes of an older epoch are over.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from .models import AppClient, Group, IdentityProvider, RefreshToken, ResourceServer, RevokedOrigin, User, UserGroup, UserPool, utcnow
+from .models import (AppClient, Device, Group, IdentityProvider, RefreshToken, ResourceServer, RevokedOrigin, User,
+                     UserGroup, UserPool, utcnow)
 
 
 def sha256(value: str) -> str:
@@ -96,6 +99,23 @@ def get_refresh_token_and_user(session: Session, token: str) -> tuple[RefreshTok
     return (found[0], found[1]) if found is not None else None
 
 
+def note_device(session: Session, user_id: int, key_hash: str, now: dt.datetime, values: dict[str, Any]) -> None:
+    """Set ``values`` on the user's device ``key_hash``, added (first seen ``now``) if missing,
+    even when another transaction adds or deletes it meanwhile. An UPDATE first: the upsert
+    takes a new id from the sequence even when it updates, and most sign-ins are from a known
+    device."""
+    known = Device.user_id == user_id, Device.key_hash == key_hash
+    if session.execute(update(Device).where(*known).values(values)).rowcount:
+        return
+    insert = _INSERT[session.get_bind().dialect.name](Device)
+    session.execute(insert.values(user_id=user_id, key_hash=key_hash, first_seen=now, **values)
+                    .on_conflict_do_update(index_elements=[Device.user_id, Device.key_hash], set_=values))
+
+
+#: INSERT ... ON CONFLICT, by dialect (both spell it alike).
+_INSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
 def revoke_origin(session: Session, origin_jti: str) -> None:
     """Revoke a token family: its refresh tokens and every access token carrying it."""
     now = utcnow()
@@ -117,11 +137,12 @@ def revoke_user_tokens(session: Session, user_id: int) -> int:
     return len(origins)
 
 
-def sign_out_everywhere(session: Session, user: User, now: dt.datetime | None = None) -> int:
+def sign_out_everywhere(session: Session, user: User) -> int:
     """End every session of ``user``: its token families (refresh tokens and the access
-    tokens issued from them) and its hosted sign-in sessions in every browser, which
-    :func:`broker.web.flow.current_sign_in` no longer takes. The number of families revoked."""
-    user.signed_out_at = now or utcnow()
+    tokens issued from them), and, by moving its ``session_epoch``, its hosted sign-in
+    sessions in every browser, its sign-ins in progress and its unused authorization codes
+    (:mod:`broker.web.flow` and the code grant compare epochs). The number of families revoked."""
+    user.session_epoch = User.session_epoch + 1  # in the database: two at once both count
     return revoke_user_tokens(session, user.id)
 
 

@@ -16,16 +16,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from ..store import repo
 from ..store.models import AuditEvent, Device, User, UserPool, utcnow
 from .security import Security
 
 LOW, MEDIUM, HIGH = "LOW", "MEDIUM", "HIGH"
 ALLOW, MFA, BLOCK = "ALLOW", "MFA", "BLOCK"
-#: INSERT ... ON CONFLICT, by dialect (both spell it alike).
-_INSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 @dataclass(frozen=True)
@@ -79,13 +77,11 @@ def seen(session: Session, user: User, device_key: str, ip: str, user_agent: str
          remember_days: int = 0) -> None:
     """Note a completed sign-in from this device; ``remember_days`` lets it skip MFA that long.
 
-    One upsert, whatever happened since the device was read: two sign-ins of the user from
-    one browser at once (a double-submitted form) both land, and a device ``broker db
-    prune`` deleted meanwhile is added again."""
+    Whatever happened since the device was read, it lands (:func:`repo.note_device`): two
+    sign-ins of the user from one browser at once (a double-submitted form), or a device
+    ``broker db prune`` deleted meanwhile."""
     now = utcnow()
     values = {"last_seen": now, "last_ip": ip[:64], "user_agent": (user_agent or "")[:512] or None}
     if remember_days > 0:
         values["remembered_until"] = now + dt.timedelta(days=remember_days)
-    insert = _INSERT[session.get_bind().dialect.name](Device).values(
-        user_id=user.id, key_hash=device_hash(device_key), first_seen=now, **values)
-    session.execute(insert.on_conflict_do_update(index_elements=[Device.user_id, Device.key_hash], set_=values))
+    repo.note_device(session, user.id, device_hash(device_key), now, values)

@@ -50,9 +50,15 @@ def load_step(step: str) -> tuple[dict[str, Any], User]:
     txn = request.form.get("txn") if request.method == "POST" else request.args.get("txn")
     data = load_login(txn)
     user = g.db_session.get(User, data.get("user_id") or 0)
-    if data.get("step") != step or user is None or not user.enabled:
+    if data.get("step") != step or user is None or not user.enabled or not still_signed_in(data, user):
         raise HostedError(_("Your sign-in session has expired. Go back to the application and sign in again."))
     return data, user
+
+
+def still_signed_in(record: dict[str, Any], user: User) -> bool:
+    """Whether ``record`` (a hosted session's entry, or a sign-in in progress) is of the
+    user's current ``session_epoch``, i.e. no sign-out everywhere happened since it began."""
+    return record.get("epoch", 0) == user.session_epoch
 
 
 def save_login(data: dict[str, Any]) -> None:
@@ -65,20 +71,25 @@ def login_request(data: dict[str, Any]) -> AuthorizationRequest:
 
 
 def current_sign_in() -> dict[str, Any] | None:
-    """This browser's sign-in to the current pool: ``{"user_id", "auth_time"}`` or None."""
+    """This browser's sign-in to the current pool: ``{"user_id", "auth_time", "amr", "epoch"}``
+    or None, also when the user was disabled or signed out everywhere since."""
+    entry = stored_sign_in()
+    if not entry:
+        return None
+    user = g.db_session.get(User, entry["user_id"])
+    if user is None or not user.enabled or user.pool_id != g.pool.id or not still_signed_in(entry, user):
+        return None
+    return entry
+
+
+def stored_sign_in() -> dict[str, Any] | None:
+    """What this browser's hosted session holds for the current pool, whether or not it
+    still counts as a sign-in: logging out tells the upstream IdP in either case."""
     sid = cookie.get("sid")
     if not isinstance(sid, str):
         return None
     data = runtime().state.get(Keys.session(sid)) or {}
-    entry = data.get("pools", {}).get(g.pool.id)
-    if not entry:
-        return None
-    user = g.db_session.get(User, entry["user_id"])
-    if user is None or not user.enabled or user.pool_id != g.pool.id:
-        return None
-    # Signed out everywhere since (global sign-out, disable, password reset): over.
-    signed_out = user.signed_out_at
-    return entry if signed_out is None or entry.get("at", entry["auth_time"]) > signed_out.timestamp() else None
+    return data.get("pools", {}).get(g.pool.id) or None
 
 
 def remember_sign_in(user: User, auth_time: int, amr: list[str], upstream: dict[str, Any] | None = None) -> None:
@@ -89,8 +100,7 @@ def remember_sign_in(user: User, auth_time: int, amr: list[str], upstream: dict[
     data = (rt.state.get(Keys.session(old)) if isinstance(old, str) else None) or {"pools": {}}
     if isinstance(old, str):
         rt.state.delete(Keys.session(old))
-    # at: when, to the microsecond (auth_time is in whole seconds), for a later sign-out
-    data["pools"][g.pool.id] = {"user_id": user.id, "auth_time": auth_time, "amr": amr, "at": time.time()}
+    data["pools"][g.pool.id] = {"user_id": user.id, "auth_time": auth_time, "amr": amr, "epoch": user.session_epoch}
     if upstream:
         data["pools"][g.pool.id]["upstream"] = upstream
     sid = secrets.token_urlsafe(32)
@@ -130,7 +140,7 @@ def redirect_with_code(req: AuthorizationRequest, sign_in: dict[str, Any]) -> Re
         rt.state, g.pool.id, rt.settings.code_ttl, client_id=req.client_id, redirect_uri=req.redirect_uri,
         scope=" ".join(req.scopes), user_id=sign_in["user_id"], auth_time=sign_in["auth_time"], nonce=req.nonce,
         code_challenge=req.code_challenge, code_challenge_method=req.code_challenge_method,
-        amr=tuple(sign_in.get("amr", ("pwd",))),
+        amr=tuple(sign_in.get("amr", ("pwd",))), epoch=sign_in.get("epoch", 0),
     )
     params = {"code": code}
     if req.state:
@@ -140,7 +150,10 @@ def redirect_with_code(req: AuthorizationRequest, sign_in: dict[str, Any]) -> Re
 
 def finish_login(data: dict[str, Any], user: User) -> Response:
     """The user is authenticated for this transaction: session, code, back to the app."""
-    sign_in = {"user_id": user.id, "auth_time": int(time.time()), "amr": data.get("amr", ["pwd"])}
+    if not still_signed_in(data, user):  # signed out everywhere while signing in
+        raise HostedError(_("Your sign-in session has expired. Go back to the application and sign in again."))
+    sign_in = {"user_id": user.id, "auth_time": int(time.time()), "amr": data.get("amr", ["pwd"]),
+               "epoch": user.session_epoch}
     remember_sign_in(user, sign_in["auth_time"], sign_in["amr"])
     runtime().state.delete(Keys.login(data["txn"]))
     return redirect_with_code(login_request(data), sign_in)

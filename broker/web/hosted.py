@@ -79,7 +79,8 @@ def login_post() -> Response | tuple[str, int]:
         g.db_session.commit()
         return _login_page(data, form.username.data, error=exc.message), exc.status
     g.db_session.commit()
-    return _after_password(data, user)
+    # the steps after the password hold while the user is not signed out everywhere meanwhile
+    return _after_password({**data, "epoch": user.session_epoch}, user)
 
 
 def _after_password(data: dict[str, Any], user: User) -> Response:
@@ -102,10 +103,7 @@ def _after_password(data: dict[str, Any], user: User) -> Response:
 @bp.route("/newPassword", methods=["GET", "POST"])
 def new_password() -> Response | str | tuple[str, int]:
     form = NewPasswordForm()
-    data = flow.load_login(form.txn.data if request.method == "POST" else request.args.get("txn"))
-    user = g.db_session.get(User, data.get("user_id") or 0)
-    if data.get("step") != "new_password" or user is None:
-        raise HostedError(_("Your sign-in session has expired. Go back to the application and sign in again."))
+    data, user = flow.load_step("new_password")
     error: list[str] | None = None
     if request.method == "POST":
         try:
@@ -242,7 +240,7 @@ def logout() -> Response | str:
         target = authorize.add_params(logout_uri, {"state": state}) if state and len(state) <= 2048 else logout_uri
     else:
         target = None
-    entry = flow.current_sign_in()
+    entry = flow.stored_sign_in()
     flow.forget_sign_in()
     upstream = saml.begin_logout(entry, target or url_for("hosted.logout", client_id=client.id))
     if upstream is not None:  # the SAML IdP that signed the user in ends its session too

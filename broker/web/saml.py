@@ -151,7 +151,7 @@ def _logout_requested() -> Response:
     except UpstreamError as exc:
         log.warning("LogoutRequest refused on pool %s: %s", g.pool.id, exc.detail)
         abort(400)
-    upstream = (flow.current_sign_in() or {}).get("upstream") or {}
+    upstream = (flow.stored_sign_in() or {}).get("upstream") or {}
     if upstream.get("idp") == idp.name and (upstream.get("logout") or {}).get("name_id") == name_id:
         flow.forget_sign_in()
     return redirect(url, code=302)

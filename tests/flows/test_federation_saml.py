@@ -285,9 +285,16 @@ def test_single_logout_request_not_signed_by_the_idp_is_refused(shared_broker, i
     assert "code=" in fed.authorize(prompt="none")[1].headers["Location"]  # still signed in
 
 
-def test_single_logout_started_by_the_app_reaches_the_idp(shared_broker, idp, tmp_path):
+@pytest.mark.parametrize("signed_out_everywhere", [False, True], ids=["signed-in", "after-global-sign-out"])
+def test_single_logout_started_by_the_app_reaches_the_idp(shared_broker, idp, tmp_path, signed_out_everywhere):
+    """Also when an admin has signed the user out everywhere: the hosted session no longer
+    counts, but the IdP's own session must still end."""
     fed = corp(shared_broker, idp, tmp_path)
     fed.tokens(*sign_in(fed, idp))
+    if signed_out_everywhere:
+        [user] = shared_broker.cli_json("user", "list", "--pool", fed.pool)["Users"]
+        shared_broker.cli("user", "sign-out", "--pool", fed.pool, "--username", user["Username"])
+        assert query_of(fed.authorize(prompt="none")[1].headers["Location"])["error"] == "login_required"
     r = fed.rp.browser.get(fed.broker.url(fed.pool, "/logout"), params={
         "client_id": fed.rp.client_id, "logout_uri": "http://localhost:9000/bye", "state": "s1"},
         allow_redirects=False, timeout=10)

@@ -1,5 +1,6 @@
-"""users.signed_out_at: hosted sign-in sessions begun before it are over (global sign-out,
-disable, password reset)
+"""users.session_epoch: moved by a sign-out everywhere (global sign-out, disable, password
+reset); hosted sessions, sign-ins in progress and authorization codes of an older epoch
+are over
 
 Revision ID: 0007
 Revises: 0006
@@ -15,9 +16,9 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('signed_out_at', sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('session_epoch', sa.Integer(), server_default='0', nullable=False))
 
 
 def downgrade() -> None:
     with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.drop_column('signed_out_at')
+        batch_op.drop_column('session_epoch')
