@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 from ..store import repo
 from ..store.state import Keys, StateStore
@@ -63,4 +63,5 @@ def consume(state: StateStore, pool_id: str, code: str) -> CodeRecord | Reused |
         return None
     if old.get("used"):
         return Reused(origin_jti_of(code))
-    return CodeRecord(**{**old, "amr": tuple(old.get("amr", ()))})
+    known = {f.name for f in fields(CodeRecord)} - {"amr"}  # a newer node's record may hold more
+    return CodeRecord(**{k: v for k, v in old.items() if k in known}, amr=tuple(old.get("amr", ())))

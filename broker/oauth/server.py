@@ -89,8 +89,10 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         """Already consumed atomically by :meth:`query_authorization_code`."""
 
     def authenticate_user(self, authorization_code: codes.CodeRecord) -> User | None:
-        """The code's user, unless disabled or signed out everywhere since the code."""
-        user = g.db_session.get(User, authorization_code.user_id)
+        """The code's user, unless disabled or signed out everywhere since the code. The
+        row is read FOR SHARE (PostgreSQL): a sign-out committing meanwhile waits for this
+        exchange's refresh token, and so revokes it, or this exchange sees its epoch."""
+        user = g.db_session.get(User, authorization_code.user_id, with_for_update={"read": True})
         if user is None or not user.enabled or user.pool_id != g.pool.id:
             return None
         return user if user.session_epoch == authorization_code.epoch else None

@@ -99,6 +99,10 @@ def get_refresh_token_and_user(session: Session, token: str) -> tuple[RefreshTok
     return (found[0], found[1]) if found is not None else None
 
 
+#: INSERT ... ON CONFLICT, by dialect (both spell it alike).
+_INSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
 def note_device(session: Session, user_id: int, key_hash: str, now: dt.datetime, values: dict[str, Any]) -> None:
     """Set ``values`` on the user's device ``key_hash``, added (first seen ``now``) if missing,
     even when another transaction adds or deletes it meanwhile. An UPDATE first: the upsert
@@ -111,9 +115,6 @@ def note_device(session: Session, user_id: int, key_hash: str, now: dt.datetime,
     session.execute(insert.values(user_id=user_id, key_hash=key_hash, first_seen=now, **values)
                     .on_conflict_do_update(index_elements=[Device.user_id, Device.key_hash], set_=values))
 
-
-#: INSERT ... ON CONFLICT, by dialect (both spell it alike).
-_INSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 def revoke_origin(session: Session, origin_jti: str) -> None:
@@ -143,6 +144,7 @@ def sign_out_everywhere(session: Session, user: User) -> int:
     sessions in every browser, its sign-ins in progress and its unused authorization codes
     (:mod:`broker.web.flow` and the code grant compare epochs). The number of families revoked."""
     user.session_epoch = User.session_epoch + 1  # in the database: two at once both count
+    session.flush()  # the row is locked before the families are read; the attribute reloads
     return revoke_user_tokens(session, user.id)
 
 

@@ -27,7 +27,9 @@ EXTERNAL_PROVIDER = "EXTERNAL_PROVIDER"
 
 
 def sign_up(session: Session, state: StateStore, sender: Sender, pool: UserPool,
-            username: str, password: str, attributes: dict[str, str]) -> None:
+            username: str, password: str, attributes: dict[str, str]) -> User | None:
+    """The new UNCONFIRMED user, its confirmation code sent; None when the name is taken,
+    which the caller does not tell (the owner of the name gets a mail instead)."""
     errors: list[str] = []
     try:
         username = check_username(username)
@@ -50,7 +52,7 @@ def sign_up(session: Session, state: StateStore, sender: Sender, pool: UserPool,
     if existing is not None:
         _notify_existing(sender, existing)
         audit.record(session, pool.id, "SignUp", audit.FAIL, username=username, reason="username_exists")
-        return
+        return None
     user = User(pool_id=pool.id, username=username, password_hash=hash_password(password),
                 status="UNCONFIRMED", attributes=attributes)
     session.add(user)
@@ -58,10 +60,11 @@ def sign_up(session: Session, state: StateStore, sender: Sender, pool: UserPool,
         session.flush()
     except IntegrityError:  # a concurrent sign-up took the name
         session.rollback()
-        return
+        return None
     password_rules.remember(session, pool, user)
     audit.record(session, pool.id, "SignUp", audit.PASS, user=user)
     send_confirmation(state, sender, pool, user)
+    return user
 
 
 def send_confirmation(state: StateStore, sender: Sender, pool: UserPool, user: User) -> None:

@@ -24,6 +24,14 @@ from ..store.models import User
 from ..store.state import Keys
 
 
+#: What a login transaction holds from its start; the rest belongs to the user of a sign-in.
+STARTED = ("txn", "pool", "request", "purpose")
+
+
+def expired() -> HostedError:
+    return HostedError(_("Your sign-in session has expired. Go back to the application and sign in again."))
+
+
 def start_login(req: AuthorizationRequest, purpose: str | None = None) -> str:
     """A new login transaction; ``purpose`` names what follows the sign-in instead of going
     straight back to the app (``"mfa_settings"``: the user manages their second factors)."""
@@ -33,11 +41,18 @@ def start_login(req: AuthorizationRequest, purpose: str | None = None) -> str:
     return txn
 
 
+def proven(data: dict[str, Any], user: User, **more: Any) -> dict[str, Any]:
+    """The transaction once ``user`` has proven a password (or signed up) in it: only what
+    it started with, so nothing of an earlier sign-in in it (another user, factors passed,
+    a pending step) carries over, and the user's ``session_epoch`` now."""
+    return {**{k: data[k] for k in STARTED if k in data}, "step": "password", "epoch": user.session_epoch, **more}
+
+
 def load_login(txn: str | None) -> dict[str, Any]:
     """The transaction named by ``txn``; an expired one gets an error page, never a redirect."""
     data = runtime().state.get(Keys.login(txn)) if txn and len(txn) <= 64 else None
     if data is None or data.get("pool") != g.pool.id:
-        raise HostedError(_("Your sign-in session has expired. Go back to the application and sign in again."))
+        raise expired()
     data["txn"] = txn
     g.client_id = data["request"]["client_id"]  # the page is branded for this app client
     g.back_url = login_request(data).fail("access_denied", "The user cancelled the sign-in.").location
@@ -51,7 +66,7 @@ def load_step(step: str) -> tuple[dict[str, Any], User]:
     data = load_login(txn)
     user = g.db_session.get(User, data.get("user_id") or 0)
     if data.get("step") != step or user is None or not user.enabled or not still_signed_in(data, user):
-        raise HostedError(_("Your sign-in session has expired. Go back to the application and sign in again."))
+        raise expired()
     return data, user
 
 
@@ -130,8 +145,8 @@ def needs_login(req: AuthorizationRequest, sign_in: dict[str, Any] | None) -> bo
 
 
 def redirect_with_code(req: AuthorizationRequest, sign_in: dict[str, Any]) -> Response:
-    """Back to the app with a code for ``sign_in`` (``user_id``, ``auth_time``, ``amr``), if
-    the client still has that callback URL (a login may outlive its removal)."""
+    """Back to the app with a code for ``sign_in`` (``user_id``, ``auth_time``, ``amr``,
+    ``epoch``), if the client still has that callback URL (a login may outlive its removal)."""
     rt = runtime()
     client = rt.config.client(g.db_session, g.pool.id, req.client_id)
     if client is None or req.redirect_uri not in client.callback_urls:
@@ -151,7 +166,7 @@ def redirect_with_code(req: AuthorizationRequest, sign_in: dict[str, Any]) -> Re
 def finish_login(data: dict[str, Any], user: User) -> Response:
     """The user is authenticated for this transaction: session, code, back to the app."""
     if not still_signed_in(data, user):  # signed out everywhere while signing in
-        raise HostedError(_("Your sign-in session has expired. Go back to the application and sign in again."))
+        raise expired()
     sign_in = {"user_id": user.id, "auth_time": int(time.time()), "amr": data.get("amr", ["pwd"]),
                "epoch": user.session_epoch}
     remember_sign_in(user, sign_in["auth_time"], sign_in["amr"])

@@ -79,8 +79,7 @@ def login_post() -> Response | tuple[str, int]:
         g.db_session.commit()
         return _login_page(data, form.username.data, error=exc.message), exc.status
     g.db_session.commit()
-    # the steps after the password hold while the user is not signed out everywhere meanwhile
-    return _after_password({**data, "epoch": user.session_epoch}, user)
+    return _after_password(flow.proven(data, user), user)
 
 
 def _after_password(data: dict[str, Any], user: User) -> Response:
@@ -135,9 +134,11 @@ def signup() -> Response | str | tuple[str, int]:
                 raise FormInvalid(form_errors(form))
             rt = runtime()
             attrs = {k: v for k, v in values.items() if k != "username"}
-            accounts.sign_up(g.db_session, rt.state, rt.sender, g.pool, form.username.data, form.password.data, attrs)
+            user = accounts.sign_up(g.db_session, rt.state, rt.sender, g.pool, form.username.data,
+                                    form.password.data, attrs)
             g.db_session.commit()
-            flow.save_login({**data, "password_proven_for": form.username.data.strip().lower()})
+            if user is not None:  # confirming it finishes the sign-in (no such thing for a taken name)
+                flow.save_login(flow.proven(data, user, password_proven_for=user.username))
             return redirect(url_for("hosted.confirm_user", txn=data["txn"], username=form.username.data.strip().lower()))
         except FormInvalid as exc:
             errors = exc.errors

@@ -30,6 +30,8 @@ DEVICE_COOKIE = "cognate_device"
 def begin(data: dict[str, Any], user: User) -> Response:
     """After the password (or a first password change): weigh the sign-in's risk, then ask
     for the second factor the pool, the user and the risk call for, or finish."""
+    if not flow.still_signed_in(data, user):  # signed out everywhere since the password
+        raise flow.expired()
     assessment = risk.assess(g.db_session, g.pool, user, device_key(), _ip())
     audit.record(g.db_session, g.pool.id, "RiskDecision", audit.BLOCK if assessment.action == risk.BLOCK else audit.PASS,
                  user=user, ip=_ip(), risk=assessment.level, action=assessment.action,

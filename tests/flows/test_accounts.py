@@ -131,6 +131,22 @@ def test_sign_up_confirmed_by_emailed_code_signs_in_and_verifies_email(site: Sit
     assert again.status_code == 400 and "Your sign-in session has expired." in again.text
 
 
+def test_signing_up_a_taken_name_and_confirming_it_signs_nobody_in(site: Site) -> None:
+    """Someone who holds uma's confirmation code (not her password) signs up "uma" again in
+    their own browser, with a password of their own, and confirms: the name was taken, so
+    the answer looks the same but ends on the sign-in page, not with a code for the app."""
+    owner = site.rp()
+    _params, _verifier, login_page = start(owner)
+    sign_up(site, owner, login_page, "uma", "uma@example.com")
+    code = code_in(site.mail.wait_for("uma@example.com"))
+
+    other = site.rp()
+    _params, _verifier, login_page = start(other)
+    r = sign_up(site, other, login_page, "uma", "someone@example.com")
+    assert site.mail.wait_for_mail("uma@example.com").subject == "Sign-up attempt"  # the owner is told
+    confirmed = other.post_form(other.follow(r), {"username": "uma", "code": code})
+    assert expect_redirect(confirmed, f"/{site.pool}/login")["info"] == "confirmed"
+
 def test_forgot_password_resets_by_emailed_code(site: Site) -> None:
     site.broker.cli("user", "create", "--pool", site.pool, "--username", "dave", "--password", PASSWORD,
                     "--email", "dave@example.com", "--confirmed")

@@ -293,3 +293,29 @@ def test_user_manages_second_factors_after_signing_in_again(site, mail):
     assert "sent a 6-digit code to your email" in page.text
     code = code_in(mail.wait_for("mia@example.com"))
     assert _finish(rp, params, rp.post_form(page, {"code": code}))["amr"] == ["pwd", "otp", "mfa"]
+
+
+def test_a_password_entered_again_in_a_transaction_keeps_nothing_of_the_last_user(server, mail):
+    """mia passes her second factor in a transaction that stays open (second-factor
+    settings); the same transaction's sign-in page then takes max's password: max's tokens
+    must not claim mia's factor."""
+    pool = server.pool("--mfa", "OPTIONAL")
+    for name in ("mia", "max"):
+        server.cli("user", "create", "--pool", pool, "--username", name, "--password", PASSWORD,
+                   "--email", f"{name}@example.com", "--confirmed")
+    server.cli("user", "mfa", "set", "--pool", pool, "--username", "mia", "--email-otp")
+    client = server.cli_json("client", "create", "--pool", pool, "--name", "w", "--callback-url", CALLBACK, "--secret")
+    rp = RelyingParty(server.base_url, pool, client["ClientId"], client["ClientSecret"])
+    params = rp.authorize_params()
+    login = rp.follow(rp.browser.get(server.url(pool, "/mfaSettings"), params=params, allow_redirects=False,
+                                     timeout=10))
+    r = rp.post_form(login, {"username": "mia", "password": PASSWORD})
+    assert "/mfa?txn=" in r.headers["Location"]
+    r = rp.post_form(rp.follow(r), {"code": code_in(mail.wait_for("mia@example.com"))})
+    assert "/mfaSettings/manage?txn=" in r.headers["Location"]
+
+    r = rp.post_form(login, {"username": "max", "password": PASSWORD})
+    assert "/mfaSettings/manage?txn=" in r.headers["Location"]
+    claims = _finish(rp, params, rp.post_form(rp.follow(r), {"action": "done"}))
+    assert claims["cognito:username"] == "max"
+    assert claims["amr"] == ["pwd"] and claims["_access"]["amr"] == ["pwd"]
