@@ -28,6 +28,8 @@ class CodeRecord:
     amr: tuple[str, ...] = ()
     #: The user's ``session_epoch`` at the sign-in: a sign-out everywhere since voids the code.
     epoch: int = 0
+    #: The user's ``sub``: a user id freed by a deletion and taken again is not this user.
+    sub: str | None = None
 
     def get_redirect_uri(self) -> str:
         return self.redirect_uri

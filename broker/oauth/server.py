@@ -95,7 +95,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         user = g.db_session.get(User, authorization_code.user_id, with_for_update={"read": True})
         if user is None or not user.enabled or user.pool_id != g.pool.id:
             return None
-        return user if user.session_epoch == authorization_code.epoch else None
+        same = authorization_code.sub in (None, user.sub)  # None: a code from before subs were kept
+        return user if same and user.session_epoch == authorization_code.epoch else None
 
     def generate_token(self, user=None, scope=None, grant_type=None, expires_in=None,  # type: ignore[override]
                        include_refresh_token=True) -> dict[str, Any]:

@@ -116,7 +116,6 @@ def note_device(session: Session, user_id: int, key_hash: str, now: dt.datetime,
                     .on_conflict_do_update(index_elements=[Device.user_id, Device.key_hash], set_=values))
 
 
-
 def revoke_origin(session: Session, origin_jti: str) -> None:
     """Revoke a token family: its refresh tokens and every access token carrying it."""
     now = utcnow()

@@ -153,7 +153,8 @@ def finish_upstream(data: dict[str, Any], idp: IdentityProvider, identity: Ident
         raise HostedError(MESSAGES["not_enabled"]())
     user = federation.sign_in(g.db_session, g.pool, idp, identity, request.remote_addr)
     g.db_session.commit()
-    sign_in = {"user_id": user.id, "auth_time": int(time.time()), "amr": [], "epoch": user.session_epoch}
+    sign_in = {"user_id": user.id, "sub": user.sub, "auth_time": int(time.time()), "amr": [],
+               "epoch": user.session_epoch}
     flow.remember_sign_in(user, sign_in["auth_time"], sign_in["amr"],
                           upstream={"idp": idp.name, "logout": identity.logout})
     runtime().state.delete(Keys.login(data["txn"]))

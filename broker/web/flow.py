@@ -42,10 +42,26 @@ def start_login(req: AuthorizationRequest, purpose: str | None = None) -> str:
 
 
 def proven(data: dict[str, Any], user: User, **more: Any) -> dict[str, Any]:
-    """The transaction once ``user`` has proven a password (or signed up) in it: only what
-    it started with, so nothing of an earlier sign-in in it (another user, factors passed,
-    a pending step) carries over, and the user's ``session_epoch`` now."""
-    return {**{k: data[k] for k in STARTED if k in data}, "step": "password", "epoch": user.session_epoch, **more}
+    """The transaction once ``user`` has proven a password (or signed up) in it, in this
+    browser: only what it started with, so nothing of an earlier sign-in in it (another
+    user, factors passed, a pending step) carries over; the user's ``sub`` and
+    ``session_epoch`` now; and this browser's id (from the signed cookie), which the later
+    steps ask for (:func:`require_proven`)."""
+    browser = cookie.get("bid")
+    if not isinstance(browser, str):
+        browser = cookie["bid"] = secrets.token_urlsafe(24)
+    started = {k: data[k] for k in STARTED if k in data}
+    return {**started, "step": "password", "sub": user.sub, "epoch": user.session_epoch, "browser": browser, **more}
+
+
+def require_proven(data: dict[str, Any], user: User) -> None:
+    """Refuse, as expired, a sign-in in progress that ``user`` did not prove in this very
+    browser (a transaction id planted in a link, or seen, gives nobody the sign-in), or that
+    a sign-out everywhere ended since."""
+    browser = cookie.get("bid")
+    here = isinstance(browser, str) and secrets.compare_digest(str(data.get("browser", "")), browser)
+    if not here or not still_signed_in(data, user):
+        raise expired()
 
 
 def load_login(txn: str | None) -> dict[str, Any]:
@@ -65,15 +81,17 @@ def load_step(step: str) -> tuple[dict[str, Any], User]:
     txn = request.form.get("txn") if request.method == "POST" else request.args.get("txn")
     data = load_login(txn)
     user = g.db_session.get(User, data.get("user_id") or 0)
-    if data.get("step") != step or user is None or not user.enabled or not still_signed_in(data, user):
+    if data.get("step") != step or user is None or not user.enabled:
         raise expired()
+    require_proven(data, user)
     return data, user
 
 
 def still_signed_in(record: dict[str, Any], user: User) -> bool:
-    """Whether ``record`` (a hosted session's entry, or a sign-in in progress) is of the
-    user's current ``session_epoch``, i.e. no sign-out everywhere happened since it began."""
-    return record.get("epoch", 0) == user.session_epoch
+    """Whether ``record`` (a hosted session's entry, a sign-in in progress, a code) is of this
+    very user (an id freed by a deletion can come back on SQLite; the ``sub`` never does) and
+    of the user's current ``session_epoch``: no sign-out everywhere happened since it began."""
+    return record.get("sub", user.sub) == user.sub and record.get("epoch", 0) == user.session_epoch
 
 
 def save_login(data: dict[str, Any]) -> None:
@@ -115,7 +133,8 @@ def remember_sign_in(user: User, auth_time: int, amr: list[str], upstream: dict[
     data = (rt.state.get(Keys.session(old)) if isinstance(old, str) else None) or {"pools": {}}
     if isinstance(old, str):
         rt.state.delete(Keys.session(old))
-    data["pools"][g.pool.id] = {"user_id": user.id, "auth_time": auth_time, "amr": amr, "epoch": user.session_epoch}
+    data["pools"][g.pool.id] = {"user_id": user.id, "sub": user.sub, "auth_time": auth_time, "amr": amr,
+                                "epoch": user.session_epoch}
     if upstream:
         data["pools"][g.pool.id]["upstream"] = upstream
     sid = secrets.token_urlsafe(32)
@@ -145,8 +164,8 @@ def needs_login(req: AuthorizationRequest, sign_in: dict[str, Any] | None) -> bo
 
 
 def redirect_with_code(req: AuthorizationRequest, sign_in: dict[str, Any]) -> Response:
-    """Back to the app with a code for ``sign_in`` (``user_id``, ``auth_time``, ``amr``,
-    ``epoch``), if the client still has that callback URL (a login may outlive its removal)."""
+    """Back to the app with a code for ``sign_in`` (``user_id``, ``sub``, ``auth_time``,
+    ``amr``, ``epoch``), if the client still has that callback URL (a login may outlive its removal)."""
     rt = runtime()
     client = rt.config.client(g.db_session, g.pool.id, req.client_id)
     if client is None or req.redirect_uri not in client.callback_urls:
@@ -155,7 +174,7 @@ def redirect_with_code(req: AuthorizationRequest, sign_in: dict[str, Any]) -> Re
         rt.state, g.pool.id, rt.settings.code_ttl, client_id=req.client_id, redirect_uri=req.redirect_uri,
         scope=" ".join(req.scopes), user_id=sign_in["user_id"], auth_time=sign_in["auth_time"], nonce=req.nonce,
         code_challenge=req.code_challenge, code_challenge_method=req.code_challenge_method,
-        amr=tuple(sign_in.get("amr", ("pwd",))), epoch=sign_in.get("epoch", 0),
+        amr=tuple(sign_in.get("amr", ("pwd",))), epoch=sign_in.get("epoch", 0), sub=sign_in.get("sub"),
     )
     params = {"code": code}
     if req.state:
@@ -165,9 +184,8 @@ def redirect_with_code(req: AuthorizationRequest, sign_in: dict[str, Any]) -> Re
 
 def finish_login(data: dict[str, Any], user: User) -> Response:
     """The user is authenticated for this transaction: session, code, back to the app."""
-    if not still_signed_in(data, user):  # signed out everywhere while signing in
-        raise expired()
-    sign_in = {"user_id": user.id, "auth_time": int(time.time()), "amr": data.get("amr", ["pwd"]),
+    require_proven(data, user)
+    sign_in = {"user_id": user.id, "sub": user.sub, "auth_time": int(time.time()), "amr": data.get("amr", ["pwd"]),
                "epoch": user.session_epoch}
     remember_sign_in(user, sign_in["auth_time"], sign_in["amr"])
     runtime().state.delete(Keys.login(data["txn"]))

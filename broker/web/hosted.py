@@ -281,7 +281,6 @@ def _login_page(data: dict[str, Any], username: str = "", error: Any = None, inf
     )
 
 
-
 def _confirm_page(data: dict[str, Any], username: str, error: Any = None, info: str | None = None) -> str:
     return render_template("confirm.html", action=url_for("hosted.confirm_user"), txn=data["txn"],
                            username=username[:128], error=error, info=info,
@@ -300,7 +299,6 @@ def _policy() -> dict[str, Any]:
 def _signup_attributes() -> list[tuple[str, str]]:
     names = list(dict.fromkeys(["email", *g.pool.required_attributes]))
     return [(n, SIGNUP_ATTRIBUTES.get(n, "text")) for n in names]
-
 
 
 def _client_ip() -> str:

@@ -30,8 +30,7 @@ DEVICE_COOKIE = "cognate_device"
 def begin(data: dict[str, Any], user: User) -> Response:
     """After the password (or a first password change): weigh the sign-in's risk, then ask
     for the second factor the pool, the user and the risk call for, or finish."""
-    if not flow.still_signed_in(data, user):  # signed out everywhere since the password
-        raise flow.expired()
+    flow.require_proven(data, user)
     assessment = risk.assess(g.db_session, g.pool, user, device_key(), _ip())
     audit.record(g.db_session, g.pool.id, "RiskDecision", audit.BLOCK if assessment.action == risk.BLOCK else audit.PASS,
                  user=user, ip=_ip(), risk=assessment.level, action=assessment.action,
@@ -43,8 +42,10 @@ def begin(data: dict[str, Any], user: User) -> Response:
     if found.setup:
         flow.save_login({**data, "step": "mfa_setup", "user_id": user.id, "amr": ["pwd"]})
         return redirect(url_for("mfa.setup", txn=data["txn"]))
-    factor = None if assessment.remembered and _remember_days() else found.factor
-    if factor is None and assessment.action == risk.MFA and not assessment.remembered:
+    # A remembered device skips the second factor, except to manage the second factors.
+    skip = assessment.remembered and bool(_remember_days()) and data.get("purpose") != "mfa_settings"
+    factor = None if skip else found.factor
+    if factor is None and assessment.action == risk.MFA and not skip:
         factor = found.factor or _fallback_factor(user)
         if factor is None:
             raise HostedError(_("This sign-in was blocked for your protection. Contact your administrator."), 403)

@@ -147,6 +147,7 @@ def test_signing_up_a_taken_name_and_confirming_it_signs_nobody_in(site: Site) -
     confirmed = other.post_form(other.follow(r), {"username": "uma", "code": code})
     assert expect_redirect(confirmed, f"/{site.pool}/login")["info"] == "confirmed"
 
+
 def test_forgot_password_resets_by_emailed_code(site: Site) -> None:
     site.broker.cli("user", "create", "--pool", site.pool, "--username", "dave", "--password", PASSWORD,
                     "--email", "dave@example.com", "--confirmed")

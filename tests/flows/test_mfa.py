@@ -7,6 +7,7 @@ import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urljoin
 
 import pyotp
 import pytest
@@ -319,3 +320,60 @@ def test_a_password_entered_again_in_a_transaction_keeps_nothing_of_the_last_use
     claims = _finish(rp, params, rp.post_form(rp.follow(r), {"action": "done"}))
     assert claims["cognito:username"] == "max"
     assert claims["amr"] == ["pwd"] and claims["_access"]["amr"] == ["pwd"]
+
+
+def _settings_pool(server, *settings: str) -> tuple[str, RelyingParty]:
+    """A pool with MFA optional, vic (codes by email) and an app client; a fresh browser."""
+    pool = server.pool("--mfa", "OPTIONAL")
+    if settings:
+        server.cli("pool", "update", "--pool", pool, *settings)
+    server.cli("user", "create", "--pool", pool, "--username", "vic", "--password", PASSWORD,
+               "--email", "vic@example.com", "--confirmed")
+    server.cli("user", "mfa", "set", "--pool", pool, "--username", "vic", "--email-otp")
+    client = server.cli_json("client", "create", "--pool", pool, "--name", "w", "--callback-url", CALLBACK, "--secret")
+    return pool, RelyingParty(server.base_url, pool, client["ClientId"], client["ClientSecret"])
+
+
+def test_a_remembered_device_still_gives_the_second_factor_to_manage_them(server, mail):
+    pool, rp = _settings_pool(server, "--remember-devices-days", "30")
+    r = rp.post_form(rp.follow(rp.authorize()), {"username": "vic", "password": PASSWORD})
+    r = rp.post_form(rp.follow(r), {"code": code_in(mail.wait_for("vic@example.com")), "remember": "yes"})
+    assert r.headers["Location"].startswith(CALLBACK)
+    rp.browser.cookies.pop("cognate", None)  # the hosted session ends; the device cookie stays
+    r = rp.post_form(rp.follow(rp.authorize()), {"username": "vic", "password": PASSWORD})
+    assert r.headers["Location"].startswith(CALLBACK)  # a sign-in from the remembered device: no code
+
+    r = rp.browser.get(server.url(pool, "/mfaSettings"), params=rp.authorize_params(), allow_redirects=False,
+                       timeout=10)
+    r = rp.post_form(rp.follow(r), {"username": "vic", "password": PASSWORD})
+    assert "/mfa?txn=" in r.headers["Location"]  # managing the factors asks for one, remembered or not
+    r = rp.post_form(rp.follow(r), {"code": code_in(mail.wait_for("vic@example.com"))})
+    assert "/mfaSettings/manage?txn=" in r.headers["Location"]
+
+
+def test_a_transaction_proven_in_another_browser_gives_nothing_here(server, mail):
+    """The attacker starts second-factor settings and sends the victim the sign-in link;
+    the victim signs in; the attacker's browser, which holds the same transaction id,
+    gets neither the settings page nor the sign-in."""
+    pool, attacker = _settings_pool(server)
+    r = attacker.browser.get(server.url(pool, "/mfaSettings"), params=attacker.authorize_params(),
+                             allow_redirects=False, timeout=10)
+    planted = urljoin(r.url, r.headers["Location"])
+    txn = query_of(planted)["txn"]
+
+    victim = RelyingParty(server.base_url, pool, attacker.client_id, attacker.client_secret)
+    r = victim.post_form(victim.browser.get(planted, allow_redirects=False, timeout=10),
+                         {"username": "vic", "password": PASSWORD})
+    r = victim.post_form(victim.follow(r), {"code": code_in(mail.wait_for("vic@example.com"))})
+    assert "/mfaSettings/manage?txn=" in r.headers["Location"]
+
+    manage = server.url(pool, "/mfaSettings/manage")
+    seen = attacker.browser.get(manage, params={"txn": txn}, allow_redirects=False, timeout=10)
+    assert seen.status_code == 400 and "Your sign-in session has expired." in seen.text and "Codes by email" not in seen.text
+    own_form = attacker.browser.get(planted, allow_redirects=False, timeout=10)  # with this browser's CSRF token
+    done = attacker.post_form(own_form, {"action": "done"}, action=manage)
+    assert done.status_code == 400 and "Your sign-in session has expired." in done.text
+    assert "/login?" in attacker.authorize().headers["Location"]  # no hosted session here
+
+    own = victim.post_form(victim.follow(r), {"action": "done"})  # the victim goes on
+    assert own.headers["Location"].startswith(CALLBACK)

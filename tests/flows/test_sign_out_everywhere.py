@@ -6,6 +6,7 @@ already past its password die too. Other users, and sign-ins made afterwards, ar
 untouched. Real HTTP, Redis and SMTP."""
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -14,7 +15,7 @@ import pytest
 from tests.flows import test_accounts as accounts
 from tests.flows.test_accounts import NEW_PASSWORD, PASSWORD, expect_redirect, link, post_login, start
 from tests.flows.test_security import temporary_password
-from tests.rp import CALLBACK, RelyingParty
+from tests.rp import CALLBACK, RelyingParty, query_of
 from tests.smtp import broker_with_mail, code_in
 
 EXPIRED = "Your sign-in session has expired."
@@ -156,3 +157,24 @@ def test_a_sign_in_past_its_password_ends_with_the_sign_out(site: Site) -> None:
     assert not session_signs_in(rp)
     users = site.broker.cli_json("user", "list", "--pool", site.pool)["Users"]
     assert [u["UserStatus"] for u in users if u["Username"] == "gus"] == ["FORCE_CHANGE_PASSWORD"]  # unchanged
+
+
+def test_a_deleted_users_session_and_code_do_not_pass_to_the_next_user_with_its_id(site: Site) -> None:
+    """SQLite gives a deleted user's id to the next user created: xavier's browser and
+    unused code must not sign anyone in as yvonne."""
+    site.user("xavier")
+    rp, _tokens = site.signed_in("xavier")
+    unused = query_of(rp.authorize().headers["Location"])["code"]  # the hosted session answers at once
+    database = site.broker.env["DATABASE_URL"].removeprefix("sqlite:///")
+
+    def user_id(name: str) -> int:
+        with sqlite3.connect(database) as db:
+            return db.execute("SELECT id FROM users WHERE username = ?", (name,)).fetchone()[0]
+
+    xavier = user_id("xavier")
+    site.broker.cli("user", "delete", "--pool", site.pool, "--username", "xavier")
+    site.user("yvonne")
+    assert user_id("yvonne") == xavier
+    assert not session_signs_in(rp)
+    refused = rp.exchange(unused)
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
