@@ -7,6 +7,11 @@ usernames too; once a user's count reaches the pool's ``lockout_threshold``,
 same message as a wrong password, so nobody learns that the account is locked (or exists).
 The count lives for :data:`~.throttle.WINDOW` from the first failure and a success resets
 it, so a failure right after a lockout ends locks again until then.
+
+Second factors (authenticator, recovery, emailed or texted codes) have a count of their own,
+which a right password does not reset: tries at a second factor lock the user the same way,
+so the password alone gives an attacker ``lockout_threshold`` guesses per lockout, not five
+per password entry.
 """
 from __future__ import annotations
 
@@ -15,10 +20,10 @@ import datetime as dt
 from sqlalchemy.orm import Session
 
 from ..store.models import User, UserPool
-from ..store.state import StateStore
+from ..store.state import Keys, StateStore
 from . import audit
 from .security import Security
-from .throttle import forget_failures
+from .throttle import WINDOW, forget_failures
 
 
 def is_locked(user: User, now: dt.datetime) -> bool:
@@ -37,7 +42,24 @@ def after_failure(session: Session, pool: UserPool, user: User, failures: int, n
 
 
 def unlock(state: StateStore | None, user: User) -> None:
-    """Clear the lock and the user's failure count (not the per-IP one)."""
+    """Clear the lock and the user's failure counts (not the per-IP one)."""
     user.locked_until = None
     if state is not None:
         forget_failures(state, user.pool_id, user.username)
+        factor_passed(state, user)
+
+
+def factor_try(state: StateStore, pool: UserPool, user: User, now: dt.datetime) -> int | None:
+    """Count a try at ``user``'s second factor, before it is checked (so that tries sent at
+    once count too): the tries in a row, or None when the code must not even be checked
+    (the user is locked, or used up the pool's threshold)."""
+    tries = state.incr(_factor_key(user), WINDOW)
+    return None if is_locked(user, now) or tries > Security.of(pool.security).lockout_threshold else tries
+
+
+def factor_passed(state: StateStore, user: User) -> None:
+    state.delete(_factor_key(user))
+
+
+def _factor_key(user: User) -> str:
+    return Keys.failures(user.pool_id, "factor", user.username)

@@ -13,9 +13,9 @@ from werkzeug.wrappers import Response
 from ..errors import HostedError
 from ..i18n import gettext as _
 from ..runtime import runtime
-from ..store.models import User
+from ..store.models import User, utcnow
 from ..store.state import Keys
-from ..userpool import audit, mfa, risk
+from ..userpool import audit, lockout, mfa, risk
 from ..userpool.security import Security
 from . import flow, verify
 from .forms import MfaForm, TxnForm
@@ -120,14 +120,19 @@ def challenge_page() -> Response | str | tuple[str, int]:
     error = None
     if request.method == "POST":
         code = (form.code.data or "").strip() if form.validate() else ""
-        amr = _verify(data["factor"], user, code)
+        now, state = utcnow(), runtime().state
+        tries = lockout.factor_try(state, g.pool, user, now)
+        amr = _verify(data["factor"], user, code) if tries is not None else None
         if amr:
+            lockout.factor_passed(state, user)
             audit.record(g.db_session, g.pool.id, "SignInMfa", audit.PASS, user=user, ip=request.remote_addr,
                          factor=data["factor"], amr=amr)
             g.db_session.commit()
             return complete({**data, "amr": amr}, user, remember=request.form.get("remember") == "yes")
+        if tries is not None:
+            lockout.after_failure(g.db_session, g.pool, user, tries, now, request.remote_addr)
         data["failures"] = data.get("failures", 0) + 1
-        ended = data["failures"] >= MAX_FAILURES
+        ended = data["failures"] >= MAX_FAILURES or tries is None
         audit.record(g.db_session, g.pool.id, "SignInMfa", audit.BLOCK if ended else audit.FAIL, user=user,
                      ip=request.remote_addr, factor=data["factor"], failures=data["failures"])
         g.db_session.commit()

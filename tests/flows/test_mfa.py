@@ -377,3 +377,30 @@ def test_a_transaction_proven_in_another_browser_gives_nothing_here(server, mail
 
     own = victim.post_form(victim.follow(r), {"action": "done"})  # the victim goes on
     assert own.headers["Location"].startswith(CALLBACK)
+
+
+def test_second_factor_guesses_lock_the_user_however_often_the_password_is_entered(site):
+    """The password alone must not buy five fresh guesses at the authenticator each time:
+    five wrong codes over two sign-ins lock mia like five wrong passwords would."""
+    totp, _codes, _claims = _enrol(_rp(site))
+    broker, pool, _client = site
+    valid = {totp.at(time.time() + drift) for drift in (-60, -30, 0, 30, 60)}
+    wrong = next(code for code in ("000000", "111111", "222222", "333333", "444444", "555555") if code not in valid)
+    for guesses in (3, 2):
+        rp = _rp(site)
+        _params, r = _password_step(rp)
+        page = rp.follow(r)
+        for _ in range(guesses):
+            assert rp.post_form(page, {"code": wrong}).status_code == 400
+    rp = _rp(site)
+    _params, r = _password_step(rp)
+    assert r.status_code == 400 and "Incorrect username or password." in r.text  # locked
+    events = broker.cli_json("events", "list", "--pool", pool, "--user", "mia", "--limit", "4")["Events"]
+    assert events[0]["EventType"] == "SignIn" and events[0]["Details"]["reason"] == "locked"
+    assert "Lockout" in [e["EventType"] for e in events[1:]]
+
+    broker.cli("user", "unlock", "--pool", pool, "--username", "mia")  # clears the second factor's count too
+    rp = _rp(site)
+    params, r = _password_step(rp)
+    next_code = totp.at(time.time() + 30)  # the current one went to the enrolment
+    assert _finish(rp, params, rp.post_form(rp.follow(r), {"code": next_code}))["cognito:username"] == "mia"
