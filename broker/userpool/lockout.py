@@ -52,9 +52,20 @@ def unlock(state: StateStore | None, user: User) -> None:
 def factor_try(state: StateStore, pool: UserPool, user: User, now: dt.datetime) -> int | None:
     """Count a try at ``user``'s second factor, before it is checked (so that tries sent at
     once count too): the tries in a row, or None when the code must not even be checked
-    (the user is locked, or used up the pool's threshold)."""
+    (the user is locked, or tries sent at once went past the pool's threshold)."""
+    if is_locked(user, now):
+        return None
     tries = state.incr(_factor_key(user), WINDOW)
-    return None if is_locked(user, now) or tries > Security.of(pool.security).lockout_threshold else tries
+    return None if tries > Security.of(pool.security).lockout_threshold else tries
+
+
+def factor_failed(session: Session, state: StateStore, pool: UserPool, user: User, tries: int,
+                  now: dt.datetime, ip: str | None = None) -> None:
+    """A wrong code: lock ``user`` at the pool's threshold, as wrong passwords do; the count
+    starts again after the lock, which lasts ``lockout_seconds`` like any other."""
+    after_failure(session, pool, user, tries, now, ip)
+    if is_locked(user, now):
+        factor_passed(state, user)
 
 
 def factor_passed(state: StateStore, user: User) -> None:

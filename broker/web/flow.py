@@ -47,11 +47,18 @@ def proven(data: dict[str, Any], user: User, **more: Any) -> dict[str, Any]:
     user, factors passed, a pending step) carries over; the user's ``sub`` and
     ``session_epoch`` now; and this browser's id (from the signed cookie), which the later
     steps ask for (:func:`require_proven`)."""
+    started = {k: data[k] for k in STARTED if k in data}
+    return {**started, "step": "password", "sub": user.sub, "epoch": user.session_epoch, "browser": browser_id(),
+            **more}
+
+
+def browser_id() -> str:
+    """This browser's id in the signed session cookie, made when it is first shown a page
+    with a password form, so that forms it sends at once (a double click) name one browser."""
     browser = cookie.get("bid")
     if not isinstance(browser, str):
         browser = cookie["bid"] = secrets.token_urlsafe(24)
-    started = {k: data[k] for k in STARTED if k in data}
-    return {**started, "step": "password", "sub": user.sub, "epoch": user.session_epoch, "browser": browser, **more}
+    return browser
 
 
 def require_proven(data: dict[str, Any], user: User) -> None:

@@ -142,6 +142,7 @@ def signup() -> Response | str | tuple[str, int]:
             return redirect(url_for("hosted.confirm_user", txn=data["txn"], username=form.username.data.strip().lower()))
         except FormInvalid as exc:
             errors = exc.errors
+    flow.browser_id()
     attributes = [{"name": n, "label": attribute_label(n), "type": t, "required": n in g.pool.required_attributes}
                   for n, t in _signup_attributes()]
     page = render_template("signup.html", action=url_for("hosted.signup"), txn=data["txn"], values=values,
@@ -266,6 +267,7 @@ def _txn_for_page() -> dict[str, Any]:
 def _login_page(data: dict[str, Any], username: str = "", error: Any = None, info: str | None = None) -> str:
     """The sign-in page: the password form when the app allows COGNITO, one button per
     other IdP it allows, and an email field when one of them is routed by domain."""
+    flow.browser_id()
     txn = data["txn"]
     allowed = federation.client_providers(data)
     upstreams = [idp for idp in runtime().config.idps(g.db_session, g.pool.id) if idp.name in allowed

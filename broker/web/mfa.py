@@ -130,7 +130,7 @@ def challenge_page() -> Response | str | tuple[str, int]:
             g.db_session.commit()
             return complete({**data, "amr": amr}, user, remember=request.form.get("remember") == "yes")
         if tries is not None:
-            lockout.after_failure(g.db_session, g.pool, user, tries, now, request.remote_addr)
+            lockout.factor_failed(g.db_session, state, g.pool, user, tries, now, request.remote_addr)
         data["failures"] = data.get("failures", 0) + 1
         ended = data["failures"] >= MAX_FAILURES or tries is None
         audit.record(g.db_session, g.pool.id, "SignInMfa", audit.BLOCK if ended else audit.FAIL, user=user,

@@ -11,9 +11,10 @@ from urllib.parse import urljoin
 
 import pyotp
 import pytest
+import requests
 
 from tests.conftest import start_broker
-from tests.rp import CALLBACK, RelyingParty, query_of
+from tests.rp import CALLBACK, RelyingParty, form_fields, query_of
 from tests.smtp import MailServer, code_in
 
 PASSWORD = "Corr3ct-Horse!"
@@ -404,3 +405,41 @@ def test_second_factor_guesses_lock_the_user_however_often_the_password_is_enter
     params, r = _password_step(rp)
     next_code = totp.at(time.time() + 30)  # the current one went to the enrolment
     assert _finish(rp, params, rp.post_form(rp.follow(r), {"code": next_code}))["cognito:username"] == "mia"
+
+
+def test_a_lockout_by_second_factor_ends_like_any_other(site):
+    totp, _codes, _claims = _enrol(_rp(site))
+    broker, pool, _client = site
+    broker.cli("pool", "update", "--pool", pool, "--lockout-seconds", "1")
+    valid = {totp.at(time.time() + drift) for drift in (-60, -30, 0, 30, 60)}
+    wrong = next(code for code in ("000000", "111111", "222222", "333333", "444444", "555555") if code not in valid)
+    rp = _rp(site)
+    _params, r = _password_step(rp)
+    page = rp.follow(r)
+    for _ in range(5):
+        assert rp.post_form(page, {"code": wrong}).status_code == 400
+    _params, r = _password_step(_rp(site))
+    assert r.status_code == 400  # locked
+    time.sleep(1.5)
+    rp = _rp(site)
+    params, r = _password_step(rp)
+    next_code = totp.at(time.time() + 30)
+    assert _finish(rp, params, rp.post_form(rp.follow(r), {"code": next_code}))["cognito:username"] == "mia"
+
+
+def test_a_double_submitted_first_sign_in_goes_on_in_its_browser(server, mail):
+    """Both posts of a double click carry the cookies the page left; the browser goes on
+    with the answer to the first, after the second was saved."""
+    _pool, rp = _settings_pool(server)
+    page = rp.follow(rp.authorize())
+    action = urljoin(page.url, re.search(r'<form[^>]*action="([^"]+)"', page.text).group(1).replace("&amp;", "&"))
+    answers = []
+    for _ in range(2):
+        browser = requests.Session()
+        browser.cookies.update(rp.browser.cookies)
+        answers.append((browser, browser.post(action, data={**form_fields(page.text), "username": "vic",
+                                                             "password": PASSWORD}, allow_redirects=False, timeout=10)))
+    browser, first = answers[0]
+    assert "/mfa?txn=" in first.headers["Location"]
+    challenge = browser.get(urljoin(first.url, first.headers["Location"]), allow_redirects=False, timeout=10)
+    assert challenge.status_code == 200, challenge.text
