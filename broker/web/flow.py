@@ -111,8 +111,8 @@ def login_request(data: dict[str, Any]) -> AuthorizationRequest:
 
 
 def current_sign_in() -> dict[str, Any] | None:
-    """This browser's sign-in to the current pool: ``{"user_id", "auth_time", "amr", "epoch"}``
-    or None, also when the user was disabled or signed out everywhere since."""
+    """This browser's sign-in to the current pool: ``{"user_id", "sub", "auth_time", "amr",
+    "epoch"}`` or None, also when the user was disabled or signed out everywhere since."""
     entry = stored_sign_in()
     if not entry:
         return None
