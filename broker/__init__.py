@@ -54,7 +54,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config.update(
         SECRET_KEY=settings.secret_key or dev_secret_key(settings.var_dir),
         MAX_CONTENT_LENGTH=settings.max_content_length,
-        SESSION_COOKIE_NAME="cognate",
+        # Over HTTPS the __Host- prefix makes browsers refuse the cookie unless it is Secure,
+        # host-only and for Path=/: a sibling subdomain cannot plant its own session cookie
+        # (which would share its browser id and hosted session with the victim's browser).
+        SESSION_COOKIE_NAME="__Host-cognate" if settings.is_https else "cognate",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.is_https,
