@@ -17,9 +17,9 @@ import qrcode
 import qrcode.image.svg
 from sqlalchemy.orm import Session
 
-from ..store.models import User, UserMfa, UserPool
+from ..store.models import User, UserMfa, UserPool, utcnow
 from ..store.state import StateStore
-from . import codes
+from . import codes, lockout
 from .passwords import hash_password, verify_password
 from .senders import Message, Sender, Sms, SmsSender
 
@@ -29,6 +29,9 @@ SMS_OTP = "SMS_OTP"
 RECOVERY_CODES = 10
 EMAIL_CODE_TTL = 300
 STEP = 30
+#: What a sign-in proved with a one-time code, and with a recovery code in its place.
+OTP_AMR = ["pwd", "otp", "mfa"]
+RECOVERY_AMR = ["pwd", "mfa"]
 
 
 @dataclass(frozen=True)
@@ -152,6 +155,38 @@ def send_sms_code(state: StateStore, sms: SmsSender, pool: UserPool, user: User,
 def check_sent_code(state: StateStore, pool: UserPool, user: User, code: str) -> bool:
     """The code sent by email or text message, once."""
     return codes.consume(state, pool.id, "mfa", user.username, code.strip(), EMAIL_CODE_TTL)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A code given for the second factor of a sign-in."""
+
+    amr: list[str] | None  # what it proved; None: refused
+    checked: bool = True  # False: not even checked (the user is locked, or sent too many at once)
+
+
+def answer(session: Session, state: StateStore, pool: UserPool, user: User, factor: str, code: str,
+           ip: str | None = None) -> Answer:
+    """Check ``code`` for ``factor`` (a recovery code works in its place). Each try counts
+    toward the user's lockout before it is checked (:func:`lockout.factor_try`); a right
+    code clears the count."""
+    now = utcnow()
+    tries = lockout.factor_try(state, pool, user, now)
+    if tries is None:
+        return Answer(None, checked=False)
+    if len(code) == 11 and use_recovery_code(session, user, code):
+        amr: list[str] | None = RECOVERY_AMR
+    elif factor == TOTP and check_totp(session, user, code):
+        amr = OTP_AMR
+    elif factor in (EMAIL_OTP, SMS_OTP) and check_sent_code(state, pool, user, code):
+        amr = OTP_AMR
+    else:
+        amr = None
+    if amr:
+        lockout.factor_passed(state, user)
+    else:
+        lockout.factor_failed(session, state, pool, user, tries, now, ip)
+    return Answer(amr)
 
 
 def reset(session: Session, user: User) -> bool:

@@ -13,9 +13,9 @@ from werkzeug.wrappers import Response
 from ..errors import HostedError
 from ..i18n import gettext as _
 from ..runtime import runtime
-from ..store.models import User, utcnow
+from ..store.models import User
 from ..store.state import Keys
-from ..userpool import audit, lockout, mfa, risk
+from ..userpool import audit, mfa, risk
 from ..userpool.security import Security
 from . import flow, verify
 from .forms import MfaForm, TxnForm
@@ -23,7 +23,6 @@ from .pools import pool_blueprint
 
 bp = pool_blueprint("mfa")
 MAX_FAILURES = 5
-OTP_AMR = ["pwd", "otp", "mfa"]
 DEVICE_COOKIE = "cognate_device"
 
 
@@ -120,19 +119,14 @@ def challenge_page() -> Response | str | tuple[str, int]:
     error = None
     if request.method == "POST":
         code = (form.code.data or "").strip() if form.validate() else ""
-        now, state = utcnow(), runtime().state
-        tries = lockout.factor_try(state, g.pool, user, now)
-        amr = _verify(data["factor"], user, code) if tries is not None else None
-        if amr:
-            lockout.factor_passed(state, user)
+        answer = mfa.answer(g.db_session, runtime().state, g.pool, user, data["factor"], code, request.remote_addr)
+        if answer.amr:
             audit.record(g.db_session, g.pool.id, "SignInMfa", audit.PASS, user=user, ip=request.remote_addr,
-                         factor=data["factor"], amr=amr)
+                         factor=data["factor"], amr=answer.amr)
             g.db_session.commit()
-            return complete({**data, "amr": amr}, user, remember=request.form.get("remember") == "yes")
-        if tries is not None:
-            lockout.factor_failed(g.db_session, state, g.pool, user, tries, now, request.remote_addr)
+            return complete({**data, "amr": answer.amr}, user, remember=request.form.get("remember") == "yes")
         data["failures"] = data.get("failures", 0) + 1
-        ended = data["failures"] >= MAX_FAILURES or tries is None
+        ended = data["failures"] >= MAX_FAILURES or not answer.checked
         audit.record(g.db_session, g.pool.id, "SignInMfa", audit.BLOCK if ended else audit.FAIL, user=user,
                      ip=request.remote_addr, factor=data["factor"], failures=data["failures"])
         g.db_session.commit()
@@ -144,16 +138,6 @@ def challenge_page() -> Response | str | tuple[str, int]:
     page = render_template("mfa.html", action=url_for("mfa.challenge_page"), txn=data["txn"], factor=data["factor"],
                            error=error, resend_action=url_for("mfa.resend"), remember_days=_remember_days())
     return (page, 400) if error else page
-
-
-def _verify(factor: str, user: User, code: str) -> list[str] | None:
-    if len(code) == 11 and mfa.use_recovery_code(g.db_session, user, code):
-        return ["pwd", "mfa"]
-    if factor == mfa.TOTP and mfa.check_totp(g.db_session, user, code):
-        return OTP_AMR
-    if factor in (mfa.EMAIL_OTP, mfa.SMS_OTP) and mfa.check_sent_code(runtime().state, g.pool, user, code):
-        return OTP_AMR
-    return None
 
 
 @bp.post("/mfa/resend")
@@ -179,7 +163,7 @@ def setup() -> Response | str | tuple[str, int]:
             audit.record(g.db_session, g.pool.id, "AssociateSoftwareToken", audit.PASS, user=user, ip=request.remote_addr)
             g.db_session.commit()
             # Post/Redirect/Get: a reload shows the codes again until the user goes on
-            flow.save_login({**data, "step": "mfa_recovery", "secret": None, "amr": OTP_AMR, "codes": recovery})
+            flow.save_login({**data, "step": "mfa_recovery", "secret": None, "amr": mfa.OTP_AMR, "codes": recovery})
             return redirect(url_for("mfa.setup_done", txn=data["txn"]))
         error = _("The code is not valid. Try again.")
     uri = mfa.provisioning_uri(data["secret"], g.pool, user)
