@@ -108,3 +108,39 @@ def test_add_refuses_an_existing_key_until_it_expires(state):
     time.sleep(1.2)
     assert state.add(k, {"seen": 3}, 60) is True
     assert _race(lambda: state.add(k + ":race", {}, 60)) == 1
+
+
+def test_spend_allows_a_burst_then_one_try_per_interval(state):
+    k = key()
+    assert [state.spend(k, 0.5, 3) for _ in range(3)] == [0.0, 0.0, 0.0]
+    wait = state.spend(k, 0.5, 3)
+    assert 0.3 < wait <= 0.5  # refused, and says how long until the next try
+    time.sleep(wait + 0.05)
+    assert state.spend(k, 0.5, 3) == 0.0
+    assert state.spend(k, 0.5, 3) > 0  # one try came back, not the whole burst
+
+
+def test_spend_counts_every_try_sent_at_once(state):
+    k, allowed = key(), []
+    threads = [threading.Thread(target=lambda: allowed.append(state.spend(k, 60, 5) == 0)) for _ in range(30)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert allowed.count(True) == 5
+
+
+def test_queue_hands_out_due_items_and_takes_them_back_after_the_lease(state):
+    q = key()
+    state.enqueue(q, "later", {"n": 2}, 0.4)
+    state.enqueue(q, "now", {"n": 1}, 0)
+    assert state.claim(q, 0.3) == ("now", {"n": 1})
+    assert state.claim(q, 0.3) is None  # "now" is leased, "later" not due yet
+    time.sleep(0.45)
+    claimed = [state.claim(q, 30), state.claim(q, 30)]
+    assert {c[0] for c in claimed if c} == {"now", "later"}  # the lease ran out: "now" came back
+    state.finish(q, "now")
+    state.enqueue(q, "later", {"n": 3}, 0)  # a retry replaces the item
+    assert state.claim(q, 30) == ("later", {"n": 3})
+    state.finish(q, "later")
+    assert state.claim(q, 0) is None

@@ -61,6 +61,17 @@ class Keys:
     def failures(pool_id: str, kind: str, subject: str) -> str:
         return f"{PREFIX}{{{pool_id}}}:fail:{kind}:{subject.lower()}"
 
+    @staticmethod
+    def rate(pool_id: str, limit: str, *subject: str) -> str:
+        """A rate limit's bucket (:meth:`StateStore.spend`) for one subject: a user, an IP, ..."""
+        return f"{PREFIX}{{{pool_id}}}:rate:{limit}:" + ":".join(s.lower() for s in subject)
+
+    @staticmethod
+    def outbox(deployment: str) -> str:
+        """A deployment's messages waiting for delivery (a sorted set of ids by due time;
+        their bodies in ``<key>:items``, in the same cluster slot)."""
+        return f"{PREFIX}{{outbox:{deployment}}}"
+
 
 class StateStore(Protocol):
     def put(self, key: str, value: dict[str, Any], ttl: int) -> None: ...
@@ -76,6 +87,17 @@ class StateStore(Protocol):
         """Atomically read and delete: a one-time value is returned to one caller only."""
     def add(self, key: str, value: dict[str, Any], ttl: int) -> bool:
         """Store only if absent; False if the key already exists (a replay)."""
+    def spend(self, key: str, interval: float, burst: int) -> float:
+        """Take one try from a rate limit's bucket: ``burst`` tries at once, one more every
+        ``interval`` seconds (GCRA). 0 when the try is allowed (and counted), else the
+        seconds until the next one is; atomic, so tries sent at once are all counted."""
+    def enqueue(self, key: str, item_id: str, item: dict[str, Any], delay: float) -> None:
+        """Queue ``item`` (or replace the one with the same id) for :meth:`claim` after ``delay`` s."""
+    def claim(self, key: str, lease: float) -> tuple[str, dict[str, Any]] | None:
+        """The next due item, hidden from other claims for ``lease`` s (at-least-once delivery:
+        an item whose claimer dies comes back); None when nothing is due."""
+    def finish(self, key: str, item_id: str) -> None:
+        """Drop a delivered (or given up) item."""
     def ping(self) -> bool: ...
 
 
@@ -83,6 +105,9 @@ class _Connection(NamedTuple):
     client: redis.Redis | RedisCluster
     swap: Script
     incr: Script
+    spend: Script
+    enqueue: Script
+    claim: Script
 
 
 class RedisState:
@@ -98,6 +123,36 @@ class RedisState:
     if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
     return n
     """
+    # GCRA on Redis' clock (one clock for every node): the key holds the theoretical arrival
+    # time of the next try; a try is allowed while that is at most burst-1 intervals ahead.
+    _SPEND = """
+    local t = redis.call('TIME')
+    local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+    local interval, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
+    local tat = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now)
+    local wait = tat - (burst - 1) * interval - now
+    if wait > 0 then return tostring(wait) end
+    redis.call('SET', KEYS[1], tostring(tat + interval), 'PX', math.ceil((tat + interval - now) * 1000))
+    return '0'
+    """
+    _ENQUEUE = """
+    local t = redis.call('TIME')
+    local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+    redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+    redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+    redis.call('EXPIRE', KEYS[1], ARGV[4])
+    redis.call('EXPIRE', KEYS[2], ARGV[4])
+    """
+    _CLAIM = """
+    local t = redis.call('TIME')
+    local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+    local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 1)
+    if #due == 0 then return nil end
+    redis.call('ZADD', KEYS[1], now + tonumber(ARGV[1]), due[1])
+    return {due[1], redis.call('HGET', KEYS[2], due[1])}
+    """
+    #: Queued items outlive any retry schedule, but not forever.
+    QUEUE_TTL = 7 * 86400
 
     def __init__(self, url: str) -> None:
         self.target = parse_redis_url(url)
@@ -115,8 +170,8 @@ class RedisState:
             with self._lock:
                 if self._conn is None:
                     client = redis_client(self.target)
-                    self._conn = _Connection(client, client.register_script(self._SWAP),
-                                             client.register_script(self._INCR))
+                    self._conn = _Connection(client, *(client.register_script(script) for script in (
+                        self._SWAP, self._INCR, self._SPEND, self._ENQUEUE, self._CLAIM)))
         return self._conn
 
     def put(self, key: str, value: dict[str, Any], ttl: int) -> None:
@@ -146,6 +201,28 @@ class RedisState:
     def add(self, key: str, value: dict[str, Any], ttl: int) -> bool:
         return bool(self.client.set(key, json.dumps(value), ex=max(1, int(ttl)), nx=True))
 
+    def spend(self, key: str, interval: float, burst: int) -> float:
+        return float(self._connect().spend(keys=[key], args=[interval, burst]))
+
+    def enqueue(self, key: str, item_id: str, item: dict[str, Any], delay: float) -> None:
+        self._connect().enqueue(keys=[key, key + ":items"], args=[item_id, json.dumps(item), delay, self.QUEUE_TTL])
+
+    def claim(self, key: str, lease: float) -> tuple[str, dict[str, Any]] | None:
+        found = self._connect().claim(keys=[key, key + ":items"], args=[lease])
+        if not found:
+            return None
+        item_id, raw = (v.decode() if isinstance(v, bytes) else v for v in found)
+        if raw is None:  # its body expired: nothing to deliver
+            self.finish(key, item_id)
+            return None
+        return item_id, json.loads(raw)
+
+    def finish(self, key: str, item_id: str) -> None:
+        pipe = self.client.pipeline(transaction=True)
+        pipe.zrem(key, item_id)
+        pipe.hdel(key + ":items", item_id)
+        pipe.execute()
+
     def ping(self) -> bool:
         return bool(self.client.ping())
 
@@ -155,6 +232,7 @@ class MemoryState:
 
     def __init__(self) -> None:
         self._data: dict[str, tuple[float, Any]] = {}
+        self._queues: dict[str, dict[str, tuple[float, str]]] = {}
         self._lock = threading.Lock()
 
     def _live(self, key: str) -> tuple[float, Any] | None:
@@ -210,6 +288,35 @@ class MemoryState:
                 return False
             self._data[key] = (time.monotonic() + max(1, int(ttl)), json.dumps(value))
             return True
+
+    def spend(self, key: str, interval: float, burst: int) -> float:
+        with self._lock:
+            now = time.monotonic()
+            item = self._live(key)
+            tat = max(item[1] if item else 0.0, now)
+            wait = tat - (burst - 1) * interval - now
+            if wait > 0:
+                return wait
+            self._data[key] = (tat + interval, tat + interval)
+            return 0.0
+
+    def enqueue(self, key: str, item_id: str, item: dict[str, Any], delay: float) -> None:
+        with self._lock:
+            self._queues.setdefault(key, {})[item_id] = (time.monotonic() + delay, json.dumps(item))
+
+    def claim(self, key: str, lease: float) -> tuple[str, dict[str, Any]] | None:
+        with self._lock:
+            now, queue = time.monotonic(), self._queues.get(key, {})
+            due = min((due, item_id) for item_id, (due, _raw) in queue.items()) if queue else None
+            if due is None or due[0] > now:
+                return None
+            raw = queue[due[1]][1]
+            queue[due[1]] = (now + lease, raw)
+        return due[1], json.loads(raw)
+
+    def finish(self, key: str, item_id: str) -> None:
+        with self._lock:
+            self._queues.get(key, {}).pop(item_id, None)
 
     def ping(self) -> bool:
         return True
