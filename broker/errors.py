@@ -43,6 +43,10 @@ class Throttled(BrokerError):
         self.retry_after = retry_after
 
 
+class LimitExceeded(Throttled):
+    """Too many codes asked for or guessed (Cognito's ``LimitExceededException``)."""
+
+
 class FormInvalid(BrokerError):
     """A hosted form failed validation; ``errors`` lists each problem."""
 

@@ -1,8 +1,10 @@
 """Self-service accounts: sign up, confirm by code, resend, forgot password, reset.
 
-Answers never reveal whether a username exists: signing up with a taken name looks like
-success (the owner gets a notice instead), and password-reset requests always say a code
-was sent if the account exists.
+Answers never reveal whether a username exists, by their text or their time: signing up
+with a taken name looks like success and costs the same password hash (the owner gets a
+notice instead), and password-reset requests always say a code was sent if the account
+exists. Codes sent and guesses at them are limited per user and per address
+(:mod:`.limits`), for unknown usernames alike.
 """
 from __future__ import annotations
 
@@ -14,8 +16,9 @@ from ..i18n import gettext as _
 from ..store import repo
 from ..store.models import User, UserPool
 from ..store.state import StateStore
-from . import audit, codes, lockout, messages, password_rules
+from . import audit, codes, limits, lockout, messages, password_rules
 from .attributes import check_attributes, label
+from .limits import Requester
 from .admin import check_username
 from .passwords import hash_password
 from .senders import Message, Sender
@@ -27,7 +30,7 @@ EXTERNAL_PROVIDER = "EXTERNAL_PROVIDER"
 
 
 def sign_up(session: Session, state: StateStore, sender: Sender, pool: UserPool,
-            username: str, password: str, attributes: dict[str, str]) -> User | None:
+            username: str, password: str, attributes: dict[str, str], requester: Requester) -> User | None:
     """The new UNCONFIRMED user, its confirmation code sent; None when the name is taken,
     which the caller does not tell (the owner of the name gets a mail instead)."""
     errors: list[str] = []
@@ -48,9 +51,11 @@ def sign_up(session: Session, state: StateStore, sender: Sender, pool: UserPool,
         errors.extend(exc.errors)
     if errors:
         raise FormInvalid(errors)
+    limits.require(state, pool.id, (limits.SIGN_UP_IP, (requester.ip,)))
     existing = repo.get_user(session, pool.id, username)
     if existing is not None:
-        _notify_existing(sender, existing)
+        hash_password(password)  # the work a new name costs: the answer's time tells nothing
+        _notify_existing(state, sender, pool, existing)
         audit.record(session, pool.id, "SignUp", audit.FAIL, username=username, reason="username_exists")
         return None
     user = User(pool_id=pool.id, username=username, password_hash=hash_password(password),
@@ -72,19 +77,24 @@ def send_confirmation(state: StateStore, sender: Sender, pool: UserPool, user: U
     send_message(sender, pool, user, "verification", {"####": code})
 
 
-def resend_confirmation(session: Session, state: StateStore, sender: Sender, pool: UserPool, username: str) -> None:
-    user = repo.get_user(session, pool.id, username.strip()[:128])
+def resend_confirmation(session: Session, state: StateStore, sender: Sender, pool: UserPool, username: str,
+                        requester: Requester) -> None:
+    """Send a new code to an unconfirmed user; :class:`LimitExceeded` (for any name) past the limits."""
+    username = username.strip().lower()[:128]
+    limits.send(state, pool.id, username, requester)
+    user = repo.get_user(session, pool.id, username)
     if user is not None and user.status == "UNCONFIRMED":
         send_confirmation(state, sender, pool, user)
 
 
-def confirm_sign_up(session: Session, state: StateStore, pool: UserPool, username: str, code: str) -> User:
+def confirm_sign_up(session: Session, state: StateStore, pool: UserPool, username: str, code: str,
+                    requester: Requester) -> User:
     username = username.strip().lower()[:128]
     user = repo.get_user(session, pool.id, username)
+    limits.guess(session, state, pool.id, "signup", username, user, requester)
     valid = codes.consume(state, pool.id, "signup", username, code.strip(), SIGNUP_CODE_TTL)
     if not valid or user is None or user.status != "UNCONFIRMED":
-        if user is not None:
-            audit.record(session, pool.id, "ConfirmSignUp", audit.FAIL, user=user, reason="invalid_code")
+        audit.record(session, pool.id, "ConfirmSignUp", audit.FAIL, user=user, username=username, reason="invalid_code")
         raise FormInvalid([_("Invalid verification code provided, please try again.")])
     user.status = "CONFIRMED"
     if user.attributes.get("email"):
@@ -93,8 +103,13 @@ def confirm_sign_up(session: Session, state: StateStore, pool: UserPool, usernam
     return user
 
 
-def forgot_password(session: Session, state: StateStore, sender: Sender, pool: UserPool, username: str) -> None:
-    user = repo.get_user(session, pool.id, username.strip()[:128])
+def forgot_password(session: Session, state: StateStore, sender: Sender, pool: UserPool, username: str,
+                    requester: Requester) -> None:
+    """Send a reset code if the account can have one; :class:`LimitExceeded` (for any name)
+    past the limits, when the code sent last stays good."""
+    username = username.strip().lower()[:128]
+    limits.send(state, pool.id, username, requester)
+    user = repo.get_user(session, pool.id, username)
     if user is None or not user.enabled or user.status in ("UNCONFIRMED", EXTERNAL_PROVIDER):
         return  # a federated user's password lives at its IdP (Cognito refuses too)
     send_reset_code(session, state, sender, pool, user)
@@ -107,18 +122,19 @@ def send_reset_code(session: Session, state: StateStore, sender: Sender, pool: U
 
 
 def confirm_forgot_password(session: Session, state: StateStore, pool: UserPool, username: str,
-                            code: str, password: str, confirm: str) -> User:
+                            code: str, password: str, confirm: str, requester: Requester) -> User:
     """Set the new password when the code is right. The user's password history is checked
     only after the code, so that nobody without it learns about old passwords; the code
     stays usable when the history refuses the password."""
     check_new_password(pool, password, confirm)
     username = username.strip().lower()[:128]
     user = repo.get_user(session, pool.id, username)
+    limits.guess(session, state, pool.id, "reset", username, user, requester)
     code = code.strip()
     valid = codes.check(state, pool.id, "reset", username, code, RESET_CODE_TTL)
     if not valid or user is None or not user.enabled or user.status == EXTERNAL_PROVIDER:
-        if user is not None:
-            audit.record(session, pool.id, "ConfirmForgotPassword", audit.FAIL, user=user, reason="invalid_code")
+        audit.record(session, pool.id, "ConfirmForgotPassword", audit.FAIL, user=user, username=username,
+                     reason="invalid_code")
         raise FormInvalid([_("Invalid code provided, please request a code again.")])
     check_new_password(pool, password, user=user)
     if not codes.redeem(state, pool.id, "reset", username, code):
@@ -132,7 +148,10 @@ def confirm_forgot_password(session: Session, state: StateStore, pool: UserPool,
     return user
 
 
-def _notify_existing(sender: Sender, user: User) -> None:
+def _notify_existing(state: StateStore, sender: Sender, pool: UserPool, user: User) -> None:
+    """Tell the owner of a name someone tried to sign up with, at most once an hour."""
+    if limits.spend(state, pool.id, limits.NOTICE_USER, user.username) > 0:
+        return
     _send(sender, user, _("Sign-up attempt"),
           _("Someone tried to sign up with your username %(u)s. If it was you, sign in or reset your password.",
             u=user.username))

@@ -3,18 +3,20 @@
 Views parse, call userpool/ or oauth/, and render or redirect."""
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import Any
 
 from flask import g, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from ..errors import FormInvalid, HostedError, SignInFailed, Throttled
+from ..errors import FormInvalid, HostedError, LimitExceeded, SignInFailed, Throttled
 from ..i18n import gettext as _
 from ..oauth import authorize
 from ..runtime import runtime
 from ..store.models import User
 from ..userpool import accounts
 from ..userpool.attributes import label as attribute_label
+from ..userpool.limits import Requester
 from ..userpool.passwords import PasswordPolicy
 from ..userpool.signin import authenticate, set_new_password
 from ..userpool.throttle import Throttle
@@ -84,14 +86,15 @@ def login_post() -> Response | tuple[str, int]:
 
 def _after_password(data: dict[str, Any], user: User) -> Response:
     txn = data["txn"]
+    rt = runtime()
     if user.status == "UNCONFIRMED":  # the password is proven: confirming will finish the sign-in
-        rt = runtime()
-        accounts.send_confirmation(rt.state, rt.sender, g.pool, user)
+        with suppress(LimitExceeded):  # past the limits, the code sent last stays good
+            accounts.resend_confirmation(g.db_session, rt.state, rt.sender, g.pool, user.username, _requester())
         flow.save_login({**data, "password_proven_for": user.username})
         return redirect(url_for("hosted.confirm_user", txn=txn, username=user.username))
     if user.status == "RESET_REQUIRED":
-        rt = runtime()
-        accounts.forgot_password(g.db_session, rt.state, rt.sender, g.pool, user.username)
+        with suppress(LimitExceeded):
+            accounts.forgot_password(g.db_session, rt.state, rt.sender, g.pool, user.username, _requester())
         return redirect(url_for("hosted.confirm_forgot_password", txn=txn, username=user.username))
     if user.status == "FORCE_CHANGE_PASSWORD":
         flow.save_login({**data, "step": "new_password", "user_id": user.id})
@@ -124,6 +127,7 @@ def signup() -> Response | str | tuple[str, int]:
     if not g.pool.self_signup:
         raise HostedError(_("Sign-up is not available for this application."), status=403)
     errors: list[str] = []
+    status = 400
     values: dict[str, str] = {}
     if request.method == "POST":
         form = SignUpForm()
@@ -135,20 +139,20 @@ def signup() -> Response | str | tuple[str, int]:
             rt = runtime()
             attrs = {k: v for k, v in values.items() if k != "username"}
             user = accounts.sign_up(g.db_session, rt.state, rt.sender, g.pool, form.username.data,
-                                    form.password.data, attrs)
+                                    form.password.data, attrs, _requester())
             g.db_session.commit()
             if user is not None:  # confirming it finishes the sign-in (no such thing for a taken name)
                 flow.save_login(flow.proven(data, user, password_proven_for=user.username))
             return redirect(url_for("hosted.confirm_user", txn=data["txn"], username=form.username.data.strip().lower()))
-        except FormInvalid as exc:
-            errors = exc.errors
+        except (FormInvalid, LimitExceeded) as exc:
+            errors, status = _problems(exc), exc.status
     flow.browser_id()
     attributes = [{"name": n, "label": attribute_label(n), "type": t, "required": n in g.pool.required_attributes}
                   for n, t in _signup_attributes()]
     page = render_template("signup.html", action=url_for("hosted.signup"), txn=data["txn"], values=values,
                            attributes=attributes, policy=_policy(), errors=errors,
                            login_url=url_for("hosted.login", txn=data["txn"]))
-    return (page, 400) if errors else page
+    return (page, status) if errors else page
 
 
 @bp.route("/confirmUser", methods=["GET", "POST"])
@@ -157,49 +161,59 @@ def confirm_user() -> Response | str | tuple[str, int]:
     form = ConfirmForm()
     username = (form.username.data if request.method == "POST" else request.args.get("username", ""))[:128]
     error: list[str] | None = None
+    status = 400
     if request.method == "POST":
         try:
             if not form.validate():
                 raise FormInvalid(form_errors(form))
-            user = accounts.confirm_sign_up(g.db_session, runtime().state, g.pool, form.username.data, form.code.data)
+            user = accounts.confirm_sign_up(g.db_session, runtime().state, g.pool, form.username.data, form.code.data,
+                                            _requester())
             g.db_session.commit()
             if data.get("password_proven_for") == user.username:
                 return mfa_step.begin(data, user)
             return redirect(url_for("hosted.login", txn=data["txn"], info="confirmed"))
-        except FormInvalid as exc:
-            error = exc.errors
+        except (FormInvalid, LimitExceeded) as exc:
+            g.db_session.commit()  # keep the failure in the audit log
+            error, status = _problems(exc), exc.status
     page = _confirm_page(data, username, error=error, info=_info())
-    return (page, 400) if error else page
+    return (page, status) if error else page
 
 
 @bp.post("/resendCode")
-def resend_code() -> Response | str:
+def resend_code() -> Response | str | tuple[str, int]:
     data = _txn_for_page()
     form = ResendForm()
-    if form.validate():
-        rt = runtime()
-        accounts.resend_confirmation(g.db_session, rt.state, rt.sender, g.pool, form.username.data)
-        g.db_session.commit()
-        return _confirm_page(data, form.username.data, info=INFO["sent"]())
-    return _confirm_page(data, form.username.data or "", error=form_errors(form)), 400
+    if not form.validate():
+        return _confirm_page(data, form.username.data or "", error=form_errors(form)), 400
+    rt = runtime()
+    try:
+        accounts.resend_confirmation(g.db_session, rt.state, rt.sender, g.pool, form.username.data, _requester())
+    except LimitExceeded as exc:
+        return _confirm_page(data, form.username.data, error=_problems(exc)), exc.status
+    g.db_session.commit()
+    return _confirm_page(data, form.username.data, info=INFO["sent"]())
 
 
 @bp.route("/forgotPassword", methods=["GET", "POST"])
 def forgot_password() -> Response | str | tuple[str, int]:
     data = _txn_for_page()
     form = ForgotForm()
-    error = None
+    error: list[str] | None = None
+    status = 400
     if request.method == "POST":
-        if form.validate():
+        try:
+            if not form.validate():
+                raise FormInvalid(form_errors(form))
             rt = runtime()
-            accounts.forgot_password(g.db_session, rt.state, rt.sender, g.pool, form.username.data)
+            accounts.forgot_password(g.db_session, rt.state, rt.sender, g.pool, form.username.data, _requester())
             g.db_session.commit()
             return redirect(url_for("hosted.confirm_forgot_password", txn=data["txn"],
                                     username=form.username.data.strip().lower(), info="sent"))
-        error = form_errors(form)
+        except (FormInvalid, LimitExceeded) as exc:
+            error, status = _problems(exc), exc.status
     page = render_template("forgot.html", action=url_for("hosted.forgot_password"), txn=data["txn"], error=error,
                            info=None, login_url=url_for("hosted.login", txn=data["txn"]))
-    return (page, 400) if error else page
+    return (page, status) if error else page
 
 
 @bp.route("/confirmForgotPassword", methods=["GET", "POST"])
@@ -208,20 +222,23 @@ def confirm_forgot_password() -> Response | str | tuple[str, int]:
     form = ResetForm()
     username = (form.username.data if request.method == "POST" else request.args.get("username", "")) or ""
     error: list[str] | None = None
+    status = 400
     if request.method == "POST":
         try:
             if not form.validate():
                 raise FormInvalid(form_errors(form))
             accounts.confirm_forgot_password(g.db_session, runtime().state, g.pool, form.username.data,
-                                             form.code.data, form.password.data, form.password_confirm.data)
+                                             form.code.data, form.password.data, form.password_confirm.data,
+                                             _requester())
             g.db_session.commit()
             return redirect(url_for("hosted.login", txn=data["txn"], info="reset"))
-        except FormInvalid as exc:
-            error = exc.errors
+        except (FormInvalid, LimitExceeded) as exc:
+            g.db_session.commit()  # keep the failure in the audit log
+            error, status = _problems(exc), exc.status
     page = render_template("confirm_forgot.html", action=url_for("hosted.confirm_forgot_password"), txn=data["txn"],
                            username=username[:128], error=error, info=_info(), policy=_policy(),
                            login_url=url_for("hosted.login", txn=data["txn"]))
-    return (page, 400) if error else page
+    return (page, status) if error else page
 
 
 @bp.get("/logout")
@@ -305,3 +322,11 @@ def _signup_attributes() -> list[tuple[str, str]]:
 
 def _client_ip() -> str:
     return request.remote_addr or "-"
+
+
+def _requester() -> Requester:
+    return Requester(_client_ip(), mfa_step.device_key())
+
+
+def _problems(exc: FormInvalid | LimitExceeded) -> list[str]:
+    return exc.errors if isinstance(exc, FormInvalid) else [exc.message]
