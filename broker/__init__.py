@@ -34,7 +34,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from .store.cache import ConfigCache
     from .store.db import Database
     from .store.state import open_state
-    from .userpool.senders import open_sender, open_sms_sender
+    from .userpool.outbox import open_outbox
     from .web import account, api, assets, errors, federation, health, hosted, mfa, saml, verify
     from .web.themes import BrokerFlask
     from .web.pools import close_session, register
@@ -70,10 +70,11 @@ def create_app(settings: Settings | None = None) -> Flask:
         settings.config_cache_seconds)
     config.on_change(keys.clear)
     db.config_committed.append(config.clear)
-    app.extensions["broker"] = Runtime(
-        settings=settings, db=db, state=open_state(settings.redis_url), sender=open_sender(settings),
-        keys=keys, config=config, sms=open_sms_sender(settings),
-    )
+    state = open_state(settings.redis_url)
+    outbox = open_outbox(settings, state)
+    app.extensions["broker"] = Runtime(settings=settings, db=db, state=state, sender=outbox, keys=keys, config=config,
+                                       sms=outbox)
+    app.before_request(outbox.ensure_courier)
     observability.init_app(app, settings)  # inside ProxyFix: it logs the client's address
     if settings.trusted_proxies:
         from werkzeug.middleware.proxy_fix import ProxyFix

@@ -17,17 +17,18 @@ from .errors import InvalidInput
 from .store import repo
 from .userpool import admin, admin_security, attribute_changes, audit, messages, mfa
 from .userpool.security import ACTIONS, LEVELS
-from .userpool.senders import HttpSmsSender, Sender, SmsSender, SmtpSender
+from .userpool.senders import HttpSmsSender, Reporting, Sender, SmsSender, SmtpSender
 
 
 def _sender(settings: Settings) -> Sender | None:
     """Only a real SMTP server delivers from the CLI; without one the admin sees the password."""
-    return SmtpSender(settings) if settings.smtp_host else None
+    return Reporting(SmtpSender(settings)) if settings.smtp_host else None
 
 
 def _sms(settings: Settings) -> SmsSender | None:
     """Only a configured webhook delivers text messages from the CLI (never the log)."""
-    return HttpSmsSender(settings.sms_webhook_url, settings.sms_webhook_token) if settings.sms_webhook_url else None
+    return Reporting(HttpSmsSender(settings.sms_webhook_url, settings.sms_webhook_token)) if settings.sms_webhook_url \
+        else None
 
 
 def _state(settings: Settings) -> StateStore | None:

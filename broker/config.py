@@ -35,6 +35,8 @@ class Settings:
     smtp_user: str | None = None
     smtp_password: str | None = None
     smtp_starttls: bool = False
+    #: Seconds before a failed mail or SMS is tried again; each later try waits twice as long.
+    delivery_retry_seconds: int = 5
     #: Seconds a hosted-UI sign-in session lasts (Cognito: 1 hour).
     session_ttl: int = 3600
     #: Seconds a login transaction (authorize → form → code) may take.
@@ -92,6 +94,7 @@ _ENV = {
     "BROKER_SMTP_USER": "smtp_user",
     "BROKER_SMTP_PASSWORD": "smtp_password",
     "BROKER_SMTP_STARTTLS": "smtp_starttls",
+    "BROKER_DELIVERY_RETRY_SECONDS": "delivery_retry_seconds",
     "BROKER_VAR_DIR": "var_dir",
     "BROKER_KEY_CACHE_SECONDS": "key_cache_seconds",
     "BROKER_CONFIG_CACHE_SECONDS": "config_cache_seconds",
@@ -196,6 +199,8 @@ def validate(settings: Settings) -> list[str]:
         errors.append("BROKER_SECRET_KEY must be at least 32 characters")
     if not 1 <= settings.smtp_port <= 65535:
         errors.append("BROKER_SMTP_PORT must be between 1 and 65535")
+    if not 1 <= settings.delivery_retry_seconds <= 600:
+        errors.append("BROKER_DELIVERY_RETRY_SECONDS must be between 1 and 600")
     if not isinstance(settings.domains, Mapping) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in settings.domains.items()
     ):

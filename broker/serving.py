@@ -31,7 +31,7 @@ GUNICORN_DEFAULTS: dict[str, Any] = {
 
 #: What a worker's app imports (``create_app``), imported by the gunicorn master before it forks.
 APP_MODULES = (
-    "flask_wtf.csrf", "broker.oauth.server", "broker.store.state", "broker.userpool.senders",
+    "flask_wtf.csrf", "broker.oauth.server", "broker.store.state", "broker.userpool.outbox",
     "broker.web.themes", "broker.web.account", "broker.web.api", "broker.web.assets", "broker.web.errors",
     "broker.web.federation", "broker.web.health", "broker.web.hosted", "broker.web.mfa", "broker.web.saml",
     "broker.web.verify", "sqlalchemy.dialects.postgresql.psycopg", "psycopg", "redis",

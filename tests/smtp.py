@@ -49,7 +49,7 @@ class MailServer:
         self.messages: list[Mail] = []
         self._taken: set[int] = set()
         self._cond = threading.Condition()
-        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self._controller: Controller | None = None
 
     def __enter__(self) -> MailServer:
         self.start()
@@ -59,10 +59,15 @@ class MailServer:
         self.stop()
 
     def start(self) -> None:
+        """Listen on ``port`` (again, after :meth:`stop`)."""
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
         self._controller.start()
 
     def stop(self) -> None:
-        self._controller.stop()
+        """Stop listening: connections to ``port`` are refused until :meth:`start`."""
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
 
     def broker_env(self) -> dict[str, str]:
         """The settings that make Cognate send through this server."""

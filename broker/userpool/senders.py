@@ -1,4 +1,6 @@
-"""Delivery of codes and notices. Email now; SMS joins through the same interface."""
+"""Delivery of codes and notices, by email and SMS. These senders deliver at once and raise
+:class:`DeliveryFailed`; requests hand messages to :mod:`.outbox`, which delivers them
+after the answer with retries, and the CLI wraps them in :class:`Reporting`."""
 from __future__ import annotations
 
 import json
@@ -12,6 +14,10 @@ from typing import Protocol
 from ..config import Settings
 
 log = logging.getLogger("broker.sender")
+
+
+class DeliveryFailed(Exception):
+    """The server or webhook did not take the message; worth another try later."""
 
 
 @dataclass(frozen=True)
@@ -35,7 +41,7 @@ class LogSender:
 
 
 class SmtpSender:
-    """Sends through ``BROKER_SMTP_HOST``; failures are logged, never shown to users."""
+    """Sends through ``BROKER_SMTP_HOST``."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -57,7 +63,7 @@ class SmtpSender:
                     smtp.login(s.smtp_user, s.smtp_password or "")
                 smtp.send_message(mail)
         except (OSError, smtplib.SMTPException) as exc:
-            log.error("could not send %r to %s: %s", message.subject, message.to, exc)
+            raise DeliveryFailed(str(exc) or type(exc).__name__) from exc
 
 
 def open_sender(settings: Settings) -> Sender:
@@ -98,7 +104,25 @@ class HttpSmsSender:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 (operator's URL)
                 response.read()
         except (OSError, ValueError) as exc:
-            log.error("could not send an SMS to %s: %s", message.to, exc)
+            raise DeliveryFailed(str(exc) or type(exc).__name__) from exc
+
+
+class Reporting:
+    """Delivers at once through ``sender`` and logs a failure instead of raising (the CLI)."""
+
+    def __init__(self, sender: Sender | SmsSender) -> None:
+        self.sender = sender
+
+    def send(self, message: Message | Sms) -> None:
+        try:
+            self.sender.send(message)  # type: ignore[arg-type]
+        except DeliveryFailed as exc:
+            log.error("could not send %s to %s: %s", describe(message), message.to, exc)
+
+
+def describe(message: Message | Sms) -> str:
+    """What the log may say of a message: never its text, which carries codes."""
+    return repr(message.subject) if isinstance(message, Message) else "an SMS"
 
 
 def open_sms_sender(settings: Settings) -> SmsSender:
