@@ -75,6 +75,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["broker"] = Runtime(settings=settings, db=db, state=state, sender=outbox, keys=keys, config=config,
                                        sms=outbox)
     app.before_request(outbox.ensure_courier)
+    app.after_request(outbox.after_request)
     observability.init_app(app, settings)  # inside ProxyFix: it logs the client's address
     if settings.trusted_proxies:
         from werkzeug.middleware.proxy_fix import ProxyFix

@@ -83,8 +83,12 @@ def resend_confirmation(session: Session, state: StateStore, sender: Sender, poo
     username = username.strip().lower()[:128]
     limits.send(state, pool.id, username, requester)
     user = repo.get_user(session, pool.id, username)
-    if user is not None and user.status == "UNCONFIRMED":
-        send_confirmation(state, sender, pool, user)
+    if user is None or user.status != "UNCONFIRMED":
+        audit.record(session, pool.id, "ResendConfirmationCode", audit.FAIL, user=user, username=username,
+                     reason="not_unconfirmed")  # the same work as a code sent: the time tells nothing
+        return
+    send_confirmation(state, sender, pool, user)
+    audit.record(session, pool.id, "ResendConfirmationCode", audit.IN_PROGRESS, user=user)
 
 
 def confirm_sign_up(session: Session, state: StateStore, pool: UserPool, username: str, code: str,
@@ -111,7 +115,10 @@ def forgot_password(session: Session, state: StateStore, sender: Sender, pool: U
     limits.send(state, pool.id, username, requester)
     user = repo.get_user(session, pool.id, username)
     if user is None or not user.enabled or user.status in ("UNCONFIRMED", EXTERNAL_PROVIDER):
-        return  # a federated user's password lives at its IdP (Cognito refuses too)
+        # (a federated user's password lives at its IdP: Cognito refuses too)
+        audit.record(session, pool.id, "ForgotPassword", audit.FAIL, user=user, username=username,
+                     reason="no_password_to_reset")  # the same work as a code sent: the time tells nothing
+        return
     send_reset_code(session, state, sender, pool, user)
 
 

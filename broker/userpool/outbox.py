@@ -20,6 +20,8 @@ import secrets
 import threading
 from typing import Any
 
+from flask import Response, g, has_request_context
+
 from ..config import Settings
 from ..store.state import Keys, StateStore
 from .senders import DeliveryFailed, Message, Sender, Sms, SmsSender, describe, open_sender, open_sms_sender
@@ -46,7 +48,17 @@ class Outbox:
         kind = "mail" if isinstance(message, Message) else "sms"
         self.state.enqueue(self.queue, secrets.token_hex(12),
                            {"kind": kind, "message": dataclasses.asdict(message), "attempt": 0}, 0)
-        self._wake.set()
+        if has_request_context():
+            g.outbox_queued = True  # the courier starts once the answer is sent (see after_request)
+        else:
+            self._wake.set()
+
+    def after_request(self, response: Response) -> Response:
+        """Wake the courier when the answer has gone out: delivering sooner would compete with
+        the request for the CPU, and make an answer that sent mail slower than one that did not."""
+        if g.pop("outbox_queued", False):
+            response.call_on_close(self._wake.set)
+        return response
 
     def deliver_due(self) -> bool:
         """Deliver one due message; False when none was due."""
