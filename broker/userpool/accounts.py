@@ -81,8 +81,8 @@ def resend_confirmation(session: Session, state: StateStore, sender: Sender, poo
                         requester: Requester) -> None:
     """Send a new code to an unconfirmed user; :class:`LimitExceeded` (for any name) past the limits."""
     username = username.strip().lower()[:128]
-    limits.send(state, pool.id, username, requester)
     user = repo.get_user(session, pool.id, username)
+    limits.send(session, state, pool.id, username, user, requester)
     if user is None or user.status != "UNCONFIRMED":
         audit.record(session, pool.id, "ResendConfirmationCode", audit.FAIL, user=user, username=username,
                      reason="not_unconfirmed")  # the same work as a code sent: the time tells nothing
@@ -112,8 +112,8 @@ def forgot_password(session: Session, state: StateStore, sender: Sender, pool: U
     """Send a reset code if the account can have one; :class:`LimitExceeded` (for any name)
     past the limits, when the code sent last stays good."""
     username = username.strip().lower()[:128]
-    limits.send(state, pool.id, username, requester)
     user = repo.get_user(session, pool.id, username)
+    limits.send(session, state, pool.id, username, user, requester)
     if user is None or not user.enabled or user.status in ("UNCONFIRMED", EXTERNAL_PROVIDER):
         # (a federated user's password lives at its IdP: Cognito refuses too)
         audit.record(session, pool.id, "ForgotPassword", audit.FAIL, user=user, username=username,

@@ -85,15 +85,25 @@ def guess(session: Session, state: StateStore, pool_id: str, purpose: str, usern
     guesses sent at once are counted too); :class:`LimitExceeded` when it may not be checked."""
     name = f"{purpose}:{username}"
     buckets: list[tuple[Limit, tuple[str, ...]]] = [(GUESS_IP, (requester.ip,))]
-    if user is not None and requester.device_key and risk.find_device(session, user, requester.device_key):
-        buckets.append((GUESS_DEVICE, (name, risk.device_hash(requester.device_key))))
+    device = _own_device(session, user, requester)
+    if device is not None:
+        buckets.append((GUESS_DEVICE, (name, device)))
     else:
         buckets += [(GUESS_USER_IP, (name, requester.ip)), (GUESS_USER, (name,))]
     require(state, pool_id, *buckets)
 
 
-def send(state: StateStore, pool_id: str, username: str, requester: Requester) -> None:
+def send(session: Session, state: StateStore, pool_id: str, username: str, user: User | None,
+         requester: Requester) -> None:
     """Count a request for a code to ``username``; :class:`LimitExceeded` when none may be sent
-    now (the code sent last stays good)."""
-    require(state, pool_id, (SEND_IP, (requester.ip,)), (SEND_USER_BURST, (username,)),
-            (SEND_USER_DAY, (username,)))
+    now (the code sent last stays good). The owner's own device asks on a quota of its own."""
+    device = _own_device(session, user, requester)
+    owner = (username, device) if device is not None else (username,)
+    require(state, pool_id, (SEND_IP, (requester.ip,)), (SEND_USER_BURST, owner), (SEND_USER_DAY, owner))
+
+
+def _own_device(session: Session, user: User | None, requester: Requester) -> str | None:
+    """The requester's device, hashed, when ``user`` has completed a sign-in from it."""
+    if user is None or not requester.device_key or risk.find_device(session, user, requester.device_key) is None:
+        return None
+    return risk.device_hash(requester.device_key)

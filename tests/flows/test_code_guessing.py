@@ -126,7 +126,11 @@ def test_new_reset_codes_bring_no_new_guesses(site: Site) -> None:
     assert [r.status_code for r in tried] == [400] * 5 + [429] * 4
     assert all(error_of(r) == LIMITED for r in tried[5:])
 
-    # Alice, at home, still resets her password with the code mailed to her.
+    # Strangers spend alice's codes too, but her own browser asks on a quota of its own and
+    # still resets her password with the code mailed to her.
+    stranger = Visitor(site, pool, client_id, "203.0.113.9")
+    assert [stranger.forgot("alice").status_code for _ in range(2)] == [302, 429]
+    site.mail.wait_for("alice@example.com")
     assert owner.forgot("alice").status_code == 302
     code = code_in(site.mail.wait_for("alice@example.com"))
     assert Visitor(site, pool, client_id, "198.51.100.8").reset("alice", code).status_code == 429  # not her device
