@@ -36,11 +36,10 @@ class Site:
     broker: Broker
     mail: MailServer
 
-    def pool(self, *settings: str) -> tuple[str, str]:
-        pool = self.broker.pool(*settings[:2]) if settings[:1] == ("--mfa",) else self.broker.pool()
-        rest = settings[2:] if settings[:1] == ("--mfa",) else settings
-        if rest:
-            self.broker.cli("pool", "update", "--pool", pool, *rest)
+    def pool(self, *settings: str, mfa: str = "OFF") -> tuple[str, str]:
+        """A pool with ``settings`` (``pool update`` options) and an app client: (pool, client id)."""
+        pool = self.broker.pool("--mfa", mfa)
+        self.broker.cli("pool", "update", "--pool", pool, *settings)
         client = self.broker.cli_json("client", "create", "--pool", pool, "--name", "web", "--callback-url", CALLBACK)
         return pool, client["ClientId"]
 
@@ -157,7 +156,7 @@ def test_a_blocked_right_password_is_answered_like_a_wrong_one_and_the_user_is_t
 
 
 def test_a_user_with_a_second_factor_is_asked_for_it_instead_of_blocked(site: Site) -> None:
-    pool, client_id = site.pool("--mfa", "OPTIONAL", "--lockout-threshold", "20", "--adaptive", "HIGH=BLOCK")
+    pool, client_id = site.pool("--lockout-threshold", "20", "--adaptive", "HIGH=BLOCK", mfa="OPTIONAL")
     site.user(pool, "emil")
     site.broker.cli("user", "mfa", "set", "--pool", pool, "--username", "emil", "--email-otp")
     rp, page = _high_risk(site, pool, client_id, "emil")
@@ -201,3 +200,16 @@ def test_strangers_failures_do_not_block_the_user_on_a_known_device(site: Site) 
     params, _verifier, page = start(new_device)
     expect_callback(post_login(new_device, page, "fred", PASSWORD), params)
     assert site.risk(pool, "fred") == "MEDIUM"  # a new device on a new network, no failures
+
+
+def test_a_burst_cannot_pass_the_growing_delay_together(make_broker, redis_url: str, tmp_path: Path) -> None:
+    """With the default three free failures, a burst gets three checks; the rest are told to wait."""
+    broker = make_broker(database_url=f"sqlite:///{tmp_path}/broker.db", redis_url=redis_url)
+    site = Site(broker, None)  # type: ignore[arg-type]
+    pool, client_id = site.pool("--adaptive", "HIGH=ALLOW")
+    site.user(pool, "gus")
+    answers = _burst(site, pool, client_id, "gus")
+    assert {r.status_code for r in answers} <= {400, 429}
+    reasons = site.reasons(pool, "gus")
+    assert reasons["wrong_password"] <= 3 and reasons["throttled"] >= BURST - 5, reasons
+    assert all("Too many failed attempts" in error_of(r) for r in answers if r.status_code == 429)
