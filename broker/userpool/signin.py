@@ -50,12 +50,8 @@ def authenticate(session: Session, throttle: Throttle, pool: UserPool, username:
     user = None if too_long or not username else repo.get_user(session, pool.id, username)
     now = utcnow()
     attempt = lockout.password_try(throttle.state, pool, user, now) if user is not None else None
-    ok = verify_password(user.password_hash if user else None, password)
-    if ok and user is not None:
-        session.refresh(user, ["locked_until"])  # a try sent at the same time may have locked the user
-    reason = refusal(user, ok, now)
-    if reason in (None, "wrong_password") and attempt is not None and not attempt.checked:
-        reason = "locked"  # past the tries this lock period allows: the password was not looked at
+    reason = _refusal_after_check(session, user, verify_password(user.password_hash if user else None, password),
+                                  attempt, now)
     assessment = None
     if reason is None and context is not None:
         assert user is not None
@@ -78,6 +74,19 @@ def authenticate(session: Session, throttle: Throttle, pool: UserPool, username:
         user.password_hash = hash_password(password)
     audit.record(session, pool.id, "SignIn", audit.PASS, user=user, ip=ip, status=user.status)
     return SignIn(user, assessment)
+
+
+def _refusal_after_check(session: Session, user: User | None, password_ok: bool, attempt: lockout.Try | None,
+                         now: dt.datetime) -> str | None:
+    """:func:`refusal`, with the lock read again after the ~50 ms check (a try sent at the
+    same time may have locked the user) and a try past the lock's allowance refused as
+    locked, whatever its password."""
+    if password_ok and user is not None:
+        session.refresh(user, ["locked_until"])
+    reason = refusal(user, password_ok, now)
+    if reason in (None, "wrong_password") and attempt is not None and not attempt.checked:
+        return "locked"
+    return reason
 
 
 def refusal(user: User | None, password_ok: bool, now: dt.datetime) -> str | None:
