@@ -50,6 +50,14 @@ def decide(session: Session, pool: UserPool, user: User, context: Context) -> ri
     return assessment
 
 
+def weigh_only(session: Session, pool: UserPool, user: User, context: Context) -> None:
+    """What :func:`decide` reads, for a wrong password: a blocked right one then answers no
+    later than a wrong one does."""
+    found = risk.assess(session, pool, user, context.device_key, context.ip)
+    if found.action == risk.BLOCK:
+        mfa.challenge(session, pool, user)
+
+
 def step_up_factor(session: Session, pool: UserPool, user: User) -> str | None:
     """The factor to ask ``user`` for when the risk calls for one: an enrolled factor, else a
     code by email when the address is verified and the pool allows emailed codes."""

@@ -59,6 +59,9 @@ def authenticate(session: Session, throttle: Throttle, pool: UserPool, username:
         if assessment.action == BLOCK:
             reason = "blocked"
             adaptive.notify_blocked(sender, user, context, now)
+    elif reason == "wrong_password" and context is not None:
+        assert user is not None
+        adaptive.weigh_only(session, pool, user, context)  # the same queries: a block takes no longer
     if reason is not None:
         throttle.failed(pool.id, ip)
         device = {"device": device_tag(device_hash(context.device_key))} if context is not None else {}
