@@ -100,7 +100,9 @@ def _password_count(pool: UserPool, user: User, now: dt.datetime) -> tuple[str, 
 
 
 def _tries_key(user: User, locked_until: dt.datetime | None) -> str:
-    after = "none" if locked_until is None else str(int(locked_until.replace(tzinfo=dt.timezone.utc).timestamp()))
+    if locked_until is not None and locked_until.tzinfo is None:  # SQLite keeps UTC without the zone
+        locked_until = locked_until.replace(tzinfo=dt.timezone.utc)
+    after = "none" if locked_until is None else str(int(locked_until.timestamp()))
     return Keys.failures(user.pool_id, "password", f"{user.username}:{after}")
 
 
