@@ -65,7 +65,8 @@ def authenticate(session: Session, throttle: Throttle, pool: UserPool, username:
     if reason is not None:
         throttle.failed(pool.id, ip)
         device = {"device": device_tag(device_hash(context.device_key))} if context is not None else {}
-        audit.record(session, pool.id, "SignIn", audit.FAIL, user=user, username=username or None, ip=ip,
+        outcome = audit.BLOCK if reason == "blocked" else audit.FAIL  # counted as blocked, answered as failed
+        audit.record(session, pool.id, "SignIn", outcome, user=user, username=username or None, ip=ip,
                      reason=reason, **device)
         if user is not None and attempt is not None:
             lockout.password_failed(session, pool, user, attempt, now, ip)

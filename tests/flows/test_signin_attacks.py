@@ -148,6 +148,8 @@ def test_a_blocked_right_password_is_answered_like_a_wrong_one_and_the_user_is_t
     assert (right.status_code, error_of(right)) == (wrong.status_code, error_of(wrong)) == (400, GENERIC)
     assert "Location" not in right.headers and "protection" not in right.text
     assert site.risk(pool, "dora") == "HIGH" and site.reasons(pool, "dora")["blocked"] == 1
+    latest = site.broker.cli_json("events", "list", "--pool", pool, "--user", "dora", "--limit", "1")["Events"][0]
+    assert (latest["EventType"], latest["EventResponse"]) == ("SignIn", "Block")  # the operator sees a block
 
     notice = site.mail.wait_for_mail("dora@example.com")
     assert notice.subject == "A sign-in to your account was blocked"
