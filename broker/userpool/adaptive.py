@@ -37,13 +37,13 @@ def decide(session: Session, pool: UserPool, user: User, context: Context) -> ri
     to the user's enrolled second factor instead, and ``MFA`` without any factor to ask for
     (enrolled, or a code to a verified address) blocks."""
     found = risk.assess(session, pool, user, context.device_key, context.ip)
-    action = found.action
+    action, skippable = found.action, found.remembered
     remembered = found.remembered and Security.of(pool.security).remember_devices_days > 0
     if action == risk.BLOCK and mfa.challenge(session, pool, user).factor:  # the factor the attacker lacks
-        action = risk.MFA
+        action, skippable = risk.MFA, False  # a remembered device does not skip this one
     elif action == risk.MFA and not remembered and step_up_factor(session, pool, user) is None:
         action = risk.BLOCK  # nothing to step up to (a remembered device skips MFA)
-    assessment = risk.Assessment(found.level, action, found.signals, found.remembered)
+    assessment = risk.Assessment(found.level, action, found.signals, skippable)
     audit.record(session, pool.id, "RiskDecision", audit.BLOCK if action == risk.BLOCK else audit.PASS,
                  user=user, ip=context.ip, risk=assessment.level, action=action,
                  remembered_device=assessment.remembered, **assessment.signals)
