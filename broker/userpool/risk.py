@@ -4,7 +4,11 @@ here, and the pool's policy maps LOW / MEDIUM / HIGH to allow, require MFA, or b
 
 Signals: a device (long-lived cookie) the user never completed a sign-in from; an IP
 network (/24 for IPv4, /48 for IPv6) none of the user's devices last signed in from;
-failed sign-ins for the user in the last hour. Impossible travel needs a GeoIP database and is reported as not evaluated.
+failed sign-ins for the user in the last hour. Anyone can fail sign-ins in a user's name, so
+failures from elsewhere raise the risk of a device the user already signed in from by one
+step at most (to MEDIUM on a known network): only failures from that device itself can make
+it HIGH. A new device still counts them all. An admin's unlock or a password reset ends the
+failures before it. Impossible travel needs a GeoIP database and is reported as not evaluated.
 Devices the user chose to remember skip MFA (not a block) while the pool allows it.
 """
 from __future__ import annotations
@@ -24,6 +28,10 @@ from .security import Security
 
 LOW, MEDIUM, HIGH = "LOW", "MEDIUM", "HIGH"
 ALLOW, MFA, BLOCK = "ALLOW", "MFA", "BLOCK"
+#: Events after which earlier failures no longer count toward the risk (``Pass`` only).
+FRESH_START = ("AdminUnlockUser", "ConfirmForgotPassword", "AdminResendInvitation")
+#: Enough failures to reach every threshold, however many there were.
+MAX_FAILURES_READ = 200
 
 
 @dataclass(frozen=True)
@@ -53,19 +61,44 @@ def assess(session: Session, pool: UserPool, user: User, device_key: str, ip: st
     device = find_device(session, user, device_key)
     recent = select(Device.last_ip).where(Device.user_id == user.id, Device.last_ip.is_not(None))
     known_networks = {network_of(ip) for ip in session.scalars(recent.order_by(Device.last_seen.desc()).limit(50))}
-    failures = session.scalar(
-        select(func.count()).select_from(AuditEvent).where(
-            AuditEvent.pool_id == pool.id, AuditEvent.user_id == user.id, AuditEvent.event == "SignIn",
-            AuditEvent.outcome == "Fail", AuditEvent.created_at > now - dt.timedelta(hours=1))
-    ) or 0
+    here, elsewhere = recent_failures(session, pool, user, device_hash(device_key), now)
+    failures = here + elsewhere
     signals = {"new_device": device is None, "new_network": network_of(ip) not in known_networks,
                "failed_last_hour": failures, "impossible_travel": "not evaluated (no GeoIP database)"}
-    score = int(signals["new_device"]) + int(signals["new_network"]) + (1 if failures >= 3 else 0) + \
-        (2 if failures >= 10 else 0)
+    if device is None:
+        failure_score = _failure_score(failures)
+    else:  # others' failures cannot make a device the user signed in from HIGH risk
+        failure_score = max(_failure_score(here), min(_failure_score(failures), 1))
+    score = int(signals["new_device"]) + int(signals["new_network"]) + failure_score
     level = LOW if score == 0 else MEDIUM if score <= 2 else HIGH
     action = Security.of(pool.security).adaptive.get(level, ALLOW)
     remembered = bool(device and device.remembered_until and device.remembered_until > now)
     return Assessment(level, action, signals, remembered)
+
+
+def _failure_score(failures: int) -> int:
+    return (1 if failures >= 3 else 0) + (2 if failures >= 10 else 0)
+
+
+def recent_failures(session: Session, pool: UserPool, user: User, device: str, now: dt.datetime) -> tuple[int, int]:
+    """The user's failed sign-ins in the last hour, from this device and from anywhere else;
+    only those after the user's last unlock or password reset, which end what came before."""
+    since = now - dt.timedelta(hours=1)
+    fresh_start = session.scalar(select(func.max(AuditEvent.created_at)).where(
+        AuditEvent.pool_id == pool.id, AuditEvent.user_id == user.id, AuditEvent.event.in_(FRESH_START),
+        AuditEvent.outcome == "Pass", AuditEvent.created_at > since))
+    failed = select(AuditEvent.details).where(
+        AuditEvent.pool_id == pool.id, AuditEvent.user_id == user.id, AuditEvent.event == "SignIn",
+        AuditEvent.outcome == "Fail", AuditEvent.created_at > (fresh_start or since))
+    tags = [details.get("device") if isinstance(details, dict) else None
+            for details in session.scalars(failed.limit(MAX_FAILURES_READ))]
+    here = sum(1 for tag in tags if tag == device_tag(device))
+    return here, len(tags) - here
+
+
+def device_tag(key_hash: str) -> str:
+    """What a failed sign-in's audit event keeps of its device: enough to tell devices apart."""
+    return key_hash[:16]
 
 
 def find_device(session: Session, user: User, device_key: str) -> Device | None:

@@ -5,6 +5,7 @@ Argon2id on success. Every decision goes to the audit log with its reason.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
@@ -12,39 +13,84 @@ from ..errors import FormInvalid, SignInFailed, Throttled
 from ..i18n import gettext as _
 from ..store import repo
 from ..store.models import User, UserPool, utcnow
-from . import audit, lockout, password_rules
+from . import adaptive, audit, lockout, password_rules
 from .passwords import hash_password, needs_rehash, verify_password
+from .risk import BLOCK, Assessment, device_hash, device_tag
+from .senders import Sender
 from .throttle import Throttle
 
 MAX_FIELD = 256
 
 
-def authenticate(session: Session, throttle: Throttle, pool: UserPool, username: str, password: str, ip: str) -> User:
-    """The user whose password this is, or :class:`SignInFailed` with the one generic message."""
+@dataclass(frozen=True)
+class SignIn:
+    """A right password: the user, and the risk decision the next steps follow (None when
+    the sign-in came without a device to weigh)."""
+
+    user: User
+    risk: Assessment | None = None
+
+
+def authenticate(session: Session, throttle: Throttle, pool: UserPool, username: str, password: str, ip: str,
+                 context: adaptive.Context | None = None, sender: Sender | None = None) -> SignIn:
+    """The user whose password this is, or :class:`SignInFailed` with the one generic message.
+
+    The try is counted before the password is checked (:meth:`Throttle.attempt`,
+    :func:`lockout.password_try`), so tries sent at once get no more checks than tries sent
+    one by one, and the lock is read again once the check is done. With a ``context``, the
+    risk is weighed before the answer: a blocked sign-in fails exactly as a wrong password
+    does, and the user is told by mail (:mod:`.adaptive`)."""
     username = username.strip().lower()
     try:
-        throttle.check(pool.id, username, ip)
+        throttle.attempt(pool.id, username or "-", ip)
     except Throttled:
         audit.record(session, pool.id, "SignIn", audit.FAIL, username=username or None, ip=ip, reason="throttled")
         raise
     too_long = len(username) > MAX_FIELD or len(password) > MAX_FIELD
     user = None if too_long or not username else repo.get_user(session, pool.id, username)
-    ok = verify_password(user.password_hash if user else None, password)
     now = utcnow()
-    reason = refusal(user, ok, now)
+    attempt = lockout.password_try(throttle.state, pool, user, now) if user is not None else None
+    reason = _refusal_after_check(session, user, verify_password(user.password_hash if user else None, password),
+                                  attempt, now)
+    assessment = None
+    if reason is None and context is not None:
+        assert user is not None
+        assessment = adaptive.decide(session, pool, user, context)
+        if assessment.action == BLOCK:
+            reason = "blocked"
+            adaptive.notify_blocked(sender, user, context, now)
+    elif reason == "wrong_password" and context is not None:
+        assert user is not None
+        adaptive.weigh_only(session, pool, user, context)  # the same queries: a block takes no longer
     if reason is not None:
-        failures = throttle.failed(pool.id, username or "-", ip)
-        audit.record(session, pool.id, "SignIn", audit.FAIL, user=user, username=username or None, ip=ip,
-                     reason=reason)
-        if user is not None:
-            lockout.after_failure(session, pool, user, failures, now, ip)
+        throttle.failed(pool.id, ip)
+        device = {"device": device_tag(device_hash(context.device_key))} if context is not None else {}
+        outcome = audit.BLOCK if reason == "blocked" else audit.FAIL  # counted as blocked, answered as failed
+        audit.record(session, pool.id, "SignIn", outcome, user=user, username=username or None, ip=ip,
+                     reason=reason, **device)
+        if user is not None and attempt is not None:
+            lockout.password_failed(session, pool, user, attempt, now, ip)
         raise SignInFailed(_("Incorrect username or password."))
     assert user is not None
     throttle.succeeded(pool.id, username)
+    lockout.password_passed(throttle.state, user)
     if needs_rehash(user.password_hash or ""):
         user.password_hash = hash_password(password)
     audit.record(session, pool.id, "SignIn", audit.PASS, user=user, ip=ip, status=user.status)
-    return user
+    return SignIn(user, assessment)
+
+
+def _refusal_after_check(session: Session, user: User | None, password_ok: bool, attempt: lockout.Try | None,
+                         now: dt.datetime) -> str | None:
+    """:func:`refusal`, with the lock read again after the ~50 ms check (a try sent at the
+    same time may have locked the user) and a try past the lock's allowance refused as
+    locked, whatever its password."""
+    if password_ok and user is not None:
+        session.refresh(user, ["locked_until"])
+    reason = refusal(user, password_ok, now)
+    if reason in (None, "wrong_password") and attempt is not None and not attempt.checked:
+        return "locked"
+    return reason
 
 
 def refusal(user: User | None, password_ok: bool, now: dt.datetime) -> str | None:

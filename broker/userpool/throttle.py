@@ -3,6 +3,11 @@
 After ``free`` failures, each further attempt must wait 2**(n-free) seconds after the last
 failure, up to ``max_delay``. Unknown usernames are counted like known ones, so the answer
 never tells whether a user exists.
+
+A user's attempt is counted when it starts, before the ~50 ms password hash is checked
+(:meth:`Throttle.attempt`): attempts sent at once each get their own number from one atomic
+increment, so a burst cannot pass the delay together; a success then clears the count. The
+per-IP count stays a count of failures (a shared address signs many people in).
 """
 from __future__ import annotations
 
@@ -34,19 +39,32 @@ class Throttle:
             wait = min(2 ** (record["n"] - free), self.max_delay)
             remaining = int(record["t"] + wait - now + 0.999)
             if remaining > 0:
-                message = ngettext("Too many failed attempts. Try again in %(num)s second.",
-                                   "Too many failed attempts. Try again in %(num)s seconds.", remaining)
-                raise Throttled(message, remaining)
+                raise Throttled(_wait_message(remaining), remaining)
 
-    def failed(self, pool_id: str, username: str, ip: str, now: float | None = None) -> int:
-        """Count a failure; returns the user's count of failures in a row (for the lockout)."""
+    def attempt(self, pool_id: str, username: str, ip: str, now: float | None = None) -> None:
+        """Wait out earlier failures (:meth:`check`), then count this attempt for the user
+        before its password is checked. :class:`Throttled` (the attempt counted) when an
+        attempt before it is still in flight or too recent, as a burst's are."""
         now = time.time() if now is None else now
-        counts = []
-        for key, _free in self._subjects(pool_id, username, ip):
-            n = self.state.incr(key + ":n", WINDOW)
-            self.state.put(key, {"n": n, "t": now}, WINDOW)
-            counts.append(n)
-        return counts[0]
+        self.check(pool_id, username, ip, now)
+        key = Keys.failures(pool_id, "user", username)
+        n = self.state.incr(key + ":n", WINDOW)
+        previous = self.state.get(key)
+        self.state.put(key, {"n": max(n, previous["n"]) if previous else n, "t": now}, WINDOW)
+        if n <= self.free:
+            return
+        # attempt n-1 has not written its record yet: it is in flight, as recent as can be
+        last = previous["t"] if previous and previous["n"] >= n - 1 else now
+        remaining = int(last + min(2 ** (n - 1 - self.free), self.max_delay) - now + 0.999)
+        if remaining > 0:
+            raise Throttled(_wait_message(remaining), remaining)
+
+    def failed(self, pool_id: str, ip: str, now: float | None = None) -> None:
+        """Count a failure for the IP (the user's attempt was counted when it started)."""
+        now = time.time() if now is None else now
+        key = Keys.failures(pool_id, "ip", ip)
+        n = self.state.incr(key + ":n", WINDOW)
+        self.state.put(key, {"n": n, "t": now}, WINDOW)
 
     def succeeded(self, pool_id: str, username: str) -> None:
         forget_failures(self.state, pool_id, username)
@@ -56,3 +74,8 @@ def forget_failures(state: StateStore, pool_id: str, username: str) -> None:
     """Reset a user's count (a success, or an admin's unlock); the per-IP count stays."""
     key = Keys.failures(pool_id, "user", username)
     state.delete(key, key + ":n")
+
+
+def _wait_message(seconds: int) -> str:
+    return ngettext("Too many failed attempts. Try again in %(num)s second.",
+                    "Too many failed attempts. Try again in %(num)s seconds.", seconds)

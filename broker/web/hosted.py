@@ -14,7 +14,7 @@ from ..i18n import gettext as _
 from ..oauth import authorize
 from ..runtime import runtime
 from ..store.models import User
-from ..userpool import accounts
+from ..userpool import accounts, adaptive
 from ..userpool.attributes import label as attribute_label
 from ..userpool.limits import Requester
 from ..userpool.passwords import PasswordPolicy
@@ -76,12 +76,14 @@ def login_post() -> Response | tuple[str, int]:
     rt = runtime()
     throttle = Throttle(rt.state, rt.settings.lockout_free_attempts, rt.settings.lockout_max_delay)
     try:
-        user = authenticate(g.db_session, throttle, g.pool, form.username.data, form.password.data, _client_ip())
+        signed = authenticate(g.db_session, throttle, g.pool, form.username.data, form.password.data, _client_ip(),
+                              mfa_step.context(), rt.sender)
     except (SignInFailed, Throttled) as exc:
         g.db_session.commit()
         return _login_page(data, form.username.data, error=exc.message), exc.status
     g.db_session.commit()
-    return _after_password(flow.proven(data, user), user)
+    decided = adaptive.as_data(signed.risk) if signed.risk else None
+    return _after_password(flow.proven(data, signed.user, risk=decided), signed.user)
 
 
 def _after_password(data: dict[str, Any], user: User) -> Response:

@@ -15,7 +15,7 @@ from ..i18n import gettext as _
 from ..runtime import runtime
 from ..store.models import User
 from ..store.state import Keys
-from ..userpool import audit, mfa, risk
+from ..userpool import adaptive, audit, mfa, risk
 from ..userpool.security import Security
 from . import flow, verify
 from .forms import MfaForm, TxnForm
@@ -27,15 +27,13 @@ DEVICE_COOKIE = "cognate_device"
 
 
 def begin(data: dict[str, Any], user: User) -> Response:
-    """After the password (or a first password change): weigh the sign-in's risk, then ask
-    for the second factor the pool, the user and the risk call for, or finish."""
+    """After the password (or a first password change): follow the risk decision made at the
+    password step (weighed now when the user came another way, such as a confirmed sign-up),
+    then ask for the second factor the pool, the user and the risk call for, or finish."""
     flow.require_proven(data, user)
-    assessment = risk.assess(g.db_session, g.pool, user, device_key(), _ip())
-    audit.record(g.db_session, g.pool.id, "RiskDecision", audit.BLOCK if assessment.action == risk.BLOCK else audit.PASS,
-                 user=user, ip=_ip(), risk=assessment.level, action=assessment.action,
-                 remembered_device=assessment.remembered, **assessment.signals)
+    assessment = adaptive.from_data(data.get("risk")) or adaptive.decide(g.db_session, g.pool, user, context())
     g.db_session.commit()
-    if assessment.action == risk.BLOCK:
+    if assessment.action == risk.BLOCK:  # not after a password: a password step answers a block as a wrong one
         raise HostedError(_("This sign-in was blocked for your protection. Contact your administrator."), 403)
     found = mfa.challenge(g.db_session, g.pool, user)
     if found.setup:
@@ -45,7 +43,7 @@ def begin(data: dict[str, Any], user: User) -> Response:
     skip = assessment.remembered and bool(_remember_days()) and data.get("purpose") != "mfa_settings"
     factor = None if skip else found.factor
     if factor is None and assessment.action == risk.MFA and not skip:
-        factor = found.factor or _fallback_factor(user)
+        factor = adaptive.step_up_factor(g.db_session, g.pool, user)
         if factor is None:
             raise HostedError(_("This sign-in was blocked for your protection. Contact your administrator."), 403)
     if factor:
@@ -56,10 +54,9 @@ def begin(data: dict[str, Any], user: User) -> Response:
     return complete(data, user)
 
 
-def _fallback_factor(user: User) -> str | None:
-    """Risk asks for MFA but the user has none: a code by email, if the address is verified."""
-    verified = user.attributes.get("email_verified") in ("true", True) and user.attributes.get("email")
-    return mfa.EMAIL_OTP if verified and mfa.EMAIL_OTP in g.pool.mfa_methods else None
+def context() -> adaptive.Context:
+    """This request as adaptive authentication weighs it."""
+    return adaptive.Context(_ip(), device_key(), request.headers.get("User-Agent"))
 
 
 def complete(data: dict[str, Any], user: User, remember: bool = False) -> Response:

@@ -149,8 +149,8 @@ def test_invitation_gives_a_temporary_password_that_must_be_changed(secure: Secu
     claims = tokens_for(rp, code_back, verifier, params)
     assert claims["sub"] == created["Sub"] and claims["cognito:username"] == "pia"
     kinds = [(e["EventType"], e["EventResponse"]) for e in secure.events(pool, "--user", "pia")]
-    assert kinds[:4] == [("TokenIssued", "Pass"), ("RiskDecision", "Pass"), ("PasswordChange", "Pass"),
-                         ("SignIn", "Pass")]
+    assert kinds[:4] == [("TokenIssued", "Pass"), ("PasswordChange", "Pass"), ("SignIn", "Pass"),
+                         ("RiskDecision", "Pass")]  # the risk is weighed before the password is answered
     assert ("AdminCreateUser", "Pass") in kinds
 
 
@@ -235,12 +235,13 @@ def test_events_list_shows_sign_in_failures_and_successes_newest_first(secure: S
 
     events = [e for e in secure.events(pool, "--user", "tess") if e["EventType"] == "SignIn"]
     assert [e["EventResponse"] for e in events] == ["Pass", "Fail"]
-    assert events[1]["Details"] == {"reason": "wrong_password"}
+    assert events[1]["Details"]["reason"] == "wrong_password"
+    assert len(events[1]["Details"]["device"]) == 16  # the browser's tag, which risk scoring compares
     assert all(e["Username"] == "tess" and e["IpAddress"] == "127.0.0.1" for e in events)
     assert events[0]["CreationDate"] >= events[1]["CreationDate"]
     everyone = secure.events(pool, "--limit", "2")
-    assert len(everyone) == 2 and everyone[1]["EventId"] == events[0]["EventId"]
-    assert everyone[0]["EventType"] == "RiskDecision" and everyone[0]["RiskLevel"] in {"LOW", "MEDIUM", "HIGH"}
+    assert len(everyone) == 2 and everyone[0]["EventId"] == events[0]["EventId"]
+    assert everyone[1]["EventType"] == "RiskDecision" and everyone[1]["RiskLevel"] in {"LOW", "MEDIUM", "HIGH"}
 
 
 def test_custom_verification_template_is_sent_as_text_and_html(secure: Secure, tmp_path: Path) -> None:
