@@ -15,6 +15,7 @@ from ..errors import HostedError
 from ..i18n import gettext as _
 from ..runtime import runtime
 from ..store.models import AppClient, UserPool
+from . import scopes
 
 PARAMS = (
     "response_type", "client_id", "redirect_uri", "state", "scope", "nonce", "code_challenge",
@@ -122,11 +123,13 @@ def check_redirect_uri(client: AppClient, args: Any) -> str:
 
 
 def check_single_values(req: AuthorizationRequest, args: Any) -> None:
+    """One value per parameter, of at most ``MAX_PARAM`` characters (``scope`` has its own
+    bounds, :mod:`broker.oauth.scopes`)."""
     for name in PARAMS:
         values = args.getlist(name)
         if len(values) > 1:
             raise req.fail("invalid_request", f"Multiple values for {name}.")
-        if values and len(values[0]) > MAX_PARAM:
+        if values and len(values[0]) > MAX_PARAM and name != "scope":
             raise req.fail("invalid_request", f"{name} is too long.")
 
 
@@ -139,13 +142,16 @@ def check_response_type(req: AuthorizationRequest, client: AppClient, args: Any)
 
 
 def check_scope(req: AuthorizationRequest, client: AppClient, args: Any) -> tuple[str, ...]:
-    requested = (args.get("scope") or "").split()
+    try:
+        requested = scopes.requested(args.get("scope"))
+    except scopes.ScopeError as exc:
+        raise req.fail("invalid_scope", str(exc)) from None
     if not requested:
         return tuple(client.allowed_scopes)
     unknown = [s for s in requested if s not in client.allowed_scopes]
     if unknown:
-        raise req.fail("invalid_scope", f"Scope not allowed for this client: {unknown[0]}")
-    return tuple(dict.fromkeys(requested))
+        raise req.fail("invalid_scope", f"Scope not allowed for this client: {unknown[0][:256]}")
+    return requested
 
 
 def check_pkce(req: AuthorizationRequest, client: AppClient, args: Any) -> dict[str, str | None]:
