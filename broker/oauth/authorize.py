@@ -12,7 +12,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit, parse_qsl
 from sqlalchemy.orm import Session
 
 from ..errors import HostedError
-from ..i18n import gettext as _
+from ..i18n import gettext as _, supported
 from ..runtime import runtime
 from ..store.models import AppClient, UserPool
 from . import scopes
@@ -57,7 +57,8 @@ class AuthorizationRequest:
     lang: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The request as stored in its login transaction: fields left unset are left out."""
+        return {k: v for k, v in asdict(self).items() if v is not None}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AuthorizationRequest:
@@ -100,7 +101,7 @@ def parse(session: Session, pool: UserPool, args: Any) -> tuple[AuthorizationReq
         "max_age": check_max_age(draft, args),
         "identity_provider": args.get("identity_provider") or None,
         "idp_identifier": args.get("idp_identifier") or None,
-        "lang": args.get("lang") or None,
+        "lang": supported(args.get("lang")),  # an unsupported one is ignored: nothing to keep
     }
     return AuthorizationRequest(client_id=client.id, redirect_uri=redirect_uri, state=state, **fields), client
 
