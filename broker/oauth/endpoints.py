@@ -106,6 +106,14 @@ class IntrospectionEndpoint(_Introspection):
 
     CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 
+    def authenticate_token(self, request: Any, client: Any) -> _Refresh | _Access | None:
+        """As Authlib's, except that a refresh token is looked up as the asking client's, so
+        introspecting another client's rotated token never sets off its reuse detection."""
+        self.check_params(request, client)
+        form = request.form
+        token = _find(form["token"], form.get("token_type_hint"), client.get_client_id())
+        return token if token is not None and self.check_permission(token, client, request) else None
+
     def query_token(self, token_string: str, token_type_hint: str | None) -> _Refresh | _Access | None:
         return _find(token_string, token_type_hint)
 

@@ -159,6 +159,18 @@ def test_revoking_another_clients_token_answers_as_for_an_unknown_one_and_revoke
     assert world.conf.refresh(victim["refresh_token"]).status_code == 200
 
 
+def test_another_client_presenting_a_rotated_token_sets_off_nothing(shared_broker):
+    """Reuse detection is the owner's: another client revoking or introspecting a rotated
+    token learns nothing and revokes nothing."""
+    public = _app(shared_broker)
+    stranger = _app(shared_broker, "--secret", pool=public.pool_id)
+    tokens = _signed_in_tokens(public)
+    renewed = public.refresh(tokens["refresh_token"]).json()
+    assert _introspect(stranger, tokens["refresh_token"]) == {"active": False}
+    assert stranger.revoke(tokens["refresh_token"]).status_code == 200
+    assert public.refresh(renewed["refresh_token"]).status_code == 200
+
+
 # --- deleting a user or an app client ends what they hold ------------------------------------
 
 def test_deleting_a_user_ends_their_tokens(shared_broker):
