@@ -47,12 +47,13 @@ def _scopes(values: tuple[str, ...]) -> list[str]:
 @click.option("--name", required=True)
 @click.option("--secret", is_flag=True, help="Generate a client secret (confidential client).")
 @_settings_options
-@click.option("--rotate-refresh-tokens", is_flag=True, help="Issue a new refresh token at each refresh.")
+@click.option("--rotate-refresh-tokens/--no-rotate-refresh-tokens", default=None,
+              help="Issue a new refresh token at each refresh (default: yes without --secret, no with it).")
 @click.option("--refresh-grace", type=click.IntRange(0, 60), default=0, help="Seconds a rotated token still works.")
 @json_option
 def client_create(pool_id: str, name: str, callback_url: tuple[str, ...], logout_url: tuple[str, ...], secret: bool,
                   scope: tuple[str, ...], flow: tuple[str, ...], idp: tuple[str, ...], access_token_ttl: int | None,
-                  id_token_ttl: int | None, refresh_token_ttl: int | None, rotate_refresh_tokens: bool,
+                  id_token_ttl: int | None, refresh_token_ttl: int | None, rotate_refresh_tokens: bool | None,
                   refresh_grace: int, as_json: bool) -> None:
     with _store() as (_settings_, session):
         c, clear = admin.create_client(
@@ -122,8 +123,9 @@ def client_update(pool_id: str, client_id: str, name: str | None, callback_url: 
 @click.option("--client", "client_id", required=True, help="The app client id.")
 @json_option
 def client_delete(pool_id: str, client_id: str, as_json: bool) -> None:
-    """Delete the client with its refresh tokens and its own branding. Access and ID tokens
-    already issued stay valid until they expire."""
+    """Delete the client with its refresh tokens and its own branding. Its access tokens are
+    refused from then on at userInfo and introspection; ID tokens and access tokens that an
+    API checks only by signature stay valid until they expire."""
     with _store() as (_s, session):
         admin.delete_client(session, pool_id, client_id)
     _emit({"ClientId": client_id, "UserPoolId": pool_id, "Deleted": True}, as_json)

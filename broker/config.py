@@ -43,6 +43,9 @@ class Settings:
     login_ttl: int = 900
     #: Seconds an authorization code lives (single use).
     code_ttl: int = 300
+    #: Login transactions (each one a record in the state store for ``login_ttl``) one client
+    #: IP may start per minute; 0: no limit.
+    login_starts_per_minute: int = 60
     #: Largest request body accepted anywhere, in bytes.
     max_content_length: int = 64 * 1024
     #: Failed sign-ins before the growing delay starts, per user and per IP.
@@ -105,6 +108,7 @@ _ENV = {
     "BROKER_SMS_WEBHOOK_TOKEN": "sms_webhook_token",
     "BROKER_LOG_FORMAT": "log_format",
     "BROKER_METRICS_TOKEN": "metrics_token",
+    "BROKER_LOGIN_STARTS_PER_MINUTE": "login_starts_per_minute",
 }
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
 _ENV_NAME = {attr: name for name, attr in _ENV.items()}
@@ -219,6 +223,8 @@ def validate(settings: Settings) -> list[str]:
     for name in ("key_cache_seconds", "config_cache_seconds"):
         if not 0 <= int(getattr(settings, name)) <= 3600:
             errors.append(f"{_ENV_NAME[name]} must be between 0 and 3600")
+    if not 0 <= settings.login_starts_per_minute <= 1_000_000:
+        errors.append("BROKER_LOGIN_STARTS_PER_MINUTE must be between 0 (no limit) and 1000000")
     for name in ("session_ttl", "login_ttl", "code_ttl", "max_content_length"):
         if int(getattr(settings, name)) <= 0:
             errors.append(f"{name} must be positive")

@@ -224,6 +224,9 @@ def broker_env(tmp: Path, database_url: str | None, redis_url: str | None, port:
         # Servers see configuration the CLI just wrote at their next request (production
         # checks once a second); tests/flows/test_scale_out.py runs with the default.
         "BROKER_CONFIG_CACHE_SECONDS": "0",
+        # Every test server counts login starts per IP in the one Redis, all from 127.0.0.1:
+        # no limit, except where a test sets one (tests/flows/test_token_attacks.py).
+        "BROKER_LOGIN_STARTS_PER_MINUTE": "0",
     })
     if database_url:
         env["DATABASE_URL"] = database_url

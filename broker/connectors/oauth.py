@@ -154,7 +154,7 @@ def upstream_call(what: str) -> Iterator[None]:
         raise UpstreamError(error, f"{what}: HTTP {status} {body}") from None
     except OAuthError as exc:
         raise UpstreamError("invalid_request", f"{what}: {str(exc.error)[:200]}") from None
-    except (requests.RequestException, ValueError) as exc:
+    except (requests.RequestException, ValueError, RecursionError) as exc:  # JSON nested too deep: RecursionError
         raise UpstreamError("invalid_request", f"{what}: {type(exc).__name__}: {str(exc)[:200]}") from None
 
 

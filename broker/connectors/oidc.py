@@ -13,9 +13,7 @@ Example::
 """
 from __future__ import annotations
 
-import base64
 import hmac
-import json
 import threading
 import time
 from collections.abc import Mapping
@@ -27,6 +25,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from ..errors import InvalidInput
+from ..oauth.jose import MAX_HEADER, compact_header
 from ..store.models import IdentityProvider
 from . import oauth
 from .base import Callback, Identity, Outbound, UpstreamError
@@ -134,13 +133,10 @@ def _has_kid(key_set: KeySet, kid: str) -> bool:
 
 
 def _header(token: str) -> dict[str, Any]:
-    try:
-        head = token.split(".", 1)[0]
-        header = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
-    except (ValueError, UnicodeDecodeError):
-        header = None
-    if not isinstance(header, dict):
-        raise UpstreamError("invalid_request", "ID token header is not JSON")
+    header = compact_header(token)
+    if header is None:
+        raise UpstreamError("invalid_request", "ID token header is not a JSON object of at most "
+                            f"{MAX_HEADER} characters")
     return header
 
 
@@ -163,7 +159,7 @@ def verify_id_token(token: Any, jwks_uri: str, rules: IdTokenRules, now: float |
         key = key_set.keys[0]
     try:
         claims = jwt.decode(token, key, algorithms=[alg]).claims
-    except (JoseError, ValueError, TypeError) as exc:
+    except (JoseError, ValueError, TypeError, RecursionError) as exc:  # a payload nested too deep: RecursionError
         raise UpstreamError("invalid_request", f"ID token signature: {exc}") from None
     check_claims(claims, rules, time.time() if now is None else now)
     return claims

@@ -12,9 +12,10 @@ from urllib.parse import urlencode, urlsplit, urlunsplit, parse_qsl
 from sqlalchemy.orm import Session
 
 from ..errors import HostedError
-from ..i18n import gettext as _
+from ..i18n import gettext as _, supported
 from ..runtime import runtime
 from ..store.models import AppClient, UserPool
+from . import scopes
 
 PARAMS = (
     "response_type", "client_id", "redirect_uri", "state", "scope", "nonce", "code_challenge",
@@ -56,7 +57,8 @@ class AuthorizationRequest:
     lang: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The request as stored in its login transaction: fields left unset are left out."""
+        return {k: v for k, v in asdict(self).items() if v is not None}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AuthorizationRequest:
@@ -99,7 +101,7 @@ def parse(session: Session, pool: UserPool, args: Any) -> tuple[AuthorizationReq
         "max_age": check_max_age(draft, args),
         "identity_provider": args.get("identity_provider") or None,
         "idp_identifier": args.get("idp_identifier") or None,
-        "lang": args.get("lang") or None,
+        "lang": supported(args.get("lang")),  # an unsupported one is ignored: nothing to keep
     }
     return AuthorizationRequest(client_id=client.id, redirect_uri=redirect_uri, state=state, **fields), client
 
@@ -122,11 +124,13 @@ def check_redirect_uri(client: AppClient, args: Any) -> str:
 
 
 def check_single_values(req: AuthorizationRequest, args: Any) -> None:
+    """One value per parameter, of at most ``MAX_PARAM`` characters (``scope`` has its own
+    bounds, :mod:`broker.oauth.scopes`)."""
     for name in PARAMS:
         values = args.getlist(name)
         if len(values) > 1:
             raise req.fail("invalid_request", f"Multiple values for {name}.")
-        if values and len(values[0]) > MAX_PARAM:
+        if values and len(values[0]) > MAX_PARAM and name != "scope":
             raise req.fail("invalid_request", f"{name} is too long.")
 
 
@@ -139,13 +143,16 @@ def check_response_type(req: AuthorizationRequest, client: AppClient, args: Any)
 
 
 def check_scope(req: AuthorizationRequest, client: AppClient, args: Any) -> tuple[str, ...]:
-    requested = (args.get("scope") or "").split()
+    try:
+        requested = scopes.requested(args.get("scope"))
+    except scopes.ScopeError as exc:
+        raise req.fail("invalid_scope", str(exc)) from None
     if not requested:
         return tuple(client.allowed_scopes)
     unknown = [s for s in requested if s not in client.allowed_scopes]
     if unknown:
-        raise req.fail("invalid_scope", f"Scope not allowed for this client: {unknown[0]}")
-    return tuple(dict.fromkeys(requested))
+        raise req.fail("invalid_scope", f"Scope not allowed for this client: {unknown[0][:256]}")
+    return requested
 
 
 def check_pkce(req: AuthorizationRequest, client: AppClient, args: Any) -> dict[str, str | None]:

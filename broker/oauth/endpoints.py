@@ -47,15 +47,18 @@ class _Access(_Found):
         return self.claims.get("client_id") == client.get_client_id()
 
 
-def _find(token: str, hint: str | None) -> _Refresh | _Access | None:
+def _find(token: str, hint: str | None, client_id: str | None = None) -> _Refresh | _Access | None:
+    """The live token ``token`` of this pool; a refresh token only if it is ``client_id``'s
+    when that is given (then another client's rotated token does not set off reuse detection)."""
     if hint != "access_token" and len(token) < 200:
-        found = find_refresh_token(token)
+        found = find_refresh_token(token, client_id)
         if found:
             return _Refresh(found.row, found.user)
     if hint != "refresh_token":
         rt = runtime()
         try:
-            claims = verify_access_token(g.db_session, rt.keys, g.pool, issuer(rt.settings.base_url, g.pool.id), token)
+            claims, _user = verify_access_token(g.db_session, rt.keys, rt.config, g.pool,
+                                                issuer(rt.settings.base_url, g.pool.id), token)
         except InvalidToken:
             return None
         return _Access(claims)
@@ -71,6 +74,15 @@ class RevocationEndpoint(_Revocation):
     200 (RFC 7009 §2.2) and write nothing, so they cannot fill the audit log."""
 
     CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+
+    def authenticate_token(self, request: Any, client: Any) -> _Refresh | _Access | None:
+        """The token if it is the asking client's. Authlib answers another client's live
+        token with 400 ``invalid_grant`` and an unknown one with 200, which told a stranger
+        that a token is live; RFC 7009 §2.2 wants 200 for both, and nothing is revoked."""
+        self.check_params(request, client)
+        form = request.form
+        token = _find(form["token"], form.get("token_type_hint"), client.get_client_id())
+        return token if token is not None and token.check_client(client) else None
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> _Refresh | _Access | None:
         return _find(token_string, token_type_hint)
@@ -93,6 +105,14 @@ class IntrospectionEndpoint(_Introspection):
     refresh tokens of the asking client."""
 
     CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+    def authenticate_token(self, request: Any, client: Any) -> _Refresh | _Access | None:
+        """As Authlib's, except that a refresh token is looked up as the asking client's, so
+        introspecting another client's rotated token never sets off its reuse detection."""
+        self.check_params(request, client)
+        form = request.form
+        token = _find(form["token"], form.get("token_type_hint"), client.get_client_id())
+        return token if token is not None and self.check_permission(token, client, request) else None
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> _Refresh | _Access | None:
         return _find(token_string, token_type_hint)

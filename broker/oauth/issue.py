@@ -32,7 +32,10 @@ def issue_tokens(
     session: Session, keys: KeyCache, base_url: str, pool: UserPool, client: AppClient, user: User,
     scopes: tuple[str, ...], auth_time: int, origin_jti: str, event_id: str,
     nonce: str | None = None, include_refresh_token: bool = True, amr: tuple[str, ...] = (),
+    refresh_token: str | None = None,
 ) -> dict[str, Any]:
+    """The token response; a refresh token is stored when ``include_refresh_token``, with the
+    value ``refresh_token`` when given (a rotated token's successor), else a random one."""
     now = int(time.time())
     grant = Grant(issuer=issuer(base_url, pool.id), client_id=client.id, scopes=scopes,
                   auth_time=auth_time, origin_jti=origin_jti, event_id=event_id, nonce=nonce, amr=amr)
@@ -43,7 +46,7 @@ def issue_tokens(
     if "openid" in scopes:
         token["id_token"] = sign(id_claims(grant, subject, now, client.id_token_ttl, access), pool_keys)
     if include_refresh_token:
-        token["refresh_token"] = new_refresh_token(session, client, user, grant)
+        token["refresh_token"] = new_refresh_token(session, client, user, grant, refresh_token)
     return token
 
 
@@ -58,8 +61,8 @@ def issue_client_token(session: Session, keys: KeyCache, base_url: str, pool: Us
             "expires_in": client.access_token_ttl}
 
 
-def new_refresh_token(session: Session, client: AppClient, user: User, grant: Grant) -> str:
-    value = secrets.token_urlsafe(48)
+def new_refresh_token(session: Session, client: AppClient, user: User, grant: Grant, value: str | None = None) -> str:
+    value = value or secrets.token_urlsafe(48)
     now = utcnow()
     session.add(RefreshToken(
         token_hash=repo.sha256(value), pool_id=client.pool_id, client_id=client.id, user_id=user.id,

@@ -1,10 +1,29 @@
-"""Looking up refresh tokens, with rotation and reuse detection."""
+"""Looking up refresh tokens, with rotation and reuse detection (RFC 9700 §4.14.2).
+
+Rotation is decided by one conditional UPDATE (``... WHERE rotated_at IS NULL``): of any
+number of requests presenting one token at once, exactly one rotates it. The others, and
+any later replay, see a rotated token:
+
+- past the client's grace period this is reuse, as RFC 9700 §4.14.2 describes it: the
+  server cannot tell the thief from the client, so the whole family is revoked
+  (``RefreshTokenReuse``, audited once);
+- within it, it is a retry (Cognito's ``RetryGracePeriodSeconds``: "This allows for
+  client-side retries"), answered with fresh access and ID tokens and *the same* successor
+  refresh token, never a second one: the successor's value is derived from the rotated
+  token under the server's secret key (:func:`successor_of`), so a retry can be handed it
+  again although only its hash is stored, and the family keeps exactly one live refresh
+  token. If that successor has itself been rotated or revoked meanwhile, the retry is
+  refused: the client that holds the family has moved on.
+"""
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
+import hmac
 from typing import Any
 
-from flask import g, request
+from flask import current_app, g, request
 
 from ..runtime import runtime
 from ..store import repo
@@ -24,10 +43,16 @@ class StoredRefreshToken:
         return self.row.scope
 
 
-def find_refresh_token(value: str) -> StoredRefreshToken | None:
-    """A usable refresh token of this pool. Reuse after rotation (past the grace period)
-    revokes the whole family, as OAuth 2.0 Security BCP §4.14.2 recommends, and is audited
-    (``RefreshTokenReuse``) once: the revoked family refuses the token before this point."""
+class RefreshTokenReused(Exception):
+    """The token was rotated and is presented again past the grace period, or its
+    successor is no longer live: refused (``invalid_grant``)."""
+
+
+def find_refresh_token(value: str, client_id: str | None = None) -> StoredRefreshToken | None:
+    """A usable refresh token of this pool (and of ``client_id`` when given). Reuse after
+    rotation (past the grace period) revokes the whole family, as OAuth 2.0 Security BCP
+    §4.14.2 recommends, and is audited (``RefreshTokenReuse``) once: the revoked family
+    refuses the token before this point."""
     found = repo.get_refresh_token_and_user(g.db_session, value)
     if found is None:
         return None
@@ -35,13 +60,52 @@ def find_refresh_token(value: str) -> StoredRefreshToken | None:
     now = utcnow()
     if row.pool_id != g.pool.id or row.revoked_at or row.expires_at <= now:
         return None
-    if row.rotated_at is not None:
-        client = runtime().config.client(g.db_session, g.pool.id, row.client_id)
-        grace = client.refresh_grace_seconds if client else 0
-        if now > row.rotated_at + dt.timedelta(seconds=grace):
-            repo.revoke_origin(g.db_session, row.origin_jti)
-            audit.record(g.db_session, g.pool.id, "RefreshTokenReuse", audit.BLOCK, user=user, ip=request.remote_addr,
-                         client_id=row.client_id, origin_jti=row.origin_jti)
-            g.db_session.commit()
-            return None
+    if client_id is not None and row.client_id != client_id:
+        return None
+    if row.rotated_at is not None and not _within_grace(row, row.rotated_at, now):
+        _reused(row, user)
+        return None
     return StoredRefreshToken(row, user)
+
+
+def successor_of(value: str) -> str:
+    """The refresh token that replaces ``value`` when it rotates: an HMAC of it under the
+    server's secret key, so nobody without the key can compute it, and a retry presenting
+    ``value`` again gets the same successor. As long as ``secrets.token_urlsafe(48)``."""
+    key = str(current_app.config["SECRET_KEY"]).encode()
+    digest = hmac.new(key, b"refresh-token-successor:" + value.encode(), hashlib.sha384).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def rotate(token: StoredRefreshToken, value: str) -> tuple[str, bool]:
+    """Rotate ``token`` (presented as ``value``): its successor's value, and whether this
+    request rotated it (and so must store the successor). Raises :class:`RefreshTokenReused`
+    when the token was rotated by another request and this one may not have its successor."""
+    session = g.db_session
+    successor = successor_of(value)
+    if repo.mark_rotated(session, token.row.id, utcnow()):
+        return successor, True
+    rotated_at = repo.rotated_at(session, token.row.id)  # rotated at once by another request, or revoked
+    now = utcnow()
+    if rotated_at is None:
+        raise RefreshTokenReused()
+    if not _within_grace(token.row, rotated_at, now):
+        _reused(token.row, token.user)
+        raise RefreshTokenReused()
+    if not repo.refresh_token_live(session, successor, now):
+        raise RefreshTokenReused()
+    return successor, False
+
+
+def _within_grace(row: RefreshToken, rotated_at: dt.datetime, now: dt.datetime) -> bool:
+    client = runtime().config.client(g.db_session, g.pool.id, row.client_id)
+    grace = client.refresh_grace_seconds if client else 0
+    return now <= rotated_at + dt.timedelta(seconds=grace)
+
+
+def _reused(row: RefreshToken, user: User) -> None:
+    """Revoke the family; audited by the request that revoked it, so racing replays write one event."""
+    if repo.revoke_origin(g.db_session, row.origin_jti):
+        audit.record(g.db_session, g.pool.id, "RefreshTokenReuse", audit.BLOCK, user=user, ip=request.remote_addr,
+                     client_id=row.client_id, origin_jti=row.origin_jti)
+    g.db_session.commit()

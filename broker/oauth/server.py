@@ -14,7 +14,7 @@ from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Payload, Flask
 from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc6749 import ClientMixin, grants
 from authlib.oauth2.rfc6749.authenticate_client import authenticate_client_secret_basic
-from authlib.oauth2.rfc6749.errors import InvalidScopeError
+from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidScopeError
 from authlib.oauth2.rfc6749.util import scope_to_list
 from authlib.oauth2.rfc7636 import CodeChallenge
 from flask import Flask, g
@@ -22,12 +22,12 @@ from flask import request as flask_request
 
 from ..runtime import runtime
 from ..store import repo
-from ..store.models import AppClient, User, utcnow
+from ..store.models import AppClient, User
 from ..userpool import audit
-from . import codes
+from . import codes, scopes
 from .endpoints import IntrospectionEndpoint, RevocationEndpoint
 from .issue import issue_client_token, issue_tokens
-from .refresh import StoredRefreshToken, find_refresh_token
+from .refresh import RefreshTokenReused, StoredRefreshToken, find_refresh_token, rotate
 
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 SECRET_METHODS = ["client_secret_basic", "client_secret_post"]
@@ -120,7 +120,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
 def still_allowed(client: AppClient, scope: str | None) -> tuple[str, ...]:
     """The granted scopes the client still allows: a scope removed from the client (``broker
     client update --scope``) stops at the next token its refresh tokens or codes bring."""
-    return tuple(s for s in scope_to_list(scope) or [] if s in client.allowed_scopes)
+    return tuple(s for s in dict.fromkeys(scope_to_list(scope) or []) if s in client.allowed_scopes)
 
 
 def _revoke_reused_code(reused: codes.Reused, client: Client) -> None:
@@ -138,6 +138,11 @@ def _revoke_reused_code(reused: codes.Reused, client: Client) -> None:
 class RefreshTokenGrant(grants.RefreshTokenGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
 
+    def _validate_token_scope(self, token: StoredRefreshToken) -> None:
+        """A narrower ``scope`` may be asked for (RFC 6749 §6), within the bounds of any request."""
+        _requested_scopes(self.request.payload.scope)
+        super()._validate_token_scope(token)
+
     def authenticate_refresh_token(self, refresh_token: str) -> StoredRefreshToken | None:
         return find_refresh_token(refresh_token)
 
@@ -145,17 +150,26 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         return refresh_token.user if refresh_token.user.enabled else None
 
     def revoke_old_credential(self, refresh_token: StoredRefreshToken) -> None:
-        if self.client.row.rotate_refresh_tokens and refresh_token.row.rotated_at is None:
-            refresh_token.row.rotated_at = utcnow()
+        """Done before the tokens are minted, by :func:`.refresh.rotate` in :meth:`generate_token`."""
 
     def generate_token(self, user=None, scope=None, grant_type=None, expires_in=None,  # type: ignore[override]
                        include_refresh_token=True) -> dict[str, Any]:
-        rt, row = runtime(), self.request.refresh_token.row
-        return issue_tokens(
+        """New access and ID tokens; with rotation, the token's one successor (stored by the
+        request that rotated it, handed again to a retry within the grace period)."""
+        rt, stored = runtime(), self.request.refresh_token
+        successor, store = None, False
+        if self.client.row.rotate_refresh_tokens:
+            try:
+                successor, store = rotate(stored, self.request.form["refresh_token"])
+            except RefreshTokenReused:
+                raise InvalidGrantError() from None
+        row = stored.row
+        token = issue_tokens(
             g.db_session, rt.keys, rt.settings.base_url, g.pool, self.client.row, user,
             still_allowed(self.client.row, scope), row.auth_time, row.origin_jti, row.event_id,
-            include_refresh_token=self.client.row.rotate_refresh_tokens, amr=tuple(row.amr or ()),
+            include_refresh_token=store, amr=tuple(row.amr or ()), refresh_token=successor,
         )
+        return {**token, "refresh_token": successor} if successor else token
 
 
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):
@@ -163,7 +177,7 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
 
     def validate_token_request(self) -> None:
         super().validate_token_request()
-        requested = scope_to_list(self.request.payload.scope) or []
+        requested = _requested_scopes(self.request.payload.scope)
         allowed = [s for s in self.client.row.allowed_scopes if "/" in s]
         if any(s not in allowed for s in requested):
             raise InvalidScopeError()
@@ -176,6 +190,14 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
         rt = runtime()
         scopes = tuple(scope_to_list(self.request.scope))
         return issue_client_token(g.db_session, rt.keys, rt.settings.base_url, g.pool, self.client.row, scopes)
+
+
+def _requested_scopes(value: str | None) -> list[str]:
+    """The distinct scopes of a token request's ``scope``, within :mod:`.scopes`' bounds."""
+    try:
+        return list(scopes.requested(value))
+    except scopes.ScopeError as exc:
+        raise InvalidScopeError(description=str(exc)) from None
 
 
 def _query_client(client_id: str) -> Client | None:

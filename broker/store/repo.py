@@ -116,21 +116,60 @@ def note_device(session: Session, user_id: int, key_hash: str, now: dt.datetime,
                     .on_conflict_do_update(index_elements=[Device.user_id, Device.key_hash], set_=values))
 
 
-def revoke_origin(session: Session, origin_jti: str) -> None:
-    """Revoke a token family: its refresh tokens and every access token carrying it."""
+def revoke_origin(session: Session, origin_jti: str) -> bool:
+    """Revoke a token family: its refresh tokens and every access token carrying it. True
+    when this call revoked it, False when it was already (requests revoking one family at
+    once, such as racing replays of a rotated token, do not collide on the insert)."""
     now = utcnow()
     session.execute(
         update(RefreshToken)
         .where(RefreshToken.origin_jti == origin_jti, RefreshToken.revoked_at.is_(None))
         .values(revoked_at=now)
     )
-    if session.get(RevokedOrigin, origin_jti) is None:
-        session.add(RevokedOrigin(origin_jti=origin_jti, revoked_at=now))
+    if session.get(RevokedOrigin, origin_jti) is not None:
+        return False
+    insert = _INSERT[session.get_bind().dialect.name](RevokedOrigin)
+    added = session.execute(insert.values(origin_jti=origin_jti, revoked_at=now).on_conflict_do_nothing())
+    return bool(added.rowcount)
+
+
+def mark_rotated(session: Session, token_id: int, now: dt.datetime) -> bool:
+    """Mark a refresh token rotated, unless it already is (or was revoked): True for the
+    one request, of any number presenting the token at once, whose update changed the row
+    (PostgreSQL makes the others wait on the row lock, then re-check ``rotated_at``)."""
+    stmt = (update(RefreshToken)
+            .where(RefreshToken.id == token_id, RefreshToken.rotated_at.is_(None), RefreshToken.revoked_at.is_(None))
+            .values(rotated_at=now).execution_options(synchronize_session=False))
+    return session.execute(stmt).rowcount == 1
+
+
+def rotated_at(session: Session, token_id: int) -> dt.datetime | None:
+    """When the refresh token was rotated, as committed now; None if it is revoked or gone."""
+    row = session.execute(select(RefreshToken.rotated_at, RefreshToken.revoked_at)
+                          .where(RefreshToken.id == token_id)).first()
+    return row.rotated_at if row is not None and row.revoked_at is None else None
+
+
+def refresh_token_live(session: Session, token: str, now: dt.datetime) -> bool:
+    """Whether ``token`` is stored, unrotated, unrevoked, unexpired and of an unrevoked family."""
+    revoked = select(RevokedOrigin.origin_jti).where(RevokedOrigin.origin_jti == RefreshToken.origin_jti).exists()
+    stmt = select(RefreshToken.id).where(RefreshToken.token_hash == sha256(token), RefreshToken.rotated_at.is_(None),
+                                         RefreshToken.revoked_at.is_(None), RefreshToken.expires_at > now, ~revoked)
+    return session.execute(stmt).first() is not None
 
 
 def revoke_user_tokens(session: Session, user_id: int) -> int:
     """Revoke every token family of a user (Cognito's AdminUserGlobalSignOut)."""
-    stmt = select(RefreshToken.origin_jti).where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
+    return _revoke_families(session, RefreshToken.user_id == user_id)
+
+
+def revoke_client_tokens(session: Session, client_id: str) -> int:
+    """Revoke every token family issued to an app client (it is being deleted)."""
+    return _revoke_families(session, RefreshToken.client_id == client_id)
+
+
+def _revoke_families(session: Session, *where: Any) -> int:
+    stmt = select(RefreshToken.origin_jti).where(*where, RefreshToken.revoked_at.is_(None))
     origins = set(session.scalars(stmt))
     for origin in origins:
         revoke_origin(session, origin)

@@ -36,6 +36,11 @@ class Keys:
         return f"{PREFIX}login:{txn}"
 
     @staticmethod
+    def login_starts(client: str) -> str:
+        """Login transactions started from one client network in the current minute."""
+        return f"{PREFIX}rate:login:{client}"
+
+    @staticmethod
     def session(sid: str) -> str:
         return f"{PREFIX}session:{sid}"
 

@@ -98,7 +98,10 @@ def create_client(
     identity_providers: list[str] | None = None, **lifetimes: Any,
 ) -> tuple[AppClient, str | None]:
     """Create an app client; returns it with its secret in clear (shown once, stored hashed,
-    audited only as ``has_secret``)."""
+    audited only as ``has_secret``). Refresh tokens rotate, with reuse detection, unless
+    ``rotate_refresh_tokens`` says otherwise: by default for clients without a secret
+    (RFC 9700 §4.14.2: a public client's refresh token must be sender-constrained or
+    rotated), not for confidential ones, which prove their secret at every refresh."""
     pool = require_pool(session, pool_id)
     flows = flows or ["code"]
     if not scopes:
@@ -108,6 +111,8 @@ def create_client(
         "allowed_scopes": scopes, "identity_providers": identity_providers or ["COGNITO"],
         **{k: v for k, v in lifetimes.items() if k in _CLIENT_OPTIONS},
     }
+    if wanted.get("rotate_refresh_tokens") is None:  # RFC 9700 §4.14.2: a public client's refresh tokens rotate
+        wanted["rotate_refresh_tokens"] = not secret
     settings = _client_settings(session, pool.id, secret, wanted)
     clear = _random(string.ascii_lowercase + string.digits, 51) if secret else None
     client = AppClient(id=_random(string.ascii_lowercase + string.digits, 26), pool_id=pool.id,
@@ -198,10 +203,13 @@ def update_client(session: Session, pool_id: str, client_id: str, **changes: Any
 
 
 def delete_client(session: Session, pool_id: str, client_id: str) -> None:
-    """DeleteUserPoolClient. Its refresh tokens go with it (``ON DELETE CASCADE``, which
-    SQLite enforces too: the connection turns ``foreign_keys`` on), and so does its own
-    hosted-UI branding, which names it without a foreign key."""
+    """DeleteUserPoolClient. Its token families are revoked first (their access tokens are
+    refused from now on, :func:`broker.oauth.verify.holder` also refuses a deleted client's),
+    then its refresh tokens go with it (``ON DELETE CASCADE``, which SQLite enforces too:
+    the connection turns ``foreign_keys`` on), and so does its own hosted-UI branding,
+    which names it without a foreign key."""
     client = require_client(session, pool_id, client_id)
+    repo.revoke_client_tokens(session, client.id)
     own_branding = branding.find(session, pool_id, client.id)
     if own_branding is not None:
         session.delete(own_branding)
@@ -327,7 +335,11 @@ def generate_password(policy: PasswordPolicy) -> str:
 
 
 def delete_user(session: Session, pool_id: str, username: str) -> None:
+    """AdminDeleteUser. What the user holds ends with it: token families are revoked (access
+    tokens refused at userInfo and introspection), refresh tokens, devices and factors go
+    with the row, and hosted sessions and codes name a user that no longer exists."""
     user = require_user(session, pool_id, username)
+    repo.revoke_user_tokens(session, user.id)
     audit.record(session, pool_id, "AdminDeleteUser", audit.PASS, username=user.username)
     session.delete(user)
 

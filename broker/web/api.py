@@ -12,7 +12,6 @@ from ..oauth.issue import issuer
 from ..oauth.tokens import attribute_claims
 from ..oauth.verify import InvalidToken, verify_access_token
 from ..runtime import runtime
-from ..store import repo
 from ..userpool.admin import STANDARD_SCOPES
 from .pools import pool_blueprint
 
@@ -99,14 +98,13 @@ def userinfo() -> Response:
     if scheme.lower() != "bearer" or not token:
         return _bearer_error("invalid_request", "Missing bearer access token.", 401)
     try:
-        claims = verify_access_token(g.db_session, rt.keys, g.pool, issuer(rt.settings.base_url, g.pool.id),
-                                     token.strip(), check_revocation=False)
-        scopes = claims.get("scope", "").split()
-        user = repo.user_unless_revoked(g.db_session, g.pool.id, str(claims.get("sub")), claims["origin_jti"])
-        if user is None or not user.enabled:
-            raise InvalidToken("revoked, or the user is gone or disabled")
+        claims, user = verify_access_token(g.db_session, rt.keys, rt.config, g.pool,
+                                           issuer(rt.settings.base_url, g.pool.id), token.strip())
+        if user is None:
+            raise InvalidToken("a client_credentials token speaks for no user")
     except InvalidToken:
         return _bearer_error("invalid_token", "Access token is invalid, expired or revoked.", 401)
+    scopes = str(claims.get("scope", "")).split()
     if "openid" not in scopes and "aws.cognito.signin.user.admin" not in scopes:
         return _bearer_error("insufficient_scope", "The openid scope is required.", 403)
     body = {"sub": user.sub, **attribute_claims(user.attributes, scopes), "username": user.username}

@@ -8,6 +8,7 @@ hosted pages. Both live in the state store, so any node can serve any step.
 """
 from __future__ import annotations
 
+import ipaddress
 import secrets
 import time
 from typing import Any
@@ -34,11 +35,35 @@ def expired() -> HostedError:
 
 def start_login(req: AuthorizationRequest, purpose: str | None = None) -> str:
     """A new login transaction; ``purpose`` names what follows the sign-in instead of going
-    straight back to the app (``"mfa_settings"``: the user manages their second factors)."""
+    straight back to the app (``"mfa_settings"``: the user manages their second factors).
+
+    Anyone can start one without signing in, and each is a record in the state store for
+    ``login_ttl``: the record holds only the request's values that were sent (no defaults,
+    no empty fields), and one client network starts at most ``login_starts_per_minute``."""
+    rt = runtime()
+    limit = rt.settings.login_starts_per_minute
+    if limit and rt.state.incr(Keys.login_starts(client_network(request.remote_addr)), 60) > limit:
+        raise HostedError(_("Too many sign-ins were started from your network. Wait a minute and try again."), 429)
     txn = secrets.token_urlsafe(24)
-    data = {"pool": g.pool.id, "request": req.as_dict(), "purpose": purpose, "step": "password"}
-    runtime().state.put(Keys.login(txn), data, runtime().settings.login_ttl)
+    data: dict[str, Any] = {"pool": g.pool.id, "request": req.as_dict(), "step": "password"}
+    if purpose:
+        data["purpose"] = purpose
+    rt.state.put(Keys.login(txn), data, rt.settings.login_ttl)
     return txn
+
+
+def client_network(address: str | None) -> str:
+    """What a rate per client counts: the IPv4 address, or the /64 of an IPv6 one (one
+    subscriber's whole prefix, which it can draw new addresses from at will)."""
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return "-"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return f"{ipaddress.ip_network(f'{ip}/64', strict=False).network_address}/64"
+    return str(ip)
 
 
 def proven(data: dict[str, Any], user: User, **more: Any) -> dict[str, Any]:

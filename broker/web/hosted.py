@@ -12,6 +12,8 @@ from werkzeug.wrappers import Response
 from ..errors import FormInvalid, HostedError, LimitExceeded, SignInFailed, Throttled
 from ..i18n import gettext as _
 from ..oauth import authorize
+from ..oauth.issue import issuer
+from ..oauth.verify import InvalidToken, verify_id_token_hint
 from ..runtime import runtime
 from ..store.models import User
 from ..userpool import accounts, adaptive
@@ -247,12 +249,22 @@ def confirm_forgot_password() -> Response | str | tuple[str, int]:
 def logout() -> Response | str:
     """Cognito's /logout: ``client_id`` plus ``logout_uri`` (a registered sign-out URL), or
     ``redirect_uri`` + ``response_type`` to sign in again; OIDC's ``post_logout_redirect_uri``
-    is taken as ``logout_uri``. Never redirects anywhere unregistered."""
+    is taken as ``logout_uri``. Never redirects anywhere unregistered. An ``id_token_hint``,
+    when sent, must be an ID token of this pool for this client (expired or not), else
+    nobody is signed out."""
     client = authorize.check_client(g.db_session, g.pool, request.args)
     g.client_id = client.id
     logout_uri = request.args.get("logout_uri") or request.args.get("post_logout_redirect_uri")
     if logout_uri is not None and logout_uri not in client.logout_urls:
         raise HostedError(_("The logout_uri is not registered for this application."))
+    if "id_token_hint" in request.args:  # RP-Initiated Logout §2: an ID token of this pool, for this client
+        rt = runtime()
+        try:
+            verify_id_token_hint(g.db_session, rt.keys, g.pool, issuer(rt.settings.base_url, g.pool.id),
+                                 request.args["id_token_hint"], client.id)
+        except InvalidToken:
+            hint_refused = _("The id_token_hint is not an ID token of this user pool for this application.")
+            raise HostedError(hint_refused) from None
     if logout_uri is None and "redirect_uri" in request.args:
         authorize.parse(g.db_session, g.pool, request.args)
         target = url_for("hosted.authorize_endpoint", **request.args.to_dict())

@@ -68,7 +68,7 @@ def _walk_whole_path(rp: RelyingParty) -> None:
     r = rp.refresh(tokens["refresh_token"])
     assert r.status_code == 200, r.text
     refreshed = r.json()
-    assert "refresh_token" not in refreshed  # no rotation by default
+    assert ("refresh_token" in refreshed) == (rp.client_secret is None)  # rotation by default for public clients only
     new_id = rp.verify(refreshed["id_token"], audience=rp.client_id)
     assert new_id["auth_time"] == id_claims["auth_time"]  # of the original sign-in
     assert new_id["origin_jti"] == id_claims["origin_jti"] and new_id["jti"] != id_claims["jti"]

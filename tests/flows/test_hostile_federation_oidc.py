@@ -101,6 +101,7 @@ def refused(fed: Federation, r: requests.Response, message: str, status: int = 4
     ("hs256", "ID token alg 'HS256' is not allowed"),
     ("other_key", "ID token signature"),
     ("wrong_nonce", "ID token nonce does not match"),
+    ("nested_header", "ID token header is not a JSON object"),
     ("userinfo_other_sub", "UserInfo sub differs"),
 ])
 def test_unacceptable_id_token_or_userinfo_is_refused(corp, provider, knob, reason):

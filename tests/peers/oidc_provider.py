@@ -322,6 +322,8 @@ class OIDCProvider(Served):
         header = {"alg": "RS256", "kid": self.key.kid, "typ": "JWT"}
         if self.misbehave == "alg_none":
             return f"{b64({'alg': 'none', 'kid': self.key.kid})}.{b64(claims)}."
+        if self.misbehave == "nested_header":  # JSON nested 5000 deep: RecursionError in a naive parser
+            return f"{base64.urlsafe_b64encode(b'[' * 5000).rstrip(b'=').decode()}.{b64(claims)}.c2ln"
         if self.misbehave == "hs256":
             return jwt.encode({"alg": "HS256"}, claims, OctKey.import_key(client.client_secret), ["HS256"])
         key = self.key
