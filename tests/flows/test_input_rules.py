@@ -1,0 +1,93 @@
+"""What a user may type, over real HTTP with a real SMTP server on loopback: passwords built
+from common ones by the usual rules, email fields holding several addresses, usernames that
+look like another user's, and ``custom:*`` attributes an app client may not write or read."""
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+import requests
+
+from tests.conftest import Broker
+from tests.flows.test_accounts import expect_callback, expect_redirect, link, start, tokens_for
+from tests.flows.test_security import error_of
+from tests.rp import CALLBACK, RelyingParty
+from tests.smtp import MailServer, broker_with_mail, code_in
+
+STRONG = "Lantern-Orbit-Quietly-47"
+COMPROMISED = "Password must not be a commonly used or compromised password."
+BAD_EMAIL = "Enter a valid email address."
+LOOK_ALIKE = "The username must not use letters that can be mistaken for others."
+
+
+@dataclass
+class Site:
+    broker: Broker
+    mail: MailServer
+    pool: str
+    client_id: str
+
+    def rp(self, client_id: str | None = None, pool: str | None = None) -> RelyingParty:
+        return RelyingParty(self.broker.base_url, pool or self.pool, client_id or self.client_id)
+
+    def usernames(self, pool: str | None = None) -> list[str]:
+        return [u["Username"] for u in self.broker.cli_json("user", "list", "--pool", pool or self.pool)["Users"]]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[Site]:
+    with broker_with_mail(tmp_path_factory.mktemp("input"), redis_url) as (broker, mail):
+        pool = broker.pool()
+        client = broker.cli_json("client", "create", "--pool", pool, "--name", "web", "--callback-url", CALLBACK)
+        yield Site(broker, mail, pool, client["ClientId"])
+
+
+def signup_page(rp: RelyingParty) -> requests.Response:
+    _params, _verifier, login_page = start(rp)
+    page = rp.browser.get(link(login_page, "Sign up"), allow_redirects=False, timeout=10)
+    assert page.status_code == 200, page.text
+    return page
+
+
+@pytest.mark.parametrize("email", [
+    "x,attacker@evil.example",  # a mailer reads two recipients: "x" and the attacker
+    "x;attacker@evil.example",
+    "x<attacker@evil.example>",
+    "victim@example.com,attacker@evil.example",
+    "victim@example.com attacker@evil.example",
+    '"a"@b',
+    "a@b.c>, <c@d.example",
+    "Victim <victim@example.com>",
+    "victim@[127.0.0.1]",
+    "victim@localhost",
+])
+def test_an_email_field_holding_more_than_one_address_is_refused(site: Site, email: str) -> None:
+    name = "listed" + hashlib.sha256(email.encode()).hexdigest()[:8]
+    rp = site.rp()
+    page = signup_page(rp)
+    received = len(site.mail.messages)
+    r = rp.post_form(page, {"username": name, "email": email, "password": STRONG})
+    assert r.status_code == 400 and "Location" not in r.headers
+    assert error_of(r) == BAD_EMAIL
+    assert name not in site.usernames()
+    created = site.broker.cli("user", "create", "--pool", site.pool, "--username", name,
+                              "--email", email, "--confirmed", check=False)
+    assert created.returncode == 2 and BAD_EMAIL in created.stderr
+    assert name not in site.usernames()
+    assert len(site.mail.messages) == received  # nobody got anything
+
+
+def test_an_admin_update_cannot_put_two_addresses_in_the_email(site: Site) -> None:
+    site.broker.cli("user", "create", "--pool", site.pool, "--username", "vera", "--email", "vera@example.com",
+                    "--password", STRONG, "--confirmed")
+    received = len(site.mail.messages)
+    r = site.broker.cli("user", "update", "--pool", site.pool, "--username", "vera",
+                        "--attribute", "email=vera@example.com,attacker@evil.example", check=False)
+    assert r.returncode == 2 and BAD_EMAIL in r.stderr
+    [vera] = [u for u in site.broker.cli_json("user", "list", "--pool", site.pool)["Users"] if u["Username"] == "vera"]
+    assert {a["Name"]: a["Value"] for a in vera["Attributes"]}["email"] == "vera@example.com"
+    assert len(site.mail.messages) == received
+
+
