@@ -51,6 +51,22 @@ def signup_page(rp: RelyingParty) -> requests.Response:
     return page
 
 
+def test_common_passwords_dressed_up_to_meet_the_policy_are_refused_at_sign_up(site: Site) -> None:
+    """Each meets the default policy (length, upper, lower, digit, symbol) and is among an
+    attacker's first guesses: a listed word, capitalised, leetspeak, a number, a year, a symbol."""
+    rp = site.rp()
+    page = signup_page(rp)
+    for n, password in enumerate(["Password1!", "Welcome1!", "Summer2024!", "Admin@123", "P4ssw0rd!",
+                                  "Michael1!", "!Qwerty123", "Dragon2025$", "Iloveyou1!", "Football#1"]):
+        r = rp.post_form(page, {"username": f"weak{n}", "email": f"weak{n}@example.com", "password": password})
+        assert r.status_code == 400 and "Location" not in r.headers, password
+        assert error_of(r) == COMPROMISED, password
+    assert not [u for u in site.usernames() if u.startswith("weak")]
+    r = rp.post_form(page, {"username": "strong", "email": "strong@example.com", "password": STRONG})
+    expect_redirect(r, f"/{site.pool}/confirmUser")
+    assert code_in(site.mail.wait_for("strong@example.com"))
+
+
 @pytest.mark.parametrize("email", [
     "x,attacker@evil.example",  # a mailer reads two recipients: "x" and the attacker
     "x;attacker@evil.example",
