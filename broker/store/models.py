@@ -4,6 +4,7 @@ refresh tokens. Everything short-lived lives in :mod:`broker.store.state` instea
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 import uuid
 from typing import Any
 
@@ -15,6 +16,14 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
+
+
+def canonical_username(username: str) -> str:
+    """The form a username is stored and looked up in: compatibility forms folded (NFKC:
+    full-width ``ａｌｉｃｅ`` is ``alice``) and lower-cased, as RFC 8265 §3.3's
+    UsernameCaseMapped profile maps width and case; Cognito compares usernames
+    case-insensitively."""
+    return unicodedata.normalize("NFKC", username).strip().lower()
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from ..errors import FormInvalid, InvalidInput
 from ..i18n import gettext as _
 from ..store import repo
-from ..store.models import User, UserPool
+from ..store.models import User, UserPool, canonical_username
 from ..store.state import StateStore
 from . import audit, codes, lockout, messages, password_rules
 from .attributes import check_attributes, label
@@ -79,7 +79,7 @@ def resend_confirmation(session: Session, state: StateStore, sender: Sender, poo
 
 
 def confirm_sign_up(session: Session, state: StateStore, pool: UserPool, username: str, code: str) -> User:
-    username = username.strip().lower()[:128]
+    username = canonical_username(username)[:128]
     user = repo.get_user(session, pool.id, username)
     valid = codes.consume(state, pool.id, "signup", username, code.strip(), SIGNUP_CODE_TTL)
     if not valid or user is None or user.status != "UNCONFIRMED":
@@ -112,7 +112,7 @@ def confirm_forgot_password(session: Session, state: StateStore, pool: UserPool,
     only after the code, so that nobody without it learns about old passwords; the code
     stays usable when the history refuses the password."""
     check_new_password(pool, password, confirm)
-    username = username.strip().lower()[:128]
+    username = canonical_username(username)[:128]
     user = repo.get_user(session, pool.id, username)
     code = code.strip()
     valid = codes.check(state, pool.id, "reset", username, code, RESET_CODE_TTL)

@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session
 
 from .. import branding
 from ..errors import InvalidInput
-from ..i18n import gettext as _
 from ..oauth import keys
 from ..store import repo
 from ..store.models import AppClient, Group, ResourceServer, User, UserPool, utcnow
@@ -24,11 +23,11 @@ from .attribute_changes import PENDING, describe_pending
 from .passwords import PasswordPolicy, hash_password, is_supported_hash
 from .attributes import check_attributes, check_name
 from .security import Security
+from .usernames import check_username
 
 STANDARD_SCOPES = ("openid", "email", "phone", "profile", "aws.cognito.signin.user.admin")
 FLOWS = ("code", "client_credentials")
 MFA = ("OFF", "OPTIONAL", "ON")
-USERNAME = re.compile(r"^[\w.@+=,-]{1,128}$")
 LIMITS = {  # Cognito's bounds, seconds
     "access_token_ttl": (300, 86400),
     "id_token_ttl": (300, 86400),
@@ -308,13 +307,6 @@ def create_user(
 def temporary_expiry(pool: UserPool) -> dt.datetime:
     """When a temporary password set now stops working (Cognito's TemporaryPasswordValidityDays)."""
     return utcnow() + dt.timedelta(days=Security.of(pool.security).temp_password_days)
-
-
-def check_username(username: str) -> str:
-    username = username.strip().lower()
-    if not USERNAME.fullmatch(username):
-        raise InvalidInput(_("The username must have 1 to 128 letters, digits or . _ @ + = , -"))
-    return username
 
 
 def generate_password(policy: PasswordPolicy) -> str:

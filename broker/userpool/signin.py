@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from ..errors import FormInvalid, SignInFailed, Throttled
 from ..i18n import gettext as _
 from ..store import repo
-from ..store.models import User, UserPool, utcnow
+from ..store.models import User, UserPool, canonical_username, utcnow
 from . import audit, lockout, password_rules
 from .passwords import hash_password, needs_rehash, verify_password
 from .throttle import Throttle
@@ -21,7 +21,7 @@ MAX_FIELD = 256
 
 def authenticate(session: Session, throttle: Throttle, pool: UserPool, username: str, password: str, ip: str) -> User:
     """The user whose password this is, or :class:`SignInFailed` with the one generic message."""
-    username = username.strip().lower()
+    username = canonical_username(username)  # ａｌｉｃｅ is alice: one name, one failure count
     try:
         throttle.check(pool.id, username, ip)
     except Throttled:

@@ -107,3 +107,35 @@ def test_an_admin_update_cannot_put_two_addresses_in_the_email(site: Site) -> No
     assert len(site.mail.messages) == received
 
 
+def test_look_alike_usernames_are_refused_and_full_width_is_the_same_user(site: Site) -> None:
+    """``аlice`` (Cyrillic а), ``асе`` (all Cyrillic, reads "ace") and ``alıce`` (dotless ı)
+    are refused; full-width ``ａｌｉｃｅ`` is ``alice`` itself: taken at sign-up, and the way in
+    at sign-in."""
+    site.broker.cli("user", "create", "--pool", site.pool, "--username", "alice", "--email", "alice@example.com",
+                    "--password", STRONG, "--confirmed")
+    rp = site.rp()
+    page = signup_page(rp)
+    for name in ["\u0430lice", "\u0430\u0441\u0435", "al\u0131ce"]:
+        r = rp.post_form(page, {"username": name, "email": "mallory@example.com", "password": STRONG})
+        assert r.status_code == 400 and error_of(r) == LOOK_ALIKE, name
+        created = site.broker.cli("user", "create", "--pool", site.pool, "--username", name, check=False)
+        assert created.returncode == 2 and LOOK_ALIKE in created.stderr, name
+    r = rp.post_form(page, {"username": "\uff41\uff4c\uff49\uff43\uff45", "email": "mallory@example.com",
+                            "password": STRONG})
+    expect_redirect(r, f"/{site.pool}/confirmUser")  # a taken name looks like success...
+    assert site.mail.wait_for_mail("alice@example.com").subject == "Sign-up attempt"  # ...and alice is told
+    assert site.mail.pending("mallory@example.com") == []
+    assert [u for u in site.usernames() if "lice" in u or "\uff4c" in u] == ["alice"]
+    assert site.broker.cli("user", "create", "--pool", site.pool, "--username", "\uff21LICE",
+                           check=False).returncode == 2  # "already exists"
+
+    signer = site.rp()
+    params, verifier, login_page = start(signer)
+    code = expect_callback(signer.post_form(login_page, {"username": "\uff21\uff2c\uff29\uff23\uff25",
+                                                          "password": STRONG}), params)
+    assert tokens_for(signer, code, verifier, params)["cognito:username"] == "alice"
+    # names in other scripts, and mixes UTS #39 allows, still work
+    for name in ["\u0430\u043b\u0438\u0441\u0430", "\u7530\u4e2d\u3055\u3093", "jos\u00e9"]:
+        site.broker.cli("user", "create", "--pool", site.pool, "--username", name, "--password", STRONG)
+
+
