@@ -97,6 +97,10 @@ class AppClient(Base):
     refresh_token_ttl: Mapped[int] = mapped_column(Integer, default=30 * 86400)
     rotate_refresh_tokens: Mapped[bool] = mapped_column(Boolean, default=False)
     refresh_grace_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    #: Cognito's ReadAttributes / WriteAttributes; None = its defaults (see
+    #: :mod:`broker.userpool.client_attributes`).
+    read_attributes: Mapped[list[str] | None] = mapped_column(JSON, default=None)
+    write_attributes: Mapped[list[str] | None] = mapped_column(JSON, default=None)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 

@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 from ..errors import FormInvalid, InvalidInput
 from ..i18n import gettext as _
 from ..store import repo
-from ..store.models import User, UserPool, canonical_username
+from ..store.models import AppClient, User, UserPool, canonical_username
 from ..store.state import StateStore
-from . import audit, codes, lockout, messages, password_rules
+from . import audit, client_attributes, codes, lockout, messages, password_rules
 from .attributes import check_attributes, label
 from .admin import check_username
 from .passwords import hash_password
@@ -27,9 +27,10 @@ EXTERNAL_PROVIDER = "EXTERNAL_PROVIDER"
 
 
 def sign_up(session: Session, state: StateStore, sender: Sender, pool: UserPool,
-            username: str, password: str, attributes: dict[str, str]) -> User | None:
+            username: str, password: str, attributes: dict[str, str], client: AppClient | None = None) -> User | None:
     """The new UNCONFIRMED user, its confirmation code sent; None when the name is taken,
-    which the caller does not tell (the owner of the name gets a mail instead)."""
+    which the caller does not tell (the owner of the name gets a mail instead). Only
+    attributes ``client`` may write are accepted (see :mod:`.client_attributes`)."""
     errors: list[str] = []
     try:
         username = check_username(username)
@@ -40,6 +41,7 @@ def sign_up(session: Session, state: StateStore, sender: Sender, pool: UserPool,
             errors.append(_("%(name)s is required.", name=label(name)))
     try:
         attributes = check_attributes({k: v.strip() for k, v in attributes.items() if v.strip()})
+        client_attributes.check_writable(pool, client, attributes)
     except InvalidInput as exc:
         errors.append(exc.message)
     try:

@@ -18,7 +18,7 @@ from ..errors import InvalidInput
 from ..oauth import keys
 from ..store import repo
 from ..store.models import AppClient, Group, ResourceServer, User, UserPool, utcnow
-from . import audit, password_rules
+from . import audit, client_attributes, password_rules
 from .attribute_changes import PENDING, describe_pending
 from .passwords import PasswordPolicy, hash_password, is_supported_hash
 from .attributes import check_attributes, check_name
@@ -94,7 +94,8 @@ def check_callback_url(url: str) -> str:
 def create_client(
     session: Session, pool_id: str, name: str, callback_urls: list[str], logout_urls: list[str] | None = None,
     secret: bool = False, scopes: list[str] | None = None, flows: list[str] | None = None,
-    identity_providers: list[str] | None = None, **lifetimes: Any,
+    identity_providers: list[str] | None = None, read_attributes: list[str] | None = None,
+    write_attributes: list[str] | None = None, **lifetimes: Any,
 ) -> tuple[AppClient, str | None]:
     """Create an app client; returns it with its secret in clear (shown once, stored hashed,
     audited only as ``has_secret``)."""
@@ -105,6 +106,7 @@ def create_client(
     wanted = {
         "name": name, "callback_urls": callback_urls, "logout_urls": logout_urls or [], "allowed_flows": flows,
         "allowed_scopes": scopes, "identity_providers": identity_providers or ["COGNITO"],
+        "read_attributes": read_attributes, "write_attributes": write_attributes,
         **{k: v for k, v in lifetimes.items() if k in _CLIENT_OPTIONS},
     }
     settings = _client_settings(session, pool.id, secret, wanted)
@@ -121,7 +123,7 @@ def create_client(
 _CLIENT_OPTIONS = {*LIMITS, "rotate_refresh_tokens", "refresh_grace_seconds"}
 #: What ``update_client`` may change: every setting but the id, the pool and the secret.
 _CLIENT_SETTINGS = ("name", "callback_urls", "logout_urls", "allowed_flows", "allowed_scopes",
-                   "identity_providers", *sorted(_CLIENT_OPTIONS))
+                   "identity_providers", "read_attributes", "write_attributes", *sorted(_CLIENT_OPTIONS))
 
 
 def _client_settings(session: Session, pool_id: str, has_secret: bool, wanted: dict[str, Any]) -> dict[str, Any]:
@@ -141,9 +143,10 @@ def _client_settings(session: Session, pool_id: str, has_secret: bool, wanted: d
             raise InvalidInput(f"{field.replace('_', '-')} must be between {low} and {high} seconds")
     options = {k: (bool(v) if k == "rotate_refresh_tokens" else int(v))
                for k, v in wanted.items() if k in _CLIENT_OPTIONS and v is not None}
+    read, write = client_attributes.check_lists(wanted["read_attributes"], wanted["write_attributes"])
     return {
         "name": name, "callback_urls": callback_urls, "logout_urls": logout_urls, "allowed_flows": flows,
-        "allowed_scopes": scopes, **options,
+        "allowed_scopes": scopes, "read_attributes": read, "write_attributes": write, **options,
         "identity_providers": check_client_providers(session, pool_id, wanted["identity_providers"]),
     }
 
@@ -359,4 +362,7 @@ def describe_client(client: AppClient) -> dict[str, Any]:
         "EnableTokenRotation": client.rotate_refresh_tokens,
         "RefreshTokenRotation": {"Feature": "ENABLED" if client.rotate_refresh_tokens else "DISABLED",
                                  "RetryGracePeriodSeconds": client.refresh_grace_seconds},
+        # as Cognito: shown only when set (unset: the defaults of client_attributes)
+        **({"ReadAttributes": client.read_attributes} if client.read_attributes is not None else {}),
+        **({"WriteAttributes": client.write_attributes} if client.write_attributes is not None else {}),
     }

@@ -139,3 +139,58 @@ def test_look_alike_usernames_are_refused_and_full_width_is_the_same_user(site: 
         site.broker.cli("user", "create", "--pool", site.pool, "--username", name, "--password", STRONG)
 
 
+@pytest.fixture(scope="module")
+def tiered(site: Site) -> dict[str, str]:
+    """A pool whose sign-up asks for ``custom:tier``, with three app clients: one with the
+    defaults, one that may not read it, one through which users may not write it."""
+    pool = site.broker.pool("--required-attribute", "email", "--required-attribute", "custom:tier")
+
+    def client(name: str, *options: str) -> str:
+        return site.broker.cli_json("client", "create", "--pool", pool, "--name", name,
+                                    "--callback-url", CALLBACK, *options)["ClientId"]
+
+    return {"pool": pool, "default": client("default"),
+            "reader": client("reader", "--read-attribute", "email", "--read-attribute", "email_verified"),
+            "writer": client("writer", "--write-attribute", "email")}
+
+
+def test_a_client_without_write_permission_cannot_set_a_custom_attribute_at_sign_up(site: Site, tiered) -> None:
+    rp = site.rp(tiered["writer"], tiered["pool"])
+    page = signup_page(rp)
+    assert 'name="custom:tier"' in page.text
+    r = rp.post_form(page, {"username": "greedy", "email": "greedy@example.com", "password": STRONG,
+                            "custom:tier": "platinum"})
+    assert r.status_code == 400 and error_of(r) == "Tier cannot be set through this application."
+    assert site.usernames(tiered["pool"]) == [] and site.mail.pending("greedy@example.com") == []
+    described = site.broker.cli_json("client", "describe", "--pool", tiered["pool"], "--client", tiered["writer"])
+    assert described["UserPoolClient"]["WriteAttributes"] == ["email"]
+    assert "ReadAttributes" not in described["UserPoolClient"]  # as Cognito: shown only when set
+    refused = site.broker.cli("client", "update", "--pool", tiered["pool"], "--client", tiered["writer"],
+                              "--write-attribute", "email_verified", check=False)
+    assert refused.returncode == 2 and "email_verified" in refused.stderr
+
+
+def test_a_custom_attribute_reaches_only_the_clients_that_may_read_it(site: Site, tiered) -> None:
+    rp = site.rp(tiered["default"], tiered["pool"])
+    params, verifier, login_page = start(rp)
+    page = rp.browser.get(link(login_page, "Sign up"), allow_redirects=False, timeout=10)
+    r = rp.post_form(page, {"username": "tina", "email": "tina@example.com", "password": STRONG,
+                            "custom:tier": "gold"})
+    expect_redirect(r, f"/{tiered['pool']}/confirmUser")
+    confirm = rp.follow(r)
+    code = code_in(site.mail.wait_for("tina@example.com"))
+    got = expect_callback(rp.post_form(confirm, {"username": "tina", "code": code}), params)
+    answer = rp.exchange(got, verifier).json()
+    assert rp.verify(answer["id_token"], audience=rp.client_id)["custom:tier"] == "gold"
+    assert rp.userinfo(answer["access_token"]).json()["custom:tier"] == "gold"
+
+    reader = site.rp(tiered["reader"], tiered["pool"])
+    params, verifier, login_page = start(reader)
+    got = expect_callback(reader.post_form(login_page, {"username": "tina", "password": STRONG}), params)
+    answer = reader.exchange(got, verifier).json()
+    claims = reader.verify(answer["id_token"], audience=reader.client_id)
+    assert "custom:tier" not in claims and claims["email"] == "tina@example.com" and claims["email_verified"] is True
+    info = reader.userinfo(answer["access_token"]).json()
+    assert "custom:tier" not in info and info["email"] == "tina@example.com"
+    described = site.broker.cli_json("client", "describe", "--pool", tiered["pool"], "--client", tiered["reader"])
+    assert described["UserPoolClient"]["ReadAttributes"] == ["email", "email_verified"]
