@@ -4,17 +4,17 @@ look like another user's, and ``custom:*`` attributes an app client may not writ
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 import requests
 
-from tests.conftest import Broker
+from tests.flows import test_accounts as accounts
 from tests.flows.test_accounts import expect_callback, expect_redirect, link, start, tokens_for
-from tests.flows.test_security import error_of
+from tests.flows.test_security import ALLOW_ALL, GENERIC, error_of
 from tests.rp import CALLBACK, RelyingParty
-from tests.smtp import MailServer, broker_with_mail, code_in
+from tests.smtp import broker_with_mail, code_in
 
 STRONG = "Lantern-Orbit-Quietly-47"
 COMPROMISED = "Password must not be a commonly used or compromised password."
@@ -22,14 +22,10 @@ BAD_EMAIL = "Enter a valid email address."
 LOOK_ALIKE = "The username must not use letters that can be mistaken for others."
 
 
-@dataclass
-class Site:
-    broker: Broker
-    mail: MailServer
-    pool: str
-    client_id: str
+class Site(accounts.Site):
+    """The accounts site, with clients and pools of the test's choosing."""
 
-    def rp(self, client_id: str | None = None, pool: str | None = None) -> RelyingParty:
+    def rp(self, client_id: str | None = None, pool: str | None = None) -> RelyingParty:  # type: ignore[override]
         return RelyingParty(self.broker.base_url, pool or self.pool, client_id or self.client_id)
 
     def usernames(self, pool: str | None = None) -> list[str]:
@@ -137,6 +133,24 @@ def test_look_alike_usernames_are_refused_and_full_width_is_the_same_user(site: 
     # names in other scripts, and mixes UTS #39 allows, still work
     for name in ["\u0430\u043b\u0438\u0441\u0430", "\u7530\u4e2d\u3055\u3093", "jos\u00e9"]:
         site.broker.cli("user", "create", "--pool", site.pool, "--username", name, "--password", STRONG)
+
+
+def test_full_width_variants_of_a_name_share_its_failure_count(site: Site) -> None:
+    """``ｌena``, ``lｅna`` and ``leｎa`` are all lena: three wrong passwords under three
+    spellings lock her at a threshold of three, not one try per spelling (32 spellings of a
+    five-letter name would multiply the guesses before a lockout by 32)."""
+    pool = site.broker.pool()
+    site.broker.cli("pool", "update", "--pool", pool, "--lockout-threshold", "3", *ALLOW_ALL)
+    client = site.broker.cli_json("client", "create", "--pool", pool, "--name", "web", "--callback-url", CALLBACK)
+    site.broker.cli("user", "create", "--pool", pool, "--username", "lena", "--password", STRONG, "--confirmed")
+    rp = site.rp(client["ClientId"], pool)
+    _params, _verifier, page = start(rp)
+    for spelling in ["\uff4cena", "l\uff45na", "le\uff4ea"]:
+        page = rp.post_form(page, {"username": spelling, "password": "Wr0ng-Lantern-Orbit!"})
+        assert page.status_code == 400 and error_of(page) == GENERIC
+    time.sleep(1.1)  # three free failures, then one second before the next try
+    locked = rp.post_form(page, {"username": "lena", "password": STRONG})
+    assert locked.status_code == 400 and error_of(locked) == GENERIC
 
 
 @pytest.fixture(scope="module")
