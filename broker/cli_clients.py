@@ -31,6 +31,11 @@ def _settings_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--access-token-ttl", type=int, help="Seconds (300-86400)."),
         click.option("--id-token-ttl", type=int, help="Seconds (300-86400)."),
         click.option("--refresh-token-ttl", type=int, help="Seconds (3600-315360000)."),
+        click.option("--read-attribute", multiple=True,
+                     help="An attribute the client may read (ID token, userInfo); default: all."),
+        click.option("--write-attribute", multiple=True,
+                     help="An attribute users may set through the client; default: the standard ones "
+                          "and the pool's required ones."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -53,12 +58,14 @@ def _scopes(values: tuple[str, ...]) -> list[str]:
 @json_option
 def client_create(pool_id: str, name: str, callback_url: tuple[str, ...], logout_url: tuple[str, ...], secret: bool,
                   scope: tuple[str, ...], flow: tuple[str, ...], idp: tuple[str, ...], access_token_ttl: int | None,
-                  id_token_ttl: int | None, refresh_token_ttl: int | None, rotate_refresh_tokens: bool | None,
-                  refresh_grace: int, as_json: bool) -> None:
+                  id_token_ttl: int | None, refresh_token_ttl: int | None, read_attribute: tuple[str, ...],
+                  write_attribute: tuple[str, ...], rotate_refresh_tokens: bool | None, refresh_grace: int,
+                  as_json: bool) -> None:
     with _store() as (_settings_, session):
         c, clear = admin.create_client(
             session, pool_id, name, list(callback_url), list(logout_url), secret, _scopes(scope), list(flow),
-            list(idp), access_token_ttl=access_token_ttl, id_token_ttl=id_token_ttl,
+            list(idp), list(read_attribute) or None, list(write_attribute) or None,
+            access_token_ttl=access_token_ttl, id_token_ttl=id_token_ttl,
             refresh_token_ttl=refresh_token_ttl, rotate_refresh_tokens=rotate_refresh_tokens,
             refresh_grace_seconds=refresh_grace,
         )
@@ -99,10 +106,12 @@ def client_describe(pool_id: str, client_id: str, as_json: bool) -> None:
 def client_update(pool_id: str, client_id: str, name: str | None, callback_url: tuple[str, ...],
                   logout_url: tuple[str, ...], scope: tuple[str, ...], flow: tuple[str, ...], idp: tuple[str, ...],
                   access_token_ttl: int | None, id_token_ttl: int | None, refresh_token_ttl: int | None,
+                  read_attribute: tuple[str, ...], write_attribute: tuple[str, ...],
                   rotate_refresh_tokens: bool | None, refresh_grace: int | None, as_json: bool) -> None:
     """Change the settings given; the others keep their value (Cognito's
     UpdateUserPoolClient resets them to defaults). A list option given (--callback-url,
-    --logout-url, --scope, --flow, --idp) replaces the whole list. The client must still
+    --logout-url, --scope, --flow, --idp, --read-attribute, --write-attribute) replaces the
+    whole list. The client must still
     pass every check of `client create`. The secret cannot be added, removed or changed."""
     changes = {
         "name": name, "callback_urls": list(callback_url) or None, "logout_urls": list(logout_url) or None,
@@ -110,6 +119,7 @@ def client_update(pool_id: str, client_id: str, name: str | None, callback_url: 
         "identity_providers": list(idp) or None, "access_token_ttl": access_token_ttl,
         "id_token_ttl": id_token_ttl, "refresh_token_ttl": refresh_token_ttl,
         "rotate_refresh_tokens": rotate_refresh_tokens, "refresh_grace_seconds": refresh_grace,
+        "read_attributes": list(read_attribute) or None, "write_attributes": list(write_attribute) or None,
     }
     if all(value is None for value in changes.values()):
         raise InvalidInput("give at least one setting to change")

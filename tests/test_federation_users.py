@@ -225,3 +225,15 @@ def test_two_first_sign_ins_of_one_identity_at_once_make_one_user(migrated_db: D
         assert count(s, User) == count(s, UserIdentity) == 1
         signed_in = select(AuditEvent.user_id).where(AuditEvent.event == "FederatedSignIn", AuditEvent.outcome == "Pass")
         assert list(s.scalars(signed_in)) == [first_id, first_id]  # the loser's sign-in is audited too
+
+
+def test_an_upstream_email_that_is_not_one_address_is_not_mapped(session, corp):
+    """An IdP that sends ``a@x,b@y`` (or a display name) must not make the pool mail two
+    people: the address is dropped with its verified flag, the rest is mapped."""
+    user = sign_in(session, corp, who(email="ann@corp.example,mallory@evil.example"))
+    assert "email" not in user.attributes and "email_verified" not in user.attributes
+    assert user.attributes["given_name"] == "Ann"
+    other = sign_in(session, corp, who("u-456", email="Ann <ann@corp.example>"))
+    assert "email" not in other.attributes
+    fine = sign_in(session, corp, who("u-789", email="Bob@Corp.Example"))
+    assert fine.attributes["email"] == "bob@corp.example" and fine.attributes["email_verified"] == "true"

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from ..store import repo
+from ..userpool.client_attributes import readable
 from ..userpool.idps import IDENTITIES, identities_of
 from ..store.models import AppClient, RefreshToken, User, UserPool, utcnow
 from .keys import KeyCache
@@ -20,9 +21,13 @@ def issuer(base_url: str, pool_id: str) -> str:
     return f"{base_url.rstrip('/')}/{pool_id}"
 
 
-def subject_of(user: User) -> Subject:
+def subject_of(user: User, client: AppClient | None = None) -> Subject:
+    """The user as ``client`` may see them: only the attributes it may read (ReadAttributes);
+    without a client, all of them."""
     groups = sorted(user.groups, key=lambda g: (g.precedence is None, g.precedence or 0, g.name))
     attributes = {k: v for k, v in user.attributes.items() if k != IDENTITIES}
+    if client is not None:
+        attributes = readable(client, attributes)
     return Subject(sub=user.sub, username=user.username, groups=tuple(g.name for g in groups),
                    roles=tuple(g.role_arn for g in groups if g.role_arn), attributes=attributes,
                    identities=identities_of(user.attributes))
@@ -39,7 +44,7 @@ def issue_tokens(
     now = int(time.time())
     grant = Grant(issuer=issuer(base_url, pool.id), client_id=client.id, scopes=scopes,
                   auth_time=auth_time, origin_jti=origin_jti, event_id=event_id, nonce=nonce, amr=amr)
-    subject = subject_of(user)
+    subject = subject_of(user, client)
     pool_keys = keys.get(session, pool)
     access = sign(access_claims(grant, subject, now, client.access_token_ttl), pool_keys)
     token: dict[str, Any] = {"access_token": access, "token_type": "Bearer", "expires_in": client.access_token_ttl}

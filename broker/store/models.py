@@ -4,6 +4,7 @@ refresh tokens. Everything short-lived lives in :mod:`broker.store.state` instea
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 import uuid
 from typing import Any
 
@@ -15,6 +16,14 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
+
+
+def canonical_username(username: str) -> str:
+    """The form a username is stored and looked up in: compatibility forms folded (NFKC:
+    full-width ``ａｌｉｃｅ`` is ``alice``) and lower-cased, as RFC 8265 §3.3's
+    UsernameCaseMapped profile maps width and case; Cognito compares usernames
+    case-insensitively."""
+    return unicodedata.normalize("NFKC", username).strip().lower()
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):
@@ -88,6 +97,10 @@ class AppClient(Base):
     refresh_token_ttl: Mapped[int] = mapped_column(Integer, default=30 * 86400)
     rotate_refresh_tokens: Mapped[bool] = mapped_column(Boolean, default=False)
     refresh_grace_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    #: Cognito's ReadAttributes / WriteAttributes; None = its defaults (see
+    #: :mod:`broker.userpool.client_attributes`).
+    read_attributes: Mapped[list[str] | None] = mapped_column(JSON, default=None)
+    write_attributes: Mapped[list[str] | None] = mapped_column(JSON, default=None)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 

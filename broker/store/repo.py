@@ -10,7 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from .models import (AppClient, Device, Group, IdentityProvider, RefreshToken, ResourceServer, RevokedOrigin, User,
-                     UserGroup, UserPool, utcnow)
+                     UserGroup, UserPool, canonical_username, utcnow)
 
 
 def sha256(value: str) -> str:
@@ -43,10 +43,10 @@ def list_clients(session: Session, pool_id: str) -> list[AppClient]:
 
 
 def get_user(session: Session, pool_id: str, username: str) -> User | None:
-    """By username, case-insensitively as Cognito does."""
+    """By username, in its canonical form (case and width folded, see :func:`canonical_username`)."""
     if not _storable(pool_id, username):
         return None
-    stmt = select(User).where(User.pool_id == pool_id, User.username == username.lower())
+    stmt = select(User).where(User.pool_id == pool_id, User.username == canonical_username(username))
     return session.scalars(stmt).first()
 
 

@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session
 from ..errors import FormInvalid, InvalidInput
 from ..i18n import gettext as _
 from ..store import repo
-from ..store.models import User, UserPool
+from ..store.models import AppClient, User, UserPool, canonical_username
 from ..store.state import StateStore
-from . import audit, codes, limits, lockout, messages, password_rules
+from . import audit, client_attributes, codes, limits, lockout, messages, password_rules
 from .attributes import check_attributes, label
 from .limits import Requester
 from .admin import check_username
@@ -30,9 +30,11 @@ EXTERNAL_PROVIDER = "EXTERNAL_PROVIDER"
 
 
 def sign_up(session: Session, state: StateStore, sender: Sender, pool: UserPool,
-            username: str, password: str, attributes: dict[str, str], requester: Requester) -> User | None:
+            username: str, password: str, attributes: dict[str, str], requester: Requester,
+            client: AppClient | None = None) -> User | None:
     """The new UNCONFIRMED user, its confirmation code sent; None when the name is taken,
-    which the caller does not tell (the owner of the name gets a mail instead)."""
+    which the caller does not tell (the owner of the name gets a mail instead). Only
+    attributes ``client`` may write are accepted (see :mod:`.client_attributes`)."""
     errors: list[str] = []
     try:
         username = check_username(username)
@@ -43,6 +45,7 @@ def sign_up(session: Session, state: StateStore, sender: Sender, pool: UserPool,
             errors.append(_("%(name)s is required.", name=label(name)))
     try:
         attributes = check_attributes({k: v.strip() for k, v in attributes.items() if v.strip()})
+        client_attributes.check_writable(pool, client, attributes)
     except InvalidInput as exc:
         errors.append(exc.message)
     try:
@@ -80,7 +83,7 @@ def send_confirmation(state: StateStore, sender: Sender, pool: UserPool, user: U
 def resend_confirmation(session: Session, state: StateStore, sender: Sender, pool: UserPool, username: str,
                         requester: Requester) -> None:
     """Send a new code to an unconfirmed user; :class:`LimitExceeded` (for any name) past the limits."""
-    username = username.strip().lower()[:128]
+    username = canonical_username(username)[:128]
     user = repo.get_user(session, pool.id, username)
     limits.send(session, state, pool.id, username, user, requester)
     if user is None or user.status != "UNCONFIRMED":
@@ -93,7 +96,7 @@ def resend_confirmation(session: Session, state: StateStore, sender: Sender, poo
 
 def confirm_sign_up(session: Session, state: StateStore, pool: UserPool, username: str, code: str,
                     requester: Requester) -> User:
-    username = username.strip().lower()[:128]
+    username = canonical_username(username)[:128]
     user = repo.get_user(session, pool.id, username)
     limits.guess(session, state, pool.id, "signup", username, user, requester)
     valid = codes.consume(state, pool.id, "signup", username, code.strip(), SIGNUP_CODE_TTL)
@@ -111,7 +114,7 @@ def forgot_password(session: Session, state: StateStore, sender: Sender, pool: U
                     requester: Requester) -> None:
     """Send a reset code if the account can have one; :class:`LimitExceeded` (for any name)
     past the limits, when the code sent last stays good."""
-    username = username.strip().lower()[:128]
+    username = canonical_username(username)[:128]
     user = repo.get_user(session, pool.id, username)
     limits.send(session, state, pool.id, username, user, requester)
     if user is None or not user.enabled or user.status in ("UNCONFIRMED", EXTERNAL_PROVIDER):
@@ -134,7 +137,7 @@ def confirm_forgot_password(session: Session, state: StateStore, pool: UserPool,
     only after the code, so that nobody without it learns about old passwords; the code
     stays usable when the history refuses the password."""
     check_new_password(pool, password, confirm)
-    username = username.strip().lower()[:128]
+    username = canonical_username(username)[:128]
     user = repo.get_user(session, pool.id, username)
     limits.guess(session, state, pool.id, "reset", username, user, requester)
     code = code.strip()

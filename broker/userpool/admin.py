@@ -15,20 +15,19 @@ from sqlalchemy.orm import Session
 
 from .. import branding
 from ..errors import InvalidInput
-from ..i18n import gettext as _
 from ..oauth import keys
 from ..store import repo
 from ..store.models import AppClient, Group, ResourceServer, User, UserPool, utcnow
-from . import audit, password_rules
+from . import audit, client_attributes, password_rules
 from .attribute_changes import PENDING, describe_pending
 from .passwords import PasswordPolicy, hash_password, is_supported_hash
 from .attributes import check_attributes, check_name
 from .security import Security
+from .usernames import check_username
 
 STANDARD_SCOPES = ("openid", "email", "phone", "profile", "aws.cognito.signin.user.admin")
 FLOWS = ("code", "client_credentials")
 MFA = ("OFF", "OPTIONAL", "ON")
-USERNAME = re.compile(r"^[\w.@+=,-]{1,128}$")
 LIMITS = {  # Cognito's bounds, seconds
     "access_token_ttl": (300, 86400),
     "id_token_ttl": (300, 86400),
@@ -95,7 +94,8 @@ def check_callback_url(url: str) -> str:
 def create_client(
     session: Session, pool_id: str, name: str, callback_urls: list[str], logout_urls: list[str] | None = None,
     secret: bool = False, scopes: list[str] | None = None, flows: list[str] | None = None,
-    identity_providers: list[str] | None = None, **lifetimes: Any,
+    identity_providers: list[str] | None = None, read_attributes: list[str] | None = None,
+    write_attributes: list[str] | None = None, **lifetimes: Any,
 ) -> tuple[AppClient, str | None]:
     """Create an app client; returns it with its secret in clear (shown once, stored hashed,
     audited only as ``has_secret``). Refresh tokens rotate, with reuse detection, unless
@@ -109,6 +109,7 @@ def create_client(
     wanted = {
         "name": name, "callback_urls": callback_urls, "logout_urls": logout_urls or [], "allowed_flows": flows,
         "allowed_scopes": scopes, "identity_providers": identity_providers or ["COGNITO"],
+        "read_attributes": read_attributes, "write_attributes": write_attributes,
         **{k: v for k, v in lifetimes.items() if k in _CLIENT_OPTIONS},
     }
     if wanted.get("rotate_refresh_tokens") is None:  # RFC 9700 §4.14.2: a public client's refresh tokens rotate
@@ -127,7 +128,7 @@ def create_client(
 _CLIENT_OPTIONS = {*LIMITS, "rotate_refresh_tokens", "refresh_grace_seconds"}
 #: What ``update_client`` may change: every setting but the id, the pool and the secret.
 _CLIENT_SETTINGS = ("name", "callback_urls", "logout_urls", "allowed_flows", "allowed_scopes",
-                   "identity_providers", *sorted(_CLIENT_OPTIONS))
+                   "identity_providers", "read_attributes", "write_attributes", *sorted(_CLIENT_OPTIONS))
 
 
 def _client_settings(session: Session, pool_id: str, has_secret: bool, wanted: dict[str, Any]) -> dict[str, Any]:
@@ -147,9 +148,10 @@ def _client_settings(session: Session, pool_id: str, has_secret: bool, wanted: d
             raise InvalidInput(f"{field.replace('_', '-')} must be between {low} and {high} seconds")
     options = {k: (bool(v) if k == "rotate_refresh_tokens" else int(v))
                for k, v in wanted.items() if k in _CLIENT_OPTIONS and v is not None}
+    read, write = client_attributes.check_lists(wanted["read_attributes"], wanted["write_attributes"])
     return {
         "name": name, "callback_urls": callback_urls, "logout_urls": logout_urls, "allowed_flows": flows,
-        "allowed_scopes": scopes, **options,
+        "allowed_scopes": scopes, "read_attributes": read, "write_attributes": write, **options,
         "identity_providers": check_client_providers(session, pool_id, wanted["identity_providers"]),
     }
 
@@ -318,13 +320,6 @@ def temporary_expiry(pool: UserPool) -> dt.datetime:
     return utcnow() + dt.timedelta(days=Security.of(pool.security).temp_password_days)
 
 
-def check_username(username: str) -> str:
-    username = username.strip().lower()
-    if not USERNAME.fullmatch(username):
-        raise InvalidInput(_("The username must have 1 to 128 letters, digits or . _ @ + = , -"))
-    return username
-
-
 def generate_password(policy: PasswordPolicy) -> str:
     picks = [secrets.choice(string.ascii_lowercase), secrets.choice(string.ascii_uppercase),
              secrets.choice(string.digits), secrets.choice("!@#$%^&*-_=+")]
@@ -379,4 +374,7 @@ def describe_client(client: AppClient) -> dict[str, Any]:
         "EnableTokenRotation": client.rotate_refresh_tokens,
         "RefreshTokenRotation": {"Feature": "ENABLED" if client.rotate_refresh_tokens else "DISABLED",
                                  "RetryGracePeriodSeconds": client.refresh_grace_seconds},
+        # as Cognito: shown only when set (unset: the defaults of client_attributes)
+        **({"ReadAttributes": client.read_attributes} if client.read_attributes is not None else {}),
+        **({"WriteAttributes": client.write_attributes} if client.write_attributes is not None else {}),
     }

@@ -1,7 +1,15 @@
-"""User attributes: OIDC standard claims plus ``custom:*`` (Cognito's schema)."""
+"""User attributes: OIDC standard claims plus ``custom:*`` (Cognito's schema).
+
+An email attribute holds one address, checked by a real RFC 5321/5322 parser
+(``email-validator``, without DNS look-ups): no lists (``a@x.example,b@y.example``), display
+names or angle brackets, quoted local parts, IP literals or reserved domains, any of which
+would make a mail to the user reach someone else as well.
+"""
 from __future__ import annotations
 
 import re
+
+from email_validator import EmailNotValidError, validate_email
 
 from ..errors import InvalidInput
 from ..i18n import gettext as _
@@ -12,7 +20,6 @@ STANDARD = {
     "picture", "preferred_username", "profile", "updated_at", "website", "zoneinfo",
 }
 CUSTOM = re.compile(r"^custom:[\w.-]{1,20}$")
-EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s.]{1,63}$")
 PHONE = re.compile(r"^\+[1-9]\d{4,14}$")
 MAX_VALUE = 2048
 
@@ -27,12 +34,30 @@ def check_attributes(attributes: dict[str, str]) -> dict[str, str]:
             raise InvalidInput(_("%(name)s is too long.", name=label(name)))
         if any(ord(c) < 32 and c not in "\t\n" for c in value):
             raise InvalidInput(_("%(name)s contains characters that are not allowed.", name=label(name)))
-        if name == "email" and not EMAIL.fullmatch(value):
-            raise InvalidInput(_("Enter a valid email address."))
+        if name == "email":
+            value = check_email(value)
         if name == "phone_number" and not PHONE.fullmatch(value):
             raise InvalidInput(_("Enter the phone number with its country code, e.g. +14325551212."))
-        checked[name] = value.lower() if name == "email" else value
+        checked[name] = value
     return checked
+
+
+def check_email(value: str) -> str:
+    """The one address ``value`` holds, normalised (NFC, IDNA domain) and lower-cased as
+    the pool stores addresses; :class:`InvalidInput` for anything else."""
+    address = clean_email(value)
+    if address is None:
+        raise InvalidInput(_("Enter a valid email address."))
+    return address
+
+
+def clean_email(value: str) -> str | None:
+    """``value`` as one valid address (see :func:`check_email`), or None."""
+    try:
+        found = validate_email(value.strip(), check_deliverability=False)
+    except EmailNotValidError:
+        return None
+    return found.normalized.lower()
 
 
 def check_name(name: str) -> str:

@@ -23,6 +23,7 @@ from ..i18n import gettext as _
 from ..store import repo
 from ..store.models import IdentityProvider, User, UserIdentity, UserPool
 from . import audit
+from .attributes import clean_email
 from .idps import IDENTITIES, find_link, refresh_identities
 
 EXTERNAL = "EXTERNAL_PROVIDER"
@@ -73,8 +74,13 @@ def map_attributes(mapping: dict[str, str], identity: Identity) -> dict[str, str
         value = identity.attributes.get(upstream)
         if value is not None and pool_attr != IDENTITIES:
             out[pool_attr] = str(value)[:MAX_VALUE]
-    if "email" in out and "email_verified" not in out:
-        out["email_verified"] = "true" if identity.email_verified else "false"
+    if "email" in out:  # one valid address or none: an upstream list must not reach two people
+        email = clean_email(out.pop("email"))
+        if email is not None:
+            out["email"] = email
+            out.setdefault("email_verified", "true" if identity.email_verified else "false")
+        else:
+            out.pop("email_verified", None)
     return out
 
 

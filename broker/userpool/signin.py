@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from ..errors import FormInvalid, SignInFailed, Throttled
 from ..i18n import gettext as _
 from ..store import repo
-from ..store.models import User, UserPool, utcnow
+from ..store.models import User, UserPool, canonical_username, utcnow
 from . import adaptive, audit, lockout, password_rules
 from .passwords import hash_password, needs_rehash, verify_password
 from .risk import BLOCK, Assessment, device_hash, device_tag
@@ -40,7 +40,7 @@ def authenticate(session: Session, throttle: Throttle, pool: UserPool, username:
     one by one, and the lock is read again once the check is done. With a ``context``, the
     risk is weighed before the answer: a blocked sign-in fails exactly as a wrong password
     does, and the user is told by mail (:mod:`.adaptive`)."""
-    username = username.strip().lower()
+    username = canonical_username(username)  # ａｌｉｃｅ is alice: one name, one failure count
     try:
         throttle.attempt(pool.id, username or "-", ip)
     except Throttled:

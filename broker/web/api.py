@@ -13,6 +13,7 @@ from ..oauth.tokens import attribute_claims
 from ..oauth.verify import InvalidToken, verify_access_token
 from ..runtime import runtime
 from ..userpool.admin import STANDARD_SCOPES
+from ..userpool.client_attributes import readable
 from .pools import pool_blueprint
 
 bp = pool_blueprint("api")
@@ -107,7 +108,8 @@ def userinfo() -> Response:
     scopes = str(claims.get("scope", "")).split()
     if "openid" not in scopes and "aws.cognito.signin.user.admin" not in scopes:
         return _bearer_error("insufficient_scope", "The openid scope is required.", 403)
-    body = {"sub": user.sub, **attribute_claims(user.attributes, scopes), "username": user.username}
+    client = rt.config.client(g.db_session, g.pool.id, str(claims.get("client_id")))
+    body = {"sub": user.sub, **attribute_claims(readable(client, user.attributes), scopes), "username": user.username}
     response = jsonify(body)
     response.headers["Cache-Control"] = "no-store"
     return response

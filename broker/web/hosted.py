@@ -142,8 +142,9 @@ def signup() -> Response | str | tuple[str, int]:
                 raise FormInvalid(form_errors(form))
             rt = runtime()
             attrs = {k: v for k, v in values.items() if k != "username"}
+            client = rt.config.client(g.db_session, g.pool.id, data["request"]["client_id"])
             user = accounts.sign_up(g.db_session, rt.state, rt.sender, g.pool, form.username.data,
-                                    form.password.data, attrs, _requester())
+                                    form.password.data, attrs, _requester(), client)
             g.db_session.commit()
             if user is not None:  # confirming it finishes the sign-in (no such thing for a taken name)
                 flow.save_login(flow.proven(data, user, password_proven_for=user.username))
