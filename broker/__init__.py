@@ -31,6 +31,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from .oauth.keys import KeyCache
     from .oauth.server import build_server
     from .runtime import Runtime
+    from .sealing import Sealer
     from .store.cache import ConfigCache
     from .store.db import Database
     from .store.state import open_state
@@ -73,7 +74,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     state = open_state(settings.redis_url)
     outbox = open_outbox(settings, state)
     app.extensions["broker"] = Runtime(settings=settings, db=db, state=state, sender=outbox, keys=keys, config=config,
-                                       sms=outbox)
+                                       sms=outbox, sealer=Sealer(app.config["SECRET_KEY"]))
     app.before_request(outbox.ensure_courier)
     app.after_request(outbox.after_request)
     observability.init_app(app, settings)  # inside ProxyFix: it logs the client's address

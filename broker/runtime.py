@@ -7,6 +7,7 @@ from flask import current_app
 
 from .config import Settings
 from .oauth.keys import KeyCache
+from .sealing import Sealer
 from .store.cache import ConfigCache
 from .store.db import Database
 from .store.state import StateStore
@@ -22,6 +23,7 @@ class Runtime:
     keys: KeyCache
     config: ConfigCache
     sms: SmsSender
+    sealer: Sealer
 
 
 def runtime() -> Runtime:

@@ -87,6 +87,11 @@ class AppClient(Base):
     pool_id: Mapped[str] = mapped_column(ForeignKey("user_pools.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(128))
     secret_hash: Mapped[str | None] = mapped_column(String(128))
+    #: The secret itself, sealed (:mod:`broker.sealing`): Cognito's SECRET_HASH is keyed with
+    #: it. None for clients made before the JSON API until their secret is rotated.
+    secret_sealed: Mapped[str | None] = mapped_column(Text)
+    #: Cognito's ExplicitAuthFlows (``ALLOW_USER_SRP_AUTH``...); None = its defaults.
+    explicit_auth_flows: Mapped[list[str] | None] = mapped_column(JSON, default=None)
     callback_urls: Mapped[list[str]] = mapped_column(default=list)
     logout_urls: Mapped[list[str]] = mapped_column(default=list)
     allowed_flows: Mapped[list[str]] = mapped_column(default=list)
@@ -113,6 +118,9 @@ class User(Base):
     sub: Mapped[str] = mapped_column(String(36), unique=True, default=lambda: str(uuid.uuid4()))
     username: Mapped[str] = mapped_column(String(128))
     password_hash: Mapped[str | None] = mapped_column(Text)
+    #: The SRP salt and verifier, sealed (:mod:`broker.sealing`); None until the password is
+    #: next set or proven in the clear (an imported hash has none).
+    srp_verifier: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(32), default="UNCONFIRMED")
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
