@@ -67,14 +67,15 @@ def create_app(settings: Settings | None = None) -> Flask:
         WTF_CSRF_TIME_LIMIT=settings.login_ttl,
         WTF_CSRF_SSL_STRICT=False,
     )
-    db, keys, config = Database(settings.database_url), KeyCache(settings.key_cache_seconds), ConfigCache(
+    sealer = Sealer(app.config["SECRET_KEY"])
+    db, keys, config = Database(settings.database_url, sealer), KeyCache(settings.key_cache_seconds), ConfigCache(
         settings.config_cache_seconds)
     config.on_change(keys.clear)
     db.config_committed.append(config.clear)
     state = open_state(settings.redis_url)
     outbox = open_outbox(settings, state)
     app.extensions["broker"] = Runtime(settings=settings, db=db, state=state, sender=outbox, keys=keys, config=config,
-                                       sms=outbox, sealer=Sealer(app.config["SECRET_KEY"]))
+                                       sms=outbox, sealer=sealer)
     app.before_request(outbox.ensure_courier)
     app.after_request(outbox.after_request)
     observability.init_app(app, settings)  # inside ProxyFix: it logs the client's address

@@ -15,6 +15,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from . import sealing
 from .config import ConfigError, Settings, load_settings, validate
 from .errors import InvalidInput
 from .oauth import keys
@@ -37,7 +38,7 @@ def _settings() -> Settings:
 @contextmanager
 def _store() -> Iterator[tuple[Settings, Session]]:
     settings = _settings()
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, sealing.for_settings(settings))
     try:
         if db.url.startswith("sqlite"):
             db.upgrade()

@@ -23,6 +23,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from .config import Settings
 
 VERSION = "v1"
@@ -33,6 +35,14 @@ def for_settings(settings: Settings) -> Sealer:
     from .config import dev_secret_key
 
     return Sealer(settings.secret_key or dev_secret_key(settings.var_dir))
+
+
+def of(session: Session) -> Sealer:
+    """The sealer of the database ``session`` belongs to (:class:`broker.store.db.Database`)."""
+    sealer = session.info.get("sealer")
+    if sealer is None:
+        raise RuntimeError("this database session was opened without a sealer")
+    return sealer
 
 
 class Sealer:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from .cache import track_changes
 
 if TYPE_CHECKING:
+    from ..sealing import Sealer
     from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -26,7 +27,7 @@ class Database:
     #: Every database of this process, for :meth:`dispose_all`.
     _open: weakref.WeakSet[Database] = weakref.WeakSet()
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, sealer: Sealer | None = None) -> None:
         Database._open.add(self)
         self.url = _driver_url(url)
         if self.url.startswith("sqlite:///"):
@@ -41,7 +42,9 @@ class Database:
             timeout = {} if "connect_timeout" in make_url(self.url).query else {"connect_timeout": CONNECT_TIMEOUT}
             self.engine = create_engine(self.url, pool_pre_ping=True, pool_size=10, max_overflow=20,
                                         connect_args=timeout)
-        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # Every session carries the deployment's sealer: code that stores a sealed value
+        # (a client secret, an SRP verifier) reaches it from the session it writes with.
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False, info={"sealer": sealer})
         #: Called after a session of this database commits a configuration change.
         self.config_committed: list[Callable[[], None]] = []
         track_changes(self.sessions, self.config_committed)
