@@ -40,6 +40,8 @@ class Challenge:
 
     factor: str | None  # TOTP or EMAIL_OTP to ask for; None when nothing is needed
     setup: bool = False  # the pool requires MFA and the user has none yet: enrol first
+    #: The factors the user may choose from, when several are enabled and none is preferred.
+    choices: tuple[str, ...] = ()
 
 
 def record(session: Session, user: User) -> UserMfa:
@@ -62,8 +64,9 @@ def challenge(session: Session, pool: UserPool, user: User) -> Challenge:
     if row and row.sms_otp_enabled and SMS_OTP in pool.mfa_methods and user.attributes.get("phone_number"):
         enabled.append(SMS_OTP)
     if enabled:
-        preferred = row.preferred if row and row.preferred in enabled else enabled[0]
-        return Challenge(preferred)
+        if row is not None and row.preferred in enabled:
+            return Challenge(row.preferred)
+        return Challenge(enabled[0], choices=tuple(enabled) if len(enabled) > 1 else ())
     if pool.mfa == "ON":
         return Challenge(None, setup=True)
     return Challenge(None)

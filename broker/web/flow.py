@@ -107,13 +107,13 @@ def load_login(txn: str | None) -> dict[str, Any]:
     return data
 
 
-def load_step(step: str) -> tuple[dict[str, Any], User]:
-    """The transaction of a page that is ``step`` of a sign-in (its txn from the form or the
-    URL) and its user, who has proven the password; anything else is an expired session."""
+def load_step(*steps: str) -> tuple[dict[str, Any], User]:
+    """The transaction of a page that is one of ``steps`` of a sign-in (its txn from the form
+    or the URL) and its user, who has proven the password; anything else is an expired session."""
     txn = request.form.get("txn") if request.method == "POST" else request.args.get("txn")
     data = load_login(txn)
     user = g.db_session.get(User, data.get("user_id") or 0)
-    if data.get("step") != step or user is None or not user.enabled:
+    if data.get("step") not in steps or user is None or not user.enabled:
         raise expired()
     require_proven(data, user)
     return data, user

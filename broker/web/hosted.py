@@ -14,13 +14,15 @@ from ..i18n import gettext as _
 from ..oauth import authorize
 from ..oauth.issue import issuer
 from ..oauth.verify import InvalidToken, verify_id_token_hint
+from ..engine import signin
+from ..engine.challenges import NEW_PASSWORD_REQUIRED, NOT_CONFIRMED, RESET_REQUIRED, Refused
 from ..runtime import runtime
 from ..store.models import User
-from ..userpool import accounts, adaptive
+from ..userpool import accounts
 from ..userpool.attributes import label as attribute_label
 from ..userpool.limits import Requester
 from ..userpool.passwords import PasswordPolicy
-from ..userpool.signin import authenticate, set_new_password
+from ..userpool.signin import authenticate
 from ..userpool.throttle import Throttle
 from . import federation, flow, saml
 from . import mfa as mfa_step
@@ -84,42 +86,44 @@ def login_post() -> Response | tuple[str, int]:
         g.db_session.commit()
         return _login_page(data, form.username.data, error=exc.message), exc.status
     g.db_session.commit()
-    decided = adaptive.as_data(signed.risk) if signed.risk else None
-    return _after_password(flow.proven(data, signed.user, risk=decided), signed.user)
+    return _after_password(signin.proven(flow.proven(data, signed.user), signed.user, signed), signed.user)
 
 
 def _after_password(data: dict[str, Any], user: User) -> Response:
     txn = data["txn"]
     rt = runtime()
-    if user.status == "UNCONFIRMED":  # the password is proven: confirming will finish the sign-in
-        with suppress(LimitExceeded):  # past the limits, the code sent last stays good
-            accounts.resend_confirmation(g.db_session, rt.state, rt.sender, g.pool, user.username, _requester())
-        flow.save_login({**data, "password_proven_for": user.username})
-        return redirect(url_for("hosted.confirm_user", txn=txn, username=user.username))
-    if user.status == "RESET_REQUIRED":
-        with suppress(LimitExceeded):
-            accounts.forgot_password(g.db_session, rt.state, rt.sender, g.pool, user.username, _requester())
-        return redirect(url_for("hosted.confirm_forgot_password", txn=txn, username=user.username))
-    if user.status == "FORCE_CHANGE_PASSWORD":
-        flow.save_login({**data, "step": "new_password", "user_id": user.id})
-        return redirect(url_for("hosted.new_password", txn=txn))
-    return mfa_step.begin(data, user)
+    try:
+        return mfa_step.render(signin.after_password(mfa_step.env(data), data, user))
+    except Refused as exc:
+        if exc.reason == NOT_CONFIRMED:  # the password is proven: confirming will finish the sign-in
+            with suppress(LimitExceeded):  # past the limits, the code sent last stays good
+                accounts.resend_confirmation(g.db_session, rt.state, rt.sender, g.pool, user.username, _requester())
+            flow.save_login({**data, "password_proven_for": user.username})
+            return redirect(url_for("hosted.confirm_user", txn=txn, username=user.username))
+        if exc.reason == RESET_REQUIRED:
+            with suppress(LimitExceeded):
+                accounts.forgot_password(g.db_session, rt.state, rt.sender, g.pool, user.username, _requester())
+            return redirect(url_for("hosted.confirm_forgot_password", txn=txn, username=user.username))
+        raise HostedError(exc.message, 403) from None
 
 
 @bp.route("/newPassword", methods=["GET", "POST"])
 def new_password() -> Response | str | tuple[str, int]:
     form = NewPasswordForm()
-    data, user = flow.load_step("new_password")
+    data, user = flow.load_step(NEW_PASSWORD_REQUIRED)
     error: list[str] | None = None
     if request.method == "POST":
         try:
             if not form.validate():
                 raise FormInvalid(form_errors(form))
-            set_new_password(g.db_session, g.pool, user, form.password.data, form.password_confirm.data)
-            g.db_session.commit()
-            return mfa_step.begin(data, user)
+            step = signin.answer_new_password(mfa_step.env(data), data, user, form.password.data,
+                                              form.password_confirm.data)
         except FormInvalid as exc:
             error = exc.errors
+        except Refused as exc:
+            raise HostedError(exc.message, 403) from None
+        else:
+            return mfa_step.render(step)
     page = render_template("new_password.html", action=url_for("hosted.new_password"), txn=data["txn"],
                            username=user.username, error=error, policy=_policy())
     return (page, 400) if error else page

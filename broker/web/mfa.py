@@ -1,6 +1,7 @@
-"""The second step of a sign-in: a TOTP or emailed code, or a recovery code; and TOTP
-enrolment when the pool requires MFA. Both are steps of the login transaction, so the
-password step alone never yields a code for the app."""
+"""The hosted UI's pages of the sign-in engine's later steps (:mod:`broker.engine.signin`):
+a TOTP, emailed or texted code, or a recovery code; TOTP enrolment when the pool requires
+MFA. Each is a step of the login transaction, so the password step alone never yields a
+code for the app."""
 from __future__ import annotations
 
 import secrets
@@ -15,43 +16,43 @@ from ..i18n import gettext as _
 from ..runtime import runtime
 from ..store.models import User
 from ..store.state import Keys
-from ..userpool import adaptive, audit, mfa, risk
+from ..engine import signin
+from ..engine.challenges import ENDED, FACTOR_CHALLENGES, MFA_SETUP, NEW_PASSWORD_REQUIRED, Refused, SignedIn
+from ..userpool import adaptive, mfa
 from ..userpool.security import Security
 from . import flow, verify
 from .forms import MfaForm, TxnForm
 from .pools import pool_blueprint
 
 bp = pool_blueprint("mfa")
-MAX_FAILURES = 5
+#: The page that shows the recovery codes of a TOTP just enrolled (the hosted UI's own step).
+RECOVERY_STEP = "mfa_recovery"
 DEVICE_COOKIE = "cognate_device"
 
 
+def env(data: dict[str, Any]) -> signin.Env:
+    """The engine's view of this request for the sign-in ``data``."""
+    rt = runtime()
+    return signin.Env(g.db_session, rt.state, rt.sender, rt.sms, g.pool, context(),
+                      remembered_skips_mfa=data.get("purpose") != "mfa_settings")
+
+
 def begin(data: dict[str, Any], user: User) -> Response:
-    """After the password (or a first password change): follow the risk decision made at the
-    password step (weighed now when the user came another way, such as a confirmed sign-up),
-    then ask for the second factor the pool, the user and the risk call for, or finish."""
+    """After the password (or a confirmed sign-up): the second factor, or the end."""
     flow.require_proven(data, user)
-    assessment = adaptive.from_data(data.get("risk")) or adaptive.decide(g.db_session, g.pool, user, context())
-    g.db_session.commit()
-    if assessment.action == risk.BLOCK:  # not after a password: a password step answers a block as a wrong one
-        raise HostedError(_("This sign-in was blocked for your protection. Contact your administrator."), 403)
-    found = mfa.challenge(g.db_session, g.pool, user)
-    if found.setup:
-        flow.save_login({**data, "step": "mfa_setup", "user_id": user.id, "amr": ["pwd"]})
-        return redirect(url_for("mfa.setup", txn=data["txn"]))
-    # A remembered device skips the second factor, except to manage the second factors.
-    skip = assessment.remembered and bool(_remember_days()) and data.get("purpose") != "mfa_settings"
-    factor = None if skip else found.factor
-    if factor is None and assessment.action == risk.MFA and not skip:
-        factor = adaptive.step_up_factor(g.db_session, g.pool, user)
-        if factor is None:
-            raise HostedError(_("This sign-in was blocked for your protection. Contact your administrator."), 403)
-    if factor:
-        flow.save_login({**data, "step": "mfa", "user_id": user.id, "factor": factor, "amr": ["pwd"],
-                         "failures": 0})
-        _send_code(factor, user)
-        return redirect(url_for("mfa.challenge_page", txn=data["txn"]))
-    return complete(data, user)
+    try:
+        return render(signin.second_factor(env(data), data, user))
+    except Refused as exc:
+        raise HostedError(exc.message, 403) from None
+
+
+def render(step: signin.Step) -> Response:
+    """The page of the engine's next step, or the end of the sign-in."""
+    if isinstance(step, SignedIn):
+        return finish(step.progress, step.user)
+    flow.save_login(step.progress)
+    pages = {NEW_PASSWORD_REQUIRED: "hosted.new_password", MFA_SETUP: "mfa.setup"}
+    return redirect(url_for(pages.get(step.name, "mfa.challenge_page"), txn=step.progress["txn"]))
 
 
 def context() -> adaptive.Context:
@@ -60,11 +61,14 @@ def context() -> adaptive.Context:
 
 
 def complete(data: dict[str, Any], user: User, remember: bool = False) -> Response:
-    """The sign-in is done: note the device (remembered if asked and allowed), then finish."""
-    days = _remember_days() if remember else 0
-    risk.seen(g.db_session, user, device_key(), _ip(), request.headers.get("User-Agent"), days)
-    g.db_session.commit()
-    if verify.due(data, user):  # a changed email or phone number waits for its code
+    """The sign-in is done: the engine notes the device (remembered if asked and allowed)."""
+    return render(signin.signed_in(env(data), data, user, remember))
+
+
+def finish(data: dict[str, Any], user: User) -> Response:
+    """What the hosted UI does after a sign-in: a changed email or phone number waits for its
+    code, a sign-in to manage the second factors goes there, any other goes back to the app."""
+    if verify.due(data, user):
         return verify.start(data, user)
     if data.get("purpose") == "mfa_settings":  # signed in again to manage the second factors
         flow.save_login({**data, "step": "mfa_settings", "user_id": user.id, "codes": None})
@@ -100,38 +104,21 @@ def _ip() -> str:
     return request.remote_addr or "-"
 
 
-def _send_code(factor: str, user: User) -> None:
-    rt = runtime()
-    text = _("Your sign-in code is %(code)s. It expires in 5 minutes.", code="{code}")
-    if factor == mfa.EMAIL_OTP:
-        mfa.send_email_code(rt.state, rt.sender, g.pool, user, _("Your sign-in code"), text)
-    elif factor == mfa.SMS_OTP:
-        mfa.send_sms_code(rt.state, rt.sms, g.pool, user, text)
-
-
 @bp.route("/mfa", methods=["GET", "POST"])
 def challenge_page() -> Response | str | tuple[str, int]:
-    data, user = flow.load_step("mfa")
+    data, user = flow.load_step(*FACTOR_CHALLENGES.values())
     form = MfaForm()
     error = None
     if request.method == "POST":
         code = (form.code.data or "").strip() if form.validate() else ""
-        answer = mfa.answer(g.db_session, runtime().state, g.pool, user, data["factor"], code, request.remote_addr)
-        if answer.amr:
-            audit.record(g.db_session, g.pool.id, "SignInMfa", audit.PASS, user=user, ip=request.remote_addr,
-                         factor=data["factor"], amr=answer.amr)
-            g.db_session.commit()
-            return complete({**data, "amr": answer.amr}, user, remember=request.form.get("remember") == "yes")
-        data["failures"] = data.get("failures", 0) + 1
-        ended = data["failures"] >= MAX_FAILURES or not answer.checked
-        audit.record(g.db_session, g.pool.id, "SignInMfa", audit.BLOCK if ended else audit.FAIL, user=user,
-                     ip=request.remote_addr, factor=data["factor"], failures=data["failures"])
-        g.db_session.commit()
-        if ended:
-            runtime().state.delete(Keys.login(data["txn"]))
-            raise HostedError(_("Too many wrong codes. Go back to the application and sign in again."))
-        flow.save_login(data)
-        error = _("The code is not valid. Try again.")
+        try:
+            return render(signin.answer_code(env(data), data, user, code, request.form.get("remember") == "yes"))
+        except Refused as exc:
+            if exc.reason == ENDED or exc.progress is None:
+                runtime().state.delete(Keys.login(data["txn"]))
+                raise HostedError(exc.message) from None
+            flow.save_login(exc.progress)
+            error = exc.message
     page = render_template("mfa.html", action=url_for("mfa.challenge_page"), txn=data["txn"], factor=data["factor"],
                            error=error, resend_action=url_for("mfa.resend"), remember_days=_remember_days())
     return (page, 400) if error else page
@@ -139,30 +126,30 @@ def challenge_page() -> Response | str | tuple[str, int]:
 
 @bp.post("/mfa/resend")
 def resend() -> Response:
-    data, user = flow.load_step("mfa")
+    data, user = flow.load_step(*FACTOR_CHALLENGES.values())
     if not TxnForm().validate():
         raise HostedError(_("The form has expired or was not sent from this page. Go back, reload and try again."))
-    _send_code(data["factor"], user)
+    signin.send_code(env(data), user, data["factor"])
     return redirect(url_for("mfa.challenge_page", txn=data["txn"]))
 
 
 @bp.route("/mfaSetup", methods=["GET", "POST"])
 def setup() -> Response | str | tuple[str, int]:
-    data, user = flow.load_step("mfa_setup")
+    data, user = flow.load_step(MFA_SETUP)
     if not data.get("secret"):
-        data["secret"] = mfa.new_secret()
+        data = signin.setup_secret(data)
         flow.save_login(data)
     error = None
     if request.method == "POST":
         form = MfaForm()
-        recovery = mfa.enable_totp(g.db_session, user, data["secret"], form.code.data or "") if form.validate() else None
-        if recovery is not None:
-            audit.record(g.db_session, g.pool.id, "AssociateSoftwareToken", audit.PASS, user=user, ip=request.remote_addr)
-            g.db_session.commit()
-            # Post/Redirect/Get: a reload shows the codes again until the user goes on
-            flow.save_login({**data, "step": "mfa_recovery", "secret": None, "amr": mfa.OTP_AMR, "codes": recovery})
+        try:
+            progress, recovery = signin.answer_setup(env(data), data, user,
+                                                  (form.code.data or "") if form.validate() else "")
+        except Refused as exc:
+            error = exc.message
+        else:  # Post/Redirect/Get: a reload shows the codes again until the user goes on
+            flow.save_login({**progress, "step": RECOVERY_STEP, "codes": recovery})
             return redirect(url_for("mfa.setup_done", txn=data["txn"]))
-        error = _("The code is not valid. Try again.")
     uri = mfa.provisioning_uri(data["secret"], g.pool, user)
     page = render_template("mfa_setup.html", action=url_for("mfa.setup"), txn=data["txn"], secret=data["secret"],
                            qr=mfa.qr_data_uri(uri), error=error)
@@ -172,7 +159,7 @@ def setup() -> Response | str | tuple[str, int]:
 @bp.route("/mfaSetup/done", methods=["GET", "POST"])
 def setup_done() -> Response | str:
     """Shows the recovery codes (kept in the login transaction only until the user goes on)."""
-    data, user = flow.load_step("mfa_recovery")
+    data, user = flow.load_step(RECOVERY_STEP)
     if request.method == "GET":
         return render_template("mfa_recovery.html", action=url_for("mfa.setup_done"), txn=data["txn"],
                                codes=data.get("codes") or [])

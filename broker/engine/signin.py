@@ -1,0 +1,203 @@
+"""A sign-in as a state machine: each input (a password, a new password, a second-factor
+code, a factor's choice, a first TOTP code) moves it to the next :class:`Challenge` or ends
+it :class:`SignedIn`. Lockout, throttles, adaptive risk, the MFA policy and the audit log
+are applied here, once, whichever door the user came through.
+
+The sign-in's state (``progress``) is a small dict the door keeps between steps (the
+hosted UI in its login transaction, the API behind its ``Session`` string) and hands back
+with the next input:
+
+    step = signin.password(env, progress, username, password)
+    while isinstance(step, Challenge):
+        step = signin.answer_code(env, step.progress, user, code)   # or another answer
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from ..i18n import gettext as _
+from ..store.models import User, UserPool
+from ..store.state import StateStore
+from ..userpool import adaptive, audit, mfa, risk
+from ..userpool.security import Security
+from ..userpool.senders import Sender, SmsSender
+from ..userpool.signin import SignIn, set_new_password
+from .challenges import (
+    BLOCKED, CHALLENGE_FACTORS, CODE_MISMATCH, ENDED, FACTOR_CHALLENGES, MFA_SETUP, NEW_PASSWORD_REQUIRED,
+    NOT_CONFIRMED, RESET_REQUIRED, SELECT_MFA_TYPE, Challenge, Refused, SignedIn, Step,
+)
+from .delivery import masked
+
+#: Wrong second-factor codes one sign-in may send before it ends (each also counts toward
+#: the user's lockout: :func:`broker.userpool.lockout.factor_try`).
+MAX_FAILURES = 5
+
+
+@dataclass(frozen=True)
+class Env:
+    """What the steps of one request need, given by the door."""
+
+    db: Session
+    state: StateStore
+    sender: Sender
+    sms: SmsSender
+    pool: UserPool
+    #: The client's address, its device key (Cognito's DEVICE_KEY, the hosted UI's device
+    #: cookie; None when the request has none to weigh) and user agent.
+    context: adaptive.Context
+    #: Whether a user with several factors and no preferred one is asked to choose
+    #: (SELECT_MFA_TYPE); otherwise the first is asked for.
+    can_select: bool = False
+    #: Whether a remembered device may skip the second factor (not to manage the factors).
+    remembered_skips_mfa: bool = True
+
+
+def proven(progress: dict[str, Any], user: User, signed: SignIn | None = None) -> dict[str, Any]:
+    """The sign-in once ``user`` has proven a password: their ``sub`` and ``session_epoch``
+    (a sign-out everywhere meanwhile ends it) and the risk decision made at the password."""
+    more = {"risk": adaptive.as_data(signed.risk)} if signed is not None and signed.risk else {}
+    return {**progress, "sub": user.sub, "epoch": user.session_epoch, "user_id": user.id, **more}
+
+
+def after_password(env: Env, progress: dict[str, Any], user: User) -> Step:
+    """The account's status decides first: a new password to set, a sign-up to confirm or a
+    reset to finish (both refused with ``progress``, so a door can carry on), else MFA."""
+    progress = {**progress, "user_id": user.id}
+    if user.status == "UNCONFIRMED":
+        raise Refused(NOT_CONFIRMED, _("User is not confirmed."), progress)
+    if user.status == "RESET_REQUIRED":
+        raise Refused(RESET_REQUIRED, _("Password reset required for the user"), progress)
+    if user.status == "FORCE_CHANGE_PASSWORD":
+        attributes = {k: v for k, v in user.attributes.items() if not k.startswith("_")}
+        return Challenge(NEW_PASSWORD_REQUIRED, {**progress, "step": NEW_PASSWORD_REQUIRED},
+                         {"requiredAttributes": "[]", "userAttributes": json.dumps(attributes)})
+    return second_factor(env, progress, user)
+
+
+def answer_new_password(env: Env, progress: dict[str, Any], user: User, password: str,
+                        confirm: str | None = None) -> Step:
+    """NEW_PASSWORD_REQUIRED: the permanent password replaces the temporary one
+    (:class:`broker.errors.FormInvalid` naming each broken rule), then MFA."""
+    set_new_password(env.db, env.pool, user, password, password if confirm is None else confirm)
+    env.db.commit()
+    return second_factor(env, progress, user)
+
+
+def second_factor(env: Env, progress: dict[str, Any], user: User) -> Step:
+    """Follow the risk decision made at the password (weighed now when the user came
+    another way, such as a confirmed sign-up), then ask for the factor the pool, the user
+    and the risk call for, or sign in."""
+    assessment = adaptive.from_data(progress.get("risk")) or adaptive.decide(env.db, env.pool, user, env.context)
+    env.db.commit()
+    if assessment.action == risk.BLOCK:  # not after a password: a password step answers a block as a wrong one
+        raise Refused(BLOCKED, _("This sign-in was blocked for your protection. Contact your administrator."))
+    found = mfa.challenge(env.db, env.pool, user)
+    progress = {**progress, "user_id": user.id, "amr": ["pwd"]}
+    if found.setup:
+        return Challenge(MFA_SETUP, {**progress, "step": MFA_SETUP}, {"MFAS_CAN_SETUP": '["SOFTWARE_TOKEN_MFA"]'})
+    skip = assessment.remembered and env.remembered_skips_mfa and _remember_days(env.pool) > 0
+    factor = None if skip else found.factor
+    if factor is None and assessment.action == risk.MFA and not skip:
+        factor = adaptive.step_up_factor(env.db, env.pool, user)
+        if factor is None:
+            raise Refused(BLOCKED, _("This sign-in was blocked for your protection. Contact your administrator."))
+    if factor and env.can_select and factor == found.factor and found.choices:
+        choices = json.dumps([FACTOR_CHALLENGES[f] for f in found.choices])
+        return Challenge(SELECT_MFA_TYPE, {**progress, "step": SELECT_MFA_TYPE, "choices": list(found.choices)},
+                         {"MFAS_CAN_CHOOSE": choices})
+    if factor:
+        return ask_factor(env, progress, user, factor)
+    return signed_in(env, progress, user)
+
+
+def select_factor(env: Env, progress: dict[str, Any], user: User, chosen: str) -> Step:
+    """SELECT_MFA_TYPE: the challenge of one of the factors offered."""
+    factor = CHALLENGE_FACTORS.get(chosen)
+    if factor is None or factor not in progress.get("choices", ()):
+        raise Refused(CODE_MISMATCH, _("The chosen second factor is not one of those offered."), progress)
+    return ask_factor(env, {k: v for k, v in progress.items() if k != "choices"}, user, factor)
+
+
+def ask_factor(env: Env, progress: dict[str, Any], user: User, factor: str) -> Challenge:
+    """The challenge of ``factor``, its code sent when it goes by email or text message."""
+    name = FACTOR_CHALLENGES[factor]
+    parameters = send_code(env, user, factor)
+    return Challenge(name, {**progress, "step": name, "factor": factor, "failures": 0}, parameters)
+
+
+def send_code(env: Env, user: User, factor: str) -> dict[str, str]:
+    """Send a sign-in code for an emailed or texted ``factor``; Cognito's delivery parameters."""
+    text = _("Your sign-in code is %(code)s. It expires in 5 minutes.", code="{code}")
+    if factor == mfa.EMAIL_OTP:
+        mfa.send_email_code(env.state, env.sender, env.pool, user, _("Your sign-in code"), text)
+        return {"CODE_DELIVERY_DELIVERY_MEDIUM": "EMAIL",
+                "CODE_DELIVERY_DESTINATION": masked(str(user.attributes.get("email", "")))}
+    if factor == mfa.SMS_OTP:
+        mfa.send_sms_code(env.state, env.sms, env.pool, user, text)
+        return {"CODE_DELIVERY_DELIVERY_MEDIUM": "SMS",
+                "CODE_DELIVERY_DESTINATION": masked(str(user.attributes.get("phone_number", "")))}
+    return {}
+
+
+def answer_code(env: Env, progress: dict[str, Any], user: User, code: str, remember: bool = False) -> Step:
+    """A second-factor code (a recovery code works in its place). A wrong one is
+    :class:`Refused` with ``CODE_MISMATCH`` and the progress to keep, or with ``ENDED``
+    after :data:`MAX_FAILURES` of them or when the user's lockout refused to check it."""
+    factor = progress["factor"]
+    ip = env.context.ip
+    answer = mfa.answer(env.db, env.state, env.pool, user, factor, code, ip)
+    if answer.amr:
+        audit.record(env.db, env.pool.id, "SignInMfa", audit.PASS, user=user, ip=ip, factor=factor, amr=answer.amr)
+        env.db.commit()
+        return signed_in(env, {**progress, "amr": answer.amr}, user, remember)
+    failures = int(progress.get("failures", 0)) + 1
+    ended = failures >= MAX_FAILURES or not answer.checked
+    audit.record(env.db, env.pool.id, "SignInMfa", audit.BLOCK if ended else audit.FAIL, user=user, ip=ip,
+                 factor=factor, failures=failures)
+    env.db.commit()
+    if ended:
+        raise Refused(ENDED, _("Too many wrong codes. Go back to the application and sign in again."))
+    raise Refused(CODE_MISMATCH, _("The code is not valid. Try again."), {**progress, "failures": failures})
+
+
+def setup_secret(progress: dict[str, Any]) -> dict[str, Any]:
+    """MFA_SETUP: the progress holding the TOTP secret to enrol (a new one unless it has one)."""
+    return progress if progress.get("secret") else {**progress, "secret": mfa.new_secret()}
+
+
+def answer_setup(env: Env, progress: dict[str, Any], user: User, code: str) -> tuple[dict[str, Any], list[str]]:
+    """MFA_SETUP: the first code of the new TOTP secret enrols it; the progress now proves
+    the second factor, and the new recovery codes (to show once). :class:`Refused` with
+    ``CODE_MISMATCH`` when the code is wrong."""
+    secret = progress.get("secret")
+    recovery = mfa.enable_totp(env.db, user, secret, code) if secret else None
+    if recovery is None:
+        raise Refused(CODE_MISMATCH, _("The code is not valid. Try again."), progress)
+    audit.record(env.db, env.pool.id, "AssociateSoftwareToken", audit.PASS, user=user, ip=env.context.ip)
+    env.db.commit()
+    return {**progress, "secret": None, "amr": mfa.OTP_AMR, "step": "MFA_SETUP_DONE"}, recovery
+
+
+def signed_in(env: Env, progress: dict[str, Any], user: User, remember: bool = False) -> SignedIn:
+    """The sign-in is done: note the device (remembered if asked and allowed)."""
+    if env.context.device_key:
+        days = _remember_days(env.pool) if remember else 0
+        risk.seen(env.db, user, env.context.device_key, env.context.ip, env.context.user_agent, days)
+    env.db.commit()
+    return SignedIn(user, progress, tuple(progress.get("amr") or ("pwd",)), int(time.time()))
+
+
+def still_current(progress: dict[str, Any], user: User | None) -> bool:
+    """Whether ``progress`` is a sign-in of this very user (an id freed by a deletion can
+    come back on SQLite; the ``sub`` never does) that no sign-out everywhere has ended."""
+    return (user is not None and user.enabled and progress.get("sub") == user.sub
+            and progress.get("epoch", 0) == user.session_epoch)
+
+
+def _remember_days(pool: UserPool) -> int:
+    return Security.of(pool.security).remember_devices_days
