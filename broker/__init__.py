@@ -27,7 +27,8 @@ def _asset_dir(name: str) -> str:
 def create_app(settings: Settings | None = None) -> Flask:
     from flask_wtf.csrf import CSRFProtect
 
-    from . import i18n, observability
+    from . import api as aws_api, i18n, observability
+    from .api import protocol
     from .oauth.keys import KeyCache
     from .oauth.server import build_server
     from .runtime import Runtime
@@ -89,8 +90,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     for view in (api.token, api.revoke, api.introspect, api.userinfo):  # bearer/client-authenticated APIs
         csrf.exempt(view)
     csrf.exempt(saml.acs)  # the IdP's cross-site POST: its signature and InResponseTo are the proof
+    csrf.exempt(protocol.dispatch)  # the JSON API: ClientId, SECRET_HASH, tokens or SigV4 are the proof
     app.extensions["broker.oauth"] = build_server(app)
     app.register_blueprint(health.bp)
+    aws_api.load_operations()
+    app.register_blueprint(protocol.bp)  # POST / : Cognito's JSON API
     for bp in (api.bp, hosted.bp, mfa.bp, account.bp, verify.bp, assets.bp, federation.bp, saml.bp):
         register(app, bp)
     errors.init_app(app)

@@ -105,6 +105,10 @@ class ConfigCache:
         return self.get(session, ("client", pool_id, client_id),
                         lambda s: _detached(s, repo.get_client(s, pool_id, client_id)))
 
+    def client_by_id(self, session: Session, client_id: str) -> AppClient | None:
+        """An app client known by its id alone, as the JSON API's callers name it."""
+        return self.get(session, ("client-id", client_id), lambda s: _detached(s, s.get(AppClient, client_id)))
+
     def idps(self, session: Session, pool_id: str) -> list[IdentityProvider]:
         """The pool's identity providers by name (an empty list is cached too)."""
         def load(s: Session) -> list[IdentityProvider]:

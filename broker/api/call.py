@@ -1,0 +1,73 @@
+"""One call of a JSON API operation: what an operation gets besides its input, and the
+checks every unauthenticated Cognito operation starts with (the app client, its secret
+hash, its auth flows), answered with Cognito's error types and messages.
+
+    client, pool = call.client(params)          # ResourceNotFoundException if unknown
+    call.check_secret_hash(client, params["Username"], params)
+    call.check_auth_flow(client, "ALLOW_USER_PASSWORD_AUTH")
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from sqlalchemy.orm import Session
+
+from ..runtime import Runtime
+from ..store.models import AppClient, UserPool
+from ..userpool import client_auth
+from ..userpool.client_auth import SecretCheck
+from ..userpool.limits import Requester
+from .errors import AwsError
+
+
+@dataclass
+class Call:
+    """``session`` is the request's database session (committed by the protocol layer when
+    the operation returns or refuses with an AWS error, rolled back on a crash);
+    ``runtime`` the broker's resources (state, sender, config cache...); ``ip`` the
+    client's address (after ProxyFix); ``request_id`` the ``x-amzn-RequestId`` answered;
+    ``headers`` the request's headers (for signed operations)."""
+
+    session: Session
+    runtime: Runtime
+    ip: str
+    request_id: str
+    operation: str
+    headers: Mapping[str, str]
+
+    @property
+    def requester(self) -> Requester:
+        """Who asks, for the per-address limits of :mod:`broker.userpool.limits`."""
+        return Requester(self.ip)
+
+    def client(self, params: dict[str, Any]) -> tuple[AppClient, UserPool]:
+        """The app client ``params["ClientId"]`` names and its pool (cached, read-only rows)."""
+        client_id = params.get("ClientId", "")
+        client = self.runtime.config.client_by_id(self.session, client_id)
+        pool = self.runtime.config.pool(self.session, client.pool_id) if client is not None else None
+        if client is None or pool is None:
+            raise AwsError("ResourceNotFoundException", f"User pool client {client_id} does not exist.")
+        return client, pool
+
+    def check_secret_hash(self, client: AppClient, username: str, params: dict[str, Any]) -> None:
+        """The caller proves ``client``'s secret for ``username`` when the client has one:
+        ``SecretHash``, or ``SECRET_HASH`` among ``AuthParameters`` / ``ChallengeResponses``."""
+        given = params.get("SecretHash") or (params.get("AuthParameters") or {}).get("SECRET_HASH") \
+            or (params.get("ChallengeResponses") or {}).get("SECRET_HASH")
+        verdict = client_auth.check_secret_hash(self.session, client, username, given)
+        if verdict is SecretCheck.MISSING:
+            raise AwsError("NotAuthorizedException",
+                           f"Client {client.id} is configured for secret but secret was not received")
+        if verdict is SecretCheck.WRONG:
+            raise AwsError("NotAuthorizedException", f"Unable to verify secret hash for client {client.id}")
+        if verdict is SecretCheck.UNSEALED:
+            raise AwsError("NotAuthorizedException",
+                           f"Client {client.id} has a secret this server cannot check: rotate it with "
+                           f"`broker client rotate-secret --pool {client.pool_id} --client {client.id}`")
+
+    def check_auth_flow(self, client: AppClient, flow: str) -> None:
+        """``flow`` (an ``ALLOW_...`` name) must be among ``client``'s ExplicitAuthFlows;
+        Cognito answers "USER_PASSWORD_AUTH flow not enabled for this client"."""
+        if flow not in client_auth.allowed_auth_flows(client):
+            raise AwsError("InvalidParameterException", f"{flow.removeprefix('ALLOW_')} flow not enabled for this client")

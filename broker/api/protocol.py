@@ -1,0 +1,156 @@
+"""The AWS JSON 1.1 protocol at ``POST /``: what every AWS SDK, the AWS CLI, Amplify and
+amazon-cognito-identity-js send to ``cognito-idp.<region>.amazonaws.com``.
+
+A request names its operation in ``X-Amz-Target: AWSCognitoIdentityProviderService.<Op>``
+and carries its input as a JSON object with ``Content-Type: application/x-amz-json-1.1``
+(https://smithy.io/2.0/aws/protocols/aws-json-1_1-protocol.html). The answer is the output
+object (``{}`` when empty) with the same content type and an ``x-amzn-RequestId``; an error
+is ``{"__type": ..., "message": ...}`` plus ``x-amzn-ErrorType: <type>:`` and
+``x-amzn-ErrorMessage``, as Cognito sends them. As AWS answers:
+
+- an unknown target, or another content type (``application/json`` too: Cognito answers
+  it with ``UnknownOperationException``) → ``UnknownOperationException``;
+- a body that is not a JSON object, or a member of the wrong JSON type →
+  ``SerializationException``; input breaking the model's constraints →
+  ``InvalidParameterException`` (:mod:`.model`); a body over the size limit → 413;
+- anything unexpected → ``InternalErrorException`` (500), logged, no trace sent.
+
+Browsers call it cross-origin with the headers the SDKs add, so the preflight and every
+answer carry CORS headers, with the error and request-id headers exposed to scripts.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import uuid
+from typing import Any, NoReturn
+
+from flask import Blueprint, Response, request
+from redis.exceptions import RedisError
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from .. import observability
+from ..errors import BrokerError
+from ..runtime import runtime
+from ..web.pools import open_session
+from . import errors, model, registry
+from .call import Call
+from .errors import AwsError
+
+log = logging.getLogger("broker.api")
+
+bp = Blueprint("aws_api", __name__)
+
+CONTENT_TYPE = "application/x-amz-json-1.1"
+#: What the SDKs send from a browser (Amplify v6, amazon-cognito-identity-js, SDK v3).
+ALLOWED_HEADERS = ("content-type, x-amz-target, x-amz-user-agent, amz-sdk-invocation-id, amz-sdk-request, "
+                   "authorization, x-amz-date, x-amz-security-token, x-amz-content-sha256, cache-control")
+EXPOSED_HEADERS = "x-amzn-RequestId, x-amzn-ErrorType, x-amzn-ErrorMessage, Date"
+PREFLIGHT_MAX_AGE = "86400"
+
+
+@bp.route("/", methods=["OPTIONS"], provide_automatic_options=False)
+def preflight() -> Response:
+    response = Response(status=200)
+    response.headers["Access-Control-Allow-Methods"] = "POST, OPTIONS"
+    response.headers["Access-Control-Allow-Headers"] = ALLOWED_HEADERS
+    response.headers["Access-Control-Max-Age"] = PREFLIGHT_MAX_AGE
+    return _cors(response)
+
+
+@bp.post("/")
+def dispatch() -> Response:
+    request_id = str(uuid.uuid4())
+    try:
+        response = _render(_answer(request_id), 200)
+    except AwsError as exc:
+        response = _error(exc)
+    response.headers["x-amzn-RequestId"] = request_id
+    return _cors(response)
+
+
+def _answer(request_id: str) -> dict[str, Any]:
+    """The operation's output, or :class:`AwsError`; the session is committed when the
+    operation returns or refuses (its audit records and counters stay), never after a crash."""
+    op = registry.find(request.headers.get("X-Amz-Target", ""))
+    if op is None or request.mimetype != CONTENT_TYPE:
+        raise errors.unknown_operation()
+    params = _body()
+    model.validate(op.model, params)
+    rt = runtime()
+    session = open_session()
+    call = Call(session=session, runtime=rt, ip=request.remote_addr or "-", request_id=request_id,
+                operation=op.name, headers=request.headers)
+    try:
+        if not op.public:
+            registry.check_signature(call, op)
+        result = op.handler(call, params)
+        session.commit()
+        return result
+    except (AwsError, BrokerError) as exc:
+        session.commit()
+        raise exc if isinstance(exc, AwsError) else errors.from_broker(exc)
+    except (OperationalError, RedisError) as exc:
+        session.rollback()
+        log.error("backing store unavailable during %s: %s", op.name, exc)
+        observability.backend_error("redis" if isinstance(exc, RedisError) else "database")
+        raise errors.internal() from None
+    except Exception:
+        session.rollback()
+        log.exception("unexpected error in %s", op.name)
+        raise errors.internal() from None
+
+
+def _body() -> dict[str, Any]:
+    try:
+        raw = request.get_data(cache=False)
+    except RequestEntityTooLarge:
+        raise AwsError("SerializationException", "The request body is too large.", 413) from None
+    if not raw.strip():
+        return {}
+    try:
+        params = json.loads(raw, parse_constant=_no_constant)
+    except (ValueError, RecursionError):
+        raise errors.serialization("The request body is not valid JSON.") from None
+    if isinstance(params, list):
+        raise errors.serialization("Start of list found where not expected.")
+    if not isinstance(params, dict):
+        raise errors.serialization("Expected a JSON object.")
+    return params
+
+
+def _no_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _render(body: dict[str, Any], status: int) -> Response:
+    return Response(json.dumps(body, separators=(",", ":"), default=_number), status=status, mimetype=CONTENT_TYPE)
+
+
+def _number(value: Any) -> Any:
+    """Timestamps are epoch seconds in JSON 1.1."""
+    if hasattr(value, "timestamp"):
+        return math.floor(value.timestamp() * 1000) / 1000
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _error(exc: AwsError) -> Response:
+    body = {"__type": exc.type, "message": exc.message} if exc.message else {"__type": exc.type}
+    response = _render(body, exc.status)
+    response.headers["x-amzn-ErrorType"] = f"{exc.type}:"
+    if exc.message:
+        response.headers["x-amzn-ErrorMessage"] = _header_text(exc.message)
+    return response
+
+
+def _header_text(text: str) -> str:
+    """A header carries one line of Latin-1: other characters are replaced."""
+    return " ".join(text.split()).encode("ascii", "replace").decode()
+
+
+def _cors(response: Response) -> Response:
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["Access-Control-Expose-Headers"] = EXPOSED_HEADERS
+    return response
