@@ -26,7 +26,8 @@ from ..store.state import StateStore
 from ..userpool import adaptive, audit, mfa, risk
 from ..userpool.security import Security
 from ..userpool.senders import Sender, SmsSender
-from ..userpool.signin import SignIn, set_new_password
+from ..userpool.signin import SignIn, authenticate, set_new_password
+from ..userpool.throttle import Throttle
 from .challenges import (
     BLOCKED, CHALLENGE_FACTORS, CODE_MISMATCH, ENDED, FACTOR_CHALLENGES, MFA_SETUP, NEW_PASSWORD_REQUIRED,
     NOT_CONFIRMED, RESET_REQUIRED, SELECT_MFA_TYPE, Challenge, Refused, SignedIn, Step,
@@ -55,6 +56,20 @@ class Env:
     can_select: bool = False
     #: Whether a remembered device may skip the second factor (not to manage the factors).
     remembered_skips_mfa: bool = True
+    #: Whether ``context.device_key`` names a device to note at the end (the API's sign-ins
+    #: without DEVICE_KEY are weighed as a new device each time and noted nowhere).
+    note_device: bool = True
+    #: The password throttle (needed by :func:`password` only).
+    throttle: Throttle | None = None
+
+
+def password(env: Env, progress: dict[str, Any], username: str, password: str) -> Step:
+    """A password (the hosted form, USER_PASSWORD_AUTH): :class:`broker.errors.SignInFailed`
+    with the one generic message, or the next step for the user it proves."""
+    assert env.throttle is not None
+    signed = authenticate(env.db, env.throttle, env.pool, username, password, env.context.ip, env.context, env.sender)
+    env.db.commit()
+    return after_password(env, proven(progress, signed.user, signed), signed.user)
 
 
 def proven(progress: dict[str, Any], user: User, signed: SignIn | None = None) -> dict[str, Any]:
@@ -185,7 +200,7 @@ def answer_setup(env: Env, progress: dict[str, Any], user: User, code: str) -> t
 
 def signed_in(env: Env, progress: dict[str, Any], user: User, remember: bool = False) -> SignedIn:
     """The sign-in is done: note the device (remembered if asked and allowed)."""
-    if env.context.device_key:
+    if env.note_device:
         days = _remember_days(env.pool) if remember else 0
         risk.seen(env.db, user, env.context.device_key, env.context.ip, env.context.user_agent, days)
     env.db.commit()

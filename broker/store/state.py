@@ -41,6 +41,11 @@ class Keys:
         return f"{PREFIX}rate:login:{client}"
 
     @staticmethod
+    def auth_session(session: str) -> str:
+        """A sign-in of the JSON API between two calls (Cognito's ``Session`` string)."""
+        return f"{PREFIX}authsession:{session}"
+
+    @staticmethod
     def session(sid: str) -> str:
         return f"{PREFIX}session:{sid}"
 

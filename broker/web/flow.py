@@ -66,15 +66,21 @@ def client_network(address: str | None) -> str:
     return str(ip)
 
 
+def fresh(data: dict[str, Any]) -> dict[str, Any]:
+    """What a password step in this browser starts from: only what the transaction started
+    with (nothing of an earlier sign-in in it: another user, factors passed, a pending step)
+    and this browser's id, which the later steps ask for (:func:`require_proven`)."""
+    started = {k: data[k] for k in STARTED if k in data}
+    return {**started, "step": "password", "browser": browser_id()}
+
+
 def proven(data: dict[str, Any], user: User, **more: Any) -> dict[str, Any]:
     """The transaction once ``user`` has proven a password (or signed up) in it, in this
     browser: only what it started with, so nothing of an earlier sign-in in it (another
     user, factors passed, a pending step) carries over; the user's ``sub`` and
     ``session_epoch`` now; and this browser's id (from the signed cookie), which the later
     steps ask for (:func:`require_proven`)."""
-    started = {k: data[k] for k in STARTED if k in data}
-    return {**started, "step": "password", "sub": user.sub, "epoch": user.session_epoch, "browser": browser_id(),
-            **more}
+    return {**fresh(data), "sub": user.sub, "epoch": user.session_epoch, **more}
 
 
 def browser_id() -> str:

@@ -22,8 +22,6 @@ from ..userpool import accounts
 from ..userpool.attributes import label as attribute_label
 from ..userpool.limits import Requester
 from ..userpool.passwords import PasswordPolicy
-from ..userpool.signin import authenticate
-from ..userpool.throttle import Throttle
 from . import federation, flow, saml
 from . import mfa as mfa_step
 from .forms import ConfirmForm, ForgotForm, LoginForm, NewPasswordForm, ResendForm, ResetForm, SignUpForm, form_errors
@@ -77,34 +75,39 @@ def login_post() -> Response | tuple[str, int]:
         raise HostedError(federation.MESSAGES["not_enabled"](), 403)
     if not form.validate():
         return _login_page(data, form.username.data or "", error=form_errors(form)), 400
-    rt = runtime()
-    throttle = Throttle(rt.state, rt.settings.lockout_free_attempts, rt.settings.lockout_max_delay)
     try:
-        signed = authenticate(g.db_session, throttle, g.pool, form.username.data, form.password.data, _client_ip(),
-                              mfa_step.context(), rt.sender)
+        step = signin.password(mfa_step.env(data), flow.fresh(data), form.username.data, form.password.data)
     except (SignInFailed, Throttled) as exc:
         g.db_session.commit()
         return _login_page(data, form.username.data, error=exc.message), exc.status
-    g.db_session.commit()
-    return _after_password(signin.proven(flow.proven(data, signed.user), signed.user, signed), signed.user)
+    except Refused as exc:
+        return _refused(data, exc)
+    return mfa_step.render(step)
 
 
 def _after_password(data: dict[str, Any], user: User) -> Response:
-    txn = data["txn"]
-    rt = runtime()
     try:
         return mfa_step.render(signin.after_password(mfa_step.env(data), data, user))
     except Refused as exc:
-        if exc.reason == NOT_CONFIRMED:  # the password is proven: confirming will finish the sign-in
-            with suppress(LimitExceeded):  # past the limits, the code sent last stays good
-                accounts.resend_confirmation(g.db_session, rt.state, rt.sender, g.pool, user.username, _requester())
-            flow.save_login({**data, "password_proven_for": user.username})
-            return redirect(url_for("hosted.confirm_user", txn=txn, username=user.username))
-        if exc.reason == RESET_REQUIRED:
-            with suppress(LimitExceeded):
-                accounts.forgot_password(g.db_session, rt.state, rt.sender, g.pool, user.username, _requester())
-            return redirect(url_for("hosted.confirm_forgot_password", txn=txn, username=user.username))
-        raise HostedError(exc.message, 403) from None
+        return _refused(data, exc)
+
+
+def _refused(data: dict[str, Any], exc: Refused) -> Response:
+    """A sign-in the engine refused after the password: an unconfirmed sign-up goes on to its
+    confirmation, a required reset to its code (both sent again), anything else ends."""
+    progress = exc.progress or data
+    user = g.db_session.get(User, progress.get("user_id") or 0)
+    if user is None or exc.reason not in (NOT_CONFIRMED, RESET_REQUIRED):
+        raise HostedError(exc.message, 403)
+    rt = runtime()
+    if exc.reason == NOT_CONFIRMED:  # the password is proven: confirming will finish the sign-in
+        with suppress(LimitExceeded):  # past the limits, the code sent last stays good
+            accounts.resend_confirmation(g.db_session, rt.state, rt.sender, g.pool, user.username, _requester())
+        flow.save_login({**progress, "password_proven_for": user.username})
+        return redirect(url_for("hosted.confirm_user", txn=data["txn"], username=user.username))
+    with suppress(LimitExceeded):
+        accounts.forgot_password(g.db_session, rt.state, rt.sender, g.pool, user.username, _requester())
+    return redirect(url_for("hosted.confirm_forgot_password", txn=data["txn"], username=user.username))
 
 
 @bp.route("/newPassword", methods=["GET", "POST"])

@@ -20,6 +20,7 @@ from ..engine import signin
 from ..engine.challenges import ENDED, FACTOR_CHALLENGES, MFA_SETUP, NEW_PASSWORD_REQUIRED, Refused, SignedIn
 from ..userpool import adaptive, mfa
 from ..userpool.security import Security
+from ..userpool.throttle import Throttle
 from . import flow, verify
 from .forms import MfaForm, TxnForm
 from .pools import pool_blueprint
@@ -34,7 +35,8 @@ def env(data: dict[str, Any]) -> signin.Env:
     """The engine's view of this request for the sign-in ``data``."""
     rt = runtime()
     return signin.Env(g.db_session, rt.state, rt.sender, rt.sms, g.pool, context(),
-                      remembered_skips_mfa=data.get("purpose") != "mfa_settings")
+                      remembered_skips_mfa=data.get("purpose") != "mfa_settings",
+                      throttle=Throttle(rt.state, rt.settings.lockout_free_attempts, rt.settings.lockout_max_delay))
 
 
 def begin(data: dict[str, Any], user: User) -> Response:

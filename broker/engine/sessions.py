@@ -1,0 +1,37 @@
+"""Cognito's ``Session``: the string InitiateAuth and RespondToAuthChallenge hand to the
+client with a challenge, which the client sends back with its answer. It names the
+sign-in's progress in the state store, so any node can take the next call.
+
+Each string serves one answer: taking it is atomic, so two answers sent at once cannot
+both be checked, and each challenge comes with a new string. A wrong code keeps the same
+string (as Cognito lets a user type the code again) until the engine ends the sign-in.
+"""
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from ..store.state import Keys, StateStore
+
+#: Cognito's AuthSessionValidity: 3 minutes by default (3 to 15).
+TTL = 180
+#: The longest ``Session`` Cognito's model allows.
+MAX_LENGTH = 2048
+
+
+def open_session(state: StateStore, progress: dict[str, Any], session: str | None = None) -> str:
+    """Keep ``progress`` under a new session string (or again under ``session``)."""
+    session = session or secrets.token_urlsafe(96)
+    state.put(Keys.auth_session(session), progress, TTL)
+    return session
+
+
+def take(state: StateStore, session: str | None, pool_id: str, client_id: str) -> dict[str, Any] | None:
+    """The progress of ``session`` for this client, once; None when it is unknown, used,
+    expired, or a sign-in of another client or pool."""
+    if not session or len(session) > MAX_LENGTH:
+        return None
+    progress = state.take(Keys.auth_session(session))
+    if progress is None or progress.get("pool") != pool_id or progress.get("client_id") != client_id:
+        return None
+    return progress
