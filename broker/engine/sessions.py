@@ -26,12 +26,17 @@ def open_session(state: StateStore, progress: dict[str, Any], session: str | Non
     return session
 
 
-def take(state: StateStore, session: str | None, pool_id: str, client_id: str) -> dict[str, Any] | None:
-    """The progress of ``session`` for this client, once; None when it is unknown, used,
-    expired, or a sign-in of another client or pool."""
+def take(state: StateStore, session: str | None, pool_id: str | None = None,
+         client_id: str | None = None) -> dict[str, Any] | None:
+    """The progress of ``session``, once; None when it is unknown, used, expired, or a
+    sign-in of another pool or client than those given (calls such as
+    VerifySoftwareToken name no client: the session alone says whose sign-in it is)."""
     if not session or len(session) > MAX_LENGTH:
         return None
     progress = state.take(Keys.auth_session(session))
-    if progress is None or progress.get("pool") != pool_id or progress.get("client_id") != client_id:
+    if progress is None:
+        return None
+    if (pool_id is not None and progress.get("pool") != pool_id) or \
+            (client_id is not None and progress.get("client_id") != client_id):
         return None
     return progress

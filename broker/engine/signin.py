@@ -37,6 +37,8 @@ from .delivery import masked
 #: Wrong second-factor codes one sign-in may send before it ends (each also counts toward
 #: the user's lockout: :func:`broker.userpool.lockout.factor_try`).
 MAX_FAILURES = 5
+#: The step after MFA_SETUP's first code: the TOTP is enrolled, the sign-in may finish.
+SETUP_DONE = "MFA_SETUP_DONE"
 
 
 @dataclass(frozen=True)
@@ -195,7 +197,7 @@ def answer_setup(env: Env, progress: dict[str, Any], user: User, code: str) -> t
         raise Refused(CODE_MISMATCH, _("The code is not valid. Try again."), progress)
     audit.record(env.db, env.pool.id, "AssociateSoftwareToken", audit.PASS, user=user, ip=env.context.ip)
     env.db.commit()
-    return {**progress, "secret": None, "amr": mfa.OTP_AMR, "step": "MFA_SETUP_DONE"}, recovery
+    return {**progress, "secret": None, "amr": mfa.OTP_AMR, "step": SETUP_DONE}, recovery
 
 
 def signed_in(env: Env, progress: dict[str, Any], user: User, remember: bool = False) -> SignedIn:

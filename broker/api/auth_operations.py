@@ -1,0 +1,238 @@
+"""The JSON door of the sign-in engine (:mod:`broker.engine.signin`): InitiateAuth,
+RespondToAuthChallenge and the TOTP enrolment of a sign-in in progress; each parses,
+calls the engine, and renders its next challenge with a ``Session`` or its tokens.
+
+As on AWS, the tokens of an API sign-in carry the scope ``aws.cognito.signin.user.admin``
+(not ``openid``), an ID token always comes with them, and a refresh token when the client
+allows ``ALLOW_REFRESH_TOKEN_AUTH``.
+https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_InitiateAuth.html
+"""
+from __future__ import annotations
+
+import secrets
+import uuid
+from typing import Any, Callable
+
+from ..engine import sessions, signin
+from ..engine.challenges import (
+    BLOCKED, CODE_MISMATCH, EMAIL_OTP, ENDED, MFA_SETUP, NEW_PASSWORD_REQUIRED, NOT_CONFIRMED, RESET_REQUIRED,
+    SELECT_MFA_TYPE, SMS_MFA, SOFTWARE_TOKEN_MFA, Challenge, Refused, SignedIn,
+)
+from ..errors import FormInvalid, SignInFailed, Throttled
+from ..oauth.issue import issue_tokens
+from ..oauth.tokens import ADMIN_SCOPE
+from ..store.models import AppClient, User, UserPool, canonical_username
+from ..userpool import adaptive, client_auth
+from ..userpool.throttle import Throttle
+from .call import Call
+from .errors import AwsError
+from .registry import operation
+
+#: The engine's refusals as Cognito answers them.
+REFUSALS = {
+    NOT_CONFIRMED: ("UserNotConfirmedException", "User is not confirmed."),
+    RESET_REQUIRED: ("PasswordResetRequiredException", "Password reset required for the user"),
+    BLOCKED: ("NotAuthorizedException", "Incorrect username or password."),
+    CODE_MISMATCH: ("CodeMismatchException", "Invalid code received for user"),
+    ENDED: ("NotAuthorizedException", "Invalid session for the user, too many failed attempts."),
+}
+EXPIRED = "Invalid session for the user, session is expired."
+#: The step a challenge's answer must find its session at.
+ANSWERED_AT = {MFA_SETUP: signin.SETUP_DONE}
+
+
+@operation("InitiateAuth")
+def initiate_auth(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    client, pool = call.client(params)
+    flow = FLOWS.get(params["AuthFlow"])
+    if flow is None:
+        raise AwsError("InvalidParameterException", f"Unsupported AuthFlow {params['AuthFlow']} for InitiateAuth")
+    return flow(call, client, pool, params.get("AuthParameters") or {})
+
+
+def _password_auth(call: Call, client: AppClient, pool: UserPool, auth: dict[str, str]) -> dict[str, Any]:
+    call.check_auth_flow(client, "ALLOW_USER_PASSWORD_AUTH")
+    username, password = _required(auth, "USERNAME"), _required(auth, "PASSWORD")
+    call.check_secret_hash(client, username, {"AuthParameters": auth})
+    env = _env(call, pool, auth.get("DEVICE_KEY"))
+    try:
+        step = signin.password(env, _start(client, pool), username, password)
+    except SignInFailed as exc:
+        raise AwsError("NotAuthorizedException", exc.message) from None
+    except Throttled:
+        raise AwsError("NotAuthorizedException", "Password attempts exceeded") from None
+    except Refused as exc:
+        raise _refusal(exc) from None
+    return _render(call, client, pool, step)
+
+
+@operation("RespondToAuthChallenge")
+def respond_to_auth_challenge(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    client, pool = call.client(params)
+    name, responses = params["ChallengeName"], params.get("ChallengeResponses") or {}
+    answer = ANSWERS.get(name)
+    if answer is None:
+        raise AwsError("InvalidParameterException", f"Unsupported challenge {name}")
+    token = params.get("Session")
+    progress, user = _resume(call, token, pool, client, name)
+    given = responses.get("USERNAME")
+    if given is not None and canonical_username(given) != user.username:
+        _keep(call, progress, token)
+        raise AwsError("NotAuthorizedException", "The USERNAME is not the user of this session.")
+    try:
+        call.check_secret_hash(client, given or user.username, {"ChallengeResponses": responses})
+        step = answer(_env(call, pool, responses.get("DEVICE_KEY")), progress, user, responses)
+    except Refused as exc:
+        if exc.progress is not None:
+            _keep(call, exc.progress, token)  # the same Session answers again
+        raise _refusal(exc) from None
+    except FormInvalid as exc:
+        _keep(call, progress, token)
+        raise AwsError("InvalidPasswordException", exc.errors[0] if exc.errors else exc.message) from None
+    except AwsError:
+        _keep(call, progress, token)
+        raise
+    return _render(call, client, pool, step)
+
+
+@operation("AssociateSoftwareToken")
+def associate_software_token(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    """MFA_SETUP of a sign-in in progress (``Session``): the secret to enrol, and a new Session."""
+    if "AccessToken" in params:
+        from .account_mfa import associate_for_user  # the signed-in user's own enrolment
+
+        return associate_for_user(call, params["AccessToken"])
+    progress, _user = _resume(call, params.get("Session"), None, None, MFA_SETUP)
+    progress = signin.setup_secret(progress)
+    return {"SecretCode": progress["secret"], "Session": sessions.open_session(call.runtime.state, progress)}
+
+
+@operation("VerifySoftwareToken")
+def verify_software_token(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    """The first code of the secret being enrolled: the sign-in may now answer MFA_SETUP."""
+    if "AccessToken" in params:
+        from .account_mfa import verify_for_user
+
+        return verify_for_user(call, params["AccessToken"], params["UserCode"])
+    token = params.get("Session")
+    progress, user = _resume(call, token, None, None, MFA_SETUP)
+    pool = call.runtime.config.pool(call.session, progress["pool"])
+    if pool is None or not progress.get("secret"):
+        _keep(call, progress, token)
+        raise AwsError("InvalidParameterException", "Call AssociateSoftwareToken first.")
+    try:
+        progress, _codes = signin.answer_setup(_env(call, pool, None), progress, user, params["UserCode"])
+    except Refused:
+        _keep(call, progress, token)
+        raise AwsError("EnableSoftwareTokenMFAException", "Code mismatch") from None
+    return {"Status": "SUCCESS", "Session": sessions.open_session(call.runtime.state, progress)}
+
+
+def _new_password(env: signin.Env, progress: dict[str, Any], user: User, responses: dict[str, str]) -> signin.Step:
+    return signin.answer_new_password(env, progress, user, _required(responses, "NEW_PASSWORD"))
+
+
+def _code(key: str) -> Callable[[signin.Env, dict[str, Any], User, dict[str, str]], signin.Step]:
+    def answer(env: signin.Env, progress: dict[str, Any], user: User, responses: dict[str, str]) -> signin.Step:
+        return signin.answer_code(env, progress, user, _required(responses, key))
+    return answer
+
+
+def _select(env: signin.Env, progress: dict[str, Any], user: User, responses: dict[str, str]) -> signin.Step:
+    return signin.select_factor(env, progress, user, _required(responses, "ANSWER"))
+
+
+def _setup_done(env: signin.Env, progress: dict[str, Any], user: User, responses: dict[str, str]) -> signin.Step:
+    return signin.signed_in(env, progress, user)
+
+
+ANSWERS: dict[str, Callable[[signin.Env, dict[str, Any], User, dict[str, str]], signin.Step]] = {
+    NEW_PASSWORD_REQUIRED: _new_password,
+    SOFTWARE_TOKEN_MFA: _code("SOFTWARE_TOKEN_MFA_CODE"),
+    SMS_MFA: _code("SMS_MFA_CODE"),
+    EMAIL_OTP: _code("EMAIL_OTP_CODE"),
+    SELECT_MFA_TYPE: _select,
+    MFA_SETUP: _setup_done,
+}
+
+
+def _start(client: AppClient, pool: UserPool) -> dict[str, Any]:
+    """What an API sign-in's progress starts with: its pool and client, which every later
+    call must be of."""
+    return {"pool": pool.id, "client_id": client.id}
+
+
+def _env(call: Call, pool: UserPool, device_key: str | None) -> signin.Env:
+    """The engine's view of this call: a sign-in with Cognito's DEVICE_KEY is weighed (and
+    noted) as that device; one without, as a new device each time."""
+    rt = call.runtime
+    context = adaptive.Context(call.ip, device_key or secrets.token_urlsafe(24), call.headers.get("User-Agent"))
+    return signin.Env(call.session, rt.state, rt.sender, rt.sms, pool, context, can_select=True,
+                      note_device=bool(device_key),
+                      throttle=Throttle(rt.state, rt.settings.lockout_free_attempts, rt.settings.lockout_max_delay))
+
+
+def _resume(call: Call, token: str | None, pool: UserPool | None, client: AppClient | None,
+            name: str) -> tuple[dict[str, Any], User]:
+    """The sign-in ``token`` (a Session) names, at the step that ``name`` answers, and its
+    user; anything else is an expired session, and changes nothing."""
+    progress = sessions.take(call.runtime.state, token, pool.id if pool else None, client.id if client else None)
+    if progress is None:
+        raise AwsError("NotAuthorizedException", EXPIRED)
+    if progress.get("step") not in (name, ANSWERED_AT.get(name)):
+        _keep(call, progress, token)
+        raise AwsError("InvalidParameterException", f"The session is not waiting for the {name} challenge.")
+    user = call.session.get(User, progress.get("user_id") or 0)
+    if user is None or not signin.still_current(progress, user):
+        raise AwsError("NotAuthorizedException", EXPIRED)
+    return progress, user
+
+
+def _keep(call: Call, progress: dict[str, Any], token: str | None) -> None:
+    sessions.open_session(call.runtime.state, progress, token)
+
+
+def _render(call: Call, client: AppClient, pool: UserPool, step: signin.Step) -> dict[str, Any]:
+    if isinstance(step, Challenge):
+        user = call.session.get(User, step.progress["user_id"])
+        assert user is not None
+        return {"ChallengeName": step.name, "Session": sessions.open_session(call.runtime.state, step.progress),
+                "ChallengeParameters": {**step.parameters, "USER_ID_FOR_SRP": user.username}}
+    return {"ChallengeParameters": {}, "AuthenticationResult": tokens(call, client, pool, step)}
+
+
+def tokens(call: Call, client: AppClient, pool: UserPool, done: SignedIn) -> dict[str, Any]:
+    """Cognito's ``AuthenticationResult`` for a finished sign-in."""
+    rt = call.runtime
+    with_refresh = "ALLOW_REFRESH_TOKEN_AUTH" in client_auth.allowed_auth_flows(client)
+    issued = issue_tokens(call.session, rt.keys, rt.settings.base_url, pool, client, done.user, (ADMIN_SCOPE,),
+                          done.auth_time, str(uuid.uuid4()), str(uuid.uuid4()), include_refresh_token=with_refresh,
+                          amr=done.amr, id_token=True)
+    return authentication_result(issued)
+
+
+def authentication_result(issued: dict[str, Any]) -> dict[str, Any]:
+    """A token response (:func:`broker.oauth.issue.issue_tokens`) in Cognito's shape."""
+    result = {"AccessToken": issued["access_token"], "ExpiresIn": issued["expires_in"], "TokenType": "Bearer"}
+    if "id_token" in issued:
+        result["IdToken"] = issued["id_token"]
+    if "refresh_token" in issued:
+        result["RefreshToken"] = issued["refresh_token"]
+    return result
+
+
+def _refusal(exc: Refused) -> AwsError:
+    kind, message = REFUSALS.get(exc.reason, ("NotAuthorizedException", exc.message))
+    return AwsError(kind, message)
+
+
+def _required(values: dict[str, str], key: str) -> str:
+    value = values.get(key)
+    if not isinstance(value, str) or not value:
+        raise AwsError("InvalidParameterException", f"Missing required parameter {key}")
+    return value
+
+
+FLOWS: dict[str, Callable[[Call, AppClient, UserPool, dict[str, str]], dict[str, Any]]] = {
+    "USER_PASSWORD_AUTH": _password_auth,
+}

@@ -1,0 +1,89 @@
+"""Refreshing at the JSON API: InitiateAuth with REFRESH_TOKEN_AUTH (or REFRESH_TOKEN), which
+never rotates the refresh token, and GetTokensFromRefreshToken (what Amplify v6 calls),
+which rotates it when the client rotates refresh tokens, exactly as ``/oauth2/token`` does.
+One token system serves both doors: a refresh token from the hosted UI refreshes here and
+one from here at ``/oauth2/token``; revoking it at either ends it at both.
+https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_GetTokensFromRefreshToken.html
+"""
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from flask import g
+
+from ..oauth.issue import issue_tokens
+from ..oauth.refresh import RefreshTokenReused, StoredRefreshToken, find_refresh_token, rotate
+from ..oauth.server import still_allowed
+from ..oauth.tokens import ADMIN_SCOPE
+from ..store import repo
+from ..store.models import AppClient, UserPool
+from ..userpool import client_auth
+from ..userpool.client_auth import SecretCheck
+from . import auth_operations
+from .call import Call
+from .errors import AwsError
+from .registry import operation
+
+INVALID = "Invalid Refresh Token"
+
+
+def refresh_token_auth(call: Call, client: AppClient, pool: UserPool, auth: dict[str, str]) -> dict[str, Any]:
+    """REFRESH_TOKEN_AUTH: new access and ID tokens; the refresh token stays as it is. With a
+    client secret, SECRET_HASH is computed over the username (or, as Cognito also accepts,
+    the user's ``sub``)."""
+    call.check_auth_flow(client, "ALLOW_REFRESH_TOKEN_AUTH")
+    token = _find(call, client, pool, auth.get("REFRESH_TOKEN"))
+    given = auth.get("SECRET_HASH")
+    verdicts = {client_auth.check_secret_hash(call.session, client, name, given)
+                for name in (auth.get("USERNAME") or token.user.username, token.user.sub)}
+    if SecretCheck.OK not in verdicts:
+        call.check_secret_hash(client, auth.get("USERNAME") or token.user.username, {"AuthParameters": auth})
+    return {"ChallengeParameters": {}, "AuthenticationResult": _tokens(call, client, pool, token)}
+
+
+@operation("GetTokensFromRefreshToken")
+def get_tokens_from_refresh_token(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    """New tokens for a refresh token, rotating it when the client rotates refresh tokens
+    (the successor, and retries within the grace period, as at ``/oauth2/token``)."""
+    client, pool = call.client(params)
+    if client.secret_hash is not None:
+        given = params.get("ClientSecret") or ""
+        if not hmac.compare_digest(client.secret_hash, repo.sha256(given)):
+            raise AwsError("NotAuthorizedException", f"Unable to verify secret for client {client.id}")
+    call.check_auth_flow(client, "ALLOW_REFRESH_TOKEN_AUTH")
+    token = _find(call, client, pool, params["RefreshToken"])
+    successor, store = None, False
+    if client.rotate_refresh_tokens:
+        try:
+            successor, store = rotate(token, params["RefreshToken"])
+        except RefreshTokenReused:
+            raise AwsError("NotAuthorizedException", INVALID) from None
+    result = _tokens(call, client, pool, token, store, successor)
+    if successor:
+        result["RefreshToken"] = successor
+    return {"AuthenticationResult": result}
+
+
+def _find(call: Call, client: AppClient, pool: UserPool, value: str | None) -> StoredRefreshToken:
+    """The live refresh token ``value`` of this client (reuse past rotation revokes its
+    family, as at the token endpoint), of a user still enabled."""
+    g.pool, g.db_session = pool, call.session  # the token store reads the request's pool
+    token = find_refresh_token(value, client.id) if value else None
+    if token is None or not token.user.enabled:
+        raise AwsError("NotAuthorizedException", INVALID)
+    return token
+
+
+def _tokens(call: Call, client: AppClient, pool: UserPool, token: StoredRefreshToken, store: bool = False,
+            successor: str | None = None) -> dict[str, Any]:
+    """Access and ID tokens of the refresh token's sign-in; API sign-ins keep their one scope."""
+    row, rt = token.row, call.runtime
+    scopes = (ADMIN_SCOPE,) if row.scope == ADMIN_SCOPE else still_allowed(client, row.scope)
+    issued = issue_tokens(call.session, rt.keys, rt.settings.base_url, pool, client, token.user, scopes,
+                          row.auth_time, row.origin_jti, row.event_id, include_refresh_token=store,
+                          amr=tuple(row.amr or ()), refresh_token=successor, id_token=True)
+    return auth_operations.authentication_result(issued)
+
+
+auth_operations.FLOWS["REFRESH_TOKEN_AUTH"] = auth_operations.FLOWS["REFRESH_TOKEN"] = refresh_token_auth
