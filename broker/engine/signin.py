@@ -86,9 +86,9 @@ def after_password(env: Env, progress: dict[str, Any], user: User) -> Step:
     reset to finish (both refused with ``progress``, so a door can carry on), else MFA."""
     progress = {**progress, "user_id": user.id}
     if user.status == "UNCONFIRMED":
-        raise Refused(NOT_CONFIRMED, _("User is not confirmed."), progress)
+        raise Refused(NOT_CONFIRMED, "User is not confirmed.", progress)  # each door words these
     if user.status == "RESET_REQUIRED":
-        raise Refused(RESET_REQUIRED, _("Password reset required for the user"), progress)
+        raise Refused(RESET_REQUIRED, "Password reset required for the user", progress)
     if user.status == "FORCE_CHANGE_PASSWORD":
         attributes = {k: v for k, v in user.attributes.items() if not k.startswith("_")}
         return Challenge(NEW_PASSWORD_REQUIRED, {**progress, "step": NEW_PASSWORD_REQUIRED},
@@ -136,7 +136,7 @@ def select_factor(env: Env, progress: dict[str, Any], user: User, chosen: str) -
     """SELECT_MFA_TYPE: the challenge of one of the factors offered."""
     factor = CHALLENGE_FACTORS.get(chosen)
     if factor is None or factor not in progress.get("choices", ()):
-        raise Refused(CODE_MISMATCH, _("The chosen second factor is not one of those offered."), progress)
+        raise Refused(CODE_MISMATCH, "The chosen second factor is not one of those offered.", progress)  # API only
     return ask_factor(env, {k: v for k, v in progress.items() if k != "choices"}, user, factor)
 
 
