@@ -36,6 +36,11 @@ def _settings_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--write-attribute", multiple=True,
                      help="An attribute users may set through the client; default: the standard ones "
                           "and the pool's required ones."),
+        click.option("--auth-flow", multiple=True,
+                     help="A sign-in flow the client allows at the JSON API (Cognito's ExplicitAuthFlows: "
+                          "ALLOW_USER_SRP_AUTH, ALLOW_USER_PASSWORD_AUTH, ALLOW_ADMIN_USER_PASSWORD_AUTH, "
+                          "ALLOW_CUSTOM_AUTH, ALLOW_REFRESH_TOKEN_AUTH, ALLOW_USER_AUTH); default: "
+                          "ALLOW_USER_SRP_AUTH, ALLOW_CUSTOM_AUTH, ALLOW_REFRESH_TOKEN_AUTH."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -59,12 +64,12 @@ def _scopes(values: tuple[str, ...]) -> list[str]:
 def client_create(pool_id: str, name: str, callback_url: tuple[str, ...], logout_url: tuple[str, ...], secret: bool,
                   scope: tuple[str, ...], flow: tuple[str, ...], idp: tuple[str, ...], access_token_ttl: int | None,
                   id_token_ttl: int | None, refresh_token_ttl: int | None, read_attribute: tuple[str, ...],
-                  write_attribute: tuple[str, ...], rotate_refresh_tokens: bool | None, refresh_grace: int,
-                  as_json: bool) -> None:
+                  write_attribute: tuple[str, ...], auth_flow: tuple[str, ...], rotate_refresh_tokens: bool | None,
+                  refresh_grace: int, as_json: bool) -> None:
     with _store() as (_settings_, session):
         c, clear = admin.create_client(
             session, pool_id, name, list(callback_url), list(logout_url), secret, _scopes(scope), list(flow),
-            list(idp), list(read_attribute) or None, list(write_attribute) or None,
+            list(idp), list(read_attribute) or None, list(write_attribute) or None, list(auth_flow) or None,
             access_token_ttl=access_token_ttl, id_token_ttl=id_token_ttl,
             refresh_token_ttl=refresh_token_ttl, rotate_refresh_tokens=rotate_refresh_tokens,
             refresh_grace_seconds=refresh_grace,
@@ -106,12 +111,12 @@ def client_describe(pool_id: str, client_id: str, as_json: bool) -> None:
 def client_update(pool_id: str, client_id: str, name: str | None, callback_url: tuple[str, ...],
                   logout_url: tuple[str, ...], scope: tuple[str, ...], flow: tuple[str, ...], idp: tuple[str, ...],
                   access_token_ttl: int | None, id_token_ttl: int | None, refresh_token_ttl: int | None,
-                  read_attribute: tuple[str, ...], write_attribute: tuple[str, ...],
+                  read_attribute: tuple[str, ...], write_attribute: tuple[str, ...], auth_flow: tuple[str, ...],
                   rotate_refresh_tokens: bool | None, refresh_grace: int | None, as_json: bool) -> None:
     """Change the settings given; the others keep their value (Cognito's
     UpdateUserPoolClient resets them to defaults). A list option given (--callback-url,
-    --logout-url, --scope, --flow, --idp, --read-attribute, --write-attribute) replaces the
-    whole list. The client must still
+    --logout-url, --scope, --flow, --idp, --read-attribute, --write-attribute, --auth-flow)
+    replaces the whole list. The client must still
     pass every check of `client create`. The secret cannot be added, removed or changed."""
     changes = {
         "name": name, "callback_urls": list(callback_url) or None, "logout_urls": list(logout_url) or None,
@@ -120,12 +125,24 @@ def client_update(pool_id: str, client_id: str, name: str | None, callback_url: 
         "id_token_ttl": id_token_ttl, "refresh_token_ttl": refresh_token_ttl,
         "rotate_refresh_tokens": rotate_refresh_tokens, "refresh_grace_seconds": refresh_grace,
         "read_attributes": list(read_attribute) or None, "write_attributes": list(write_attribute) or None,
+        "explicit_auth_flows": list(auth_flow) or None,
     }
     if all(value is None for value in changes.values()):
         raise InvalidInput("give at least one setting to change")
     with _store() as (_s, session):
         out = {"UserPoolClient": admin.describe_client(admin.update_client(session, pool_id, client_id, **changes))}
     _emit(out, as_json)
+
+
+@client.command("rotate-secret")
+@click.option("--pool", "pool_id", required=True)
+@click.option("--client", "client_id", required=True, help="The app client id.")
+@json_option
+def client_rotate_secret(pool_id: str, client_id: str, as_json: bool) -> None:
+    """Give a client with a secret a new one (shown once); the old one stops working at once."""
+    with _store() as (_s, session):
+        clear = admin.rotate_client_secret(session, pool_id, client_id)
+    _emit({"ClientId": client_id, "UserPoolId": pool_id, "ClientSecret": clear}, as_json)
 
 
 @client.command("delete")

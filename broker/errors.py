@@ -55,5 +55,19 @@ class FormInvalid(BrokerError):
         self.errors = errors
 
 
+class PasswordRejected(FormInvalid):
+    """A new password the pool's rules refuse: policy, compromised list or history
+    (Cognito's ``InvalidPasswordException``)."""
+
+
+class CodeMismatch(FormInvalid):
+    """A one-time code that is wrong, expired, used or for nobody (Cognito's
+    ``CodeMismatchException``: which of them is never told)."""
+
+
+class AttributeNotWritable(InvalidInput):
+    """A user attribute the app client may not set (Cognito's ``NotAuthorizedException``)."""
+
+
 class ServiceUnavailable(BrokerError):
     status = 503

@@ -14,6 +14,8 @@ open there.
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import os
 from typing import TYPE_CHECKING
 
@@ -52,13 +54,21 @@ class Sealer:
         self._secret = secret_key.encode()
         self._keys: dict[str, AESGCM] = {}
 
+    def _derive(self, purpose: str) -> bytes:
+        return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"cognate-sealing",
+                    info=purpose.encode()).derive(self._secret)
+
     def _aead(self, purpose: str) -> AESGCM:
         aead = self._keys.get(purpose)
         if aead is None:
-            key = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"cognate-sealing",
-                       info=purpose.encode()).derive(self._secret)
-            aead = self._keys[purpose] = AESGCM(key)
+            aead = self._keys[purpose] = AESGCM(self._derive(purpose))
         return aead
+
+    def mac(self, purpose: str, message: bytes) -> bytes:
+        """HMAC-SHA256 of ``message`` under a key of its own for ``purpose``: a value that
+        only this deployment can compute, the same every time (e.g. a stand-in answer that
+        must not change between two asks)."""
+        return hmac.new(self._derive(f"mac:{purpose}"), message, hashlib.sha256).digest()
 
     def seal(self, purpose: str, value: bytes, bound_to: str) -> str:
         nonce = os.urandom(12)

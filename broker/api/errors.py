@@ -11,8 +11,8 @@ https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/Comm
 """
 from __future__ import annotations
 
-from ..errors import BrokerError, FormInvalid, InvalidInput, LimitExceeded, NotFound, ServiceUnavailable, \
-    SignInFailed, Throttled
+from ..errors import AttributeNotWritable, BrokerError, CodeMismatch, FormInvalid, InvalidInput, LimitExceeded, \
+    NotFound, PasswordRejected, ServiceUnavailable, SignInFailed, Throttled
 
 
 class AwsError(Exception):
@@ -33,20 +33,22 @@ _MAPPED: tuple[tuple[type[BrokerError], str], ...] = (
     (SignInFailed, "NotAuthorizedException"),
     (NotFound, "ResourceNotFoundException"),
     (ServiceUnavailable, "InternalErrorException"),
+    (PasswordRejected, "InvalidPasswordException"),
+    (CodeMismatch, "CodeMismatchException"),
+    (AttributeNotWritable, "NotAuthorizedException"),
     (FormInvalid, "InvalidParameterException"),
     (InvalidInput, "InvalidParameterException"),
 )
 
 
 def from_broker(exc: BrokerError) -> AwsError:
-    """The AWS error for one of the project's exceptions (:mod:`broker.errors`). Failed
-    form checks keep their first problem as the message; their subclasses may name the
-    AWS type they are (``aws_type``), e.g. a password the policy refuses is
-    ``InvalidPasswordException``."""
-    aws_type = getattr(exc, "aws_type", None)
-    if aws_type is None:
-        aws_type = next((name for kind, name in _MAPPED if isinstance(exc, kind)), "InvalidParameterException")
+    """The AWS error for one of the project's exceptions (:mod:`broker.errors`); a failed
+    form check is answered with its first problem, a refused password in Cognito's words
+    ("Password did not conform with policy: ...")."""
+    aws_type = next((name for kind, name in _MAPPED if isinstance(exc, kind)), "InvalidParameterException")
     message = exc.errors[0] if isinstance(exc, FormInvalid) and exc.errors else exc.message
+    if isinstance(exc, PasswordRejected):
+        message = f"Password did not conform with policy: {message}"
     status = 500 if aws_type == "InternalErrorException" else 400
     return AwsError(aws_type, message, status)
 

@@ -1,2 +1,88 @@
-"""Cognito's unauthenticated account operations: sign-up, confirmation, password reset."""
+"""Cognito's unauthenticated account operations: SignUp, ConfirmSignUp,
+ResendConfirmationCode, ForgotPassword, ConfirmForgotPassword
+(https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_SignUp.html and
+siblings). Each names its app client (and proves its secret with ``SecretHash``), then calls
+the protocol-neutral functions of :mod:`broker.userpool.accounts`, which the hosted pages
+call too: the same limits, codes, mails and audit records through either door.
+
+User existence, as Cognito answers with ``PreventUserExistenceErrors`` on (its default, and
+the only behaviour Cognate has): a code for an unknown, unconfirmed-or-not or federated user
+is answered like a sent one, with a stand-in ``CodeDeliveryDetails``; a wrong code and a
+code for nobody are both ``CodeMismatchException``; ``UserNotFoundException`` is never
+answered. SignUp with a taken name answers ``UsernameExistsException``, as Cognito
+documents for the API even with the setting on; the hosted sign-up page keeps not telling.
+The name costs the same work either way (:func:`~broker.userpool.accounts.sign_up`).
+"""
 from __future__ import annotations
+
+from typing import Any
+
+from ..userpool import accounts, client_attributes, delivery
+from .call import Call
+from .errors import AwsError
+from .registry import operation
+
+
+@operation("SignUp")
+def sign_up(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    client, pool = call.client(params)
+    username = params["Username"]
+    call.check_secret_hash(client, username, params)
+    if not pool.self_signup:
+        raise AwsError("NotAuthorizedException", "SignUp is not permitted for this user pool")
+    attributes = {a["Name"]: a.get("Value") or "" for a in params.get("UserAttributes") or []}
+    client_attributes.check_writable(pool, client, attributes)
+    rt = call.runtime
+    user = accounts.sign_up(call.session, rt.state, rt.sender, pool, username, params.get("Password") or "",
+                            attributes, call.requester, client)
+    if user is None:
+        raise AwsError("UsernameExistsException", "User already exists")
+    out: dict[str, Any] = {"UserConfirmed": False, "UserSub": user.sub}
+    if user.attributes.get("email"):
+        out["CodeDeliveryDetails"] = delivery.details(user.attributes["email"])
+    return out
+
+
+@operation("ConfirmSignUp")
+def confirm_sign_up(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    client, pool = call.client(params)
+    call.check_secret_hash(client, params["Username"], params)
+    accounts.confirm_sign_up(call.session, call.runtime.state, pool, params["Username"],
+                             params["ConfirmationCode"], call.requester)
+    return {}
+
+
+@operation("ResendConfirmationCode")
+def resend_confirmation_code(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    client, pool = call.client(params)
+    username = params["Username"]
+    call.check_secret_hash(client, username, params)
+    rt = call.runtime
+    sent_to = accounts.resend_confirmation(call.session, rt.state, rt.sender, pool, username, call.requester)
+    return {"CodeDeliveryDetails": _delivered(call, pool.id, username, sent_to)}
+
+
+@operation("ForgotPassword")
+def forgot_password(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    client, pool = call.client(params)
+    username = params["Username"]
+    call.check_secret_hash(client, username, params)
+    rt = call.runtime
+    sent_to = accounts.forgot_password(call.session, rt.state, rt.sender, pool, username, call.requester)
+    return {"CodeDeliveryDetails": _delivered(call, pool.id, username, sent_to)}
+
+
+@operation("ConfirmForgotPassword")
+def confirm_forgot_password(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    client, pool = call.client(params)
+    call.check_secret_hash(client, params["Username"], params)
+    password = params["Password"]
+    accounts.confirm_forgot_password(call.session, call.runtime.state, pool, params["Username"],
+                                     params["ConfirmationCode"], password, password, call.requester)
+    return {}
+
+
+def _delivered(call: Call, pool_id: str, username: str, sent_to: str | None) -> dict[str, Any]:
+    if sent_to:
+        return delivery.details(sent_to)
+    return delivery.stand_in(call.session, pool_id, username)

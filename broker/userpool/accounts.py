@@ -11,7 +11,7 @@ from __future__ import annotations
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..errors import FormInvalid, InvalidInput
+from ..errors import CodeMismatch, FormInvalid, InvalidInput, PasswordRejected
 from ..i18n import gettext as _
 from ..store import repo
 from ..store.models import AppClient, User, UserPool, canonical_username
@@ -33,8 +33,10 @@ def sign_up(session: Session, state: StateStore, sender: Sender, pool: UserPool,
             username: str, password: str, attributes: dict[str, str], requester: Requester,
             client: AppClient | None = None) -> User | None:
     """The new UNCONFIRMED user, its confirmation code sent; None when the name is taken,
-    which the caller does not tell (the owner of the name gets a mail instead). Only
-    attributes ``client`` may write are accepted (see :mod:`.client_attributes`)."""
+    which the hosted page does not tell (the owner of the name gets a mail instead). Only
+    attributes ``client`` may write are accepted (see :mod:`.client_attributes`). Every
+    problem is listed in one :class:`FormInvalid`, a :class:`PasswordRejected` when the
+    password is the only one."""
     errors: list[str] = []
     try:
         username = check_username(username)
@@ -50,7 +52,9 @@ def sign_up(session: Session, state: StateStore, sender: Sender, pool: UserPool,
         errors.append(exc.message)
     try:
         check_new_password(pool, password)
-    except FormInvalid as exc:
+    except PasswordRejected as exc:
+        if not errors:
+            raise
         errors.extend(exc.errors)
     if errors:
         raise FormInvalid(errors)
@@ -75,23 +79,26 @@ def sign_up(session: Session, state: StateStore, sender: Sender, pool: UserPool,
     return user
 
 
-def send_confirmation(state: StateStore, sender: Sender, pool: UserPool, user: User) -> None:
+def send_confirmation(state: StateStore, sender: Sender, pool: UserPool, user: User) -> str | None:
+    """Send a confirmation code to ``user``; the address it went to (None without one)."""
     code = codes.issue(state, pool.id, "signup", user.username, SIGNUP_CODE_TTL)
-    send_message(sender, pool, user, "verification", {"####": code})
+    return send_message(sender, pool, user, "verification", {"####": code})
 
 
 def resend_confirmation(session: Session, state: StateStore, sender: Sender, pool: UserPool, username: str,
-                        requester: Requester) -> None:
-    """Send a new code to an unconfirmed user; :class:`LimitExceeded` (for any name) past the limits."""
+                        requester: Requester) -> str | None:
+    """Send a new code to an unconfirmed user; :class:`LimitExceeded` (for any name) past the
+    limits. The address the code went to, None when none was sent (which callers do not tell)."""
     username = canonical_username(username)[:128]
     user = repo.get_user(session, pool.id, username)
     limits.send(session, state, pool.id, username, user, requester)
     if user is None or user.status != "UNCONFIRMED":
         audit.record(session, pool.id, "ResendConfirmationCode", audit.FAIL, user=user, username=username,
                      reason="not_unconfirmed")  # the same work as a code sent: the time tells nothing
-        return
-    send_confirmation(state, sender, pool, user)
+        return None
+    sent_to = send_confirmation(state, sender, pool, user)
     audit.record(session, pool.id, "ResendConfirmationCode", audit.IN_PROGRESS, user=user)
+    return sent_to
 
 
 def confirm_sign_up(session: Session, state: StateStore, pool: UserPool, username: str, code: str,
@@ -102,7 +109,7 @@ def confirm_sign_up(session: Session, state: StateStore, pool: UserPool, usernam
     valid = codes.consume(state, pool.id, "signup", username, code.strip(), SIGNUP_CODE_TTL)
     if not valid or user is None or user.status != "UNCONFIRMED":
         audit.record(session, pool.id, "ConfirmSignUp", audit.FAIL, user=user, username=username, reason="invalid_code")
-        raise FormInvalid([_("Invalid verification code provided, please try again.")])
+        raise CodeMismatch([_("Invalid verification code provided, please try again.")])
     user.status = "CONFIRMED"
     if user.attributes.get("email"):
         user.attributes = {**user.attributes, "email_verified": "true"}
@@ -111,9 +118,10 @@ def confirm_sign_up(session: Session, state: StateStore, pool: UserPool, usernam
 
 
 def forgot_password(session: Session, state: StateStore, sender: Sender, pool: UserPool, username: str,
-                    requester: Requester) -> None:
+                    requester: Requester) -> str | None:
     """Send a reset code if the account can have one; :class:`LimitExceeded` (for any name)
-    past the limits, when the code sent last stays good."""
+    past the limits, when the code sent last stays good. The address the code went to, None
+    when none was sent (which callers do not tell)."""
     username = canonical_username(username)[:128]
     user = repo.get_user(session, pool.id, username)
     limits.send(session, state, pool.id, username, user, requester)
@@ -121,14 +129,15 @@ def forgot_password(session: Session, state: StateStore, sender: Sender, pool: U
         # (a federated user's password lives at its IdP: Cognito refuses too)
         audit.record(session, pool.id, "ForgotPassword", audit.FAIL, user=user, username=username,
                      reason="no_password_to_reset")  # the same work as a code sent: the time tells nothing
-        return
-    send_reset_code(session, state, sender, pool, user)
+        return None
+    return send_reset_code(session, state, sender, pool, user)
 
 
-def send_reset_code(session: Session, state: StateStore, sender: Sender, pool: UserPool, user: User) -> None:
+def send_reset_code(session: Session, state: StateStore, sender: Sender, pool: UserPool, user: User) -> str | None:
     code = codes.issue(state, pool.id, "reset", user.username, RESET_CODE_TTL)
-    send_message(sender, pool, user, "reset", {"####": code})
+    sent_to = send_message(sender, pool, user, "reset", {"####": code})
     audit.record(session, pool.id, "ForgotPassword", audit.IN_PROGRESS, user=user)
+    return sent_to
 
 
 def confirm_forgot_password(session: Session, state: StateStore, pool: UserPool, username: str,
@@ -145,10 +154,10 @@ def confirm_forgot_password(session: Session, state: StateStore, pool: UserPool,
     if not valid or user is None or not user.enabled or user.status == EXTERNAL_PROVIDER:
         audit.record(session, pool.id, "ConfirmForgotPassword", audit.FAIL, user=user, username=username,
                      reason="invalid_code")
-        raise FormInvalid([_("Invalid code provided, please request a code again.")])
+        raise CodeMismatch([_("Invalid code provided, please request a code again.")])
     check_new_password(pool, password, user=user)
     if not codes.redeem(state, pool.id, "reset", username, code):
-        raise FormInvalid([_("Invalid code provided, please request a code again.")])
+        raise CodeMismatch([_("Invalid code provided, please request a code again.")])
     password_rules.set_password(session, pool, user, password)
     user.status = "CONFIRMED"
     lockout.unlock(state, user)  # the emailed code proves the owner: a lockout has no more use

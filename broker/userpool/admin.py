@@ -18,7 +18,7 @@ from ..errors import InvalidInput
 from ..oauth import keys
 from ..store import repo
 from ..store.models import AppClient, Group, ResourceServer, User, UserPool, utcnow
-from . import audit, client_attributes, password_rules
+from . import audit, client_attributes, client_auth, password_rules
 from .attribute_changes import PENDING, describe_pending
 from .passwords import PasswordPolicy, hash_password, is_supported_hash
 from .attributes import check_attributes, check_name
@@ -95,10 +95,11 @@ def create_client(
     session: Session, pool_id: str, name: str, callback_urls: list[str], logout_urls: list[str] | None = None,
     secret: bool = False, scopes: list[str] | None = None, flows: list[str] | None = None,
     identity_providers: list[str] | None = None, read_attributes: list[str] | None = None,
-    write_attributes: list[str] | None = None, **lifetimes: Any,
+    write_attributes: list[str] | None = None, explicit_auth_flows: list[str] | None = None, **lifetimes: Any,
 ) -> tuple[AppClient, str | None]:
-    """Create an app client; returns it with its secret in clear (shown once, stored hashed,
-    audited only as ``has_secret``). Refresh tokens rotate, with reuse detection, unless
+    """Create an app client; returns it with its secret in clear (shown once, stored hashed
+    for the OAuth endpoints and sealed for ``SECRET_HASH`` (:mod:`.client_auth`), audited
+    only as ``has_secret``). ``explicit_auth_flows`` None: Cognito's defaults. Refresh tokens rotate, with reuse detection, unless
     ``rotate_refresh_tokens`` says otherwise: by default for clients without a secret
     (RFC 9700 §4.14.2: a public client's refresh token must be sender-constrained or
     rotated), not for confidential ones, which prove their secret at every refresh."""
@@ -110,6 +111,7 @@ def create_client(
         "name": name, "callback_urls": callback_urls, "logout_urls": logout_urls or [], "allowed_flows": flows,
         "allowed_scopes": scopes, "identity_providers": identity_providers or ["COGNITO"],
         "read_attributes": read_attributes, "write_attributes": write_attributes,
+        "explicit_auth_flows": explicit_auth_flows,
         **{k: v for k, v in lifetimes.items() if k in _CLIENT_OPTIONS},
     }
     if wanted.get("rotate_refresh_tokens") is None:  # RFC 9700 §4.14.2: a public client's refresh tokens rotate
@@ -118,6 +120,8 @@ def create_client(
     clear = _random(string.ascii_lowercase + string.digits, 51) if secret else None
     client = AppClient(id=_random(string.ascii_lowercase + string.digits, 26), pool_id=pool.id,
                        secret_hash=repo.sha256(clear) if clear else None, **settings)
+    if clear:
+        client_auth.seal_secret(session, client, clear)
     session.add(client)
     session.flush()
     audit.record(session, pool.id, "CreateUserPoolClient", audit.PASS, client_id=client.id,
@@ -128,7 +132,8 @@ def create_client(
 _CLIENT_OPTIONS = {*LIMITS, "rotate_refresh_tokens", "refresh_grace_seconds"}
 #: What ``update_client`` may change: every setting but the id, the pool and the secret.
 _CLIENT_SETTINGS = ("name", "callback_urls", "logout_urls", "allowed_flows", "allowed_scopes",
-                   "identity_providers", "read_attributes", "write_attributes", *sorted(_CLIENT_OPTIONS))
+                    "identity_providers", "read_attributes", "write_attributes", "explicit_auth_flows",
+                    *sorted(_CLIENT_OPTIONS))
 
 
 def _client_settings(session: Session, pool_id: str, has_secret: bool, wanted: dict[str, Any]) -> dict[str, Any]:
@@ -152,6 +157,7 @@ def _client_settings(session: Session, pool_id: str, has_secret: bool, wanted: d
     return {
         "name": name, "callback_urls": callback_urls, "logout_urls": logout_urls, "allowed_flows": flows,
         "allowed_scopes": scopes, "read_attributes": read, "write_attributes": write, **options,
+        "explicit_auth_flows": client_auth.check_auth_flows(wanted["explicit_auth_flows"]),
         "identity_providers": check_client_providers(session, pool_id, wanted["identity_providers"]),
     }
 
@@ -202,6 +208,22 @@ def update_client(session: Session, pool_id: str, client_id: str, **changes: Any
     audit.record(session, pool_id, "UpdateUserPoolClient", audit.PASS, client_id=client.id, changed=changed)
     session.flush()
     return client
+
+
+def rotate_client_secret(session: Session, pool_id: str, client_id: str) -> str:
+    """Replace the secret of a client that has one; returns the new one in clear (shown
+    once). The old secret stops working at once, at the token endpoint and in
+    ``SECRET_HASH``. Clients made before secrets were kept sealed need this once before
+    the JSON API can check their ``SECRET_HASH``."""
+    client = require_client(session, pool_id, client_id)
+    if client.secret_hash is None:
+        raise InvalidInput(f"app client {client_id} has no secret (a public client cannot be given one)")
+    clear = _random(string.ascii_lowercase + string.digits, 51)
+    client.secret_hash = repo.sha256(clear)
+    client_auth.seal_secret(session, client, clear)
+    audit.record(session, pool_id, "RotateClientSecret", audit.PASS, client_id=client.id)
+    session.flush()
+    return clear
 
 
 def delete_client(session: Session, pool_id: str, client_id: str) -> None:
@@ -377,4 +399,5 @@ def describe_client(client: AppClient) -> dict[str, Any]:
         # as Cognito: shown only when set (unset: the defaults of client_attributes)
         **({"ReadAttributes": client.read_attributes} if client.read_attributes is not None else {}),
         **({"WriteAttributes": client.write_attributes} if client.write_attributes is not None else {}),
+        "ExplicitAuthFlows": sorted(client_auth.allowed_auth_flows(client)),
     }

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import InvalidInput
+from ..errors import AttributeNotWritable, InvalidInput
 from ..i18n import gettext as _
 from ..store.models import AppClient, UserPool
 from .attributes import STANDARD, check_name, label
@@ -65,9 +65,9 @@ def can_write(pool: UserPool, client: AppClient | None, name: str) -> bool:
 
 
 def check_writable(pool: UserPool, client: AppClient | None, attributes: dict[str, Any]) -> None:
-    """:class:`InvalidInput` naming the first of ``attributes`` the user may not set through
+    """:class:`AttributeNotWritable` naming the first of ``attributes`` the user may not set through
     ``client`` (Cognito answers NotAuthorizedException: "A client attempted to write
     unauthorized attribute")."""
     for name in attributes:
         if not can_write(pool, client, name):
-            raise InvalidInput(_("%(name)s cannot be set through this application.", name=label(name)))
+            raise AttributeNotWritable(_("%(name)s cannot be set through this application.", name=label(name)))

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from ..errors import FormInvalid, SignInFailed, Throttled
+from ..errors import PasswordRejected, SignInFailed, Throttled
 from ..i18n import gettext as _
 from ..store import repo
 from ..store.models import User, UserPool, canonical_username, utcnow
@@ -121,12 +121,12 @@ def set_new_password(session: Session, pool: UserPool, user: User, password: str
 
 
 def check_new_password(pool: UserPool, password: str, confirm: str | None = None, user: User | None = None) -> None:
-    """:class:`FormInvalid` naming each rule ``password`` breaks: the pool's policy, the list
+    """:class:`PasswordRejected` naming each rule ``password`` breaks: the pool's policy, the list
     of compromised passwords and, given the ``user``, the history of their passwords."""
     problems = password_rules.problems(pool, password)
     if confirm is not None and password != confirm:
         problems.append(_("The passwords do not match."))
     if problems:
-        raise FormInvalid(problems)
+        raise PasswordRejected(problems)
     if user is not None:
         password_rules.check_reuse(pool, user, password)

@@ -1,0 +1,38 @@
+"""Real AWS clients pointed at a test server: boto3's ``cognito-idp`` as every Python app
+builds it (with retries off, so one call is one request), and the raw JSON 1.1 request the
+SDKs send, for what boto3 refuses to send.
+
+    idp = cognito_idp(broker.base_url)
+    idp.sign_up(ClientId=client_id, Username="alice", Password="...")
+    r = raw(broker.base_url, "SignUp", {"ClientId": client_id})
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+import requests
+from botocore.config import Config
+
+TARGET = "AWSCognitoIdentityProviderService"
+CONTENT_TYPE = "application/x-amz-json-1.1"
+
+
+def cognito_idp(base_url: str) -> Any:
+    return boto3.client("cognito-idp", endpoint_url=base_url, region_name="us-east-1",
+                        aws_access_key_id="x", aws_secret_access_key="x",
+                        config=Config(retries={"max_attempts": 1, "mode": "standard"}))
+
+
+def raw(base_url: str, operation: str, body: Any = None, data: bytes | str | None = None,
+        headers: dict[str, str] | None = None) -> requests.Response:
+    """POST one JSON 1.1 request; ``data`` sends bytes as they are instead of ``body``'s JSON."""
+    sent = {"Content-Type": CONTENT_TYPE, "X-Amz-Target": f"{TARGET}.{operation}", **(headers or {})}
+    payload = data if data is not None else json.dumps(body if body is not None else {})
+    return requests.post(base_url + "/", data=payload, headers=sent, timeout=10)
+
+
+def error_code(exc: Any) -> str:
+    """The AWS error code of a botocore ``ClientError``."""
+    return exc.response["Error"]["Code"]
