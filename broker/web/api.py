@@ -106,7 +106,7 @@ def userinfo() -> Response:
     except InvalidToken:
         return _bearer_error("invalid_token", "Access token is invalid, expired or revoked.", 401)
     scopes = str(claims.get("scope", "")).split()
-    if "openid" not in scopes and "aws.cognito.signin.user.admin" not in scopes:
+    if "openid" not in scopes:  # as on AWS: the JSON API's tokens (aws.cognito.signin.user.admin) are refused
         return _bearer_error("insufficient_scope", "The openid scope is required.", 403)
     client = rt.config.client(g.db_session, g.pool.id, str(claims.get("client_id")))
     body = {"sub": user.sub, **attribute_claims(readable(client, user.attributes), scopes), "username": user.username}
