@@ -3,12 +3,13 @@
 for anyone else to learn it."""
 from __future__ import annotations
 
+from ..userpool.delivery import mask_email, mask_phone
+
 
 def masked(destination: str) -> str:
     """``alice@example.com`` → ``a***@e***``; ``+15555550123`` → ``+*******0123``."""
     if "@" in destination:
-        local, _at, domain = destination.partition("@")
-        return f"{local[:1]}***@{domain[:1]}***"
+        return mask_email(destination)
     if destination.startswith("+"):
-        return "+" + "*" * max(len(destination) - 5, 0) + destination[-4:]
+        return mask_phone(destination)
     return "***"
