@@ -179,30 +179,30 @@ def test_deleted_attributes_are_gone_and_required_ones_stay(site, idp):
 def test_an_unverified_email_is_verified_by_a_code_asked_for(site, idp):
     broker, mail = site
     app = _app(site)
-    app.user("ann", "--attribute", "email_verified=false")
-    token = _sign_in(idp, app)["AccessToken"]
+    app.user("una", "--attribute", "email_verified=false")
+    token = _sign_in(idp, app, "una")["AccessToken"]
     assert _attributes(idp, token)["email_verified"] == "false"
     answer = idp.get_user_attribute_verification_code(AccessToken=token, AttributeName="email")
-    assert answer["CodeDeliveryDetails"] == {"Destination": "a***@e***", "DeliveryMedium": "EMAIL",
+    assert answer["CodeDeliveryDetails"] == {"Destination": "u***@e***", "DeliveryMedium": "EMAIL",
                                              "AttributeName": "email"}
-    idp.verify_user_attribute(AccessToken=token, AttributeName="email", Code=code_in(mail.wait_for("ann@example.com")))
+    code = code_in(mail.wait_for("una@example.com"))
+    idp.verify_user_attribute(AccessToken=token, AttributeName="email", Code=code)
     assert _attributes(idp, token)["email_verified"] == "true"
     code, _message = _error(idp.get_user_attribute_verification_code, AccessToken=token, AttributeName="email")
     assert code == "InvalidParameterException"  # nothing left to verify
-    assert not mail.pending("ann@example.com")
+    assert not mail.pending("una@example.com")
 
 
 def test_codes_asked_for_are_limited(site, idp):
     broker, mail = site
     app = _app(site)
-    app.user("ann", "--attribute", "email_verified=false")
-    token = _sign_in(idp, app)["AccessToken"]
-    codes = []
+    app.user("lia", "--attribute", "email_verified=false")
+    token = _sign_in(idp, app, "lia")["AccessToken"]
     for _ in range(3):
         idp.get_user_attribute_verification_code(AccessToken=token, AttributeName="email")
-        codes.append(mail.wait_for("ann@example.com"))
+        code_in(mail.wait_for("lia@example.com"))
     code, _message = _error(idp.get_user_attribute_verification_code, AccessToken=token, AttributeName="email")
-    assert code == "LimitExceededException" and not mail.pending("ann@example.com")
+    assert code == "LimitExceededException" and not mail.pending("lia@example.com")
 
 
 def test_a_changed_password_signs_in_and_the_old_one_does_not(site, idp):
@@ -265,6 +265,19 @@ def test_global_sign_out_ends_a_token_issued_without_a_refresh_token(site, idp):
     assert "RefreshToken" not in tokens
     idp.global_sign_out(AccessToken=tokens["AccessToken"])
     assert _error(idp.get_user, AccessToken=tokens["AccessToken"])[1] == "Access Token has been revoked"
+
+
+def test_global_sign_out_by_the_api_ends_hosted_sessions_and_their_tokens(site, idp):
+    app = _app(site, client_args=("--secret",))
+    app.user()
+    rp = app.rp()
+    _params, code = rp.sign_in("ann", PASSWORD, scope="openid aws.cognito.signin.user.admin")
+    hosted = rp.exchange(code).json()
+    assert rp.authorize().headers["Location"].startswith(CALLBACK)  # the hosted session signs in at once
+    idp.global_sign_out(AccessToken=hosted["access_token"])
+    assert "/login?" in rp.authorize().headers["Location"]  # asks for the password again
+    assert rp.refresh(hosted["refresh_token"]).json()["error"] == "invalid_grant"
+    assert rp.userinfo(hosted["access_token"]).status_code == 401
 
 
 def test_revoke_token_ends_its_family_only(site, idp):
@@ -349,7 +362,8 @@ def test_an_authenticator_enrolled_by_the_api_is_asked_for_at_sign_in(site, idp)
 def test_mfa_preferences_set_through_pycognito(site, idp):
     app = _app(site, "--mfa", "OPTIONAL")
     app.user()
-    user = Cognito(app.pool, app.client_id, access_token=_sign_in(idp, app)["AccessToken"], user_pool_region="us-east-1",
+    token = _sign_in(idp, app)["AccessToken"]
+    user = Cognito(app.pool, app.client_id, access_token=token, user_pool_region="us-east-1",
                    boto3_client_kwargs={"endpoint_url": app.broker.base_url, "aws_access_key_id": "x",
                                         "aws_secret_access_key": "x"})
     with pytest.raises(ClientError) as caught:
@@ -365,13 +379,16 @@ def test_mfa_preferences_set_through_pycognito(site, idp):
     challenge = idp.initiate_auth(ClientId=app.client_id, AuthFlow="USER_PASSWORD_AUTH",
                                   AuthParameters={"USERNAME": "ann", "PASSWORD": PASSWORD})
     assert challenge["ChallengeName"] == "SOFTWARE_TOKEN_MFA"
+    assert user.get_user().email == "ann@example.com"
+    user.logout()  # GlobalSignOut
+    assert _error(idp.get_user, AccessToken=token)[1] == "Access Token has been revoked"
 
 
 def test_email_codes_turned_on_and_preferred(site, idp):
     broker, mail = site
     app = _app(site, "--mfa", "OPTIONAL")
-    app.user()
-    token = _sign_in(idp, app)["AccessToken"]
+    app.user("emma")
+    token = _sign_in(idp, app, "emma")["AccessToken"]
     idp.set_user_mfa_preference(AccessToken=token, EmailMfaSettings={"Enabled": True, "PreferredMfa": True})
     answer = idp.get_user(AccessToken=token)
     assert answer["UserMFASettingList"] == ["EMAIL_OTP"] and answer["PreferredMfaSetting"] == "EMAIL_OTP"
@@ -379,11 +396,12 @@ def test_email_codes_turned_on_and_preferred(site, idp):
                             SMSMfaSettings={"Enabled": True})  # no phone number
     assert code == "InvalidParameterException"
     challenge = idp.initiate_auth(ClientId=app.client_id, AuthFlow="USER_PASSWORD_AUTH",
-                                  AuthParameters={"USERNAME": "ann", "PASSWORD": PASSWORD})
+                                  AuthParameters={"USERNAME": "emma", "PASSWORD": PASSWORD})
     assert challenge["ChallengeName"] == "EMAIL_OTP"
+    code = code_in(mail.wait_for("emma@example.com"))
     done = idp.respond_to_auth_challenge(ClientId=app.client_id, ChallengeName="EMAIL_OTP",
-                                         Session=challenge["Session"], ChallengeResponses={
-                                             "USERNAME": "ann", "EMAIL_OTP_CODE": code_in(mail.wait_for("ann@example.com"))})
+                                         Session=challenge["Session"],
+                                         ChallengeResponses={"USERNAME": "emma", "EMAIL_OTP_CODE": code})
     assert "AccessToken" in done["AuthenticationResult"]
 
 
