@@ -1,0 +1,1 @@
+"""The protocol-neutral sign-in engine: Cognito's auth flows and challenges."""
