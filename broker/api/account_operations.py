@@ -1,7 +1,8 @@
 """The operations Cognito authorizes with the user's own access token: GetUser,
 UpdateUserAttributes, DeleteUserAttributes, GetUserAttributeVerificationCode,
 VerifyUserAttribute, DeleteUser, ChangePassword, GlobalSignOut; and RevokeToken, which
-names its app client instead (https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_GetUser.html
+names its app client instead
+(https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_GetUser.html
 and siblings). Each resolves the token (:mod:`.bearer`), then calls the protocol-neutral
 functions the hosted pages and the CLI use (:mod:`broker.userpool.attribute_changes`,
 :mod:`broker.userpool.self_service`, :mod:`broker.oauth.refresh`): the same rules, codes,

@@ -28,7 +28,7 @@ def mask_email(address: str) -> str:
 
 
 def mask_phone(number: str) -> str:
-    """Cognito's mask: the plus and the last four digits."""
+    """``+15555550123`` → ``+*******0123``: the last four digits."""
     return "+" + "*" * max(len(number) - 5, 0) + number[-4:]
 
 
