@@ -19,7 +19,6 @@ from typing import Any
 from flask import g
 
 from ..errors import CodeMismatch, Throttled
-from ..i18n import gettext as _
 from ..oauth.jose import compact_header
 from ..oauth.refresh import find_refresh_token, issued_to_another_client, revoke_family
 from ..userpool import attribute_changes, client_attributes, client_auth, delivery, self_service
@@ -79,7 +78,7 @@ def verify_user_attribute(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     bearer = resolve(call, params["AccessToken"])
     if not attribute_changes.verify_attribute(call.session, call.runtime.state, bearer.pool, bearer.user,
                                               params["AttributeName"], params["Code"]):
-        raise CodeMismatch([_("Invalid verification code provided, please try again.")])
+        raise CodeMismatch(["Invalid verification code provided, please try again."])
     return {}
 
 
