@@ -19,6 +19,7 @@ OPERATION_MODULES = (
     "broker.api.user_operations",
     "broker.api.auth_operations",
     "broker.api.refresh_operations",
+    "broker.api.device_operations",
     "broker.api.account_operations",
     "broker.api.account_mfa",
 )

@@ -13,16 +13,19 @@ import secrets
 import uuid
 from typing import Any, Callable
 
-from ..engine import password_verifier, sessions, signin, srp
+from .. import sealing
+from ..engine import device_verifier, password_verifier, sessions, signin, srp
 from ..engine.challenges import (
-    BLOCKED, CODE_MISMATCH, EMAIL_OTP, ENDED, MFA_SETUP, NEW_PASSWORD_REQUIRED, NOT_CONFIRMED, PASSWORD_VERIFIER,
-    RESET_REQUIRED, SELECT_MFA_TYPE, SMS_MFA, SOFTWARE_TOKEN_MFA, Challenge, Refused, SignedIn,
+    BLOCKED, CODE_MISMATCH, DEVICE_PASSWORD_VERIFIER, DEVICE_SRP_AUTH, EMAIL_OTP, ENDED, MFA_SETUP,
+    NEW_PASSWORD_REQUIRED, NOT_CONFIRMED, PASSWORD_VERIFIER, RESET_REQUIRED, SELECT_MFA_TYPE, SMS_MFA,
+    SOFTWARE_TOKEN_MFA, Challenge, Refused, SignedIn,
 )
 from ..errors import FormInvalid, SignInFailed, Throttled
 from ..oauth.issue import issue_tokens
 from ..oauth.tokens import ADMIN_SCOPE
 from ..store.models import AppClient, User, UserPool, canonical_username
-from ..userpool import adaptive, client_auth
+from ..store import repo
+from ..userpool import adaptive, client_auth, tracked_devices
 from .call import Call
 from .errors import AwsError
 from .registry import operation
@@ -73,8 +76,8 @@ def _srp_auth(call: Call, client: AppClient, pool: UserPool, auth: dict[str, str
         step = password_verifier.start(_env(call, pool, auth.get("DEVICE_KEY")), _start(client, pool), username, srp_a)
     except password_verifier.SrpDisabled:
         raise AwsError("InvalidParameterException", "USER_SRP_AUTH is not enabled for this user pool.") from None
-    except srp.InvalidSrpA:
-        raise AwsError("InvalidParameterException", "SRP_A is not a valid SRP public value.") from None
+    except srp.InvalidSrpA as exc:
+        raise AwsError("InvalidParameterException", _srp_message(exc)) from None
     block = step.parameters["SECRET_BLOCK"]  # names the sign-in: pycognito answers without the Session
     session = sessions.open_session(call.runtime.state, step.progress, block)
     return {"ChallengeName": step.name, "Session": session, "ChallengeParameters": step.parameters}
@@ -94,9 +97,9 @@ def _password_verifier(call: Call, client: AppClient, pool: UserPool, params: di
         step = password_verifier.answer(_env(call, pool, responses.get("DEVICE_KEY")), progress,
                                         _required(responses, "TIMESTAMP"),
                                         _required(responses, "PASSWORD_CLAIM_SIGNATURE"))
-    except (srp.InvalidTimestamp, srp.StaleTimestamp) as exc:
+    except srp.SrpError as exc:
         _keep(call, progress, token)
-        raise AwsError("InvalidParameterException", str(exc)) from None
+        raise AwsError("InvalidParameterException", _srp_message(exc)) from None
     except AwsError:
         _keep(call, progress, token)
         raise
@@ -118,7 +121,7 @@ def respond_to_auth_challenge(call: Call, params: dict[str, Any]) -> dict[str, A
     answer = ANSWERS.get(name)
     if answer is None:
         raise AwsError("InvalidParameterException", f"Unsupported challenge {name}")
-    token = params.get("Session")
+    token = params.get("Session") or _implied_session(call, client, pool, name, responses)
     progress, user = _resume(call, token, pool, client, name)
     given = responses.get("USERNAME")
     if given is not None and canonical_username(given) != user.username:
@@ -134,10 +137,17 @@ def respond_to_auth_challenge(call: Call, params: dict[str, Any]) -> dict[str, A
     except FormInvalid as exc:
         _keep(call, progress, token)
         raise AwsError("InvalidPasswordException", exc.errors[0] if exc.errors else exc.message) from None
+    except srp.SrpError as exc:
+        _keep(call, progress, token)
+        raise AwsError("InvalidParameterException", _srp_message(exc)) from None
     except AwsError:
         _keep(call, progress, token)
         raise
     return _render(call, client, pool, step)
+
+
+def _srp_message(exc: srp.SrpError) -> str:
+    return "SRP_A is not a valid SRP public value." if isinstance(exc, srp.InvalidSrpA) else str(exc)
 
 
 @operation("AssociateSoftwareToken")
@@ -187,6 +197,16 @@ def _select(env: signin.Env, progress: dict[str, Any], user: User, responses: di
     return signin.select_factor(env, progress, user, _required(responses, "ANSWER"))
 
 
+def _device_srp(env: signin.Env, progress: dict[str, Any], user: User, responses: dict[str, str]) -> signin.Step:
+    return device_verifier.start(env, progress, user, _required(responses, "SRP_A"))
+
+
+def _device_verifier(env: signin.Env, progress: dict[str, Any], user: User,
+                     responses: dict[str, str]) -> signin.Step:
+    return device_verifier.answer(env, progress, user, _required(responses, "TIMESTAMP"),
+                                  _required(responses, "PASSWORD_CLAIM_SIGNATURE"))
+
+
 def _setup_done(env: signin.Env, progress: dict[str, Any], user: User, responses: dict[str, str]) -> signin.Step:
     return signin.signed_in(env, progress, user)
 
@@ -198,6 +218,8 @@ ANSWERS: dict[str, Callable[[signin.Env, dict[str, Any], User, dict[str, str]], 
     EMAIL_OTP: _code("EMAIL_OTP_CODE"),
     SELECT_MFA_TYPE: _select,
     MFA_SETUP: _setup_done,
+    DEVICE_SRP_AUTH: _device_srp,
+    DEVICE_PASSWORD_VERIFIER: _device_verifier,
 }
 
 
@@ -208,12 +230,14 @@ def _start(client: AppClient, pool: UserPool) -> dict[str, Any]:
 
 
 def _env(call: Call, pool: UserPool, device_key: str | None) -> signin.Env:
-    """The engine's view of this call: a sign-in with Cognito's DEVICE_KEY is weighed (and
-    noted) as that device; one without, as a new device each time."""
+    """The engine's view of this call: a sign-in with Cognito's DEVICE_KEY is weighed as that
+    device, which must prove itself (DEVICE_SRP_AUTH) before it skips MFA or is noted; one
+    without, as a new device each time."""
     rt = call.runtime
     context = adaptive.Context(call.ip, device_key or secrets.token_urlsafe(24), call.headers.get("User-Agent"))
     return signin.Env(call.session, rt.state, rt.sender, rt.sms, pool, context, can_select=True,
-                      note_device=bool(device_key), throttle=call.throttle)
+                      remembered_skips_mfa=False, note_device=False, throttle=call.throttle,
+                      tracked_device=device_key)
 
 
 def _resume(call: Call, token: str | None, pool: UserPool | None, client: AppClient | None,
@@ -240,9 +264,39 @@ def _render(call: Call, client: AppClient, pool: UserPool, step: signin.Step) ->
     if isinstance(step, Challenge):
         user = call.session.get(User, step.progress["user_id"])
         assert user is not None
-        return {"ChallengeName": step.name, "Session": sessions.open_session(call.runtime.state, step.progress),
+        token = None  # a new random Session, except where a client may answer without one:
+        if step.name == DEVICE_SRP_AUTH:
+            token = _device_session(call, client, user, step.progress["device_key"])
+        elif step.name == DEVICE_PASSWORD_VERIFIER:
+            token = step.parameters["SECRET_BLOCK"]
+        return {"ChallengeName": step.name,
+                "Session": sessions.open_session(call.runtime.state, step.progress, token),
                 "ChallengeParameters": {**step.parameters, "USER_ID_FOR_SRP": user.username}}
-    return {"ChallengeParameters": {}, "AuthenticationResult": tokens(call, client, pool, step)}
+    result = tokens(call, client, pool, step)
+    if tracked_devices.tracking(pool) and not step.progress.get("device_proven"):
+        result["NewDeviceMetadata"] = tracked_devices.new_device(call.session, pool, step.user)
+    return {"ChallengeParameters": {}, "AuthenticationResult": result}
+
+
+def _device_session(call: Call, client: AppClient, user: User, device_key: str) -> str:
+    """The Session of a DEVICE_SRP_AUTH challenge: the one string the client, its user and
+    the device name, under the deployment's key, since some clients (pycognito) answer
+    without the Session they were given."""
+    mac = sealing.of(call.session).mac("device-srp-session", f"{client.id}\0{user.id}\0{device_key}".encode())
+    return "device-" + mac.hex()
+
+
+def _implied_session(call: Call, client: AppClient, pool: UserPool, name: str,
+                     responses: dict[str, str]) -> str | None:
+    """Where the answer to ``name`` may come without its Session: the SRP answers name their
+    SECRET_BLOCK, DEVICE_SRP_AUTH its user and device."""
+    if name == DEVICE_PASSWORD_VERIFIER:
+        return responses.get("PASSWORD_CLAIM_SECRET_BLOCK")
+    if name == DEVICE_SRP_AUTH:
+        user = repo.get_user(call.session, pool.id, canonical_username(responses.get("USERNAME", "")))
+        device = responses.get("DEVICE_KEY")
+        return _device_session(call, client, user, device) if user is not None and device else None
+    return None
 
 
 def tokens(call: Call, client: AppClient, pool: UserPool, done: SignedIn) -> dict[str, Any]:

@@ -23,14 +23,14 @@ from sqlalchemy.orm import Session
 from ..i18n import gettext as _
 from ..store.models import User, UserPool
 from ..store.state import StateStore
-from ..userpool import adaptive, audit, mfa, risk
+from ..userpool import adaptive, audit, mfa, risk, tracked_devices
 from ..userpool.delivery import mask_email, mask_phone
 from ..userpool.security import Security
 from ..userpool.senders import Sender, SmsSender
 from ..userpool.signin import SignIn, authenticate, set_new_password
 from ..userpool.throttle import Throttle
 from .challenges import (
-    BLOCKED, CHALLENGE_FACTORS, CODE_MISMATCH, ENDED, FACTOR_CHALLENGES, MFA_SETUP, NEW_PASSWORD_REQUIRED,
+    BLOCKED, CHALLENGE_FACTORS, CODE_MISMATCH, DEVICE_SRP_AUTH, ENDED, FACTOR_CHALLENGES, MFA_SETUP, NEW_PASSWORD_REQUIRED,
     NOT_CONFIRMED, RESET_REQUIRED, SELECT_MFA_TYPE, Challenge, Refused, SignedIn, Step,
 )
 
@@ -63,6 +63,9 @@ class Env:
     note_device: bool = True
     #: The password throttle (needed by :func:`password` only).
     throttle: Throttle | None = None
+    #: The tracked device the sign-in names (Cognito's DEVICE_KEY): once the password is
+    #: proven, the device must prove itself (DEVICE_SRP_AUTH) before it counts.
+    tracked_device: str | None = None
 
 
 def password(env: Env, progress: dict[str, Any], username: str, password: str) -> Step:
@@ -93,6 +96,10 @@ def after_password(env: Env, progress: dict[str, Any], user: User) -> Step:
         attributes = {k: v for k, v in user.attributes.items() if not k.startswith("_")}
         return Challenge(NEW_PASSWORD_REQUIRED, {**progress, "step": NEW_PASSWORD_REQUIRED},
                          {"requiredAttributes": "[]", "userAttributes": json.dumps(attributes)})
+    device = tracked_devices.find(env.db, user, env.tracked_device) if env.tracked_device else None
+    if device is not None and tracked_devices.verifier(env.db, device) is not None:
+        return Challenge(DEVICE_SRP_AUTH, {**progress, "step": DEVICE_SRP_AUTH, "device_key": device.device_key},
+                         {"USERNAME": user.username, "DEVICE_KEY": str(device.device_key)})
     return second_factor(env, progress, user)
 
 

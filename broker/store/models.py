@@ -310,6 +310,13 @@ class Device(Base):
     last_seen: Mapped[dt.datetime] = mapped_column(default=utcnow)
     #: Until when this device may skip MFA (the pool must allow remembered devices).
     remembered_until: Mapped[dt.datetime | None] = mapped_column()
+    #: Cognito's tracked devices (the JSON API): the DeviceKey (``key_hash`` is its hash),
+    #: DeviceGroupKey, the sealed SRP verifier ConfirmDevice set, and the device's name.
+    #: None for the hosted UI's browsers, known by their cookie only.
+    device_key: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
+    group_key: Mapped[str | None] = mapped_column(String(64))
+    srp_verifier: Mapped[str | None] = mapped_column(Text)
+    name: Mapped[str | None] = mapped_column(String(256))
 
 
 class AuditEvent(Base):
