@@ -207,12 +207,13 @@ def test_amplify_signs_in_refreshes_and_signs_out(node_peers: NodePeers, broker:
     assert out["currentUser"] == {"username": "gus", "userId": id_token["sub"],
                                   "signInDetails": {"loginId": "gus", "authFlowType": flow}}
     assert_refreshed(out["first"], out["refreshed"], inputs)
+    latest = out["refreshTokens"]["latest"]  # GetTokensFromRefreshToken rotates a public client's token
+    assert out["refreshTokens"]["first"] and latest and latest != out["refreshTokens"]["first"]
 
     after = out["afterSignOut"]  # Amplify forgot the user and every token it kept
     assert after["currentUser"]["name"] == "UserUnAuthenticatedException"
     assert after["tokens"] is None and after["stored"] == 0
     idp = cognito_idp(broker.base_url)
-    latest = out["refreshTokens"]["latest"]
     assert refused(idp.initiate_auth, ClientId=inputs["clientId"], AuthFlow="REFRESH_TOKEN_AUTH",
                    AuthParameters={"REFRESH_TOKEN": latest}) == "NotAuthorizedException"
     assert refused(idp.get_user, AccessToken=out["refreshed"]["access"]) == "NotAuthorizedException"
