@@ -56,11 +56,13 @@ def _describe(settings: Settings, p: Any) -> dict[str, Any]:
               help=f"Risk level ({'/'.join(LEVELS)}) to action ({'/'.join(ACTIONS)}); repeat.")
 @click.option("--link-by-email/--no-link-by-email", default=None,
               help="Link a first federated sign-in to the confirmed user with the same verified email.")
+@click.option("--srp/--no-srp", "srp_enabled", default=None,
+              help="Keep SRP verifiers of passwords (USER_SRP_AUTH); --no-srp stops making them.")
 @json_option
 def pool_update(pool_id: str, mfa: str | None, lockout_threshold: int | None, lockout_seconds: int | None,
                 password_history: int | None, compromised_check: bool | None, temp_password_days: int | None,
                 remember_devices_days: int | None, adaptive: tuple[str, ...], link_by_email: bool | None,
-                as_json: bool) -> None:
+                srp_enabled: bool | None, as_json: bool) -> None:
     """Change a pool's security settings; those not given stay as they are.
 
     Message templates are set with `broker pool set-message`."""
@@ -70,7 +72,7 @@ def pool_update(pool_id: str, mfa: str | None, lockout_threshold: int | None, lo
             session, pool_id, mfa=mfa, adaptive=policy, lockout_threshold=lockout_threshold,
             lockout_seconds=lockout_seconds, password_history=password_history,
             compromised_check=compromised_check, temp_password_days=temp_password_days,
-            remember_devices_days=remember_devices_days, link_by_email=link_by_email)
+            remember_devices_days=remember_devices_days, link_by_email=link_by_email, srp_enabled=srp_enabled)
         out = _describe(settings, p)
     _emit(out, as_json)
 

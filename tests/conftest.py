@@ -141,10 +141,12 @@ def any_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def migrated_db(any_database_url: str) -> Iterator:
-    """A :class:`broker.store.db.Database` on ``any_database_url``, at the newest schema."""
+    """A :class:`broker.store.db.Database` on ``any_database_url``, at the newest schema,
+    sealing with a secret of its own (as the server's database does with its secret key)."""
+    from broker.sealing import Sealer
     from broker.store.db import Database
 
-    db = Database(any_database_url)
+    db = Database(any_database_url, Sealer(secrets.token_urlsafe(32)))
     db.upgrade()
     yield db
     db.dispose()

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from broker.connectors.base import Identity
 from broker.errors import HostedError, InvalidInput
 from broker.oauth.issue import subject_of
+from broker.sealing import Sealer
 from broker.store.db import Database
 from broker.store.models import AuditEvent, IdentityProvider, User, UserIdentity
 from broker.userpool import admin, federation, idps
@@ -27,7 +28,7 @@ MAPPING = {"email": "email", "given_name": "given_name", "custom:team": "team"}
 
 @pytest.fixture()
 def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path}/fed.db")
+    database = Database(f"sqlite:///{tmp_path}/fed.db", Sealer("test secret key"))
     database.upgrade()
     yield database
     database.dispose()

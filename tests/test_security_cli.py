@@ -54,7 +54,7 @@ def test_pool_update_sets_security_settings_that_describe_shows(cli: Broker) -> 
     assert pool_info["MfaConfiguration"] == "OPTIONAL" and pool_info["Issuer"] == f"{cli.base_url}/{pool}"
     assert pool_info["Security"] == {
         "LockoutThreshold": 4, "LockoutSeconds": 60, "PasswordHistorySize": 3, "CompromisedPasswordCheck": False,
-        "TemporaryPasswordValidityDays": 2, "RememberDevicesDays": 30,
+        "TemporaryPasswordValidityDays": 2, "RememberDevicesDays": 30, "SrpEnabled": True,
         "AdaptivePolicy": {"LOW": "ALLOW", "MEDIUM": "MFA", "HIGH": "BLOCK"},
     }
     # settings not given stay as they are

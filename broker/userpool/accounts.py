@@ -16,7 +16,7 @@ from ..i18n import gettext as _
 from ..store import repo
 from ..store.models import AppClient, User, UserPool, canonical_username
 from ..store.state import StateStore
-from . import audit, client_attributes, codes, limits, lockout, messages, password_rules
+from . import audit, client_attributes, codes, limits, lockout, messages, password_rules, srp_verifiers
 from .attributes import check_attributes, label
 from .limits import Requester
 from .admin import check_username
@@ -62,6 +62,7 @@ def sign_up(session: Session, state: StateStore, sender: Sender, pool: UserPool,
     existing = repo.get_user(session, pool.id, username)
     if existing is not None:
         hash_password(password)  # the work a new name costs: the answer's time tells nothing
+        srp_verifiers.spend(pool, username, password)
         _notify_existing(state, sender, pool, existing)
         audit.record(session, pool.id, "SignUp", audit.FAIL, username=username, reason="username_exists")
         return None
@@ -74,6 +75,7 @@ def sign_up(session: Session, state: StateStore, sender: Sender, pool: UserPool,
         session.rollback()
         return None
     password_rules.remember(session, pool, user)
+    srp_verifiers.remember(session, pool, user, password)
     audit.record(session, pool.id, "SignUp", audit.PASS, user=user)
     send_confirmation(state, sender, pool, user)
     return user

@@ -18,7 +18,7 @@ from ..errors import InvalidInput
 from ..oauth import keys
 from ..store import repo
 from ..store.models import AppClient, Group, ResourceServer, User, UserPool, utcnow
-from . import audit, client_attributes, client_auth, password_rules
+from . import audit, client_attributes, client_auth, password_rules, srp_verifiers
 from .attribute_changes import PENDING, describe_pending
 from .passwords import PasswordPolicy, hash_password, is_supported_hash
 from .attributes import check_attributes, check_name
@@ -330,6 +330,8 @@ def create_user(
     session.add(user)
     session.flush()
     password_rules.remember(session, pool, user)
+    if password is not None:  # (an imported hash gets its verifier at the first sign-in)
+        srp_verifiers.remember(session, pool, user, password)
     audit.record(session, pool.id, "AdminCreateUser", audit.PASS, user=user, status=status)
     for group in found:
         repo.add_user_to_group(session, user, group)

@@ -19,7 +19,7 @@ from ..errors import InvalidInput
 from ..store import repo
 from ..store.models import User, UserPool
 from ..store.state import StateStore
-from . import accounts, admin, audit, lockout, messages, password_rules
+from . import accounts, admin, audit, lockout, messages, password_rules, srp_verifiers
 from .passwords import PasswordPolicy, hash_password
 from .security import ACTIONS, LEVELS, Security
 from .senders import Sender
@@ -52,6 +52,7 @@ def resend_invitation(session: Session, sender: Sender | None, state: StateStore
                            "get invitations (use reset-password for the others)")
     temporary = admin.generate_password(PasswordPolicy.from_dict(pool.password_policy))
     user.password_hash = hash_password(temporary)
+    srp_verifiers.remember(session, pool, user, temporary)
     user.temp_password_expires_at = admin.temporary_expiry(pool)
     password_rules.remember(session, pool, user)
     lockout.unlock(state, user)

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, object_session
 from ..errors import PasswordRejected
 from ..i18n import gettext as _, ngettext
 from ..store.models import PasswordHistory, User, UserPool
+from . import srp_verifiers
 from .passwords import PasswordPolicy, hash_password, verify_password
 from .security import Security
 
@@ -99,6 +100,7 @@ def set_password(session: Session, pool: UserPool, user: User, password: str) ->
     user.password_hash = hash_password(password)
     user.temp_password_expires_at = None
     remember(session, pool, user)
+    srp_verifiers.remember(session, pool, user, password)
 
 
 def remember(session: Session, pool: UserPool, user: User) -> None:

@@ -24,6 +24,8 @@ class Security:
     temp_password_days: int = 7
     #: Days a device the user chose to remember may skip MFA (0: never).
     remember_devices_days: int = 0
+    #: Keep an SRP verifier of each password, so that USER_SRP_AUTH can sign users in.
+    srp_enabled: bool = True
     #: Adaptive authentication: what each risk level leads to.
     adaptive: dict[str, str] = field(default_factory=lambda: {"LOW": "ALLOW", "MEDIUM": "ALLOW", "HIGH": "BLOCK"})
 

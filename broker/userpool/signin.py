@@ -13,7 +13,7 @@ from ..errors import PasswordRejected, SignInFailed, Throttled
 from ..i18n import gettext as _
 from ..store import repo
 from ..store.models import User, UserPool, canonical_username, utcnow
-from . import adaptive, audit, lockout, password_rules
+from . import adaptive, audit, lockout, password_rules, srp_verifiers
 from .passwords import hash_password, needs_rehash, verify_password
 from .risk import BLOCK, Assessment, device_hash, device_tag
 from .senders import Sender
@@ -76,6 +76,7 @@ def authenticate(session: Session, throttle: Throttle, pool: UserPool, username:
     lockout.password_passed(throttle.state, user)
     if needs_rehash(user.password_hash or ""):
         user.password_hash = hash_password(password)
+    srp_verifiers.remember_missing(session, pool, user, password)  # imported with a hash, or from before SRP
     audit.record(session, pool.id, "SignIn", audit.PASS, user=user, ip=ip, status=user.status)
     return SignIn(user, assessment)
 
