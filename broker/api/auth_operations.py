@@ -13,10 +13,10 @@ import secrets
 import uuid
 from typing import Any, Callable
 
-from ..engine import sessions, signin
+from ..engine import password_verifier, sessions, signin, srp
 from ..engine.challenges import (
-    BLOCKED, CODE_MISMATCH, EMAIL_OTP, ENDED, MFA_SETUP, NEW_PASSWORD_REQUIRED, NOT_CONFIRMED, RESET_REQUIRED,
-    SELECT_MFA_TYPE, SMS_MFA, SOFTWARE_TOKEN_MFA, Challenge, Refused, SignedIn,
+    BLOCKED, CODE_MISMATCH, EMAIL_OTP, ENDED, MFA_SETUP, NEW_PASSWORD_REQUIRED, NOT_CONFIRMED, PASSWORD_VERIFIER,
+    RESET_REQUIRED, SELECT_MFA_TYPE, SMS_MFA, SOFTWARE_TOKEN_MFA, Challenge, Refused, SignedIn,
 )
 from ..errors import FormInvalid, SignInFailed, Throttled
 from ..oauth.issue import issue_tokens
@@ -66,10 +66,56 @@ def _password_auth(call: Call, client: AppClient, pool: UserPool, auth: dict[str
     return _render(call, client, pool, step)
 
 
+def _srp_auth(call: Call, client: AppClient, pool: UserPool, auth: dict[str, str]) -> dict[str, Any]:
+    call.check_auth_flow(client, "ALLOW_USER_SRP_AUTH")
+    username, srp_a = _required(auth, "USERNAME"), _required(auth, "SRP_A")
+    call.check_secret_hash(client, username, {"AuthParameters": auth})
+    try:
+        step = password_verifier.start(_env(call, pool, auth.get("DEVICE_KEY")), _start(client, pool), username, srp_a)
+    except password_verifier.SrpDisabled:
+        raise AwsError("InvalidParameterException", "USER_SRP_AUTH is not enabled for this user pool.") from None
+    except srp.InvalidSrpA:
+        raise AwsError("InvalidParameterException", "SRP_A is not a valid SRP public value.") from None
+    block = step.parameters["SECRET_BLOCK"]  # names the sign-in: pycognito answers without the Session
+    session = sessions.open_session(call.runtime.state, step.progress, block)
+    return {"ChallengeName": step.name, "Session": session, "ChallengeParameters": step.parameters}
+
+
+def _password_verifier(call: Call, client: AppClient, pool: UserPool, params: dict[str, Any]) -> dict[str, Any]:
+    """The PASSWORD_VERIFIER answer, found by its SECRET_BLOCK (or Session)."""
+    responses = params.get("ChallengeResponses") or {}
+    token = responses.get("PASSWORD_CLAIM_SECRET_BLOCK") or params.get("Session")
+    progress = sessions.take(call.runtime.state, token, pool.id, client.id)
+    if progress is None or progress.get("step") != PASSWORD_VERIFIER:
+        raise AwsError("NotAuthorizedException", EXPIRED)
+    try:
+        if canonical_username(_required(responses, "USERNAME")) != progress["username"]:
+            raise AwsError("NotAuthorizedException", "Incorrect username or password.")
+        call.check_secret_hash(client, responses["USERNAME"], {"ChallengeResponses": responses})
+        step = password_verifier.answer(_env(call, pool, responses.get("DEVICE_KEY")), progress,
+                                        _required(responses, "TIMESTAMP"),
+                                        _required(responses, "PASSWORD_CLAIM_SIGNATURE"))
+    except (srp.InvalidTimestamp, srp.StaleTimestamp) as exc:
+        _keep(call, progress, token)
+        raise AwsError("InvalidParameterException", str(exc)) from None
+    except AwsError:
+        _keep(call, progress, token)
+        raise
+    except SignInFailed as exc:
+        raise AwsError("NotAuthorizedException", exc.message) from None
+    except Throttled:
+        raise AwsError("NotAuthorizedException", "Password attempts exceeded") from None
+    except Refused as exc:
+        raise _refusal(exc) from None
+    return _render(call, client, pool, step)
+
+
 @operation("RespondToAuthChallenge")
 def respond_to_auth_challenge(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     client, pool = call.client(params)
     name, responses = params["ChallengeName"], params.get("ChallengeResponses") or {}
+    if name == PASSWORD_VERIFIER:
+        return _password_verifier(call, client, pool, params)
     answer = ANSWERS.get(name)
     if answer is None:
         raise AwsError("InvalidParameterException", f"Unsupported challenge {name}")
@@ -207,7 +253,7 @@ def tokens(call: Call, client: AppClient, pool: UserPool, done: SignedIn) -> dic
     with_refresh = "ALLOW_REFRESH_TOKEN_AUTH" in client_auth.allowed_auth_flows(client)
     issued = issue_tokens(call.session, rt.keys, rt.settings.base_url, pool, client, done.user, (ADMIN_SCOPE,),
                           done.auth_time, str(uuid.uuid4()), str(uuid.uuid4()), include_refresh_token=with_refresh,
-                          amr=done.amr, id_token=True)
+                          amr=done.amr, id_token=True, at_hash=False)
     return authentication_result(issued)
 
 
@@ -235,4 +281,5 @@ def _required(values: dict[str, str], key: str) -> str:
 
 FLOWS: dict[str, Callable[[Call, AppClient, UserPool, dict[str, str]], dict[str, Any]]] = {
     "USER_PASSWORD_AUTH": _password_auth,
+    "USER_SRP_AUTH": _srp_auth,
 }

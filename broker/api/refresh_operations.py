@@ -82,7 +82,7 @@ def _tokens(call: Call, client: AppClient, pool: UserPool, token: StoredRefreshT
     scopes = (ADMIN_SCOPE,) if row.scope == ADMIN_SCOPE else still_allowed(client, row.scope)
     issued = issue_tokens(call.session, rt.keys, rt.settings.base_url, pool, client, token.user, scopes,
                           row.auth_time, row.origin_jti, row.event_id, include_refresh_token=store,
-                          amr=tuple(row.amr or ()), refresh_token=successor, id_token=True)
+                          amr=tuple(row.amr or ()), refresh_token=successor, id_token=True, at_hash=False)
     return auth_operations.authentication_result(issued)
 
 

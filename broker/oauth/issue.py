@@ -37,12 +37,12 @@ def issue_tokens(
     session: Session, keys: KeyCache, base_url: str, pool: UserPool, client: AppClient, user: User,
     scopes: tuple[str, ...], auth_time: int, origin_jti: str, event_id: str,
     nonce: str | None = None, include_refresh_token: bool = True, amr: tuple[str, ...] = (),
-    refresh_token: str | None = None, id_token: bool = False,
+    refresh_token: str | None = None, id_token: bool = False, at_hash: bool = True,
 ) -> dict[str, Any]:
     """The token response; a refresh token is stored when ``include_refresh_token``, with the
     value ``refresh_token`` when given (a rotated token's successor), else a random one. An
     ID token comes with the ``openid`` scope, or when asked for (``id_token``: the JSON API
-    always answers one, as Cognito does)."""
+    always answers one, as Cognito does, and without ``at_hash``, as Cognito's have none)."""
     now = int(time.time())
     grant = Grant(issuer=issuer(base_url, pool.id), client_id=client.id, scopes=scopes,
                   auth_time=auth_time, origin_jti=origin_jti, event_id=event_id, nonce=nonce, amr=amr)
@@ -51,7 +51,8 @@ def issue_tokens(
     access = sign(access_claims(grant, subject, now, client.access_token_ttl), pool_keys)
     token: dict[str, Any] = {"access_token": access, "token_type": "Bearer", "expires_in": client.access_token_ttl}
     if id_token or "openid" in scopes:
-        token["id_token"] = sign(id_claims(grant, subject, now, client.id_token_ttl, access), pool_keys)
+        token["id_token"] = sign(id_claims(grant, subject, now, client.id_token_ttl, access if at_hash else None),
+                                 pool_keys)
     if include_refresh_token:
         token["refresh_token"] = new_refresh_token(session, client, user, grant, refresh_token)
     return token

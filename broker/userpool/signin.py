@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Callable
 
 from sqlalchemy.orm import Session
 
@@ -32,14 +33,17 @@ class SignIn:
 
 
 def authenticate(session: Session, throttle: Throttle, pool: UserPool, username: str, password: str, ip: str,
-                 context: adaptive.Context | None = None, sender: Sender | None = None) -> SignIn:
+                 context: adaptive.Context | None = None, sender: Sender | None = None,
+                 proof: Callable[[User | None], bool] | None = None) -> SignIn:
     """The user whose password this is, or :class:`SignInFailed` with the one generic message.
 
     The try is counted before the password is checked (:meth:`Throttle.attempt`,
     :func:`lockout.password_try`), so tries sent at once get no more checks than tries sent
     one by one, and the lock is read again once the check is done. With a ``context``, the
     risk is weighed before the answer: a blocked sign-in fails exactly as a wrong password
-    does, and the user is told by mail (:mod:`.adaptive`)."""
+    does, and the user is told by mail (:mod:`.adaptive`). A ``proof`` checks another proof
+    of the password in its place (SRP's PASSWORD_CLAIM_SIGNATURE), counted the same way; it
+    is called for unknown names too (with None), so they take as long."""
     username = canonical_username(username)  # ａｌｉｃｅ is alice: one name, one failure count
     try:
         throttle.attempt(pool.id, username or "-", ip)
@@ -50,8 +54,8 @@ def authenticate(session: Session, throttle: Throttle, pool: UserPool, username:
     user = None if too_long or not username else repo.get_user(session, pool.id, username)
     now = utcnow()
     attempt = lockout.password_try(throttle.state, pool, user, now) if user is not None else None
-    reason = _refusal_after_check(session, user, verify_password(user.password_hash if user else None, password),
-                                  attempt, now)
+    proven = proof(user) if proof is not None else verify_password(user.password_hash if user else None, password)
+    reason = _refusal_after_check(session, user, proven, attempt, now)
     assessment = None
     if reason is None and context is not None:
         assert user is not None
@@ -74,9 +78,10 @@ def authenticate(session: Session, throttle: Throttle, pool: UserPool, username:
     assert user is not None
     throttle.succeeded(pool.id, username)
     lockout.password_passed(throttle.state, user)
-    if needs_rehash(user.password_hash or ""):
-        user.password_hash = hash_password(password)
-    srp_verifiers.remember_missing(session, pool, user, password)  # imported with a hash, or from before SRP
+    if proof is None:
+        if needs_rehash(user.password_hash or ""):
+            user.password_hash = hash_password(password)
+        srp_verifiers.remember_missing(session, pool, user, password)  # imported with a hash, or from before SRP
     audit.record(session, pool.id, "SignIn", audit.PASS, user=user, ip=ip, status=user.status)
     return SignIn(user, assessment)
 
