@@ -1,6 +1,7 @@
 """One call of a JSON API operation: what an operation gets besides its input, and the
 checks every unauthenticated Cognito operation starts with (the app client, its secret
-hash, its auth flows), answered with Cognito's error types and messages.
+hash, its auth flows), answered with Cognito's error types and messages. Those messages
+are Cognito's own English, not translated: apps and SDKs match on them.
 
     client, pool = call.client(params)          # ResourceNotFoundException if unknown
     call.check_secret_hash(client, params["Username"], params)

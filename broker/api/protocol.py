@@ -72,35 +72,49 @@ def dispatch() -> Response:
 
 
 def _answer(request_id: str) -> dict[str, Any]:
-    """The operation's output, or :class:`AwsError`; the session is committed when the
-    operation returns or refuses (its audit records and counters stay), never after a crash."""
+    """The operation's output, or :class:`AwsError`."""
     op = registry.find(request.headers.get("X-Amz-Target", ""))
     if op is None or request.mimetype != CONTENT_TYPE:
         raise errors.unknown_operation()
     params = _body()
     model.validate(op.model, params)
-    rt = runtime()
-    session = open_session()
-    call = Call(session=session, runtime=rt, ip=request.remote_addr or "-", request_id=request_id,
+    call = Call(session=open_session(), runtime=runtime(), ip=request.remote_addr or "-", request_id=request_id,
                 operation=op.name, headers=request.headers)
     try:
-        if not op.public:
-            registry.check_signature(call, op)
-        result = op.handler(call, params)
-        session.commit()
-        return result
-    except (AwsError, BrokerError) as exc:
-        session.commit()
-        raise exc if isinstance(exc, AwsError) else errors.from_broker(exc)
+        return _run(op, call, params)
+    except AwsError:
+        raise
     except (OperationalError, RedisError) as exc:
-        session.rollback()
+        _discard(call)
         log.error("backing store unavailable during %s: %s", op.name, exc)
         observability.backend_error("redis" if isinstance(exc, RedisError) else "database")
         raise errors.internal() from None
     except Exception:
-        session.rollback()
+        _discard(call)
         log.exception("unexpected error in %s", op.name)
         raise errors.internal() from None
+
+
+def _run(op: registry.Operation, call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    """Run the operation; its session is committed when it returns or refuses (a refusal's
+    audit records stay: operations refuse before writing anything else), never after a crash."""
+    try:
+        if not op.public:
+            registry.check_signature(call, op)
+        result = op.handler(call, params)
+    except (AwsError, BrokerError) as exc:
+        call.session.commit()
+        raise exc if isinstance(exc, AwsError) else errors.from_broker(exc) from None
+    call.session.commit()
+    return result
+
+
+def _discard(call: Call) -> None:
+    """Roll the crashed operation's writes back (a lost connection may refuse even that)."""
+    try:
+        call.session.rollback()
+    except Exception:  # noqa: BLE001 - the answer is already an internal error
+        log.warning("rollback after a failed %s failed too", call.operation)
 
 
 def _body() -> dict[str, Any]:

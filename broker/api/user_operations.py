@@ -15,7 +15,7 @@ The name costs the same work either way (:func:`~broker.userpool.accounts.sign_u
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from ..userpool import accounts, client_attributes, delivery
 from .call import Call
@@ -54,22 +54,12 @@ def confirm_sign_up(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 
 @operation("ResendConfirmationCode")
 def resend_confirmation_code(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    client, pool = call.client(params)
-    username = params["Username"]
-    call.check_secret_hash(client, username, params)
-    rt = call.runtime
-    sent_to = accounts.resend_confirmation(call.session, rt.state, rt.sender, pool, username, call.requester)
-    return {"CodeDeliveryDetails": _delivered(call, pool.id, username, sent_to)}
+    return _send_code(call, params, accounts.resend_confirmation)
 
 
 @operation("ForgotPassword")
 def forgot_password(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    client, pool = call.client(params)
-    username = params["Username"]
-    call.check_secret_hash(client, username, params)
-    rt = call.runtime
-    sent_to = accounts.forgot_password(call.session, rt.state, rt.sender, pool, username, call.requester)
-    return {"CodeDeliveryDetails": _delivered(call, pool.id, username, sent_to)}
+    return _send_code(call, params, accounts.forgot_password)
 
 
 @operation("ConfirmForgotPassword")
@@ -82,7 +72,13 @@ def confirm_forgot_password(call: Call, params: dict[str, Any]) -> dict[str, Any
     return {}
 
 
-def _delivered(call: Call, pool_id: str, username: str, sent_to: str | None) -> dict[str, Any]:
-    if sent_to:
-        return delivery.details(sent_to)
-    return delivery.stand_in(call.session, pool_id, username)
+def _send_code(call: Call, params: dict[str, Any], send: Callable[..., str | None]) -> dict[str, Any]:
+    """Ask ``send`` (an account function that mails a code) for a code to ``Username``; where
+    it went, or the stand-in answer when nothing was sent."""
+    client, pool = call.client(params)
+    username = params["Username"]
+    call.check_secret_hash(client, username, params)
+    rt = call.runtime
+    sent_to = send(call.session, rt.state, rt.sender, pool, username, call.requester)
+    details = delivery.details(sent_to) if sent_to else delivery.stand_in(call.session, pool.id, username)
+    return {"CodeDeliveryDetails": details}

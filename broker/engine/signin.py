@@ -24,6 +24,7 @@ from ..i18n import gettext as _
 from ..store.models import User, UserPool
 from ..store.state import StateStore
 from ..userpool import adaptive, audit, mfa, risk
+from ..userpool.delivery import mask_email, mask_phone
 from ..userpool.security import Security
 from ..userpool.senders import Sender, SmsSender
 from ..userpool.signin import SignIn, authenticate, set_new_password
@@ -32,7 +33,6 @@ from .challenges import (
     BLOCKED, CHALLENGE_FACTORS, CODE_MISMATCH, ENDED, FACTOR_CHALLENGES, MFA_SETUP, NEW_PASSWORD_REQUIRED,
     NOT_CONFIRMED, RESET_REQUIRED, SELECT_MFA_TYPE, Challenge, Refused, SignedIn, Step,
 )
-from .delivery import masked
 
 #: Wrong second-factor codes one sign-in may send before it ends (each also counts toward
 #: the user's lockout: :func:`broker.userpool.lockout.factor_try`).
@@ -153,11 +153,11 @@ def send_code(env: Env, user: User, factor: str) -> dict[str, str]:
     if factor == mfa.EMAIL_OTP:
         mfa.send_email_code(env.state, env.sender, env.pool, user, _("Your sign-in code"), text)
         return {"CODE_DELIVERY_DELIVERY_MEDIUM": "EMAIL",
-                "CODE_DELIVERY_DESTINATION": masked(str(user.attributes.get("email", "")))}
+                "CODE_DELIVERY_DESTINATION": mask_email(str(user.attributes.get("email", "")))}
     if factor == mfa.SMS_OTP:
         mfa.send_sms_code(env.state, env.sms, env.pool, user, text)
         return {"CODE_DELIVERY_DELIVERY_MEDIUM": "SMS",
-                "CODE_DELIVERY_DESTINATION": masked(str(user.attributes.get("phone_number", "")))}
+                "CODE_DELIVERY_DESTINATION": mask_phone(str(user.attributes.get("phone_number", "")))}
     return {}
 
 

@@ -25,6 +25,11 @@ def mask_email(address: str) -> str:
     return f"{local[:1]}***@{domain[:1]}***"
 
 
+def mask_phone(number: str) -> str:
+    """``+15555550123`` → ``+*******0123``: the last four digits."""
+    return "+" + "*" * max(len(number) - 5, 0) + number[-4:]
+
+
 def details(address: str) -> dict[str, Any]:
     return {"Destination": mask_email(address), "DeliveryMedium": "EMAIL", "AttributeName": "email"}
 
