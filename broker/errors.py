@@ -60,6 +60,11 @@ class PasswordRejected(FormInvalid):
     (Cognito's ``InvalidPasswordException``)."""
 
 
+class PasswordReused(PasswordRejected):
+    """A new password that is one of the user's last ones (Cognito's
+    ``PasswordHistoryPolicyViolationException``)."""
+
+
 class CodeMismatch(FormInvalid):
     """A one-time code that is wrong, expired, used or for nobody (Cognito's
     ``CodeMismatchException``: which of them is never told)."""

@@ -19,6 +19,8 @@ OPERATION_MODULES = (
     "broker.api.user_operations",
     "broker.api.auth_operations",
     "broker.api.refresh_operations",
+    "broker.api.account_operations",
+    "broker.api.account_mfa",
 )
 
 

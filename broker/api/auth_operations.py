@@ -23,7 +23,6 @@ from ..oauth.issue import issue_tokens
 from ..oauth.tokens import ADMIN_SCOPE
 from ..store.models import AppClient, User, UserPool, canonical_username
 from ..userpool import adaptive, client_auth
-from ..userpool.throttle import Throttle
 from .call import Call
 from .errors import AwsError
 from .registry import operation
@@ -214,8 +213,7 @@ def _env(call: Call, pool: UserPool, device_key: str | None) -> signin.Env:
     rt = call.runtime
     context = adaptive.Context(call.ip, device_key or secrets.token_urlsafe(24), call.headers.get("User-Agent"))
     return signin.Env(call.session, rt.state, rt.sender, rt.sms, pool, context, can_select=True,
-                      note_device=bool(device_key),
-                      throttle=Throttle(rt.state, rt.settings.lockout_free_attempts, rt.settings.lockout_max_delay))
+                      note_device=bool(device_key), throttle=call.throttle)
 
 
 def _resume(call: Call, token: str | None, pool: UserPool | None, client: AppClient | None,

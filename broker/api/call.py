@@ -19,6 +19,7 @@ from ..store.models import AppClient, UserPool
 from ..userpool import client_auth
 from ..userpool.client_auth import SecretCheck
 from ..userpool.limits import Requester
+from ..userpool.throttle import Throttle
 from .errors import AwsError
 
 
@@ -41,6 +42,12 @@ class Call:
     def requester(self) -> Requester:
         """Who asks, for the per-address limits of :mod:`broker.userpool.limits`."""
         return Requester(self.ip)
+
+    @property
+    def throttle(self) -> Throttle:
+        """The password throttle every password check goes through, at either door."""
+        settings = self.runtime.settings
+        return Throttle(self.runtime.state, settings.lockout_free_attempts, settings.lockout_max_delay)
 
     def client(self, params: dict[str, Any]) -> tuple[AppClient, UserPool]:
         """The app client ``params["ClientId"]`` names and its pool (cached, read-only rows)."""

@@ -12,7 +12,7 @@ https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/Comm
 from __future__ import annotations
 
 from ..errors import AttributeNotWritable, BrokerError, CodeMismatch, FormInvalid, InvalidInput, LimitExceeded, \
-    NotFound, PasswordRejected, ServiceUnavailable, SignInFailed, Throttled
+    NotFound, PasswordRejected, PasswordReused, ServiceUnavailable, SignInFailed, Throttled
 
 
 class AwsError(Exception):
@@ -33,6 +33,7 @@ _MAPPED: tuple[tuple[type[BrokerError], str], ...] = (
     (SignInFailed, "NotAuthorizedException"),
     (NotFound, "ResourceNotFoundException"),
     (ServiceUnavailable, "InternalErrorException"),
+    (PasswordReused, "PasswordHistoryPolicyViolationException"),
     (PasswordRejected, "InvalidPasswordException"),
     (CodeMismatch, "CodeMismatchException"),
     (AttributeNotWritable, "NotAuthorizedException"),

@@ -7,7 +7,6 @@ https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_
 """
 from __future__ import annotations
 
-import hmac
 from typing import Any
 
 from flask import g
@@ -16,7 +15,6 @@ from ..oauth.issue import issue_tokens
 from ..oauth.refresh import RefreshTokenReused, StoredRefreshToken, find_refresh_token, rotate
 from ..oauth.server import still_allowed
 from ..oauth.tokens import ADMIN_SCOPE
-from ..store import repo
 from ..store.models import AppClient, UserPool
 from ..userpool import client_auth
 from ..userpool.client_auth import SecretCheck
@@ -47,10 +45,8 @@ def get_tokens_from_refresh_token(call: Call, params: dict[str, Any]) -> dict[st
     """New tokens for a refresh token, rotating it when the client rotates refresh tokens
     (the successor, and retries within the grace period, as at ``/oauth2/token``)."""
     client, pool = call.client(params)
-    if client.secret_hash is not None:
-        given = params.get("ClientSecret") or ""
-        if not hmac.compare_digest(client.secret_hash, repo.sha256(given)):
-            raise AwsError("NotAuthorizedException", f"Unable to verify secret for client {client.id}")
+    if not client_auth.check_client_secret(client, params.get("ClientSecret")):
+        raise AwsError("NotAuthorizedException", f"Unable to verify secret for client {client.id}")
     call.check_auth_flow(client, "ALLOW_REFRESH_TOKEN_AUTH")
     token = _find(call, client, pool, params["RefreshToken"])
     successor, store = None, False

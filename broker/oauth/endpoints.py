@@ -8,11 +8,9 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _Introspection
 from flask import g, request as flask_request
 
 from ..runtime import runtime
-from ..store import repo
 from ..store.models import User
-from ..userpool import audit
 from .issue import issuer
-from .refresh import find_refresh_token
+from .refresh import find_refresh_token, revoke_family
 from .verify import InvalidToken, verify_access_token
 
 
@@ -94,9 +92,7 @@ class RevocationEndpoint(_Revocation):
         else:
             origin, client_id = token.claims["origin_jti"], token.claims.get("client_id")
             who = {"username": token.claims.get("username")}
-        repo.revoke_origin(g.db_session, origin)
-        audit.record(g.db_session, g.pool.id, "RevokeToken", audit.PASS, ip=flask_request.remote_addr, **who,
-                     client_id=client_id, token_type=token.kind, origin_jti=origin)
+        revoke_family(g.db_session, g.pool.id, origin, client_id, token.kind, flask_request.remote_addr, **who)
         g.db_session.commit()
 
 

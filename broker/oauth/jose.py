@@ -1,5 +1,6 @@
 """The unverified header of a compact JWS (RFC 7515 §7.1), read to choose the key before
 the signature can be checked: whoever sends the token chose it, so it is bounded first.
+Likewise its unverified payload, read only to choose the pool whose keys then check it.
 
 A header of ``"[" * 5000`` is valid base64url, and parsing it raised ``RecursionError``
 (not a ``ValueError``), which answered an unauthenticated request with a 500.
@@ -18,16 +19,28 @@ from typing import Any
 #: Encoded length of a header: ours are ~60 characters, providers' well under 1 KB (an
 #: ``x5c`` chain belongs in the JWKS, not in every token).
 MAX_HEADER = 2048
+#: Encoded length of a payload read before verification (the tokens we verify are under 16 KB).
+MAX_PAYLOAD = 16 * 1024
 
 
 def compact_header(token: str, max_header: int = MAX_HEADER) -> dict[str, Any] | None:
     """The JSON object in the first segment of ``token``, or None when it is longer than
     ``max_header``, not base64url, not JSON, nested too deep or not an object."""
-    head = token.split(".", 1)[0]
-    if not head or len(head) > max_header:
+    return _object(token.split(".", 1)[0], max_header)
+
+
+def unverified_payload(token: str) -> dict[str, Any] | None:
+    """The claims of a compact JWS before its signature is checked, bounded as the header
+    is: only to decide which keys check it (``iss`` names the pool), never to trust."""
+    parts = token.split(".")
+    return _object(parts[1], MAX_PAYLOAD) if len(parts) == 3 else None
+
+
+def _object(segment: str, limit: int) -> dict[str, Any] | None:
+    if not segment or len(segment) > limit:
         return None
     try:
-        header = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
+        value = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
     except (ValueError, UnicodeDecodeError, RecursionError):
         return None
-    return header if isinstance(header, dict) else None
+    return value if isinstance(value, dict) else None

@@ -24,6 +24,7 @@ import hmac
 from typing import Any
 
 from flask import current_app, g, request
+from sqlalchemy.orm import Session
 
 from ..runtime import runtime
 from ..store import repo
@@ -66,6 +67,27 @@ def find_refresh_token(value: str, client_id: str | None = None) -> StoredRefres
         _reused(row, user)
         return None
     return StoredRefreshToken(row, user)
+
+
+def issued_to_another_client(session: Session, pool_id: str, client_id: str, value: str) -> bool:
+    """Whether ``value`` is a live refresh token of the pool issued to another client than
+    ``client_id`` (looked up without :func:`find_refresh_token`'s reuse detection: another
+    client presenting a rotated token must not revoke its family)."""
+    found = repo.get_refresh_token_and_user(session, value)
+    if found is None:
+        return False
+    row = found[0]
+    return row.pool_id == pool_id and row.client_id != client_id and row.revoked_at is None \
+        and row.expires_at > utcnow()
+
+
+def revoke_family(session: Session, pool_id: str, origin_jti: str, client_id: str | None, token_type: str,
+                  ip: str | None, **who: Any) -> None:
+    """Revoke a token's whole family (its refresh tokens and every access token issued from
+    them), as ``/oauth2/revoke`` (RFC 7009) and RevokeToken both do; audited as RevokeToken."""
+    repo.revoke_origin(session, origin_jti)
+    audit.record(session, pool_id, "RevokeToken", audit.PASS, ip=ip, **who, client_id=client_id,
+                 token_type=token_type, origin_jti=origin_jti)
 
 
 def successor_of(value: str) -> str:

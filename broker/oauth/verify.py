@@ -25,6 +25,15 @@ class InvalidToken(Exception):
     pass
 
 
+class ExpiredToken(InvalidToken):
+    """Signed by the pool, but past its ``exp`` (or issued in the future)."""
+
+
+class RevokedToken(InvalidToken):
+    """Signed and unexpired, but its family was revoked, or its client or user is gone or
+    disabled: a sign-out or a revocation ended it."""
+
+
 def _kid(token: str) -> str | None:
     header = compact_header(token)
     if header is None:
@@ -72,7 +81,7 @@ def verify_access_token(session: Session, keys: KeyCache, config: ConfigCache, p
     now = time.time()
     exp, iat = claims.get("exp"), claims.get("iat")
     if not isinstance(exp, int) or exp + LEEWAY < now or not isinstance(iat, int) or iat - LEEWAY > now:
-        raise InvalidToken("expired")
+        raise ExpiredToken("expired")
     return claims, holder(session, config, pool, claims)
 
 
@@ -86,12 +95,12 @@ def holder(session: Session, config: ConfigCache, pool: UserPool, claims: dict[s
     if not isinstance(origin, str) or not isinstance(client_id, str) or not isinstance(sub, str):
         raise InvalidToken("malformed claims")
     if config.client(session, pool.id, client_id) is None:
-        raise InvalidToken("the app client was deleted")
+        raise RevokedToken("the app client was deleted")
     if "username" not in claims:  # client_credentials: the client is the subject
         if repo.origin_revoked(session, origin):
-            raise InvalidToken("revoked")
+            raise RevokedToken("revoked")
         return None
     user = repo.user_unless_revoked(session, pool.id, sub, origin)
     if user is None or not user.enabled:
-        raise InvalidToken("revoked, or the user is gone or disabled")
+        raise RevokedToken("revoked, or the user is gone or disabled")
     return user

@@ -77,6 +77,11 @@ class Keys:
         return f"{PREFIX}{{{pool_id}}}:rate:{limit}:" + ":".join(s.lower() for s in subject)
 
     @staticmethod
+    def pending_totp(pool_id: str, sub: str) -> str:
+        """A TOTP secret handed out by AssociateSoftwareToken, waiting for its first code."""
+        return f"{PREFIX}{{{pool_id}}}:totp-pending:{sub}"
+
+    @staticmethod
     def outbox(deployment: str) -> str:
         """A deployment's messages waiting for delivery (a sorted set of ids by due time;
         their bodies in ``<key>:items``, in the same cluster slot)."""

@@ -19,9 +19,9 @@ from ..oauth import keys
 from ..store import repo
 from ..store.models import AppClient, Group, ResourceServer, User, UserPool, utcnow
 from . import audit, client_attributes, client_auth, password_rules, srp_verifiers
-from .attribute_changes import PENDING, describe_pending
+from .attribute_changes import current, describe_pending
 from .passwords import PasswordPolicy, hash_password, is_supported_hash
-from .attributes import check_attributes, check_name
+from .attributes import attribute_types, check_attributes, check_name
 from .security import Security
 from .usernames import check_username
 
@@ -357,9 +357,13 @@ def delete_user(session: Session, pool_id: str, username: str) -> None:
     """AdminDeleteUser. What the user holds ends with it: token families are revoked (access
     tokens refused at userInfo and introspection), refresh tokens, devices and factors go
     with the row, and hosted sessions and codes name a user that no longer exists."""
-    user = require_user(session, pool_id, username)
+    remove_user(session, pool_id, require_user(session, pool_id, username))
+
+
+def remove_user(session: Session, pool_id: str, user: User, event: str = "AdminDeleteUser") -> None:
+    """Delete ``user`` as :func:`delete_user` describes (DeleteUser: the user's own request)."""
     repo.revoke_user_tokens(session, user.id)
-    audit.record(session, pool_id, "AdminDeleteUser", audit.PASS, username=user.username)
+    audit.record(session, pool_id, event, audit.PASS, username=user.username)
     session.delete(user)
 
 
@@ -373,12 +377,9 @@ def require_user(session: Session, pool_id: str, username: str) -> User:
 def describe_user(user: User) -> dict[str, Any]:
     """A user as Cognito's ListUsers shows it; values waiting for verification (see
     :mod:`attribute_changes`) as ``PendingVerification``, never as attributes."""
-    attrs = [{"Name": "sub", "Value": user.sub}] + [
-        {"Name": k, "Value": str(v).lower() if isinstance(v, bool) else str(v)}
-        for k, v in sorted(user.attributes.items()) if not k.startswith(PENDING)
-    ]
     out = {
-        "Username": user.username, "Sub": user.sub, "Attributes": attrs, "Enabled": user.enabled,
+        "Username": user.username, "Sub": user.sub, "Attributes": attribute_types(user.sub, current(user)),
+        "Enabled": user.enabled,
         "UserStatus": user.status, "UserCreateDate": user.created_at.isoformat(),
         "UserLastModifiedDate": user.updated_at.isoformat(),
         "Groups": [g.name for g in user.groups],

@@ -11,18 +11,25 @@ claims and ``custom:*`` are) and :func:`check_attributes` never accepts from out
     update_attributes(session, state, sender, sms, pool, user, {"email": "new@example.com"})
     # -> ["email"]; the code goes to new@example.com
     verify_attribute(session, state, pool, user, "email", "123456")  # -> True: email replaced, verified
+
+With nothing pending, a current address that is not verified yet (an admin set it, or the
+user signed up before verification was asked) is verified the same way: a code sent to it
+(GetUserAttributeVerificationCode), then typed back.
 """
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from ..errors import InvalidInput
+from ..i18n import gettext as _
 from ..store.models import User, UserPool
 from ..store.state import StateStore
-from . import audit, codes, messages
-from .attributes import check_attributes
+from . import audit, codes, limits, messages
+from .attributes import check_attributes, check_name, label
+from .limits import Requester
 from .senders import Message, Sender, Sms, SmsSender
 
 #: Attributes that change only once the new value is verified, with their flags.
@@ -41,16 +48,37 @@ def pending(user: User) -> dict[str, str]:
             if pending_key(name) in user.attributes}
 
 
+def current(user: User) -> dict[str, Any]:
+    """The user's attributes as they are, without the values waiting for verification."""
+    return {name: value for name, value in user.attributes.items() if not name.startswith(PENDING)}
+
+
 def describe_pending(user: User) -> list[dict[str, str]]:
     """Pending values in Cognito's AttributeType shape, as the CLI prints them."""
     return [{"Name": name, "Value": value} for name, value in pending(user).items()]
 
 
+def to_verify(user: User, name: str) -> str | None:
+    """The value of ``name`` a code would verify: the pending one, else the current one
+    when it is not verified yet; None when there is nothing to verify."""
+    if name not in VERIFIED_BY:
+        return None
+    waiting = pending(user).get(name)
+    if waiting is not None:
+        return waiting
+    current = user.attributes.get(name)
+    verified = user.attributes.get(VERIFIED_BY[name]) in ("true", True)
+    return str(current) if current and not verified else None
+
+
 def update_attributes(session: Session, state: StateStore | None, sender: Sender | None, sms: SmsSender | None,
-                      pool: UserPool, user: User, changes: dict[str, str]) -> list[str]:
+                      pool: UserPool, user: User, changes: dict[str, str],
+                      event: str = "AdminUpdateUserAttributes", requester: Requester | None = None) -> list[str]:
     """Apply ``changes``; returns the attributes now waiting for verification. Everything is
     checked before anything is written. ``state``/``sender``/``sms`` None (the CLI without
-    Redis, SMTP or an SMS webhook): no code now; the next hosted sign-in sends one."""
+    Redis, SMTP or an SMS webhook): no code now; the next hosted sign-in sends one. A
+    change a user asks for (``requester``) sends its codes within the limits on codes
+    (:func:`broker.userpool.limits.send`): nobody mails a stranger's address at will."""
     if not changes:
         raise InvalidInput("give at least one attribute to change")
     checked = check_attributes(changes)
@@ -67,21 +95,23 @@ def update_attributes(session: Session, state: StateStore | None, sender: Sender
         else:
             attributes[pending_key(name)] = value
             waiting.append(name)
+    if waiting and requester is not None and state is not None:
+        limits.send(session, state, pool.id, user.username, user, requester)
     user.attributes = attributes
     session.flush()
     for name in waiting:
         send_code(state, sender, sms, pool, user, name)
-    audit.record(session, pool.id, "AdminUpdateUserAttributes", audit.PASS, user=user,
-                 changed=sorted(set(checked) - set(waiting)), pending=waiting)
+    audit.record(session, pool.id, event, audit.PASS, user=user, changed=sorted(set(checked) - set(waiting)),
+                 pending=waiting)
     return waiting
 
 
 def send_code(state: StateStore | None, sender: Sender | None, sms: SmsSender | None, pool: UserPool,
               user: User, name: str) -> bool:
-    """A fresh code for ``name``'s pending value, sent to that NEW address (the pool's
-    verification message, as Cognito does); False when nothing is pending or nothing can
-    deliver it."""
-    value = pending(user).get(name)
+    """A fresh code for the value of ``name`` to verify (:func:`to_verify`: a pending value
+    goes to the NEW address), in the pool's verification message, as Cognito does; False
+    when there is nothing to verify or nothing can deliver it."""
+    value = to_verify(user, name)
     if value is None or state is None:
         return False
     if name == "email" and sender is not None:
@@ -94,17 +124,32 @@ def send_code(state: StateStore | None, sender: Sender | None, sms: SmsSender | 
     return True
 
 
+def resend_code(session: Session, state: StateStore, sender: Sender, sms: SmsSender, pool: UserPool, user: User,
+                name: str, requester: Requester) -> str:
+    """A new code for ``name`` (GetUserAttributeVerificationCode), within the limits on
+    codes; returns the address or number it went to. :class:`InvalidInput` when there is
+    nothing to verify."""
+    value = to_verify(user, name)
+    if value is None:
+        raise InvalidInput(_("%(name)s has no value waiting for verification.", name=label(name)))
+    limits.send(session, state, pool.id, user.username, user, requester)
+    send_code(state, sender, sms, pool, user, name)
+    audit.record(session, pool.id, "GetUserAttributeVerificationCode", audit.IN_PROGRESS, user=user, attribute=name)
+    return value
+
+
 def _message(state: StateStore, pool: UserPool, user: User, name: str, value: str) -> messages.Template:
     code = codes.issue(state, pool.id, _purpose(name, value), user.username, CODE_TTL)
     return messages.render(pool, "verification", {"username": user.username, "####": code})
 
 
 def verify_attribute(session: Session, state: StateStore, pool: UserPool, user: User, name: str, code: str) -> bool:
-    """With the right code, the pending value replaces the old one and is verified. Wrong
-    codes are bounded as every code is (:mod:`codes`): after a few, only a new code works."""
+    """With the right code, the value it was sent to (:func:`to_verify`) replaces the old
+    one and is verified. Wrong codes are bounded as every code is (:mod:`codes`): after a
+    few, only a new code works."""
     if name not in VERIFIED_BY:
         raise InvalidInput(f"only {' and '.join(VERIFIED_BY)} are verified by code, not {name!r}")
-    value = pending(user).get(name)
+    value = to_verify(user, name)
     valid = value is not None and codes.consume(state, pool.id, _purpose(name, value), user.username,
                                                 code.strip(), CODE_TTL)
     if not valid:
@@ -115,6 +160,20 @@ def verify_attribute(session: Session, state: StateStore, pool: UserPool, user: 
     user.attributes = {**attributes, name: value, VERIFIED_BY[name]: "true"}
     audit.record(session, pool.id, "VerifyUserAttribute", audit.PASS, user=user, attribute=name)
     return True
+
+
+def delete_attributes(session: Session, pool: UserPool, user: User, names: list[str],
+                      event: str = "AdminDeleteUserAttributes") -> None:
+    """Remove attributes (Cognito's DeleteUserAttributes): never one the pool requires; an
+    address or number goes with its verification flag and any value waiting to replace it."""
+    for name in names:
+        check_name(name)
+        if name in pool.required_attributes:
+            raise InvalidInput(_("%(name)s is required and cannot be removed.", name=label(name)))
+    gone = set(names)
+    gone |= {VERIFIED_BY[n] for n in names if n in VERIFIED_BY} | {pending_key(n) for n in names if n in VERIFIED_BY}
+    user.attributes = {k: v for k, v in user.attributes.items() if k not in gone}
+    audit.record(session, pool.id, event, audit.PASS, user=user, removed=sorted(set(names)))
 
 
 def _purpose(name: str, value: str) -> str:

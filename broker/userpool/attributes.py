@@ -8,6 +8,7 @@ would make a mail to the user reach someone else as well.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -40,6 +41,15 @@ def check_attributes(attributes: dict[str, str]) -> dict[str, str]:
             raise InvalidInput(_("Enter the phone number with its country code, e.g. +14325551212."))
         checked[name] = value
     return checked
+
+
+def attribute_types(sub: str, attributes: dict[str, Any]) -> list[dict[str, str]]:
+    """Cognito's ``AttributeType`` list: ``sub`` first, then each attribute by name, its
+    value a string (``true``/``false`` for flags)."""
+    return [{"Name": "sub", "Value": sub}] + [
+        {"Name": name, "Value": str(value).lower() if isinstance(value, bool) else str(value)}
+        for name, value in sorted(attributes.items())
+    ]
 
 
 def check_email(value: str) -> str:

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from .. import sealing
 from ..errors import InvalidInput
+from ..store import repo
 from ..store.models import AppClient
 
 DEFAULT_AUTH_FLOWS = frozenset({"ALLOW_USER_SRP_AUTH", "ALLOW_CUSTOM_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"})
@@ -66,6 +67,14 @@ def allowed_auth_flows(client: AppClient) -> set[str]:
 def seal_secret(session: Session, client: AppClient, clear: str) -> None:
     """Keep ``clear``, ``client``'s secret, sealed to the client's row."""
     client.secret_sealed = sealing.of(session).seal(SEAL_PURPOSE, clear.encode(), bound_to=client.id)
+
+
+def check_client_secret(client: AppClient, given: str | None) -> bool:
+    """Whether ``given`` is ``client``'s secret itself (``ClientSecret`` of
+    GetTokensFromRefreshToken and RevokeToken); a client without a secret needs none."""
+    if client.secret_hash is None:
+        return True
+    return bool(given) and hmac.compare_digest(client.secret_hash, repo.sha256(given or ""))
 
 
 def secret_hash(secret: str, username: str, client_id: str) -> str:

@@ -5,6 +5,8 @@ exist, so that a request for a code tells nothing about the account
 
     >>> mask_email("alice@example.com")
     'a***@e***'
+    >>> mask_phone("+15555550123")
+    '+*******0123'
 """
 from __future__ import annotations
 
@@ -32,6 +34,13 @@ def mask_phone(number: str) -> str:
 
 def details(address: str) -> dict[str, Any]:
     return {"Destination": mask_email(address), "DeliveryMedium": "EMAIL", "AttributeName": "email"}
+
+
+def attribute_details(name: str, value: str) -> dict[str, Any]:
+    """Where the code verifying attribute ``name`` went: by email, or by text message to a phone number."""
+    if name == "phone_number":
+        return {"Destination": mask_phone(value), "DeliveryMedium": "SMS", "AttributeName": name}
+    return {**details(value), "AttributeName": name}
 
 
 def stand_in(session: Session, pool_id: str, username: str) -> dict[str, Any]:

@@ -52,17 +52,26 @@ def record(session: Session, user: User) -> UserMfa:
     return row
 
 
+def enabled_factors(pool: UserPool, user: User, row: UserMfa | None) -> list[str]:
+    """The factors a sign-in of ``user`` may ask for: turned on, offered by the pool, and
+    with an address or number to send codes to."""
+    if row is None:
+        return []
+    enabled = []
+    if row.totp_enabled and TOTP in pool.mfa_methods:
+        enabled.append(TOTP)
+    if row.email_otp_enabled and EMAIL_OTP in pool.mfa_methods and user.attributes.get("email"):
+        enabled.append(EMAIL_OTP)
+    if row.sms_otp_enabled and SMS_OTP in pool.mfa_methods and user.attributes.get("phone_number"):
+        enabled.append(SMS_OTP)
+    return enabled
+
+
 def challenge(session: Session, pool: UserPool, user: User) -> Challenge:
     if pool.mfa == "OFF":
         return Challenge(None)
     row = session.get(UserMfa, user.id)
-    enabled = []
-    if row and row.totp_enabled and TOTP in pool.mfa_methods:
-        enabled.append(TOTP)
-    if row and row.email_otp_enabled and EMAIL_OTP in pool.mfa_methods and user.attributes.get("email"):
-        enabled.append(EMAIL_OTP)
-    if row and row.sms_otp_enabled and SMS_OTP in pool.mfa_methods and user.attributes.get("phone_number"):
-        enabled.append(SMS_OTP)
+    enabled = enabled_factors(pool, user, row)
     if enabled:
         if row is not None and row.preferred in enabled:
             return Challenge(row.preferred)
@@ -101,15 +110,16 @@ def matching_step(secret: str, code: str, after: int, now: float | None = None) 
     return None
 
 
-def enable_totp(session: Session, user: User, secret: str, code: str) -> list[str] | None:
+def enable_totp(session: Session, user: User, secret: str, code: str, recovery: bool = True) -> list[str] | None:
     """Enrol ``secret`` once the user proves it with a first code; returns the new recovery
-    codes (shown once) or None when the code is wrong."""
+    codes (shown once) or None when the code is wrong. Without ``recovery`` (a door that
+    cannot show codes) the user's recovery codes stay as they were and none are returned."""
     step = matching_step(secret, code, after=0)
     if step is None:
         return None
     row = record(session, user)
     row.totp_secret, row.totp_enabled, row.totp_last_step, row.preferred = secret, True, step, TOTP
-    return new_recovery_codes(row)
+    return new_recovery_codes(row) if recovery else []
 
 
 def new_recovery_codes(row: UserMfa) -> list[str]:

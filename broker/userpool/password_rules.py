@@ -26,7 +26,7 @@ import unicodedata
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, object_session
 
-from ..errors import PasswordRejected
+from ..errors import PasswordReused
 from ..i18n import gettext as _, ngettext
 from ..store.models import PasswordHistory, User, UserPool
 from . import srp_verifiers
@@ -88,11 +88,11 @@ def problems(pool: UserPool, password: str) -> list[str]:
 
 
 def check_reuse(pool: UserPool, user: User, password: str) -> None:
-    """:class:`PasswordRejected` when ``password`` is one of ``user``'s last N passwords."""
+    """:class:`PasswordReused` when ``password`` is one of ``user``'s last N passwords."""
     keep = Security.of(pool.security).password_history
     if keep and any(verify_password(stored, password) for stored in _recent(user, keep)):
-        raise PasswordRejected([ngettext("Password must not be the same as your previous password.",
-                                    "Password must not be one of your last %(num)s passwords.", keep)])
+        raise PasswordReused([ngettext("Password must not be the same as your previous password.",
+                                       "Password must not be one of your last %(num)s passwords.", keep)])
 
 
 def set_password(session: Session, pool: UserPool, user: User, password: str) -> None:

@@ -34,7 +34,7 @@ class SignIn:
 
 def authenticate(session: Session, throttle: Throttle, pool: UserPool, username: str, password: str, ip: str,
                  context: adaptive.Context | None = None, sender: Sender | None = None,
-                 proof: Callable[[User | None], bool] | None = None) -> SignIn:
+                 proof: Callable[[User | None], bool] | None = None, event: str = "SignIn") -> SignIn:
     """The user whose password this is, or :class:`SignInFailed` with the one generic message.
 
     The try is counted before the password is checked (:meth:`Throttle.attempt`,
@@ -43,12 +43,13 @@ def authenticate(session: Session, throttle: Throttle, pool: UserPool, username:
     risk is weighed before the answer: a blocked sign-in fails exactly as a wrong password
     does, and the user is told by mail (:mod:`.adaptive`). A ``proof`` checks another proof
     of the password in its place (SRP's PASSWORD_CLAIM_SIGNATURE), counted the same way; it
-    is called for unknown names too (with None), so they take as long."""
+    is called for unknown names too (with None), so they take as long. ``event`` names the
+    check in the audit log (a password proven again to change it is not a sign-in)."""
     username = canonical_username(username)  # ａｌｉｃｅ is alice: one name, one failure count
     try:
         throttle.attempt(pool.id, username or "-", ip)
     except Throttled:
-        audit.record(session, pool.id, "SignIn", audit.FAIL, username=username or None, ip=ip, reason="throttled")
+        audit.record(session, pool.id, event, audit.FAIL, username=username or None, ip=ip, reason="throttled")
         raise
     too_long = len(username) > MAX_FIELD or len(password) > MAX_FIELD
     user = None if too_long or not username else repo.get_user(session, pool.id, username)
@@ -70,7 +71,7 @@ def authenticate(session: Session, throttle: Throttle, pool: UserPool, username:
         throttle.failed(pool.id, ip)
         device = {"device": device_tag(device_hash(context.device_key))} if context is not None else {}
         outcome = audit.BLOCK if reason == "blocked" else audit.FAIL  # counted as blocked, answered as failed
-        audit.record(session, pool.id, "SignIn", outcome, user=user, username=username or None, ip=ip,
+        audit.record(session, pool.id, event, outcome, user=user, username=username or None, ip=ip,
                      reason=reason, **device)
         if user is not None and attempt is not None:
             lockout.password_failed(session, pool, user, attempt, now, ip)
@@ -82,7 +83,7 @@ def authenticate(session: Session, throttle: Throttle, pool: UserPool, username:
         if needs_rehash(user.password_hash or ""):
             user.password_hash = hash_password(password)
         srp_verifiers.remember_missing(session, pool, user, password)  # imported with a hash, or from before SRP
-    audit.record(session, pool.id, "SignIn", audit.PASS, user=user, ip=ip, status=user.status)
+    audit.record(session, pool.id, event, audit.PASS, user=user, ip=ip, status=user.status)
     return SignIn(user, assessment)
 
 

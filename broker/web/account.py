@@ -17,6 +17,8 @@ from ..i18n import gettext as _
 from ..oauth import authorize
 from ..store.models import User, UserMfa
 from ..userpool import audit, mfa
+from ..userpool import mfa_settings as factor_rules  # the view below is named mfa_settings
+from ..userpool.mfa_settings import FactorRefused
 from . import flow
 from .forms import TxnForm
 from .pools import pool_blueprint
@@ -58,32 +60,29 @@ def mfa_settings() -> Response | str | tuple[str, int]:
 
 
 def _change(action: str, user: User, row: UserMfa | None) -> tuple[str | None, str | None]:
-    """Apply a remove / email on / email off action: (error, info)."""
+    """Apply a remove / email on / email off action (by the rules of
+    :mod:`broker.userpool.mfa_settings`): (error, info)."""
     status = _status(user, row)
-    if action == "remove_totp" and status["totp"]:
-        if g.pool.mfa == "ON" and not status["email"]:
-            return _("This application requires two-step verification: set up a new app instead."), None
-        row.totp_enabled, row.totp_secret = False, None  # type: ignore[union-attr]
-        if not row.email_otp_enabled and not row.sms_otp_enabled:  # type: ignore[union-attr]
-            row.recovery_codes = []  # type: ignore[union-attr]
-        event, info = "RemoveSoftwareToken", _("The authenticator app was removed.")
-    elif action in ("email_on", "email_off") and status["email_allowed"]:
-        if action == "email_off" and g.pool.mfa == "ON" and not status["totp"]:
-            return _("This application requires two-step verification: set up a new app instead."), None
-        mfa.record(g.db_session, user).email_otp_enabled = action == "email_on"
-        event = "SetEmailOtp"
-        info = _("Codes by email are on.") if action == "email_on" else _("Codes by email are off.")
-    else:
-        return _("This change is not available."), None
-    audit.record(g.db_session, g.pool.id, event, audit.PASS, user=user, ip=request.remote_addr)
+    try:
+        if action == "remove_totp" and status["totp"]:
+            factor_rules.remove_totp(g.db_session, g.pool, user, ip=request.remote_addr)
+            info = _("The authenticator app was removed.")
+        elif action in ("email_on", "email_off") and status["email_allowed"]:
+            factor_rules.change(g.db_session, g.pool, user, {mfa.EMAIL_OTP: action == "email_on"},
+                                ip=request.remote_addr, event="SetEmailOtp")
+            info = _("Codes by email are on.") if action == "email_on" else _("Codes by email are off.")
+        else:
+            return _("This change is not available."), None
+    except FactorRefused as exc:
+        g.db_session.rollback()
+        return exc.message, None
     g.db_session.commit()
     return None, info
 
 
 def _status(user: User, row: UserMfa | None) -> dict[str, Any]:
-    verified = user.attributes.get("email_verified") in ("true", True) and bool(user.attributes.get("email"))
     return {
         "totp": bool(row and row.totp_enabled), "email": bool(row and row.email_otp_enabled),
-        "email_allowed": verified and mfa.EMAIL_OTP in g.pool.mfa_methods,
+        "email_allowed": factor_rules.email_allowed(g.pool, user),
         "recovery_left": len(row.recovery_codes) if row else 0, "username": user.username,
     }
