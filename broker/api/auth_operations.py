@@ -17,7 +17,7 @@ from .. import sealing
 from ..engine import device_verifier, password_verifier, sessions, signin, srp
 from ..engine.challenges import (
     BLOCKED, CODE_MISMATCH, DEVICE_PASSWORD_VERIFIER, DEVICE_SRP_AUTH, EMAIL_OTP, ENDED, MFA_SETUP,
-    NEW_PASSWORD_REQUIRED, NOT_CONFIRMED, PASSWORD_VERIFIER, RESET_REQUIRED, SELECT_MFA_TYPE, SMS_MFA,
+    NEW_PASSWORD_REQUIRED, NOT_CONFIRMED, NOT_OFFERED, PASSWORD_VERIFIER, RESET_REQUIRED, SELECT_MFA_TYPE, SMS_MFA,
     SOFTWARE_TOKEN_MFA, Challenge, Refused, SignedIn,
 )
 from ..errors import FormInvalid, SignInFailed, Throttled
@@ -37,6 +37,7 @@ REFUSALS = {
     BLOCKED: ("NotAuthorizedException", "Incorrect username or password."),
     CODE_MISMATCH: ("CodeMismatchException", "Invalid code received for user"),
     ENDED: ("NotAuthorizedException", "Invalid session for the user, too many failed attempts."),
+    NOT_OFFERED: ("InvalidParameterException", "The chosen second factor is not one of those offered."),
 }
 EXPIRED = "Invalid session for the user, session is expired."
 #: The step a challenge's answer must find its session at.
@@ -47,6 +48,8 @@ ANSWERED_AT = {MFA_SETUP: signin.SETUP_DONE}
 def initiate_auth(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     client, pool = call.client(params)
     flow = FLOWS.get(params["AuthFlow"])
+    if params["AuthFlow"] == "CUSTOM_AUTH":  # its challenges come from the pool's triggers, which it has none of
+        raise AwsError("InvalidParameterException", "Custom auth lambda trigger is not configured for the user pool.")
     if flow is None:
         raise AwsError("InvalidParameterException", f"Unsupported AuthFlow {params['AuthFlow']} for InitiateAuth")
     return flow(call, client, pool, params.get("AuthParameters") or {})

@@ -68,4 +68,5 @@ NOT_CONFIRMED = "not_confirmed"  # UserNotConfirmedException
 RESET_REQUIRED = "reset_required"  # PasswordResetRequiredException
 BLOCKED = "blocked"  # NotAuthorizedException
 CODE_MISMATCH = "code_mismatch"  # CodeMismatchException; the challenge may be answered again
+NOT_OFFERED = "not_offered"  # InvalidParameterException: a choice not offered; may be answered again
 ENDED = "ended"  # NotAuthorizedException: too many wrong answers, the sign-in is over

@@ -31,7 +31,7 @@ from ..userpool.signin import SignIn, authenticate, set_new_password
 from ..userpool.throttle import Throttle
 from .challenges import (
     BLOCKED, CHALLENGE_FACTORS, CODE_MISMATCH, DEVICE_SRP_AUTH, ENDED, FACTOR_CHALLENGES, MFA_SETUP, NEW_PASSWORD_REQUIRED,
-    NOT_CONFIRMED, RESET_REQUIRED, SELECT_MFA_TYPE, Challenge, Refused, SignedIn, Step,
+    NOT_CONFIRMED, NOT_OFFERED, RESET_REQUIRED, SELECT_MFA_TYPE, Challenge, Refused, SignedIn, Step,
 )
 
 #: Wrong second-factor codes one sign-in may send before it ends (each also counts toward
@@ -143,7 +143,7 @@ def select_factor(env: Env, progress: dict[str, Any], user: User, chosen: str) -
     """SELECT_MFA_TYPE: the challenge of one of the factors offered."""
     factor = CHALLENGE_FACTORS.get(chosen)
     if factor is None or factor not in progress.get("choices", ()):
-        raise Refused(CODE_MISMATCH, "The chosen second factor is not one of those offered.", progress)  # API only
+        raise Refused(NOT_OFFERED, "The chosen second factor is not one of those offered.", progress)  # API only
     return ask_factor(env, {k: v for k, v in progress.items() if k != "choices"}, user, factor)
 
 

@@ -216,3 +216,29 @@ def test_refresh_tokens_work_at_both_doors_and_rotate_where_the_client_rotates(s
     newest = at_token_endpoint.json()["refresh_token"]
     assert _error(lambda: idp.initiate_auth(ClientId=client["ClientId"], AuthFlow="REFRESH_TOKEN_AUTH",
                                             AuthParameters={"REFRESH_TOKEN": newest}))[0] == "NotAuthorizedException"
+
+
+def test_a_user_with_two_factors_and_no_preference_chooses_one(server, idp, mail):
+    pool, client = _site(server, "--mfa", "OPTIONAL")
+    _user(server, pool, "tia", "--confirmed", "--attribute", "email_verified=true")
+    access = _sign_in(idp, client["ClientId"], username="tia")["AuthenticationResult"]["AccessToken"]
+    secret = idp.associate_software_token(AccessToken=access)["SecretCode"]
+    idp.verify_software_token(AccessToken=access, UserCode=pyotp.TOTP(secret).now())
+    idp.set_user_mfa_preference(AccessToken=access,
+                                SoftwareTokenMfaSettings={"Enabled": True, "PreferredMfa": False},
+                                EmailMfaSettings={"Enabled": True, "PreferredMfa": False})
+    choice = _sign_in(idp, client["ClientId"], username="tia")
+    assert choice["ChallengeName"] == "SELECT_MFA_TYPE"
+    assert sorted(json.loads(choice["ChallengeParameters"]["MFAS_CAN_CHOOSE"])) == ["EMAIL_OTP", "SOFTWARE_TOKEN_MFA"]
+
+    def respond(name: str, session: str, **responses: str) -> dict:
+        return idp.respond_to_auth_challenge(ClientId=client["ClientId"], ChallengeName=name, Session=session,
+                                             ChallengeResponses={"USERNAME": "tia", **responses})
+
+    assert _error(lambda: respond("SELECT_MFA_TYPE", choice["Session"], ANSWER="SMS_MFA"))[0] == \
+        "InvalidParameterException"  # not offered; the Session still answers
+    emailed = respond("SELECT_MFA_TYPE", choice["Session"], ANSWER="EMAIL_OTP")
+    assert emailed["ChallengeName"] == "EMAIL_OTP"
+    code = code_in(mail.wait_for("tia@example.com"))
+    done = respond("EMAIL_OTP", emailed["Session"], EMAIL_OTP_CODE=code)
+    assert _claims(done["AuthenticationResult"]["IdToken"])["amr"] == ["pwd", "otp", "mfa"]
