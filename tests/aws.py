@@ -9,11 +9,15 @@ SDKs send, for what boto3 refuses to send.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import boto3
 import requests
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 TARGET = "AWSCognitoIdentityProviderService"
 CONTENT_TYPE = "application/x-amz-json-1.1"
@@ -36,3 +40,25 @@ def raw(base_url: str, operation: str, body: Any = None, data: bytes | str | Non
 def error_code(exc: Any) -> str:
     """The AWS error code of a botocore ``ClientError``."""
     return exc.response["Error"]["Code"]
+
+
+def refused(call: Any) -> tuple[str, str]:
+    """The AWS error code and message ``call()`` is refused with (it must be refused)."""
+    try:
+        call()
+    except ClientError as exc:
+        return exc.response["Error"]["Code"], exc.response["Error"]["Message"]
+    raise AssertionError("the call was not refused")
+
+
+@contextmanager
+def api_broker(tmp: Path, redis_url: str, **env: str) -> Iterator[Any]:
+    """A server on SQLite and the given Redis for a module of API tests; it must log no traceback."""
+    from tests.conftest import start_broker
+
+    broker = start_broker(tmp, database_url=f"sqlite:///{tmp}/api.db", redis_url=redis_url, **env)
+    try:
+        yield broker
+    finally:
+        broker.stop()
+        assert "Traceback" not in broker.log.read_text()

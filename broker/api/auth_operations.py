@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from typing import Any, Callable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 from .. import sealing
 from ..engine import device_verifier, password_verifier, sessions, signin, srp
@@ -60,15 +61,22 @@ def _password_auth(call: Call, client: AppClient, pool: UserPool, auth: dict[str
     username, password = _required(auth, "USERNAME"), _required(auth, "PASSWORD")
     call.check_secret_hash(client, username, {"AuthParameters": auth})
     env = _env(call, pool, auth.get("DEVICE_KEY"))
-    try:
+    with _password_refusals():
         step = signin.password(env, _start(client, pool), username, password)
+    return _render(call, client, pool, step)
+
+
+@contextmanager
+def _password_refusals() -> Iterator[None]:
+    """A password (or its SRP proof) refused, as Cognito words it."""
+    try:
+        yield
     except SignInFailed as exc:
         raise AwsError("NotAuthorizedException", exc.message) from None
     except Throttled:
         raise AwsError("NotAuthorizedException", "Password attempts exceeded") from None
     except Refused as exc:
         raise _refusal(exc) from None
-    return _render(call, client, pool, step)
 
 
 def _srp_auth(call: Call, client: AppClient, pool: UserPool, auth: dict[str, str]) -> dict[str, Any]:
@@ -97,21 +105,17 @@ def _password_verifier(call: Call, client: AppClient, pool: UserPool, params: di
         if canonical_username(_required(responses, "USERNAME")) != progress["username"]:
             raise AwsError("NotAuthorizedException", "Incorrect username or password.")
         call.check_secret_hash(client, responses["USERNAME"], {"ChallengeResponses": responses})
-        step = password_verifier.answer(_env(call, pool, responses.get("DEVICE_KEY")), progress,
-                                        _required(responses, "TIMESTAMP"),
-                                        _required(responses, "PASSWORD_CLAIM_SIGNATURE"))
-    except srp.SrpError as exc:
-        _keep(call, progress, token)
-        raise AwsError("InvalidParameterException", _srp_message(exc)) from None
-    except AwsError:
+        timestamp, signature = _required(responses, "TIMESTAMP"), _required(responses, "PASSWORD_CLAIM_SIGNATURE")
+    except AwsError:  # nothing was checked: the same SECRET_BLOCK answers again
         _keep(call, progress, token)
         raise
-    except SignInFailed as exc:
-        raise AwsError("NotAuthorizedException", exc.message) from None
-    except Throttled:
-        raise AwsError("NotAuthorizedException", "Password attempts exceeded") from None
-    except Refused as exc:
-        raise _refusal(exc) from None
+    with _password_refusals():
+        try:
+            step = password_verifier.answer(_env(call, pool, responses.get("DEVICE_KEY")), progress, timestamp,
+                                            signature)
+        except srp.SrpError as exc:  # a stale or unreadable TIMESTAMP, refused before the proof is checked
+            _keep(call, progress, token)
+            raise AwsError("InvalidParameterException", _srp_message(exc)) from None
     return _render(call, client, pool, step)
 
 

@@ -30,8 +30,9 @@ from ..userpool.senders import Sender, SmsSender
 from ..userpool.signin import SignIn, authenticate, set_new_password
 from ..userpool.throttle import Throttle
 from .challenges import (
-    BLOCKED, CHALLENGE_FACTORS, CODE_MISMATCH, DEVICE_SRP_AUTH, ENDED, FACTOR_CHALLENGES, MFA_SETUP, NEW_PASSWORD_REQUIRED,
-    NOT_CONFIRMED, NOT_OFFERED, RESET_REQUIRED, SELECT_MFA_TYPE, Challenge, Refused, SignedIn, Step,
+    BLOCKED, CHALLENGE_FACTORS, CODE_MISMATCH, DEVICE_SRP_AUTH, ENDED, FACTOR_CHALLENGES, MFA_SETUP,
+    NEW_PASSWORD_REQUIRED, NOT_CONFIRMED, NOT_OFFERED, RESET_REQUIRED, SELECT_MFA_TYPE, Challenge, Refused, SignedIn,
+    Step,
 )
 
 #: Wrong second-factor codes one sign-in may send before it ends (each also counts toward

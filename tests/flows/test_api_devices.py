@@ -4,13 +4,11 @@ sign-in, a remembered device skipping the second factor only once it proves itse
 the devices listed, marked and forgotten."""
 from __future__ import annotations
 
-import boto3
 import pyotp
 import pytest
-from botocore.exceptions import ClientError
 from pycognito.aws_srp import AWSSRP, generate_hash_device
 
-from tests.conftest import start_broker
+from tests.aws import api_broker, cognito_idp, refused
 from tests.rp import CALLBACK
 
 PASSWORD = "Corr3ct-Horse!"
@@ -20,17 +18,13 @@ FLOWS = ("--auth-flow", "ALLOW_USER_SRP_AUTH", "--auth-flow", "ALLOW_USER_PASSWO
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, redis_url):
-    tmp = tmp_path_factory.mktemp("apidevices")
-    broker = start_broker(tmp, database_url=f"sqlite:///{tmp}/devices.db", redis_url=redis_url)
-    yield broker
-    broker.stop()
-    assert "Traceback" not in broker.log.read_text()
+    with api_broker(tmp_path_factory.mktemp("apidevices"), redis_url) as broker:
+        yield broker
 
 
 @pytest.fixture(scope="module")
 def idp(server):
-    return boto3.client("cognito-idp", endpoint_url=server.base_url, region_name="us-east-1",
-                        aws_access_key_id="unused", aws_secret_access_key="unused")
+    return cognito_idp(server.base_url)
 
 
 @pytest.fixture
@@ -43,9 +37,7 @@ def site(server):
 
 
 def _error(call) -> str:
-    with pytest.raises(ClientError) as caught:
-        call()
-    return caught.value.response["Error"]["Code"]
+    return refused(call)[0]
 
 
 def _password(idp, client_id: str, **auth: str) -> dict:

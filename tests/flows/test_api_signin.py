@@ -9,13 +9,11 @@ import hashlib
 import hmac
 import json
 
-import boto3
 import pyotp
 import pytest
 import requests
-from botocore.exceptions import ClientError
 
-from tests.conftest import start_broker
+from tests.aws import api_broker, cognito_idp, refused
 from tests.rp import CALLBACK
 from tests.smtp import MailServer, code_in
 
@@ -31,17 +29,13 @@ def mail():
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, redis_url, mail):
-    tmp = tmp_path_factory.mktemp("apisignin")
-    broker = start_broker(tmp, database_url=f"sqlite:///{tmp}/api.db", redis_url=redis_url, **mail.broker_env())
-    yield broker
-    broker.stop()
-    assert "Traceback" not in broker.log.read_text()
+    with api_broker(tmp_path_factory.mktemp("apisignin"), redis_url, **mail.broker_env()) as broker:
+        yield broker
 
 
 @pytest.fixture(scope="module")
 def idp(server):
-    return boto3.client("cognito-idp", endpoint_url=server.base_url, region_name="us-east-1",
-                        aws_access_key_id="unused", aws_secret_access_key="unused")
+    return cognito_idp(server.base_url)
 
 
 def _site(server, *pool_args: str, secret: bool = False, flows: tuple[str, ...] = FLOWS) -> tuple[str, dict]:
@@ -66,10 +60,7 @@ def _sign_in(idp, client_id: str, username: str = "ann", password: str = PASSWOR
                              AuthParameters={"USERNAME": username, "PASSWORD": password, **auth})
 
 
-def _error(call) -> tuple[str, str]:
-    with pytest.raises(ClientError) as caught:
-        call()
-    return caught.value.response["Error"]["Code"], caught.value.response["Error"]["Message"]
+_error = refused
 
 
 def test_password_sign_in_answers_cognito_tokens_that_userinfo_refuses(server, idp):

@@ -3,14 +3,12 @@ sign-in, refresh and token checks; SRP answers counted like passwords; hostile S
 stale timestamps and replayed secret blocks refused without changing anything."""
 from __future__ import annotations
 
-import boto3
 import pytest
-from botocore.exceptions import ClientError
 from pycognito import Cognito
 from pycognito.aws_srp import AWSSRP
 
 from broker.engine.srp import N, format_timestamp
-from tests.conftest import start_broker
+from tests.aws import api_broker, cognito_idp, refused
 from tests.rp import CALLBACK
 
 PASSWORD = "Corr3ct-Horse!"
@@ -20,17 +18,13 @@ FLOWS = ("--auth-flow", "ALLOW_USER_SRP_AUTH", "--auth-flow", "ALLOW_USER_PASSWO
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, redis_url):
-    tmp = tmp_path_factory.mktemp("apisrp")
-    broker = start_broker(tmp, database_url=f"sqlite:///{tmp}/srp.db", redis_url=redis_url)
-    yield broker
-    broker.stop()
-    assert "Traceback" not in broker.log.read_text()
+    with api_broker(tmp_path_factory.mktemp("apisrp"), redis_url) as broker:
+        yield broker
 
 
 @pytest.fixture(scope="module")
 def idp(server):
-    return boto3.client("cognito-idp", endpoint_url=server.base_url, region_name="us-east-1",
-                        aws_access_key_id="unused", aws_secret_access_key="unused")
+    return cognito_idp(server.base_url)
 
 
 @pytest.fixture
@@ -47,10 +41,7 @@ def _cognito(server, pool: str, client_id: str, username: str = "sam") -> Cognit
                                         "aws_secret_access_key": "unused"})
 
 
-def _error(call) -> tuple[str, str]:
-    with pytest.raises(ClientError) as caught:
-        call()
-    return caught.value.response["Error"]["Code"], caught.value.response["Error"]["Message"]
+_error = refused
 
 
 def _challenge(idp, pool: str, client_id: str, password: str = PASSWORD, username: str = "sam"):
