@@ -56,7 +56,9 @@ def answer(env: Env, progress: dict[str, Any], user: User, timestamp: str, signa
     audit.record(env.db, env.pool.id, "DeviceSignIn", audit.PASS if proven else audit.FAIL, user=user,
                  ip=env.context.ip, device=progress.get("device_key"))
     env.db.commit()
-    if not proven:
+    if not proven or device is None:
         raise Refused(ENDED, "Incorrect username or password.")
     after = {k: v for k, v in progress.items() if k not in SRP_KEYS}
-    return second_factor(dataclasses.replace(env, remembered_skips_mfa=True), {**after, "device_proven": True}, user)
+    context = dataclasses.replace(env.context, device_key=str(device.device_key))  # noted as this device
+    proven_env = dataclasses.replace(env, context=context, remembered_skips_mfa=True, note_device=True)
+    return second_factor(proven_env, {**after, "device_proven": True}, user)

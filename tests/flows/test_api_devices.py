@@ -71,6 +71,7 @@ def test_a_confirmed_device_signs_in_by_device_srp_and_is_listed(server, idp, si
     assert [d["DeviceKey"] for d in listed] == [key]
     attributes = {a["Name"]: a["Value"] for a in listed[0]["DeviceAttributes"]}
     assert attributes["device_name"] == "laptop" and attributes["dev:device_remembered_status"] == "remembered"
+    assert attributes["last_ip_used"] == "127.0.0.1"  # the proven sign-in was noted on the device
 
 
 def test_a_wrong_device_password_is_refused(server, idp, site):
