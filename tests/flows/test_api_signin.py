@@ -233,3 +233,17 @@ def test_a_user_with_two_factors_and_no_preference_chooses_one(server, idp, mail
     code = code_in(mail.wait_for("tia@example.com"))
     done = respond("EMAIL_OTP", emailed["Session"], EMAIL_OTP_CODE=code)
     assert _claims(done["AuthenticationResult"]["IdToken"])["amr"] == ["pwd", "otp", "mfa"]
+
+
+def test_unconfirmed_and_reset_accounts_are_told_only_to_the_right_password(server, idp):
+    pool, client = _site(server)
+    idp.sign_up(ClientId=client["ClientId"], Username="uma", Password=PASSWORD,
+                UserAttributes=[{"Name": "email", "Value": "uma@example.com"}])
+    assert _error(lambda: _sign_in(idp, client["ClientId"], username="uma"))[0] == "UserNotConfirmedException"
+    assert _error(lambda: _sign_in(idp, client["ClientId"], username="uma", password="Wrong-Horse-1!")) == \
+        ("NotAuthorizedException", "Incorrect username or password.")
+    _user(server, pool, "rex", "--confirmed")
+    server.cli("user", "reset-password", "--pool", pool, "--username", "rex")
+    assert _error(lambda: _sign_in(idp, client["ClientId"], username="rex"))[0] == "PasswordResetRequiredException"
+    assert _error(lambda: _sign_in(idp, client["ClientId"], username="rex", password="Wrong-Horse-1!"))[0] == \
+        "NotAuthorizedException"
