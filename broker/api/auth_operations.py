@@ -128,7 +128,7 @@ def respond_to_auth_challenge(call: Call, params: dict[str, Any]) -> dict[str, A
     answer = ANSWERS.get(name)
     if answer is None:
         raise AwsError("InvalidParameterException", f"Unsupported challenge {name}")
-    token = params.get("Session") or _implied_session(call, client, pool, name, responses)
+    token = _session_of(call, client, pool, name, params.get("Session"), responses)
     progress, user = _resume(call, token, pool, client, name)
     given = responses.get("USERNAME")
     if given is not None and canonical_username(given) != user.username:
@@ -293,17 +293,20 @@ def _device_session(call: Call, client: AppClient, user: User, device_key: str) 
     return "device-" + mac.hex()
 
 
-def _implied_session(call: Call, client: AppClient, pool: UserPool, name: str,
-                     responses: dict[str, str]) -> str | None:
-    """Where the answer to ``name`` may come without its Session: the SRP answers name their
-    SECRET_BLOCK, DEVICE_SRP_AUTH its user and device."""
-    if name == DEVICE_PASSWORD_VERIFIER:
-        return responses.get("PASSWORD_CLAIM_SECRET_BLOCK")
+def _session_of(call: Call, client: AppClient, pool: UserPool, name: str, given: str | None,
+                responses: dict[str, str]) -> str | None:
+    """The sign-in an answer to ``name`` continues: the ``given`` Session, except that
+    DEVICE_SRP_AUTH is found by its user and device whatever Session comes with it (pycognito
+    sends none; amazon-cognito-identity-js, answering it after an MFA code, sends the MFA
+    challenge's, which ``sendMFACode`` never replaces), and that DEVICE_PASSWORD_VERIFIER
+    may come without one, naming its SECRET_BLOCK."""
     if name == DEVICE_SRP_AUTH:
         user = repo.get_user(call.session, pool.id, canonical_username(responses.get("USERNAME", "")))
         device = responses.get("DEVICE_KEY")
-        return _device_session(call, client, user, device) if user is not None and device else None
-    return None
+        return _device_session(call, client, user, device) if user is not None and device else given
+    if not given and name == DEVICE_PASSWORD_VERIFIER:
+        return responses.get("PASSWORD_CLAIM_SECRET_BLOCK")
+    return given
 
 
 def tokens(call: Call, client: AppClient, pool: UserPool, done: SignedIn) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 with its DeviceGroupKey in place of the pool name and its DeviceKey in place of the
 username, that it holds the random device password it set at ConfirmDevice
 (:mod:`broker.userpool.tracked_devices`). A remembered device that proves itself skips the
-second factor; an unproven DEVICE_KEY counts for nothing.
+second factor; one not remembered proves itself after it (:func:`signin.device_challenge`);
+an unproven DEVICE_KEY counts for nothing.
 
     step = device_verifier.start(env, progress, user, srp_a)            # DEVICE_PASSWORD_VERIFIER
     step = device_verifier.answer(env, progress, user, timestamp, sig)  # MFA, or signed in
@@ -18,7 +19,7 @@ from ..store.models import User, utcnow
 from ..userpool import audit, tracked_devices
 from . import srp
 from .challenges import DEVICE_PASSWORD_VERIFIER, ENDED, Challenge, Refused, Step
-from .signin import Env, second_factor
+from .signin import Env, second_factor, signed_in
 
 STATE_PURPOSE = "device-srp-state"
 #: What the device steps keep besides the sign-in's progress.
@@ -44,7 +45,8 @@ def start(env: Env, progress: dict[str, Any], user: User, srp_a: str) -> Challen
 
 def answer(env: Env, progress: dict[str, Any], user: User, timestamp: str, signature: str) -> Step:
     """DEVICE_PASSWORD_VERIFIER: the device's signature (:class:`srp.StaleTimestamp` or
-    :class:`srp.InvalidTimestamp` first); a proven remembered device skips MFA."""
+    :class:`srp.InvalidTimestamp` first); a proven remembered device skips MFA, and one
+    proven after the second factor ends the sign-in."""
     now = utcnow()
     srp.check_timestamp(timestamp, now)
     block = progress["block"]
@@ -58,7 +60,9 @@ def answer(env: Env, progress: dict[str, Any], user: User, timestamp: str, signa
     env.db.commit()
     if not proven or device is None:
         raise Refused(ENDED, "Incorrect username or password.")
-    after = {k: v for k, v in progress.items() if k not in SRP_KEYS}
+    after = {k: v for k, v in progress.items() if k not in SRP_KEYS} | {"device_proven": True}
     context = dataclasses.replace(env.context, device_key=str(device.device_key))  # noted as this device
     proven_env = dataclasses.replace(env, context=context, remembered_skips_mfa=True, note_device=True)
-    return second_factor(proven_env, {**after, "device_proven": True}, user)
+    if after.get("factors_done"):  # the device came last, after the second factor
+        return signed_in(proven_env, after, user)
+    return second_factor(proven_env, after, user)

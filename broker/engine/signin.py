@@ -99,9 +99,21 @@ def after_password(env: Env, progress: dict[str, Any], user: User) -> Step:
                          {"requiredAttributes": "[]", "userAttributes": json.dumps(attributes)})
     device = tracked_devices.find(env.db, user, env.tracked_device) if env.tracked_device else None
     if device is not None and tracked_devices.verifier(env.db, device) is not None:
-        return Challenge(DEVICE_SRP_AUTH, {**progress, "step": DEVICE_SRP_AUTH, "device_key": device.device_key},
-                         {"USERNAME": user.username, "DEVICE_KEY": str(device.device_key)})
+        progress = {**progress, "device_key": device.device_key}
+        if tracked_devices.is_remembered(device):  # it may stand in for the second factor: proven first
+            return device_challenge(progress, user)
     return second_factor(env, progress, user)
+
+
+def device_challenge(progress: dict[str, Any], user: User) -> Challenge:
+    """DEVICE_SRP_AUTH for the device ``progress`` names: a remembered one right after the
+    password, in place of the second factor; one confirmed but not remembered last, after
+    the second factor, as Cognito does ("instead of an MFA challenge" only when remembered:
+    amazon-cognito-identity-js and Amplify answer DEVICE_PASSWORD_VERIFIER expecting tokens,
+    and answer DEVICE_SRP_AUTH after an MFA code).
+    https://docs.aws.amazon.com/cognito/latest/developerguide/amazon-cognito-user-pools-device-tracking.html"""
+    return Challenge(DEVICE_SRP_AUTH, {**progress, "step": DEVICE_SRP_AUTH},
+                     {"USERNAME": user.username, "DEVICE_KEY": str(progress["device_key"])})
 
 
 def answer_new_password(env: Env, progress: dict[str, Any], user: User, password: str,
@@ -208,8 +220,11 @@ def answer_setup(env: Env, progress: dict[str, Any], user: User, code: str) -> t
     return {**progress, "secret": None, "amr": mfa.OTP_AMR, "step": SETUP_DONE}, recovery
 
 
-def signed_in(env: Env, progress: dict[str, Any], user: User, remember: bool = False) -> SignedIn:
-    """The sign-in is done: note the device (remembered if asked and allowed)."""
+def signed_in(env: Env, progress: dict[str, Any], user: User, remember: bool = False) -> Step:
+    """The sign-in is done: note the device (remembered if asked and allowed); unless the
+    tracked device it names has still to prove itself (:func:`device_challenge`)."""
+    if progress.get("device_key") and not progress.get("device_proven"):
+        return device_challenge({**progress, "factors_done": True}, user)
     if env.note_device:
         days = _remember_days(env.pool) if remember else 0
         risk.seen(env.db, user, env.context.device_key, env.context.ip, env.context.user_agent, days)

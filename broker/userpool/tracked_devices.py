@@ -91,11 +91,16 @@ def listed(session: Session, user: User, limit: int, after: int = 0) -> list[Dev
     return list(session.scalars(stmt.order_by(Device.id).limit(limit)))
 
 
+def is_remembered(device: Device) -> bool:
+    """Whether ``device`` is remembered now (UpdateDeviceStatus, and not past its days)."""
+    return device.remembered_until is not None and device.remembered_until > utcnow()
+
+
 def describe(device: Device) -> dict[str, object]:
     """Cognito's ``DeviceType``."""
-    remembered = device.remembered_until is not None and device.remembered_until > utcnow()
+    remembered = "remembered" if is_remembered(device) else "not_remembered"
     attributes = [{"Name": "device_status", "Value": "valid"},
-                  {"Name": "dev:device_remembered_status", "Value": "remembered" if remembered else "not_remembered"}]
+                  {"Name": "dev:device_remembered_status", "Value": remembered}]
     if device.name:
         attributes.append({"Name": "device_name", "Value": device.name})
     if device.last_ip:

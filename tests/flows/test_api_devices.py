@@ -4,9 +4,13 @@ sign-in, a remembered device skipping the second factor only once it proves itse
 the devices listed, marked and forgotten."""
 from __future__ import annotations
 
+import base64
+import json
+import time
+
 import pyotp
 import pytest
-from pycognito.aws_srp import AWSSRP, generate_hash_device
+from pycognito.aws_srp import AWSSRP, generate_hash_device, long_to_hex
 
 from tests.aws import api_broker, cognito_idp, refused
 from tests.rp import CALLBACK
@@ -91,6 +95,41 @@ def test_a_remembered_device_skips_totp_only_once_it_proves_itself(server, idp, 
     assert named["ChallengeName"] == "DEVICE_SRP_AUTH"  # naming the device is not proving it
     result = _device_srp(idp, pool, client_id, key, tokens["group"], device_password)
     assert "AccessToken" in result["AuthenticationResult"]
+
+
+@pytest.mark.parametrize("session_of", ["DEVICE_SRP_AUTH", "SOFTWARE_TOKEN_MFA"])
+def test_a_device_not_remembered_proves_itself_after_totp(server, idp, site, session_of):
+    """Only a remembered device is asked DEVICE_SRP_AUTH in place of the second factor; one
+    that is not proves itself after the code, and DEVICE_PASSWORD_VERIFIER is answered with
+    the tokens, which is all that amazon-cognito-identity-js and pycognito read from it.
+    DEVICE_SRP_AUTH may come with the MFA challenge's Session, as amazon-cognito-identity-js
+    sends it after an MFA code."""
+    pool, client_id = site
+    tokens, key, device_password = _confirmed_device(idp, client_id)
+    totp = pyotp.TOTP(idp.associate_software_token(AccessToken=tokens["AccessToken"])["SecretCode"])
+    idp.verify_software_token(AccessToken=tokens["AccessToken"], UserCode=totp.now())
+    idp.update_device_status(AccessToken=tokens["AccessToken"], DeviceKey=key, DeviceRememberedStatus="not_remembered")
+    challenged = _password(idp, client_id, DEVICE_KEY=key)
+    assert challenged["ChallengeName"] == "SOFTWARE_TOKEN_MFA"
+    coded = idp.respond_to_auth_challenge(ClientId=client_id, ChallengeName="SOFTWARE_TOKEN_MFA",
+                                          Session=challenged["Session"],
+                                          ChallengeResponses={"USERNAME": "dan",
+                                                              "SOFTWARE_TOKEN_MFA_CODE": totp.at(time.time() + 30)})
+    assert coded["ChallengeName"] == "DEVICE_SRP_AUTH"
+    srp = AWSSRP(username="dan", password=PASSWORD, pool_id=pool, client_id=client_id, client=idp, device_key=key,
+                 device_group_key=tokens["group"], device_password=device_password)
+    session = {"DEVICE_SRP_AUTH": coded, "SOFTWARE_TOKEN_MFA": challenged}[session_of]["Session"]
+    verifier = idp.respond_to_auth_challenge(ClientId=client_id, ChallengeName="DEVICE_SRP_AUTH", Session=session,
+                                             ChallengeResponses={"USERNAME": "dan", "DEVICE_KEY": key,
+                                                                 "SRP_A": long_to_hex(srp.large_a_value)})
+    assert verifier["ChallengeName"] == "DEVICE_PASSWORD_VERIFIER"
+    proof = srp.process_device_challenge(verifier["ChallengeParameters"])
+    done = idp.respond_to_auth_challenge(ClientId=client_id, ChallengeName="DEVICE_PASSWORD_VERIFIER",
+                                         Session=verifier["Session"], ChallengeResponses=proof)
+    result = done["AuthenticationResult"]
+    assert "NewDeviceMetadata" not in result  # the device it named, proven: no new one
+    payload = result["IdToken"].split(".")[1]
+    assert "mfa" in json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["amr"]
 
 
 def test_devices_are_marked_and_forgotten(server, idp, site):

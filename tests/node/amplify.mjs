@@ -1,19 +1,22 @@
 /**
  * Amplify v6's Auth category (https://docs.amplify.aws/gen1/javascript/build-a-backend/auth/)
  * as an app uses it, pointed at Cognate with `userPoolEndpoint`. No polyfill is needed on
- * Node 20. Tokens go to a Map given to `cognitoUserPoolsTokenProvider.setKeyValueStorage`
- * (Amplify's documented storage hook; its default in Node is an in-memory store too), so a
- * scenario can hand the refresh token to the test, which Amplify's API never shows.
+ * Node 20, except the `navigator` that the device scenarios give it (`asBrowser`). Tokens go
+ * to a Map given to `cognitoUserPoolsTokenProvider.setKeyValueStorage` (Amplify's documented
+ * storage hook; its default in Node is an in-memory store too), so a scenario can hand the
+ * refresh token and the device to the test, which Amplify's API never shows.
  *
  * Every scenario takes `{endpoint, poolId, clientId, username, password}` and more of its own.
  */
 import { Amplify } from 'aws-amplify';
 import {
-  confirmSignIn, confirmSignUp, fetchAuthSession, getCurrentUser, signIn, signOut, signUp,
+  confirmSignIn, confirmSignUp, fetchAuthSession, fetchDevices, forgetDevice, getCurrentUser, rememberDevice, signIn,
+  signOut, signUp,
 } from 'aws-amplify/auth';
 import { cognitoUserPoolsTokenProvider } from 'aws-amplify/auth/cognito';
 
 import { ask, settle, sleep } from './protocol.mjs';
+import { recordCalls } from './wire.mjs';
 
 /** Amplify's KeyValueStorageInterface over a Map. */
 class MapStorage {
@@ -29,8 +32,28 @@ class MapStorage {
 
   /** The refresh token Amplify keeps (`CognitoIdentityServiceProvider.<client>.<user>.refreshToken`). */
   refreshToken() {
-    return [...this.items].find(([key]) => key.endsWith('.refreshToken'))?.[1] ?? null;
+    return this.found('.refreshToken');
   }
+
+  /** The device Amplify keeps (`.deviceKey`, `.deviceGroupKey`, `.randomPasswordKey`, which
+   * signOut leaves); the random password is only said to be there. */
+  device() {
+    return { deviceKey: this.found('.deviceKey'), deviceGroupKey: this.found('.deviceGroupKey'),
+             hasRandomPassword: Boolean(this.found('.randomPasswordKey')) };
+  }
+
+  found(suffix) {
+    return [...this.items].find(([key]) => key.endsWith(suffix))?.[1] ?? null;
+  }
+}
+
+/**
+ * What a browser has and Node 20 lacks (Node 21 added it): Amplify names a new device by
+ * `navigator.userAgent` when it confirms it (getDeviceName), and without a `navigator` it
+ * skips ConfirmDevice without a word (getNewDeviceMetadata swallows the error).
+ */
+function asBrowser() {
+  globalThis.navigator ??= { userAgent: 'Mozilla/5.0 (X11; Linux x86_64) cognate-node-peer' };
 }
 
 function configure({ endpoint, poolId, clientId }) {
@@ -101,5 +124,60 @@ export const scenarios = {
       setupStep: setup.nextStep.signInStep, secret, enrolled, enrolledTokens,
       challengeStep: challenged.nextStep.signInStep, wrongCode: wrong.error ?? null, done, tokens: await tokens(),
     };
+  },
+
+  /** In a pool that remembers devices: `signIn` (SRP) gets NewDeviceMetadata and Amplify
+   * confirms the device itself; the test is told the access token (it looks at the devices
+   * and turns TOTP on); `rememberDevice`, `fetchDevices`, `signOut`, then a second `signIn`
+   * from the same storage, which must need no TOTP code. */
+  async remembered_device(input) {
+    asBrowser();
+    const storage = configure(input);
+    const calls = recordCalls();
+    const signedIn = await signInWith(input);
+    const firstCalls = calls.splice(0);
+    const device = storage.device();
+    const first = await tokens();
+    await ask({ signed_in: first.access });
+    await rememberDevice();
+    const devices = await fetchDevices();
+    await signOut();
+    calls.splice(0);
+    const again = await signInWith(input);
+    const secondCalls = calls.splice(0);
+    return { signedIn, device, first, firstCalls, devices, again, secondCalls, second: await tokens() };
+  },
+
+  /** A sign-in from a process that has no device: TOTP is asked for (a wrong code first),
+   * then answered with the code the test gives for `secret`. */
+  async totp_sign_in(input) {
+    asBrowser();
+    const storage = configure(input);
+    const calls = recordCalls();
+    const challenged = await signInWith(input);
+    const { code } = await ask({ totp: input.secret });
+    const wrong = await settle(confirmSignIn({ challengeResponse: code === '000000' ? '111111' : '000000' }));
+    const done = await confirmSignIn({ challengeResponse: code });
+    return {
+      challengeStep: challenged.nextStep.signInStep, wrongCode: wrong.error ?? null, done, tokens: await tokens(),
+      calls, device: storage.device(),
+    };
+  },
+
+  /** `forgetDevice` forgets the device Amplify confirmed at `signIn` and drops it from the
+   * storage; after `signOut`, the next `signIn` is from a new device. */
+  async forget_device(input) {
+    asBrowser();
+    const storage = configure(input);
+    await signInWith(input);
+    const device = storage.device();
+    const before = await fetchDevices();
+    await forgetDevice();
+    const afterForget = storage.device();
+    const after = await fetchDevices();
+    await signOut();
+    const calls = recordCalls();
+    await signInWith(input);
+    return { device, before, afterForget, after, calls, next: storage.device(), tokens: await tokens() };
   },
 };

@@ -1,8 +1,9 @@
 /**
  * amazon-cognito-identity-js (https://github.com/aws-amplify/amplify-js/tree/v5-stable/packages/amazon-cognito-identity-js)
  * as an app uses it, pointed at Cognate with the pool's `endpoint` option. Nothing is shimmed:
- * Node 20 has `fetch` and `crypto`, and the library keeps its tokens in its own memory storage
- * when there is no `window.localStorage`.
+ * Node 20 has `fetch` and `crypto`, and the library keeps its tokens (and its device) in its
+ * own memory storage when there is no `window.localStorage`, or in the `Storage` a scenario
+ * gives it to show what it cached.
  *
  * Every scenario takes `{endpoint, poolId, clientId, username, password}` and more of its own.
  */
@@ -11,13 +12,16 @@ import {
 } from 'amazon-cognito-identity-js';
 
 import { ask, errorOf, settle, sleep } from './protocol.mjs';
+import { recordCalls } from './wire.mjs';
 
 function poolOf({ endpoint, poolId, clientId }) {
   return new CognitoUserPool({ UserPoolId: poolId, ClientId: clientId, endpoint });
 }
 
-function userOf(input, pool = poolOf(input)) {
-  const user = new CognitoUser({ Username: input.username, Pool: pool });
+/** `storage`: where the user's tokens and device are cached (the library's memory storage,
+ * shared by the whole process, when absent). */
+function userOf(input, pool = poolOf(input), storage = undefined) {
+  const user = new CognitoUser({ Username: input.username, Pool: pool, Storage: storage });
   if (input.flow) user.setAuthenticationFlowType(input.flow);
   return user;
 }
@@ -60,6 +64,33 @@ function sendTotp(user, code) {
   return new Promise((resolve, reject) => {
     user.sendMFACode(code, { onSuccess: resolve, onFailure: reject }, 'SOFTWARE_TOKEN_MFA');
   });
+}
+
+/** The library's synchronous storage interface over a Map, so that a scenario can show
+ * what the library cached: the same object for two CognitoUsers is the same browser. */
+class MapStorage {
+  items = new Map();
+
+  setItem(key, value) { this.items.set(key, value); }
+
+  getItem(key) { return this.items.get(key) ?? null; }
+
+  removeItem(key) { this.items.delete(key); }
+
+  clear() { this.items.clear(); }
+
+  /** The device the library keeps (`CognitoIdentityServiceProvider.<client>.<user>.deviceKey`,
+   * `.deviceGroupKey`, `.randomPasswordKey`); the random password is only said to be there. */
+  device() {
+    const found = suffix => [...this.items].find(([key]) => key.endsWith(suffix))?.[1] ?? null;
+    return { deviceKey: found('.deviceKey'), deviceGroupKey: found('.deviceGroupKey'),
+             hasRandomPassword: Boolean(found('.randomPasswordKey')) };
+  }
+}
+
+/** `{onSuccess, onFailure}` callbacks as a promise. */
+function succeeded(fn) {
+  return new Promise((resolve, reject) => fn({ onSuccess: resolve, onFailure: reject }));
 }
 
 /** A code that is not `code`, for the refusal a scenario checks first. */
@@ -146,6 +177,60 @@ export const scenarios = {
     const preference = await called(cb => user.setUserMfaPreference(null, { PreferredMfa: true, Enabled: true }, cb));
     const { wrong, session } = await signInWithTotp(userOf(input), input.password, secret);
     return { secret, verified, preference, wrongCode: wrong, signedIn: tokensOf(session) };
+  },
+
+  /** In a pool that remembers devices: `authenticateUser` (SRP) gets NewDeviceMetadata and
+   * the library confirms the device itself (ConfirmDevice with its own verifier); the test
+   * is told the access token (it looks at the devices and turns TOTP on), then a second
+   * `authenticateUser` with the same storage, which must need no TOTP code. */
+  async remembered_device(input) {
+    const storage = new MapStorage();
+    const pool = poolOf(input);
+    const calls = recordCalls();
+    const first = await authenticate(userOf(input, pool, storage), input.password);
+    const firstCalls = calls.splice(0);
+    const device = storage.device();
+    await ask({ signed_in: tokensOf(first).access });
+    const second = await authenticate(userOf(input, pool, storage), input.password);
+    return { device, first: tokensOf(first), firstCalls, second: tokensOf(second), secondCalls: calls.splice(0) };
+  },
+
+  /** A sign-in from a process that has no device: SOFTWARE_TOKEN_MFA (a wrong code first),
+   * answered with the code the test gives for `secret`. */
+  async totp_sign_in(input) {
+    const storage = new MapStorage();
+    const calls = recordCalls();
+    const { wrong, session } = await signInWithTotp(userOf(input, poolOf(input), storage), input.password,
+                                                    input.secret);
+    return { wrongCode: wrong, tokens: tokensOf(session), calls, device: storage.device() };
+  },
+
+  /** The library's device calls on the device it confirmed at sign-in: `getDevice`,
+   * `listDevices`, `setDeviceStatusNotRemembered` (the test checks it and turns TOTP on);
+   * a sign-in from the same storage then meets SOFTWARE_TOKEN_MFA and answers it, and
+   * `forgetDevice` forgets the device and clears the cache. */
+  async manage_devices(input) {
+    const storage = new MapStorage();
+    const pool = poolOf(input);
+    const user = userOf(input, pool, storage);
+    await authenticate(user, input.password);
+    const device = storage.device();
+    const got = await succeeded(cb => user.getDevice(cb));
+    const listed = await new Promise((resolve, reject) => {
+      user.listDevices(60, null, { onSuccess: resolve, onFailure: reject });
+    });
+    const notRemembered = await succeeded(cb => user.setDeviceStatusNotRemembered(cb));
+    const { secret } = await ask({ not_remembered: device.deviceKey,
+                                   access: user.getSignInUserSession().getAccessToken().getJwtToken() });
+    const calls = recordCalls();
+    const again = userOf(input, pool, storage);
+    const { wrong, session } = await signInWithTotp(again, input.password, secret);
+    const signInCalls = calls.splice(0);
+    const forgotten = await succeeded(cb => again.forgetDevice(cb));
+    return {
+      device, got, listed, notRemembered, wrongCode: wrong, tokens: tokensOf(session), signInCalls, forgotten,
+      cachedAfterForget: storage.device(),
+    };
   },
 };
 
