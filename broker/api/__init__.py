@@ -20,6 +20,7 @@ OPERATION_MODULES = (
     "broker.api.auth_operations",
     "broker.api.refresh_operations",
     "broker.api.device_operations",
+    "broker.api.admin_users",
     "broker.api.account_operations",
     "broker.api.account_mfa",
 )

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from ..engine.challenges import FACTOR_CHALLENGES
-from ..store.models import UserMfa
+from ..store.models import User, UserMfa, UserPool
 from ..userpool import mfa, mfa_settings
 from ..userpool.mfa_settings import NotAssociated
 from .bearer import Bearer, resolve
@@ -69,10 +71,15 @@ def set_user_mfa_preference(call: Call, params: dict[str, Any]) -> dict[str, Any
 
 
 def describe(call: Call, bearer: Bearer) -> dict[str, Any]:
-    """GetUser's ``UserMFASettingList`` and ``PreferredMfaSetting``, in Cognito's names;
-    absent when the user has none."""
-    row = call.session.get(UserMfa, bearer.user.id)
-    enabled = mfa.enabled_factors(bearer.pool, bearer.user, row)
+    """GetUser's ``UserMFASettingList`` and ``PreferredMfaSetting``."""
+    return mfa_fields(call.session, bearer.pool, bearer.user)
+
+
+def mfa_fields(session: Session, pool: UserPool, user: User) -> dict[str, Any]:
+    """``UserMFASettingList`` and ``PreferredMfaSetting`` (GetUser, AdminGetUser), in
+    Cognito's names; absent when the user has none."""
+    row = session.get(UserMfa, user.id)
+    enabled = mfa.enabled_factors(pool, user, row)
     out: dict[str, Any] = {}
     if enabled:
         out["UserMFASettingList"] = [FACTOR_CHALLENGES[f] for f in enabled]

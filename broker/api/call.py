@@ -15,8 +15,8 @@ from typing import Any, Mapping
 from sqlalchemy.orm import Session
 
 from ..runtime import Runtime
-from ..store.models import AppClient, UserPool
-from ..userpool import client_auth
+from ..store.models import AdminKey, AppClient, UserPool
+from ..userpool import admin_keys, client_auth
 from ..userpool.client_auth import SecretCheck
 from ..userpool.limits import Requester
 from ..userpool.throttle import Throttle
@@ -37,6 +37,8 @@ class Call:
     request_id: str
     operation: str
     headers: Mapping[str, str]
+    #: The admin key that signed the call (operations that need SigV4 only).
+    admin_key: AdminKey | None = None
 
     @property
     def requester(self) -> Requester:
@@ -79,3 +81,15 @@ class Call:
         Cognito answers "USER_PASSWORD_AUTH flow not enabled for this client"."""
         if flow not in client_auth.allowed_auth_flows(client):
             raise AwsError("InvalidParameterException", f"{flow.removeprefix('ALLOW_')} flow not enabled for this client")
+
+    def admin_pool(self, pool_id: str) -> UserPool:
+        """The pool a signed call names, if its admin key may act on it: a key scoped to other
+        pools is refused before the pool is looked up, so it learns nothing of them."""
+        key = self.admin_key
+        if key is None or not admin_keys.allows(key, pool_id):
+            raise AwsError("AccessDeniedException",
+                           f"The admin key {key.id if key else '-'} may not act on user pool {pool_id}.")
+        pool = self.runtime.config.pool(self.session, pool_id)
+        if pool is None:
+            raise AwsError("ResourceNotFoundException", f"User pool {pool_id} does not exist.")
+        return pool

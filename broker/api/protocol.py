@@ -34,8 +34,9 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from .. import observability
 from ..errors import BrokerError
 from ..runtime import runtime
+from ..userpool import admin_keys
 from ..web.pools import open_session
-from . import errors, model, registry
+from . import errors, model, registry, sigv4
 from .call import Call
 from .errors import AwsError
 
@@ -76,11 +77,14 @@ def _answer(request_id: str) -> dict[str, Any]:
     op = registry.find(request.headers.get("X-Amz-Target", ""))
     if op is None or request.mimetype != CONTENT_TYPE:
         raise errors.unknown_operation()
-    params = _body()
-    model.validate(op.model, params)
+    raw = _raw_body()
     call = Call(session=open_session(), runtime=runtime(), ip=request.remote_addr or "-", request_id=request_id,
                 operation=op.name, headers=request.headers)
     try:
+        if not op.public:  # the signature first: an unsigned call learns nothing of its input's faults
+            call.admin_key = sigv4.verify(call.session, request.headers, raw, request.host, op.service)
+        params = _body(raw)
+        model.validate(op.model, params)
         return _run(op, call, params)
     except AwsError:
         raise
@@ -99,12 +103,12 @@ def _run(op: registry.Operation, call: Call, params: dict[str, Any]) -> dict[str
     """Run the operation; its session is committed when it returns or refuses (a refusal's
     audit records stay: operations refuse before writing anything else), never after a crash."""
     try:
-        if not op.public:
-            registry.check_signature(call, op)
         result = op.handler(call, params)
     except (AwsError, BrokerError) as exc:
         call.session.commit()
         raise exc if isinstance(exc, AwsError) else errors.from_broker(exc) from None
+    if call.admin_key is not None:
+        admin_keys.used(call.admin_key)  # shown by `broker admin-key list`: keys nobody uses can go
     call.session.commit()
     return result
 
@@ -117,11 +121,14 @@ def _discard(call: Call) -> None:
         log.warning("rollback after a failed %s failed too", call.operation)
 
 
-def _body() -> dict[str, Any]:
+def _raw_body() -> bytes:
     try:
-        raw = request.get_data(cache=False)
+        return request.get_data(cache=False)
     except RequestEntityTooLarge:
         raise AwsError("SerializationException", "The request body is too large.", 413) from None
+
+
+def _body(raw: bytes) -> dict[str, Any]:
     if not raw.strip():
         return {}
     try:

@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any, Callable
 from botocore.model import OperationModel
 
 from . import model
-from .errors import AwsError
 
 if TYPE_CHECKING:
     from .call import Call
@@ -82,12 +81,3 @@ def find(target: str) -> Operation | None:
 
 def registered(service: str = "cognito-idp") -> list[str]:
     return sorted(name for s, name in _OPERATIONS if s == service)
-
-
-def _refuse_unsigned(call: Call, op: Operation) -> None:
-    raise AwsError("MissingAuthenticationTokenException", "Missing Authentication Token")
-
-
-#: Checks the Signature Version 4 of calls to signed operations; until admin keys exist
-#: every such call is refused as unsigned.
-check_signature: Callable[[Call, Operation], None] = _refuse_unsigned

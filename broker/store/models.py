@@ -241,6 +241,22 @@ class RefreshToken(Base):
     revoked_at: Mapped[dt.datetime | None] = mapped_column()
 
 
+class AdminKey(Base):
+    """A key that signs calls to the admin and management API (AWS Signature Version 4).
+    SigV4 needs the secret itself to check a signature, so it is kept sealed
+    (:mod:`broker.sealing`), bound to the key id; ``pools`` limits the key to those pools
+    (empty: every pool, and creating pools)."""
+
+    __tablename__ = "admin_keys"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    secret_sealed: Mapped[str] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(String(256))
+    pools: Mapped[list[str]] = mapped_column(default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column()
+
+
 class RevokedOrigin(Base):
     """A revoked token family: access tokens carrying this ``origin_jti`` are refused."""
 
