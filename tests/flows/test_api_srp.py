@@ -4,6 +4,7 @@ stale timestamps and replayed secret blocks refused without changing anything.""
 from __future__ import annotations
 
 import pytest
+from botocore.exceptions import ClientError
 from pycognito import Cognito
 from pycognito.aws_srp import AWSSRP
 
@@ -57,7 +58,7 @@ def _answer(idp, client_id: str, responses: dict) -> dict:
                                          ChallengeResponses=responses)
 
 
-def test_pycognito_signs_in_by_srp_verifies_the_tokens_and_refreshes(server, site):
+def test_pycognito_signs_in_by_srp_verifies_the_tokens_refreshes_and_changes_the_password(server, site):
     pool, client_id = site
     user = _cognito(server, pool, client_id)
     user.authenticate(PASSWORD)  # pycognito verifies signature, issuer and audience itself
@@ -65,6 +66,12 @@ def test_pycognito_signs_in_by_srp_verifies_the_tokens_and_refreshes(server, sit
     first = user.access_token
     user.renew_access_token()
     assert user.access_token != first and user.access_claims["scope"] == "aws.cognito.signin.user.admin"
+    user.change_password(PASSWORD, "Brand-N3w-Horse!")
+    again = _cognito(server, pool, client_id)
+    again.authenticate("Brand-N3w-Horse!")  # by SRP: the change made the new password's verifier
+    assert again.id_claims["cognito:username"] == "sam"
+    with pytest.raises(ClientError):
+        _cognito(server, pool, client_id).authenticate(PASSWORD)
 
 
 def test_a_wrong_password_and_an_unknown_name_fail_alike_and_count_toward_the_lock(server, idp, site):
