@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from . import sealing
 from .config import ConfigError, Settings, load_settings, validate
-from .errors import InvalidInput
+from .errors import FormInvalid, InvalidInput
 from .oauth import keys
 from .oauth.issue import issuer
 from .store import repo
@@ -201,19 +201,16 @@ def user_create(pool_id: str, username: str, password: str | None, password_hash
     password (also one given without --confirmed) is emailed in the pool's invitation when
     SMTP is configured, else printed, and works for the pool's temp-password-days."""
     from .cli_security import _invitation, _sender
-    from .userpool.admin_security import invite
+    from .userpool.admin_security import create_invited
 
     attrs = _pairs(attribute, "--attribute")
     if email is not None:
         attrs["email"] = email
     with _store() as (settings, session):
-        u, temporary = admin.create_user(session, pool_id, username, password, attrs, confirmed, list(group),
-                                         password_hash=password_hash)
-        if u.status == "FORCE_CHANGE_PASSWORD" and password_hash is None:
-            temporary = temporary or password
         sender = None if suppress_invitation else _sender(settings)
-        to = invite(sender, admin.require_pool(session, pool_id), u, temporary) if temporary else None
-        out = _invitation(u, temporary, to)
+        invitation = create_invited(session, sender, None, pool_id, username, password, attrs, confirmed, list(group),
+                                    password_hash=password_hash)
+        out = _invitation(invitation)
         if password is not None:
             out.pop("TemporaryPassword", None)  # the admin chose it
     _emit(out, as_json)
@@ -221,11 +218,14 @@ def user_create(pool_id: str, username: str, password: str | None, password_hash
 
 @user.command("list")
 @click.option("--pool", "pool_id", required=True)
+@click.option("--filter", "search", help='Cognito\'s ListUsers filter: \'email ^= "ann"\', \'status = "Disabled"\'.')
 @json_option
-def user_list(pool_id: str, as_json: bool) -> None:
+def user_list(pool_id: str, search: str | None, as_json: bool) -> None:
+    from .userpool.user_search import search as find
+
     with _store() as (_s, session):
         admin.require_pool(session, pool_id)
-        users = [admin.describe_user(u) for u in repo.list_users(session, pool_id)]
+        users = [admin.describe_user(u) for u in find(session, pool_id, search)]
     _emit({"Users": users}, as_json)
 
 
@@ -243,21 +243,6 @@ def user_delete(pool_id: str, username: str, as_json: bool) -> None:
 @cli.group()
 def group() -> None:
     """Groups."""
-
-
-@group.command("create")
-@click.option("--pool", "pool_id", required=True)
-@click.option("--name", required=True)
-@click.option("--precedence", type=int)
-@click.option("--role-arn")
-@click.option("--description")
-@json_option
-def group_create(pool_id: str, name: str, precedence: int | None, role_arn: str | None, description: str | None,
-                 as_json: bool) -> None:
-    with _store() as (_s, session):
-        grp = admin.create_group(session, pool_id, name, precedence, role_arn, description)
-        out = {"GroupName": grp.name, "UserPoolId": grp.pool_id, "Precedence": grp.precedence, "RoleArn": grp.role_arn}
-    _emit(out, as_json)
 
 
 def _read(path: str | None, what: str, binary: bool) -> Any:
@@ -296,7 +281,7 @@ def keys_rotate(pool_id: str, as_json: bool) -> None:
     _emit(out, as_json)
 
 
-from . import cli_admin_keys, cli_clients, cli_idp, cli_maintenance, cli_security, cli_ui  # noqa: E402,F401  (they register their commands on the groups above)
+from . import cli_admin_keys, cli_clients, cli_groups, cli_idp, cli_maintenance, cli_security, cli_ui  # noqa: E402,F401  (they register their commands on the groups above)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -311,6 +296,8 @@ def main(argv: list[str] | None = None) -> None:
         _fail(exc.format_message())
     except InvalidInput as exc:
         _fail(exc.message)
+    except FormInvalid as exc:  # a password the pool's rules refuse
+        _fail("; ".join(exc.errors))
     except ConfigError as exc:
         _fail("; ".join(exc.errors))
     except SQLAlchemyError as exc:

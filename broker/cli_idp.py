@@ -136,3 +136,17 @@ def user_link(pool_id: str, username: str, provider: str, subject: str, as_json:
         out = {"Username": username.strip().lower(), "ProviderName": link.provider_name,
                "ProviderSubject": link.subject}
     _emit(out, as_json)
+
+
+@user.command("unlink")
+@click.option("--pool", "pool_id", required=True)
+@click.option("--provider", required=True, help="The identity provider name.")
+@click.option("--subject", required=True, help="The user's subject at the provider.")
+@json_option
+def user_unlink(pool_id: str, provider: str, subject: str, as_json: bool) -> None:
+    """AdminDisableProviderForUser: the provider's subject signs in no more (a link to a
+    native user goes; a federated user is disabled)."""
+    with _store() as (_s, session):
+        u = idps.unlink_user(session, pool_id, provider, subject)
+        out = {"Username": u.username, "ProviderName": provider, "Enabled": u.enabled}
+    _emit(out, as_json)

@@ -14,8 +14,7 @@ from .config import Settings
 from .oauth.issue import issuer
 from .store.state import StateStore, open_state
 from .errors import InvalidInput
-from .store import repo
-from .userpool import admin, admin_security, attribute_changes, audit, messages, mfa
+from .userpool import admin, admin_security, admin_users, attribute_changes, audit, messages, mfa, mfa_settings
 from .userpool.security import ACTIONS, LEVELS
 from .userpool.senders import HttpSmsSender, Reporting, Sender, SmsSender, SmtpSender
 
@@ -124,19 +123,19 @@ def user_resend_invitation(pool_id: str, username: str, as_json: bool) -> None:
     (FORCE_CHANGE_PASSWORD), for instance after the first one expired."""
     settings = _settings()
     with _store() as (_s, session):
-        u, temporary, to = admin_security.resend_invitation(session, _sender(settings), _state(settings),
-                                                            pool_id, username)
-        out = _invitation(u, temporary, to)
+        invitation = admin_security.resend_invitation(session, _sender(settings), _state(settings), pool_id, username)
+        out = _invitation(invitation)
     _emit(out, as_json)
 
 
-def _invitation(u: Any, temporary: str | None, to: str | None) -> dict[str, Any]:
+def _invitation(invitation: admin_security.Invitation) -> dict[str, Any]:
+    u, temporary = invitation.user, invitation.temporary
     out: dict[str, Any] = {"Username": u.username, "Sub": u.sub, "UserStatus": u.status}
     if temporary:
-        out["InvitationSentTo"] = to
+        out["InvitationSentTo"] = invitation.sent_to[0] if invitation.sent_to else None
         expires = u.temp_password_expires_at
         out["TemporaryPasswordExpires"] = expires.isoformat() if expires else None
-        if to is None:  # nobody else will tell the user
+        if not invitation.sent_to:  # nobody else will tell the user
             out["TemporaryPassword"] = temporary
     return out
 
@@ -220,10 +219,8 @@ def user_sign_out(pool_id: str, username: str, as_json: bool) -> None:
     end the user's hosted sign-in sessions in every browser (Cognito's
     AdminUserGlobalSignOut, which leaves those sessions alone)."""
     with _store() as (_s, session):
-        u = _user(session, pool_id, username)
-        revoked = repo.sign_out_everywhere(session, u)
-        audit.record(session, pool_id, "AdminUserGlobalSignOut", audit.PASS, user=u, families=revoked)
-        out = {"Username": u.username, "RevokedSessions": revoked}
+        p, u = _pool_user(session, pool_id, username)
+        out = {"Username": u.username, "RevokedSessions": admin_users.sign_out(session, p, u)}
     _emit(out, as_json)
 
 
@@ -236,11 +233,8 @@ def user_disable(pool_id: str, username: str, as_json: bool) -> None:
     access tokens issued from them are revoked, and hosted sign-in sessions end, so that
     enabling the user again brings none back (Cognito's AdminDisableUser)."""
     with _store() as (_s, session):
-        u = _user(session, pool_id, username)
-        u.enabled = False
-        revoked = repo.sign_out_everywhere(session, u)
-        audit.record(session, pool_id, "AdminDisableUser", audit.PASS, user=u, families=revoked)
-        out = {"Username": u.username, "Enabled": False, "RevokedSessions": revoked}
+        p, u = _pool_user(session, pool_id, username)
+        out = {"Username": u.username, "Enabled": False, "RevokedSessions": admin_users.disable(session, p, u)}
     _emit(out, as_json)
 
 
@@ -251,10 +245,39 @@ def user_disable(pool_id: str, username: str, as_json: bool) -> None:
 def user_enable(pool_id: str, username: str, as_json: bool) -> None:
     """Sign-ins work again (Cognito's AdminEnableUser)."""
     with _store() as (_s, session):
-        u = _user(session, pool_id, username)
-        u.enabled = True
-        audit.record(session, pool_id, "AdminEnableUser", audit.PASS, user=u)
+        p, u = _pool_user(session, pool_id, username)
+        admin_users.enable(session, p, u)
         out = {"Username": u.username, "Enabled": True}
+    _emit(out, as_json)
+
+
+@user.command("set-password")
+@click.option("--pool", "pool_id", required=True)
+@click.option("--username", required=True)
+@click.option("--password", required=True)
+@click.option("--permanent", is_flag=True, help="The user signs in with it at once; else it is temporary.")
+@json_option
+def user_set_password(pool_id: str, username: str, password: str, permanent: bool, as_json: bool) -> None:
+    """Set a user's password (Cognito's AdminSetUserPassword): permanent (the user is
+    CONFIRMED) or temporary (a new one is chosen at the next sign-in)."""
+    settings = _settings()
+    with _store() as (_s, session):
+        p, u = _pool_user(session, pool_id, username)
+        admin_users.set_password(session, p, u, password, permanent, _state(settings))
+        out = {"Username": u.username, "UserStatus": u.status}
+    _emit(out, as_json)
+
+
+@user.command("confirm")
+@click.option("--pool", "pool_id", required=True)
+@click.option("--username", required=True)
+@json_option
+def user_confirm(pool_id: str, username: str, as_json: bool) -> None:
+    """Confirm a sign-up without its code (Cognito's AdminConfirmSignUp)."""
+    with _store() as (_s, session):
+        p, u = _pool_user(session, pool_id, username)
+        admin_users.confirm(session, p, u)
+        out = {"Username": u.username, "UserStatus": u.status}
     _emit(out, as_json)
 
 
@@ -273,22 +296,12 @@ def user_mfa() -> None:
 @json_option
 def user_mfa_set(pool_id: str, username: str, email_otp: bool | None, sms_otp: bool | None, preferred: str | None,
                  as_json: bool) -> None:
+    """Turn codes by email or text message on or off and choose the preferred factor, with
+    the rules of the user's own settings (a verified email, a phone number)."""
+    wanted = {f: on for f, on in ((mfa.EMAIL_OTP, email_otp), (mfa.SMS_OTP, sms_otp)) if on is not None}
     with _store() as (_s, session):
-        u = _user(session, pool_id, username)
-        row = mfa.record(session, u)
-        if email_otp and u.attributes.get("email_verified") not in ("true", True):
-            raise InvalidInput("email OTP needs a verified email address")
-        if sms_otp and u.attributes.get("phone_number_verified") not in ("true", True):
-            raise InvalidInput("SMS OTP needs a verified phone number")
-        if email_otp is not None:
-            row.email_otp_enabled = email_otp
-        if sms_otp is not None:
-            row.sms_otp_enabled = sms_otp
-        enabled = {mfa.TOTP: row.totp_enabled, mfa.EMAIL_OTP: row.email_otp_enabled, mfa.SMS_OTP: row.sms_otp_enabled}
-        if preferred is not None and not enabled[preferred]:
-            raise InvalidInput(f"{preferred} is not enabled for {u.username}")
-        row.preferred = preferred or row.preferred
-        audit.record(session, pool_id, "AdminSetUserMFAPreference", audit.PASS, user=u)
+        p, u = _pool_user(session, pool_id, username)
+        row = mfa_settings.change(session, p, u, wanted, preferred, event="AdminSetUserMFAPreference")
         out = {"Username": u.username, "TOTP": row.totp_enabled, "EmailOTP": row.email_otp_enabled,
                "SmsOTP": row.sms_otp_enabled, "Preferred": row.preferred}
     _emit(out, as_json)
@@ -301,19 +314,17 @@ def user_mfa_set(pool_id: str, username: str, email_otp: bool | None, sms_otp: b
 def user_mfa_reset(pool_id: str, username: str, as_json: bool) -> None:
     """Remove every second factor and recovery code (the user enrols again if the pool requires MFA)."""
     with _store() as (_s, session):
-        u = _user(session, pool_id, username)
+        u = _pool_user(session, pool_id, username)[1]
         removed = mfa.reset(session, u)
         audit.record(session, pool_id, "AdminResetUserMFA", audit.PASS, user=u)
         out = {"Username": u.username, "Reset": removed}
     _emit(out, as_json)
 
 
-def _user(session: Any, pool_id: str, username: str) -> Any:
-    admin.require_pool(session, pool_id)
-    u = repo.get_user(session, pool_id, username)
-    if u is None:
-        raise InvalidInput(f"no user {username!r} in pool {pool_id}")
-    return u
+def _pool_user(session: Any, pool_id: str, username: str) -> tuple[Any, Any]:
+    """The pool and its user ``username`` (one line and exit 2 when either is missing)."""
+    p = admin.require_pool(session, pool_id)
+    return p, admin.require_user(session, p.id, username)
 
 
 # -- audit log -------------------------------------------------------------------------

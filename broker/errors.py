@@ -20,6 +20,34 @@ class NotFound(BrokerError):
     status = 404
 
 
+class UserNotFound(InvalidInput):
+    """An admin operation names a user the pool does not have (Cognito's
+    ``UserNotFoundException``; the admin API tells, the user-facing one never does)."""
+
+
+class UsernameExists(InvalidInput):
+    """A user with this name is already in the pool (``UsernameExistsException``)."""
+
+
+class GroupExists(InvalidInput):
+    """A group with this name is already in the pool (``GroupExistsException``)."""
+
+
+class ResourceMissing(InvalidInput):
+    """A pool, group or linked identity an admin operation names does not exist
+    (``ResourceNotFoundException``)."""
+
+
+class UnsupportedUserState(InvalidInput):
+    """The user's status does not allow the operation, such as an invitation resent to a
+    user who already chose a password (``UnsupportedUserStateException``)."""
+
+
+class NotPermitted(InvalidInput):
+    """An operation the user's state refuses, such as confirming a confirmed user
+    (``NotAuthorizedException``)."""
+
+
 class HostedError(BrokerError):
     """Shown on the hosted error page, never as a redirect to an unverified URL."""
 

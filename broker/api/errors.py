@@ -11,8 +11,9 @@ https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/Comm
 """
 from __future__ import annotations
 
-from ..errors import AttributeNotWritable, BrokerError, CodeMismatch, FormInvalid, InvalidInput, LimitExceeded, \
-    NotFound, PasswordRejected, PasswordReused, ServiceUnavailable, SignInFailed, Throttled
+from ..errors import AttributeNotWritable, BrokerError, CodeMismatch, FormInvalid, GroupExists, InvalidInput, \
+    LimitExceeded, NotFound, NotPermitted, PasswordRejected, PasswordReused, ResourceMissing, ServiceUnavailable, \
+    SignInFailed, Throttled, UnsupportedUserState, UserNotFound, UsernameExists
 
 
 class AwsError(Exception):
@@ -37,6 +38,12 @@ _MAPPED: tuple[tuple[type[BrokerError], str], ...] = (
     (PasswordRejected, "InvalidPasswordException"),
     (CodeMismatch, "CodeMismatchException"),
     (AttributeNotWritable, "NotAuthorizedException"),
+    (UserNotFound, "UserNotFoundException"),
+    (UsernameExists, "UsernameExistsException"),
+    (GroupExists, "GroupExistsException"),
+    (ResourceMissing, "ResourceNotFoundException"),
+    (UnsupportedUserState, "UnsupportedUserStateException"),
+    (NotPermitted, "NotAuthorizedException"),
     (FormInvalid, "InvalidParameterException"),
     (InvalidInput, "InvalidParameterException"),
 )

@@ -5,9 +5,9 @@ import datetime as dt
 import hashlib
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import InstrumentedAttribute, Session, joinedload, selectinload
 
 from .models import (AppClient, Device, Group, IdentityProvider, RefreshToken, ResourceServer, RevokedOrigin, User,
                      UserGroup, UserPool, canonical_username, utcnow)
@@ -62,6 +62,19 @@ def get_user_by_sub(session: Session, pool_id: str, sub: str) -> User | None:
 
 def list_users(session: Session, pool_id: str) -> list[User]:
     stmt = select(User).where(User.pool_id == pool_id).order_by(User.id).options(selectinload(User.groups))
+    return list(session.scalars(stmt))
+
+
+def page(session: Session, stmt: Select[Any], key: InstrumentedAttribute[int], after: int | None = None,
+         limit: int | None = None, newest_first: bool = False) -> list[Any]:
+    """One page of ``stmt``'s rows in ``key`` order (a row id; descending when
+    ``newest_first``): those after the row ``after`` (the last of the previous page), at
+    most ``limit``. Rows added meanwhile never make a page repeat or skip one."""
+    if after is not None:
+        stmt = stmt.where(key < after if newest_first else key > after)
+    stmt = stmt.order_by(key.desc() if newest_first else key)
+    if limit is not None:
+        stmt = stmt.limit(limit)
     return list(session.scalars(stmt))
 
 

@@ -50,12 +50,13 @@ def decide(session: Session, pool: UserPool, user: User, context: Context) -> ri
     return assessment
 
 
-def weigh_only(session: Session, pool: UserPool, user: User, context: Context) -> None:
+def weigh_only(session: Session, pool: UserPool, user: User, context: Context) -> str:
     """What :func:`decide` reads, for a wrong password: a blocked right one then answers no
-    later than a wrong one does."""
+    later than a wrong one does. The risk level, for the audit log."""
     found = risk.assess(session, pool, user, context.device_key, context.ip)
     if found.action == risk.BLOCK:
         mfa.challenge(session, pool, user)
+    return found.level
 
 
 def step_up_factor(session: Session, pool: UserPool, user: User) -> str | None:

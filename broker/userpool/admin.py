@@ -14,10 +14,10 @@ from urllib.parse import urlsplit
 from sqlalchemy.orm import Session
 
 from .. import branding
-from ..errors import InvalidInput
+from ..errors import InvalidInput, PasswordRejected, ResourceMissing, UserNotFound, UsernameExists
 from ..oauth import keys
 from ..store import repo
-from ..store.models import AppClient, Group, ResourceServer, User, UserPool, utcnow
+from ..store.models import AppClient, ResourceServer, User, UserPool, utcnow
 from . import audit, client_attributes, client_auth, password_rules, srp_verifiers
 from .attribute_changes import current, describe_pending
 from .passwords import PasswordPolicy, hash_password, is_supported_hash
@@ -73,7 +73,7 @@ def create_pool(
 def require_pool(session: Session, pool_id: str) -> UserPool:
     pool = repo.get_pool(session, pool_id)
     if pool is None:
-        raise InvalidInput(f"no user pool {pool_id!r}")
+        raise ResourceMissing(f"no user pool {pool_id!r}")
     return pool
 
 
@@ -270,24 +270,6 @@ def create_resource_server(session: Session, pool_id: str, identifier: str, name
     return server
 
 
-def create_group(session: Session, pool_id: str, name: str, precedence: int | None = None,
-                 role_arn: str | None = None, description: str | None = None) -> Group:
-    pool = require_pool(session, pool_id)
-    if not re.fullmatch(r"[\w\s+=,.@-]{1,128}", name):
-        raise InvalidInput(f"invalid group name {name!r}")
-    if repo.get_group(session, pool.id, name):
-        raise InvalidInput(f"group {name!r} already exists")
-    if precedence is not None and precedence < 0:
-        raise InvalidInput("--precedence must be zero or more")
-    if role_arn is not None and not re.fullmatch(r"arn:[\w-]+:iam::\d{12}:role/[\w+=,.@/-]{1,512}", role_arn):
-        raise InvalidInput(f"--role-arn must be an IAM role ARN, got {role_arn!r}")
-    group = Group(pool_id=pool.id, name=name, precedence=precedence, role_arn=role_arn, description=description)
-    session.add(group)
-    session.flush()
-    audit.record(session, pool.id, "CreateGroup", audit.PASS, group=name, precedence=precedence, role_arn=role_arn)
-    return group
-
-
 def create_user(
     session: Session, pool_id: str, username: str, password: str | None = None,
     attributes: dict[str, str] | None = None, confirmed: bool = False, groups: list[str] | None = None,
@@ -301,7 +283,7 @@ def create_user(
     pool = require_pool(session, pool_id)
     username = check_username(username)
     if repo.get_user(session, pool.id, username):
-        raise InvalidInput(f"user {username!r} already exists")
+        raise UsernameExists(f"user {username!r} already exists")
     attributes = check_attributes(attributes or {})
     policy = PasswordPolicy.from_dict(pool.password_policy)
     temporary = None
@@ -312,12 +294,12 @@ def create_user(
         temporary = password = generate_password(policy)
     problems = password_rules.problems(pool, password) if password is not None else []
     if problems:
-        raise InvalidInput(problems[0])
+        raise PasswordRejected(problems)
     found = []
     for name in dict.fromkeys(groups or []):
         group = repo.get_group(session, pool.id, name)
         if group is None:
-            raise InvalidInput(f"no group {name!r} in pool {pool.id}")
+            raise ResourceMissing(f"no group {name!r} in pool {pool.id}")
         found.append(group)
     if confirmed and "email" in attributes:
         attributes.setdefault("email_verified", "true")
@@ -370,7 +352,7 @@ def remove_user(session: Session, pool_id: str, user: User, event: str = "AdminD
 def require_user(session: Session, pool_id: str, username: str) -> User:
     user = repo.get_user(session, pool_id, username.strip())
     if user is None:
-        raise InvalidInput(f"no user {username!r} in pool {pool_id}")
+        raise UserNotFound(f"no user {username!r} in pool {pool_id}")
     return user
 
 

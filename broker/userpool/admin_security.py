@@ -11,18 +11,19 @@ temporary password to the admin instead.
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from ..errors import InvalidInput
+from ..errors import InvalidInput, PasswordRejected, UnsupportedUserState
 from ..store import repo
 from ..store.models import User, UserPool
 from ..store.state import StateStore
 from . import accounts, admin, audit, lockout, messages, password_rules, srp_verifiers
 from .passwords import PasswordPolicy, hash_password
 from .security import ACTIONS, LEVELS, Security
-from .senders import Sender
+from .senders import Sender, Sms, SmsSender
 
 #: Cognito's names where it has the setting; the others are Cognate's own.
 SECURITY_NAMES = {
@@ -31,34 +32,95 @@ SECURITY_NAMES = {
     "temp_password_days": "TemporaryPasswordValidityDays", "remember_devices_days": "RememberDevicesDays",
     "adaptive": "AdaptivePolicy",
 }
+#: Cognito's DeliveryMediumType values and the attribute each one delivers to.
+MEDIUMS = {"EMAIL": "email", "SMS": "phone_number"}
 
 
-def invite(sender: Sender | None, pool: UserPool, user: User, temporary: str) -> str | None:
-    """Send ``user`` the pool's invitation with the temporary password; returns the address."""
-    if sender is None:
-        return None
+@dataclass(frozen=True)
+class Invitation:
+    """An invited user: the temporary password set (None when the admin set a permanent
+    one or imported a hash) and where the invitation went (empty: nowhere, so the admin
+    must pass the password on)."""
+
+    user: User
+    temporary: str | None
+    sent_to: tuple[str, ...] = ()
+
+
+def create_invited(session: Session, sender: Sender | None, sms: SmsSender | None, pool_id: str, username: str,
+                   password: str | None = None, attributes: dict[str, str] | None = None, confirmed: bool = False,
+                   groups: list[str] | None = None, password_hash: str | None = None,
+                   mediums: list[str] | None = None) -> Invitation:
+    """AdminCreateUser (:func:`admin.create_user`) and its invitation: a temporary password
+    (generated, or ``password`` without ``confirmed``) goes to the user by the ``mediums``
+    asked for (Cognito's DesiredDeliveryMediums, each needing its attribute, checked before
+    anything is written). ``sender``/``sms`` None: that medium delivers nothing (Cognito's
+    MessageAction=SUPPRESS, or the CLI without SMTP)."""
+    _check_mediums(mediums, attributes or {})
+    user, generated = admin.create_user(session, pool_id, username, password, attributes, confirmed, groups,
+                                        password_hash=password_hash)
+    temporary = generated
+    if user.status == "FORCE_CHANGE_PASSWORD" and password_hash is None:
+        temporary = temporary or password
+    pool = admin.require_pool(session, pool_id)
+    sent_to = invite(sender, sms, pool, user, temporary, mediums) if temporary else ()
+    return Invitation(user, temporary, sent_to)
+
+
+def _check_mediums(mediums: list[str] | None, attributes: dict[str, Any]) -> None:
+    for medium in mediums or ():
+        if medium not in MEDIUMS:
+            raise InvalidInput(f"unknown delivery medium {medium!r}: {' or '.join(MEDIUMS)}")
+        if not attributes.get(MEDIUMS[medium]):
+            raise InvalidInput(f"{MEDIUMS[medium]} is required to deliver the invitation by {medium}")
+
+
+def invite(sender: Sender | None, sms: SmsSender | None, pool: UserPool, user: User, temporary: str,
+           mediums: list[str] | None = None) -> tuple[str, ...]:
+    """Send ``user`` the pool's invitation with the temporary password by each of
+    ``mediums``; none asked for: by SMS to a phone number (Cognito's default), else by
+    email. Returns the addresses and numbers it went to."""
+    if mediums is None:
+        mediums = ["SMS"] if user.attributes.get("phone_number") and sms is not None else ["EMAIL"]
     days = Security.of(pool.security).temp_password_days
-    return accounts.send_message(sender, pool, user, "invitation", {"password": temporary, "days": str(days)})
+    values = {"password": temporary, "days": str(days)}
+    sent: list[str] = []
+    if "EMAIL" in mediums and sender is not None:
+        to = accounts.send_message(sender, pool, user, "invitation", values)
+        sent += [to] if to else []
+    phone = user.attributes.get("phone_number")
+    if "SMS" in mediums and sms is not None and phone:
+        text = messages.render(pool, "invitation", {"username": user.username, **values}).text
+        sms.send(Sms(to=str(phone), text=text))
+        sent.append(str(phone))
+    return tuple(sent)
 
 
 def resend_invitation(session: Session, sender: Sender | None, state: StateStore | None, pool_id: str,
-                      username: str) -> tuple[User, str, str | None]:
-    """A new temporary password, a new validity period and a new invitation for a user who
-    has not signed in yet; returns (user, temporary password, address sent to)."""
+                      username: str, sms: SmsSender | None = None, mediums: list[str] | None = None,
+                      temporary: str | None = None) -> Invitation:
+    """A new temporary password (``temporary``, or a generated one), a new validity period
+    and a new invitation for a user who has not signed in yet (Cognito's
+    MessageAction=RESEND)."""
     pool = admin.require_pool(session, pool_id)
     user = admin.require_user(session, pool.id, username)
     if user.status != "FORCE_CHANGE_PASSWORD":
-        raise InvalidInput(f"user {user.username!r} has status {user.status}: only FORCE_CHANGE_PASSWORD users "
-                           "get invitations (use reset-password for the others)")
-    temporary = admin.generate_password(PasswordPolicy.from_dict(pool.password_policy))
+        raise UnsupportedUserState(f"user {user.username!r} has status {user.status}: only FORCE_CHANGE_PASSWORD "
+                                   "users get invitations (use reset-password for the others)")
+    _check_mediums(mediums, user.attributes)
+    if temporary is not None:
+        problems = password_rules.problems(pool, temporary)
+        if problems:
+            raise PasswordRejected(problems)
+    temporary = temporary or admin.generate_password(PasswordPolicy.from_dict(pool.password_policy))
     user.password_hash = hash_password(temporary)
     srp_verifiers.remember(session, pool, user, temporary)
     user.temp_password_expires_at = admin.temporary_expiry(pool)
     password_rules.remember(session, pool, user)
     lockout.unlock(state, user)
-    to = invite(sender, pool, user, temporary)
-    audit.record(session, pool.id, "AdminResendInvitation", audit.PASS, user=user, sent=to is not None)
-    return user, temporary, to
+    sent_to = invite(sender, sms, pool, user, temporary, mediums)
+    audit.record(session, pool.id, "AdminResendInvitation", audit.PASS, user=user, sent=bool(sent_to))
+    return Invitation(user, temporary, sent_to)
 
 
 def reset_password(session: Session, sender: Sender | None, state: StateStore | None, pool_id: str,

@@ -73,25 +73,33 @@ def to_verify(user: User, name: str) -> str | None:
 
 def update_attributes(session: Session, state: StateStore | None, sender: Sender | None, sms: SmsSender | None,
                       pool: UserPool, user: User, changes: dict[str, str],
-                      event: str = "AdminUpdateUserAttributes", requester: Requester | None = None) -> list[str]:
+                      event: str = "AdminUpdateUserAttributes", requester: Requester | None = None,
+                      vouched: bool = False) -> list[str]:
     """Apply ``changes``; returns the attributes now waiting for verification. Everything is
     checked before anything is written. ``state``/``sender``/``sms`` None (the CLI without
     Redis, SMTP or an SMS webhook): no code now; the next hosted sign-in sends one. A
     change a user asks for (``requester``) sends its codes within the limits on codes
-    (:func:`broker.userpool.limits.send`): nobody mails a stranger's address at will."""
+    (:func:`broker.userpool.limits.send`): nobody mails a stranger's address at will.
+    ``vouched`` (the admin API, as Cognito's AdminUpdateUserAttributes): ``*_verified``
+    flags may be set, and a new value sent with its flag ``true`` replaces the old one at
+    once, verified, without a code."""
     if not changes:
         raise InvalidInput("give at least one attribute to change")
     checked = check_attributes(changes)
-    flags = sorted(set(checked) & set(VERIFIED_BY.values()))
-    if flags:
-        raise InvalidInput(f"{flags[0]} changes only by verifying the new value (verify-attribute)")
+    flags = {k: v for k, v in checked.items() if k in VERIFIED_BY.values()}
+    if flags and not vouched:
+        raise InvalidInput(f"{sorted(flags)[0]} changes only by verifying the new value (verify-attribute)")
+    for flag, value in flags.items():
+        if value not in ("true", "false"):
+            raise InvalidInput(f"{flag} must be true or false")
     attributes = dict(user.attributes)
     waiting: list[str] = []
     for name, value in checked.items():
         if name not in VERIFIED_BY:
             attributes[name] = value
-        elif value == attributes.get(name):
-            attributes.pop(pending_key(name), None)  # back to the current value: nothing to verify
+        elif value == attributes.get(name) or flags.get(VERIFIED_BY[name]) == "true":
+            attributes[name] = value
+            attributes.pop(pending_key(name), None)  # the current value, or one vouched for: nothing to verify
         else:
             attributes[pending_key(name)] = value
             waiting.append(name)

@@ -1,6 +1,6 @@
 """Administration of a pool's identity providers (Cognito's CreateIdentityProvider,
 UpdateIdentityProvider, DescribeIdentityProvider, ListIdentityProviders,
-DeleteIdentityProvider) and AdminLinkProviderForUser. Type-specific settings are checked
+DeleteIdentityProvider), AdminLinkProviderForUser and AdminDisableProviderForUser. Type-specific settings are checked
 by the type's connector module (:mod:`broker.connectors.registry`).
 """
 from __future__ import annotations
@@ -13,7 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..connectors import registry
-from ..errors import InvalidInput
+from ..errors import InvalidInput, UserNotFound
+from ..store import repo
 from ..store.models import AppClient, IdentityProvider, User, UserIdentity
 from . import audit
 from .admin import require_pool, require_user
@@ -165,6 +166,28 @@ def link_user(session: Session, pool_id: str, username: str, provider: str, subj
     return link
 
 
+def unlink_user(session: Session, pool_id: str, provider: str, subject: str) -> User:
+    """AdminDisableProviderForUser: ``subject`` of ``provider`` signs in no more. Linked to a
+    native user, the link goes (the native user keeps its password; the identity's next
+    sign-in makes a user of its own); the identity of a federated user
+    (EXTERNAL_PROVIDER) keeps its link and the user is disabled and signed out everywhere.
+    Returns the user the identity was of; :class:`UserNotFound` when it is of nobody."""
+    require_pool(session, pool_id)
+    link = find_link(session, pool_id, provider, subject.strip())
+    user = session.get(User, link.user_id) if link is not None else None
+    if link is None or user is None:
+        raise UserNotFound(f"no user has the {provider} identity {subject!r}")
+    if user.status == "EXTERNAL_PROVIDER":
+        user.enabled = False
+        repo.sign_out_everywhere(session, user)
+    else:
+        session.delete(link)
+        session.flush()
+        refresh_identities(session, user)
+    audit.record(session, pool_id, "AdminDisableProviderForUser", audit.PASS, user=user, provider=provider)
+    return user
+
+
 def find_link(session: Session, pool_id: str, provider: str, subject: str) -> UserIdentity | None:
     stmt = select(UserIdentity).where(UserIdentity.pool_id == pool_id, UserIdentity.provider_name == provider,
                                       UserIdentity.subject == subject)
@@ -179,7 +202,10 @@ def user_links(session: Session, user_id: int) -> list[UserIdentity]:
 def refresh_identities(session: Session, user: User) -> None:
     """Rewrite the user's ``identities`` attribute from its links (Cognito's shape)."""
     links = user_links(session, user.id)
-    user.attributes = {**user.attributes, IDENTITIES: json.dumps([describe_link(l, i == 0) for i, l in enumerate(links)])}
+    attributes = {k: v for k, v in user.attributes.items() if k != IDENTITIES}
+    if links:
+        attributes[IDENTITIES] = json.dumps([describe_link(l, i == 0) for i, l in enumerate(links)])
+    user.attributes = attributes
 
 
 def describe_link(link: UserIdentity, primary: bool) -> dict[str, Any]:

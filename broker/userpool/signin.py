@@ -57,21 +57,22 @@ def authenticate(session: Session, throttle: Throttle, pool: UserPool, username:
     attempt = lockout.password_try(throttle.state, pool, user, now) if user is not None else None
     proven = proof(user) if proof is not None else verify_password(user.password_hash if user else None, password)
     reason = _refusal_after_check(session, user, proven, attempt, now)
-    assessment = None
+    assessment, level = None, None
     if reason is None and context is not None:
         assert user is not None
         assessment = adaptive.decide(session, pool, user, context)
+        level = assessment.level
         if assessment.action == BLOCK:
             reason = "blocked"
             adaptive.notify_blocked(sender, user, context, now)
     elif reason == "wrong_password" and context is not None:
         assert user is not None
-        adaptive.weigh_only(session, pool, user, context)  # the same queries: a block takes no longer
+        level = adaptive.weigh_only(session, pool, user, context)  # the same queries: a block takes no longer
     if reason is not None:
         throttle.failed(pool.id, ip)
         device = {"device": device_tag(device_hash(context.device_key))} if context is not None else {}
         outcome = audit.BLOCK if reason == "blocked" else audit.FAIL  # counted as blocked, answered as failed
-        audit.record(session, pool.id, event, outcome, user=user, username=username or None, ip=ip,
+        audit.record(session, pool.id, event, outcome, user=user, username=username or None, ip=ip, risk=level,
                      reason=reason, **device)
         if user is not None and attempt is not None:
             lockout.password_failed(session, pool, user, attempt, now, ip)
@@ -83,7 +84,8 @@ def authenticate(session: Session, throttle: Throttle, pool: UserPool, username:
         if needs_rehash(user.password_hash or ""):
             user.password_hash = hash_password(password)
         srp_verifiers.remember_missing(session, pool, user, password)  # imported with a hash, or from before SRP
-    audit.record(session, pool.id, event, audit.PASS, user=user, ip=ip, status=user.status)
+    decided = {"action": assessment.action} if assessment is not None else {}
+    audit.record(session, pool.id, event, audit.PASS, user=user, ip=ip, risk=level, status=user.status, **decided)
     return SignIn(user, assessment)
 
 
