@@ -21,6 +21,10 @@ OPERATION_MODULES = (
     "broker.api.refresh_operations",
     "broker.api.device_operations",
     "broker.api.admin_users",
+    "broker.api.admin_auth",
+    "broker.api.admin_groups",
+    "broker.api.admin_list_users",
+    "broker.api.admin_providers",
     "broker.api.account_operations",
     "broker.api.account_mfa",
 )

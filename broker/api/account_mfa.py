@@ -50,6 +50,14 @@ def set_user_mfa_preference(call: Call, params: dict[str, Any]) -> dict[str, Any
     preferred one or not (``PreferredMfa``); a setting not given changes nothing, and
     turning off a factor that is not on is accepted (pycognito always sends SMS)."""
     bearer = resolve(call, params["AccessToken"])
+    wanted, preferred, unpreferred = preferences(params)
+    mfa_settings.change(call.session, bearer.pool, bearer.user, wanted, preferred, unpreferred, ip=call.ip)
+    return {}
+
+
+def preferences(params: dict[str, Any]) -> tuple[dict[str, bool], str | None, frozenset[str]]:
+    """The ``*MfaSettings`` of SetUserMFAPreference or AdminSetUserMFAPreference: the factors
+    to turn on or off, the one to prefer, those to stop preferring."""
     if (params.get("WebAuthnMfaSettings") or {}).get("Enabled"):
         raise AwsError("InvalidParameterException", "WebAuthn is not available in this user pool.")
     wanted: dict[str, bool] = {}
@@ -65,9 +73,7 @@ def set_user_mfa_preference(call: Call, params: dict[str, Any]) -> dict[str, Any
             unpreferred.add(factor)
     if len(preferred) > 1:
         raise AwsError("InvalidParameterException", "Only one MFA method can be preferred.")
-    mfa_settings.change(call.session, bearer.pool, bearer.user, wanted, preferred[0] if preferred else None,
-                        frozenset(unpreferred), ip=call.ip)
-    return {}
+    return wanted, preferred[0] if preferred else None, frozenset(unpreferred)
 
 
 def describe(call: Call, bearer: Bearer) -> dict[str, Any]:

@@ -45,25 +45,40 @@ EXPIRED = "Invalid session for the user, session is expired."
 ANSWERED_AT = {MFA_SETUP: signin.SETUP_DONE}
 
 
+Flow = Callable[[Call, AppClient, UserPool, dict[str, str]], dict[str, Any]]
+
+
 @operation("InitiateAuth")
 def initiate_auth(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     client, pool = call.client(params)
-    flow = FLOWS.get(params["AuthFlow"])
-    if params["AuthFlow"] == "CUSTOM_AUTH":  # its challenges come from the pool's triggers, which it has none of
+    return begin(call, client, pool, params, FLOWS)
+
+
+def begin(call: Call, client: AppClient, pool: UserPool, params: dict[str, Any],
+          flows: dict[str, Flow]) -> dict[str, Any]:
+    """Start the sign-in ``params["AuthFlow"]`` names, one of ``flows`` (InitiateAuth's, or
+    AdminInitiateAuth's): the first challenge, or the tokens."""
+    name = params["AuthFlow"]
+    if name == "CUSTOM_AUTH":  # its challenges come from the pool's triggers, which it has none of
         raise AwsError("InvalidParameterException", "Custom auth lambda trigger is not configured for the user pool.")
+    flow = flows.get(name)
     if flow is None:
-        raise AwsError("InvalidParameterException", f"Unsupported AuthFlow {params['AuthFlow']} for InitiateAuth")
+        raise AwsError("InvalidParameterException", f"Unsupported AuthFlow {name} for {call.operation}")
     return flow(call, client, pool, params.get("AuthParameters") or {})
 
 
-def _password_auth(call: Call, client: AppClient, pool: UserPool, auth: dict[str, str]) -> dict[str, Any]:
-    call.check_auth_flow(client, "ALLOW_USER_PASSWORD_AUTH")
-    username, password = _required(auth, "USERNAME"), _required(auth, "PASSWORD")
-    call.check_secret_hash(client, username, {"AuthParameters": auth})
-    env = _env(call, pool, auth.get("DEVICE_KEY"))
-    with _password_refusals():
-        step = signin.password(env, _start(client, pool), username, password)
-    return _render(call, client, pool, step)
+def password_flow(allowed_by: str) -> Flow:
+    """A flow that sends the password itself (USER_PASSWORD_AUTH; ADMIN_USER_PASSWORD_AUTH,
+    which only a signed call may start), if the client allows ``allowed_by``."""
+    def flow(call: Call, client: AppClient, pool: UserPool, auth: dict[str, str]) -> dict[str, Any]:
+        call.check_auth_flow(client, allowed_by)
+        username, password = _required(auth, "USERNAME"), _required(auth, "PASSWORD")
+        call.check_secret_hash(client, username, {"AuthParameters": auth})
+        env = _env(call, pool, auth.get("DEVICE_KEY"))
+        with _password_refusals():
+            step = signin.password(env, _start(client, pool), username, password)
+        return _render(call, client, pool, step)
+    return flow
 
 
 @contextmanager
@@ -79,7 +94,7 @@ def _password_refusals() -> Iterator[None]:
         raise _refusal(exc) from None
 
 
-def _srp_auth(call: Call, client: AppClient, pool: UserPool, auth: dict[str, str]) -> dict[str, Any]:
+def srp_auth(call: Call, client: AppClient, pool: UserPool, auth: dict[str, str]) -> dict[str, Any]:
     call.check_auth_flow(client, "ALLOW_USER_SRP_AUTH")
     username, srp_a = _required(auth, "USERNAME"), _required(auth, "SRP_A")
     call.check_secret_hash(client, username, {"AuthParameters": auth})
@@ -122,6 +137,12 @@ def _password_verifier(call: Call, client: AppClient, pool: UserPool, params: di
 @operation("RespondToAuthChallenge")
 def respond_to_auth_challenge(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     client, pool = call.client(params)
+    return respond(call, client, pool, params)
+
+
+def respond(call: Call, client: AppClient, pool: UserPool, params: dict[str, Any]) -> dict[str, Any]:
+    """The answer to a challenge of ``client``'s sign-in (RespondToAuthChallenge's, or
+    AdminRespondToAuthChallenge's): the next challenge, or the tokens."""
     name, responses = params["ChallengeName"], params.get("ChallengeResponses") or {}
     if name == PASSWORD_VERIFIER:
         return _password_verifier(call, client, pool, params)
@@ -341,7 +362,7 @@ def _required(values: dict[str, str], key: str) -> str:
     return value
 
 
-FLOWS: dict[str, Callable[[Call, AppClient, UserPool, dict[str, str]], dict[str, Any]]] = {
-    "USER_PASSWORD_AUTH": _password_auth,
-    "USER_SRP_AUTH": _srp_auth,
+FLOWS: dict[str, Flow] = {
+    "USER_PASSWORD_AUTH": password_flow("ALLOW_USER_PASSWORD_AUTH"),
+    "USER_SRP_AUTH": srp_auth,
 }
