@@ -9,6 +9,9 @@ SDKs send, for what boto3 refuses to send.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,6 +30,25 @@ def cognito_idp(base_url: str) -> Any:
     return boto3.client("cognito-idp", endpoint_url=base_url, region_name="us-east-1",
                         aws_access_key_id="x", aws_secret_access_key="x",
                         config=Config(retries={"max_attempts": 1, "mode": "standard"}))
+
+
+def admin_idp(base_url: str, key: dict[str, str], region: str = "us-east-1") -> Any:
+    """boto3's ``cognito-idp`` signing with an admin key (``broker admin-key create --json``)."""
+    return boto3.client("cognito-idp", endpoint_url=base_url, region_name=region,
+                        aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"],
+                        config=Config(retries={"max_attempts": 1, "mode": "standard"}))
+
+
+def aws_cli(base_url: str, key: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    """``aws cognito-idp ARGS`` (the AWS CLI of the test environment) against ``base_url``,
+    signing with an admin key and reading no configuration of the machine's."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update({"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"],
+                "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+                "AWS_MAX_ATTEMPTS": "1", "AWS_PAGER": ""})
+    command = [str(Path(sys.executable).parent / "aws"), "cognito-idp", *args, "--endpoint-url", base_url,
+               "--region", "us-east-1", "--output", "json"]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
 
 
 def raw(base_url: str, operation: str, body: Any = None, data: bytes | str | None = None,
