@@ -20,8 +20,9 @@ MAX_LENGTH = 2048
 
 
 def open_session(state: StateStore, progress: dict[str, Any], session: str | None = None) -> str:
-    """Keep ``progress`` under a new session string (or again under ``session``)."""
-    session = session or secrets.token_urlsafe(96)
+    """Keep ``progress`` under a new session string (or again under ``session``). A new one
+    never starts with ``-``, which command lines (the AWS CLI's ``--session``) read as an option."""
+    session = session or "s" + secrets.token_urlsafe(96)
     state.put(Keys.auth_session(session), progress, TTL)
     return session
 
