@@ -238,3 +238,23 @@ def test_an_upstream_email_that_is_not_one_address_is_not_mapped(session, corp):
     assert "email" not in other.attributes
     fine = sign_in(session, corp, who("u-789", email="Bob@Corp.Example"))
     assert fine.attributes["email"] == "bob@corp.example" and fine.attributes["email_verified"] == "true"
+
+
+def test_disabling_a_provider_identity_unlinks_a_native_user_and_disables_a_federated_one(session, corp):
+    native, _ = admin.create_user(session, corp.pool_id, "ann", password="Corr3ct-Horse!", confirmed=True)
+    idps.link_user(session, corp.pool_id, "ann", "Corp", "u-1")
+    session.commit()
+    assert idps.unlink_user(session, corp.pool_id, "Corp", "u-1").id == native.id
+    session.commit()
+    assert "identities" not in native.attributes and native.enabled
+    again = sign_in(session, corp, who("u-1"))  # the identity now makes a user of its own
+    assert again.id != native.id and again.status == "EXTERNAL_PROVIDER"
+
+    federated = sign_in(session, corp, who("u-2"))
+    idps.unlink_user(session, corp.pool_id, "Corp", "u-2")
+    session.commit()
+    assert federated.enabled is False
+    with pytest.raises(HostedError):
+        sign_in(session, corp, who("u-2"))
+    with pytest.raises(InvalidInput):
+        idps.unlink_user(session, corp.pool_id, "Corp", "u-404")
