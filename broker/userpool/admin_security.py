@@ -1,12 +1,14 @@
-"""Admin operations on account security, shaped like Cognito's: invitations for
-admin-created users (AdminCreateUser, and its MessageAction=RESEND), a forced password reset
+"""Admin operations on account security, shaped like Cognito's: admin-created users and
+their invitations by email or text message (AdminCreateUser, its DesiredDeliveryMediums and
+MessageAction=RESEND; the CLI's ``user create`` and the admin API call the same
+:func:`create_invited`), a forced password reset
 (AdminResetUserPassword), unlocking a locked-out user, and the pool's security settings
 (UpdateUserPool). Each validates its input before writing and is written to the audit log.
 
 ``state`` is the server's state store (Redis), or None when the server keeps its state in
 its own process (no ``REDIS_URL``): the CLI then cannot reach codes and failure counters.
-``sender`` None means nothing can be delivered (no SMTP server): the caller shows the
-temporary password to the admin instead.
+``sender`` (``sms``) None means nothing can be delivered by email (text message): no SMTP
+server, or MessageAction=SUPPRESS; the CLI then shows the temporary password to the admin.
 """
 from __future__ import annotations
 
