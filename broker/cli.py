@@ -296,7 +296,7 @@ def keys_rotate(pool_id: str, as_json: bool) -> None:
     _emit(out, as_json)
 
 
-from . import cli_admin_keys, cli_clients, cli_idp, cli_maintenance, cli_security, cli_ui  # noqa: E402,F401  (they register their commands on the groups above)
+from . import cli_admin_keys, cli_clients, cli_idp, cli_maintenance, cli_security, cli_ui, cli_users  # noqa: E402,F401  (they register their commands on the groups above)
 
 
 def main(argv: list[str] | None = None) -> None:

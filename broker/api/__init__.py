@@ -23,6 +23,7 @@ OPERATION_MODULES = (
     "broker.api.admin_users",
     "broker.api.account_operations",
     "broker.api.account_mfa",
+    "broker.api.import_jobs",
 )
 
 

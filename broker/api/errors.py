@@ -12,7 +12,7 @@ https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/Comm
 from __future__ import annotations
 
 from ..errors import AttributeNotWritable, BrokerError, CodeMismatch, FormInvalid, InvalidInput, LimitExceeded, \
-    NotFound, PasswordRejected, PasswordReused, ServiceUnavailable, SignInFailed, Throttled
+    NotFound, PasswordRejected, PreconditionNotMet, PasswordReused, ServiceUnavailable, SignInFailed, Throttled
 
 
 class AwsError(Exception):
@@ -37,6 +37,7 @@ _MAPPED: tuple[tuple[type[BrokerError], str], ...] = (
     (PasswordRejected, "InvalidPasswordException"),
     (CodeMismatch, "CodeMismatchException"),
     (AttributeNotWritable, "NotAuthorizedException"),
+    (PreconditionNotMet, "PreconditionNotMetException"),
     (FormInvalid, "InvalidParameterException"),
     (InvalidInput, "InvalidParameterException"),
 )
