@@ -29,10 +29,10 @@ def user_import_command(pool_id: str, path: str, firebase: str | None, as_json: 
     """Import users from Cognito's CSV (see GetCSVHeader) with an optional cognate:password_hash
     column. A bad row is reported with its line and skipped; a bad file imports nothing."""
     params = Firebase.parse(firebase) if firebase else None
-    with _opened(path) as raw, _store() as (_s, session):
+    with _opened(path) as raw, user_import.open_text(raw) as text, _store() as (_s, session):
         pool = admin.require_pool(session, pool_id)
         with _progress(raw) as progress:
-            report = user_import.import_csv(session, pool, user_import.open_text(raw), params, progress)
+            report = user_import.import_csv(session, pool, text, params, progress)
     _emit({"UserPoolId": pool_id, **report.as_dict()}, as_json)
 
 

@@ -204,7 +204,8 @@ def _import(db: Database, session: Session, job_id: str) -> None:
                 raise Stopped()
 
     allowed = ALGORITHMS.get(job.hashing_algorithm or "")
-    report = import_csv(session, pool, open_text(io.BytesIO(job.body)), progress=stop_check, hashes=allowed)
+    with open_text(io.BytesIO(job.body)) as text:
+        report = import_csv(session, pool, text, progress=stop_check, hashes=allowed)
     stop_check(0)
     message = ("Import Job Completed Successfully." if not report.failed else
                f"Imported {report.imported} users; {report.failed} rows failed: broker user import-job report.")

@@ -145,7 +145,7 @@ def _write(session: Session, pool: UserPool, batch: list[tuple[int, ImportedUser
     groups = _groups(session, pool, {g for _, u in batch for g in u.groups})
     now = utcnow()
     rows = [_user_row(pool, user, now) for _, user in batch]
-    ids = dict(session.execute(insert(User).returning(User.username, User.id), rows).tuples().all())
+    ids = dict(session.execute(insert(User).returning(User.username, User.id), rows).all())
     memberships = [{"user_id": ids[u.username], "group_id": groups[g]} for _, u in batch for g in u.groups]
     factors = [_mfa_row(ids[u.username], u) for _, u in batch if u.factors or u.totp_secret]
     identities = [{"pool_id": pool.id, "user_id": ids[u.username], "provider_name": i["providerName"],
@@ -167,7 +167,7 @@ def _not_taken(session: Session, pool: UserPool, batch: list[tuple[int, Imported
     pairs = [(i["providerName"], i["userId"]) for _, u in batch for i in u.identities]
     linked = set(session.execute(select(UserIdentity.provider_name, UserIdentity.subject).where(
         UserIdentity.pool_id == pool.id, tuple_(UserIdentity.provider_name, UserIdentity.subject).in_(pairs))
-    ).tuples()) if pairs else set()
+    )) if pairs else set()
     kept, new_subs, new_links = [], set(), set()
     for line, user in batch:
         links = {(i["providerName"], i["userId"]) for i in user.identities}
@@ -189,7 +189,7 @@ def _groups(session: Session, pool: UserPool, wanted: Iterable[str]) -> dict[str
     if not wanted:
         return {}
     found = dict(session.execute(select(Group.name, Group.id).where(Group.pool_id == pool.id, Group.name.in_(wanted)))
-                 .tuples().all())
+                 .all())
     for name in sorted(wanted - found.keys()):
         group = Group(pool_id=pool.id, name=name)
         session.add(group)
