@@ -97,7 +97,7 @@ def _destination(path: str | None) -> Iterator[IO[str]]:
     """stdout, or ``path`` written whole or not at all (a temporary file renamed at the end),
     readable by its owner only: it may hold password hashes and secrets."""
     if path is None:
-        yield click.get_text_stream("stdout")
+        yield sys.stdout
         return
     partial = f"{path}.partial"
     try:
