@@ -122,22 +122,28 @@ def main() -> None:
     finally:
         stack.close()
 
+    show(args, report, bad, elapsed, before, after, max(background_before, background_after))
+
+
+def show(args: argparse.Namespace, report: dict, bad: int, elapsed: float, before: float, after: float,
+         background: float) -> None:
+    """Print the figures (or one JSON document); exit 1 when the rejects are not the planted ones."""
     hashes = (before + after) / 2
     rate = report["ImportedUsers"] / elapsed
     figures = {"cpu": cpu_model(), "db": args.db, "users": args.users, "imported": report["ImportedUsers"],
                "rejected": report["FailedUsers"], "rejected_expected": bad, "seconds": round(elapsed, 2),
                "users_per_s": round(rate, 1), "argon2id_hashes_per_s": round(hashes, 1),
-               "ratio": round(rate / hashes, 1), "background_cpus": round(max(background_before, background_after), 2)}
+               "ratio": round(rate / hashes, 1), "background_cpus": round(background, 2)}
     if args.json:
         print(json.dumps(figures))
-        return
-    print(f"machine: {figures['cpu']}, {os.cpu_count()} CPUs; database: {args.db}")
-    print(f"(a) Argon2id hashes/s, one core:       {hashes:8.1f}  (before {before:.1f}, after {after:.1f})")
-    print(f"(b) users imported/s (broker user import): {rate:8.1f}  ({report['ImportedUsers']} users in "
-          f"{elapsed:.2f} s, {report['FailedUsers']} rows rejected, {bad} bad on purpose)")
-    print(f"(c) import ÷ Argon2id: {rate / hashes:.1f} users per hash's time (goal: >> 1)")
-    if figures["background_cpus"] > 0.25:
-        print(f"WARNING: other processes kept {figures['background_cpus']} CPUs busy: do not quote this run")
+    else:
+        print(f"machine: {figures['cpu']}, {os.cpu_count()} CPUs; database: {args.db}")
+        print(f"(a) Argon2id hashes/s, one core:       {hashes:8.1f}  (before {before:.1f}, after {after:.1f})")
+        print(f"(b) users imported/s (broker user import): {rate:8.1f}  ({report['ImportedUsers']} users in "
+              f"{elapsed:.2f} s, {report['FailedUsers']} rows rejected, {bad} bad on purpose)")
+        print(f"(c) import ÷ Argon2id: {rate / hashes:.1f} users per hash's time (goal: >> 1)")
+        if background > 0.25:
+            print(f"WARNING: other processes kept {background:.2f} CPUs busy: do not quote this run")
     if report["FailedUsers"] != bad:
         raise SystemExit(f"expected {bad} rejected rows, got {report['FailedUsers']}")
 
