@@ -37,7 +37,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from .store.db import Database
     from .store.state import open_state
     from .userpool.outbox import open_outbox
-    from .web import account, api, assets, errors, federation, health, hosted, mfa, saml, verify
+    from .web import account, api, assets, errors, federation, health, hosted, import_upload, mfa, saml, verify
     from .web.themes import BrokerFlask
     from .web.pools import close_session, register
 
@@ -91,10 +91,12 @@ def create_app(settings: Settings | None = None) -> Flask:
         csrf.exempt(view)
     csrf.exempt(saml.acs)  # the IdP's cross-site POST: its signature and InResponseTo are the proof
     csrf.exempt(protocol.dispatch)  # the JSON API: ClientId, SECRET_HASH, tokens or SigV4 are the proof
+    csrf.exempt(import_upload.upload)  # an import job's pre-signed URL: its HMAC is the proof
     app.extensions["broker.oauth"] = build_server(app)
     app.register_blueprint(health.bp)
     aws_api.load_operations()
     app.register_blueprint(protocol.bp)  # POST / : Cognito's JSON API
+    app.register_blueprint(import_upload.bp)  # PUT /import-jobs/<JobId>: an import job's CSV
     for bp in (api.bp, hosted.bp, mfa.bp, account.bp, verify.bp, assets.bp, federation.bp, saml.bp):
         register(app, bp)
     errors.init_app(app)

@@ -187,7 +187,7 @@ def user() -> None:
 @click.option("--pool", "pool_id", required=True)
 @click.option("--username", required=True)
 @click.option("--password")
-@click.option("--password-hash", help="Import a hash (Argon2, PBKDF2-SHA256 Django/passlib) instead of a password.")
+@click.option("--password-hash", help="Import a hash (Argon2, bcrypt, PBKDF2, scrypt, Firebase scrypt) instead of a password.")
 @click.option("--email")
 @click.option("--attribute", multiple=True, help="name=value (repeat).")
 @click.option("--confirmed", is_flag=True, help="The password is permanent; the user can sign in at once.")
@@ -281,7 +281,7 @@ def keys_rotate(pool_id: str, as_json: bool) -> None:
     _emit(out, as_json)
 
 
-from . import cli_admin_keys, cli_clients, cli_groups, cli_idp, cli_maintenance, cli_security, cli_ui  # noqa: E402,F401  (they register their commands on the groups above)
+from . import cli_admin_keys, cli_clients, cli_groups, cli_idp, cli_maintenance, cli_security, cli_ui, cli_users  # noqa: E402,F401  (they register their commands on the groups above)
 
 
 def main(argv: list[str] | None = None) -> None:

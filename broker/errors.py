@@ -16,6 +16,10 @@ class InvalidInput(BrokerError):
     """Bad admin input (CLI or config): one clear line, nothing written."""
 
 
+class PreconditionNotMet(InvalidInput):
+    """An operation the object's state does not allow now (Cognito's ``PreconditionNotMetException``)."""
+
+
 class NotFound(BrokerError):
     status = 404
 

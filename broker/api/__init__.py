@@ -27,6 +27,7 @@ OPERATION_MODULES = (
     "broker.api.admin_providers",
     "broker.api.account_operations",
     "broker.api.account_mfa",
+    "broker.api.import_jobs",
 )
 
 

@@ -12,8 +12,8 @@ https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/Comm
 from __future__ import annotations
 
 from ..errors import AttributeNotWritable, BrokerError, CodeMismatch, FormInvalid, GroupExists, InvalidInput, \
-    LimitExceeded, NotFound, NotPermitted, PasswordRejected, PasswordReused, ResourceMissing, ServiceUnavailable, \
-    SignInFailed, Throttled, UnsupportedUserState, UserNotFound, UsernameExists
+    LimitExceeded, NotFound, NotPermitted, PasswordRejected, PasswordReused, PreconditionNotMet, ResourceMissing, \
+    ServiceUnavailable, SignInFailed, Throttled, UnsupportedUserState, UserNotFound, UsernameExists
 
 
 class AwsError(Exception):
@@ -44,6 +44,7 @@ _MAPPED: tuple[tuple[type[BrokerError], str], ...] = (
     (ResourceMissing, "ResourceNotFoundException"),
     (UnsupportedUserState, "UnsupportedUserStateException"),
     (NotPermitted, "NotAuthorizedException"),
+    (PreconditionNotMet, "PreconditionNotMetException"),
     (FormInvalid, "InvalidParameterException"),
     (InvalidInput, "InvalidParameterException"),
 )

@@ -353,3 +353,30 @@ class AuditEvent(Base):
     ip: Mapped[str | None] = mapped_column(String(64))
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+
+
+class UserImportJob(Base):
+    """Cognito's user import job (CreateUserImportJob): the CSV is PUT to the job's
+    pre-signed URL and kept here until the job runs; ``report`` keeps the rejected rows
+    (line, username, reason) for ``broker user import-job report``."""
+
+    __tablename__ = "user_import_jobs"
+
+    id: Mapped[str] = mapped_column(String(55), primary_key=True)
+    pool_id: Mapped[str] = mapped_column(ForeignKey("user_pools.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16), default="Created")
+    role_arn: Mapped[str] = mapped_column(String(2048))
+    hashing_algorithm: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    upload_expires_at: Mapped[dt.datetime] = mapped_column()
+    uploaded_at: Mapped[dt.datetime | None] = mapped_column()
+    started_at: Mapped[dt.datetime | None] = mapped_column()
+    completed_at: Mapped[dt.datetime | None] = mapped_column()
+    imported_users: Mapped[int] = mapped_column(Integer, default=0)
+    skipped_users: Mapped[int] = mapped_column(Integer, default=0)
+    failed_users: Mapped[int] = mapped_column(Integer, default=0)
+    completion_message: Mapped[str | None] = mapped_column(String(128))
+    #: The uploaded CSV, read only when the job runs.
+    body: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    report: Mapped[list[Any]] = mapped_column(JSON, default=list)

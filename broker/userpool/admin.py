@@ -18,9 +18,9 @@ from ..errors import InvalidInput, PasswordRejected, ResourceMissing, UserNotFou
 from ..oauth import keys
 from ..store import repo
 from ..store.models import AppClient, ResourceServer, User, UserPool, utcnow
-from . import audit, client_attributes, client_auth, password_rules, srp_verifiers
+from . import audit, client_attributes, client_auth, hash_formats, password_rules, srp_verifiers
 from .attribute_changes import current, describe_pending
-from .passwords import PasswordPolicy, hash_password, is_supported_hash
+from .passwords import PasswordPolicy, hash_password
 from .attributes import attribute_types, check_attributes, check_name
 from .security import Security
 from .usernames import check_username
@@ -278,8 +278,8 @@ def create_user(
     """AdminCreateUser: with ``confirmed`` the password is permanent, otherwise temporary
     (FORCE_CHANGE_PASSWORD, working for the pool's ``temp_password_days``). Without a
     password a temporary one is generated and returned (the caller sends the invitation).
-    ``password_hash`` imports a user from another system (Argon2 or PBKDF2-SHA256 formats);
-    it is upgraded to Argon2id at the user's first sign-in."""
+    ``password_hash`` imports a user from another system (the formats of
+    :mod:`.hash_formats`); it is upgraded to Argon2id at the user's first sign-in."""
     pool = require_pool(session, pool_id)
     username = check_username(username)
     if repo.get_user(session, pool.id, username):
@@ -288,8 +288,9 @@ def create_user(
     policy = PasswordPolicy.from_dict(pool.password_policy)
     temporary = None
     if password_hash is not None:
-        if password is not None or not is_supported_hash(password_hash) or len(password_hash) > 1024:
-            raise InvalidInput("--password-hash takes one Argon2 or PBKDF2-SHA256 hash, without --password")
+        if password is not None:
+            raise InvalidInput("--password-hash takes the place of --password: give one of them")
+        password_hash = hash_formats.recognise(password_hash)
     elif password is None:
         temporary = password = generate_password(policy)
     problems = password_rules.problems(pool, password) if password is not None else []

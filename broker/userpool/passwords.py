@@ -1,16 +1,13 @@
 """Password hashing (Argon2id at OWASP parameters) and the pool's password policy.
 
 Hashes imported from elsewhere verify too and are upgraded to Argon2id at the next
-successful sign-in: Argon2 with other parameters, PBKDF2-SHA256 in Django's
-(``pbkdf2_sha256$iter$salt$b64``) and passlib's (``$pbkdf2-sha256$iter$salt$hash``) formats.
+successful sign-in: Argon2 with other parameters, bcrypt, PBKDF2, scrypt and Firebase's
+scrypt, in the formats :mod:`.hash_formats` lists.
 See https://cheatsheetseries.owasp.org/cheatsheets/Password_Storage_Cheat_Sheet.html
 """
 from __future__ import annotations
 
-import base64
 import functools
-import hashlib
-import hmac
 import string
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +16,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from ..i18n import lazy_gettext as _l
+from . import hash_formats
 
 #: OWASP: Argon2id, m=19 MiB, t=2, p=1.
 HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1, hash_len=32, salt_len=16)
@@ -41,13 +39,7 @@ def verify_password(stored: str | None, password: str) -> bool:
             return HASHER.verify(stored, password)
         except (VerificationError, InvalidHashError):
             return False
-    if stored.startswith("pbkdf2_sha256$"):
-        _, rounds, salt, digest = stored.split("$", 3)
-        return _pbkdf2_matches(password, salt.encode(), int(rounds), base64.b64decode(digest))
-    if stored.startswith("$pbkdf2-sha256$"):
-        _, _, rounds, salt, digest = stored.split("$", 4)
-        return _pbkdf2_matches(password, _ab64(salt), int(rounds), _ab64(digest))
-    return False
+    return hash_formats.verify(stored, password)
 
 
 def needs_rehash(stored: str) -> bool:
@@ -60,19 +52,8 @@ def needs_rehash(stored: str) -> bool:
 
 
 def is_supported_hash(stored: str) -> bool:
-    return stored.startswith(("$argon2", "pbkdf2_sha256$", "$pbkdf2-sha256$"))
-
-
-def _pbkdf2_matches(password: str, salt: bytes, rounds: int, digest: bytes) -> bool:
-    if not 1 <= rounds <= 10_000_000:
-        return False
-    mine = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, rounds, len(digest))
-    return hmac.compare_digest(mine, digest)
-
-
-def _ab64(value: str) -> bytes:
-    value = value.replace(".", "+")
-    return base64.b64decode(value + "=" * (-len(value) % 4))
+    """Whether a hash from elsewhere can be imported (:mod:`.hash_formats`)."""
+    return hash_formats.is_recognised(stored)
 
 
 @functools.cache
