@@ -22,7 +22,7 @@ from .oauth import keys
 from .oauth.issue import issuer
 from .store import repo
 from .store.db import Database
-from .userpool import admin
+from .userpool import admin, resource_servers
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 
@@ -170,7 +170,7 @@ def resource_server() -> None:
 @json_option
 def resource_server_create(pool_id: str, identifier: str, name: str, scope: tuple[str, ...], as_json: bool) -> None:
     with _store() as (_s, session):
-        rs = admin.create_resource_server(session, pool_id, identifier, name, list(scope))
+        rs = resource_servers.create_resource_server(session, pool_id, identifier, name, list(scope))
         out = {"Identifier": rs.identifier, "Name": rs.name,
                "Scopes": [f"{rs.identifier}/{s}" for s in rs.scopes]}
     _emit(out, as_json)
