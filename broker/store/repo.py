@@ -5,7 +5,7 @@ import datetime as dt
 import hashlib
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload, selectinload
 
@@ -63,6 +63,10 @@ def get_user_by_sub(session: Session, pool_id: str, sub: str) -> User | None:
 def list_users(session: Session, pool_id: str) -> list[User]:
     stmt = select(User).where(User.pool_id == pool_id).order_by(User.id).options(selectinload(User.groups))
     return list(session.scalars(stmt))
+
+
+def count_users(session: Session, pool_id: str) -> int:
+    return session.scalar(select(func.count()).select_from(User).where(User.pool_id == pool_id)) or 0
 
 
 def idp_names(session: Session, pool_id: str) -> list[str]:

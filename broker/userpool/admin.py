@@ -36,8 +36,12 @@ def random_text(alphabet: str, n: int) -> str:
 def create_pool(
     session: Session, name: str, mfa: str = "OFF", self_signup: bool = True,
     signing_alg: str = "RS256", required_attributes: list[str] | None = None,
-    password_policy: dict[str, Any] | None = None,
+    password_policy: dict[str, Any] | None = None, security: dict[str, Any] | None = None,
+    templates: dict[str, dict[str, Any]] | None = None,
 ) -> UserPool:
+    """CreateUserPool. ``security`` holds :class:`Security` settings other than the
+    defaults; ``templates`` messages of the pool's own, each checked by
+    :func:`broker.userpool.messages.check`."""
     name = name.strip()
     if not 1 <= len(name) <= 128:
         raise InvalidInput("pool name must have 1 to 128 characters")
@@ -48,12 +52,12 @@ def create_pool(
     required = list(required_attributes if required_attributes is not None else ["email"])
     for attribute in required:
         check_name(attribute)
-    policy = PasswordPolicy.from_dict(password_policy)
-    if not 6 <= policy.min_length <= 99:
-        raise InvalidInput("password minimum length must be between 6 and 99")
+    policy = check_password_policy(password_policy)
+    settings = Security.of(security).check()
     pool = UserPool(
         id=f"local_{random_text(_ALNUM, 9)}", name=name, mfa=mfa, self_signup=self_signup,
-        signing_alg=signing_alg, required_attributes=required, password_policy=policy.as_dict(),
+        signing_alg=signing_alg, required_attributes=required, password_policy=policy,
+        security=settings.as_dict(), messages=dict(templates or {}),
     )
     session.add(pool)
     session.flush()
@@ -61,6 +65,14 @@ def create_pool(
     audit.record(session, pool.id, "CreateUserPool", audit.PASS, name=name, mfa=mfa, self_signup=self_signup,
                  signing_alg=signing_alg, required_attributes=required)
     return pool
+
+
+def check_password_policy(policy: dict[str, Any] | None) -> dict[str, Any]:
+    """A password policy (:class:`PasswordPolicy` fields; Cognito's bounds) made complete."""
+    checked = PasswordPolicy.from_dict(policy)
+    if not 6 <= checked.min_length <= 99:
+        raise InvalidInput("password minimum length must be between 6 and 99")
+    return checked.as_dict()
 
 
 def require_pool(session: Session, pool_id: str) -> UserPool:
