@@ -48,7 +48,8 @@ def cli_json(result: subprocess.CompletedProcess) -> dict[str, Any]:
 
 def rows(server: Any, sql: str, **params: Any) -> list[tuple[Any, ...]]:
     """What the server's database holds, read over a connection of this test's own."""
-    engine = sa.create_engine(server.env["DATABASE_URL"])
+    url = server.env["DATABASE_URL"]
+    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
     try:
         with engine.connect() as db:
             return [tuple(row) for row in db.execute(sa.text(sql), params)]

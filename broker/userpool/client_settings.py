@@ -26,6 +26,7 @@ from ..engine import sessions
 from ..errors import InvalidInput
 from ..store.models import AppClient
 from . import audit, client_auth
+from .app_clients import LIMITS
 
 UNITS = {"days": 86400, "hours": 3600, "minutes": 60, "seconds": 1}
 #: Cognito's token, its lifetime member, its default unit and Cognate's setting.
@@ -99,7 +100,12 @@ def _lifetimes(params: dict[str, Any]) -> dict[str, int | None]:
     out: dict[str, int | None] = {}
     for token, member, unit, setting in TOKENS:
         value = params.get(member)
-        out[setting] = value * UNITS[units.get(token, unit)] if value else None
+        seconds = value * UNITS[units.get(token, unit)] if value else None
+        low, high = LIMITS[setting]
+        if seconds is not None and not low <= seconds <= high:
+            raise InvalidInput(f"{member} must be from {low} to {high} seconds ({value} {units.get(token, unit)} "
+                               "given)")
+        out[setting] = seconds
     return out
 
 
