@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,9 @@ import sqlalchemy as sa
 from botocore.config import Config
 
 AWS = str(Path(sys.executable).with_name("aws"))
+#: The CLI's configuration: values that look like URLs (callback URLs, resource-server
+#: identifiers) are values, not files to fetch (awscli v1 fetches them by default).
+CONFIG = "[default]\ncli_follow_urlparam = false\n"
 
 
 def admin(server: Any, key: dict[str, str], region: str = "us-east-1") -> Any:
@@ -32,12 +36,15 @@ def admin(server: Any, key: dict[str, str], region: str = "us-east-1") -> Any:
 def aws_cli(server: Any, key: dict[str, str], *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
     """``aws cognito-idp ARGS --output json`` against ``server``, signing with ``key``; no
     configuration file of the machine is read."""
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
-           "AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"],
-           "AWS_DEFAULT_REGION": "us-east-1", "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-           "AWS_MAX_ATTEMPTS": "1", "AWS_EC2_METADATA_DISABLED": "true"}
-    return subprocess.run([AWS, "cognito-idp", *args, "--endpoint-url", server.base_url, "--output", "json"],
-                          env=env, input=stdin, capture_output=True, text=True, timeout=60)
+    with tempfile.TemporaryDirectory() as home:
+        config = Path(home) / "config"
+        config.write_text(CONFIG)
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith("AWS_")}, "HOME": home,
+               "AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"],
+               "AWS_DEFAULT_REGION": "us-east-1", "AWS_CONFIG_FILE": str(config),
+               "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "AWS_MAX_ATTEMPTS": "1", "AWS_EC2_METADATA_DISABLED": "true"}
+        return subprocess.run([AWS, "cognito-idp", *args, "--endpoint-url", server.base_url, "--output", "json"],
+                              env=env, input=stdin, capture_output=True, text=True, timeout=60)
 
 
 def cli_json(result: subprocess.CompletedProcess) -> dict[str, Any]:
