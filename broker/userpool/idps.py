@@ -55,11 +55,9 @@ def update_idp(session: Session, pool_id: str, name: str, options: dict[str, Any
                attribute_mapping: dict[str, str] | None = None, identifiers: list[str] | None = None) -> IdentityProvider:
     idp = require_idp(session, pool_id, name)
     details = registry.configure(idp.type, options, dict(idp.details)) if options else idp.details
-    if attribute_mapping is not None:
-        idp.attribute_mapping = check_mapping(attribute_mapping)
-    if identifiers is not None:
-        idp.identifiers = check_identifiers(session, pool_id, name, identifiers)
-    idp.details = details
+    mapping = check_mapping(attribute_mapping) if attribute_mapping is not None else idp.attribute_mapping
+    routed = check_identifiers(session, pool_id, name, identifiers) if identifiers is not None else idp.identifiers
+    idp.details, idp.attribute_mapping, idp.identifiers = details, mapping, routed  # all checked: nothing half-changed
     changed = sorted(options) + [k for k, v in (("attribute_mapping", attribute_mapping),
                                                 ("identifiers", identifiers)) if v is not None]
     audit.record(session, pool_id, "UpdateIdentityProvider", audit.PASS, provider=name, changed=changed)

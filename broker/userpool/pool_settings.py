@@ -125,11 +125,13 @@ def update(session: Session, pool_id: str, settings: PoolSettings) -> UserPool:
     pool = admin_security.update_pool(session, pool_id, mfa=settings.mfa, adaptive=settings.security["adaptive"],
                                       name=settings.name, self_signup=settings.self_signup,
                                       password_policy=settings.password_policy, **security)
-    own = {k: v for k, v in (pool.messages or {}).items() if k not in settings.templates}
+    before = dict(pool.messages or {})
+    own = {k: v for k, v in before.items() if k not in settings.templates}
     pool.messages = {**own, **{k: v for k, v in settings.templates.items() if v}}
-    session.flush()
-    audit.record(session, pool.id, "UpdateUserPool", audit.PASS,
-                 message_templates=sorted(k for k, v in settings.templates.items() if v))
+    if pool.messages != before:
+        session.flush()
+        audit.record(session, pool.id, "UpdateUserPool", audit.PASS,
+                     message_templates=sorted(k for k, v in settings.templates.items() if v))
     return pool
 
 
