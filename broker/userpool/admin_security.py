@@ -101,6 +101,9 @@ def update_pool(session: Session, pool_id: str, mfa: str | None = None, adaptive
     pool = admin.require_pool(session, pool_id)
     if mfa is not None and mfa not in admin.MFA:
         raise InvalidInput(f"--mfa must be one of {', '.join(admin.MFA)}")
+    if mfa in ("ON", "OPTIONAL") and not pool.mfa_methods:
+        raise InvalidInput("the pool offers no second factor: choose some first (SetUserPoolMfaConfig, "
+                           "broker pool set-mfa)")
     current = Security.of(pool.security)
     given = {k: v for k, v in changes.items() if v is not None}
     unknown = set(given) - {f.name for f in dataclasses.fields(Security)}

@@ -241,6 +241,10 @@ def test_mfa_required_by_the_pool_config_asks_a_sign_in_to_set_up_mfa(server, id
     assert got == {"MfaConfiguration": "OPTIONAL", "SoftwareTokenMfaConfiguration": {"Enabled": False},
                    "EmailMfaConfiguration": {}}
     assert "AuthenticationResult" in sign_in()  # OPTIONAL: a user without a factor signs in with the password
+    idp.set_user_pool_mfa_config(UserPoolId=pool, MfaConfiguration="OFF")  # no factor offered any more
+    code, message = refused(lambda: idp.update_user_pool(UserPoolId=pool, MfaConfiguration="ON"))
+    assert code == "InvalidParameterException" and "no second factor" in message
+    assert idp.get_user_pool_mfa_config(UserPoolId=pool)["MfaConfiguration"] == "OFF"
 
 
 def test_the_custom_domain_of_the_configuration_is_described_and_not_changed_by_the_api(make_broker, tmp_path):
