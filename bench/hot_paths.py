@@ -61,14 +61,14 @@ def build(database_url: str, redis_url: str) -> tuple[dict[str, Callable[[], Non
     from broker.oauth.tokens import Grant
     from broker.store import repo
     from broker.store.db import Database
-    from broker.userpool import admin
+    from broker.userpool import admin, app_clients, resource_servers
 
     db = Database(database_url)
     db.upgrade()
     with db.session() as s:
         pool = admin.create_pool(s, "bench")
-        admin.create_resource_server(s, pool.id, "bench-api", "bench", ["read"])
-        client, secret = admin.create_client(s, pool.id, "app", [CALLBACK], secret=True,
+        resource_servers.create_resource_server(s, pool.id, "bench-api", "bench", ["read"])
+        client, secret = app_clients.create_client(s, pool.id, "app", [CALLBACK], secret=True,
                                              flows=["code", "client_credentials"],
                                              scopes=["openid", "email", "profile", "bench-api/read"])
         user = admin.create_user(s, pool.id, "alice", PASSWORD, {"email": "alice@example.com"},

@@ -22,7 +22,7 @@ from .oauth import keys
 from .oauth.issue import issuer
 from .store import repo
 from .store.db import Database
-from .userpool import admin
+from .userpool import admin, resource_servers
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 
@@ -155,6 +155,16 @@ def pool_list(as_json: bool) -> None:
     _emit({"UserPools": pools}, as_json)
 
 
+@pool.command("delete")
+@click.option("--pool", "pool_id", required=True)
+@json_option
+def pool_delete(pool_id: str, as_json: bool) -> None:
+    """Delete the pool and everything in it: clients, users, their tokens, keys, IdPs, branding."""
+    with _store() as (_s, session):
+        admin.delete_pool(session, pool_id)
+    _emit({"Id": pool_id, "Deleted": True}, as_json)
+
+
 # -- resource servers (app clients: cli_clients.py) ---------------------------------
 
 @cli.group("resource-server")
@@ -170,10 +180,44 @@ def resource_server() -> None:
 @json_option
 def resource_server_create(pool_id: str, identifier: str, name: str, scope: tuple[str, ...], as_json: bool) -> None:
     with _store() as (_s, session):
-        rs = admin.create_resource_server(session, pool_id, identifier, name, list(scope))
+        rs = resource_servers.create_resource_server(session, pool_id, identifier, name, list(scope))
         out = {"Identifier": rs.identifier, "Name": rs.name,
                "Scopes": [f"{rs.identifier}/{s}" for s in rs.scopes]}
     _emit(out, as_json)
+
+
+@resource_server.command("update")
+@click.option("--pool", "pool_id", required=True)
+@click.option("--identifier", required=True)
+@click.option("--name", default="")
+@click.option("--scope", multiple=True, required=True, help="Every scope it keeps (repeat): the list is replaced.")
+@json_option
+def resource_server_update(pool_id: str, identifier: str, name: str, scope: tuple[str, ...], as_json: bool) -> None:
+    """Replace the name and scopes; a scope taken away leaves every app client that had it."""
+    with _store() as (_s, session):
+        rs = resource_servers.update_resource_server(session, pool_id, identifier, name, list(scope))
+        out = {"ResourceServer": resource_servers.describe(rs)}
+    _emit(out, as_json)
+
+
+@resource_server.command("list")
+@click.option("--pool", "pool_id", required=True)
+@json_option
+def resource_server_list(pool_id: str, as_json: bool) -> None:
+    with _store() as (_s, session):
+        out = {"ResourceServers": [resource_servers.describe(rs) for rs in resource_servers.listed(session, pool_id)]}
+    _emit(out, as_json)
+
+
+@resource_server.command("delete")
+@click.option("--pool", "pool_id", required=True)
+@click.option("--identifier", required=True)
+@json_option
+def resource_server_delete(pool_id: str, identifier: str, as_json: bool) -> None:
+    """Delete it; its scopes leave every app client that had them."""
+    with _store() as (_s, session):
+        resource_servers.delete_resource_server(session, pool_id, identifier)
+    _emit({"UserPoolId": pool_id, "Identifier": identifier, "Deleted": True}, as_json)
 
 
 # -- users and groups ----------------------------------------------------------------

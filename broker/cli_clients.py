@@ -12,7 +12,7 @@ import click
 from .cli import _emit, _store, cli, json_option
 from .errors import InvalidInput
 from .store import repo
-from .userpool import admin
+from .userpool import admin, app_clients
 
 
 @cli.group()
@@ -26,7 +26,7 @@ def _settings_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--callback-url", multiple=True),
         click.option("--logout-url", multiple=True),
         click.option("--scope", multiple=True),
-        click.option("--flow", multiple=True, type=click.Choice(admin.FLOWS)),
+        click.option("--flow", multiple=True, type=click.Choice(app_clients.FLOWS)),
         click.option("--idp", multiple=True, help="Identity providers allowed (COGNITO = password sign-in)."),
         click.option("--access-token-ttl", type=int, help="Seconds (300-86400)."),
         click.option("--id-token-ttl", type=int, help="Seconds (300-86400)."),
@@ -67,8 +67,8 @@ def client_create(pool_id: str, name: str, callback_url: tuple[str, ...], logout
                   write_attribute: tuple[str, ...], auth_flow: tuple[str, ...], rotate_refresh_tokens: bool | None,
                   refresh_grace: int, as_json: bool) -> None:
     with _store() as (_settings_, session):
-        c, clear = admin.create_client(
-            session, pool_id, name, list(callback_url), list(logout_url), secret, _scopes(scope), list(flow),
+        c, clear = app_clients.create_client(
+            session, pool_id, name, list(callback_url), list(logout_url), secret, _scopes(scope), list(flow) or None,
             list(idp), list(read_attribute) or None, list(write_attribute) or None, list(auth_flow) or None,
             access_token_ttl=access_token_ttl, id_token_ttl=id_token_ttl,
             refresh_token_ttl=refresh_token_ttl, rotate_refresh_tokens=rotate_refresh_tokens,
@@ -84,7 +84,7 @@ def client_create(pool_id: str, name: str, callback_url: tuple[str, ...], logout
 def client_list(pool_id: str, as_json: bool) -> None:
     with _store() as (_s, session):
         admin.require_pool(session, pool_id)
-        clients = [admin.describe_client(c) for c in repo.list_clients(session, pool_id)]
+        clients = [app_clients.describe_client(c) for c in repo.list_clients(session, pool_id)]
     _emit({"UserPoolClients": clients}, as_json)
 
 
@@ -95,7 +95,7 @@ def client_list(pool_id: str, as_json: bool) -> None:
 def client_describe(pool_id: str, client_id: str, as_json: bool) -> None:
     """The client's settings (never its secret)."""
     with _store() as (_s, session):
-        out = {"UserPoolClient": admin.describe_client(admin.require_client(session, pool_id, client_id))}
+        out = {"UserPoolClient": app_clients.describe_client(app_clients.require_client(session, pool_id, client_id))}
     _emit(out, as_json)
 
 
@@ -130,7 +130,7 @@ def client_update(pool_id: str, client_id: str, name: str | None, callback_url: 
     if all(value is None for value in changes.values()):
         raise InvalidInput("give at least one setting to change")
     with _store() as (_s, session):
-        out = {"UserPoolClient": admin.describe_client(admin.update_client(session, pool_id, client_id, **changes))}
+        out = {"UserPoolClient": app_clients.describe_client(app_clients.update_client(session, pool_id, client_id, **changes))}
     _emit(out, as_json)
 
 
@@ -141,7 +141,7 @@ def client_update(pool_id: str, client_id: str, name: str | None, callback_url: 
 def client_rotate_secret(pool_id: str, client_id: str, as_json: bool) -> None:
     """Give a client with a secret a new one (shown once); the old one stops working at once."""
     with _store() as (_s, session):
-        clear = admin.rotate_client_secret(session, pool_id, client_id)
+        clear = app_clients.rotate_client_secret(session, pool_id, client_id)
     _emit({"ClientId": client_id, "UserPoolId": pool_id, "ClientSecret": clear}, as_json)
 
 
@@ -154,5 +154,5 @@ def client_delete(pool_id: str, client_id: str, as_json: bool) -> None:
     refused from then on at userInfo and introspection; ID tokens and access tokens that an
     API checks only by signature stay valid until they expire."""
     with _store() as (_s, session):
-        admin.delete_client(session, pool_id, client_id)
+        app_clients.delete_client(session, pool_id, client_id)
     _emit({"ClientId": client_id, "UserPoolId": pool_id, "Deleted": True}, as_json)

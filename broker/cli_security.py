@@ -57,11 +57,13 @@ def _describe(settings: Settings, p: Any) -> dict[str, Any]:
               help="Link a first federated sign-in to the confirmed user with the same verified email.")
 @click.option("--srp/--no-srp", "srp_enabled", default=None,
               help="Keep SRP verifiers of passwords (USER_SRP_AUTH); --no-srp stops making them.")
+@click.option("--name", help="A new name for the pool.")
+@click.option("--self-signup/--no-self-signup", default=None, help="Whether users may sign themselves up.")
 @json_option
 def pool_update(pool_id: str, mfa: str | None, lockout_threshold: int | None, lockout_seconds: int | None,
                 password_history: int | None, compromised_check: bool | None, temp_password_days: int | None,
                 remember_devices_days: int | None, adaptive: tuple[str, ...], link_by_email: bool | None,
-                srp_enabled: bool | None, as_json: bool) -> None:
+                srp_enabled: bool | None, name: str | None, self_signup: bool | None, as_json: bool) -> None:
     """Change a pool's security settings; those not given stay as they are.
 
     Message templates are set with `broker pool set-message`."""
@@ -71,8 +73,23 @@ def pool_update(pool_id: str, mfa: str | None, lockout_threshold: int | None, lo
             session, pool_id, mfa=mfa, adaptive=policy, lockout_threshold=lockout_threshold,
             lockout_seconds=lockout_seconds, password_history=password_history,
             compromised_check=compromised_check, temp_password_days=temp_password_days,
-            remember_devices_days=remember_devices_days, link_by_email=link_by_email, srp_enabled=srp_enabled)
+            remember_devices_days=remember_devices_days, link_by_email=link_by_email, srp_enabled=srp_enabled,
+            name=name, self_signup=self_signup)
         out = _describe(settings, p)
+    _emit(out, as_json)
+
+
+@pool.command("set-mfa")
+@click.option("--pool", "pool_id", required=True)
+@click.option("--mfa", type=click.Choice(admin.MFA), required=True, help="MFA: OFF, OPTIONAL or ON.")
+@click.option("--method", multiple=True, type=click.Choice(mfa_settings.FACTORS),
+              help="A second factor users may choose (repeat); the others are no longer offered.")
+@json_option
+def pool_set_mfa(pool_id: str, mfa: str, method: tuple[str, ...], as_json: bool) -> None:
+    """The pool's MFA configuration (Cognito's SetUserPoolMfaConfig)."""
+    with _store() as (_s, session):
+        p = admin_security.set_mfa_config(session, pool_id, mfa, list(method))
+        out = {"UserPoolId": p.id, "MfaConfiguration": p.mfa, "Methods": p.mfa_methods}
     _emit(out, as_json)
 
 

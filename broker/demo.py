@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from .config import Settings
 from .oauth.issue import issuer
 from .store.models import AppClient, UserPool
-from .userpool import admin
+from .userpool import admin, app_clients
 
 POOL_NAME = "demo"
 USERNAME, PASSWORD = "demo", "Demo-Passw0rd!"
@@ -22,7 +22,7 @@ def ensure_demo(session: Session, settings: Settings) -> str:
     saved = Path(settings.var_dir) / "demo-client-secret"
     if pool is None:
         pool = admin.create_pool(session, POOL_NAME)
-        client, secret = admin.create_client(session, pool.id, "demo-app", [callback, "http://localhost:9000/callback"],
+        client, secret = app_clients.create_client(session, pool.id, "demo-app", [callback, "http://localhost:9000/callback"],
                                              ["http://localhost:9000/"], secret=True)
         admin.create_user(session, pool.id, USERNAME, PASSWORD, {"email": "demo@example.com"}, confirmed=True)
         saved.parent.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,7 @@ from broker.api import registry
 from broker.api.call import Call
 from broker.store.db import Database
 from broker.store.models import User
-from broker.userpool import admin
+from broker.userpool import admin, app_clients
 from tests.aws import CONTENT_TYPE, TARGET
 
 PASSWORD = "Corr3ct-Horse!"
@@ -30,7 +30,7 @@ def test_crash_in_an_operation_is_an_internal_error_without_a_trace(tmp_path: Pa
     db = app.extensions["broker"].db
     with db.session() as session:
         pool = admin.create_pool(session, "crash")
-        client, _secret = admin.create_client(session, pool.id, "app", ["http://localhost:9000/cb"])
+        client, _secret = app_clients.create_client(session, pool.id, "app", ["http://localhost:9000/cb"])
         session.commit()
         pool_id, client_id = pool.id, client.id
 

@@ -17,7 +17,7 @@ from broker.oauth import keys
 from broker.store.cache import ConfigCache
 from broker.store.db import Database
 from broker.store.models import ConfigVersion, UserPool, utcnow
-from broker.userpool import admin, idps
+from broker.userpool import admin, app_clients, idps, resource_servers
 
 
 @pytest.fixture
@@ -132,8 +132,8 @@ def test_every_configuration_write_moves_the_version_and_nothing_else_does(proce
         return _version(db) == before + 1
 
     assert moves(lambda s: setattr(admin.require_pool(s, pool_id), "mfa", "OPTIONAL"))
-    assert moves(lambda s: admin.create_resource_server(s, pool_id, "https://api.example", "api", ["read"]))
-    assert moves(lambda s: admin.create_client(s, pool_id, "app", ["https://a.example/cb"]))
+    assert moves(lambda s: resource_servers.create_resource_server(s, pool_id, "https://api.example", "api", ["read"]))
+    assert moves(lambda s: app_clients.create_client(s, pool_id, "app", ["https://a.example/cb"]))
     assert moves(lambda s: keys.rotate(s, admin.require_pool(s, pool_id)))
     assert moves(lambda s: customize(s, None, pool_id, None, css=".banner-customizable { color: red }"))
     assert moves(lambda s: idps.create_idp(s, pool_id, "OIDC", "corp", {

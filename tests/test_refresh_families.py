@@ -8,13 +8,13 @@ import uuid
 from broker.oauth.issue import new_refresh_token
 from broker.oauth.tokens import Grant
 from broker.store import repo
-from broker.userpool import admin
+from broker.userpool import admin, app_clients
 
 
 def test_a_token_stored_after_its_family_was_revoked_is_refused(migrated_db):
     with migrated_db.session() as s:
         pool = admin.create_pool(s, "p")
-        client, _ = admin.create_client(s, pool.id, "app", ["https://a.example/cb"])
+        client, _ = app_clients.create_client(s, pool.id, "app", ["https://a.example/cb"])
         user = admin.create_user(s, pool.id, "alice", "Corr3ct-Horse!", {"email": "a@example.com"}, confirmed=True)[0]
         family, other = (Grant(issuer="", client_id=client.id, scopes=("openid",), auth_time=int(time.time()),
                                origin_jti=str(uuid.uuid4()), event_id=str(uuid.uuid4())) for _ in range(2))

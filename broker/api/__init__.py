@@ -28,6 +28,11 @@ OPERATION_MODULES = (
     "broker.api.account_operations",
     "broker.api.account_mfa",
     "broker.api.import_jobs",
+    "broker.api.admin_pools",
+    "broker.api.admin_pool_options",
+    "broker.api.admin_clients",
+    "broker.api.admin_idps",
+    "broker.api.admin_resources",
 )
 
 

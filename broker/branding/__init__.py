@@ -68,6 +68,23 @@ def customize(session: Session, themes_dir: str | None, pool_id: str, client_id:
     return row
 
 
+def put(session: Session, pool_id: str, client_id: str | None, css: str | None,
+        logo: bytes | None) -> UiCustomization | None:
+    """Cognito's SetUICustomization: the CSS and the logo given replace the ones set and
+    those left out are removed (a theme stays); with neither, the default look is back
+    (:func:`reset`, None)."""
+    if not css and not logo:
+        reset(session, pool_id, client_id)
+        return None
+    row = customize(session, None, pool_id, client_id, css or None, logo or None)
+    if not css:
+        row.css = None
+    if not logo:
+        row.logo = row.logo_type = None
+    session.flush()
+    return row
+
+
 def find(session: Session, pool_id: str, target: str) -> UiCustomization | None:
     stmt = select(UiCustomization).where(UiCustomization.pool_id == pool_id, UiCustomization.client_id == target)
     return session.scalars(stmt).first()

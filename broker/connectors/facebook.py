@@ -29,6 +29,11 @@ SCOPES = "public_profile email"
 DEFAULT_MAPPING = {"email": "email", "name": "name", "given_name": "first_name", "family_name": "last_name"}
 SECRETS = frozenset({"client_secret"})
 OPTIONS = ("client_id", "client_secret", "scopes", "api_version", "authorize_url", "token_url", "userinfo_url")
+#: Cognito's ProviderDetails names of the options (its scopes are comma-separated); the keys it only shows.
+PROVIDER_DETAILS = {"client_id": "client_id", "client_secret": "client_secret", "authorize_scopes": "scopes",
+                    "api_version": "api_version", "authorize_url": "authorize_url", "token_url": "token_url",
+                    "attributes_url": "userinfo_url"}
+READ_ONLY = ("attributes_url_add_attributes", "token_request_method")
 VERSION = re.compile(r"^v\d{1,2}\.\d$")
 #: A Graph API field name (anything else in a mapping is not asked of Facebook).
 FIELD = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -44,6 +49,20 @@ def configure(options: Mapping[str, Any], current: Mapping[str, Any] | None) -> 
     if not VERSION.fullmatch(details["api_version"]):
         raise InvalidInput("--api-version must look like v19.0")
     return details
+
+
+def from_provider_details(details: Mapping[str, str]) -> dict[str, Any]:
+    options = oauth.from_provider_details("Facebook", details, PROVIDER_DETAILS, READ_ONLY)
+    if isinstance(options.get("scopes"), str):
+        options["scopes"] = " ".join(s.strip() for s in options["scopes"].split(","))
+    return options
+
+
+def provider_details(details: Mapping[str, Any]) -> dict[str, str]:
+    out = oauth.to_provider_details(details, PROVIDER_DETAILS)
+    if "authorize_scopes" in out:
+        out["authorize_scopes"] = ",".join(out["authorize_scopes"].split())
+    return out
 
 
 def open(idp: IdentityProvider) -> FacebookConnector:  # noqa: A001 - the registry's name

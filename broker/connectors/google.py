@@ -23,6 +23,10 @@ SCOPES = "openid email profile"
 DEFAULT_MAPPING = {name: name for name in ("email", "email_verified", "name", "given_name", "family_name", "picture")}
 SECRETS = frozenset({"client_secret"})
 OPTIONS = ("client_id", "client_secret", "scopes", "issuer")
+#: Cognito's ProviderDetails names of the options; the keys it only shows.
+PROVIDER_DETAILS = {"client_id": "client_id", "client_secret": "client_secret", "authorize_scopes": "scopes",
+                    "oidc_issuer": "issuer"}
+READ_ONLY = ("authorize_url", "token_url", "attributes_url", "attributes_url_add_attributes", "token_request_method")
 
 
 def configure(options: Mapping[str, Any], current: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -32,6 +36,14 @@ def configure(options: Mapping[str, Any], current: Mapping[str, Any] | None) -> 
     details.setdefault("issuer", ISSUER)
     details["scopes"] = oauth.check_scopes(details.get("scopes", SCOPES), required="openid")
     return details
+
+
+def from_provider_details(details: Mapping[str, str]) -> dict[str, Any]:
+    return oauth.from_provider_details("Google", details, PROVIDER_DETAILS, READ_ONLY)
+
+
+def provider_details(details: Mapping[str, Any]) -> dict[str, str]:
+    return oauth.to_provider_details(details, PROVIDER_DETAILS)
 
 
 def open(idp: IdentityProvider) -> OIDCConnector:  # noqa: A001 - the registry's name

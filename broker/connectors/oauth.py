@@ -189,3 +189,24 @@ def as_string(value: Any) -> str | None:
     if isinstance(value, (str, int, float)):
         return str(value)
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+def from_provider_details(provider_type: str, details: Mapping[str, str], names: Mapping[str, str],
+                          read_only: Iterable[str] = ()) -> dict[str, Any]:
+    """Cognito's ``ProviderDetails`` as ``configure()`` options: each key of ``names``
+    (Cognito's name → the option), the keys Cognito only shows (``read_only``) skipped,
+    any other refused."""
+    skipped = set(read_only)
+    options: dict[str, Any] = {}
+    for key, value in details.items():
+        if key in skipped:
+            continue
+        if key not in names:
+            raise InvalidInput(f"ProviderDetails: {key} does not apply to {provider_type} identity providers")
+        options[names[key]] = value
+    return options
+
+
+def to_provider_details(details: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, str]:
+    """Stored details under Cognito's ``ProviderDetails`` names."""
+    return {key: str(details[option]) for key, option in names.items() if details.get(option) is not None}

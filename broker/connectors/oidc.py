@@ -34,6 +34,12 @@ DEFAULT_MAPPING = {"email": "email", "email_verified": "email_verified", "name":
 SECRETS = frozenset({"client_secret"})
 OPTIONS = ("client_id", "client_secret", "scopes", "issuer", "authorize_url", "token_url", "userinfo_url",
            "jwks_uri", "token_auth_method")
+#: Cognito's ProviderDetails names of the options; the keys it only shows. Cognate reads
+#: the userinfo endpoint with GET (Cognito's ``attributes_request_method``).
+PROVIDER_DETAILS = {"client_id": "client_id", "client_secret": "client_secret", "authorize_scopes": "scopes",
+                    "oidc_issuer": "issuer", "authorize_url": "authorize_url", "token_url": "token_url",
+                    "attributes_url": "userinfo_url", "jwks_uri": "jwks_uri", "token_auth_method": "token_auth_method"}
+READ_ONLY = ("attributes_url_add_attributes", "token_request_method")
 #: Seconds a discovery document is reused in this process.
 DISCOVERY_TTL = 300
 #: Token-mechanics claims that are not attributes of the user.
@@ -48,6 +54,17 @@ def configure(options: Mapping[str, Any], current: Mapping[str, Any] | None) -> 
     details["scopes"] = oauth.check_scopes(details.get("scopes", "openid"), required="openid")
     details.setdefault("token_auth_method", "client_secret_basic")
     return details
+
+
+def from_provider_details(details: Mapping[str, str]) -> dict[str, Any]:
+    details = dict(details)
+    if details.pop("attributes_request_method", "GET").upper() != "GET":
+        raise InvalidInput("ProviderDetails: attributes_request_method: Cognate reads the userinfo endpoint with GET")
+    return oauth.from_provider_details("OIDC", details, PROVIDER_DETAILS, READ_ONLY)
+
+
+def provider_details(details: Mapping[str, Any]) -> dict[str, str]:
+    return {**oauth.to_provider_details(details, PROVIDER_DETAILS), "attributes_request_method": "GET"}
 
 
 def open(idp: IdentityProvider) -> OIDCConnector:  # noqa: A001 - the registry's name

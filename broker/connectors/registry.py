@@ -7,7 +7,9 @@ Each module exposes:
   dashes turned into underscores, only those given) over the ``current`` details of an
   update, raising :class:`broker.errors.InvalidInput` with one clear line;
 - ``open(idp) -> Connector``: a connector for a stored :class:`IdentityProvider`;
-- ``SECRETS``: detail keys never shown by ``idp list``/``describe``.
+- ``SECRETS``: detail keys never shown by ``idp list``/``describe``;
+- ``from_provider_details(details) -> options`` and ``provider_details(details)``: Cognito's
+  ``ProviderDetails`` names (the admin API) to options, and stored details back to them.
 
 Modules are imported on first use: SAML pulls in lxml and xmlsec.
 """
@@ -33,3 +35,13 @@ def configure(provider_type: str, options: dict[str, Any], current: dict[str, An
 
 def open(idp: IdentityProvider) -> Connector:  # noqa: A001 - Dex's name for it
     return module(idp.type).open(idp)  # type: ignore[no-any-return]
+
+
+def from_provider_details(provider_type: str, details: dict[str, str]) -> dict[str, Any]:
+    """Cognito's ``ProviderDetails`` as the options of ``configure()``."""
+    return module(provider_type).from_provider_details(details)  # type: ignore[no-any-return]
+
+
+def provider_details(provider_type: str, details: dict[str, Any]) -> dict[str, str]:
+    """Stored details as Cognito's ``ProviderDetails``, secrets included (callers hide them)."""
+    return module(provider_type).provider_details(details)  # type: ignore[no-any-return]

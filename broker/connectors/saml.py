@@ -46,6 +46,12 @@ SECRETS = frozenset({"sp_private_key"})
 FLAGS = {"sign_requests": True, "want_assertions_signed": True, "want_assertions_encrypted": False,
          "idp_initiated": False}
 OPTIONS = frozenset({"metadata_url", "metadata_xml", "name_id_format", *FLAGS})
+#: Cognito's ProviderDetails names of the options, its "true"/"false" flags, the keys it only shows.
+PROVIDER_DETAILS = {"MetadataURL": "metadata_url", "MetadataFile": "metadata_xml"}
+PROVIDER_FLAGS = {"EncryptedResponses": "want_assertions_encrypted", "IDPInit": "idp_initiated"}
+READ_ONLY = ("SSORedirectBindingURI", "SLORedirectBindingURI", "ActiveEncryptionCertificate")
+#: The one request-signing algorithm Cognate uses (Cognito's RequestSigningAlgorithm).
+SIGNING_ALGORITHM = "rsa-sha256"
 #: Clock skew allowed on every validity window, in seconds.
 SKEW = 60
 MAX_NAME_ID = 512
@@ -95,6 +101,40 @@ def _name_id_format(value: Any) -> str:
             or not value.isprintable() or " " in value:
         raise InvalidInput("--name-id-format must be a SAML NameID format URN (urn:oasis:names:tc:SAML:...)")
     return value
+
+
+def from_provider_details(details: Mapping[str, str]) -> dict[str, Any]:
+    """Cognito's ProviderDetails as options. RequestSigningAlgorithm ``rsa-sha256`` signs
+    AuthnRequests (left out, Cognate's default: they are signed too); IDPSignout takes
+    ``false`` only: Cognate does not sign users out at the IdP."""
+    options: dict[str, Any] = {}
+    for key, value in details.items():
+        if key in READ_ONLY:
+            continue
+        if key in PROVIDER_DETAILS:
+            options[PROVIDER_DETAILS[key]] = value
+        elif key in PROVIDER_FLAGS and str(value).lower() in ("true", "false"):
+            options[PROVIDER_FLAGS[key]] = str(value).lower() == "true"
+        elif key == "RequestSigningAlgorithm" and value == SIGNING_ALGORITHM:
+            options["sign_requests"] = True
+        elif key == "IDPSignout" and str(value).lower() == "false":
+            continue
+        else:
+            raise InvalidInput(f"ProviderDetails: {key}={str(value)[:64]!r} is not supported for SAML identity providers")
+    return options
+
+
+def provider_details(details: Mapping[str, Any]) -> dict[str, str]:
+    out = {key: str(details[option]) for key, option in PROVIDER_DETAILS.items() if details.get(option)}
+    out.update({key: str(bool(details.get(option))).lower() for key, option in PROVIDER_FLAGS.items()})
+    out["IDPSignout"] = "false"
+    if details.get("sign_requests"):
+        out["RequestSigningAlgorithm"] = SIGNING_ALGORITHM
+    if details.get("sso_url"):
+        out["SSORedirectBindingURI"] = str(details["sso_url"])
+    if details.get("slo_url"):
+        out["SLORedirectBindingURI"] = str(details["slo_url"])
+    return out
 
 
 def open(idp: IdentityProvider) -> SAMLConnector:  # noqa: A001 - the registry's name

@@ -5,7 +5,7 @@ import datetime as dt
 import hashlib
 from typing import Any
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import InstrumentedAttribute, Session, joinedload, selectinload
 
@@ -76,6 +76,10 @@ def page(session: Session, stmt: Select[Any], key: InstrumentedAttribute[int], a
     if limit is not None:
         stmt = stmt.limit(limit)
     return list(session.scalars(stmt))
+
+
+def count_users(session: Session, pool_id: str) -> int:
+    return session.scalar(select(func.count()).select_from(User).where(User.pool_id == pool_id)) or 0
 
 
 def idp_names(session: Session, pool_id: str) -> list[str]:

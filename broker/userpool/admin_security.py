@@ -24,6 +24,7 @@ from ..store.models import User, UserPool
 from ..store.state import StateStore
 from . import accounts, admin, audit, lockout, messages, password_rules, srp_verifiers
 from .passwords import PasswordPolicy, hash_password
+from .mfa_settings import FACTORS
 from .security import ACTIONS, LEVELS, Security
 from .senders import Sender, Sms, SmsSender
 
@@ -155,13 +156,18 @@ def unlock(session: Session, state: StateStore | None, pool_id: str, username: s
 
 
 def update_pool(session: Session, pool_id: str, mfa: str | None = None, adaptive: dict[str, str] | None = None,
-                link_by_email: bool | None = None, **changes: Any) -> UserPool:
-    """UpdateUserPool for the security settings: ``changes`` are :class:`Security` fields
-    (None: unchanged); ``adaptive`` maps risk levels to actions, merged into the current map;
-    ``link_by_email`` links a first federated sign-in to the user with that verified email."""
+                link_by_email: bool | None = None, name: str | None = None, self_signup: bool | None = None,
+                password_policy: dict[str, Any] | None = None, **changes: Any) -> UserPool:
+    """UpdateUserPool for the settings given (None: unchanged): ``changes`` are
+    :class:`Security` fields; ``adaptive`` maps risk levels to actions, merged into the
+    current map; ``link_by_email`` links a first federated sign-in to the user with that
+    verified email; ``password_policy`` replaces the policy (:class:`PasswordPolicy` fields)."""
     pool = admin.require_pool(session, pool_id)
     if mfa is not None and mfa not in admin.MFA:
         raise InvalidInput(f"--mfa must be one of {', '.join(admin.MFA)}")
+    if mfa in ("ON", "OPTIONAL") and not pool.mfa_methods:
+        raise InvalidInput("the pool offers no second factor: choose some first (SetUserPoolMfaConfig, "
+                           "broker pool set-mfa)")
     current = Security.of(pool.security)
     given = {k: v for k, v in changes.items() if v is not None}
     unknown = set(given) - {f.name for f in dataclasses.fields(Security)}
@@ -169,18 +175,24 @@ def update_pool(session: Session, pool_id: str, mfa: str | None = None, adaptive
         raise InvalidInput(f"unknown security setting {sorted(unknown)[0]!r}")
     if adaptive:
         given["adaptive"] = {**current.adaptive, **{k.upper(): v.upper() for k, v in adaptive.items()}}
-    if mfa is None and link_by_email is None and not given:
+    policy = admin.check_password_policy(password_policy) if password_policy is not None else None
+    pool_changes = {k: v for k, v in (("mfa", mfa), ("link_by_email", link_by_email), ("name", _name(name)),
+                                      ("self_signup", self_signup), ("password_policy", policy)) if v is not None}
+    if not pool_changes and not given:
         raise InvalidInput("give at least one setting to change")
     updated = dataclasses.replace(current, **given).check()
-    if mfa is not None:
-        pool.mfa = mfa
-    if link_by_email is not None:
-        pool.link_by_email = link_by_email
-        given["link_by_email"] = link_by_email
+    for key, value in pool_changes.items():
+        setattr(pool, key, value)
     pool.security = updated.as_dict()
     session.flush()
-    audit.record(session, pool.id, "UpdateUserPool", audit.PASS, **({"mfa": mfa} if mfa else {}), **given)
+    audit.record(session, pool.id, "UpdateUserPool", audit.PASS, **pool_changes, **given)
     return pool
+
+
+def _name(name: str | None) -> str | None:
+    if name is not None and not 1 <= len(name.strip()) <= 128:
+        raise InvalidInput("pool name must have 1 to 128 characters")
+    return name.strip() if name is not None else None
 
 
 def parse_adaptive(values: tuple[str, ...] | list[str]) -> dict[str, str]:
@@ -221,3 +233,21 @@ def describe_pool(pool: UserPool) -> dict[str, Any]:
 
 def _camel(name: str) -> str:
     return "".join(part.capitalize() for part in name.split("_"))
+
+
+def set_mfa_config(session: Session, pool_id: str, mfa: str, methods: list[str]) -> UserPool:
+    """SetUserPoolMfaConfig: whether sign-ins ask for a second factor (OFF, OPTIONAL, ON)
+    and which factors users may choose (``TOTP``, ``EMAIL_OTP``, ``SMS_OTP``). A pool that
+    asks for one offers at least one, as Cognito requires."""
+    pool = admin.require_pool(session, pool_id)
+    if mfa not in admin.MFA:
+        raise InvalidInput(f"MFA must be one of {', '.join(admin.MFA)}")
+    unknown = sorted(set(methods) - set(FACTORS))
+    if unknown:
+        raise InvalidInput(f"unknown second factor {unknown[0]!r}: one of {', '.join(FACTORS)}")
+    if mfa != "OFF" and not methods:
+        raise InvalidInput("Invalid MFA configuration given, can't turn on MFA without any MFA type enabled")
+    pool.mfa, pool.mfa_methods = mfa, [m for m in FACTORS if m in methods]
+    session.flush()
+    audit.record(session, pool.id, "SetUserPoolMfaConfig", audit.PASS, mfa=mfa, methods=pool.mfa_methods)
+    return pool

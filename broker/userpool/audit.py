@@ -20,10 +20,11 @@ Details never hold secrets: no passwords, codes, tokens or their hashes, client 
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .. import observability
@@ -79,3 +80,31 @@ def describe(event: AuditEvent) -> dict[str, Any]:
         "CreationDate": event.created_at.isoformat(), "Username": event.username,
         "IpAddress": event.ip, "RiskLevel": event.risk, "Details": event.details,
     }
+
+
+def last_changes(session: Session, pool_ids: list[str], events: tuple[str, ...]) -> dict[str, Any]:
+    """When each pool of ``pool_ids`` last had one of ``events`` (only those that had one):
+    Cognate keeps no modification date of its own for what its audit log records."""
+    if not pool_ids:
+        return {}
+    stmt = (select(AuditEvent.pool_id, func.max(AuditEvent.created_at))
+            .where(AuditEvent.pool_id.in_(pool_ids), AuditEvent.event.in_(events), AuditEvent.outcome == PASS)
+            .group_by(AuditEvent.pool_id))
+    return {pool_id: _aware(when) for pool_id, when in session.execute(stmt)}
+
+
+def _aware(when: Any) -> Any:
+    """``max()`` bypasses the column type: SQLite hands back naive text or datetimes."""
+    if isinstance(when, str):
+        when = dt.datetime.fromisoformat(when)
+    return when.replace(tzinfo=dt.timezone.utc) if when is not None and when.tzinfo is None else when
+
+
+def last_client_change(session: Session, pool_id: str, client_id: str, scan: int = 500) -> Any:
+    """When app client ``client_id`` last changed (UpdateUserPoolClient, RotateClientSecret),
+    among the pool's ``scan`` newest such events; None if none of them is about it."""
+    stmt = (select(AuditEvent.created_at, AuditEvent.details)
+            .where(AuditEvent.pool_id == pool_id, AuditEvent.event.in_(("UpdateUserPoolClient", "RotateClientSecret")))
+            .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc()).limit(scan))
+    return next((when for when, details in session.execute(stmt) if (details or {}).get("client_id") == client_id),
+                None)

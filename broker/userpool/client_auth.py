@@ -69,6 +69,15 @@ def seal_secret(session: Session, client: AppClient, clear: str) -> None:
     client.secret_sealed = sealing.of(session).seal(SEAL_PURPOSE, clear.encode(), bound_to=client.id)
 
 
+def secret_of(session: Session, client: AppClient) -> str | None:
+    """``client``'s secret in clear (DescribeUserPoolClient shows it, as Cognito does); None
+    for a public client, or one whose secret was kept before secrets were sealed."""
+    if client.secret_hash is None or client.secret_sealed is None:
+        return None
+    raw = sealing.of(session).unseal(SEAL_PURPOSE, client.secret_sealed, bound_to=client.id)
+    return raw.decode() if raw is not None else None
+
+
 def check_client_secret(client: AppClient, given: str | None) -> bool:
     """Whether ``given`` is ``client``'s secret itself (``ClientSecret`` of
     GetTokensFromRefreshToken and RevokeToken); a client without a secret needs none."""

@@ -28,6 +28,8 @@ RESERVED = {"cognito"}
 MAX_IDENTIFIERS = 50
 #: The user attribute holding the user's links, a JSON string as in Cognito.
 IDENTITIES = "identities"
+#: How a secret is shown: never in clear.
+MASK = "*" * 8
 
 
 def create_idp(session: Session, pool_id: str, provider_type: str, name: str, options: dict[str, Any],
@@ -54,11 +56,9 @@ def update_idp(session: Session, pool_id: str, name: str, options: dict[str, Any
                attribute_mapping: dict[str, str] | None = None, identifiers: list[str] | None = None) -> IdentityProvider:
     idp = require_idp(session, pool_id, name)
     details = registry.configure(idp.type, options, dict(idp.details)) if options else idp.details
-    if attribute_mapping is not None:
-        idp.attribute_mapping = check_mapping(attribute_mapping)
-    if identifiers is not None:
-        idp.identifiers = check_identifiers(session, pool_id, name, identifiers)
-    idp.details = details
+    mapping = check_mapping(attribute_mapping) if attribute_mapping is not None else idp.attribute_mapping
+    routed = check_identifiers(session, pool_id, name, identifiers) if identifiers is not None else idp.identifiers
+    idp.details, idp.attribute_mapping, idp.identifiers = details, mapping, routed  # all checked: nothing half-changed
     changed = sorted(options) + [k for k, v in (("attribute_mapping", attribute_mapping),
                                                 ("identifiers", identifiers)) if v is not None]
     audit.record(session, pool_id, "UpdateIdentityProvider", audit.PASS, provider=name, changed=changed)
@@ -137,12 +137,37 @@ def check_identifiers(session: Session, pool_id: str, name: str, identifiers: li
 def describe_idp(idp: IdentityProvider) -> dict[str, Any]:
     """Cognito's DescribeIdentityProvider shape; secrets and private keys are never shown."""
     hidden = set(registry.module(idp.type).SECRETS)
-    details = {k: ("*" * 8 if k in hidden else v) for k, v in idp.details.items()}
+    details = {k: (MASK if k in hidden else v) for k, v in idp.details.items()}
     return {
         "UserPoolId": idp.pool_id, "ProviderName": idp.name, "ProviderType": idp.type,
         "ProviderDetails": details, "AttributeMapping": idp.attribute_mapping, "IdpIdentifiers": idp.identifiers,
         "CreationDate": idp.created_at.isoformat(), "LastModifiedDate": idp.updated_at.isoformat(),
     }
+
+
+def options_from_cognito(provider_type: str, details: dict[str, str]) -> dict[str, Any]:
+    """Cognito's ``ProviderDetails`` as the connector's options. A secret sent back as
+    :func:`cognito_details` shows it (masked) keeps its value, so a description read,
+    changed and sent back as a whole changes what it changed only."""
+    if provider_type not in registry.TYPES:
+        raise InvalidInput(f"ProviderType must be one of {', '.join(registry.TYPES)}")
+    hidden = set(registry.module(provider_type).SECRETS)
+    options = registry.from_provider_details(provider_type, details)
+    return {k: v for k, v in options.items() if not (k in hidden and v == MASK)}
+
+
+def mapping_from_cognito(mapping: dict[str, str] | None) -> dict[str, str] | None:
+    """Cognito's AttributeMapping; its ``username: sub`` (which Cognito adds by itself) is
+    what Cognate does anyway: the upstream subject names the user."""
+    if mapping is None:
+        return None
+    return {k: v for k, v in mapping.items() if not (k == "username" and v == "sub")}
+
+
+def cognito_details(idp: IdentityProvider) -> dict[str, str]:
+    """The IdP's ``ProviderDetails`` under Cognito's names, secrets masked."""
+    hidden = set(registry.module(idp.type).SECRETS)
+    return {k: (MASK if k in hidden else v) for k, v in registry.provider_details(idp.type, idp.details).items()}
 
 
 def link_user(session: Session, pool_id: str, username: str, provider: str, subject: str) -> UserIdentity:

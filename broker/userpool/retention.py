@@ -31,7 +31,7 @@ from ..errors import InvalidInput
 from ..oauth.keys import SKEW
 from ..store import prune as rows
 from ..store.models import AuditEvent, Device, RefreshToken, RevokedOrigin, utcnow
-from .admin import LIMITS
+from .app_clients import LIMITS
 
 #: Rows per statement and transaction.
 BATCH = 5000

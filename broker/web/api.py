@@ -12,7 +12,7 @@ from ..oauth.issue import issuer
 from ..oauth.tokens import attribute_claims
 from ..oauth.verify import InvalidToken, verify_access_token
 from ..runtime import runtime
-from ..userpool.admin import STANDARD_SCOPES
+from ..userpool.app_clients import STANDARD_SCOPES
 from ..userpool.client_attributes import readable
 from .pools import pool_blueprint
 

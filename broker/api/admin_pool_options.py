@@ -1,0 +1,109 @@
+"""A pool's MFA configuration (GetUserPoolMfaConfig, SetUserPoolMfaConfig) and its custom
+domain (CreateUserPoolDomain, DescribeUserPoolDomain, DeleteUserPoolDomain), signed with an
+admin key.
+https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_SetUserPoolMfaConfig.html
+
+**MFA:** a factor's configuration given turns it on for the pool's users, one left out
+turns it off, as on Cognito. Cognate writes its own code messages (translated into the
+user's language), so a custom ``Message``/``Subject``/``SmsAuthenticationMessage`` is
+refused; an ``SmsConfiguration`` (an SNS role) is accepted and unused: Cognate sends text
+messages through its own SMS webhook.
+
+**Domains:** a custom domain serves a pool's hosted pages at ``/``; the mapping is the
+server's configuration (``BROKER_DOMAINS``, or the ``[domains]`` table of ``BROKER_CONFIG``),
+read by every node when it starts. So these operations describe the mapping and confirm a
+domain already mapped to the pool; adding or removing one is a configuration change, and
+the answer says which.
+"""
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from ..userpool import admin_keys, admin_security, mfa
+from .call import Call
+from .errors import AwsError
+from .registry import operation
+
+#: Cognito's name of each factor's configuration.
+FACTOR_CONFIGS = {"SoftwareTokenMfaConfiguration": mfa.TOTP, "EmailMfaConfiguration": mfa.EMAIL_OTP,
+                  "SmsMfaConfiguration": mfa.SMS_OTP}
+#: Message settings of each configuration, which Cognate does not take.
+OWN_MESSAGES = {"EmailMfaConfiguration": ("Message", "Subject"), "SmsMfaConfiguration": ("SmsAuthenticationMessage",)}
+
+
+@operation("GetUserPoolMfaConfig")
+def get_user_pool_mfa_config(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    pool = call.admin_pool(params["UserPoolId"])
+    return mfa_config(pool.mfa, pool.mfa_methods)
+
+
+@operation("SetUserPoolMfaConfig")
+def set_user_pool_mfa_config(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    pool = call.admin_pool(params["UserPoolId"])
+    if params.get("WebAuthnConfiguration") is not None:
+        raise AwsError("InvalidParameterException", "WebAuthnConfiguration is not supported by Cognate.")
+    methods = []
+    for member, factor in FACTOR_CONFIGS.items():
+        config = params.get(member)
+        if config is None or config.get("Enabled") is False:
+            continue
+        own = [name for name in OWN_MESSAGES.get(member, ()) if config.get(name) is not None]
+        if own:
+            raise AwsError("InvalidParameterException",
+                           f"{member}.{own[0]} is not supported by Cognate: it sends its own translated messages.")
+        methods.append(factor)
+    mode = params.get("MfaConfiguration") or pool.mfa
+    updated = admin_security.set_mfa_config(call.session, pool.id, mode, methods)
+    return mfa_config(updated.mfa, updated.mfa_methods)
+
+
+def mfa_config(mode: str, methods: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {"MfaConfiguration": mode, "SoftwareTokenMfaConfiguration": {"Enabled": mfa.TOTP in methods}}
+    if mfa.EMAIL_OTP in methods:
+        out["EmailMfaConfiguration"] = {}
+    if mfa.SMS_OTP in methods:
+        out["SmsMfaConfiguration"] = {}
+    return out
+
+
+@operation("CreateUserPoolDomain")
+def create_user_pool_domain(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    pool = call.admin_pool(params["UserPoolId"])
+    domain = params["Domain"].lower()
+    mapped = call.runtime.settings.domains.get(domain)
+    if mapped == pool.id:
+        return {"CloudFrontDomain": _target(call)}
+    if mapped is not None:
+        raise AwsError("InvalidParameterException", "Domain already associated with another user pool.")
+    raise AwsError("InvalidParameterException",
+                   f"Cognate maps custom domains in its configuration: add {domain}={pool.id} to BROKER_DOMAINS "
+                   "(or the [domains] table of BROKER_CONFIG) on every node and restart them.")
+
+
+@operation("DescribeUserPoolDomain")
+def describe_user_pool_domain(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    """An unknown domain, or one of a pool the key may not see, is an empty description."""
+    domain = params["Domain"].lower()
+    pool_id = call.runtime.settings.domains.get(domain)
+    key = call.admin_key
+    if pool_id is None or key is None or not admin_keys.allows(key, pool_id):
+        return {"DomainDescription": {}}
+    return {"DomainDescription": {"UserPoolId": pool_id, "AWSAccountId": "000000000000", "Domain": domain,
+                                  "CloudFrontDistribution": _target(call), "Version": "1", "Status": "ACTIVE"}}
+
+
+@operation("DeleteUserPoolDomain")
+def delete_user_pool_domain(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    pool = call.admin_pool(params["UserPoolId"])
+    domain = params["Domain"].lower()
+    if call.runtime.settings.domains.get(domain) != pool.id:
+        raise AwsError("InvalidParameterException", "No such domain or user pool exists.")
+    raise AwsError("InvalidParameterException",
+                   f"Cognate maps custom domains in its configuration: remove {domain} from BROKER_DOMAINS "
+                   "(or the [domains] table of BROKER_CONFIG) on every node and restart them.")
+
+
+def _target(call: Call) -> str:
+    """Where a custom domain's DNS name points: this server's own host."""
+    return urlsplit(call.runtime.settings.base_url).hostname or ""
