@@ -4,17 +4,11 @@ as PHC strings, verify the right password only, and ask to be upgraded to Argon2
 from __future__ import annotations
 
 import pytest
-from django.conf import settings
 
+import tests.django_hashers  # noqa: F401  (Django's hashers, configured once)
 from broker.errors import InvalidInput
 from broker.userpool.hash_formats import Firebase, HashRejected, recognise, verify
 from broker.userpool.passwords import needs_rehash, verify_password
-
-if not settings.configured:
-    settings.configure(PASSWORD_HASHERS=[
-        "django.contrib.auth.hashers.PBKDF2PasswordHasher", "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
-        "django.contrib.auth.hashers.Argon2PasswordHasher", "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
-        "django.contrib.auth.hashers.BCryptPasswordHasher", "django.contrib.auth.hashers.ScryptPasswordHasher"])
 
 PASSWORD = "Ünïcode-Pässword 1!"
 

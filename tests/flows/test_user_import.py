@@ -18,14 +18,11 @@ import bcrypt
 import pyotp
 import pytest
 import sqlalchemy as sa
-from django.conf import settings
 
+import tests.django_hashers  # noqa: F401  (Django's hashers, configured once)
 from tests.aws import api_broker, cognito_idp, refused
 from tests.rp import CALLBACK
 from tests.smtp import MailServer, code_in
-
-if not settings.configured:
-    settings.configure(PASSWORD_HASHERS=["django.contrib.auth.hashers.PBKDF2PasswordHasher"])
 
 USERS = 10_000
 FLOWS = ("--auth-flow", "ALLOW_USER_PASSWORD_AUTH", "--auth-flow", "ALLOW_REFRESH_TOKEN_AUTH")
