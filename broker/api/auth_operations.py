@@ -41,7 +41,8 @@ REFUSALS = {
     NOT_OFFERED: ("InvalidParameterException", "The chosen second factor is not one of those offered."),
 }
 EXPIRED = "Invalid session for the user, session is expired."
-#: The step a challenge's answer must find its session at.
+#: The step a challenge's answer must find its session at, where it is not the challenge's
+#: own: MFA_SETUP is answered once VerifySoftwareToken has enrolled the first code.
 ANSWERED_AT = {MFA_SETUP: signin.SETUP_DONE}
 
 
@@ -185,7 +186,7 @@ def associate_software_token(call: Call, params: dict[str, Any]) -> dict[str, An
         from .account_mfa import associate_for_user  # the signed-in user's own enrolment
 
         return associate_for_user(call, params["AccessToken"])
-    progress, _user = _resume(call, params.get("Session"), None, None, MFA_SETUP)
+    progress, _user = _resume(call, params.get("Session"), None, None, MFA_SETUP, step=MFA_SETUP)
     progress = signin.setup_secret(progress)
     return {"SecretCode": progress["secret"], "Session": sessions.open_session(call.runtime.state, progress)}
 
@@ -198,7 +199,7 @@ def verify_software_token(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 
         return verify_for_user(call, params["AccessToken"], params["UserCode"])
     token = params.get("Session")
-    progress, user = _resume(call, token, None, None, MFA_SETUP)
+    progress, user = _resume(call, token, None, None, MFA_SETUP, step=MFA_SETUP)
     pool = call.runtime.config.pool(call.session, progress["pool"])
     if pool is None or not progress.get("secret"):
         _keep(call, progress, token)
@@ -269,15 +270,17 @@ def _env(call: Call, pool: UserPool, device_key: str | None) -> signin.Env:
 
 
 def _resume(call: Call, token: str | None, pool: UserPool | None, client: AppClient | None,
-            name: str) -> tuple[dict[str, Any], User]:
-    """The sign-in ``token`` (a Session) names, at the step that ``name`` answers, and its
-    user; anything else is an expired session, and changes nothing."""
+            name: str, step: str | None = None) -> tuple[dict[str, Any], User]:
+    """The sign-in ``token`` (a Session) names, waiting at ``step`` (by default the step
+    that answers the challenge ``name``), and its user; anything else is an expired session,
+    and changes nothing."""
+    step = step or ANSWERED_AT.get(name, name)
     progress = sessions.take(call.runtime.state, token, pool.id if pool else None, client.id if client else None)
     if progress is None:
         raise AwsError("NotAuthorizedException", EXPIRED)
-    if progress.get("step") not in (name, ANSWERED_AT.get(name)):
+    if progress.get("step") != step:
         _keep(call, progress, token)
-        raise AwsError("InvalidParameterException", f"The session is not waiting for the {name} challenge.")
+        raise AwsError("InvalidParameterException", f"The session is not waiting for this {name} step.")
     user = call.session.get(User, progress.get("user_id") or 0)
     if user is None or not signin.still_current(progress, user):
         raise AwsError("NotAuthorizedException", EXPIRED)

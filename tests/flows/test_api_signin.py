@@ -128,6 +128,10 @@ def test_totp_is_enrolled_at_mfa_setup_then_asked_for(server, idp):
     _user(server, pool, "ann", "--confirmed")
     setup = _sign_in(idp, client["ClientId"])
     assert setup["ChallengeName"] == "MFA_SETUP"
+    skipped = _error(lambda: idp.respond_to_auth_challenge(  # no TOTP enrolled yet: no tokens
+        ClientId=client["ClientId"], ChallengeName="MFA_SETUP", Session=setup["Session"],
+        ChallengeResponses={"USERNAME": "ann"}))
+    assert skipped[0] == "InvalidParameterException"
     associated = idp.associate_software_token(Session=setup["Session"])
     totp = pyotp.TOTP(associated["SecretCode"])
     wrong = _error(lambda: idp.verify_software_token(Session=associated["Session"], UserCode="000000"))
