@@ -7,8 +7,9 @@ Refused, as AWS refuses them, and before anything is read or written:
 - no ``Authorization`` header → ``MissingAuthenticationTokenException``;
 - an unknown key → ``UnrecognizedClientException``;
 - a wrong signature, another service's scope, an ``X-Amz-Date`` more than 5 minutes away,
-  a scope date that is not the request's, a signature that leaves out ``host`` or
-  ``x-amz-date``, or a body whose hash is not the one signed → ``InvalidSignatureException``.
+  a scope date that is not the request's, a signature that leaves out ``host``,
+  ``content-type`` or any ``x-amz-*`` header sent (``X-Amz-Target`` names the operation),
+  or a body whose hash is not the one signed → ``InvalidSignatureException``.
 Any region is accepted: Cognate has one.
 
     key = verify(call, service="cognito-idp", body=request.get_data())
@@ -69,7 +70,7 @@ def verify(session: object, headers: Mapping[str, str], body: bytes, host: str, 
         raise AwsError("UnrecognizedClientException", "The security token included in the request is invalid.")
     secret = admin_keys.secret_of(session, key)  # type: ignore[arg-type]
     stamp = headers.get("X-Amz-Date", "")
-    _check_scope(parts, service, stamp, now or dt.datetime.now(dt.timezone.utc))
+    _check_scope(parts, service, stamp, now or dt.datetime.now(dt.timezone.utc), list(headers.keys()))
     claimed = headers.get("X-Amz-Content-SHA256")
     if claimed is not None and claimed != hashlib.sha256(body).hexdigest():
         raise _invalid("The request body is not the one that was signed.")
@@ -84,12 +85,16 @@ def verify(session: object, headers: Mapping[str, str], body: bytes, host: str, 
     return key
 
 
-def _check_scope(parts: re.Match[str], service: str, stamp: str, now: dt.datetime) -> None:
+def _check_scope(parts: re.Match[str], service: str, stamp: str, now: dt.datetime, present: list[str]) -> None:
     if parts["service"] != service:
         raise _invalid(f"Credential should be scoped to correct service: '{service}'.")
     signed = parts["signed"].split(";")
     if "host" not in signed or "x-amz-date" not in signed:
         raise _invalid("The host and x-amz-date headers must be signed.")
+    unsigned = sorted(name for name in (h.lower() for h in present)
+                      if (name.startswith("x-amz-") or name == "content-type") and name not in signed)
+    if unsigned:  # SigV4: every x-amz-* header sent is signed; else X-Amz-Target could be swapped
+        raise _invalid(f"These headers must be signed: {', '.join(unsigned)}.")
     try:
         when = dt.datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.timezone.utc)
     except ValueError:

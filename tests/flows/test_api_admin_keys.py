@@ -35,9 +35,11 @@ def admin(server, key: dict, region: str = "eu-west-3"):
 
 
 def signed(server, key: dict, operation: str, body: dict, service: str = "cognito-idp",
-           when: dt.datetime | None = None, sent_body: dict | None = None) -> requests.Response:
+           when: dt.datetime | None = None, sent_body: dict | None = None,
+           sent_operation: str | None = None) -> requests.Response:
     """A call signed by botocore's own signer at ``when``, its body replaced by ``sent_body``
-    after signing (a tampered replay)."""
+    after signing (a tampered replay); with ``sent_operation``, the signature leaves out
+    ``X-Amz-Target``, which then names another operation."""
     data = json.dumps(body).encode()
     request = AWSRequest(method="POST", url=server.base_url + "/", data=data, headers={
         "Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": TARGET + operation})
@@ -45,10 +47,15 @@ def signed(server, key: dict, operation: str, body: dict, service: str = "cognit
     stamp = (when or dt.datetime.now(dt.timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
     request.headers["X-Amz-Date"] = stamp
     request.context["timestamp"] = stamp
+    if sent_operation:
+        del request.headers["X-Amz-Target"]
     signature = signer.signature(signer.string_to_sign(request, signer.canonical_request(request)), request)
     signer._inject_signature_to_request(request, signature)
     sent = json.dumps(sent_body).encode() if sent_body is not None else data
-    return requests.post(server.base_url + "/", data=sent, headers=dict(request.headers.items()), timeout=10)
+    headers = dict(request.headers.items())
+    if sent_operation:
+        headers["X-Amz-Target"] = TARGET + sent_operation
+    return requests.post(server.base_url + "/", data=sent, headers=headers, timeout=10)
 
 
 @pytest.fixture
@@ -81,7 +88,7 @@ def test_the_secret_is_sealed_in_the_database(server):
 
 
 @pytest.mark.parametrize("tamper", ["unsigned", "wrong secret", "unknown key", "wrong service", "stale", "future",
-                                    "tampered body"])
+                                    "tampered body", "unsigned target"])
 def test_bad_signatures_are_refused_and_change_nothing(server, site, tamper):
     key = server.cli_json("admin-key", "create")
     body = {"UserPoolId": site, "Username": "ada"}
@@ -97,6 +104,8 @@ def test_bad_signatures_are_refused_and_change_nothing(server, site, tamper):
         r = signed(server, key, "AdminGetUser", body, service="s3")
     elif tamper in ("stale", "future"):
         r = signed(server, key, "AdminGetUser", body, when=now + dt.timedelta(minutes=-6 if tamper == "stale" else 6))
+    elif tamper == "unsigned target":  # a captured AdminGetUser resent as AdminDeleteUser
+        r = signed(server, key, "AdminGetUser", body, sent_operation="AdminDeleteUser")
     else:
         r = signed(server, key, "AdminGetUser", body, sent_body={"UserPoolId": site, "Username": "nobody"})
     expected = {"unsigned": "MissingAuthenticationTokenException",
