@@ -119,3 +119,12 @@ def test_one_lockout_whichever_door_the_tries_come_through(server: Any, admin: A
     assert refused(lambda: public_sign_in(PASSWORD))[0] == "NotAuthorizedException"
     server.cli("user", "unlock", "--pool", pool, "--username", "ann")
     assert "AccessToken" in admin_sign_in(admin, pool, client)["AuthenticationResult"]
+
+
+def test_strangers_failures_through_a_backend_do_not_slow_other_users_down(server: Any, admin: Any) -> None:
+    """Without ContextData every sign-in a backend makes comes from its one address: the
+    per-address throttle must not let one attacker's failures hold up everyone."""
+    pool, client = site(server)
+    for i in range(35):  # past the per-address allowance (10 × the free tries)
+        refused(lambda: admin_sign_in(admin, pool, client, password="Wrong-Horse-1!", username=f"ghost{i}"))
+    assert "AccessToken" in admin_sign_in(admin, pool, client)["AuthenticationResult"]
