@@ -139,7 +139,19 @@ def _body(raw: bytes) -> dict[str, Any]:
         raise errors.serialization("Start of list found where not expected.")
     if not isinstance(params, dict):
         raise errors.serialization("Expected a JSON object.")
+    if _has_nul(params):  # no text Cognito stores holds one, and PostgreSQL refuses it
+        raise AwsError("InvalidParameterException", "1 validation error detected: a value contains a NUL character")
     return params
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def _no_constant(name: str) -> NoReturn:

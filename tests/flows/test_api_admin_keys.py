@@ -143,3 +143,17 @@ def test_user_operations_need_no_signature_and_admin_ones_refuse_a_user_token(se
                       headers={"X-Amz-Target": TARGET + "AdminGetUser", "Content-Type": "application/x-amz-json-1.1",
                                "Authorization": f"Bearer {access}"})
     assert r.json()["__type"] == "InvalidSignatureException"
+
+
+def test_nul_characters_are_refused_before_postgresql_sees_them(make_broker, postgres_url):
+    server = make_broker(database_url=postgres_url)
+    pool = server.pool()
+    key = server.cli_json("admin-key", "create")
+    client = admin(server, key)
+    for call in (lambda: client.list_users(UserPoolId=pool, Filter='email ^= "a\x00b"'),
+                 lambda: client.create_group(UserPoolId=pool, GroupName="g", Description="a\x00b"),
+                 lambda: client.admin_disable_provider_for_user(UserPoolId=pool, User={
+                     "ProviderName": "Google", "ProviderAttributeName": "Cognito_Subject",
+                     "ProviderAttributeValue": "a\x00b"})):
+        assert refused(call)[0] == "InvalidParameterException"
+    assert client.list_groups(UserPoolId=pool)["Groups"] == []
