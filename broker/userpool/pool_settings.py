@@ -184,6 +184,8 @@ def _adaptive(addons: dict[str, Any] | None, current: UserPool | None) -> dict[s
     mode = (addons or {}).get("AdvancedSecurityMode")
     if (addons or {}).get("AdvancedSecurityAdditionalFlows"):
         raise InvalidInput("UserPoolAddOns.AdvancedSecurityAdditionalFlows is not supported by Cognate")
+    if addons is None and current is not None:  # left out of an update: the pool keeps its own
+        return dict(Security.of(current.security).adaptive)
     if addons is None or mode == "ENFORCED":
         mine = Security.of(current.security).adaptive if current else ALLOW_ALL
         return dict(mine) if addons is not None and mine != ALLOW_ALL else dict(Security().adaptive)

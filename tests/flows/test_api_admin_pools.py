@@ -103,7 +103,7 @@ def test_a_pool_created_with_cognito_settings_shows_and_applies_them(server, sit
 
 def test_update_user_pool_resets_what_it_leaves_out_and_keeps_what_only_cognate_has(server, idp):
     pool = idp.create_user_pool(PoolName="reset", **SETTINGS)["UserPool"]["Id"]
-    server.cli("pool", "update", "--pool", pool, "--lockout-threshold", "9")
+    server.cli("pool", "update", "--pool", pool, "--lockout-threshold", "9", "--adaptive", "MEDIUM=MFA")
     before = idp.describe_user_pool(UserPoolId=pool)["UserPool"]["LastModifiedDate"]
     idp.update_user_pool(UserPoolId=pool, MfaConfiguration="OFF", PoolName="renamed")
     shown = idp.describe_user_pool(UserPoolId=pool)["UserPool"]
@@ -116,7 +116,9 @@ def test_update_user_pool_resets_what_it_leaves_out_and_keeps_what_only_cognate_
     assert shown["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is False
     assert "EmailSubject" not in shown["VerificationMessageTemplate"]
     assert shown["LastModifiedDate"] >= before
-    assert server.cli_json("pool", "describe", "--pool", pool)["UserPool"]["Security"]["LockoutThreshold"] == 9
+    kept = server.cli_json("pool", "describe", "--pool", pool)["UserPool"]["Security"]
+    assert kept["LockoutThreshold"] == 9
+    assert kept["AdaptivePolicy"]["MEDIUM"] == "MFA"  # UserPoolAddOns left out: the pool's own levels stay
 
 
 @pytest.mark.parametrize("change, named", [
