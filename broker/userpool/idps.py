@@ -59,6 +59,7 @@ def update_idp(session: Session, pool_id: str, name: str, options: dict[str, Any
     mapping = check_mapping(attribute_mapping) if attribute_mapping is not None else idp.attribute_mapping
     routed = check_identifiers(session, pool_id, name, identifiers) if identifiers is not None else idp.identifiers
     idp.details, idp.attribute_mapping, idp.identifiers = details, mapping, routed  # all checked: nothing half-changed
+    session.flush()  # updated_at is set at the flush: the answer shows the new one
     changed = sorted(options) + [k for k, v in (("attribute_mapping", attribute_mapping),
                                                 ("identifiers", identifiers)) if v is not None]
     audit.record(session, pool_id, "UpdateIdentityProvider", audit.PASS, provider=name, changed=changed)

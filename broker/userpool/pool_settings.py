@@ -103,7 +103,8 @@ def from_cognito(params: dict[str, Any], current: UserPool | None) -> PoolSettin
                 "adaptive": _adaptive(given.get("UserPoolAddOns"), current)}
     dataclasses.replace(Security.of(current.security if current else None), **security).check()
     templates = {"verification": _verification(given), "invitation": _invitation(admin_create)}
-    required = _required(given["Schema"]) if "Schema" in given else ([] if current is None else None)
+    # Schema is CreateUserPool's only: UpdateUserPool has no such member, and ignores it as AWS does
+    required = (_required(given["Schema"]) if "Schema" in given else []) if current is None else None
     return PoolSettings(name=given.get("PoolName"), mfa=given.get("MfaConfiguration", "OFF"),
                         self_signup=not admin_create.get("AllowAdminCreateUserOnly", False),
                         password_policy=policy.as_dict(), security=security, templates=templates,
