@@ -1,6 +1,7 @@
-"""Refreshing at the JSON API: InitiateAuth with REFRESH_TOKEN_AUTH (or REFRESH_TOKEN), which
-never rotates the refresh token, and GetTokensFromRefreshToken (what Amplify v6 calls),
-which rotates it when the client rotates refresh tokens, exactly as ``/oauth2/token`` does.
+"""Refreshing at the JSON API: InitiateAuth with REFRESH_TOKEN_AUTH (or REFRESH_TOKEN; what
+amazon-cognito-identity-js and pycognito call) and GetTokensFromRefreshToken (what Amplify
+v6 calls), both rotating the refresh token when the client rotates refresh tokens, exactly
+as ``/oauth2/token`` does.
 One token system serves both doors: a refresh token from the hosted UI refreshes here and
 one from here at ``/oauth2/token``; revoking it at either ends it at both.
 https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_GetTokensFromRefreshToken.html
@@ -27,17 +28,23 @@ INVALID = "Invalid Refresh Token"
 
 
 def refresh_token_auth(call: Call, client: AppClient, pool: UserPool, auth: dict[str, str]) -> dict[str, Any]:
-    """REFRESH_TOKEN_AUTH: new access and ID tokens; the refresh token stays as it is. With a
-    client secret, SECRET_HASH is computed over the username (or, as Cognito also accepts,
-    the user's ``sub``)."""
+    """REFRESH_TOKEN_AUTH: new access and ID tokens. With a client secret, SECRET_HASH is
+    computed over the username (or, as Cognito also accepts, the user's ``sub``).
+
+    On a client that rotates refresh tokens the token rotates here too, the successor in
+    ``AuthenticationResult.RefreshToken`` (amazon-cognito-identity-js and pycognito keep a
+    refresh token the answer brings). Cognito refuses this flow on such clients instead;
+    Cognate rotates public clients' tokens by default, and an unrotated refresh here would
+    let a stolen token mint access tokens without ever setting off reuse detection."""
     call.check_auth_flow(client, "ALLOW_REFRESH_TOKEN_AUTH")
-    token = _find(call, client, pool, auth.get("REFRESH_TOKEN"))
+    value = auth.get("REFRESH_TOKEN")
+    token = _find(call, client, pool, value)
     given = auth.get("SECRET_HASH")
     verdicts = {client_auth.check_secret_hash(call.session, client, name, given)
                 for name in (auth.get("USERNAME") or token.user.username, token.user.sub)}
     if SecretCheck.OK not in verdicts:
         call.check_secret_hash(client, auth.get("USERNAME") or token.user.username, {"AuthParameters": auth})
-    return {"ChallengeParameters": {}, "AuthenticationResult": _tokens(call, client, pool, token)}
+    return {"ChallengeParameters": {}, "AuthenticationResult": _refreshed(call, client, pool, token, str(value))}
 
 
 @operation("GetTokensFromRefreshToken")
@@ -49,16 +56,22 @@ def get_tokens_from_refresh_token(call: Call, params: dict[str, Any]) -> dict[st
         raise AwsError("NotAuthorizedException", f"Unable to verify secret for client {client.id}")
     call.check_auth_flow(client, "ALLOW_REFRESH_TOKEN_AUTH")
     token = _find(call, client, pool, params["RefreshToken"])
+    return {"AuthenticationResult": _refreshed(call, client, pool, token, params["RefreshToken"])}
+
+
+def _refreshed(call: Call, client: AppClient, pool: UserPool, token: StoredRefreshToken, value: str) -> dict[str, Any]:
+    """The tokens of a refresh, the refresh token rotated when the client rotates them (its
+    successor, and retries within the grace period, as at ``/oauth2/token``)."""
     successor, store = None, False
     if client.rotate_refresh_tokens:
         try:
-            successor, store = rotate(token, params["RefreshToken"])
+            successor, store = rotate(token, value)
         except RefreshTokenReused:
             raise AwsError("NotAuthorizedException", INVALID) from None
     result = _tokens(call, client, pool, token, store, successor)
     if successor:
         result["RefreshToken"] = successor
-    return {"AuthenticationResult": result}
+    return result
 
 
 def _find(call: Call, client: AppClient, pool: UserPool, value: str | None) -> StoredRefreshToken:

@@ -195,22 +195,37 @@ def test_refresh_tokens_work_at_both_doors_and_rotate_where_the_client_rotates(s
     pool, client = _site(server)  # a public client: its refresh tokens rotate
     _user(server, pool, "ann", "--confirmed")
     first = _sign_in(idp, client["ClientId"])["AuthenticationResult"]
-    refreshed = idp.initiate_auth(ClientId=client["ClientId"], AuthFlow="REFRESH_TOKEN_AUTH",
-                                  AuthParameters={"REFRESH_TOKEN": first["RefreshToken"]})["AuthenticationResult"]
-    assert "RefreshToken" not in refreshed and _claims(refreshed["IdToken"])["cognito:username"] == "ann"
+
+    def refresh_auth(token: str) -> dict:
+        return idp.initiate_auth(ClientId=client["ClientId"], AuthFlow="REFRESH_TOKEN_AUTH",
+                                 AuthParameters={"REFRESH_TOKEN": token})["AuthenticationResult"]
+
+    refreshed = refresh_auth(first["RefreshToken"])
+    assert refreshed["RefreshToken"] != first["RefreshToken"]  # rotated here too
+    assert _claims(refreshed["IdToken"])["cognito:username"] == "ann"
     assert _claims(refreshed["AccessToken"])["scope"] == "aws.cognito.signin.user.admin"
     rotated = idp.get_tokens_from_refresh_token(ClientId=client["ClientId"],
-                                                RefreshToken=first["RefreshToken"])["AuthenticationResult"]
-    assert rotated["RefreshToken"] != first["RefreshToken"]
+                                                RefreshToken=refreshed["RefreshToken"])["AuthenticationResult"]
+    assert rotated["RefreshToken"] not in (first["RefreshToken"], refreshed["RefreshToken"])
     at_token_endpoint = requests.post(server.url(pool, "/oauth2/token"), timeout=10, data={
         "grant_type": "refresh_token", "client_id": client["ClientId"], "refresh_token": rotated["RefreshToken"]})
     assert at_token_endpoint.status_code == 200, at_token_endpoint.text
-    # the rotated-away token, presented again, is refused and revokes its family at both doors
-    assert _error(lambda: idp.get_tokens_from_refresh_token(
-        ClientId=client["ClientId"], RefreshToken=first["RefreshToken"]))[0] == "NotAuthorizedException"
+    # a rotated-away token, presented again, is refused and revokes its family at every door
+    assert _error(lambda: refresh_auth(first["RefreshToken"]))[0] == "NotAuthorizedException"
     newest = at_token_endpoint.json()["refresh_token"]
-    assert _error(lambda: idp.initiate_auth(ClientId=client["ClientId"], AuthFlow="REFRESH_TOKEN_AUTH",
-                                            AuthParameters={"REFRESH_TOKEN": newest}))[0] == "NotAuthorizedException"
+    assert _error(lambda: idp.get_tokens_from_refresh_token(
+        ClientId=client["ClientId"], RefreshToken=newest))[0] == "NotAuthorizedException"
+
+
+def test_refresh_token_auth_keeps_the_token_where_the_client_does_not_rotate(server, idp):
+    pool, client = _site(server)
+    server.cli("client", "update", "--pool", pool, "--client", client["ClientId"], "--no-rotate-refresh-tokens")
+    _user(server, pool, "ann", "--confirmed")
+    first = _sign_in(idp, client["ClientId"])["AuthenticationResult"]
+    for _ in range(2):
+        again = idp.initiate_auth(ClientId=client["ClientId"], AuthFlow="REFRESH_TOKEN_AUTH",
+                                  AuthParameters={"REFRESH_TOKEN": first["RefreshToken"]})["AuthenticationResult"]
+        assert "RefreshToken" not in again and _claims(again["AccessToken"])["username"] == "ann"
 
 
 def test_a_user_with_two_factors_and_no_preference_chooses_one(server, idp, mail):
