@@ -184,7 +184,8 @@ def _groups(value: str) -> list[str]:
 
 
 def _identities(value: str | None) -> list[dict[str, Any]]:
-    """The ``identities`` claim's list: each with ``providerName``, ``providerType``, ``userId``."""
+    """The ``identities`` claim's list: each with ``providerName``, ``providerType``, ``userId``,
+    a provider's user once (a pool links it to one user only)."""
     if value is None:
         return []
     try:
@@ -199,6 +200,8 @@ def _identities(value: str | None) -> list[dict[str, Any]]:
                                                  for k, limit in (("providerName", 32), ("providerType", 16),
                                                                   ("userId", 512))):
             raise InvalidInput(f"each of {IDENTITIES} needs providerName, providerType and userId")
+        if any((item["providerName"], item["userId"]) == (o["providerName"], o["userId"]) for o in out):
+            raise InvalidInput(f"{IDENTITIES} lists {item['providerName']!r} user {item['userId'][:64]!r} twice")
         out.append({k: item[k] for k in ("providerName", "providerType", "userId")})
     return out
 
