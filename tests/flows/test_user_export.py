@@ -146,3 +146,20 @@ def test_json_lines_carry_the_same_fields(servers, tmp_path):
     assert users["bob"]["cognate:enabled"] is False and users["ada"]["cognate:password_hash"].startswith("$argon2id$")
     assert users["fed_1"]["cognate:identities"] == [{"providerName": "Corp", "providerType": "OIDC", "userId": "1"}]
     assert users["tia"]["cognate:mfa_factors"] == []  # the app's secret stays without --with-secrets
+
+
+def test_export_writes_through_no_file_placed_beside_its_output(servers, tmp_path):
+    """The temporary file is new and unpredictable: a link left at ``<output>.partial``
+    neither receives the export nor replaces the output."""
+    source, _target = servers
+    pool, _client = _site(source)
+    source.cli("user", "create", "--pool", pool, "--username", "ann", "--password", "Ann-Password-1!", "--confirmed",
+               "--email", "ann@example.com")
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me\n")
+    out = tmp_path / "users.csv"
+    (tmp_path / "users.csv.partial").symlink_to(victim)
+    source.cli("user", "export", "--pool", pool, "--output", str(out), "--with-hashes")
+    assert victim.read_text() == "keep me\n"
+    assert not out.is_symlink() and out.stat().st_mode & 0o777 == 0o600 and "ann@example.com" in out.read_text()
+    assert sorted(p.name for p in tmp_path.iterdir() if "users" in p.name) == ["users.csv", "users.csv.partial"]
