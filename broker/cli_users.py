@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from typing import IO, Callable, Iterator
 
 import click
@@ -95,13 +96,16 @@ def _opened(path: str) -> Iterator[IO[bytes]]:
 @contextmanager
 def _destination(path: str | None) -> Iterator[IO[str]]:
     """stdout, or ``path`` written whole or not at all (a temporary file renamed at the end),
-    readable by its owner only: it may hold password hashes and secrets."""
+    readable by its owner only: it may hold password hashes and secrets. The temporary file
+    has an unpredictable name and is created, never opened if it exists (``mkstemp``: mode
+    0600, ``O_EXCL``), so nobody can have it write through a link they placed."""
     if path is None:
         yield sys.stdout
         return
-    partial = f"{path}.partial"
+    target = os.path.abspath(path)
     try:
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd, partial = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".partial",
+                                       dir=os.path.dirname(target))
     except OSError as exc:
         raise InvalidInput(f"cannot write {path}: {exc.strerror}") from None
     try:

@@ -103,3 +103,62 @@ def test_firebase_parameters_are_checked():
         Firebase.parse("signer_key=abc,rounds=8")
     with pytest.raises(InvalidInput):
         Firebase.parse("signer_key=jxsp,salt_separator=Bw==,rounds=8,mem_cost=40")
+
+
+_SALT, _HASH32, _HASH64 = "c2FsdHNhbHRzYWx0c2FsdA", "A" * 43, "A" * 86
+
+
+@pytest.mark.parametrize("costly", [
+    "$2b$14$" + "a" * 53,
+    f"$pbkdf2-sha256$i=2000001${_SALT}${_HASH32}",
+    f"$pbkdf2-sha256$i=1000001${_SALT}${_HASH64}",  # 64 bytes of SHA-256: every round runs twice
+    f"$pbkdf2$i=600000${_SALT}${_HASH64}",  # SHA-1: four blocks
+    f"$pbkdf2-sha512$i=1000001${_SALT}${_HASH64}",
+    f"$argon2id$v=19$m=102401,t=1,p=1${_SALT}${_HASH32}",
+    f"$argon2id$v=19$m=65536,t=5,p=1${_SALT}${_HASH32}",
+    f"$argon2id$v=19$m=8192,t=1,p=9${_SALT}${_HASH32}",
+    f"$scrypt$ln=17,r=8,p=1${_SALT}${_HASH32}",  # 128 MiB
+    f"$scrypt$ln=14,r=8,p=5${_SALT}${_HASH32}",
+])
+def test_hashes_costing_more_than_the_default_argon2_are_refused(costly):
+    with pytest.raises(HashRejected, match="work|out of bounds|between"):
+        recognise(costly)
+    assert not verify(costly, "anything")
+
+
+@pytest.mark.parametrize("bounded", [
+    "$2b$13$" + "a" * 53,
+    f"$pbkdf2-sha256$i=2000000${_SALT}${_HASH32}",
+    f"$pbkdf2-sha1$i=1000000${_SALT}${'A' * 32}",  # 24 bytes of SHA-1: two blocks
+    f"$pbkdf2-sha512$i=1000000${_SALT}${_HASH64}",
+    f"$argon2id$v=19$m=65536,t=3,p=4${_SALT}${_HASH32}",  # argon2-cffi's default
+    f"$argon2id$v=19$m=65536,t=4,p=4${_SALT}${_HASH32}",
+    f"$argon2id$v=19$m=102400,t=2,p=8${_SALT}${_HASH32}",  # Django's default
+    f"$scrypt$ln=16,r=8,p=1${_SALT}${_HASH32}",  # 64 MiB
+])
+def test_hashes_within_the_budget_are_accepted(bounded):
+    assert recognise(bounded) == bounded
+
+
+def test_scrypt_n_that_openssl_refuses_is_refused_at_import_and_never_fails_sign_in():
+    """OpenSSL wants N < 2^(16·r): with r=1, ln=16 passes the memory bound but not OpenSSL."""
+    refused = f"$scrypt$ln=16,r=1,p=1${_SALT}${_HASH32}"
+    with pytest.raises(HashRejected, match="2\\^"):
+        recognise(refused)
+    assert not verify(refused, "anything")
+    with pytest.raises(InvalidInput):
+        Firebase.parse("signer_key=jxsp,salt_separator=Bw==,rounds=1,mem_cost=16")
+    allowed = recognise(f"$scrypt$ln=15,r=1,p=1${_SALT}${_HASH32}")
+    assert not verify(allowed, "anything")
+
+
+@pytest.mark.parametrize("bad", [
+    f"$argon2id$v=19$m=1024,t=1,p=1${_SALT}$aGFzaGhhc2hoYXNoé",
+    f"$argon2id$v=19$m=1024,t=1,p=1$c2Fsd\u00e9HNhbHQ${_HASH32}",
+    f"$argon2id$v=19$m=1024,t=1,p=1$c2F!!HNhbHQ${_HASH32}",
+    f"$argon2id$v=19$m=1024,t=1,p=1$c2E${_HASH32}",  # salt of 2 bytes
+])
+def test_argon2_salt_and_hash_are_checked_at_import_and_sign_in_never_fails(bad):
+    with pytest.raises(HashRejected, match="Argon2"):
+        recognise(bad)
+    assert not verify(bad, "anything") and not verify_password(bad, "anything")

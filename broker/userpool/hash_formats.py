@@ -23,7 +23,8 @@ Firebase's scrypt          ``$firebase-scrypt$ln=..,r=..,sep=..,key=..$salt$hash
 
 Salts and hashes are the standard Base64 alphabet without padding (``.`` read as ``+``,
 passlib's variant; padding tolerated). Work factors are bounded, so that an imported hash
-cannot make a sign-in cost seconds of CPU or gigabytes of memory.
+cannot make a sign-in cost much more than a default Argon2 (a few tenths of a second, 64 MiB;
+Argon2 itself up to Django's default, 100 MiB).
 
     stored = recognise("pbkdf2_sha256$600000$salt$Hh1...=")   # '$pbkdf2-sha256$i=600000$c2FsdA$Hh1...'
     verify(stored, "the password")                             # True / False
@@ -44,13 +45,19 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from ..errors import InvalidInput
 
 MAX_LENGTH = 1024
-#: Bounds of the work an imported hash may ask for at each sign-in.
-MAX_PBKDF2_ROUNDS = 10_000_000
-MAX_BCRYPT_COST = 16
-MAX_SCRYPT_MEMORY = 256 * 1024 * 1024
-MAX_ARGON2_MEMORY_KIB = 256 * 1024
-MAX_ARGON2_TIME = 16
+#: Bounds of the work an imported hash may ask for at each sign-in: one budget, near the
+#: cost of argon2-cffi's default (t=3, m=64 MiB, p=4, about 0.3 s), for every family.
+MAX_BCRYPT_COST = 13
+#: PBKDF2 rounds times the digest blocks the hash's length needs (each block runs every round).
+MAX_PBKDF2_WORK = {"sha1": 2_000_000, "sha256": 2_000_000, "sha512": 1_000_000}
+MAX_SCRYPT_MEMORY = 64 * 1024 * 1024
+#: Argon2: Django's default (m=100 MiB, t=2, p=8) costs what argon2-cffi's does, and is
+#: the hash most often brought; its time grows with memory × passes, split over p lanes.
+MAX_ARGON2_MEMORY_KIB = 100 * 1024
+MAX_ARGON2_WORK_KIB = 256 * 1024
+MAX_ARGON2_PARALLELISM = 8
 _B64 = re.compile(r"[A-Za-z0-9+/.]*={0,2}")
+_ARGON2_B64 = re.compile(r"[A-Za-z0-9+/]+")
 _BCRYPT = re.compile(r"\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}")
 _PBKDF2_DIGESTS = {"sha1": "sha1", "sha256": "sha256", "sha512": "sha512"}
 _ARGON2 = ("$argon2id$", "$argon2i$", "$argon2d$")
@@ -126,6 +133,13 @@ def verify(stored: str, password: str) -> bool:
         phc = recognise(stored)
     except HashRejected:
         return False
+    try:
+        return _matches(phc, password)
+    except ValueError:  # UnicodeError too: a hash or password the primitives refuse is no match
+        return False
+
+
+def _matches(phc: str, password: str) -> bool:
     secret = password.encode()
     if phc.startswith(_ARGON2):
         try:
@@ -149,12 +163,22 @@ def verify(stored: str, password: str) -> bool:
 # -- each family -------------------------------------------------------------------------
 
 def _argon2(text: str) -> str:
+    """argon2-cffi reads the salt and hash only at verification (as ASCII): check them here."""
+    fields = text.split("$")
     try:
+        if not text.isascii() or len(fields) not in (5, 6) \
+                or not all(_ARGON2_B64.fullmatch(field) for field in fields[-2:]):
+            raise InvalidHashError
         params = argon2.extract_parameters(text)
-    except InvalidHashError:
+        salt, hashed = _b64(fields[-2]), _b64(fields[-1])
+    except (InvalidHashError, ValueError):
         raise HashRejected("the Argon2 hash is malformed") from None
-    if params.memory_cost > MAX_ARGON2_MEMORY_KIB or params.time_cost > MAX_ARGON2_TIME or params.parallelism > 16:
-        raise HashRejected("the Argon2 hash asks for more work than Cognate allows")
+    if len(salt) < 8 or len(hashed) < 4:
+        raise HashRejected("the Argon2 hash needs a salt of 8 bytes or more and a hash of 4 or more")
+    if params.memory_cost > MAX_ARGON2_MEMORY_KIB or params.memory_cost * params.time_cost > MAX_ARGON2_WORK_KIB \
+            or params.parallelism > MAX_ARGON2_PARALLELISM:
+        raise HashRejected(f"the Argon2 hash asks for more work than Cognate allows (at most m={MAX_ARGON2_MEMORY_KIB}, "
+                           f"m×t={MAX_ARGON2_WORK_KIB} and p={MAX_ARGON2_PARALLELISM})")
     return text
 
 
@@ -191,9 +215,12 @@ def _pbkdf2(text: str) -> str:
         hashed, iterations = _b64(digest), int(rounds)
     except ValueError:
         raise HashRejected("the PBKDF2 hash is malformed") from None
-    if digest_name not in _PBKDF2_DIGESTS or not 1 <= iterations <= MAX_PBKDF2_ROUNDS or not salt_bytes \
-            or not 16 <= len(hashed) <= 64:
+    if digest_name not in _PBKDF2_DIGESTS or iterations < 1 or not salt_bytes or not 16 <= len(hashed) <= 64:
         raise HashRejected("the PBKDF2 hash has an unknown digest, or its rounds, salt or length are out of bounds")
+    blocks = -(-len(hashed) // hashlib.new(digest_name).digest_size)
+    if iterations * blocks > MAX_PBKDF2_WORK[digest_name]:
+        raise HashRejected(f"the PBKDF2 hash asks for more work than Cognate allows (rounds × digest blocks at most "
+                           f"{MAX_PBKDF2_WORK[digest_name]} for {digest_name})")
     return f"$pbkdf2-{digest_name}$i={iterations}${_enc(salt_bytes)}${_enc(hashed)}"
 
 
@@ -250,8 +277,11 @@ def _firebase_hash(secret: bytes, salt: bytes, params: dict[str, str]) -> bytes:
 
 
 def _scrypt_bounds(ln: int, r: int, p: int) -> None:
+    """OpenSSL also refuses N ≥ 2^(16·r) (RFC 7914 §2: N < 2^(128·r/8))."""
     if not 1 <= ln <= 24 or not 1 <= r <= 64 or not 1 <= p <= 16 or 128 * r * (1 << ln) * p > MAX_SCRYPT_MEMORY:
-        raise HashRejected("the scrypt parameters are out of bounds (at most 256 MiB of memory)")
+        raise HashRejected(f"the scrypt parameters are out of bounds (at most {MAX_SCRYPT_MEMORY >> 20} MiB of memory)")
+    if ln >= 16 * r:
+        raise HashRejected("the scrypt parameters are out of bounds (N must be below 2^(16·r))")
 
 
 def _scrypt_key(secret: bytes, salt: bytes, ln: int, r: int, p: int, length: int) -> bytes:

@@ -34,7 +34,7 @@ import threading
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ..errors import BrokerError, InvalidInput, NotFound, PreconditionNotMet
@@ -87,10 +87,9 @@ def find(session: Session, pool: UserPool, job_id: str) -> UserImportJob:
 
 def listed(session: Session, pool: UserPool, limit: int, token: str | None) -> tuple[list[UserImportJob], str | None]:
     """A page of the pool's jobs, oldest first, and the token of the next page (None: last)."""
-    try:
-        offset = int(token) if token else 0
-    except ValueError:
-        raise InvalidInput("The pagination token is not valid.") from None
+    if token and not (token.isascii() and token.isdigit() and len(token) <= 18):
+        raise InvalidInput("The pagination token is not valid.")  # an OFFSET PostgreSQL takes: 0 to 10^18
+    offset = int(token) if token else 0
     rows = list(session.scalars(select(UserImportJob).where(UserImportJob.pool_id == pool.id)
                                 .order_by(UserImportJob.created_at, UserImportJob.id).offset(offset).limit(limit + 1)))
     return rows[:limit], (str(offset + limit) if len(rows) > limit else None)
@@ -115,7 +114,7 @@ def check_upload(session: Session, job_id: str, expires: str, signature: str) ->
     if job is None or not expires.isdigit():
         raise UploadRefused("Request has invalid parameters.")
     expected = _signature(_sealer(session), job.pool_id, job.id, expires)
-    if not hmac.compare_digest(expected, signature):
+    if not signature.isascii() or not hmac.compare_digest(expected, signature):  # compare_digest takes ASCII only
         raise UploadRefused("The request signature we calculated does not match the signature you provided.")
     if int(expires) < utcnow().timestamp():
         raise UploadRefused("Request has expired.")
@@ -124,10 +123,14 @@ def check_upload(session: Session, job_id: str, expires: str, signature: str) ->
     return job
 
 
-def store_upload(session: Session, job: UserImportJob, body: bytes) -> None:
-    job.body = body
-    job.uploaded_at = utcnow()
-    audit.record(session, job.pool_id, "UploadUserImportFile", audit.PASS, job=job.id, size=len(body))
+def store_upload(session: Session, pool_id: str, job_id: str, body: bytes) -> None:
+    """Keep ``body`` as the job's file if the job is still Created (a body read slowly may
+    arrive after StartUserImportJob: then :class:`UploadRefused`, nothing stored)."""
+    stored = session.execute(update(UserImportJob).where(UserImportJob.id == job_id, UserImportJob.status == "Created")
+                             .values(body=body, uploaded_at=utcnow()).execution_options(synchronize_session=False))
+    if stored.rowcount != 1:
+        raise UploadRefused("The import job has started: it takes no more files.")
+    audit.record(session, pool_id, "UploadUserImportFile", audit.PASS, job=job_id, size=len(body))
 
 
 def _sealer(session: Session) -> Sealer:
@@ -139,15 +142,20 @@ def _sealer(session: Session) -> Sealer:
 # -- the run --------------------------------------------------------------------------------
 
 def start(db: Database, session: Session, pool: UserPool, job_id: str) -> UserImportJob:
-    """Mark the job Pending, commit, and import its file in a background thread."""
+    """Mark the job Pending, commit, and import its file in a background thread. The job
+    moves from Created in one conditional UPDATE: of two calls at once, one starts it."""
     job = find(session, pool, job_id)
-    if job.status != "Created":
-        raise PreconditionNotMet(f"Import job {job.id} has status {job.status}: only a Created job starts.")
-    if job.uploaded_at is None:
+    moved = session.execute(update(UserImportJob).where(
+        UserImportJob.id == job.id, UserImportJob.status == "Created", UserImportJob.uploaded_at.is_not(None))
+        .values(status="Pending", started_at=utcnow()).execution_options(synchronize_session=False))
+    if moved.rowcount != 1:
+        session.refresh(job)
+        if job.status != "Created":
+            raise PreconditionNotMet(f"Import job {job.id} has status {job.status}: only a Created job starts.")
         raise PreconditionNotMet(f"No CSV file was uploaded to import job {job.id}'s PreSignedUrl.")
-    job.status, job.started_at = "Pending", utcnow()
     audit.record(session, pool.id, "StartUserImportJob", audit.PASS, job=job.id)
     session.commit()
+    session.refresh(job)
     threading.Thread(target=run, args=(db, job.id), name=f"import {job.id}", daemon=True).start()
     return job
 
@@ -168,10 +176,10 @@ def run(db: Database, job_id: str) -> None:
     the job's outcome are committed together; a refusal rolls the users back and records
     only the outcome."""
     with db.session() as session:
-        job = session.get(UserImportJob, job_id)
-        if job is None or job.status != "Pending":
-            return
-        job.status = "InProgress"
+        taken = session.execute(update(UserImportJob).where(UserImportJob.id == job_id, UserImportJob.status == "Pending")
+                                .values(status="InProgress").execution_options(synchronize_session=False))
+    if taken.rowcount != 1:
+        return
     session = db.sessions()
     try:
         _import(db, session, job_id)

@@ -37,7 +37,7 @@ def verify_password(stored: str | None, password: str) -> bool:
     if stored.startswith("$argon2"):
         try:
             return HASHER.verify(stored, password)
-        except (VerificationError, InvalidHashError):
+        except (VerificationError, InvalidHashError, ValueError):  # ValueError: non-ASCII in the hash
             return False
     return hash_formats.verify(stored, password)
 

@@ -46,6 +46,10 @@ FLAGS = ("email_verified", "phone_number_verified")
 STATUSES = ("CONFIRMED", "UNCONFIRMED", "FORCE_CHANGE_PASSWORD", "RESET_REQUIRED", "EXTERNAL_PROVIDER")
 GROUP_NAME = re.compile(r"[\w\s+=,.@-]{1,128}")
 MAX_COLUMNS = 100
+#: A cell a spreadsheet would read as a formula starts with one of these; export writes it
+#: after a ``'`` (OWASP, "CSV Injection"), and a cell that starts with ``'`` too, so that
+#: import can take exactly that ``'`` off again. A ``'`` before anything else stays.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
 
 
 class MalformedFile(InvalidInput):
@@ -101,7 +105,7 @@ def parse_row(names: list[str], cells: list[str], pool: UserPool,
     """The user a row describes, or :class:`InvalidInput` with the reason it is refused."""
     if len(cells) != len(names):
         raise InvalidInput(f"the row has {len(cells)} fields where the header has {len(names)}")
-    row = {name: cell.strip() for name, cell in zip(names, cells) if cell.strip()}
+    row = {name: unescape_cell(cell.strip()) for name, cell in zip(names, cells) if cell.strip()}
     username = check_username(row.get(USERNAME, ""))
     attributes = _attributes(row, pool)
     password_hash = hash_formats.recognise(row[HASH], firebase) if HASH in row else None
@@ -110,6 +114,16 @@ def parse_row(names: list[str], cells: list[str], pool: UserPool,
                         groups=_groups(row.get(GROUPS, "")), identities=_identities(row.get(IDENTITIES)))
     _mfa(row, user, pool)
     return user
+
+
+def escape_cell(value: str) -> str:
+    """``value`` as a cell no spreadsheet runs as a formula (:data:`FORMULA_STARTS`)."""
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
+def unescape_cell(cell: str) -> str:
+    """What :func:`escape_cell` wrote: the ``'`` before a formula's first character goes."""
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(FORMULA_STARTS) else cell
 
 
 def _attributes(row: dict[str, str], pool: UserPool) -> dict[str, str]:
@@ -170,7 +184,8 @@ def _groups(value: str) -> list[str]:
 
 
 def _identities(value: str | None) -> list[dict[str, Any]]:
-    """The ``identities`` claim's list: each with ``providerName``, ``providerType``, ``userId``."""
+    """The ``identities`` claim's list: each with ``providerName``, ``providerType``, ``userId``,
+    a provider's user once (a pool links it to one user only)."""
     if value is None:
         return []
     try:
@@ -185,6 +200,8 @@ def _identities(value: str | None) -> list[dict[str, Any]]:
                                                  for k, limit in (("providerName", 32), ("providerType", 16),
                                                                   ("userId", 512))):
             raise InvalidInput(f"each of {IDENTITIES} needs providerName, providerType and userId")
+        if any((item["providerName"], item["userId"]) == (o["providerName"], o["userId"]) for o in out):
+            raise InvalidInput(f"{IDENTITIES} lists {item['providerName']!r} user {item['userId'][:64]!r} twice")
         out.append({k: item[k] for k in ("providerName", "providerType", "userId")})
     return out
 

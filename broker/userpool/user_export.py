@@ -26,7 +26,7 @@ from . import attribute_changes, audit, mfa
 from .attributes import CUSTOM
 from .user_csv import (
     ENABLED, EXTENSIONS, FACTORS, GROUPS, HASH, IDENTITIES, MFA_ENABLED, PREFERRED, STATUS, SUB, TOTP_SECRET, USERNAME,
-    header,
+    escape_cell, header,
 )
 
 BATCH = 500
@@ -123,7 +123,8 @@ def _factors(row: UserMfa | None, with_secrets: bool) -> list[str]:
 
 def _cells(record: dict[str, Any]) -> dict[str, str]:
     """A record as CSV cells: booleans ``true``/``false``, groups and factors joined with
-    ``;``, identities as JSON, nothing for an absent value."""
+    ``;``, identities as JSON, nothing for an absent value; a cell that would start a
+    formula behind a ``'`` (:func:`.user_csv.escape_cell`: import takes it off)."""
     cells = {}
     for name, value in record.items():
         if value is None or value == []:
@@ -136,4 +137,4 @@ def _cells(record: dict[str, Any]) -> dict[str, str]:
             cells[name] = ";".join(value)
         else:
             cells[name] = str(value)
-    return cells
+    return {name: escape_cell(cell) for name, cell in cells.items()}

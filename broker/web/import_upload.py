@@ -26,12 +26,18 @@ def upload(job_id: str) -> Response:
                                        request.args.get("signature", ""))
     except import_jobs.UploadRefused as exc:
         return _error("AccessDenied", exc.message, 403)
+    pool_id, job_id = job.pool_id, job.id
+    session.rollback()  # no transaction, nor connection, held while the body arrives, however slowly
     request.max_content_length = import_jobs.MAX_UPLOAD
     try:
         body = request.get_data(cache=False)
     except RequestEntityTooLarge:
         return _error("EntityTooLarge", "Your proposed upload exceeds the maximum allowed size.", 413)
-    import_jobs.store_upload(session, job, body)
+    try:
+        import_jobs.store_upload(session, pool_id, job_id, body)  # only while the job is still Created
+    except import_jobs.UploadRefused as exc:
+        session.rollback()
+        return _error("AccessDenied", exc.message, 403)
     session.commit()
     response = Response(status=200)
     response.headers["ETag"] = f'"{hashlib.md5(body, usedforsecurity=False).hexdigest()}"'

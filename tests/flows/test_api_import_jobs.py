@@ -19,7 +19,11 @@ import pytest
 import requests
 import sqlalchemy as sa
 
+from broker.errors import PreconditionNotMet
 from broker.sealing import Sealer
+from broker.store.db import Database
+from broker.store.models import UserPool
+from broker.userpool import import_jobs
 from tests.aws import api_broker, cognito_idp, refused
 from tests.flows.test_api_admin_keys import admin
 from tests.rp import CALLBACK
@@ -235,3 +239,68 @@ def test_the_aws_cli_runs_each_operation(server, site):
                   "--cloud-watch-logs-role-arn", ROLE)["UserImportJob"]
     stopped = _aws(server, key, "stop-user-import-job", "--user-pool-id", pool, "--job-id", second["JobId"])
     assert stopped["UserImportJob"]["Status"] == "Stopped"
+
+
+def test_of_two_starts_at_once_one_runs(server, site):
+    """A second StartUserImportJob that read the job as Created before the first committed
+    (a stale read, as when both arrive together) is refused, and the file is imported once."""
+    pool, _client_id, key = site
+    idp = admin(server, key)
+    job = idp.create_user_import_job(UserPoolId=pool, JobName="twice", CloudWatchLogsRoleArn=ROLE)["UserImportJob"]
+    assert requests.put(job["PreSignedUrl"], data=_csv("ike", bad=False), timeout=10).status_code == 200
+    db = Database(server.env["DATABASE_URL"], Sealer(server.env["BROKER_SECRET_KEY"]))
+    try:
+        with db.sessions() as late:
+            seen = import_jobs.find(late, late.get(UserPool, pool), job["JobId"])
+            late.commit()  # the job stays as read: Created
+            assert seen.status == "Created"
+            idp.start_user_import_job(UserPoolId=pool, JobId=job["JobId"])
+            with pytest.raises(PreconditionNotMet):
+                import_jobs.start(db, late, late.get(UserPool, pool), job["JobId"])
+    finally:
+        db.dispose()
+    done = _wait(lambda j: idp.describe_user_import_job(UserPoolId=pool, JobId=j)["UserImportJob"], job["JobId"])
+    assert (done["Status"], done["ImportedUsers"], done["FailedUsers"]) == ("Succeeded", 1, 0)
+
+
+def test_an_upload_whose_body_ends_after_the_start_stores_nothing(server, site):
+    pool, _client_id, key = site
+    idp = admin(server, key)
+    job = idp.create_user_import_job(UserPoolId=pool, JobName="slow", CloudWatchLogsRoleArn=ROLE)["UserImportJob"]
+    assert requests.put(job["PreSignedUrl"], data=_csv("jan", bad=False), timeout=10).status_code == 200
+    late = _csv("kai", bad=False)
+    parts = urlsplit(job["PreSignedUrl"])
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    conn.putrequest("PUT", f"{parts.path}?{parts.query}")
+    conn.putheader("Content-Length", str(len(late)))
+    conn.endheaders()
+    conn.send(late[:10])  # checked, then the body is read: meanwhile the job starts
+    time.sleep(0.3)
+    idp.start_user_import_job(UserPoolId=pool, JobId=job["JobId"])
+    conn.send(late[10:])
+    answer = conn.getresponse()
+    assert answer.status == 403 and b"has started" in answer.read()
+    conn.close()
+    done = _wait(lambda j: idp.describe_user_import_job(UserPoolId=pool, JobId=j)["UserImportJob"], job["JobId"])
+    assert (done["Status"], done["ImportedUsers"]) == ("Succeeded", 1)
+    users = [u["Username"] for u in server.cli_json("user", "list", "--pool", pool)["Users"]]
+    assert users == ["jan"] and _stored(server, job["JobId"])[1] is None
+
+
+def test_a_signature_that_is_not_ascii_is_refused_as_any_wrong_one(server, site):
+    pool, _client_id, key = site
+    job = admin(server, key).create_user_import_job(UserPoolId=pool, JobName="accent",
+                                                    CloudWatchLogsRoleArn=ROLE)["UserImportJob"]
+    for signature in ("%C3%A9", "%FF", "%C3%A9" * 32):
+        url = job["PreSignedUrl"].split("signature=")[0] + "signature=" + signature
+        answer = requests.put(url, data=_csv("lou"), timeout=10)
+        assert answer.status_code == 403 and "<Code>AccessDenied</Code>" in answer.text, signature
+    assert _stored(server, job["JobId"]) == (None, None)
+
+
+@pytest.mark.parametrize("token", ["-1", "-100", "9" * 40, "+1", " 1", "\u0661"])
+def test_a_pagination_token_that_is_no_offset_is_refused(server, site, token):
+    pool, _client_id, key = site
+    refusal = refused(lambda: admin(server, key).list_user_import_jobs(UserPoolId=pool, MaxResults=5,
+                                                                       PaginationToken=token))
+    assert refusal[0] == "InvalidParameterException"

@@ -23,7 +23,11 @@ MADE = {
                                  "--group", "admins", "--group", "staff")),
     "bob": ("Bob-Builder-22!", ("--attribute", "phone_number=+14325551212", "--group", "staff")),
     "zoë": ("Zoë-Ünicode-3!", ()),
+    #: Values a spreadsheet would run as formulas, and a ``'`` of the value's own.
+    "eve": ("Eve-Formula-4!", ("--attribute", 'custom:team==HYPERLINK("http://x")', "--attribute", "nickname=@eve",
+                               "--attribute", "given_name='Quoted", "--attribute", "family_name='=1+2")),
 }
+FORMULA = ("=", "+", "-", "@", "\t", "\r")
 #: Users imported into the first server with a foreign hash, a TOTP secret or only an identity.
 IMPORTED = ("cognito:username,cognito:mfa_enabled,email,email_verified,cognate:password_hash,cognate:groups,"
             "cognate:mfa_factors,cognate:mfa_preferred,cognate:totp_secret,cognate:status,cognate:identities\n"
@@ -76,13 +80,18 @@ def test_export_from_sqlite_imports_into_postgresql_and_everyone_signs_in(server
     rows = list(csv.DictReader(io.StringIO(exported)))
     assert [r["cognito:username"] for r in rows] == [*MADE, "cyd", "tia", "fed_1"]
     assert all(r["cognate:password_hash"].startswith("$argon2id$") for r in rows[:3])
-    assert rows[3]["cognate:password_hash"].startswith("$2b$04$")  # imported, not used yet: as it came
+    assert rows[4]["cognate:password_hash"].startswith("$2b$04$")  # imported, not used yet: as it came
+    assert not [cell for row in rows for cell in row.values() if cell.startswith(FORMULA)]
+    eve = rows[3]
+    assert (eve["custom:team"], eve["nickname"], eve["given_name"], eve["family_name"]) == \
+        ("'=HYPERLINK(\"http://x\")", "'@eve", "''Quoted", "''=1+2")
+    assert rows[1]["phone_number"] == "'+14325551212"
 
     new_pool, client_id = _site(target)
     path = tmp_path / "moved.csv"
     path.write_text(exported)
     report = json.loads(target.cli("user", "import", "--pool", new_pool, str(path), "--json").stdout)
-    assert report["ImportedUsers"] == 6 and report["Rejected"] == []
+    assert report["ImportedUsers"] == 7 and report["Rejected"] == []
     assert _export(target, new_pool, tmp_path, "--with-hashes", "--with-secrets") == exported
 
     idp = cognito_idp(target.base_url)
@@ -103,6 +112,10 @@ def test_export_from_sqlite_imports_into_postgresql_and_everyone_signs_in(server
     listed = {u["Username"]: u for u in target.cli_json("user", "list", "--pool", new_pool)["Users"]}
     assert listed["ada"]["Groups"] == ["admins", "staff"] and listed["fed_1"]["UserStatus"] == "EXTERNAL_PROVIDER"
     assert {"Name": "custom:team", "Value": "engines"} in listed["ada"]["Attributes"]
+    assert {"Name": "phone_number", "Value": "+14325551212"} in listed["bob"]["Attributes"]
+    eve = {a["Name"]: a["Value"] for a in listed["eve"]["Attributes"]}
+    assert (eve["custom:team"], eve["nickname"], eve["given_name"], eve["family_name"]) == \
+        ('=HYPERLINK("http://x")', "@eve", "'Quoted", "'=1+2")
 
 
 def test_without_hashes_users_move_reset_required_and_secrets_stay(servers, tmp_path):
@@ -117,7 +130,7 @@ def test_without_hashes_users_move_reset_required_and_secrets_stay(servers, tmp_
     path = tmp_path / "moved.csv"
     path.write_text(exported)
     report = json.loads(target.cli("user", "import", "--pool", new_pool, str(path), "--json").stdout)
-    assert report["ImportedUsers"] == 6 and report["ResetRequired"] == 5
+    assert report["ImportedUsers"] == 7 and report["ResetRequired"] == 6
     statuses = {u["Username"]: u["UserStatus"] for u in target.cli_json("user", "list", "--pool", new_pool)["Users"]}
     assert statuses == {**{n: "RESET_REQUIRED" for n in (*MADE, "cyd", "tia")}, "fed_1": "EXTERNAL_PROVIDER"}
 
@@ -133,3 +146,20 @@ def test_json_lines_carry_the_same_fields(servers, tmp_path):
     assert users["bob"]["cognate:enabled"] is False and users["ada"]["cognate:password_hash"].startswith("$argon2id$")
     assert users["fed_1"]["cognate:identities"] == [{"providerName": "Corp", "providerType": "OIDC", "userId": "1"}]
     assert users["tia"]["cognate:mfa_factors"] == []  # the app's secret stays without --with-secrets
+
+
+def test_export_writes_through_no_file_placed_beside_its_output(servers, tmp_path):
+    """The temporary file is new and unpredictable: a link left at ``<output>.partial``
+    neither receives the export nor replaces the output."""
+    source, _target = servers
+    pool, _client = _site(source)
+    source.cli("user", "create", "--pool", pool, "--username", "ann", "--password", "Ann-Password-1!", "--confirmed",
+               "--email", "ann@example.com")
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me\n")
+    out = tmp_path / "users.csv"
+    (tmp_path / "users.csv.partial").symlink_to(victim)
+    source.cli("user", "export", "--pool", pool, "--output", str(out), "--with-hashes")
+    assert victim.read_text() == "keep me\n"
+    assert not out.is_symlink() and out.stat().st_mode & 0o777 == 0o600 and "ann@example.com" in out.read_text()
+    assert sorted(p.name for p in tmp_path.iterdir() if "users" in p.name) == ["users.csv", "users.csv.partial"]

@@ -286,3 +286,17 @@ def test_imported_subs_are_kept_and_a_taken_one_is_refused(server, tmp_path):
     assert report["ImportedUsers"] == 1 and report["Rejected"] == [
         {"Line": 3, "Username": "lee", "Reason": "the sub belongs to another user"}]
     assert [u["Sub"] for u in server.cli_json("user", "list", "--pool", pool)["Users"]] == [sub]
+
+
+def test_a_row_linking_the_same_federated_user_twice_is_refused_alone(server, tmp_path):
+    pool = server.pool()
+    twice = '[{""providerName"":""Corp"",""providerType"":""OIDC"",""userId"":""7""},' \
+            '{""providerName"":""Corp"",""providerType"":""SAML"",""userId"":""7""}]'
+    path = tmp_path / "identities.csv"
+    path.write_text("cognito:username,cognito:mfa_enabled,email,email_verified,cognate:status,cognate:identities\n"
+                    f'fed_7,false,f7@example.com,true,EXTERNAL_PROVIDER,"{twice}"\n'
+                    "ann,false,ann@example.com,true,,\n")
+    report = json.loads(server.cli("user", "import", "--pool", pool, str(path), "--json").stdout)
+    assert report["ImportedUsers"] == 1 and report["Rejected"] == [
+        {"Line": 2, "Username": "fed_7", "Reason": "cognate:identities lists 'Corp' user '7' twice"}]
+    assert [u["Username"] for u in server.cli_json("user", "list", "--pool", pool)["Users"]] == ["ann"]
