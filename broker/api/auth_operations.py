@@ -172,7 +172,7 @@ def respond(call: Call, client: AppClient, pool: UserPool, params: dict[str, Any
     except AwsError:
         _keep(call, progress, token)
         raise
-    return _render(call, client, pool, step)
+    return _render(call, client, pool, step, answered=params.get("Session"))
 
 
 def _srp_message(exc: srp.SrpError) -> str:
@@ -291,13 +291,19 @@ def _keep(call: Call, progress: dict[str, Any], token: str | None) -> None:
     sessions.open_session(call.runtime.state, progress, token)
 
 
-def _render(call: Call, client: AppClient, pool: UserPool, step: signin.Step) -> dict[str, Any]:
+def _render(call: Call, client: AppClient, pool: UserPool, step: signin.Step,
+            answered: str | None = None) -> dict[str, Any]:
+    """The challenge with its Session, or the tokens. ``answered`` is the Session the call
+    answered, which amazon-cognito-identity-js sends again with DEVICE_SRP_AUTH after an
+    MFA code (``sendMFACode`` never replaces it)."""
     if isinstance(step, Challenge):
         user = call.session.get(User, step.progress["user_id"])
         assert user is not None
-        token = None  # a new random Session, except where a client may answer without one:
+        token = None  # a new random Session, except where a client may answer without it:
         if step.name == DEVICE_SRP_AUTH:
-            token = _device_session(call, client, user, step.progress["device_key"])
+            srp_a = step.progress.get("password_srp_a")
+            token = answered or (_device_session(call, client, user, step.progress["device_key"], srp_a)
+                                 if srp_a else None)
         elif step.name == DEVICE_PASSWORD_VERIFIER:
             token = step.parameters["SECRET_BLOCK"]
         return {"ChallengeName": step.name,
@@ -309,28 +315,29 @@ def _render(call: Call, client: AppClient, pool: UserPool, step: signin.Step) ->
     return {"ChallengeParameters": {}, "AuthenticationResult": result}
 
 
-def _device_session(call: Call, client: AppClient, user: User, device_key: str) -> str:
-    """The Session of a DEVICE_SRP_AUTH challenge: the one string the client, its user and
-    the device name, under the deployment's key, since some clients (pycognito) answer
-    without the Session they were given."""
-    mac = sealing.of(call.session).mac("device-srp-session", f"{client.id}\0{user.id}\0{device_key}".encode())
+def _device_session(call: Call, client: AppClient, user: User, device_key: str, srp_a: str) -> str:
+    """The Session of a DEVICE_SRP_AUTH that follows an SRP password proof, for clients that
+    answer it without the Session they were given (pycognito): derived, under the
+    deployment's key, from the client, the user, the device and the SRP_A of the password
+    proof, which pycognito sends again with DEVICE_SRP_AUTH and only it knows."""
+    mac = sealing.of(call.session).mac("device-srp-session", f"{client.id}\0{user.id}\0{device_key}\0{srp_a}".encode())
     return "device-" + mac.hex()
 
 
 def _session_of(call: Call, client: AppClient, pool: UserPool, name: str, given: str | None,
                 responses: dict[str, str]) -> str | None:
-    """The sign-in an answer to ``name`` continues: the ``given`` Session, except that
-    DEVICE_SRP_AUTH is found by its user and device whatever Session comes with it (pycognito
-    sends none; amazon-cognito-identity-js, answering it after an MFA code, sends the MFA
-    challenge's, which ``sendMFACode`` never replaces), and that DEVICE_PASSWORD_VERIFIER
-    may come without one, naming its SECRET_BLOCK."""
+    """The sign-in an answer to ``name`` continues: the ``given`` Session; without one,
+    DEVICE_SRP_AUTH is found by its user, device and password proof's SRP_A
+    (:func:`_device_session`), and DEVICE_PASSWORD_VERIFIER by its SECRET_BLOCK."""
+    if given:
+        return given
     if name == DEVICE_SRP_AUTH:
         user = repo.get_user(call.session, pool.id, canonical_username(responses.get("USERNAME", "")))
-        device = responses.get("DEVICE_KEY")
-        return _device_session(call, client, user, device) if user is not None and device else given
-    if not given and name == DEVICE_PASSWORD_VERIFIER:
+        device, srp_a = responses.get("DEVICE_KEY"), responses.get("SRP_A")
+        return _device_session(call, client, user, device, srp_a) if user is not None and device and srp_a else None
+    if name == DEVICE_PASSWORD_VERIFIER:
         return responses.get("PASSWORD_CLAIM_SECRET_BLOCK")
-    return given
+    return None
 
 
 def tokens(call: Call, client: AppClient, pool: UserPool, done: SignedIn) -> dict[str, Any]:

@@ -78,5 +78,6 @@ def answer(env: Env, progress: dict[str, Any], timestamp: str, signature: str) -
     signed = authenticate(env.db, env.throttle, env.pool, name, "", env.context.ip, env.context, env.sender,
                           proof=proof)
     env.db.commit()
-    started = {k: v for k, v in progress.items() if k not in SRP_KEYS}
+    # the proof's SRP_A stays: a client answering DEVICE_SRP_AUTH without its Session is known by it
+    started = {k: v for k, v in progress.items() if k not in SRP_KEYS} | {"password_srp_a": progress["srp_a"]}
     return after_password(env, proven(started, signed.user, signed), signed.user)

@@ -98,8 +98,9 @@ def test_pycognito_admin_authenticate_and_refresh_at_either_door(server: Any, ad
     refreshed = admin.admin_initiate_auth(UserPoolId=pool, ClientId=client, AuthFlow="REFRESH_TOKEN_AUTH",
                                           AuthParameters={"REFRESH_TOKEN": user.refresh_token})
     assert refreshed["AuthenticationResult"]["AccessToken"] != user.access_token
+    successor = refreshed["AuthenticationResult"]["RefreshToken"]  # a public client's token rotates
     public = cognito_idp(server.base_url).initiate_auth(ClientId=client, AuthFlow="REFRESH_TOKEN",
-                                                        AuthParameters={"REFRESH_TOKEN": user.refresh_token})
+                                                        AuthParameters={"REFRESH_TOKEN": successor})
     assert "AccessToken" in public["AuthenticationResult"]
 
 

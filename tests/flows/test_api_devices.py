@@ -160,3 +160,25 @@ def test_another_users_device_and_bad_verifiers_are_refused(server, idp, site):
     bad = {"PasswordVerifier": "AAAA", "Salt": "AAAA"}
     assert _error(lambda: idp.confirm_device(AccessToken=eve["AccessToken"], DeviceKey=new_key,
                                              DeviceSecretVerifierConfig=bad)) == "InvalidParameterException"
+
+
+def test_a_pending_device_step_is_not_found_by_username_and_device_key_alone(server, idp, site):
+    pool, client_id = site
+    tokens, key, device_password = _confirmed_device(idp, client_id)
+    pending = _password(idp, client_id, DEVICE_KEY=key)  # the owner's sign-in, at DEVICE_SRP_AUTH
+    assert pending["ChallengeName"] == "DEVICE_SRP_AUTH"
+    stranger = AWSSRP(username="dan", password="unknown", pool_id=pool, client_id=client_id, client=idp,
+                      device_key=key, device_group_key=tokens["group"], device_password=device_password)
+    taken = _error(lambda: idp.respond_to_auth_challenge(  # no Session: only the owner's SRP_A would name it
+        ClientId=client_id, ChallengeName="DEVICE_SRP_AUTH",
+        ChallengeResponses={"USERNAME": "dan", "DEVICE_KEY": key, "SRP_A": long_to_hex(stranger.large_a_value)}))
+    assert taken == "NotAuthorizedException"
+    owner = AWSSRP(username="dan", password=PASSWORD, pool_id=pool, client_id=client_id, client=idp,
+                   device_key=key, device_group_key=tokens["group"], device_password=device_password)
+    verifier = idp.respond_to_auth_challenge(
+        ClientId=client_id, ChallengeName="DEVICE_SRP_AUTH", Session=pending["Session"],
+        ChallengeResponses={"USERNAME": "dan", "DEVICE_KEY": key, "SRP_A": long_to_hex(owner.large_a_value)})
+    answer = owner.process_device_challenge(verifier["ChallengeParameters"])
+    done = idp.respond_to_auth_challenge(ClientId=client_id, ChallengeName="DEVICE_PASSWORD_VERIFIER",
+                                         ChallengeResponses=answer)
+    assert "AccessToken" in done["AuthenticationResult"]
