@@ -288,7 +288,7 @@ def _resume(call: Call, token: str | None, pool: UserPool | None, client: AppCli
 
 
 def _keep(call: Call, progress: dict[str, Any], token: str | None) -> None:
-    sessions.open_session(call.runtime.state, progress, token)
+    sessions.open_session(call.runtime.state, progress, token, keep=True)
 
 
 def _render(call: Call, client: AppClient, pool: UserPool, step: signin.Step,

@@ -9,6 +9,7 @@ string (as Cognito lets a user type the code again) until the engine ends the si
 from __future__ import annotations
 
 import secrets
+import time
 from typing import Any
 
 from ..store.state import Keys, StateStore
@@ -19,11 +20,17 @@ TTL = 180
 MAX_LENGTH = 2048
 
 
-def open_session(state: StateStore, progress: dict[str, Any], session: str | None = None) -> str:
-    """Keep ``progress`` under a new session string (or again under ``session``). A new one
-    never starts with ``-``, which command lines (the AWS CLI's ``--session``) read as an option."""
+def open_session(state: StateStore, progress: dict[str, Any], session: str | None = None, keep: bool = False) -> str:
+    """Keep ``progress`` under a new session string (or under ``session``) for :data:`TTL`. A
+    new one never starts with ``-``, which command lines (the AWS CLI's ``--session``) read as
+    an option. Kept again (``keep``: a wrong code, a refused answer), it keeps its deadline:
+    refused answers never extend a Session's life."""
     session = session or "s" + secrets.token_urlsafe(96)
-    state.put(Keys.auth_session(session), progress, TTL)
+    now = time.time()
+    kept = progress.get("deadline") if keep else None
+    deadline = float(kept) if isinstance(kept, (int, float)) else now + TTL
+    if deadline > now:
+        state.put(Keys.auth_session(session), {**progress, "deadline": deadline}, max(1, int(deadline - now + 0.999)))
     return session
 
 
@@ -35,9 +42,10 @@ def take(state: StateStore, session: str | None, pool_id: str | None = None,
     if not session or len(session) > MAX_LENGTH:
         return None
     progress = state.take(Keys.auth_session(session))
-    if progress is None:
+    if progress is None or float(progress.get("deadline", 0)) <= time.time():
         return None
     if (pool_id is not None and progress.get("pool") != pool_id) or \
             (client_id is not None and progress.get("client_id") != client_id):
+        open_session(state, progress, session, keep=True)  # another client's call ends nobody's sign-in
         return None
     return progress
