@@ -64,6 +64,7 @@ def confirm(session: Session, pool: UserPool, device: Device, verifier_b64: str,
         raise ValueError("DeviceSecretVerifierConfig is not base64") from None
     if not 1 < verifier < N or not salt:
         raise ValueError("DeviceSecretVerifierConfig holds no SRP verifier")
+    Verifier.loads(Verifier(salt, verifier).dumps())  # ValueError for a salt not in the SRP clients' own form
     device.srp_verifier = sealing.of(session).seal(PURPOSE, Verifier(salt, verifier).dumps().encode(),
                                                    bound_to=device.device_key or "")
     device.name = (name or "")[:MAX_NAME] or None

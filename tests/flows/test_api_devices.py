@@ -157,9 +157,11 @@ def test_another_users_device_and_bad_verifiers_are_refused(server, idp, site):
     assert _error(lambda: idp.forget_device(AccessToken=eve["AccessToken"], DeviceKey=key)) == \
         "ResourceNotFoundException"
     new_key = eve["NewDeviceMetadata"]["DeviceKey"]
-    bad = {"PasswordVerifier": "AAAA", "Salt": "AAAA"}
-    assert _error(lambda: idp.confirm_device(AccessToken=eve["AccessToken"], DeviceKey=new_key,
-                                             DeviceSecretVerifierConfig=bad)) == "InvalidParameterException"
+    good_verifier = generate_hash_device(eve["NewDeviceMetadata"]["DeviceGroupKey"], new_key)[1]["PasswordVerifier"]
+    unpadded_salt = base64.b64encode(b"\xff" * 16).decode()  # the clients pad it: 00ff...; it could never load back
+    for bad in ({"PasswordVerifier": "AAAA", "Salt": "AAAA"}, {"PasswordVerifier": good_verifier, "Salt": unpadded_salt}):
+        assert _error(lambda: idp.confirm_device(AccessToken=eve["AccessToken"], DeviceKey=new_key,
+                                                 DeviceSecretVerifierConfig=bad)) == "InvalidParameterException"
 
 
 def test_a_pending_device_step_is_not_found_by_username_and_device_key_alone(server, idp, site):
