@@ -118,14 +118,6 @@ def recognise(text: str, firebase: Firebase | None = None) -> str:
     raise HashRejected("the password hash is in no supported format (Argon2, bcrypt, PBKDF2, scrypt, Firebase scrypt)")
 
 
-def is_recognised(text: str) -> bool:
-    try:
-        recognise(text)
-    except HashRejected:
-        return False
-    return True
-
-
 def verify(stored: str, password: str) -> bool:
     """Whether ``password`` matches ``stored`` (any form :func:`recognise` accepts or
     stores); False for anything unreadable."""

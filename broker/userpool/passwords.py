@@ -51,11 +51,6 @@ def needs_rehash(stored: str) -> bool:
         return True
 
 
-def is_supported_hash(stored: str) -> bool:
-    """Whether a hash from elsewhere can be imported (:mod:`.hash_formats`)."""
-    return hash_formats.is_recognised(stored)
-
-
 @functools.cache
 def _dummy_hash() -> str:
     return HASHER.hash("cognate-dummy-password")
