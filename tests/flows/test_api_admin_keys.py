@@ -92,25 +92,32 @@ def test_the_secret_is_sealed_in_the_database(server):
 def test_bad_signatures_are_refused_and_change_nothing(server, site, tamper):
     key = server.cli_json("admin-key", "create")
     body = {"UserPoolId": site, "Username": "ada"}
-    target = {"X-Amz-Target": TARGET + "AdminGetUser", "Content-Type": "application/x-amz-json-1.1"}
+    target = {"X-Amz-Target": TARGET + "AdminDeleteUser", "Content-Type": "application/x-amz-json-1.1"}
     now = dt.datetime.now(dt.timezone.utc)
     if tamper == "unsigned":
         r = requests.post(server.base_url + "/", data=json.dumps(body), headers=target, timeout=10)
     elif tamper == "wrong secret":
-        r = signed(server, {**key, "SecretAccessKey": key["SecretAccessKey"][::-1]}, "AdminGetUser", body)
+        r = signed(server, {**key, "SecretAccessKey": key["SecretAccessKey"][::-1]}, "AdminDeleteUser", body)
     elif tamper == "unknown key":
-        r = signed(server, {**key, "AccessKeyId": "CGNTAAAAAAAAAAAAAAAA"}, "AdminGetUser", body)
+        r = signed(server, {**key, "AccessKeyId": "CGNTAAAAAAAAAAAAAAAA"}, "AdminDeleteUser", body)
     elif tamper == "wrong service":
-        r = signed(server, key, "AdminGetUser", body, service="s3")
+        r = signed(server, key, "AdminDeleteUser", body, service="s3")
     elif tamper in ("stale", "future"):
-        r = signed(server, key, "AdminGetUser", body, when=now + dt.timedelta(minutes=-6 if tamper == "stale" else 6))
+        r = signed(server, key, "AdminDeleteUser", body, when=now + dt.timedelta(minutes=-6 if tamper == "stale" else 6))
     elif tamper == "unsigned target":  # a captured AdminGetUser resent as AdminDeleteUser
         r = signed(server, key, "AdminGetUser", body, sent_operation="AdminDeleteUser")
     else:
-        r = signed(server, key, "AdminGetUser", body, sent_body={"UserPoolId": site, "Username": "nobody"})
+        r = signed(server, key, "AdminGetUser", {"UserPoolId": site, "Username": "nobody"},
+                   sent_body=body)  # a harmless call, its body swapped
     expected = {"unsigned": "MissingAuthenticationTokenException",
                 "unknown key": "UnrecognizedClientException"}.get(tamper, "InvalidSignatureException")
     assert r.status_code in (400, 403) and r.json()["__type"] == expected, r.text
+    engine = sa.create_engine(server.env["DATABASE_URL"])
+    with engine.connect() as db:  # the user the refused calls named is still there
+        left = db.execute(sa.text("SELECT count(*) FROM users WHERE pool_id = :p AND username = 'ada'"),
+                          {"p": site}).scalar_one()
+    engine.dispose()
+    assert left == 1
     assert signed(server, key, "AdminGetUser", body).json()["Username"] == "ada"  # a good signature still works
 
 
