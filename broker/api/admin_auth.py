@@ -17,7 +17,6 @@ https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import ipaddress
 from typing import Any
 
@@ -59,16 +58,12 @@ def _client(call: Call, params: dict[str, Any]) -> tuple[AppClient, UserPool]:
 
 def _as_user(call: Call, params: dict[str, Any]) -> Call:
     """The call as from the user's address when the backend says it (a valid IP address).
-    Otherwise the backend's own address would stand for every user it signs in, and the
-    per-address throttle would let one stranger's failures slow everyone's sign-in down:
-    such calls count per user (and admin key) instead, an address of their own each."""
+    Otherwise the backend's own address stands for every user it signs in: the password
+    throttle then counts per user only, so that one stranger's failures through the backend
+    do not slow everyone's sign-in down."""
     given = (params.get("ContextData") or {}).get("IpAddress")
     try:
         address = str(ipaddress.ip_address(given)) if isinstance(given, str) else None
     except ValueError:
         address = None
-    if address is None:
-        name = (params.get("AuthParameters") or params.get("ChallengeResponses") or {}).get("USERNAME", "")
-        key = call.admin_key.id if call.admin_key else "-"
-        address = "admin:" + hashlib.sha256(f"{key}\0{name}".encode()).hexdigest()[:32]  # fits the audit log's 64
-    return dataclasses.replace(call, ip=address)
+    return dataclasses.replace(call, ip=address) if address else dataclasses.replace(call, ip_is_users=False)

@@ -19,7 +19,7 @@ from ..store.models import AdminKey, AppClient, UserPool
 from ..userpool import admin_keys, client_auth
 from ..userpool.client_auth import SecretCheck
 from ..userpool.limits import Requester
-from ..userpool.throttle import Throttle
+from ..userpool.throttle import Throttle, UserOnlyThrottle
 from .errors import AwsError
 
 
@@ -39,6 +39,8 @@ class Call:
     headers: Mapping[str, str]
     #: The admin key that signed the call (operations that need SigV4 only).
     admin_key: AdminKey | None = None
+    #: Whether ``ip`` is the user's own address (not a backend's that calls for every user).
+    ip_is_users: bool = True
 
     @property
     def requester(self) -> Requester:
@@ -47,9 +49,11 @@ class Call:
 
     @property
     def throttle(self) -> Throttle:
-        """The password throttle every password check goes through, at either door."""
+        """The password throttle every password check goes through, at either door; without
+        its per-address count when ``ip`` is not the user's (:class:`UserOnlyThrottle`)."""
         settings = self.runtime.settings
-        return Throttle(self.runtime.state, settings.lockout_free_attempts, settings.lockout_max_delay)
+        kind = Throttle if self.ip_is_users else UserOnlyThrottle
+        return kind(self.runtime.state, settings.lockout_free_attempts, settings.lockout_max_delay)
 
     def client(self, params: dict[str, Any]) -> tuple[AppClient, UserPool]:
         """The app client ``params["ClientId"]`` names and its pool (cached, read-only rows)."""

@@ -70,6 +70,19 @@ class Throttle:
         forget_failures(self.state, pool_id, username)
 
 
+class UserOnlyThrottle(Throttle):
+    """The throttle without its per-address count, for password checks whose address is not
+    the user's: a backend's AdminInitiateAuth without ContextData comes from the backend's
+    one address for every user it signs in, and one stranger's failures there must not slow
+    them all down. The per-user count (and the lockout) still hold."""
+
+    def _subjects(self, pool_id: str, username: str, ip: str) -> list[tuple[str, int]]:
+        return super()._subjects(pool_id, username, ip)[:1]
+
+    def failed(self, pool_id: str, ip: str, now: float | None = None) -> None:
+        """No per-address count."""
+
+
 def forget_failures(state: StateStore, pool_id: str, username: str) -> None:
     """Reset a user's count (a success, or an admin's unlock); the per-IP count stays."""
     key = Keys.failures(pool_id, "user", username)
