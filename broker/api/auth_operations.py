@@ -342,12 +342,20 @@ def _session_of(call: Call, client: AppClient, pool: UserPool, name: str, given:
 
 def tokens(call: Call, client: AppClient, pool: UserPool, done: SignedIn) -> dict[str, Any]:
     """Cognito's ``AuthenticationResult`` for a finished sign-in."""
-    rt = call.runtime
     with_refresh = "ALLOW_REFRESH_TOKEN_AUTH" in client_auth.allowed_auth_flows(client)
-    issued = issue_tokens(call.session, rt.keys, rt.settings.base_url, pool, client, done.user, (ADMIN_SCOPE,),
-                          done.auth_time, str(uuid.uuid4()), str(uuid.uuid4()), include_refresh_token=with_refresh,
-                          amr=done.amr, id_token=True, at_hash=False)
-    return authentication_result(issued)
+    return issue(call, client, pool, done.user, (ADMIN_SCOPE,), done.auth_time, str(uuid.uuid4()),
+                 str(uuid.uuid4()), include_refresh_token=with_refresh, amr=done.amr)
+
+
+def issue(call: Call, client: AppClient, pool: UserPool, user: User, scopes: tuple[str, ...], auth_time: int,
+          origin_jti: str, event_id: str, **options: Any) -> dict[str, Any]:
+    """Tokens as the JSON API answers them (an ID token always, without ``at_hash``, as
+    Cognito's), in Cognito's ``AuthenticationResult`` shape; ``options`` as
+    :func:`broker.oauth.issue.issue_tokens` takes them."""
+    rt = call.runtime
+    return authentication_result(issue_tokens(call.session, rt.keys, rt.settings.base_url, pool, client, user,
+                                              scopes, auth_time, origin_jti, event_id, id_token=True, at_hash=False,
+                                              **options))
 
 
 def authentication_result(issued: dict[str, Any]) -> dict[str, Any]:

@@ -12,7 +12,6 @@ from typing import Any
 
 from flask import g
 
-from ..oauth.issue import issue_tokens
 from ..oauth.refresh import RefreshTokenReused, StoredRefreshToken, find_refresh_token, rotate
 from ..oauth.server import still_allowed
 from ..oauth.tokens import ADMIN_SCOPE
@@ -87,12 +86,11 @@ def _find(call: Call, client: AppClient, pool: UserPool, value: str | None) -> S
 def _tokens(call: Call, client: AppClient, pool: UserPool, token: StoredRefreshToken, store: bool = False,
             successor: str | None = None) -> dict[str, Any]:
     """Access and ID tokens of the refresh token's sign-in; API sign-ins keep their one scope."""
-    row, rt = token.row, call.runtime
+    row = token.row
     scopes = (ADMIN_SCOPE,) if row.scope == ADMIN_SCOPE else still_allowed(client, row.scope)
-    issued = issue_tokens(call.session, rt.keys, rt.settings.base_url, pool, client, token.user, scopes,
-                          row.auth_time, row.origin_jti, row.event_id, include_refresh_token=store,
-                          amr=tuple(row.amr or ()), refresh_token=successor, id_token=True, at_hash=False)
-    return auth_operations.authentication_result(issued)
+    return auth_operations.issue(call, client, pool, token.user, scopes, row.auth_time, row.origin_jti,
+                                 row.event_id, include_refresh_token=store, amr=tuple(row.amr or ()),
+                                 refresh_token=successor)
 
 
 auth_operations.FLOWS["REFRESH_TOKEN_AUTH"] = auth_operations.FLOWS["REFRESH_TOKEN"] = refresh_token_auth

@@ -29,7 +29,7 @@ def remember(session: Session, pool: UserPool, user: User, password: str) -> Non
         user.srp_verifier = None
         return
     verifier = make_verifier(pool_name(pool.id), user.username, password)
-    user.srp_verifier = sealing.of(session).seal(PURPOSE, verifier.dumps().encode(), bound_to=user.sub)
+    user.srp_verifier = seal(session, PURPOSE, verifier, user.sub)
 
 
 def spend(pool: UserPool, username: str, password: str) -> None:
@@ -48,10 +48,18 @@ def remember_missing(session: Session, pool: UserPool, user: User, password: str
 
 def load(session: Session, user: User) -> Verifier | None:
     """``user``'s verifier, or None when there is none or it does not open here."""
-    raw = sealing.of(session).unseal(PURPOSE, user.srp_verifier, bound_to=user.sub)
-    if raw is None:
-        return None
+    return unseal(session, PURPOSE, user.srp_verifier, bound_to=user.sub)
+
+
+def seal(session: Session, purpose: str, verifier: Verifier, bound_to: str) -> str:
+    """A verifier (a user's, a tracked device's) sealed for its row."""
+    return sealing.of(session).seal(purpose, verifier.dumps().encode(), bound_to=bound_to)
+
+
+def unseal(session: Session, purpose: str, token: str | None, bound_to: str) -> Verifier | None:
+    """The verifier :func:`seal` made, or None when there is none or it does not open here."""
+    raw = sealing.of(session).unseal(purpose, token, bound_to=bound_to)
     try:
-        return Verifier.loads(raw.decode())
+        return Verifier.loads(raw.decode()) if raw else None
     except (UnicodeDecodeError, ValueError):
         return None

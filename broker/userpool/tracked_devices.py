@@ -20,10 +20,10 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import sealing
 from ..engine.srp import N, Verifier
 from ..store import repo
 from ..store.models import Device, User, UserPool, utcnow
+from . import srp_verifiers
 from .risk import device_hash
 from .security import Security
 
@@ -64,19 +64,14 @@ def confirm(session: Session, pool: UserPool, device: Device, verifier_b64: str,
         raise ValueError("DeviceSecretVerifierConfig is not base64") from None
     if not 1 < verifier < N or not salt:
         raise ValueError("DeviceSecretVerifierConfig holds no SRP verifier")
-    Verifier.loads(Verifier(salt, verifier).dumps())  # ValueError for a salt not in the SRP clients' own form
-    device.srp_verifier = sealing.of(session).seal(PURPOSE, Verifier(salt, verifier).dumps().encode(),
-                                                   bound_to=device.device_key or "")
+    given = Verifier.loads(Verifier(salt, verifier).dumps())  # ValueError: a salt not in the SRP clients' own form
+    device.srp_verifier = srp_verifiers.seal(session, PURPOSE, given, device.device_key or "")
     device.name = (name or "")[:MAX_NAME] or None
     remember(pool, device, True)
 
 
 def verifier(session: Session, device: Device) -> Verifier | None:
-    raw = sealing.of(session).unseal(PURPOSE, device.srp_verifier, bound_to=device.device_key or "")
-    try:
-        return Verifier.loads(raw.decode()) if raw else None
-    except (UnicodeDecodeError, ValueError):
-        return None
+    return srp_verifiers.unseal(session, PURPOSE, device.srp_verifier, bound_to=device.device_key or "")
 
 
 def remember(pool: UserPool, device: Device, remembered: bool) -> None:
