@@ -13,6 +13,7 @@ from .cli import _emit, _pairs, _read, _settings, _store, cli, json_option, pool
 from .config import Settings
 from .oauth.issue import issuer
 from .store.state import StateStore, open_state
+from .triggers import settings as trigger_settings
 from .errors import InvalidInput
 from .userpool import admin, admin_security, admin_users, attribute_changes, audit, messages, mfa, mfa_settings
 from .userpool.security import ACTIONS, LEVELS
@@ -59,15 +60,23 @@ def _describe(settings: Settings, p: Any) -> dict[str, Any]:
               help="Keep SRP verifiers of passwords (USER_SRP_AUTH); --no-srp stops making them.")
 @click.option("--name", help="A new name for the pool.")
 @click.option("--self-signup/--no-self-signup", default=None, help="Whether users may sign themselves up.")
+@click.option("--trigger", multiple=True, metavar="NAME=TARGET",
+              help="A trigger (PreSignUp, PreTokenGeneration, ...) and its target: python:package.module:function "
+                   "or an http(s):// webhook; NAME= removes it. Repeat.")
+@click.option("--pre-token-generation-version", type=click.Choice(trigger_settings.PRE_TOKEN_VERSIONS),
+              help="PreTokenGeneration's event version (V2_0 can change access tokens and scopes).")
 @json_option
 def pool_update(pool_id: str, mfa: str | None, lockout_threshold: int | None, lockout_seconds: int | None,
                 password_history: int | None, compromised_check: bool | None, temp_password_days: int | None,
                 remember_devices_days: int | None, adaptive: tuple[str, ...], link_by_email: bool | None,
-                srp_enabled: bool | None, name: str | None, self_signup: bool | None, as_json: bool) -> None:
-    """Change a pool's security settings; those not given stay as they are.
+                srp_enabled: bool | None, name: str | None, self_signup: bool | None, trigger: tuple[str, ...],
+                pre_token_generation_version: str | None, as_json: bool) -> None:
+    """Change a pool's settings; those not given stay as they are.
 
-    Message templates are set with `broker pool set-message`."""
+    Message templates are set with `broker pool set-message`, the secret that signs webhook
+    triggers' events is shown by `broker pool trigger-secret`."""
     policy = admin_security.parse_adaptive(adaptive)
+    triggers = _pairs(trigger, "--trigger")
     with _store() as (settings, session):
         p = admin_security.update_pool(
             session, pool_id, mfa=mfa, adaptive=policy, lockout_threshold=lockout_threshold,
@@ -75,8 +84,21 @@ def pool_update(pool_id: str, mfa: str | None, lockout_threshold: int | None, lo
             compromised_check=compromised_check, temp_password_days=temp_password_days,
             remember_devices_days=remember_devices_days, link_by_email=link_by_email, srp_enabled=srp_enabled,
             name=name, self_signup=self_signup)
+        if triggers or pre_token_generation_version:
+            trigger_settings.set_triggers(session, p, dict(triggers), pre_token_generation_version)
         out = _describe(settings, p)
     _emit(out, as_json)
+
+
+@pool.command("trigger-secret")
+@click.option("--pool", "pool_id", required=True)
+@click.option("--rotate", is_flag=True, help="Make a new secret; the old one stops signing at once.")
+@json_option
+def pool_trigger_secret(pool_id: str, rotate: bool, as_json: bool) -> None:
+    """The secret that signs the pool's webhook trigger events (X-Cognate-Signature)."""
+    with _store() as (_s, session):
+        secret = trigger_settings.secret(session, admin.require_pool(session, pool_id), rotate=rotate)
+    _emit({"TriggerSecret": secret}, as_json)
 
 
 @pool.command("set-mfa")

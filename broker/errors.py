@@ -106,5 +106,26 @@ class AttributeNotWritable(InvalidInput):
     """A user attribute the app client may not set (Cognito's ``NotAuthorizedException``)."""
 
 
+class TriggerFailed(FormInvalid):
+    """A trigger refused or failed the operation (Cognito's Lambda errors); shown to the user
+    on hosted forms as any form problem, answered over the API as its AWS type."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__([message])
+
+
+class TriggerRejected(TriggerFailed):
+    """The handler raised or the webhook refused: "PreSignUp failed with error <message>."
+    (Cognito's ``UserLambdaValidationException``)."""
+
+
+class TriggerUnexpected(TriggerFailed):
+    """The handler timed out, crashed or could not be reached (``UnexpectedLambdaException``)."""
+
+
+class TriggerInvalidResponse(TriggerFailed):
+    """The handler returned what is not the trigger's response (``InvalidLambdaResponseException``)."""
+
+
 class ServiceUnavailable(BrokerError):
     status = 503

@@ -19,6 +19,8 @@ def test_wheel_carries_templates_static_and_migrations(tmp_path):
                      "broker/static/js/hosted.js", "broker/store/migrations/script.py.mako",
                      "broker/store/migrations/versions/0001_initial_schema.py", "broker/cli.py"):
         assert expected in names, expected
+    for init in sorted(ROOT.glob("broker/**/__init__.py")):  # every package, not only the listed ones
+        assert str(init.relative_to(ROOT)) in names, init
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
     probe = ("import broker; from broker import _asset_dir; import os; "

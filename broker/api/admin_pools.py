@@ -13,6 +13,7 @@ from typing import Any
 
 from ..store import repo
 from ..store.models import UserPool
+from ..triggers import settings as trigger_settings
 from ..userpool import admin, admin_keys, audit, pool_settings
 from .call import Call
 from .errors import AwsError
@@ -60,7 +61,7 @@ def list_user_pools(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     mine = [p for p in repo.list_pools(call.session) if key is not None and admin_keys.allows(key, p.id)]
     page, token = paged(mine, params["MaxResults"], params.get("NextToken"), key=lambda p: p.id)
     changed = audit.last_changes(call.session, [p.id for p in page], SETTINGS_EVENTS)
-    pools = [{"Id": p.id, "Name": p.name, "LambdaConfig": {}, "Status": "Enabled", "CreationDate": p.created_at,
+    pools = [{"Id": p.id, "Name": p.name, "LambdaConfig": trigger_settings.describe(p), "Status": "Enabled", "CreationDate": p.created_at,
               "LastModifiedDate": changed.get(p.id, p.created_at)} for p in page]
     return {"UserPools": pools, **({"NextToken": token} if token else {})}
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from ..errors import AttributeNotWritable, BrokerError, CodeMismatch, FormInvalid, GroupExists, InvalidInput, \
     LimitExceeded, NotFound, NotPermitted, PasswordRejected, PasswordReused, PreconditionNotMet, ResourceMissing, \
-    ServiceUnavailable, SignInFailed, Throttled, UnsupportedUserState, UserNotFound, UsernameExists
+    ServiceUnavailable, SignInFailed, Throttled, TriggerInvalidResponse, TriggerRejected, TriggerUnexpected, \
+    UnsupportedUserState, UserNotFound, UsernameExists
 
 
 class AwsError(Exception):
@@ -29,6 +30,9 @@ class AwsError(Exception):
 
 #: Project exceptions and the AWS error each one is, most specific first.
 _MAPPED: tuple[tuple[type[BrokerError], str], ...] = (
+    (TriggerRejected, "UserLambdaValidationException"),
+    (TriggerUnexpected, "UnexpectedLambdaException"),
+    (TriggerInvalidResponse, "InvalidLambdaResponseException"),
     (LimitExceeded, "LimitExceededException"),
     (Throttled, "TooManyRequestsException"),
     (SignInFailed, "NotAuthorizedException"),

@@ -34,6 +34,9 @@ _ECHO = 256
 #: Shapes whose model pattern Cognito itself does not apply: a custom domain
 #: (``auth.example.com``) is a ``DomainType``, whose pattern allows only a prefix domain.
 UNCHECKED_PATTERNS = frozenset({"DomainType"})
+#: Members whose model pattern Cognate replaces with its own check: a trigger's target is
+#: ``python:module:function`` or a URL, not a Lambda ARN (:mod:`broker.triggers.settings`).
+UNCHECKED_PATHS = ("lambdaConfig.",)
 _JAVA_CLASSES = {"w": ("A-Za-z0-9_", "[A-Za-z0-9_]"), "d": ("0-9", "[0-9]"), "W": (None, "[^A-Za-z0-9_]"),
                  "D": (None, "[^0-9]")}
 
@@ -110,7 +113,8 @@ def _scalar(shape: Shape, value: Any, path: str, problems: list[str]) -> None:
                 raise serialization("Base64 encoded value could not be decoded") from None
             return
         _length(shape, len(text), text, path, problems)
-        pattern = shape.metadata.get("pattern") if shape.name not in UNCHECKED_PATTERNS else None
+        pattern = shape.metadata.get("pattern") if shape.name not in UNCHECKED_PATTERNS \
+            and not path.startswith(UNCHECKED_PATHS) else None
         if pattern and not _compiled(pattern).fullmatch(text):
             problems.append(_fail(shape, text, path, f"Member must satisfy regular expression pattern: {pattern}"))
         if shape.enum and text not in shape.enum:

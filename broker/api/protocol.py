@@ -34,6 +34,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from .. import observability
 from ..errors import BrokerError
 from ..runtime import runtime
+from ..triggers import invoke as triggers
 from ..userpool import admin_keys
 from ..web.pools import open_session
 from . import errors, model, registry, sigv4
@@ -103,7 +104,8 @@ def _run(op: registry.Operation, call: Call, params: dict[str, Any]) -> dict[str
     """Run the operation; its session is committed when it returns or refuses (a refusal's
     audit records stay: operations refuse before writing anything else), never after a crash."""
     try:
-        result = op.handler(call, params)
+        with triggers.acting(params.get("ClientId"), params.get("ClientMetadata")):
+            result = op.handler(call, params)
     except (AwsError, BrokerError) as exc:
         call.session.commit()
         raise exc if isinstance(exc, AwsError) else errors.from_broker(exc) from None

@@ -51,6 +51,10 @@ class Metrics:
                                 "(COGNITO: username and password).", ["result", "provider"], **own)
         self.tokens = Counter("cognate_tokens_issued_total", "Token responses issued, by grant type.",
                               ["grant_type"], **own)
+        self.triggers = Counter("cognate_trigger_invocations_total", "Trigger invocations by trigger and outcome "
+                                "(returned, raised, timed_out, crashed, invalid).", ["trigger", "outcome"], **own)
+        self.trigger_duration = Histogram("cognate_trigger_duration_seconds", "Time a trigger took to answer.",
+                                          ["trigger"], **own)
         self.lockouts = Counter("cognate_lockouts_total", "Accounts locked after repeated failed sign-ins.", **own)
         self.backend_errors = Counter("cognate_backend_errors_total", "Requests that failed because Redis or the "
                                       "database did not answer.", ["backend"], **own)
@@ -73,6 +77,10 @@ class Metrics:
             self.sign_ins.labels(RESULTS.get(outcome, "other"), str(details.get("provider") or "unknown")).inc()
         elif event == "Lockout":
             self.lockouts.inc()
+        elif event == "Trigger":
+            trigger = str(details.get("trigger") or "unknown")
+            self.triggers.labels(trigger, str(details.get("outcome") or "unknown")).inc()
+            self.trigger_duration.labels(trigger).observe(float(details.get("duration_ms") or 0) / 1000)
 
     def token_issued(self, grant_type: str) -> None:
         self.tokens.labels(grant_type if grant_type in GRANT_TYPES else "other").inc()

@@ -66,6 +66,10 @@ class UserPool(Base):
     #: Link a first federated sign-in to the confirmed user with the same email, when the
     #: IdP vouches for the address (off by default: the IdP must be trusted for it).
     link_by_email: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Triggers (Cognito's LambdaConfig): see :mod:`broker.triggers.settings`.
+    lambda_config: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    #: The secret that signs webhook triggers' events, sealed (:mod:`broker.sealing`).
+    trigger_secret: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 

@@ -22,6 +22,7 @@ from ..errors import InvalidInput, PasswordRejected, UnsupportedUserState
 from ..store import repo
 from ..store.models import User, UserPool
 from ..store.state import StateStore
+from ..triggers import settings as trigger_settings
 from . import accounts, admin, audit, lockout, messages, password_rules, srp_verifiers
 from .passwords import PasswordPolicy, hash_password
 from .mfa_settings import FACTORS
@@ -227,6 +228,7 @@ def describe_pool(pool: UserPool) -> dict[str, Any]:
         "Security": {SECURITY_NAMES.get(k, _camel(k)): v for k, v in security.items()},
         "MessageTemplates": messages.describe(pool),
         "LinkFederatedUsersByEmail": pool.link_by_email,
+        "LambdaConfig": trigger_settings.describe(pool),
         "CreationDate": pool.created_at.isoformat(),
     }
 

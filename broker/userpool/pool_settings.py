@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import InvalidInput
 from ..store.models import UserPool
+from ..triggers import settings as trigger_settings
 from . import admin, admin_security, audit, messages
 from .attribute_changes import VERIFIED_BY
 from .attributes import STANDARD, check_name
@@ -42,7 +43,6 @@ REMEMBER_DAYS = 30
 #: Cognito's settings Cognate has no switch for, and the value that describes Cognate.
 NEUTRAL: dict[str, Any] = {
     "DeletionProtection": "INACTIVE",
-    "LambdaConfig": {},
     "UserPoolTags": {},
     "AliasAttributes": [],
     "UsernameAttributes": [],
@@ -55,7 +55,7 @@ NEUTRAL: dict[str, Any] = {
 #: Settings translated by :func:`from_cognito` (the others must be :data:`NEUTRAL`).
 HANDLED = frozenset({"PoolName", "UserPoolId", "Policies", "MfaConfiguration", "Schema", "AdminCreateUserConfig",
                      "DeviceConfiguration", "UserPoolAddOns", "VerificationMessageTemplate",
-                     "EmailVerificationMessage", "EmailVerificationSubject"})
+                     "EmailVerificationMessage", "EmailVerificationSubject", "LambdaConfig"})
 BOOLEAN_ATTRIBUTES = frozenset({"email_verified", "phone_number_verified"})
 NUMBER_ATTRIBUTES = frozenset({"updated_at"})
 #: Cognito's own string constraints on an attribute: the only ones Cognate takes.
@@ -78,6 +78,8 @@ class PoolSettings:
     templates: dict[str, dict[str, Any] | None] = field(default_factory=dict)
     #: Attributes required at sign-up (CreateUserPool's Schema only; None on update).
     required_attributes: list[str] | None = None
+    #: LambdaConfig: the triggers' targets, PreTokenGeneration's version, the KMSKeyID.
+    triggers: tuple[dict[str, str], str, str | None] = ({}, "V1_0", None)
 
 
 def from_cognito(params: dict[str, Any], current: UserPool | None) -> PoolSettings:
@@ -108,15 +110,18 @@ def from_cognito(params: dict[str, Any], current: UserPool | None) -> PoolSettin
     return PoolSettings(name=given.get("PoolName"), mfa=given.get("MfaConfiguration", "OFF"),
                         self_signup=not admin_create.get("AllowAdminCreateUserOnly", False),
                         password_policy=policy.as_dict(), security=security, templates=templates,
-                        required_attributes=required)
+                        required_attributes=required,
+                        triggers=trigger_settings.from_cognito(given.get("LambdaConfig") or {}))
 
 
 def create(session: Session, settings: PoolSettings) -> UserPool:
     """CreateUserPool with checked ``settings`` (:func:`from_cognito`)."""
-    return admin.create_pool(session, settings.name or "", settings.mfa, settings.self_signup,
+    pool = admin.create_pool(session, settings.name or "", settings.mfa, settings.self_signup,
                              required_attributes=settings.required_attributes or [],
                              password_policy=settings.password_policy, security=settings.security,
                              templates={k: v for k, v in settings.templates.items() if v})
+    trigger_settings.replace(session, pool, *settings.triggers)
+    return pool
 
 
 def update(session: Session, pool_id: str, settings: PoolSettings) -> UserPool:
@@ -126,6 +131,7 @@ def update(session: Session, pool_id: str, settings: PoolSettings) -> UserPool:
     pool = admin_security.update_pool(session, pool_id, mfa=settings.mfa, adaptive=settings.security["adaptive"],
                                       name=settings.name, self_signup=settings.self_signup,
                                       password_policy=settings.password_policy, **security)
+    trigger_settings.replace(session, pool, *settings.triggers)  # left out: removed, as Cognito does
     before = dict(pool.messages or {})
     own = {k: v for k, v in before.items() if k not in settings.templates}
     pool.messages = {**own, **{k: v for k, v in settings.templates.items() if v}}
@@ -285,6 +291,7 @@ def describe(pool: UserPool, users: int, domain: str | None, modified: Any) -> d
                                   "InviteMessageTemplate": _shown("invitation", pool)},
         "VerificationMessageTemplate": {**_shown("verification", pool), "DefaultEmailOption": "CONFIRM_WITH_CODE"},
         "UserPoolAddOns": {"AdvancedSecurityMode": "AUDIT" if security.adaptive == ALLOW_ALL else "ENFORCED"},
+        "LambdaConfig": trigger_settings.describe(pool),
         **NEUTRAL,
     }
     if security.remember_devices_days > 0:

@@ -1,0 +1,8 @@
+"""Cognito's Lambda triggers, run as unchanged Python handlers or as signed webhooks.
+
+- :mod:`.settings`: a pool's ``LambdaConfig`` and trigger secret;
+- :mod:`.invoke`: events in Cognito's shape, fired where Cognito fires them, failures
+  mapped to Cognito's errors;
+- :mod:`.workers`: Python targets in worker processes with a hard timeout;
+- :mod:`.webhooks`: ``http(s)://`` targets, signed with HMAC-SHA256.
+"""

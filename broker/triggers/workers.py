@@ -1,0 +1,189 @@
+"""Python trigger targets (``python:package.module:function``), run as a Lambda runs them:
+``function(event, context)`` in a process of its own, so that a handler that hangs, leaks
+or kills its interpreter costs one invocation and never the server.
+
+Each server process keeps a small pool of worker processes, started on first use with
+multiprocessing's ``forkserver`` method (a clean interpreter, never a fork of a threaded
+server) and the server's environment, as a Lambda gets its environment variables. A
+worker imports a handler's module once and keeps it, as a warm Lambda does. An
+invocation that does not answer within the timeout has its worker killed; a worker that
+died is replaced on the next call.
+
+    workers = PythonWorkers(size=2, timeout=5.0)
+    outcome = workers.invoke("handlers.signup:handler", event, "PreSignUp")
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import multiprocessing
+import os
+import queue
+import sys
+import threading
+import time
+import traceback
+import uuid
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+log = logging.getLogger("broker.triggers")
+
+#: What an invocation came to (``Outcome.kind``).
+RETURNED, RAISED, TIMED_OUT, CRASHED, INVALID = "returned", "raised", "timed_out", "crashed", "invalid"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """``value`` is the returned event (RETURNED), else the error's message."""
+
+    kind: str
+    value: Any
+
+
+class LambdaContext:
+    """The parts of AWS Lambda's Python context object a Cognito handler uses
+    (https://docs.aws.amazon.com/lambda/latest/dg/python-context.html)."""
+
+    def __init__(self, function_name: str, request_id: str, deadline: float) -> None:
+        self.function_name = function_name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = f"python:{function_name}"
+        self.memory_limit_in_mb = 128
+        self.aws_request_id = request_id
+        self.log_group_name = f"/cognate/triggers/{function_name}"
+        self.log_stream_name = request_id
+        self._deadline = deadline
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.time()) * 1000))
+
+
+def _serve(conn: Connection, path: list[str]) -> None:
+    """A worker's loop: one ``(target, event_json, request_id, deadline)`` in, one
+    ``(kind, value)`` out, until the server closes the pipe."""
+    sys.path[:0] = [p for p in path if p not in sys.path]
+    handlers: dict[str, Any] = {}
+    while True:
+        try:
+            target, event_json, request_id, deadline = conn.recv()
+        except (EOFError, OSError):
+            return
+        conn.send(_call(handlers, target, event_json, request_id, deadline))
+
+
+def _call(handlers: dict[str, Any], target: str, event_json: str, request_id: str,
+          deadline: float) -> tuple[str, str]:
+    try:
+        function = handlers.get(target) or handlers.setdefault(target, _load(target))
+    except Exception as exc:  # noqa: BLE001 (a module that does not import is the handler's fault)
+        return CRASHED, f"Runtime.ImportModuleError: {type(exc).__name__}: {exc}"
+    try:
+        result = function(json.loads(event_json), LambdaContext(target, request_id, deadline))
+    except Exception as exc:  # noqa: BLE001 (the handler's own error: Cognito shows its message)
+        log.info("trigger %s raised: %s", target, "".join(traceback.format_exception_only(exc)).strip())
+        return RAISED, str(exc)
+    try:
+        return RETURNED, json.dumps(result)
+    except (TypeError, ValueError) as exc:
+        return INVALID, f"the handler returned what is not JSON: {exc}"
+
+
+def _load(target: str) -> Any:
+    module, _, name = target.partition(":")
+    function = getattr(importlib.import_module(module), name)
+    if not callable(function):
+        raise TypeError(f"{target} is not a function")
+    return function
+
+
+class _Worker:
+    def __init__(self, ctx: Any) -> None:
+        ours, theirs = ctx.Pipe()
+        self.conn: Connection = ours
+        self.process = ctx.Process(target=_serve, args=(theirs, list(sys.path)), daemon=True,
+                                   name="cognate-trigger")
+        self.process.start()
+        theirs.close()
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.join(1)
+        self.conn.close()
+
+
+class PythonWorkers:
+    """At most ``size`` worker processes for this server process (started lazily, replaced
+    after a fork, a crash or a timeout); callers beyond them wait for a free one within
+    the same timeout."""
+
+    def __init__(self, size: int = 2, timeout: float = 5.0) -> None:
+        self.size, self.timeout = size, timeout
+        self._ctx = multiprocessing.get_context("forkserver")
+        self._idle: queue.LifoQueue[_Worker] = queue.LifoQueue()
+        self._started = 0
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+
+    def invoke(self, target: str, event: dict[str, Any]) -> Outcome:
+        """Run ``target`` (``module:function``) on ``event``; never raises for what the
+        handler does."""
+        deadline = time.time() + self.timeout
+        worker = self._take(deadline)
+        if worker is None:
+            return Outcome(TIMED_OUT, f"Task timed out after {self.timeout:.2f} seconds")
+        try:
+            worker.conn.send((target, json.dumps(event), str(uuid.uuid4()), deadline))
+            if not worker.conn.poll(max(0.0, deadline - time.time())):
+                self._discard(worker)
+                return Outcome(TIMED_OUT, f"Task timed out after {self.timeout:.2f} seconds")
+            kind, value = worker.conn.recv()
+        except (EOFError, OSError, BrokenPipeError):
+            self._discard(worker)
+            return Outcome(CRASHED, "the handler's process exited")
+        self._idle.put(worker)
+        if kind == RETURNED:
+            return Outcome(RETURNED, json.loads(value))
+        return Outcome(kind, value)
+
+    def _take(self, deadline: float) -> _Worker | None:
+        self._after_fork()
+        try:
+            return self._idle.get_nowait()
+        except queue.Empty:
+            pass
+        with self._lock:
+            if self._started < self.size:
+                self._started += 1
+                try:
+                    return _Worker(self._ctx)
+                except BaseException:
+                    self._started -= 1
+                    raise
+        try:
+            return self._idle.get(timeout=max(0.0, deadline - time.time()))
+        except queue.Empty:
+            return None
+
+    def _discard(self, worker: _Worker) -> None:
+        worker.kill()
+        with self._lock:
+            self._started -= 1
+
+    def _after_fork(self) -> None:
+        """A forked server process (a gunicorn worker) starts a pool of its own: the
+        parent's pipes are not its to use."""
+        if self._pid != os.getpid():
+            with self._lock:
+                if self._pid != os.getpid():
+                    self._idle = queue.LifoQueue()
+                    self._started, self._pid = 0, os.getpid()
+
+    def close(self) -> None:
+        while True:
+            try:
+                self._idle.get_nowait().kill()
+            except queue.Empty:
+                return

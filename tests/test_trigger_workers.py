@@ -1,0 +1,56 @@
+"""Python trigger targets run in worker processes: a handler that raises, hangs, dies or
+returns nonsense costs its own invocation, and the next one runs as if nothing happened."""
+import threading
+import time
+
+import pytest
+
+from broker.triggers.workers import CRASHED, INVALID, RAISED, RETURNED, TIMED_OUT, PythonWorkers
+
+HANDLERS = "tests.trigger_handlers.misbehaving"
+
+
+@pytest.fixture
+def workers():
+    pool = PythonWorkers(size=2, timeout=1.5)
+    yield pool
+    pool.close()
+
+
+def test_a_handler_gets_the_event_a_lambda_context_and_the_server_environment(workers, monkeypatch):
+    monkeypatch.setenv("COGNATE_TEST_MARK", "inherited")
+    outcome = workers.invoke(f"{HANDLERS}:remaining", {"request": {}, "response": {}})
+    assert outcome.kind == RETURNED
+    answer = outcome.value["response"]
+    assert 0 < answer["remaining"] <= 1500
+    assert len(answer["request_id"]) == 36 and answer["function_name"] == f"{HANDLERS}:remaining"
+    assert answer["environment"] == "inherited"
+
+
+def test_each_failure_costs_only_its_own_invocation(workers):
+    refused = workers.invoke(f"{HANDLERS}:refuse", {})
+    assert (refused.kind, refused.value) == (RAISED, "Sign-ups are closed today")
+    started = time.monotonic()
+    hung = workers.invoke(f"{HANDLERS}:hang", {})
+    assert hung.kind == TIMED_OUT and 1.4 < time.monotonic() - started < 3
+    assert workers.invoke(f"{HANDLERS}:die", {}).kind == CRASHED
+    assert workers.invoke(f"{HANDLERS}:not_json", {}).kind == INVALID
+    assert workers.invoke("tests.trigger_handlers.absent:handler", {}).kind == CRASHED
+    assert workers.invoke(f"{HANDLERS}:absent", {}).kind == CRASHED
+    # after all of that, the pool still answers, with fresh workers where the old ones died
+    for _ in range(4):
+        assert workers.invoke(f"{HANDLERS}:remaining", {"response": {}}).kind == RETURNED
+
+
+def test_busy_workers_make_callers_wait_no_longer_than_the_timeout(workers):
+    outcomes = []
+    threads = [threading.Thread(target=lambda: outcomes.append(workers.invoke(f"{HANDLERS}:hang", {})))
+               for _ in range(3)]
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [o.kind for o in outcomes] == [TIMED_OUT] * 3
+    assert time.monotonic() - started < 4
+    assert workers.invoke(f"{HANDLERS}:remaining", {"response": {}}).kind == RETURNED

@@ -1,0 +1,32 @@
+"""Handlers that fail in each way a Lambda can: raise, hang, die, return nonsense."""
+import os
+import time
+
+
+def refuse(event, context):
+    raise Exception("Sign-ups are closed today")
+
+
+def hang(event, context):
+    time.sleep(60)
+    return event
+
+
+def die(event, context):
+    os._exit(3)
+
+
+def not_json(event, context):
+    return {"response": object()}
+
+
+def no_response(event, context):
+    return "yes"
+
+
+def remaining(event, context):
+    event["response"]["remaining"] = context.get_remaining_time_in_millis()
+    event["response"]["request_id"] = context.aws_request_id
+    event["response"]["function_name"] = context.function_name
+    event["response"]["environment"] = os.environ.get("COGNATE_TEST_MARK")
+    return event
