@@ -77,15 +77,16 @@ def pool_update(pool_id: str, mfa: str | None, lockout_threshold: int | None, lo
     triggers' events is shown by `broker pool trigger-secret`."""
     policy = admin_security.parse_adaptive(adaptive)
     triggers = _pairs(trigger, "--trigger")
+    changes = dict(mfa=mfa, adaptive=policy or None, lockout_threshold=lockout_threshold, lockout_seconds=lockout_seconds,
+                   password_history=password_history, compromised_check=compromised_check,
+                   temp_password_days=temp_password_days, remember_devices_days=remember_devices_days,
+                   link_by_email=link_by_email, srp_enabled=srp_enabled, name=name, self_signup=self_signup)
     with _store() as (settings, session):
-        p = admin_security.update_pool(
-            session, pool_id, mfa=mfa, adaptive=policy, lockout_threshold=lockout_threshold,
-            lockout_seconds=lockout_seconds, password_history=password_history,
-            compromised_check=compromised_check, temp_password_days=temp_password_days,
-            remember_devices_days=remember_devices_days, link_by_email=link_by_email, srp_enabled=srp_enabled,
-            name=name, self_signup=self_signup)
         if triggers or pre_token_generation_version:
-            trigger_settings.set_triggers(session, p, dict(triggers), pre_token_generation_version)
+            p = trigger_settings.set_triggers(session, admin.require_pool(session, pool_id), dict(triggers),
+                                              pre_token_generation_version)
+        if any(v is not None for v in changes.values()) or not (triggers or pre_token_generation_version):
+            p = admin_security.update_pool(session, pool_id, **changes)  # type: ignore[arg-type]
         out = _describe(settings, p)
     _emit(out, as_json)
 

@@ -111,24 +111,33 @@ def configured(pool: UserPool, name: str) -> bool:
 
 
 def event(pool: UserPool, source: str, username: str | None, request: dict[str, Any],
-          response: dict[str, Any] | None = None, version: str = "1") -> dict[str, Any]:
-    """A Cognito event (the shared members, and ``clientMetadata`` in ``request``)."""
+          response: dict[str, Any] | None = None, version: str = "1", client_id: str | None = None) -> dict[str, Any]:
+    """A Cognito event (the shared members, and ``clientMetadata`` in ``request``); the app
+    client is ``client_id``, else the caller's, else the hosted page's."""
     who = caller()
+    client_id = client_id or who.client_id or _hosted_client()
     return {"version": version, "triggerSource": source, "region": pool.id.split("_", 1)[0],
             "userPoolId": pool.id, "userName": username,
-            "callerContext": {"awsSdkVersion": who.sdk, "clientId": who.client_id or "CLIENT_ID_NOT_APPLICABLE"},
+            "callerContext": {"awsSdkVersion": who.sdk, "clientId": client_id or "CLIENT_ID_NOT_APPLICABLE"},
             "request": {**request, "clientMetadata": dict(who.metadata)}, "response": dict(response or {})}
+
+
+def _hosted_client() -> str | None:
+    """The app client of the hosted page being answered (:func:`broker.web.flow.load_login`)."""
+    from flask import g, has_request_context
+
+    return g.get("client_id") if has_request_context() else None
 
 
 def fire(session: Session, pool: UserPool, name: str, source: str, username: str | None,
          request: dict[str, Any], response: dict[str, Any] | None = None,
-         version: str = "1") -> dict[str, Any] | None:
+         version: str = "1", client_id: str | None = None) -> dict[str, Any] | None:
     """Run the pool's ``name`` trigger, if it has one; the ``response`` object the target
     returned (None without a trigger). Raises a :class:`~broker.errors.TriggerFailed`."""
     target = settings.target(pool, name)
     if target is None:
         return None
-    sent = event(pool, source, username, request, response, version)
+    sent = event(pool, source, username, request, response, version, client_id)
     started = time.perf_counter()
     outcome = of(session).run(pool, target, sent)
     took = round((time.perf_counter() - started) * 1000, 1)
