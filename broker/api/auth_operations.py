@@ -21,7 +21,7 @@ from ..engine.challenges import (
     NEW_PASSWORD_REQUIRED, NOT_CONFIRMED, NOT_OFFERED, PASSWORD_VERIFIER, RESET_REQUIRED, SELECT_MFA_TYPE, SMS_MFA,
     SOFTWARE_TOKEN_MFA, Challenge, Refused, SignedIn,
 )
-from ..errors import FormInvalid, SignInFailed, Throttled
+from ..errors import FormInvalid, SignInFailed, Throttled, TriggerFailed
 from ..oauth.issue import issue_tokens
 from ..oauth.tokens import ADMIN_SCOPE
 from ..store.models import AppClient, User, UserPool, canonical_username
@@ -99,15 +99,22 @@ def srp_auth(call: Call, client: AppClient, pool: UserPool, auth: dict[str, str]
     call.check_auth_flow(client, "ALLOW_USER_SRP_AUTH")
     username, srp_a = _required(auth, "USERNAME"), _required(auth, "SRP_A")
     call.check_secret_hash(client, username, {"AuthParameters": auth})
-    try:
+    with srp_refusals(), _password_refusals():
         step = password_verifier.start(_env(call, pool, auth.get("DEVICE_KEY")), _start(client, pool), username, srp_a)
+    block = step.parameters["SECRET_BLOCK"]  # names the sign-in: pycognito answers without the Session
+    session = sessions.open_session(call.runtime.state, step.progress, block)
+    return {"ChallengeName": step.name, "Session": session, "ChallengeParameters": step.parameters}
+
+
+@contextmanager
+def srp_refusals() -> Iterator[None]:
+    """An SRP start refused before anything is checked, as Cognito words it."""
+    try:
+        yield
     except password_verifier.SrpDisabled:
         raise AwsError("InvalidParameterException", "USER_SRP_AUTH is not enabled for this user pool.") from None
     except srp.InvalidSrpA as exc:
         raise AwsError("InvalidParameterException", _srp_message(exc)) from None
-    block = step.parameters["SECRET_BLOCK"]  # names the sign-in: pycognito answers without the Session
-    session = sessions.open_session(call.runtime.state, step.progress, block)
-    return {"ChallengeName": step.name, "Session": session, "ChallengeParameters": step.parameters}
 
 
 def _password_verifier(call: Call, client: AppClient, pool: UserPool, params: dict[str, Any]) -> dict[str, Any]:
@@ -163,6 +170,8 @@ def respond(call: Call, client: AppClient, pool: UserPool, params: dict[str, Any
         if exc.progress is not None:
             _keep(call, exc.progress, token)  # the same Session answers again
         raise _refusal(exc) from None
+    except TriggerFailed:
+        raise  # the sign-in is over; answered as the trigger's AWS error
     except FormInvalid as exc:
         _keep(call, progress, token)
         raise AwsError("InvalidPasswordException", exc.errors[0] if exc.errors else exc.message) from None
