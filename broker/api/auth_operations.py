@@ -99,9 +99,7 @@ def srp_auth(call: Call, client: AppClient, pool: UserPool, auth: dict[str, str]
     call.check_secret_hash(client, username, {"AuthParameters": auth})
     with srp_refusals(), _password_refusals():
         step = password_verifier.start(_env(call, pool, auth.get("DEVICE_KEY")), _start(client, pool), username, srp_a)
-    block = step.parameters["SECRET_BLOCK"]  # names the sign-in: pycognito answers without the Session
-    session = sessions.open_session(call.runtime.state, step.progress, block)
-    return {"ChallengeName": step.name, "Session": session, "ChallengeParameters": step.parameters}
+    return _render(call, client, pool, step)
 
 
 @contextmanager
@@ -306,9 +304,9 @@ def _render(call: Call, client: AppClient, pool: UserPool, step: signin.Step,
     MFA code (``sendMFACode`` never replaces it)."""
     if isinstance(step, Challenge):
         user = call.session.get(User, step.progress.get("user_id") or 0)
-        username = user.username if user is not None else step.progress["username"]  # (a custom sign-in's)
+        username = user.username if user is not None else step.progress["username"]  # (before a password)
         token = None  # a new random Session, except where a client may answer without it:
-        if step.name == PASSWORD_VERIFIER:  # (after CUSTOM_AUTH's SRP_A) found by its SECRET_BLOCK, as at SRP
+        if step.name == PASSWORD_VERIFIER:  # found by its SECRET_BLOCK: pycognito answers without the Session
             token = step.parameters["SECRET_BLOCK"]
         elif step.name == DEVICE_SRP_AUTH and user is not None:
             srp_a = step.progress.get("password_srp_a")

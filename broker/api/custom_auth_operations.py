@@ -15,32 +15,29 @@ Each Session answers once: a wrong answer is judged, and what follows comes with
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 from ..engine import custom_auth, sessions, signin
-from ..triggers import custom_auth as custom_triggers
-from ..engine.challenges import CUSTOM_CHALLENGE, Refused
+from ..engine.challenges import CUSTOM_CHALLENGE
 from ..store.models import AppClient, User, UserPool, canonical_username
+from ..triggers import custom_auth as custom_triggers
 from . import auth_operations
-from .auth_operations import EXPIRED, _env, _keep, _password_refusals, _refusal, _render, _required, _start
+from .auth_operations import EXPIRED, _env, _keep, _password_refusals, _render, _required, _start
 from .call import Call
 from .errors import AwsError
-
-NOT_CONFIGURED = "Custom auth lambda trigger is not configured for the user pool."
 
 
 def custom_auth_flow(call: Call, client: AppClient, pool: UserPool, auth: dict[str, str]) -> dict[str, Any]:
     """CUSTOM_AUTH's first step: DefineAuthChallenge's first challenge, or tokens."""
     if not custom_triggers.configured(pool):
-        raise AwsError("InvalidParameterException", NOT_CONFIGURED)
+        raise custom_auth.NotConfigured()
     call.check_auth_flow(client, "ALLOW_CUSTOM_AUTH")
     username = _required(auth, "USERNAME")
     call.check_secret_hash(client, username, {"AuthParameters": auth})
     if auth.get("CHALLENGE_NAME") not in (None, "SRP_A"):
         raise AwsError("InvalidParameterException", "CHALLENGE_NAME must be SRP_A when it is given.")
     env = _env(call, pool, auth.get("DEVICE_KEY"))
-    with _custom_refusals(), auth_operations.srp_refusals(), _password_refusals():
+    with auth_operations.srp_refusals(), _password_refusals():
         step = custom_auth.start(env, _start(client, pool), username, auth.get("SRP_A"))
     return _render(call, client, pool, step)
 
@@ -66,7 +63,7 @@ def answer_custom_challenge(call: Call, client: AppClient, pool: UserPool, param
     except AwsError:  # nothing was judged: the same Session answers again
         _keep(call, progress, token)
         raise
-    with _custom_refusals():
+    with _password_refusals():  # (the engine's refusals, as Cognito words them)
         step = custom_auth.answer(_env(call, pool, responses.get("DEVICE_KEY")), progress, user, answer)
     return _render(call, client, pool, step, answered=token)
 
@@ -80,16 +77,6 @@ def _user_of(call: Call, progress: dict[str, Any]) -> User | None:
     if user is None or not signin.still_current(progress, user):
         raise AwsError("NotAuthorizedException", EXPIRED)
     return user
-
-
-@contextmanager
-def _custom_refusals() -> Iterator[None]:
-    try:
-        yield
-    except custom_auth.NotConfigured:
-        raise AwsError("InvalidParameterException", NOT_CONFIGURED) from None
-    except Refused as exc:
-        raise _refusal(exc) from None
 
 
 auth_operations.FLOWS["CUSTOM_AUTH"] = custom_auth_flow

@@ -25,6 +25,7 @@ import json
 from typing import Any
 
 from .. import sealing
+from ..errors import InvalidInput
 from ..store.models import User
 from ..triggers import authentication
 from ..triggers import custom_auth as triggers
@@ -40,9 +41,11 @@ PRIVATE_PURPOSE = "custom-challenge"
 FAILED = "Incorrect username or password."
 
 
-class NotConfigured(Exception):
-    """The pool lacks a trigger the flow needs now (Cognito: "Custom auth lambda trigger is
-    not configured for the user pool.")."""
+class NotConfigured(InvalidInput):
+    """The pool lacks a trigger the flow needs now (Cognito's InvalidParameterException)."""
+
+    def __init__(self) -> None:
+        super().__init__("Custom auth lambda trigger is not configured for the user pool.")
 
 
 def start(env: Env, progress: dict[str, Any], username: str, srp_a: str | None = None) -> Step:

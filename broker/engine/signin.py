@@ -24,8 +24,8 @@ from sqlalchemy.orm import Session
 from ..errors import TriggerFailed
 from ..i18n import gettext as _
 from ..store.models import User, UserPool, canonical_username
-from ..triggers import authentication, invoke, migration
 from ..store.state import StateStore
+from ..triggers import authentication, invoke, migration
 from ..userpool import adaptive, audit, mfa, risk, tracked_devices
 from ..userpool.delivery import mask_email, mask_phone
 from ..userpool.security import Security

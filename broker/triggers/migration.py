@@ -15,7 +15,10 @@ The handler answers with ``userAttributes`` (required), ``finalUserStatus``
 ``desiredDeliveryMediums``, ``forceAliasCreation`` and ``enableSMSMFA``. A handler that
 finds nobody (no ``userAttributes``), raises, fails or answers nonsense migrates nobody, and
 the caller gets the answer any unknown name gets: Cognate never tells whether a user
-exists, so neither does a broken handler (its failure is audited and logged).
+exists, so neither does a broken handler (its failure is audited and logged). What lazy
+migration cannot hide is time: only names the pool lacks wait for the handler, as on
+Cognito. It runs after the password throttle has counted the try (sign-in) or the code
+limits have (forgotten password), so it is called no more often than those allow.
 
 Cognate has no welcome message for migrated users (Cognito's would be the invitation, whose
 temporary password a migrated user does not have) and no alias attributes, so
