@@ -13,9 +13,9 @@ from pycognito.aws_srp import AWSSRP
 
 from broker.engine.custom_auth import MAX_CHALLENGES
 from tests.aws import admin_idp, api_broker, cognito_idp, refused
-from tests.conftest import ROOT
 from tests.node_peers import node_peers  # noqa: F401 (a fixture)
 from tests.rp import CALLBACK
+from tests.trigger_handlers.signin_journal import events, server_env
 
 PASSWORD = "Corr3ct-Horse!"
 HANDLERS = "python:tests.trigger_handlers.signin_challenges"
@@ -32,8 +32,7 @@ def journal(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, redis_url, journal):
-    with api_broker(tmp_path_factory.mktemp("trig-custom"), redis_url, PYTHONPATH=str(ROOT),
-                    COGNATE_SIGNIN_JOURNAL=str(journal)) as broker:
+    with api_broker(tmp_path_factory.mktemp("trig-custom"), redis_url, **server_env(journal)) as broker:
         yield broker
 
 
@@ -59,14 +58,9 @@ def _site(server, *triggers: str, flows: tuple[str, ...] = ("ALLOW_CUSTOM_AUTH",
     return pool, client
 
 
-def _events(journal: Path, pool: str, source: str) -> list[dict]:
-    found = [json.loads(line) for line in journal.read_text().splitlines()] if journal.exists() else []
-    return [e for e in found if e["userPoolId"] == pool and e["triggerSource"] == source]
-
-
 def _code(journal: Path, pool: str, username: str) -> str:
     """The code the CreateAuthChallenge handler made last for ``username`` (its "mail")."""
-    return [e for e in _events(journal, pool, "CreateAuthChallenge_Authentication") if e["userName"] == username][-1]["code"]
+    return [e for e in events(journal, pool, "CreateAuthChallenge_Authentication") if e["userName"] == username][-1]["code"]
 
 
 def _start(idp, client: str, username: str = "cat") -> dict:
@@ -98,14 +92,14 @@ def test_a_code_answered_wrong_then_right_signs_in_with_tokens(server, idp, jour
     refreshed = idp.initiate_auth(ClientId=client, AuthFlow="REFRESH_TOKEN_AUTH",
                                   AuthParameters={"REFRESH_TOKEN": tokens["RefreshToken"]})
     assert refreshed["AuthenticationResult"]["AccessToken"]
-    defines = _events(journal, pool, "DefineAuthChallenge_Authentication")
+    defines = events(journal, pool, "DefineAuthChallenge_Authentication")
     assert [len(e["request"]["session"]) for e in defines] == [0, 1, 2]
     assert defines[1]["request"]["session"] == [{"challengeName": "CUSTOM_CHALLENGE", "challengeResult": False,
                                                  "challengeMetadata": "CODE-0"}]
     assert defines[2]["request"]["session"][-1]["challengeResult"] is True
     assert defines[0]["request"]["userNotFound"] is False and defines[0]["request"]["clientMetadata"] == {}
     assert defines[2]["request"]["clientMetadata"] == {"app": "web"}
-    verified = _events(journal, pool, "VerifyAuthChallengeResponse_Authentication")[-1]["request"]
+    verified = events(journal, pool, "VerifyAuthChallengeResponse_Authentication")[-1]["request"]
     assert verified["challengeAnswer"] == verified["privateChallengeParameters"]["code"]
 
 
@@ -137,7 +131,7 @@ def test_an_endless_definition_is_cut_off(server, idp, journal):
         assert step["ChallengeName"] == "CUSTOM_CHALLENGE"
     assert refused(lambda: _answer(idp, client, step["Session"], _code(journal, pool, "cat")))[0] == \
         "NotAuthorizedException"
-    assert len(_events(journal, pool, "CreateAuthChallenge_Authentication")) == MAX_CHALLENGES
+    assert len(events(journal, pool, "CreateAuthChallenge_Authentication")) == MAX_CHALLENGES
 
 
 def test_an_unknown_name_meets_the_same_challenges_and_never_gets_tokens(server, idp, journal):
@@ -146,7 +140,7 @@ def test_an_unknown_name_meets_the_same_challenges_and_never_gets_tokens(server,
     assert first["ChallengeName"] == "CUSTOM_CHALLENGE" and first["ChallengeParameters"]["USERNAME"] == "nobody"
     assert refused(lambda: _answer(idp, client, first["Session"], _code(journal, pool, "nobody"), "nobody")) == \
         INCORRECT
-    define = _events(journal, pool, "DefineAuthChallenge_Authentication")[0]["request"]
+    define = events(journal, pool, "DefineAuthChallenge_Authentication")[0]["request"]
     assert define["userNotFound"] is True and define["userAttributes"] == {}
 
 
@@ -162,7 +156,7 @@ def test_custom_auth_with_srp_proves_the_password_first(server, idp, journal):
     assert custom["ChallengeName"] == "CUSTOM_CHALLENGE"
     done = _answer(idp, client, custom["Session"], _code(journal, pool, "cat"))
     assert done["AuthenticationResult"]["AccessToken"]
-    history = _events(journal, pool, "DefineAuthChallenge_Authentication")[-1]["request"]["session"]
+    history = events(journal, pool, "DefineAuthChallenge_Authentication")[-1]["request"]["session"]
     assert [e["challengeName"] for e in history] == ["SRP_A", "PASSWORD_VERIFIER", "CUSTOM_CHALLENGE"]
 
 
@@ -175,7 +169,7 @@ def test_custom_auth_with_srp_and_a_wrong_password_ends_there(server, idp, journ
     assert refused(lambda: idp.respond_to_auth_challenge(
         ClientId=client, ChallengeName="PASSWORD_VERIFIER", Session=challenge["Session"],
         ChallengeResponses=responses)) == INCORRECT
-    assert not _events(journal, pool, "CreateAuthChallenge_Authentication")
+    assert not events(journal, pool, "CreateAuthChallenge_Authentication")
 
 
 def test_admin_custom_auth_runs_the_same_flow(server, admin, journal):
@@ -230,7 +224,7 @@ def test_amazon_cognito_identity_js_custom_auth_with_srp(server, journal, node_p
     out = node_peers.run("custom-auth", "identity_js_custom_with_srp", _inputs(server, pool, client), answer=answer)
     assert len(asked) == 2 and asked[0]["delivery"] == "journal"
     assert out["access"] and out["id"]
-    history = _events(journal, pool, "DefineAuthChallenge_Authentication")[-1]["request"]["session"]
+    history = events(journal, pool, "DefineAuthChallenge_Authentication")[-1]["request"]["session"]
     assert [(e["challengeName"], e["challengeResult"]) for e in history] == [
         ("SRP_A", True), ("PASSWORD_VERIFIER", True), ("CUSTOM_CHALLENGE", False), ("CUSTOM_CHALLENGE", True)]
 
@@ -244,6 +238,6 @@ def test_amplify_custom_auth(server, journal, node_peers, flow):
     assert out.get("done") == "DONE", out
     assert [s["step"] for s in out["steps"]] == ["CONFIRM_SIGN_IN_WITH_CUSTOM_CHALLENGE"] * 2
     assert out["steps"][0]["additionalInfo"]["delivery"] == "journal" and out["access"]
-    names = [e["challengeName"] for e in _events(journal, pool, "DefineAuthChallenge_Authentication")[-1]
+    names = [e["challengeName"] for e in events(journal, pool, "DefineAuthChallenge_Authentication")[-1]
              ["request"]["session"]]
     assert names[:2] == (["SRP_A", "PASSWORD_VERIFIER"] if flow == "CUSTOM_WITH_SRP" else ["CUSTOM_CHALLENGE"] * 2)

@@ -5,16 +5,15 @@ each sign-in (and failing it when it fails), and UserMigration moving legacy_* u
 their first sign-in or forgotten password, after which they sign in with the trigger gone."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 from pycognito.aws_srp import AWSSRP
 
 from tests.aws import admin_idp, api_broker, cognito_idp, refused
-from tests.conftest import ROOT
 from tests.rp import CALLBACK
 from tests.smtp import MailServer, code_in
+from tests.trigger_handlers.signin_journal import events, server_env
 from tests.trigger_handlers.signin_legacy import LEGACY_PASSWORD
 
 PASSWORD = "Corr3ct-Horse!"
@@ -37,8 +36,8 @@ def journal(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, redis_url, mail, journal):
-    with api_broker(tmp_path_factory.mktemp("trig-signin"), redis_url, PYTHONPATH=str(ROOT),
-                    COGNATE_SIGNIN_JOURNAL=str(journal), **mail.broker_env()) as broker:
+    with api_broker(tmp_path_factory.mktemp("trig-signin"), redis_url, **server_env(journal),
+                    **mail.broker_env()) as broker:
         yield broker
 
 
@@ -69,12 +68,6 @@ def _user(server, pool: str, name: str, *extra: str) -> None:
                "--email", f"{name}@example.com", "--confirmed", *extra)
 
 
-def _events(journal: Path, pool: str, source: str) -> list[dict]:
-    lines = journal.read_text().splitlines() if journal.exists() else []
-    found = [json.loads(line) for line in lines]
-    return [e for e in found if e["userPoolId"] == pool and e["triggerSource"] == source]
-
-
 def _sign_in(idp, client: str, username: str, password: str = PASSWORD, **metadata: str) -> dict:
     return idp.initiate_auth(ClientId=client, AuthFlow="USER_PASSWORD_AUTH", ClientMetadata=metadata,
                              AuthParameters={"USERNAME": username, "PASSWORD": password})
@@ -101,7 +94,7 @@ def test_pre_authentication_refuses_at_every_flow_before_the_password_is_checked
         AuthParameters={"USERNAME": "sue", "PASSWORD": PASSWORD})) == SUSPENDED
     assert _srp_start(idp, pool, client, "ann")["ChallengeName"] == "PASSWORD_VERIFIER"
     assert "AccessToken" in _sign_in(idp, client, "ann", app="web")["AuthenticationResult"]
-    seen = _events(journal, pool, "PreAuthentication_Authentication")
+    seen = events(journal, pool, "PreAuthentication_Authentication")
     assert [e["userName"] for e in seen] == ["sue", "sue", "sue", "sue", "ann", "ann"]
     last = seen[-1]
     assert last["request"]["validationData"] == {"app": "web"} and last["request"]["clientMetadata"] == {}
@@ -117,7 +110,7 @@ def test_pre_authentication_runs_for_unknown_names_too_and_they_answer_as_a_wron
     unknown = refused(lambda: _sign_in(idp, client, "nobody"))
     wrong = refused(lambda: _sign_in(idp, client, "ann", "Wrong-Horse-1!"))
     assert unknown == wrong == INCORRECT
-    nobody = _events(journal, pool, "PreAuthentication_Authentication")[0]
+    nobody = events(journal, pool, "PreAuthentication_Authentication")[0]
     assert nobody["userName"] == "nobody" and nobody["request"]["userNotFound"] is True
     assert nobody["request"]["userAttributes"] == {}
     # a handler refusing by the app's ClientMetadata refuses any name alike
@@ -142,10 +135,10 @@ def test_post_authentication_hears_of_each_sign_in_after_its_last_challenge(serv
     pool, client = _site(server, f"PostAuthentication={HANDLERS}.signin_gates:post_authentication")
     _user(server, pool, "ann")
     assert refused(lambda: _sign_in(idp, client, "ann", "Wrong-Horse-1!")) == INCORRECT
-    assert not _events(journal, pool, "PostAuthentication_Authentication")
+    assert not events(journal, pool, "PostAuthentication_Authentication")
     tokens = _sign_in(idp, client, "ann", app="web")["AuthenticationResult"]
     assert tokens["AccessToken"]
-    (event,) = _events(journal, pool, "PostAuthentication_Authentication")
+    (event,) = events(journal, pool, "PostAuthentication_Authentication")
     assert event["userName"] == "ann" and event["request"]["newDeviceUsed"] is False
     assert event["request"]["userAttributes"]["email"] == "ann@example.com"
     assert event["request"]["clientMetadata"] == {}  # InitiateAuth's metadata is not for this trigger
@@ -158,13 +151,13 @@ def test_post_authentication_comes_after_the_second_factor_with_its_client_metad
     server.cli("user", "mfa", "set", "--pool", pool, "--username", "mo", "--email-otp", "--preferred", "EMAIL_OTP")
     first = _sign_in(idp, client, "mo")
     assert first["ChallengeName"] == "EMAIL_OTP"
-    assert not _events(journal, pool, "PostAuthentication_Authentication")
+    assert not events(journal, pool, "PostAuthentication_Authentication")
     code = code_in(mail.wait_for("mo@example.com"))
     done = idp.respond_to_auth_challenge(ClientId=client, ChallengeName="EMAIL_OTP", Session=first["Session"],
                                          ChallengeResponses={"USERNAME": "mo", "EMAIL_OTP_CODE": code},
                                          ClientMetadata={"step": "mfa"})
     assert done["AuthenticationResult"]["AccessToken"]
-    (event,) = _events(journal, pool, "PostAuthentication_Authentication")
+    (event,) = events(journal, pool, "PostAuthentication_Authentication")
     assert event["request"]["clientMetadata"] == {"step": "mfa"}
 
 
@@ -188,23 +181,23 @@ def test_a_legacy_user_migrates_at_the_first_sign_in_then_signs_in_without_the_t
     attributes = {a["Name"]: a["Value"] for a in user["UserAttributes"]}
     assert user["UserStatus"] == "CONFIRMED" and attributes["email"] == "legacy_lee@legacy.example"
     assert attributes["custom:origin"] == "legacy"
-    events = _events(journal, pool, "UserMigration_Authentication")
-    assert [e["userName"] for e in events] == ["legacy_lee", "stranger", "legacy_lee"]
-    assert events[-1]["passwordSent"] is True and events[-1]["request"]["validationData"] == {"app": "web"}
+    migrations = events(journal, pool, "UserMigration_Authentication")
+    assert [e["userName"] for e in migrations] == ["legacy_lee", "stranger", "legacy_lee"]
+    assert migrations[-1]["passwordSent"] is True and migrations[-1]["request"]["validationData"] == {"app": "web"}
     assert not mail.pending("legacy_lee@legacy.example")  # messageAction SUPPRESS
     _triggers(server, pool, "UserMigration=")
     again = _sign_in(idp, client, "legacy_lee", LEGACY_PASSWORD)["AuthenticationResult"]
     assert again["AccessToken"]
     srp = AWSSRP(username="legacy_lee", password=LEGACY_PASSWORD, pool_id=pool, client_id=client, client=idp)
     assert "AccessToken" in srp.authenticate_user()["AuthenticationResult"]  # its SRP verifier was made
-    assert len(_events(journal, pool, "UserMigration_Authentication")) == 3
+    assert len(events(journal, pool, "UserMigration_Authentication")) == 3
 
 
 def test_an_srp_sign_in_of_an_unknown_name_never_migrates(server, idp, journal):
     pool, client = _site(server, f"UserMigration={HANDLERS}.signin_legacy:migrate")
     srp = AWSSRP(username="legacy_sid", password=LEGACY_PASSWORD, pool_id=pool, client_id=client, client=idp)
     assert refused(srp.authenticate_user) == INCORRECT
-    assert not _events(journal, pool, "UserMigration_Authentication")
+    assert not events(journal, pool, "UserMigration_Authentication")
 
 
 def test_admin_password_sign_in_migrates_too(server, admin):
@@ -220,7 +213,7 @@ def test_a_legacy_user_migrates_at_forgot_password_and_sets_a_new_password(serve
     sent = idp.forgot_password(ClientId=client, Username="legacy_fay", ClientMetadata={"app": "web"})
     assert sent["CodeDeliveryDetails"]["DeliveryMedium"] == "EMAIL"
     assert unknown["CodeDeliveryDetails"]["DeliveryMedium"] == "EMAIL"  # the stand-in: nothing told
-    (event,) = [e for e in _events(journal, pool, "UserMigration_ForgotPassword") if e["userName"] == "legacy_fay"]
+    (event,) = [e for e in events(journal, pool, "UserMigration_ForgotPassword") if e["userName"] == "legacy_fay"]
     assert event["passwordSent"] is False and event["request"]["clientMetadata"] == {"app": "web"}
     code = code_in(mail.wait_for("legacy_fay@legacy.example"))
     assert refused(lambda: _sign_in(idp, client, "legacy_fay", LEGACY_PASSWORD)) == INCORRECT  # no password yet
@@ -252,6 +245,6 @@ def test_migration_and_pre_authentication_both_run_in_that_order(server, idp, jo
     pool, client = _site(server, f"UserMigration={HANDLERS}.signin_legacy:migrate",
                          f"PreAuthentication={HANDLERS}.signin_gates:pre_authentication")
     assert "AccessToken" in _sign_in(idp, client, "legacy_max", LEGACY_PASSWORD)["AuthenticationResult"]
-    (pre,) = _events(journal, pool, "PreAuthentication_Authentication")
+    (pre,) = events(journal, pool, "PreAuthentication_Authentication")
     assert pre["request"]["userNotFound"] is False
     assert pre["request"]["userAttributes"]["email"] == "legacy_max@legacy.example"

@@ -7,6 +7,8 @@ def pre_authentication(event, context):
     note(event)
     if event["request"]["userAttributes"].get("custom:suspended") == "yes":
         raise Exception("Your account is suspended, call the help desk")
+    if event["userName"].startswith("blocked_"):
+        raise Exception("Accounts named blocked_ may not sign in")
     if event["request"]["validationData"].get("deny") == "yes":
         raise Exception("This app may not sign you in")
     return event
