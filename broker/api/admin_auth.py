@@ -7,7 +7,7 @@ challenges and ``Session`` strings, the same tokens. What differs:
 - the call names its pool (``UserPoolId``), which the key must be allowed, and an app
   client of that pool;
 - ADMIN_USER_PASSWORD_AUTH (and its older name ADMIN_NO_SRP_AUTH) sends the password, if
-  the client allows ``ALLOW_ADMIN_USER_PASSWORD_AUTH``; USER_SRP_AUTH and
+  the client allows ``ALLOW_ADMIN_USER_PASSWORD_AUTH``; USER_SRP_AUTH, CUSTOM_AUTH and
   REFRESH_TOKEN_AUTH / REFRESH_TOKEN work as at InitiateAuth; USER_PASSWORD_AUTH does not
   (Cognito's AuthFlow for AdminInitiateAuth);
 - the user's own address, which the backend passes on in ``ContextData.IpAddress``, is
@@ -21,7 +21,7 @@ import ipaddress
 from typing import Any
 
 from ..store.models import AppClient, UserPool
-from . import auth_operations, refresh_operations
+from . import auth_operations, custom_auth_operations, refresh_operations
 from .call import Call
 from .errors import AwsError
 from .registry import operation
@@ -32,6 +32,7 @@ FLOWS: dict[str, auth_operations.Flow] = {
     "USER_SRP_AUTH": auth_operations.srp_auth,
     "REFRESH_TOKEN_AUTH": refresh_operations.refresh_token_auth,
     "REFRESH_TOKEN": refresh_operations.refresh_token_auth,
+    "CUSTOM_AUTH": custom_auth_operations.custom_auth_flow,
 }
 
 

@@ -21,7 +21,7 @@ from ..engine.challenges import (
     NEW_PASSWORD_REQUIRED, NOT_CONFIRMED, NOT_OFFERED, PASSWORD_VERIFIER, RESET_REQUIRED, SELECT_MFA_TYPE, SMS_MFA,
     SOFTWARE_TOKEN_MFA, Challenge, Refused, SignedIn,
 )
-from ..errors import FormInvalid, SignInFailed, Throttled
+from ..errors import FormInvalid, SignInFailed, Throttled, TriggerFailed
 from ..oauth.issue import issue_tokens
 from ..oauth.tokens import ADMIN_SCOPE
 from ..store.models import AppClient, User, UserPool, canonical_username
@@ -60,8 +60,6 @@ def begin(call: Call, client: AppClient, pool: UserPool, params: dict[str, Any],
     """Start the sign-in ``params["AuthFlow"]`` names, one of ``flows`` (InitiateAuth's, or
     AdminInitiateAuth's): the first challenge, or the tokens."""
     name = params["AuthFlow"]
-    if name == "CUSTOM_AUTH":  # its challenges come from the pool's triggers, which it has none of
-        raise AwsError("InvalidParameterException", "Custom auth lambda trigger is not configured for the user pool.")
     flow = flows.get(name)
     if flow is None:
         raise AwsError("InvalidParameterException", f"Unsupported AuthFlow {name} for {call.operation}")
@@ -99,15 +97,20 @@ def srp_auth(call: Call, client: AppClient, pool: UserPool, auth: dict[str, str]
     call.check_auth_flow(client, "ALLOW_USER_SRP_AUTH")
     username, srp_a = _required(auth, "USERNAME"), _required(auth, "SRP_A")
     call.check_secret_hash(client, username, {"AuthParameters": auth})
-    try:
+    with srp_refusals(), _password_refusals():
         step = password_verifier.start(_env(call, pool, auth.get("DEVICE_KEY")), _start(client, pool), username, srp_a)
+    return _render(call, client, pool, step)
+
+
+@contextmanager
+def srp_refusals() -> Iterator[None]:
+    """An SRP start refused before anything is checked, as Cognito words it."""
+    try:
+        yield
     except password_verifier.SrpDisabled:
         raise AwsError("InvalidParameterException", "USER_SRP_AUTH is not enabled for this user pool.") from None
     except srp.InvalidSrpA as exc:
         raise AwsError("InvalidParameterException", _srp_message(exc)) from None
-    block = step.parameters["SECRET_BLOCK"]  # names the sign-in: pycognito answers without the Session
-    session = sessions.open_session(call.runtime.state, step.progress, block)
-    return {"ChallengeName": step.name, "Session": session, "ChallengeParameters": step.parameters}
 
 
 def _password_verifier(call: Call, client: AppClient, pool: UserPool, params: dict[str, Any]) -> dict[str, Any]:
@@ -145,8 +148,9 @@ def respond(call: Call, client: AppClient, pool: UserPool, params: dict[str, Any
     """The answer to a challenge of ``client``'s sign-in (RespondToAuthChallenge's, or
     AdminRespondToAuthChallenge's): the next challenge, or the tokens."""
     name, responses = params["ChallengeName"], params.get("ChallengeResponses") or {}
-    if name == PASSWORD_VERIFIER:
-        return _password_verifier(call, client, pool, params)
+    own = RESPONDERS.get(name)
+    if own is not None:  # challenges whose Session is found another way
+        return own(call, client, pool, params)
     answer = ANSWERS.get(name)
     if answer is None:
         raise AwsError("InvalidParameterException", f"Unsupported challenge {name}")
@@ -163,6 +167,8 @@ def respond(call: Call, client: AppClient, pool: UserPool, params: dict[str, Any
         if exc.progress is not None:
             _keep(call, exc.progress, token)  # the same Session answers again
         raise _refusal(exc) from None
+    except TriggerFailed:
+        raise  # the sign-in is over; answered as the trigger's AWS error
     except FormInvalid as exc:
         _keep(call, progress, token)
         raise AwsError("InvalidPasswordException", exc.errors[0] if exc.errors else exc.message) from None
@@ -297,10 +303,12 @@ def _render(call: Call, client: AppClient, pool: UserPool, step: signin.Step,
     answered, which amazon-cognito-identity-js sends again with DEVICE_SRP_AUTH after an
     MFA code (``sendMFACode`` never replaces it)."""
     if isinstance(step, Challenge):
-        user = call.session.get(User, step.progress["user_id"])
-        assert user is not None
+        user = call.session.get(User, step.progress.get("user_id") or 0)
+        username = user.username if user is not None else step.progress["username"]  # (before a password)
         token = None  # a new random Session, except where a client may answer without it:
-        if step.name == DEVICE_SRP_AUTH:
+        if step.name == PASSWORD_VERIFIER:  # found by its SECRET_BLOCK: pycognito answers without the Session
+            token = step.parameters["SECRET_BLOCK"]
+        elif step.name == DEVICE_SRP_AUTH and user is not None:
             srp_a = step.progress.get("password_srp_a")
             token = answered or (_device_session(call, client, user, step.progress["device_key"], srp_a)
                                  if srp_a else None)
@@ -308,7 +316,7 @@ def _render(call: Call, client: AppClient, pool: UserPool, step: signin.Step,
             token = step.parameters["SECRET_BLOCK"]
         return {"ChallengeName": step.name,
                 "Session": sessions.open_session(call.runtime.state, step.progress, token),
-                "ChallengeParameters": {**step.parameters, "USER_ID_FOR_SRP": user.username}}
+                "ChallengeParameters": {**step.parameters, "USER_ID_FOR_SRP": username}}
     result = tokens(call, client, pool, step)
     if tracked_devices.tracking(pool) and not step.progress.get("device_proven"):
         result["NewDeviceMetadata"] = tracked_devices.new_device(call.session, pool, step.user)
@@ -383,4 +391,9 @@ def _required(values: dict[str, str], key: str) -> str:
 FLOWS: dict[str, Flow] = {
     "USER_PASSWORD_AUTH": password_flow("ALLOW_USER_PASSWORD_AUTH"),
     "USER_SRP_AUTH": srp_auth,
+}
+#: Challenges answered by a function of their own (the Session found their own way, or a
+#: sign-in that may have no user yet): RespondToAuthChallenge's input in, its output out.
+RESPONDERS: dict[str, Callable[[Call, AppClient, UserPool, dict[str, Any]], dict[str, Any]]] = {
+    PASSWORD_VERIFIER: _password_verifier,
 }

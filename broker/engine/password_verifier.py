@@ -19,13 +19,14 @@ from typing import Any
 
 from .. import sealing
 from ..store import repo
-from ..store.models import canonical_username, utcnow
+from ..store.models import User, canonical_username, utcnow
+from ..triggers import authentication
 from ..userpool import srp_verifiers
 from ..userpool.security import Security
 from ..userpool.signin import MAX_FIELD, authenticate
 from . import srp
 from .challenges import PASSWORD_VERIFIER, Challenge, Step
-from .signin import Env, after_password, proven
+from .signin import Env, after_password, pre_authentication, proven
 
 STATE_PURPOSE = "srp-state"
 DECOY_PURPOSE = "srp-decoy"
@@ -39,12 +40,31 @@ class SrpDisabled(Exception):
 
 def start(env: Env, progress: dict[str, Any], username: str, srp_a: str) -> Challenge:
     """The PASSWORD_VERIFIER challenge for ``username``'s SRP_A (:class:`srp.InvalidSrpA`
-    when A is no number or ≡ 0 mod N; :class:`SrpDisabled` when the pool turned SRP off)."""
+    when A is no number or ≡ 0 mod N; :class:`SrpDisabled` when the pool turned SRP off),
+    once the pool's PreAuthentication let the sign-in start (Cognito runs it here, at
+    InitiateAuth). A name the pool lacks is never migrated: its password never comes."""
+    check_srp(env, srp_a)
+    name, user = find(env, username)
+    with authentication.initiating() as validation:
+        pre_authentication(env, name, user, validation)
+    return challenge(env, progress, name, user, srp_a)
+
+
+def check_srp(env: Env, srp_a: str) -> None:
     if not Security.of(env.pool.security).srp_enabled:
         raise SrpDisabled()
     srp.parse_srp_a(srp_a)
+
+
+def find(env: Env, username: str) -> tuple[str, User | None]:
+    """The canonical form of ``username``, and its user (None when the pool has none)."""
     name = canonical_username(username)
-    user = repo.get_user(env.db, env.pool.id, name) if 0 < len(name) <= MAX_FIELD else None
+    return name, repo.get_user(env.db, env.pool.id, name) if 0 < len(name) <= MAX_FIELD else None
+
+
+def challenge(env: Env, progress: dict[str, Any], name: str, user: User | None, srp_a: str) -> Challenge:
+    """PASSWORD_VERIFIER for ``user`` (a decoy that no answer passes for a name without a
+    verifier), waiting with ``progress``."""
     verifier = srp_verifiers.load(env.db, user) if user is not None else None
     sealer, pool_name = sealing.of(env.db), srp.pool_name(env.pool.id)
     if verifier is None:
@@ -80,4 +100,8 @@ def answer(env: Env, progress: dict[str, Any], timestamp: str, signature: str) -
     env.db.commit()
     # the proof's SRP_A stays: a client answering DEVICE_SRP_AUTH without its Session is known by it
     started = {k: v for k, v in progress.items() if k not in SRP_KEYS} | {"password_srp_a": progress["srp_a"]}
+    if progress.get("custom") is not None:  # a CUSTOM_AUTH that began with SRP: its triggers go on
+        from .custom_auth import password_proven
+
+        return password_proven(env, proven(started, signed.user, signed), signed.user)
     return after_password(env, proven(started, signed.user, signed), signed.user)

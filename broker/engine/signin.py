@@ -15,19 +15,22 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
 from sqlalchemy.orm import Session
 
+from ..errors import TriggerFailed
 from ..i18n import gettext as _
-from ..store.models import User, UserPool
+from ..store.models import User, UserPool, canonical_username
 from ..store.state import StateStore
+from ..triggers import authentication, invoke, migration
 from ..userpool import adaptive, audit, mfa, risk, tracked_devices
 from ..userpool.delivery import mask_email, mask_phone
 from ..userpool.security import Security
 from ..userpool.senders import Sender, SmsSender
-from ..userpool.signin import SignIn, authenticate, set_new_password
+from ..userpool.signin import Hooks, SignIn, authenticate, set_new_password
 from ..userpool.throttle import Throttle
 from .challenges import (
     BLOCKED, CHALLENGE_FACTORS, CODE_MISMATCH, DEVICE_SRP_AUTH, ENDED, FACTOR_CHALLENGES, MFA_SETUP,
@@ -71,11 +74,49 @@ class Env:
 
 def password(env: Env, progress: dict[str, Any], username: str, password: str) -> Step:
     """A password (the hosted form, USER_PASSWORD_AUTH): :class:`broker.errors.SignInFailed`
-    with the one generic message, or the next step for the user it proves."""
+    with the one generic message, or the next step for the user it proves. The pool's
+    UserMigration may create the user of an unknown name first, and its PreAuthentication
+    refuse the sign-in before the password is checked (:class:`broker.errors.TriggerFailed`)."""
     assert env.throttle is not None
-    signed = authenticate(env.db, env.throttle, env.pool, username, password, env.context.ip, env.context, env.sender)
-    env.db.commit()
-    return after_password(env, proven(progress, signed.user, signed), signed.user)
+    with authentication.initiating() as validation, kept_on_failure(env):
+        signed = authenticate(env.db, env.throttle, env.pool, username, password, env.context.ip, env.context,
+                              env.sender, hooks=_hooks(env, validation))
+        env.db.commit()
+        return after_password(env, proven(progress, signed.user, signed), signed.user)
+
+
+def _hooks(env: Env, validation: dict[str, str]) -> Hooks | None:
+    """The pool's triggers around a password check (None without any: nothing changes)."""
+    migrates, gates = invoke.configured(env.pool, migration.NAME), invoke.configured(env.pool, authentication.PRE)
+    if not migrates and not gates:
+        return None
+    return Hooks(migrate=(lambda name, given: migration.at_sign_in(env.db, env.pool, name, given, validation))
+                 if migrates else None,
+                 gate=(lambda name, user: authentication.pre_authentication(env.db, env.pool, name, user, validation))
+                 if gates else None)
+
+
+def pre_authentication(env: Env, username: str, user: User | None, validation: dict[str, str]) -> None:
+    """PreAuthentication for a sign-in that starts without a password (SRP, custom
+    challenges): it runs unless earlier failures of the name or the address must be waited
+    out first (:meth:`Throttle.check`, which counts nothing), so a handler is called no
+    more often than passwords are checked."""
+    if not invoke.configured(env.pool, authentication.PRE):
+        return
+    if env.throttle is not None:
+        env.throttle.check(env.pool.id, canonical_username(username) or "-", env.context.ip)
+    with kept_on_failure(env):
+        authentication.pre_authentication(env.db, env.pool, username, user, validation)
+
+
+@contextmanager
+def kept_on_failure(env: Env) -> Iterator[None]:
+    """A trigger's failure ends the step with its audit records kept."""
+    try:
+        yield
+    except TriggerFailed:
+        env.db.commit()
+        raise
 
 
 def proven(progress: dict[str, Any], user: User, signed: SignIn | None = None) -> dict[str, Any]:
@@ -86,9 +127,23 @@ def proven(progress: dict[str, Any], user: User, signed: SignIn | None = None) -
 
 
 def after_password(env: Env, progress: dict[str, Any], user: User) -> Step:
-    """The account's status decides first: a new password to set, a sign-up to confirm or a
-    reset to finish (both refused with ``progress``, so a door can carry on), else MFA."""
+    """The account's status decides first (:func:`account_status`), else MFA."""
     progress = {**progress, "user_id": user.id}
+    waiting = account_status(progress, user)
+    if waiting is not None:
+        return waiting
+    device = tracked_devices.find(env.db, user, env.tracked_device) if env.tracked_device else None
+    if device is not None and tracked_devices.verifier(env.db, device) is not None:
+        progress = {**progress, "device_key": device.device_key}
+        if tracked_devices.is_remembered(device):  # it may stand in for the second factor: proven first
+            return device_challenge(progress, user)
+    return second_factor(env, progress, user)
+
+
+def account_status(progress: dict[str, Any], user: User) -> Challenge | None:
+    """What the account's status asks of a user who has just proven who they are: a new
+    password to set, or a sign-up to confirm or a reset to finish (both refused with
+    ``progress``, so a door can carry on); None when the sign-in may go on."""
     if user.status == "UNCONFIRMED":
         raise Refused(NOT_CONFIRMED, "User is not confirmed.", progress)  # each door words these
     if user.status == "RESET_REQUIRED":
@@ -97,11 +152,14 @@ def after_password(env: Env, progress: dict[str, Any], user: User) -> Step:
         attributes = {k: v for k, v in user.attributes.items() if not k.startswith("_")}
         return Challenge(NEW_PASSWORD_REQUIRED, {**progress, "step": NEW_PASSWORD_REQUIRED},
                          {"requiredAttributes": "[]", "userAttributes": json.dumps(attributes)})
-    device = tracked_devices.find(env.db, user, env.tracked_device) if env.tracked_device else None
-    if device is not None and tracked_devices.verifier(env.db, device) is not None:
-        progress = {**progress, "device_key": device.device_key}
-        if tracked_devices.is_remembered(device):  # it may stand in for the second factor: proven first
-            return device_challenge(progress, user)
+    return None
+
+
+def after_confirmation(env: Env, progress: dict[str, Any], user: User) -> Step:
+    """The sign-in that a confirmed sign-up finishes (its password was proven at sign-up):
+    PreAuthentication as at any sign-in, then the second factor."""
+    with kept_on_failure(env):
+        authentication.pre_authentication(env.db, env.pool, user.username, user, {})
     return second_factor(env, progress, user)
 
 
@@ -225,11 +283,26 @@ def signed_in(env: Env, progress: dict[str, Any], user: User, remember: bool = F
     tracked device it names has still to prove itself (:func:`device_challenge`)."""
     if progress.get("device_key") and not progress.get("device_proven"):
         return device_challenge({**progress, "factors_done": True}, user)
+    post = invoke.configured(env.pool, authentication.POST)
+    new_device = post and _new_device(env, progress, user)
     if env.note_device:
         days = _remember_days(env.pool) if remember else 0
         risk.seen(env.db, user, env.context.device_key, env.context.ip, env.context.user_agent, days)
     env.db.commit()
+    if post:
+        with kept_on_failure(env):
+            authentication.post_authentication(env.db, env.pool, user, new_device)
+        env.db.commit()
     return SignedIn(user, progress, tuple(progress.get("amr") or ("pwd",)), int(time.time()))
+
+
+def _new_device(env: Env, progress: dict[str, Any], user: User) -> bool:
+    """PostAuthentication's ``newDeviceUsed``: in a pool that tracks devices, whether the
+    sign-in came from a device the user had not signed in from (the API: no tracked device
+    proved itself; the hosted UI: the browser's device cookie is new to the user)."""
+    if not tracked_devices.tracking(env.pool) or progress.get("device_proven"):
+        return False
+    return not env.note_device or risk.find_device(env.db, user, env.context.device_key) is None
 
 
 def still_current(progress: dict[str, Any], user: User | None) -> bool:

@@ -16,6 +16,7 @@ from ..i18n import gettext as _
 from ..store import repo
 from ..store.models import AppClient, User, UserPool, canonical_username
 from ..store.state import StateStore
+from ..triggers import migration
 from . import audit, client_attributes, codes, limits, lockout, messages, password_rules, srp_verifiers
 from .attributes import check_attributes, label
 from .limits import Requester
@@ -127,6 +128,8 @@ def forgot_password(session: Session, state: StateStore, sender: Sender, pool: U
     username = canonical_username(username)[:128]
     user = repo.get_user(session, pool.id, username)
     limits.send(session, state, pool.id, username, user, requester)
+    if user is None:  # the pool's UserMigration may find the user in the directory it replaces
+        user = migration.at_forgot_password(session, pool, username)
     if user is None or not user.enabled or user.status in ("UNCONFIRMED", EXTERNAL_PROVIDER):
         # (a federated user's password lives at its IdP: Cognito refuses too)
         audit.record(session, pool.id, "ForgotPassword", audit.FAIL, user=user, username=username,

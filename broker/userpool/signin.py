@@ -10,7 +10,7 @@ from typing import Callable
 
 from sqlalchemy.orm import Session
 
-from ..errors import PasswordRejected, SignInFailed, Throttled
+from ..errors import PasswordRejected, SignInFailed, Throttled, TriggerFailed
 from ..i18n import gettext as _
 from ..store import repo
 from ..store.models import User, UserPool, canonical_username, utcnow
@@ -24,6 +24,17 @@ MAX_FIELD = 256
 
 
 @dataclass(frozen=True)
+class Hooks:
+    """What the pool's triggers add to a password check (:mod:`broker.triggers`):
+    ``migrate(username, password)`` may create a user for a name the pool lacks
+    (UserMigration); ``gate(username, user)`` may refuse the sign-in before the password
+    is checked (PreAuthentication; ``user`` is None for a name the pool lacks)."""
+
+    migrate: Callable[[str, str], User | None] | None = None
+    gate: Callable[[str, User | None], None] | None = None
+
+
+@dataclass(frozen=True)
 class SignIn:
     """A right password: the user, and the risk decision the next steps follow (None when
     the sign-in came without a device to weigh)."""
@@ -34,7 +45,8 @@ class SignIn:
 
 def authenticate(session: Session, throttle: Throttle, pool: UserPool, username: str, password: str, ip: str,
                  context: adaptive.Context | None = None, sender: Sender | None = None,
-                 proof: Callable[[User | None], bool] | None = None, event: str = "SignIn") -> SignIn:
+                 proof: Callable[[User | None], bool] | None = None, event: str = "SignIn",
+                 hooks: Hooks | None = None) -> SignIn:
     """The user whose password this is, or :class:`SignInFailed` with the one generic message.
 
     The try is counted before the password is checked (:meth:`Throttle.attempt`,
@@ -44,7 +56,9 @@ def authenticate(session: Session, throttle: Throttle, pool: UserPool, username:
     does, and the user is told by mail (:mod:`.adaptive`). A ``proof`` checks another proof
     of the password in its place (SRP's PASSWORD_CLAIM_SIGNATURE), counted the same way; it
     is called for unknown names too (with None), so they take as long. ``event`` names the
-    check in the audit log (a password proven again to change it is not a sign-in)."""
+    check in the audit log (a password proven again to change it is not a sign-in).
+    ``hooks`` are the pool's triggers: a user to migrate for an unknown name, and a check
+    before the password's (see :class:`Hooks`)."""
     username = canonical_username(username)  # ａｌｉｃｅ is alice: one name, one failure count
     try:
         throttle.attempt(pool.id, username or "-", ip)
@@ -53,6 +67,8 @@ def authenticate(session: Session, throttle: Throttle, pool: UserPool, username:
         raise
     too_long = len(username) > MAX_FIELD or len(password) > MAX_FIELD
     user = None if too_long or not username else repo.get_user(session, pool.id, username)
+    if hooks is not None:
+        user = _before_check(session, pool, hooks, username, password, user, too_long, ip)
     now = utcnow()
     attempt = lockout.password_try(throttle.state, pool, user, now) if user is not None else None
     proven = proof(user) if proof is not None else verify_password(user.password_hash if user else None, password)
@@ -87,6 +103,24 @@ def authenticate(session: Session, throttle: Throttle, pool: UserPool, username:
     decided = {"action": assessment.action} if assessment is not None else {}
     audit.record(session, pool.id, event, audit.PASS, user=user, ip=ip, risk=level, status=user.status, **decided)
     return SignIn(user, assessment)
+
+
+def _before_check(session: Session, pool: UserPool, hooks: Hooks, username: str, password: str,
+                  user: User | None, too_long: bool, ip: str) -> User | None:
+    """The hooks' turn, once the try is counted and before its lockout count: a name the
+    pool lacks may be migrated (never a name too long to be one), then the sign-in may be
+    refused (:class:`broker.errors.TriggerFailed`; a refusal is not a wrong password, so it
+    locks nobody out, but the try was counted by the throttle)."""
+    if user is None and hooks.migrate is not None and username and not too_long:
+        user = hooks.migrate(username, password)
+    if hooks.gate is not None:
+        try:
+            hooks.gate(username, user)
+        except TriggerFailed:
+            audit.record(session, pool.id, "SignIn", audit.BLOCK, user=user, username=username or None, ip=ip,
+                         reason="pre_authentication")
+            raise
+    return user
 
 
 def _refusal_after_check(session: Session, user: User | None, password_ok: bool, attempt: lockout.Try | None,

@@ -9,7 +9,7 @@ from typing import Any
 from flask import g, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from ..errors import FormInvalid, HostedError, LimitExceeded, SignInFailed, Throttled
+from ..errors import FormInvalid, HostedError, LimitExceeded, SignInFailed, Throttled, TriggerFailed
 from ..i18n import gettext as _
 from ..oauth import authorize
 from ..oauth.issue import issuer
@@ -77,7 +77,7 @@ def login_post() -> Response | tuple[str, int]:
         return _login_page(data, form.username.data or "", error=form_errors(form)), 400
     try:
         step = signin.password(mfa_step.env(data), flow.fresh(data), form.username.data, form.password.data)
-    except (SignInFailed, Throttled) as exc:
+    except (SignInFailed, Throttled, TriggerFailed) as exc:  # (a trigger's refusal shows its message)
         g.db_session.commit()
         return _login_page(data, form.username.data, error=exc.message), exc.status
     except Refused as exc:

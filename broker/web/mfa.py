@@ -40,10 +40,10 @@ def env(data: dict[str, Any]) -> signin.Env:
 
 
 def begin(data: dict[str, Any], user: User) -> Response:
-    """After the password (or a confirmed sign-up): the second factor, or the end."""
+    """After a confirmed sign-up: the second factor, or the end."""
     flow.require_proven(data, user)
     try:
-        return render(signin.second_factor(env(data), data, user))
+        return render(signin.after_confirmation(env(data), data, user))
     except Refused as exc:
         raise HostedError(exc.message, 403) from None
 

@@ -1,0 +1,83 @@
+"""The triggers around a sign-in: PreAuthentication before the password (or the custom
+challenges) is checked, PostAuthentication once the sign-in is done, at either door.
+
+- **PreAuthentication** (``PreAuthentication_Authentication``) runs for every name tried,
+  with ``userNotFound`` true for a name the pool does not have, as Cognito runs it when the
+  app client prevents user-existence errors (Cognate always does): a name's existence
+  changes neither whether the handler runs nor how long the answer takes. A handler that
+  raises refuses the sign-in ("PreAuthentication failed with error <message>.").
+  https://docs.aws.amazon.com/cognito/latest/developerguide/user-pool-lambda-pre-authentication.html
+- **PostAuthentication** (``PostAuthentication_Authentication``) runs after the last
+  challenge, before tokens are issued; a handler that fails fails the call as Cognito's does
+  (the user did authenticate; no tokens are issued), and the failure is logged.
+  https://docs.aws.amazon.com/cognito/latest/developerguide/user-pool-lambda-post-authentication.html
+
+At InitiateAuth, Cognito hands the call's ``ClientMetadata`` to PreAuthentication and
+UserMigration as ``validationData`` and to no trigger as ``clientMetadata``
+(API_InitiateAuth, ClientMetadata); at RespondToAuthChallenge it is ``clientMetadata``.
+The engine starts a sign-in inside :func:`initiating`:
+
+    with initiating() as validation:
+        pre_authentication(session, pool, "alice", user, validation)
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Any, Iterator
+
+from sqlalchemy.orm import Session
+
+from ..errors import TriggerFailed
+from ..store.models import User, UserPool
+from ..userpool.attribute_changes import current
+from . import invoke
+
+PRE = "PreAuthentication"
+POST = "PostAuthentication"
+log = logging.getLogger("broker.triggers")
+
+
+def user_attributes(user: User | None) -> dict[str, str]:
+    """A user's attributes as trigger events carry them: strings only, ``sub`` and
+    ``cognito:user_status`` among them, values still waiting for verification left out."""
+    if user is None:
+        return {}
+    found = {"sub": user.sub, "cognito:user_status": user.status}
+    for name, value in current(user).items():
+        if not name.startswith("_"):
+            found[name] = str(value).lower() if isinstance(value, bool) else str(value)
+    return found
+
+
+@contextlib.contextmanager
+def initiating() -> Iterator[dict[str, str]]:
+    """The start of a sign-in: triggers fired inside see no ``clientMetadata``; the call's
+    metadata is yielded, for the triggers that take it as ``validationData``."""
+    who = invoke.caller()
+    with invoke.acting(who.client_id, {}, who.sdk):
+        yield dict(who.metadata)
+
+
+def pre_authentication(session: Session, pool: UserPool, username: str, user: User | None,
+                       validation: dict[str, str]) -> None:
+    """Run PreAuthentication for a sign-in of ``username`` (``user`` None when the pool has
+    no such user); :class:`~broker.errors.TriggerFailed` refuses the sign-in."""
+    if not invoke.configured(pool, PRE):
+        return
+    request = {"userAttributes": user_attributes(user), "validationData": dict(validation),
+               "userNotFound": user is None}
+    invoke.fire(session, pool, PRE, "PreAuthentication_Authentication", user.username if user else username, request)
+
+
+def post_authentication(session: Session, pool: UserPool, user: User, new_device: bool) -> None:
+    """Run PostAuthentication for ``user``, who has just signed in; a failure is logged and
+    raised (:class:`~broker.errors.TriggerFailed`): the call answers it instead of tokens."""
+    if not invoke.configured(pool, POST):
+        return
+    request: dict[str, Any] = {"userAttributes": user_attributes(user), "newDeviceUsed": new_device}
+    try:
+        invoke.fire(session, pool, POST, "PostAuthentication_Authentication", user.username, request)
+    except TriggerFailed as exc:
+        log.warning("PostAuthentication of %s in %s failed: %s", user.username, pool.id, exc.message)
+        raise
