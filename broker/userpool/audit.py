@@ -36,10 +36,12 @@ PASS, FAIL, IN_PROGRESS, BLOCK = "Pass", "Fail", "InProgress", "Block"
 MAX_LIMIT = 1000
 
 
-def record(session: Session, pool_id: str, event: str, outcome: str, user: User | None = None,
+def record(session: Session, pool_id: str, event: str, outcome: str, /, user: User | None = None,
            username: str | None = None, ip: str | None = None, risk: str | None = None,
            **details: Any) -> AuditEvent:
-    """Add one event to the session (committed with the rest of the request) and log it."""
+    """Add one event to the session (committed with the rest of the request) and log it.
+    The first four are positional, so that ``details`` may name an ``outcome`` of their own
+    (a trigger's: ``returned``, ``raised``, ...)."""
     name = _clean(user.username if user is not None else username) or None
     row = AuditEvent(pool_id=pool_id, user_id=user.id if user is not None else None,
                      username=name[:128] if name else None, event=event, outcome=outcome,
