@@ -23,7 +23,7 @@ import time
 from typing import Any
 
 import urllib3
-from urllib3.exceptions import HTTPError, TimeoutError as Urllib3Timeout
+from urllib3.exceptions import HTTPError, NewConnectionError, TimeoutError as Urllib3Timeout
 
 from .workers import CRASHED, INVALID, RAISED, RETURNED, TIMED_OUT, Outcome
 
@@ -57,6 +57,8 @@ class Webhooks:
                    TIMESTAMP_HEADER: timestamp, SIGNATURE_HEADER: signature(secret, timestamp, body)}
         try:
             status, data = self._post(url, body, headers)
+        except NewConnectionError as exc:  # urllib3 counts a refused connection as a connect timeout
+            return Outcome(CRASHED, f"the webhook could not be reached: {type(exc).__name__}")
         except Urllib3Timeout:
             return Outcome(TIMED_OUT, f"Task timed out after {self.timeout:.2f} seconds")
         except (HTTPError, OSError, ValueError) as exc:
