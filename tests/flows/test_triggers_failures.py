@@ -43,13 +43,13 @@ def test_a_handler_that_raises_fails_the_sign_in_with_its_message(server, idp):
     s = site(server)
     s.trigger(f"{BAD}:refuse")
     assert refused(lambda: sign_in(idp, s.client_id)) == REFUSED
-    [event] = trigger_events(server, s.pool)
+    [event] = trigger_events(server, s.pool, 1)
     assert event["EventResponse"] == "Fail" and event["Username"] == "ann"
     details = event["Details"]
     assert details["trigger"] == "PreTokenGeneration" and details["source"] == "TokenGeneration_Authentication"
     assert details["outcome"] == "raised" and details["target"] == "python" and details["duration_ms"] >= 0
     _works_again(idp, s)
-    latest = trigger_events(server, s.pool)[0]
+    latest = trigger_events(server, s.pool, 2)[0]
     assert latest["EventResponse"] == "Pass" and latest["Details"]["outcome"] == "returned"
 
 
@@ -75,7 +75,7 @@ def test_a_handler_that_sleeps_past_five_seconds_times_out_while_the_server_serv
     code, message = outcome["error"]
     assert code == "UnexpectedLambdaException" and message.startswith("PreTokenGeneration invocation failed")
     assert "timed out" in message and 4.8 < outcome["took"] < 9
-    assert trigger_events(server, s.pool)[0]["Details"]["outcome"] == "timed_out"
+    assert trigger_events(server, s.pool, 1)[0]["Details"]["outcome"] == "timed_out"
     _works_again(idp, s)
 
 
@@ -84,7 +84,7 @@ def test_a_handler_that_kills_its_process_fails_only_its_sign_in(server, idp):
     s.trigger(f"{BAD}:die")
     code, message = refused(lambda: sign_in(idp, s.client_id))
     assert code == "UnexpectedLambdaException" and message.startswith("PreTokenGeneration invocation failed")
-    assert trigger_events(server, s.pool)[0]["Details"]["outcome"] == "crashed"
+    assert trigger_events(server, s.pool, 1)[0]["Details"]["outcome"] == "crashed"
     _works_again(idp, s)
     s.trigger(f"{BAD}:die")  # and again: each death costs one invocation
     assert refused(lambda: sign_in(idp, s.client_id))[0] == "UnexpectedLambdaException"
@@ -107,7 +107,7 @@ def test_a_failed_refresh_leaves_the_refresh_token_as_it_was_at_every_door(serve
     again = idp.initiate_auth(ClientId=s.client_id, AuthFlow="REFRESH_TOKEN_AUTH",
                               AuthParameters={"REFRESH_TOKEN": first})["AuthenticationResult"]
     assert again["RefreshToken"] != first and claims(again["IdToken"])["tier"] == "gold"
-    outcomes = [e["Details"]["outcome"] for e in trigger_events(server, s.pool)]
+    outcomes = [e["Details"]["outcome"] for e in trigger_events(server, s.pool, 5)]
     assert outcomes == ["returned", "raised", "raised", "raised", "returned"]
 
 
@@ -122,7 +122,7 @@ def test_a_failed_code_exchange_answers_oauth_json_and_spends_the_code(server):
     assert rp.exchange(code, verifier).json()["error"] == "invalid_grant"
     s.trigger(GOOD)
     assert claims(hosted_tokens(s)["id_token"])["source"] == "TokenGeneration_HostedAuth"
-    assert [e["Details"]["source"] for e in trigger_events(server, s.pool)] == ["TokenGeneration_HostedAuth"] * 2
+    assert [e["Details"]["source"] for e in trigger_events(server, s.pool, 2)] == ["TokenGeneration_HostedAuth"] * 2
 
 
 def test_each_invocation_is_counted_in_metrics(server, idp):

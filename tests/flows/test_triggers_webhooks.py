@@ -49,7 +49,7 @@ def test_the_receiver_gets_a_signed_event_and_its_answer_is_applied(server, idp)
     event = got.event
     assert event["userPoolId"] == s.pool and event["userName"] == "ann" and event["version"] == "1"
     assert event["request"]["clientMetadata"] == {"plan": "pro"}
-    assert trigger_events(server, s.pool)[0]["Details"]["target"] == "webhook"
+    assert trigger_events(server, s.pool, 1)[0]["Details"]["target"] == "webhook"
 
 
 def test_a_rotated_secret_signs_the_next_events(server, idp):
@@ -105,7 +105,7 @@ def test_nonsense_silence_and_absence_fail_the_sign_in_cleanly(server, idp):
     s.trigger(f"http://127.0.0.1:{free_port()}/hooks")  # nobody listens there
     code, message = refused(lambda: sign_in(idp, s.client_id))
     assert code == "UnexpectedLambdaException" and message.startswith("PreTokenGeneration invocation failed")
-    outcomes = [e["Details"]["outcome"] for e in trigger_events(server, s.pool)]
+    outcomes = [e["Details"]["outcome"] for e in trigger_events(server, s.pool, 3)]
     assert outcomes == ["crashed", "timed_out", "invalid"]
     with Receiver(_add_claim) as hook:
         s.trigger(hook.url)

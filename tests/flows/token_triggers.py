@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -91,10 +92,17 @@ def hosted_tokens(s: Site, scope: str = "openid email profile") -> dict[str, Any
     return r.json()
 
 
-def trigger_events(server: Any, pool: str) -> list[dict[str, Any]]:
-    """The pool's ``Trigger`` audit events, newest first (``broker events list``)."""
-    found = server.cli_json("events", "list", "--pool", pool, "--limit", "200")["Events"]
-    return [e for e in found if e["EventType"] == "Trigger"]
+def trigger_events(server: Any, pool: str, count: int) -> list[dict[str, Any]]:
+    """The pool's ``Trigger`` audit events, newest first (``broker events list``), once there
+    are ``count`` of them: the server stores them a moment after the request (its journal)."""
+    deadline = time.monotonic() + 5
+    while True:
+        found = server.cli_json("events", "list", "--pool", pool, "--limit", "200")["Events"]
+        events = [e for e in found if e["EventType"] == "Trigger"]
+        if len(events) >= count or time.monotonic() > deadline:
+            assert len(events) == count, events
+            return events
+        time.sleep(0.1)
 
 
 def metric(server: Any, name: str, **labels: str) -> float:
