@@ -37,7 +37,8 @@ from pathlib import Path
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent)]
 
 from api_signin import Api, alternate, measure  # noqa: E402
-from harness import ROOT, Stack, cpu_model, free_port, make_database, start_redis, start_server  # noqa: E402
+from harness import ROOT, Stack, cpu_model, cpu_reading, cpu_spent, free_port, make_database, start_redis, \
+    start_server  # noqa: E402
 
 CALLBACK = "http://localhost:9000/callback"
 USERNAME, PASSWORD = "bench-user", "Corr3ct-Horse!"
@@ -153,9 +154,13 @@ def run(stack: Stack, args: argparse.Namespace, sites: dict, echo_pid: int) -> d
         warm = argparse.Namespace(**{**vars(args), "seconds": 3.0, "warmup": 0.5})
         for kind in KINDS:  # every server process starts its trigger workers (a second of CPU each) now
             measure(stack, warm, make(kind))
-        before = process_cpu(echo_pid)
+        before, echo_before, started = cpu_reading(stack), process_cpu(echo_pid), time.monotonic()
         found[name] = alternate(stack, args, tuple(make(kind) for kind in KINDS))
-        found[name][2]["echo_ms"] = (process_cpu(echo_pid) - before) / max(
+        spent = cpu_spent(before, cpu_reading(stack))
+        echo = process_cpu(echo_pid) - echo_before
+        ours = spent["client"] + spent["server"] + spent["redis"] + spent["database"] + echo
+        found[name][0]["others"] = max(0.0, spent["machine"] - ours) / (time.monotonic() - started)
+        found[name][2]["echo_ms"] = echo / max(
             1.0, found[name][2]["rate"] * args.seconds) * 1000
     found["waits"] = trigger_waits(stack)
     return found
@@ -197,6 +202,8 @@ def report(args: argparse.Namespace, found: dict[str, list[dict]]) -> None:
         print(f"    server + stores CPU per call: none {cpu[0]:.2f} ms, python {cpu[1]:.2f} ms "
               f"(+{cpu[1] - cpu[0]:.2f}), webhook {cpu[2]:.2f} ms (+{cpu[2] - cpu[0]:.2f}) "
               f"+ receiver {hook['echo_ms']:.2f} ms")
+        if none["others"] > 0.25:
+            print(f"    WARNING: other processes kept {none['others']:.2f} CPUs busy meanwhile: not quotable")
         failures = {kind: r["failures"] for kind, r in zip(KINDS, results) if r["failures"]}
         print(f"    failures: {failures or 'none'}")
     for (target, source), (mean, count) in waits.items():

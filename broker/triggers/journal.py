@@ -24,6 +24,7 @@ import time
 from typing import Any
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..store.models import AuditEvent
@@ -68,9 +69,13 @@ class Journal:
             by_engine.setdefault(engine, []).append(row)
         for engine, rows in by_engine.items():
             try:
-                with Session(engine) as session:
-                    session.add_all(rows)
-                    session.commit()
+                _write(engine, rows)
+            except IntegrityError:  # a pool deleted meanwhile: its events go, the others stay
+                for row in rows:
+                    try:
+                        _write(engine, [row])
+                    except IntegrityError:
+                        log.info("trigger audit event of a deleted pool %s dropped", row.pool_id)
             except Exception as exc:  # noqa: BLE001 (the next flush tries again)
                 log.warning("trigger audit events not written yet: %s", exc)
                 with self._lock:
@@ -87,6 +92,13 @@ class Journal:
             self._queued, self._thread, self._pid = [], None, os.getpid()
 
 
+def _write(engine: Engine, rows: list[AuditEvent]) -> None:
+    """One INSERT of many rows, in a transaction of its own (Core: no ORM unit of work)."""
+    with engine.begin() as conn:
+        conn.execute(AuditEvent.__table__.insert(), [{name: getattr(row, name) for name in COLUMNS} for row in rows])
+
+
+COLUMNS = ("pool_id", "user_id", "username", "event", "outcome", "risk", "ip", "details", "created_at")
 _journal = Journal()
 record = _journal.record
 flush = _journal.flush
