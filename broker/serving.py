@@ -62,6 +62,9 @@ def worker_exit(server: Any, worker: Any) -> None:
         return
     if getattr(worker, "nr_conns", 0):  # past graceful_timeout with requests still running: let them finish
         return
+    from .triggers import journal
+
+    journal.flush()  # the trigger audit events still queued (atexit is skipped here)
     Database.dispose_all()
     logging.shutdown()
     os._exit(0)

@@ -22,10 +22,11 @@ from ..engine.challenges import (
     SOFTWARE_TOKEN_MFA, Challenge, Refused, SignedIn,
 )
 from ..errors import FormInvalid, SignInFailed, Throttled, TriggerFailed
-from ..oauth.issue import issue_tokens
+from ..oauth.issue import issue_tokens, pre_token
 from ..oauth.tokens import ADMIN_SCOPE
 from ..store.models import AppClient, User, UserPool, canonical_username
 from ..store import repo
+from ..triggers import pre_token as pre_token_trigger
 from ..userpool import adaptive, client_auth, tracked_devices
 from .call import Call
 from .errors import AwsError
@@ -349,10 +350,13 @@ def _session_of(call: Call, client: AppClient, pool: UserPool, name: str, given:
 
 
 def tokens(call: Call, client: AppClient, pool: UserPool, done: SignedIn) -> dict[str, Any]:
-    """Cognito's ``AuthenticationResult`` for a finished sign-in."""
+    """Cognito's ``AuthenticationResult`` for a finished sign-in (PreTokenGeneration's
+    ``triggerSource`` named by the challenge that ended it)."""
     with_refresh = "ALLOW_REFRESH_TOKEN_AUTH" in client_auth.allowed_auth_flows(client)
+    overrides = pre_token(call.session, pool, client, done.user, (ADMIN_SCOPE,),
+                          pre_token_trigger.source_of(done.progress))
     return issue(call, client, pool, done.user, (ADMIN_SCOPE,), done.auth_time, str(uuid.uuid4()),
-                 str(uuid.uuid4()), include_refresh_token=with_refresh, amr=done.amr)
+                 str(uuid.uuid4()), include_refresh_token=with_refresh, amr=done.amr, overrides=overrides)
 
 
 def issue(call: Call, client: AppClient, pool: UserPool, user: User, scopes: tuple[str, ...], auth_time: int,

@@ -12,10 +12,12 @@ from typing import Any
 
 from flask import g
 
+from ..oauth.issue import pre_token
 from ..oauth.refresh import RefreshTokenReused, StoredRefreshToken, find_refresh_token, rotate
 from ..oauth.server import still_allowed
-from ..oauth.tokens import ADMIN_SCOPE
+from ..oauth.tokens import ADMIN_SCOPE, Overrides
 from ..store.models import AppClient, UserPool
+from ..triggers import pre_token as pre_token_trigger
 from ..userpool import client_auth
 from ..userpool.client_auth import SecretCheck
 from . import auth_operations
@@ -60,14 +62,17 @@ def get_tokens_from_refresh_token(call: Call, params: dict[str, Any]) -> dict[st
 
 def _refreshed(call: Call, client: AppClient, pool: UserPool, token: StoredRefreshToken, value: str) -> dict[str, Any]:
     """The tokens of a refresh, the refresh token rotated when the client rotates them (its
-    successor, and retries within the grace period, as at ``/oauth2/token``)."""
+    successor, and retries within the grace period, as at ``/oauth2/token``), once the
+    PreTokenGeneration trigger has run (its failure leaves the refresh token unrotated)."""
+    overrides = pre_token(call.session, pool, client, token.user, _scopes(client, token),
+                          pre_token_trigger.REFRESH_TOKENS)
     successor, store = None, False
     if client.rotate_refresh_tokens:
         try:
             successor, store = rotate(token, value)
         except RefreshTokenReused:
             raise AwsError("NotAuthorizedException", INVALID) from None
-    result = _tokens(call, client, pool, token, store, successor)
+    result = _tokens(call, client, pool, token, overrides, store, successor)
     if successor:
         result["RefreshToken"] = successor
     return result
@@ -83,14 +88,19 @@ def _find(call: Call, client: AppClient, pool: UserPool, value: str | None) -> S
     return token
 
 
-def _tokens(call: Call, client: AppClient, pool: UserPool, token: StoredRefreshToken, store: bool = False,
-            successor: str | None = None) -> dict[str, Any]:
-    """Access and ID tokens of the refresh token's sign-in; API sign-ins keep their one scope."""
+def _scopes(client: AppClient, token: StoredRefreshToken) -> tuple[str, ...]:
+    """The scopes of the refresh token's sign-in: API sign-ins keep their one scope."""
+    scope = token.row.scope
+    return (ADMIN_SCOPE,) if scope == ADMIN_SCOPE else still_allowed(client, scope)
+
+
+def _tokens(call: Call, client: AppClient, pool: UserPool, token: StoredRefreshToken, overrides: Overrides | None,
+            store: bool = False, successor: str | None = None) -> dict[str, Any]:
+    """Access and ID tokens of the refresh token's sign-in."""
     row = token.row
-    scopes = (ADMIN_SCOPE,) if row.scope == ADMIN_SCOPE else still_allowed(client, row.scope)
-    return auth_operations.issue(call, client, pool, token.user, scopes, row.auth_time, row.origin_jti,
-                                 row.event_id, include_refresh_token=store, amr=tuple(row.amr or ()),
-                                 refresh_token=successor)
+    return auth_operations.issue(call, client, pool, token.user, _scopes(client, token), row.auth_time,
+                                 row.origin_jti, row.event_id, include_refresh_token=store,
+                                 amr=tuple(row.amr or ()), refresh_token=successor, overrides=overrides)
 
 
 auth_operations.FLOWS["REFRESH_TOKEN_AUTH"] = auth_operations.FLOWS["REFRESH_TOKEN"] = refresh_token_auth

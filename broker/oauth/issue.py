@@ -1,6 +1,16 @@
-"""Issuing a token response: mint and sign the JWTs, store the refresh token hashed."""
+"""Issuing a token response: mint and sign the JWTs, store the refresh token hashed.
+
+A pool's PreTokenGeneration trigger is fired by :func:`pre_token` before anything of the
+request is written (a refresh token rotated, a refresh token stored): a trigger that fails
+fails the request and leaves the user's tokens as they were. Its answer is data
+(:class:`~.tokens.Overrides`) that :func:`issue_tokens` applies while minting:
+
+    overrides = pre_token(session, pool, client, user, scopes, pre_token_trigger.REFRESH_TOKENS)
+    token = issue_tokens(session, keys, base_url, pool, client, user, scopes, ..., overrides=overrides)
+"""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import secrets
 import time
@@ -10,11 +20,13 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from ..store import repo
+from ..triggers import invoke, pre_token as pre_token_trigger
 from ..userpool.client_attributes import readable
 from ..userpool.idps import IDENTITIES, identities_of
 from ..store.models import AppClient, RefreshToken, User, UserPool, utcnow
 from .keys import KeyCache
-from .tokens import Grant, Subject, access_claims, id_claims, sign
+from .tokens import FIXED_ACCESS_CLAIMS, FIXED_ID_CLAIMS, Grant, Overrides, Subject, access_claims, id_claims, \
+    override, sign
 
 
 def issuer(base_url: str, pool_id: str) -> str:
@@ -33,29 +45,51 @@ def subject_of(user: User, client: AppClient | None = None) -> Subject:
                    identities=identities_of(user.attributes))
 
 
+def pre_token(session: Session, pool: UserPool, client: AppClient, user: User, scopes: tuple[str, ...],
+              source: str) -> Overrides | None:
+    """The changes the pool's PreTokenGeneration trigger makes to the tokens about to be
+    issued (``source`` is Cognito's ``triggerSource``); None, for the cost of a dict
+    lookup, when the pool has no such trigger. Raises a :class:`~broker.errors.TriggerFailed`."""
+    if not invoke.configured(pool, pre_token_trigger.NAME):
+        return None
+    return pre_token_trigger.overrides(session, pool, client.id, user, subject_of(user), scopes, source)
+
+
 def issue_tokens(
     session: Session, keys: KeyCache, base_url: str, pool: UserPool, client: AppClient, user: User,
     scopes: tuple[str, ...], auth_time: int, origin_jti: str, event_id: str,
     nonce: str | None = None, include_refresh_token: bool = True, amr: tuple[str, ...] = (),
     refresh_token: str | None = None, id_token: bool = False, at_hash: bool = True,
+    overrides: Overrides | None = None,
 ) -> dict[str, Any]:
     """The token response; a refresh token is stored when ``include_refresh_token``, with the
     value ``refresh_token`` when given (a rotated token's successor), else a random one. An
     ID token comes with the ``openid`` scope, or when asked for (``id_token``: the JSON API
-    always answers one, as Cognito does, and without ``at_hash``, as Cognito's have none)."""
+    always answers one, as Cognito does, and without ``at_hash``, as Cognito's have none).
+    ``overrides`` (:func:`pre_token`) change the claims, groups and the access token's scopes;
+    the refresh token keeps the scopes granted, so each refresh asks the trigger again."""
     now = int(time.time())
     grant = Grant(issuer=issuer(base_url, pool.id), client_id=client.id, scopes=scopes,
                   auth_time=auth_time, origin_jti=origin_jti, event_id=event_id, nonce=nonce, amr=amr)
-    subject = subject_of(user, client)
+    subject = subject_of(user, client) if overrides is None else overrides.subject(subject_of(user, client))
     pool_keys = keys.get(session, pool)
-    access = sign(access_claims(grant, subject, now, client.access_token_ttl), pool_keys)
+    access = sign(_access_claims(grant, subject, now, client.access_token_ttl, overrides), pool_keys)
     token: dict[str, Any] = {"access_token": access, "token_type": "Bearer", "expires_in": client.access_token_ttl}
     if id_token or "openid" in scopes:
-        token["id_token"] = sign(id_claims(grant, subject, now, client.id_token_ttl, access if at_hash else None),
-                                 pool_keys)
+        claims = id_claims(grant, subject, now, client.id_token_ttl, access if at_hash else None)
+        token["id_token"] = sign(claims if overrides is None else override(claims, overrides.id_token,
+                                                                            FIXED_ID_CLAIMS), pool_keys)
     if include_refresh_token:
         token["refresh_token"] = new_refresh_token(session, client, user, grant, refresh_token)
     return token
+
+
+def _access_claims(grant: Grant, subject: Subject, now: int, ttl: int, overrides: Overrides | None) -> dict[str, Any]:
+    """The access token's claims, with the trigger's scopes and claims when it gave any."""
+    if overrides is None:
+        return access_claims(grant, subject, now, ttl)
+    claims = access_claims(dataclasses.replace(grant, scopes=overrides.scopes(grant.scopes)), subject, now, ttl)
+    return override(claims, overrides.access_token, FIXED_ACCESS_CLAIMS)
 
 
 def issue_client_token(session: Session, keys: KeyCache, base_url: str, pool: UserPool,

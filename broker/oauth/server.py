@@ -26,7 +26,8 @@ from ..store.models import AppClient, User
 from ..userpool import audit
 from . import codes, scopes
 from .endpoints import IntrospectionEndpoint, RevocationEndpoint
-from .issue import issue_client_token, issue_tokens
+from ..triggers import pre_token as pre_token_trigger
+from .issue import issue_client_token, issue_tokens, pre_token
 from .refresh import RefreshTokenReused, StoredRefreshToken, find_refresh_token, rotate
 
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
@@ -106,10 +107,11 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         would double the cost of the hottest endpoint."""
         rt, code = runtime(), self.request.authorization_code
         scopes = still_allowed(self.client.row, scope)
+        overrides = pre_token(g.db_session, g.pool, self.client.row, user, scopes, pre_token_trigger.HOSTED_AUTH)
         token = issue_tokens(
             g.db_session, rt.keys, rt.settings.base_url, g.pool, self.client.row, user,
             scopes, code.auth_time, code.origin_jti, code.event_id, code.nonce,
-            include_refresh_token=include_refresh_token, amr=code.amr,
+            include_refresh_token=include_refresh_token, amr=code.amr, overrides=overrides,
         )
         audit.record(g.db_session, g.pool.id, "TokenIssued", audit.PASS, user=user, ip=flask_request.remote_addr,
                      client_id=self.client.row.id, grant_type="authorization_code", scopes=list(scopes),
@@ -155,8 +157,11 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
     def generate_token(self, user=None, scope=None, grant_type=None, expires_in=None,  # type: ignore[override]
                        include_refresh_token=True) -> dict[str, Any]:
         """New access and ID tokens; with rotation, the token's one successor (stored by the
-        request that rotated it, handed again to a retry within the grace period)."""
+        request that rotated it, handed again to a retry within the grace period). The
+        PreTokenGeneration trigger runs first: its failure leaves the refresh token unrotated."""
         rt, stored = runtime(), self.request.refresh_token
+        scopes = still_allowed(self.client.row, scope)
+        overrides = pre_token(g.db_session, g.pool, self.client.row, user, scopes, pre_token_trigger.REFRESH_TOKENS)
         successor, store = None, False
         if self.client.row.rotate_refresh_tokens:
             try:
@@ -166,8 +171,8 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         row = stored.row
         token = issue_tokens(
             g.db_session, rt.keys, rt.settings.base_url, g.pool, self.client.row, user,
-            still_allowed(self.client.row, scope), row.auth_time, row.origin_jti, row.event_id,
-            include_refresh_token=store, amr=tuple(row.amr or ()), refresh_token=successor,
+            scopes, row.auth_time, row.origin_jti, row.event_id,
+            include_refresh_token=store, amr=tuple(row.amr or ()), refresh_token=successor, overrides=overrides,
         )
         return {**token, "refresh_token": successor} if successor else token
 

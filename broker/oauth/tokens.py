@@ -12,10 +12,11 @@ and OpenID Connect Core §2 for the ID token.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 from joserfc import jwt
 
@@ -43,6 +44,9 @@ class Subject:
     roles: tuple[str, ...] = ()
     attributes: dict[str, Any] = field(default_factory=dict)
     identities: list[dict[str, Any]] | None = None
+    #: ``cognito:preferred_role`` when a PreTokenGeneration trigger names one; else the
+    #: first of ``roles``.
+    preferred_role: str | None = None
 
 
 @dataclass(frozen=True)
@@ -102,7 +106,9 @@ def id_claims(grant: Grant, subject: Subject, now: int, ttl: int, access_token: 
         claims["cognito:groups"] = list(subject.groups)
     if subject.roles:
         claims["cognito:roles"] = list(subject.roles)
-        claims["cognito:preferred_role"] = subject.roles[0]
+    preferred = subject.preferred_role or (subject.roles[0] if subject.roles else None)
+    if preferred:
+        claims["cognito:preferred_role"] = preferred
     if grant.nonce:
         claims["nonce"] = grant.nonce
     if access_token:
@@ -143,3 +149,81 @@ def at_hash(access_token: str) -> str:
 def sign(claims: dict[str, Any], keys: PoolKeys) -> str:
     header = {"alg": keys.alg, "kid": keys.signing.kid}
     return jwt.encode(header, claims, keys.signing, algorithms=[keys.alg])
+
+
+# -- what a PreTokenGeneration trigger changes, applied as data ---------------------------
+
+#: Claims no trigger adds, changes or suppresses (Cognito's list); Cognito leaves them as
+#: they are, and so does Cognate: the trigger's word on them is ignored.
+#: https://docs.aws.amazon.com/cognito/latest/developerguide/user-pool-lambda-pre-token-generation.html
+FIXED_ID_CLAIMS = frozenset({
+    "acr", "amr", "aud", "at_hash", "auth_time", "azp", "cognito:username", "exp", "iat", "identities", "iss",
+    "jti", "nbf", "nonce", "origin_jti", "sub", "token_use",
+})
+#: The access token's own: its client, its scopes (changed with scopesToAdd/Suppress only),
+#: its user's name and its format version besides.
+FIXED_ACCESS_CLAIMS = FIXED_ID_CLAIMS | {"client_id", "scope", "username", "version", "event_id"}
+#: Changed with ``groupOverrideDetails`` only, as Cognito asks.
+GROUP_CLAIMS = frozenset({"cognito:groups", "cognito:roles", "cognito:preferred_role"})
+
+
+@dataclass(frozen=True)
+class ClaimChanges:
+    """Claims to add or override, and claims to suppress (suppression wins, as Cognito's)."""
+
+    add: Mapping[str, Any] = field(default_factory=dict)
+    suppress: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class GroupOverride:
+    """``groupOverrideDetails``: the groups, roles and preferred role the tokens state instead."""
+
+    groups: tuple[str, ...] = ()
+    roles: tuple[str, ...] = ()
+    preferred_role: str | None = None
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """A PreTokenGeneration trigger's answer as data, applied while minting:
+
+    >>> o = Overrides(access_token=ClaimChanges({"tier": "gold", "sub": "x"}, frozenset({"amr"})),
+    ...               scopes_add=("api/read",), scopes_suppress=frozenset({"email"}))
+    >>> o.scopes(("openid", "email"))
+    ('openid', 'api/read')
+    >>> override({"sub": "u", "amr": ["pwd"]}, o.access_token, FIXED_ACCESS_CLAIMS)
+    {'sub': 'u', 'amr': ['pwd'], 'tier': 'gold'}
+    """
+
+    id_token: ClaimChanges = ClaimChanges()
+    access_token: ClaimChanges = ClaimChanges()
+    scopes_add: tuple[str, ...] = ()
+    scopes_suppress: frozenset[str] = frozenset()
+    #: None: the user's groups as they are.
+    groups: GroupOverride | None = None
+
+    def subject(self, subject: Subject) -> Subject:
+        """``subject`` with the groups and roles the trigger gave, if it gave any."""
+        if self.groups is None:
+            return subject
+        return dataclasses.replace(subject, groups=self.groups.groups, roles=self.groups.roles,
+                                   preferred_role=self.groups.preferred_role)
+
+    def scopes(self, granted: tuple[str, ...]) -> tuple[str, ...]:
+        """The access token's scopes: the granted ones and the added ones, less the suppressed."""
+        kept = dict.fromkeys(s for s in (*granted, *self.scopes_add) if s not in self.scopes_suppress)
+        return tuple(kept)
+
+
+def override(claims: dict[str, Any], changes: ClaimChanges, fixed: frozenset[str]) -> dict[str, Any]:
+    """``claims`` with ``changes`` applied, except to the ``fixed`` claims, the group claims
+    and Cognito's developer-only ``dev:`` claims, which stay as they were."""
+    def changeable(name: str) -> bool:
+        return name not in fixed and name not in GROUP_CLAIMS and not name.startswith("dev:")
+
+    out = {**claims, **{k: v for k, v in changes.add.items() if changeable(k)}}
+    for name in changes.suppress:
+        if changeable(name):
+            out.pop(name, None)
+    return out

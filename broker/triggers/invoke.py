@@ -15,8 +15,8 @@ The caller (app client, ``ClientMetadata``, SDK) is set once per request by the 
     response = fire(session, pool, "PreSignUp", "PreSignUp_SignUp", "alice",
                     {"userAttributes": {...}, "validationData": {}}, {"autoConfirmUser": False})
 
-Each invocation is audited (event ``Trigger``, with its duration and outcome) and counted
-in ``/metrics``. A trigger that raises fails the operation with
+Each invocation is audited (event ``Trigger``, with its duration and outcome, stored by
+:mod:`.journal` off the request's path) and counted in ``/metrics``. A trigger that raises fails the operation with
 :class:`~broker.errors.TriggerRejected` ("PreSignUp failed with error <message>."), one
 that times out or crashes with :class:`~broker.errors.TriggerUnexpected`, one that
 returns something else than an event with a ``response`` object with
@@ -38,7 +38,7 @@ from ..errors import TriggerInvalidResponse, TriggerRejected, TriggerUnexpected
 from ..sealing import Sealer
 from ..store.models import UserPool
 from ..userpool import audit
-from . import settings
+from . import journal, settings
 from .webhooks import Webhooks
 from .workers import INVALID, RAISED, RETURNED, PythonWorkers
 
@@ -143,9 +143,9 @@ def fire(session: Session, pool: UserPool, name: str, source: str, username: str
     took = round((time.perf_counter() - started) * 1000, 1)
     answer = outcome.value.get("response") if outcome.kind == RETURNED and isinstance(outcome.value, dict) else None
     kind = INVALID if outcome.kind == RETURNED and not isinstance(answer, dict) else outcome.kind
-    audit.record(session, pool.id, "Trigger", audit.PASS if kind == RETURNED else audit.FAIL, username=username,
-                 trigger=name, source=source, result=kind, duration_ms=took,
-                 target="python" if target.startswith("python:") else "webhook")
+    journal.record(session, pool.id, audit.PASS if kind == RETURNED else audit.FAIL, username,
+                   {"trigger": name, "source": source, "outcome": kind, "duration_ms": took,
+                    "target": "python" if target.startswith("python:") else "webhook"})
     if kind == RETURNED:
         assert isinstance(answer, dict)
         return answer

@@ -20,6 +20,7 @@ import logging
 import multiprocessing
 import os
 import queue
+import select
 import sys
 import threading
 import time
@@ -62,33 +63,38 @@ class LambdaContext:
 
 
 def _serve(conn: Connection, path: list[str]) -> None:
-    """A worker's loop: one ``(target, event_json, request_id, deadline)`` in, one
-    ``(kind, value)`` out, until the server closes the pipe."""
+    """A worker's loop: one JSON ``[target, request_id, deadline, event]`` in, one JSON
+    ``[kind, value]`` out, until the server closes the pipe."""
     sys.path[:0] = [p for p in path if p not in sys.path]
     handlers: dict[str, Any] = {}
     while True:
         try:
-            target, event_json, request_id, deadline = conn.recv()
+            target, request_id, deadline, event = json.loads(conn.recv_bytes())
         except (EOFError, OSError):
             return
-        conn.send(_call(handlers, target, event_json, request_id, deadline))
+        conn.send_bytes(_call(handlers, target, event, request_id, deadline))
 
 
-def _call(handlers: dict[str, Any], target: str, event_json: str, request_id: str,
-          deadline: float) -> tuple[str, str]:
+def _call(handlers: dict[str, Any], target: str, event: Any, request_id: str, deadline: float) -> bytes:
+    """The answer to one invocation, encoded: the handler's return value travels as JSON
+    once, which is also the check that it is JSON."""
     try:
         function = handlers.get(target) or handlers.setdefault(target, _load(target))
     except Exception as exc:  # noqa: BLE001 (a module that does not import is the handler's fault)
-        return CRASHED, f"Runtime.ImportModuleError: {type(exc).__name__}: {exc}"
+        return _answer(CRASHED, f"Runtime.ImportModuleError: {type(exc).__name__}: {exc}")
     try:
-        result = function(json.loads(event_json), LambdaContext(target, request_id, deadline))
+        result = function(event, LambdaContext(target, request_id, deadline))
     except Exception as exc:  # noqa: BLE001 (the handler's own error: Cognito shows its message)
         log.info("trigger %s raised: %s", target, "".join(traceback.format_exception_only(exc)).strip())
-        return RAISED, str(exc)
+        return _answer(RAISED, str(exc))
     try:
-        return RETURNED, json.dumps(result)
-    except (TypeError, ValueError) as exc:
-        return INVALID, f"the handler returned what is not JSON: {exc}"
+        return _answer(RETURNED, result)
+    except (TypeError, ValueError, RecursionError) as exc:
+        return _answer(INVALID, f"the handler returned what is not JSON: {exc}")
+
+
+def _answer(kind: str, value: Any) -> bytes:
+    return json.dumps([kind, value], separators=(",", ":")).encode()
 
 
 def _load(target: str) -> Any:
@@ -107,6 +113,15 @@ class _Worker:
                                    name="cognate-trigger")
         self.process.start()
         theirs.close()
+        self.answered = select.poll()  # one poll object per worker: no selector made per call
+        self.answered.register(ours.fileno(), select.POLLIN)
+
+    def call(self, message: bytes, deadline: float) -> bytes | None:
+        """The worker's answer to ``message``, or None when none came by ``deadline``."""
+        self.conn.send_bytes(message)
+        if not self.answered.poll(max(0, int((deadline - time.time()) * 1000))):
+            return None
+        return self.conn.recv_bytes()
 
     def kill(self) -> None:
         self.process.kill()
@@ -134,18 +149,18 @@ class PythonWorkers:
         worker = self._take(deadline)
         if worker is None:
             return Outcome(TIMED_OUT, f"Task timed out after {self.timeout:.2f} seconds")
+        message = json.dumps([target, str(uuid.uuid4()), deadline, event], separators=(",", ":")).encode()
         try:
-            worker.conn.send((target, json.dumps(event), str(uuid.uuid4()), deadline))
-            if not worker.conn.poll(max(0.0, deadline - time.time())):
-                self._discard(worker)
-                return Outcome(TIMED_OUT, f"Task timed out after {self.timeout:.2f} seconds")
-            kind, value = worker.conn.recv()
-        except (EOFError, OSError, BrokenPipeError):
+            answer = worker.call(message, deadline)
+        except (EOFError, OSError):
+            answer = b""
+        if not answer:
             self._discard(worker)
+            if answer is None:
+                return Outcome(TIMED_OUT, f"Task timed out after {self.timeout:.2f} seconds")
             return Outcome(CRASHED, "the handler's process exited")
         self._idle.put(worker)
-        if kind == RETURNED:
-            return Outcome(RETURNED, json.loads(value))
+        kind, value = json.loads(answer)
         return Outcome(kind, value)
 
     def _take(self, deadline: float) -> _Worker | None:

@@ -36,15 +36,26 @@ PASS, FAIL, IN_PROGRESS, BLOCK = "Pass", "Fail", "InProgress", "Block"
 MAX_LIMIT = 1000
 
 
-def record(session: Session, pool_id: str, event: str, outcome: str, user: User | None = None,
+def record(session: Session, pool_id: str, event: str, outcome: str, /, user: User | None = None,
            username: str | None = None, ip: str | None = None, risk: str | None = None,
            **details: Any) -> AuditEvent:
-    """Add one event to the session (committed with the rest of the request) and log it."""
+    """Add one event to the session (committed with the rest of the request) and log it.
+    The first four are positional, so that ``details`` may name an ``outcome`` of their own
+    (a trigger's: ``returned``, ``raised``, ...)."""
+    row = announce(pool_id, event, outcome, user, username, ip, risk, details)
+    session.add(row)
+    return row
+
+
+def announce(pool_id: str, event: str, outcome: str, user: User | None = None, username: str | None = None,
+             ip: str | None = None, risk: str | None = None, details: dict[str, Any] | None = None) -> AuditEvent:
+    """The event's row, not yet added to any session, once logged and counted: for writers
+    that store rows in batches of their own (:mod:`broker.triggers.journal`)."""
+    details = details or {}
     name = _clean(user.username if user is not None else username) or None
     row = AuditEvent(pool_id=pool_id, user_id=user.id if user is not None else None,
                      username=name[:128] if name else None, event=event, outcome=outcome,
                      risk=risk, ip=_clean(ip)[:64] if ip else None, details=_clean(details), created_at=utcnow())
-    session.add(row)
     log.info(observability.Structured("audit", f"{event} {outcome}", {
         "time": row.created_at.isoformat(), "pool": pool_id, "event": event, "outcome": outcome,
         "username": row.username, "sub": user.sub if user is not None else None, "ip": row.ip, "risk": risk,

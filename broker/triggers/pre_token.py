@@ -1,0 +1,199 @@
+"""PreTokenGeneration: the event Cognito sends before it mints a user's tokens, and its
+answer read into :class:`~broker.oauth.tokens.Overrides`, which the minting applies.
+https://docs.aws.amazon.com/cognito/latest/developerguide/user-pool-lambda-pre-token-generation.html
+
+A pool's version decides the event. ``V1_0`` (event ``version`` "1") customizes the ID
+token, and the groups of both tokens:
+
+    request:  {"userAttributes": {...}, "groupConfiguration": {"groupsToOverride": [...],
+               "iamRolesToOverride": [...], "preferredRole": "..."}, "clientMetadata": {...}}
+    response: {"claimsOverrideDetails": {"claimsToAddOrOverride": {"tier": "gold"},
+               "claimsToSuppress": ["email"], "groupOverrideDetails": {...}}}
+
+``V2_0`` (event ``version`` "2") adds the access token and its scopes; ``request.scopes``
+lists the scopes granted:
+
+    response: {"claimsAndScopeOverrideDetails": {
+                 "idTokenGeneration": {"claimsToAddOrOverride": {...}, "claimsToSuppress": [...]},
+                 "accessTokenGeneration": {"claimsToAddOrOverride": {...}, "claimsToSuppress": [...],
+                                           "scopesToAdd": [...], "scopesToSuppress": [...]},
+                 "groupOverrideDetails": {...}}}
+
+Claim values are strings in V1 (numbers and booleans are written as strings, as Cognito's
+string map reads them); V2 takes strings, numbers, booleans, arrays of these and JSON
+objects, except in the ID token's ``email_verified``, ``phone_number_verified``,
+``updated_at`` and ``address``, which stay scalar. Anything else is Cognito's
+``InvalidLambdaResponseException``. Claims that cannot change (``sub``, ``iss``, ``exp``,
+... :data:`~broker.oauth.tokens.FIXED_ID_CLAIMS`) are left as they were, as Cognito does.
+A ``groupOverrideDetails`` member replaces the groups (null or empty: none); without it the
+groups stay. A V2 event answered in V1's shape is applied as V1's.
+"""
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from ..engine.challenges import DEVICE_PASSWORD_VERIFIER, NEW_PASSWORD_REQUIRED
+from ..oauth import scopes as scope_bounds
+from ..oauth.tokens import ClaimChanges, GroupOverride, Overrides, Subject
+from ..store.models import User, UserPool
+from ..userpool.attribute_changes import current
+from ..userpool.idps import IDENTITIES
+from . import invoke, settings
+
+NAME = "PreTokenGeneration"
+HOSTED_AUTH = "TokenGeneration_HostedAuth"
+AUTHENTICATION = "TokenGeneration_Authentication"
+NEW_PASSWORD_CHALLENGE = "TokenGeneration_NewPasswordChallenge"
+AUTHENTICATE_DEVICE = "TokenGeneration_AuthenticateDevice"
+REFRESH_TOKENS = "TokenGeneration_RefreshTokens"
+V1, V2 = "claimsOverrideDetails", "claimsAndScopeOverrideDetails"
+#: ID token claims that take no array or object (Cognito's exceptions to V2's types).
+SCALAR_ID_CLAIMS = frozenset({"email_verified", "phone_number_verified", "updated_at", "address"})
+
+
+def source_of(progress: dict[str, Any]) -> str:
+    """The ``triggerSource`` of an API sign-in, by the challenge that ended it (``progress``
+    of :class:`~broker.engine.challenges.SignedIn`)."""
+    step = progress.get("step")
+    if step == NEW_PASSWORD_REQUIRED:
+        return NEW_PASSWORD_CHALLENGE
+    if step == DEVICE_PASSWORD_VERIFIER:
+        return AUTHENTICATE_DEVICE
+    return AUTHENTICATION
+
+
+def overrides(session: Session, pool: UserPool, client_id: str, user: User, subject: Subject,
+              scopes: tuple[str, ...], source: str) -> Overrides | None:
+    """Fire the pool's PreTokenGeneration trigger for tokens of ``user`` (as ``subject``,
+    before any override) with ``scopes``; its changes, or None without a trigger."""
+    v2 = settings.pre_token_version(pool) == "V2_0"
+    request: dict[str, Any] = {"userAttributes": user_attributes(user), "groupConfiguration": {
+        "groupsToOverride": list(subject.groups), "iamRolesToOverride": list(subject.roles),
+        "preferredRole": subject.roles[0] if subject.roles else None}}
+    if v2:
+        request["scopes"] = list(scopes)
+    answer = invoke.fire(session, pool, NAME, source, user.username, request, {V2 if v2 else V1: None},
+                         version="2" if v2 else "1", client_id=client_id)
+    if answer is None:
+        return None
+    if v2 and answer.get(V2) is None and isinstance(answer.get(V1), dict):
+        v2 = False  # a V1 handler left on a V2 pool
+    return _read_v2(answer.get(V2)) if v2 else _read_v1(answer.get(V1))
+
+
+def user_attributes(user: User) -> dict[str, str]:
+    """Cognito's ``userAttributes``: every attribute as a string, with ``sub`` and
+    ``cognito:user_status``."""
+    out = {"sub": user.sub, "cognito:user_status": user.status}
+    for name, value in sorted(current(user).items()):
+        if name == IDENTITIES and not isinstance(value, str):
+            out[name] = json.dumps(value, separators=(",", ":"))
+        elif not name.startswith(("_", "cognate:")):
+            out[name] = str(value).lower() if isinstance(value, bool) else str(value)
+    return out
+
+
+def _read_v1(details: Any) -> Overrides:
+    found = _object(details)
+    return Overrides(id_token=_claims(found, _v1_value), groups=_groups(found))
+
+
+def _read_v2(details: Any) -> Overrides:
+    found = _object(details)
+    id_part, access_part = _object(found.get("idTokenGeneration")), _object(found.get("accessTokenGeneration"))
+    return Overrides(id_token=_claims(id_part, _v2_id_value), access_token=_claims(access_part, _v2_value),
+                     scopes_add=_scopes(access_part.get("scopesToAdd")),
+                     scopes_suppress=frozenset(_scopes(access_part.get("scopesToSuppress"))),
+                     groups=_groups(found))
+
+
+def _object(value: Any) -> dict[str, Any]:
+    """A response member that is an object (null or absent: an empty one)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise invoke.invalid()
+    return value
+
+
+def _claims(part: dict[str, Any], check: Any) -> ClaimChanges:
+    add = _object(part.get("claimsToAddOrOverride"))
+    return ClaimChanges({str(name): check(name, value) for name, value in add.items()},
+                        frozenset(_strings(part.get("claimsToSuppress"))))
+
+
+def _strings(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise invoke.invalid()
+    return value
+
+
+def _scopes(value: Any) -> tuple[str, ...]:
+    """Scopes to add or suppress, each within the bounds of any requested scope."""
+    found = tuple(dict.fromkeys(_strings(value)))
+    try:
+        if found != scope_bounds.requested(" ".join(found)):  # empty, or holding whitespace
+            raise invoke.invalid()
+    except scope_bounds.ScopeError:
+        raise invoke.invalid() from None
+    return found
+
+
+def _groups(found: dict[str, Any]) -> GroupOverride | None:
+    if "groupOverrideDetails" not in found:
+        return None
+    details = _object(found["groupOverrideDetails"])
+    preferred = details.get("preferredRole")
+    if preferred is not None and not isinstance(preferred, str):
+        raise invoke.invalid()
+    return GroupOverride(tuple(_strings(details.get("groupsToOverride"))),
+                         tuple(_strings(details.get("iamRolesToOverride"))), preferred or None)
+
+
+def _v1_value(name: str, value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)) and _finite(value):
+        return str(value)
+    raise invoke.invalid()
+
+
+def _v2_id_value(name: str, value: Any) -> Any:
+    if name in SCALAR_ID_CLAIMS and isinstance(value, (list, dict)):
+        raise invoke.invalid()
+    return _v2_value(name, value)
+
+
+def _v2_value(name: str, value: Any) -> Any:
+    if _scalar(value):
+        return value
+    if isinstance(value, list) and all(_scalar(v) for v in value):
+        return value
+    if isinstance(value, dict) and _json(value):
+        return value
+    raise invoke.invalid()
+
+
+def _scalar(value: Any) -> bool:
+    return isinstance(value, (str, bool)) or (isinstance(value, (int, float)) and _finite(value))
+
+
+def _json(value: Any) -> bool:
+    """Whether ``value`` is JSON a token can carry (no NaN or infinity, which JSON cannot write)."""
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _json(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_json(v) for v in value)
+    return value is None or _scalar(value)
+
+
+def _finite(value: float) -> bool:
+    return not isinstance(value, float) or math.isfinite(value)

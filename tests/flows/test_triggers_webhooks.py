@@ -1,0 +1,112 @@
+"""Webhook targets: a real HTTP server on loopback receives PreTokenGeneration events signed
+with the pool's trigger secret (``broker pool trigger-secret``), over one kept-alive
+connection; its answer is the returned event, and its refusals, silences and nonsense fail
+the sign-in as a Lambda's would."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.aws import cognito_idp, refused
+from tests.conftest import free_port
+from tests.flows.token_triggers import Receiver, claims, sign_in, site, trigger_broker, trigger_events
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, redis_url):
+    with trigger_broker(tmp_path_factory.mktemp("webhooks"), redis_url) as broker:
+        yield broker
+
+
+@pytest.fixture(scope="module")
+def idp(server):
+    return cognito_idp(server.base_url)
+
+
+def _add_claim(event: dict) -> tuple[int, dict]:
+    """The handler's work, done by the receiver: a claim naming the event's source."""
+    event["response"]["claimsOverrideDetails"] = {"claimsToAddOrOverride": {"hook": event["triggerSource"]},
+                                                  "claimsToSuppress": ["email"]}
+    return 200, event
+
+
+def _secret(server, pool: str, *rotate: str) -> str:
+    return server.cli_json("pool", "trigger-secret", "--pool", pool, *rotate)["TriggerSecret"]
+
+
+def test_the_receiver_gets_a_signed_event_and_its_answer_is_applied(server, idp):
+    s = site(server)
+    with Receiver(_add_claim) as hook:
+        s.trigger(hook.url)
+        result = sign_in(idp, s.client_id, ClientMetadata={"plan": "pro"})["AuthenticationResult"]
+        id_token = claims(result["IdToken"])
+        assert id_token["hook"] == "TokenGeneration_Authentication" and "email" not in id_token
+        [got] = hook.received
+    assert got.signed_by(_secret(server, s.pool))
+    assert abs(int(got.headers["X-Cognate-Timestamp"]) - time.time()) < 60
+    assert got.headers["Content-Type"] == "application/json"
+    event = got.event
+    assert event["userPoolId"] == s.pool and event["userName"] == "ann" and event["version"] == "1"
+    assert event["request"]["clientMetadata"] == {"plan": "pro"}
+    assert trigger_events(server, s.pool, 1)[0]["Details"]["target"] == "webhook"
+
+
+def test_a_rotated_secret_signs_the_next_events(server, idp):
+    s = site(server)
+    with Receiver(_add_claim) as hook:
+        s.trigger(hook.url)
+        old = _secret(server, s.pool)
+        sign_in(idp, s.client_id)
+        new = _secret(server, s.pool, "--rotate")
+        assert new != old and _secret(server, s.pool) == new
+        sign_in(idp, s.client_id)
+        first, second = hook.received
+    assert first.signed_by(old) and not first.signed_by(new)
+    assert second.signed_by(new) and not second.signed_by(old)
+
+
+def test_events_share_one_kept_alive_connection(server, idp):
+    s = site(server)
+    with Receiver(_add_claim) as hook:
+        s.trigger(hook.url)
+        for _ in range(4):
+            sign_in(idp, s.client_id)
+        idp.initiate_auth(ClientId=s.client_id, AuthFlow="REFRESH_TOKEN_AUTH", AuthParameters={
+            "REFRESH_TOKEN": sign_in(idp, s.client_id)["AuthenticationResult"]["RefreshToken"]})
+        assert len(hook.received) == 6
+        assert len({got.connection for got in hook.received}) == 1
+
+
+def test_a_refusal_with_an_error_message_is_the_handlers_error(server, idp):
+    s = site(server)
+    with Receiver(lambda event: (403, {"errorMessage": "No tokens on Sundays", "errorType": "Error"})) as hook:
+        s.trigger(hook.url)
+        assert refused(lambda: sign_in(idp, s.client_id)) == (
+            "UserLambdaValidationException", "PreTokenGeneration failed with error No tokens on Sundays.")
+    with Receiver(lambda event: (500, b"upstream exploded")) as hook:
+        s.trigger(hook.url)
+        assert refused(lambda: sign_in(idp, s.client_id)) == (
+            "UserLambdaValidationException", "PreTokenGeneration failed with error upstream exploded.")
+
+
+def test_nonsense_silence_and_absence_fail_the_sign_in_cleanly(server, idp):
+    s = site(server)
+    with Receiver(lambda event: (200, b"<html>hello</html>")) as hook:
+        s.trigger(hook.url)
+        assert refused(lambda: sign_in(idp, s.client_id)) == ("InvalidLambdaResponseException",
+                                                              "Unrecognizable lambda output")
+    with Receiver(lambda event: (time.sleep(6), (200, event))[1]) as hook:
+        s.trigger(hook.url)
+        started = time.monotonic()
+        code, message = refused(lambda: sign_in(idp, s.client_id))
+        assert code == "UnexpectedLambdaException" and "timed out" in message
+        assert time.monotonic() - started < 8
+    s.trigger(f"http://127.0.0.1:{free_port()}/hooks")  # nobody listens there
+    code, message = refused(lambda: sign_in(idp, s.client_id))
+    assert code == "UnexpectedLambdaException" and message.startswith("PreTokenGeneration invocation failed")
+    outcomes = [e["Details"]["outcome"] for e in trigger_events(server, s.pool, 3)]
+    assert outcomes == ["crashed", "timed_out", "invalid"]
+    with Receiver(_add_claim) as hook:
+        s.trigger(hook.url)
+        assert claims(sign_in(idp, s.client_id)["AuthenticationResult"]["IdToken"])["hook"]
