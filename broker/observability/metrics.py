@@ -79,7 +79,7 @@ class Metrics:
             self.lockouts.inc()
         elif event == "Trigger":
             trigger = str(details.get("trigger") or "unknown")
-            self.triggers.labels(trigger, str(details.get("outcome") or "unknown")).inc()
+            self.triggers.labels(trigger, str(details.get("result") or "unknown")).inc()
             self.trigger_duration.labels(trigger).observe(float(details.get("duration_ms") or 0) / 1000)
 
     def token_issued(self, grant_type: str) -> None:

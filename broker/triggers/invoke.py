@@ -144,7 +144,7 @@ def fire(session: Session, pool: UserPool, name: str, source: str, username: str
     answer = outcome.value.get("response") if outcome.kind == RETURNED and isinstance(outcome.value, dict) else None
     kind = INVALID if outcome.kind == RETURNED and not isinstance(answer, dict) else outcome.kind
     audit.record(session, pool.id, "Trigger", audit.PASS if kind == RETURNED else audit.FAIL, username=username,
-                 trigger=name, source=source, outcome=kind, duration_ms=took,
+                 trigger=name, source=source, result=kind, duration_ms=took,
                  target="python" if target.startswith("python:") else "webhook")
     if kind == RETURNED:
         assert isinstance(answer, dict)
