@@ -36,6 +36,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from .store.cache import ConfigCache
     from .store.db import Database
     from .store.state import open_state
+    from .triggers import senders as custom_senders
     from .userpool.outbox import open_outbox
     from .web import account, api, assets, errors, federation, health, hosted, import_upload, mfa, saml, verify
     from .web.themes import BrokerFlask
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     db.config_committed.append(config.clear)
     state = open_state(settings.redis_url)
     outbox = open_outbox(settings, state)
+    outbox.invoker = custom_senders.courier(db)  # CustomEmailSender/CustomSMSSender run after the answer
     app.extensions["broker"] = Runtime(settings=settings, db=db, state=state, sender=outbox, keys=keys, config=config,
                                        sms=outbox, sealer=sealer)
     app.before_request(outbox.ensure_courier)

@@ -10,8 +10,9 @@ AdminCreateUser sends the pool's invitation (the mail ``broker user create`` sen
 text message) with the temporary password, by ``DesiredDeliveryMediums`` (by default SMS
 when the user has a phone number, else email); ``MessageAction`` SUPPRESS sends nothing,
 RESEND gives a user who has not signed in yet a new temporary password and invitation.
-``ValidationData``, ``ForceAliasCreation`` and ``ClientMetadata`` are accepted and
-ignored: they feed Lambda triggers and aliases, which this pool has none of.
+``ValidationData`` and ``ClientMetadata`` reach the pool's PreSignUp and CustomMessage
+triggers (``PreSignUp_AdminCreateUser``, ``CustomMessage_AdminCreateUser``);
+``ForceAliasCreation`` is accepted and ignored (Cognate has no aliases).
 """
 from __future__ import annotations
 
@@ -48,7 +49,8 @@ def admin_create_user(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     else:
         invitation = admin_security.create_invited(call.session, sender, sms, pool.id, params["Username"],
                                                    params.get("TemporaryPassword"),
-                                                   attributes(params.get("UserAttributes")), mediums=mediums)
+                                                   attributes(params.get("UserAttributes")), mediums=mediums,
+                                                   validation=attributes(params.get("ValidationData")))
     return {"User": user_type(invitation.user)}
 
 

@@ -12,12 +12,17 @@ code for nobody are both ``CodeMismatchException``; ``UserNotFoundException`` is
 answered. SignUp with a taken name answers ``UsernameExistsException``, as Cognito
 documents for the API even with the setting on; the hosted sign-up page keeps not telling.
 The name costs the same work either way (:func:`~broker.userpool.accounts.sign_up`).
+
+The pool's triggers run below, as at the hosted pages: ``ValidationData`` and
+``ClientMetadata`` reach PreSignUp (whose ``autoConfirmUser`` answers ``UserConfirmed``
+true, without a code), ``ClientMetadata`` PostConfirmation and CustomMessage.
 """
 from __future__ import annotations
 
 from typing import Any, Callable
 
 from ..userpool import accounts, client_attributes, delivery
+from .admin_users import attributes
 from .call import Call
 from .errors import AwsError
 from .registry import operation
@@ -30,15 +35,16 @@ def sign_up(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     call.check_secret_hash(client, username, params)
     if not pool.self_signup:
         raise AwsError("NotAuthorizedException", "SignUp is not permitted for this user pool")
-    attributes = {a["Name"]: a.get("Value") or "" for a in params.get("UserAttributes") or []}
-    client_attributes.check_writable(pool, client, attributes)
+    given = attributes(params.get("UserAttributes"))
+    client_attributes.check_writable(pool, client, given)
     rt = call.runtime
-    user = accounts.sign_up(call.session, rt.state, rt.sender, pool, username, params.get("Password") or "",
-                            attributes, call.requester, client)
+    signed = accounts.sign_up(call.session, rt.state, rt.sender, pool, username, params.get("Password") or "",
+                              given, call.requester, client, attributes(params.get("ValidationData")))
+    user = signed.user
     if user is None:
         raise AwsError("UsernameExistsException", "User already exists")
-    out: dict[str, Any] = {"UserConfirmed": False, "UserSub": user.sub}
-    if user.attributes.get("email"):
+    out: dict[str, Any] = {"UserConfirmed": signed.confirmed, "UserSub": user.sub}
+    if user.attributes.get("email") and not signed.confirmed:
         out["CodeDeliveryDetails"] = delivery.details(user.attributes["email"])
     return out
 

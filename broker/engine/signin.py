@@ -28,6 +28,7 @@ from ..store.state import StateStore
 from ..triggers import authentication, invoke, migration
 from ..userpool import adaptive, audit, mfa, risk, tracked_devices
 from ..userpool.delivery import mask_email, mask_phone
+from ..userpool.messages import Template
 from ..userpool.security import Security
 from ..userpool.senders import Sender, SmsSender
 from ..userpool.signin import Hooks, SignIn, authenticate, set_new_password
@@ -227,13 +228,14 @@ def ask_factor(env: Env, progress: dict[str, Any], user: User, factor: str) -> C
 
 def send_code(env: Env, user: User, factor: str) -> dict[str, str]:
     """Send a sign-in code for an emailed or texted ``factor``; Cognito's delivery parameters."""
-    text = _("Your sign-in code is %(code)s. It expires in 5 minutes.", code="{code}")
+    template = Template(_("Your sign-in code"),
+                        _("Your sign-in code is %(code)s. It expires in 5 minutes.", code="{####}"))
     if factor == mfa.EMAIL_OTP:
-        mfa.send_email_code(env.state, env.sender, env.pool, user, _("Your sign-in code"), text)
+        mfa.send_code(env.db, env.state, env.sender, env.pool, user, factor, template)
         return {"CODE_DELIVERY_DELIVERY_MEDIUM": "EMAIL",
                 "CODE_DELIVERY_DESTINATION": mask_email(str(user.attributes.get("email", "")))}
     if factor == mfa.SMS_OTP:
-        mfa.send_sms_code(env.state, env.sms, env.pool, user, text)
+        mfa.send_code(env.db, env.state, env.sms, env.pool, user, factor, template)
         return {"CODE_DELIVERY_DELIVERY_MEDIUM": "SMS",
                 "CODE_DELIVERY_DESTINATION": mask_phone(str(user.attributes.get("phone_number", "")))}
     return {}

@@ -78,6 +78,11 @@ def caller() -> Caller:
     return _caller.get()
 
 
+def client_id() -> str | None:
+    """The app client the current operation is for: the API call's, else the hosted page's."""
+    return caller().client_id or _hosted_client()
+
+
 class Triggers:
     """The invokers of one deployment (its sealer opens the pools' trigger secrets)."""
 
@@ -131,9 +136,11 @@ def _hosted_client() -> str | None:
 
 def fire(session: Session, pool: UserPool, name: str, source: str, username: str | None,
          request: dict[str, Any], response: dict[str, Any] | None = None,
-         version: str = "1", client_id: str | None = None) -> dict[str, Any] | None:
+         version: str = "1", client_id: str | None = None, answer_ignored: bool = False) -> dict[str, Any] | None:
     """Run the pool's ``name`` trigger, if it has one; the ``response`` object the target
-    returned (None without a trigger). Raises a :class:`~broker.errors.TriggerFailed`."""
+    returned (None without a trigger). Raises a :class:`~broker.errors.TriggerFailed`.
+    ``answer_ignored``: whatever the target returns is fine (Cognito reads nothing back from
+    the custom senders); the answer is then ``{}`` unless it is a response object."""
     target = settings.target(pool, name)
     if target is None:
         return None
@@ -143,6 +150,8 @@ def fire(session: Session, pool: UserPool, name: str, source: str, username: str
     took = round((time.perf_counter() - started) * 1000, 1)
     answer = outcome.value.get("response") if outcome.kind == RETURNED and isinstance(outcome.value, dict) else None
     kind = INVALID if outcome.kind == RETURNED and not isinstance(answer, dict) else outcome.kind
+    if answer_ignored and kind == INVALID:
+        kind, answer = RETURNED, answer if isinstance(answer, dict) else {}
     journal.record(session, pool.id, audit.PASS if kind == RETURNED else audit.FAIL, username,
                    {"trigger": name, "source": source, "outcome": kind, "duration_ms": took,
                     "target": "python" if target.startswith("python:") else "webhook"})

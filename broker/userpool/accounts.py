@@ -5,8 +5,16 @@ with a taken name looks like success and costs the same password hash (the owner
 notice instead), and password-reset requests always say a code was sent if the account
 exists. Codes sent and guesses at them are limited per user and per address
 (:mod:`.limits`), for unknown usernames alike.
+
+The pool's triggers run here, for both doors (:mod:`broker.triggers.signup`): PreSignUp
+before a sign-up (and before its name is looked up, so that neither a handler's answer nor
+its time tells a taken name), PostConfirmation after a confirmation or a password reset;
+codes leave through :mod:`.outgoing` (CustomMessage, the custom senders).
 """
 from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -16,8 +24,8 @@ from ..i18n import gettext as _
 from ..store import repo
 from ..store.models import AppClient, User, UserPool, canonical_username
 from ..store.state import StateStore
-from ..triggers import migration
-from . import audit, client_attributes, codes, limits, lockout, messages, password_rules, srp_verifiers
+from ..triggers import migration, signup
+from . import audit, client_attributes, codes, limits, lockout, messages, outgoing, password_rules, srp_verifiers
 from .attributes import check_attributes, label
 from .limits import Requester
 from .admin import check_username
@@ -30,14 +38,62 @@ RESET_CODE_TTL = 3600
 EXTERNAL_PROVIDER = "EXTERNAL_PROVIDER"
 
 
+@dataclass(frozen=True)
+class SignedUp:
+    """A sign-up's outcome: the new user (None when the name is taken, which the hosted page
+    does not tell) and whether the PreSignUp trigger confirmed it, which a taken name
+    answers alike."""
+
+    user: User | None
+    confirmed: bool = False
+
+
 def sign_up(session: Session, state: StateStore, sender: Sender, pool: UserPool,
             username: str, password: str, attributes: dict[str, str], requester: Requester,
-            client: AppClient | None = None) -> User | None:
-    """The new UNCONFIRMED user, its confirmation code sent; None when the name is taken,
-    which the hosted page does not tell (the owner of the name gets a mail instead). Only
-    attributes ``client`` may write are accepted (see :mod:`.client_attributes`). Every
-    problem is listed in one :class:`FormInvalid`, a :class:`PasswordRejected` when the
-    password is the only one."""
+            client: AppClient | None = None, validation: dict[str, str] | None = None) -> SignedUp:
+    """The new UNCONFIRMED user, its confirmation code sent; or CONFIRMED, without a code,
+    when the pool's PreSignUp trigger confirms it (``validation`` is the call's
+    ValidationData for the trigger). Only attributes ``client`` may write are accepted (see
+    :mod:`.client_attributes`). Every problem is listed in one :class:`FormInvalid`, a
+    :class:`PasswordRejected` when the password is the only one.
+
+    PreSignUp and the CustomMessage that writes the code's mail run before the name is
+    looked up, for a taken name alike: what the triggers answer, and how long they take,
+    never tell whether it is taken. Nothing is written when either refuses."""
+    username, attributes = _checked(pool, client, username, password, attributes)
+    limits.require(state, pool.id, (limits.SIGN_UP_IP, (requester.ip,)))
+    verdict = signup.pre_sign_up(session, pool, signup.SIGN_UP, username, attributes, validation)
+    status = "CONFIRMED" if verdict.confirm else "UNCONFIRMED"
+    user = User(pool_id=pool.id, sub=str(uuid.uuid4()), username=username, status=status,
+                attributes={**attributes, **verdict.verified()})
+    letter = None if verdict.confirm else _confirmation_letter(session, pool, user, "SignUp")
+    existing = repo.get_user(session, pool.id, username)
+    if existing is not None:
+        hash_password(password)  # the work a new name costs: the answer's time tells nothing
+        srp_verifiers.spend(pool, username, password)
+        _notify_existing(state, sender, pool, existing)
+        audit.record(session, pool.id, "SignUp", audit.FAIL, username=username, reason="username_exists")
+        return SignedUp(None, verdict.confirm)
+    user.password_hash = hash_password(password)
+    session.add(user)
+    try:
+        session.flush()
+    except IntegrityError:  # a concurrent sign-up took the name
+        session.rollback()
+        return SignedUp(None, verdict.confirm)
+    password_rules.remember(session, pool, user)
+    srp_verifiers.remember(session, pool, user, password)
+    audit.record(session, pool.id, "SignUp", audit.PASS, user=user, auto_confirmed=verdict.confirm)
+    if letter is not None:
+        _deliver_confirmation(state, sender, pool, user, letter)
+    if verdict.confirm:
+        signup.post_confirmation(session, pool, user, signup.CONFIRM_SIGN_UP)
+    return SignedUp(user, verdict.confirm)
+
+
+def _checked(pool: UserPool, client: AppClient | None, username: str, password: str,
+             attributes: dict[str, str]) -> tuple[str, dict[str, str]]:
+    """The username and attributes of a sign-up as stored; every problem in one :class:`FormInvalid`."""
     errors: list[str] = []
     try:
         username = check_username(username)
@@ -59,33 +115,29 @@ def sign_up(session: Session, state: StateStore, sender: Sender, pool: UserPool,
         errors.extend(exc.errors)
     if errors:
         raise FormInvalid(errors)
-    limits.require(state, pool.id, (limits.SIGN_UP_IP, (requester.ip,)))
-    existing = repo.get_user(session, pool.id, username)
-    if existing is not None:
-        hash_password(password)  # the work a new name costs: the answer's time tells nothing
-        srp_verifiers.spend(pool, username, password)
-        _notify_existing(state, sender, pool, existing)
-        audit.record(session, pool.id, "SignUp", audit.FAIL, username=username, reason="username_exists")
-        return None
-    user = User(pool_id=pool.id, username=username, password_hash=hash_password(password),
-                status="UNCONFIRMED", attributes=attributes)
-    session.add(user)
-    try:
-        session.flush()
-    except IntegrityError:  # a concurrent sign-up took the name
-        session.rollback()
-        return None
-    password_rules.remember(session, pool, user)
-    srp_verifiers.remember(session, pool, user, password)
-    audit.record(session, pool.id, "SignUp", audit.PASS, user=user)
-    send_confirmation(state, sender, pool, user)
-    return user
+    return username, attributes
 
 
-def send_confirmation(state: StateStore, sender: Sender, pool: UserPool, user: User) -> str | None:
-    """Send a confirmation code to ``user``; the address it went to (None without one)."""
+def _confirmation_letter(session: Session, pool: UserPool, user: User, source: str) -> outgoing.Letter | None:
+    """The mail that will carry ``user``'s confirmation code (None without an address)."""
+    if not user.attributes.get("email"):
+        return None
+    return outgoing.compose(session, pool, user, source, outgoing.EMAIL, messages.template(pool, "verification"))
+
+
+def _deliver_confirmation(state: StateStore, sender: Sender, pool: UserPool, user: User,
+                          letter: outgoing.Letter) -> str:
     code = codes.issue(state, pool.id, "signup", user.username, SIGNUP_CODE_TTL)
-    return send_message(sender, pool, user, "verification", {"####": code})
+    to = str(user.attributes["email"])
+    outgoing.deliver(letter, sender, to, {"####": code})
+    return to
+
+
+def send_confirmation(session: Session, state: StateStore, sender: Sender, pool: UserPool, user: User,
+                      source: str = "ResendCode") -> str | None:
+    """Send a confirmation code to ``user``; the address it went to (None without one)."""
+    letter = _confirmation_letter(session, pool, user, source)
+    return _deliver_confirmation(state, sender, pool, user, letter) if letter is not None else None
 
 
 def resend_confirmation(session: Session, state: StateStore, sender: Sender, pool: UserPool, username: str,
@@ -99,7 +151,7 @@ def resend_confirmation(session: Session, state: StateStore, sender: Sender, poo
         audit.record(session, pool.id, "ResendConfirmationCode", audit.FAIL, user=user, username=username,
                      reason="not_unconfirmed")  # the same work as a code sent: the time tells nothing
         return None
-    sent_to = send_confirmation(state, sender, pool, user)
+    sent_to = send_confirmation(session, state, sender, pool, user)
     audit.record(session, pool.id, "ResendConfirmationCode", audit.IN_PROGRESS, user=user)
     return sent_to
 
@@ -117,6 +169,7 @@ def confirm_sign_up(session: Session, state: StateStore, pool: UserPool, usernam
     if user.attributes.get("email"):
         user.attributes = {**user.attributes, "email_verified": "true"}
     audit.record(session, pool.id, "ConfirmSignUp", audit.PASS, user=user)
+    signup.post_confirmation(session, pool, user, signup.CONFIRM_SIGN_UP)
     return user
 
 
@@ -139,10 +192,14 @@ def forgot_password(session: Session, state: StateStore, sender: Sender, pool: U
 
 
 def send_reset_code(session: Session, state: StateStore, sender: Sender, pool: UserPool, user: User) -> str | None:
-    code = codes.issue(state, pool.id, "reset", user.username, RESET_CODE_TTL)
-    sent_to = send_message(sender, pool, user, "reset", {"####": code})
+    to = user.attributes.get("email")
+    if to:
+        letter = outgoing.compose(session, pool, user, "ForgotPassword", outgoing.EMAIL,
+                                  messages.template(pool, "reset"))
+        code = codes.issue(state, pool.id, "reset", user.username, RESET_CODE_TTL)
+        outgoing.deliver(letter, sender, str(to), {"####": code})
     audit.record(session, pool.id, "ForgotPassword", audit.IN_PROGRESS, user=user)
-    return sent_to
+    return str(to) if to else None
 
 
 def confirm_forgot_password(session: Session, state: StateStore, pool: UserPool, username: str,
@@ -169,6 +226,7 @@ def confirm_forgot_password(session: Session, state: StateStore, pool: UserPool,
     # Whoever knew the old password is signed out: tokens and hosted sessions, everywhere.
     revoked = repo.sign_out_everywhere(session, user)
     audit.record(session, pool.id, "ConfirmForgotPassword", audit.PASS, user=user, families=revoked)
+    signup.post_confirmation(session, pool, user, signup.CONFIRM_FORGOT_PASSWORD)
     return user
 
 
@@ -179,16 +237,6 @@ def _notify_existing(state: StateStore, sender: Sender, pool: UserPool, user: Us
     _send(sender, user, _("Sign-up attempt"),
           _("Someone tried to sign up with your username %(u)s. If it was you, sign in or reset your password.",
             u=user.username))
-
-
-def send_message(sender: Sender, pool: UserPool, user: User, kind: str, values: dict[str, str]) -> str | None:
-    """Send the pool's ``kind`` message to ``user``'s email; returns the address, or None without one."""
-    to = user.attributes.get("email")
-    if not to:
-        return None
-    message = messages.render(pool, kind, {"username": user.username, **values})
-    sender.send(Message(to=to, subject=message.subject, text=message.text, html=message.html))
-    return str(to)
 
 
 def _send(sender: Sender, user: User, subject: str, text: str) -> None:

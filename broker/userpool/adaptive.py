@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from ..i18n import gettext as _
 from ..store.models import User, UserPool, utcnow
-from . import audit, mfa, risk
+from . import audit, mfa, outgoing, risk
 from .security import Security
 from .senders import Message, Sender
 
@@ -80,8 +80,10 @@ def from_data(data: dict[str, Any] | None) -> risk.Assessment | None:
     return risk.Assessment(str(data.get("level")), data["action"], {}, bool(data.get("remembered")))
 
 
-def notify_blocked(sender: Sender | None, user: User, context: Context, now: dt.datetime | None = None) -> None:
-    """Tell the user by mail that a sign-in with their password was blocked: when, from where."""
+def notify_blocked(session: Session, sender: Sender | None, pool: UserPool, user: User, context: Context,
+                   now: dt.datetime | None = None) -> None:
+    """Tell the user by mail that a sign-in with their password was blocked: when, from where
+    (or the pool's custom email sender, as ``AccountTakeOverNotification``)."""
     to = user.attributes.get("email")
     if sender is None or not to:
         return
@@ -90,4 +92,5 @@ def notify_blocked(sender: Sender | None, user: User, context: Context, now: dt.
              "on %(time)s from the address %(ip)s (%(agent)s). If it was you, sign in again from a device "
              "you have used before. If not, change your password now.",
              username=user.username, time=when, ip=context.ip, agent=(context.user_agent or "-")[:200])
-    sender.send(Message(to=str(to), subject=_("A sign-in to your account was blocked"), text=text))
+    notice = Message(to=str(to), subject=_("A sign-in to your account was blocked"), text=text)
+    outgoing.notify(session, sender, pool, user, "AccountTakeOverNotification", notice)

@@ -23,11 +23,11 @@ from ..store import repo
 from ..store.models import User, UserPool
 from ..store.state import StateStore
 from ..triggers import settings as trigger_settings
-from . import accounts, admin, audit, lockout, messages, password_rules, srp_verifiers
+from . import accounts, admin, audit, lockout, messages, outgoing, password_rules, srp_verifiers
 from .passwords import PasswordPolicy, hash_password
 from .mfa_settings import FACTORS
 from .security import ACTIONS, LEVELS, Security
-from .senders import Sender, Sms, SmsSender
+from .senders import Sender, SmsSender
 
 #: Cognito's names where it has the setting; the others are Cognate's own.
 SECURITY_NAMES = {
@@ -54,20 +54,21 @@ class Invitation:
 def create_invited(session: Session, sender: Sender | None, sms: SmsSender | None, pool_id: str, username: str,
                    password: str | None = None, attributes: dict[str, str] | None = None, confirmed: bool = False,
                    groups: list[str] | None = None, password_hash: str | None = None,
-                   mediums: list[str] | None = None) -> Invitation:
-    """AdminCreateUser (:func:`admin.create_user`) and its invitation: a temporary password
+                   mediums: list[str] | None = None, validation: dict[str, str] | None = None) -> Invitation:
+    """AdminCreateUser (:func:`admin.create_user`, which runs the pool's PreSignUp trigger
+    with ``validation``, the call's ValidationData) and its invitation: a temporary password
     (generated, or ``password`` without ``confirmed``) goes to the user by the ``mediums``
     asked for (Cognito's DesiredDeliveryMediums, each needing its attribute, checked before
     anything is written). ``sender``/``sms`` None: that medium delivers nothing (Cognito's
     MessageAction=SUPPRESS, or the CLI without SMTP)."""
     _check_mediums(mediums, attributes or {})
     user, generated = admin.create_user(session, pool_id, username, password, attributes, confirmed, groups,
-                                        password_hash=password_hash)
+                                        password_hash=password_hash, pre_sign_up=validation or {})
     temporary = generated
     if user.status == "FORCE_CHANGE_PASSWORD" and password_hash is None:
         temporary = temporary or password
     pool = admin.require_pool(session, pool_id)
-    sent_to = invite(sender, sms, pool, user, temporary, mediums) if temporary else ()
+    sent_to = invite(session, sender, sms, pool, user, temporary, mediums) if temporary else ()
     return Invitation(user, temporary, sent_to)
 
 
@@ -79,24 +80,23 @@ def _check_mediums(mediums: list[str] | None, attributes: dict[str, Any]) -> Non
             raise InvalidInput(f"{MEDIUMS[medium]} is required to deliver the invitation by {medium}")
 
 
-def invite(sender: Sender | None, sms: SmsSender | None, pool: UserPool, user: User, temporary: str,
-           mediums: list[str] | None = None) -> tuple[str, ...]:
+def invite(session: Session, sender: Sender | None, sms: SmsSender | None, pool: UserPool, user: User,
+           temporary: str, mediums: list[str] | None = None) -> tuple[str, ...]:
     """Send ``user`` the pool's invitation with the temporary password by each of
     ``mediums``; none asked for: by SMS to a phone number (Cognito's default), else by
-    email. Returns the addresses and numbers it went to."""
+    email. Returns the addresses and numbers it went to (through the pool's triggers:
+    :mod:`.outgoing`)."""
     if mediums is None:
         mediums = ["SMS"] if user.attributes.get("phone_number") and sms is not None else ["EMAIL"]
     days = Security.of(pool.security).temp_password_days
-    values = {"password": temporary, "days": str(days)}
+    values = {"password": temporary, "####": temporary, "days": str(days)}
+    template = messages.template(pool, "invitation")
     sent: list[str] = []
-    if "EMAIL" in mediums and sender is not None:
-        to = accounts.send_message(sender, pool, user, "invitation", values)
-        sent += [to] if to else []
-    phone = user.attributes.get("phone_number")
-    if "SMS" in mediums and sms is not None and phone:
-        text = messages.render(pool, "invitation", {"username": user.username, **values}).text
-        sms.send(Sms(to=str(phone), text=text))
-        sent.append(str(phone))
+    for medium, channel in (("EMAIL", sender), ("SMS", sms)):
+        to = user.attributes.get(MEDIUMS[medium])
+        if medium in mediums and channel is not None and to:
+            outgoing.send(session, channel, pool, user, "AdminCreateUser", medium, str(to), template, values)
+            sent.append(str(to))
     return tuple(sent)
 
 
@@ -122,7 +122,7 @@ def resend_invitation(session: Session, sender: Sender | None, state: StateStore
     user.temp_password_expires_at = admin.temporary_expiry(pool)
     password_rules.remember(session, pool, user)
     lockout.unlock(state, user)
-    sent_to = invite(sender, sms, pool, user, temporary, mediums)
+    sent_to = invite(session, sender, sms, pool, user, temporary, mediums)
     audit.record(session, pool.id, "AdminResendInvitation", audit.PASS, user=user, sent=bool(sent_to))
     return Invitation(user, temporary, sent_to)
 

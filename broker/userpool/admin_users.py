@@ -17,6 +17,7 @@ from ..errors import NotPermitted
 from ..store import repo
 from ..store.models import User, UserPool
 from ..store.state import StateStore
+from ..triggers import signup
 from . import admin, audit, lockout, password_rules, srp_verifiers
 from .passwords import hash_password
 from .signin import check_new_password
@@ -75,8 +76,9 @@ def set_password(session: Session, pool: UserPool, user: User, password: str, pe
 def confirm(session: Session, pool: UserPool, user: User) -> None:
     """Confirm a sign-up without its code: only an UNCONFIRMED user (Cognito answers "User
     cannot be confirmed. Current status is CONFIRMED" otherwise). The email is not marked
-    verified: nobody proved it."""
+    verified: nobody proved it. The pool's PostConfirmation trigger runs, as on ConfirmSignUp."""
     if user.status != "UNCONFIRMED":
         raise NotPermitted(f"User cannot be confirmed. Current status is {user.status}")
     user.status = "CONFIRMED"
     audit.record(session, pool.id, "AdminConfirmSignUp", audit.PASS, user=user)
+    signup.post_confirmation(session, pool, user, signup.CONFIRM_SIGN_UP)

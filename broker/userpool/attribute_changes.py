@@ -27,10 +27,10 @@ from ..errors import InvalidInput
 from ..i18n import gettext as _
 from ..store.models import User, UserPool
 from ..store.state import StateStore
-from . import audit, codes, limits, messages
+from . import audit, codes, limits, messages, outgoing
 from .attributes import check_attributes, check_name, label
 from .limits import Requester
-from .senders import Message, Sender, Sms, SmsSender
+from .senders import Sender, SmsSender
 
 #: Attributes that change only once the new value is verified, with their flags.
 VERIFIED_BY = {"email": "email_verified", "phone_number": "phone_number_verified"}
@@ -108,27 +108,26 @@ def update_attributes(session: Session, state: StateStore | None, sender: Sender
     user.attributes = attributes
     session.flush()
     for name in waiting:
-        send_code(state, sender, sms, pool, user, name)
+        send_code(session, state, sender, sms, pool, user, name, "UpdateUserAttribute")
     audit.record(session, pool.id, event, audit.PASS, user=user, changed=sorted(set(checked) - set(waiting)),
                  pending=waiting)
     return waiting
 
 
-def send_code(state: StateStore | None, sender: Sender | None, sms: SmsSender | None, pool: UserPool,
-              user: User, name: str) -> bool:
+def send_code(session: Session, state: StateStore | None, sender: Sender | None, sms: SmsSender | None,
+              pool: UserPool, user: User, name: str, source: str = "VerifyUserAttribute") -> bool:
     """A fresh code for the value of ``name`` to verify (:func:`to_verify`: a pending value
-    goes to the NEW address), in the pool's verification message, as Cognito does; False
-    when there is nothing to verify or nothing can deliver it."""
+    goes to the NEW address), in the pool's verification message, as Cognito does (through
+    the pool's triggers, ``source`` naming why: :mod:`.outgoing`); False when there is
+    nothing to verify or nothing can deliver it."""
     value = to_verify(user, name)
-    if value is None or state is None:
+    channel = {"email": sender, "phone_number": sms}.get(name)
+    if value is None or state is None or channel is None:
         return False
-    if name == "email" and sender is not None:
-        message = _message(state, pool, user, name, value)
-        sender.send(Message(to=value, subject=message.subject, text=message.text, html=message.html))
-    elif name == "phone_number" and sms is not None:
-        sms.send(Sms(to=value, text=_message(state, pool, user, name, value).text))
-    else:
-        return False
+    medium = outgoing.EMAIL if name == "email" else outgoing.SMS
+    letter = outgoing.compose(session, pool, user, source, medium, messages.template(pool, "verification"))
+    code = codes.issue(state, pool.id, _purpose(name, value), user.username, CODE_TTL)
+    outgoing.deliver(letter, channel, value, {"####": code})
     return True
 
 
@@ -141,14 +140,9 @@ def resend_code(session: Session, state: StateStore, sender: Sender, sms: SmsSen
     if value is None:
         raise InvalidInput(_("%(name)s has no value waiting for verification.", name=label(name)))
     limits.send(session, state, pool.id, user.username, user, requester)
-    send_code(state, sender, sms, pool, user, name)
+    send_code(session, state, sender, sms, pool, user, name)
     audit.record(session, pool.id, "GetUserAttributeVerificationCode", audit.IN_PROGRESS, user=user, attribute=name)
     return value
-
-
-def _message(state: StateStore, pool: UserPool, user: User, name: str, value: str) -> messages.Template:
-    code = codes.issue(state, pool.id, _purpose(name, value), user.username, CODE_TTL)
-    return messages.render(pool, "verification", {"username": user.username, "####": code})
 
 
 def verify_attribute(session: Session, state: StateStore, pool: UserPool, user: User, name: str, code: str) -> bool:

@@ -22,6 +22,7 @@ from ..errors import HostedError
 from ..i18n import gettext as _
 from ..store import repo
 from ..store.models import IdentityProvider, User, UserIdentity, UserPool
+from ..triggers import invoke, signup
 from . import audit
 from .attributes import clean_email
 from .idps import IDENTITIES, find_link, refresh_identities
@@ -33,36 +34,70 @@ SAFE_SUBJECT = re.compile(r"^[\w.@+=,:|-]{1,90}$")  # with a 32-character provid
 
 def sign_in(session: Session, pool: UserPool, idp: IdentityProvider, identity: Identity, ip: str | None) -> User:
     """The pool user for ``identity`` (created, refreshed or linked); nothing is written
-    when the sign-in is refused (a disabled user).
+    when the sign-in is refused (a disabled user, or the pool's PreSignUp trigger refusing
+    a new one).
 
     Two first sign-ins of one identity at once (a double click on the provider's button
     while signed in upstream, two tabs) both read "no user yet": the one whose insert loses
     rolls the session back and signs in as the user the other created. So the session must
-    hold no other uncommitted work when this is called."""
+    hold no other uncommitted work when this is called.
+
+    A new user is, as in Cognito, a sign-up: ``PreSignUp_ExternalProvider`` runs before it
+    is created (its handler may link the identity to an existing user with
+    AdminLinkProviderForUser: the sign-in then goes to that user) and
+    ``PostConfirmation_ConfirmSignUp`` once it is committed."""
     try:
-        return _sign_in(session, pool, idp, identity, ip)
+        user, created = _sign_in(session, pool, idp, identity, ip)
     except IntegrityError:
         session.rollback()
-        return _sign_in(session, pool, idp, identity, ip)
+        user, created = _sign_in(session, pool, idp, identity, ip)
+    if created:
+        signup.post_confirmation(session, pool, user, signup.CONFIRM_SIGN_UP)
+    return user
 
 
-def _sign_in(session: Session, pool: UserPool, idp: IdentityProvider, identity: Identity, ip: str | None) -> User:
-    link = find_link(session, pool.id, idp.name, identity.subject)
+def _sign_in(session: Session, pool: UserPool, idp: IdentityProvider, identity: Identity,
+             ip: str | None) -> tuple[User, bool]:
+    """The user and whether it was created now."""
     mapped = map_attributes(idp.attribute_mapping, identity)
-    if link is not None:
-        user = session.get(User, link.user_id)
-        assert user is not None  # the link cascades with its user
-        _require_enabled(session, pool, user, idp)
-        if user.status == EXTERNAL:
-            user.attributes = {**user.attributes, **mapped}
-    else:
-        user = _linked_by_email(session, pool, identity) or _new_user(session, pool, idp, identity, mapped)
-        _require_enabled(session, pool, user, idp)
-        session.add(UserIdentity(pool_id=pool.id, user_id=user.id, provider_name=idp.name,
-                                 provider_type=idp.type, subject=identity.subject))
-        session.flush()
-        refresh_identities(session, user)
+    user = _linked(session, pool, idp, identity, mapped)
+    if user is not None:
+        return _signed_in(session, pool, idp, user, ip), False
+    user = _linked_by_email(session, pool, identity)
+    created = user is None
+    if user is None:
+        name = free_username(session, pool, idp, identity.subject)
+        if invoke.configured(pool, "PreSignUp"):
+            signup.pre_sign_up(session, pool, signup.EXTERNAL_PROVIDER, name, mapped)
+            user = _linked(session, pool, idp, identity, mapped)  # the handler may have linked it
+            if user is not None:
+                return _signed_in(session, pool, idp, user, ip), False
+        user = _new_user(session, pool, name, mapped)
+    _require_enabled(session, pool, user, idp)
+    session.add(UserIdentity(pool_id=pool.id, user_id=user.id, provider_name=idp.name,
+                             provider_type=idp.type, subject=identity.subject))
+    session.flush()
+    refresh_identities(session, user)
+    return _signed_in(session, pool, idp, user, ip), created
+
+
+def _signed_in(session: Session, pool: UserPool, idp: IdentityProvider, user: User, ip: str | None) -> User:
     audit.record(session, pool.id, "FederatedSignIn", audit.PASS, user=user, ip=ip, provider=idp.name)
+    return user
+
+
+def _linked(session: Session, pool: UserPool, idp: IdentityProvider, identity: Identity,
+            mapped: dict[str, str]) -> User | None:
+    """The user ``identity`` is linked to (its mapped attributes refreshed when it is a
+    federated user), if any."""
+    link = find_link(session, pool.id, idp.name, identity.subject)
+    if link is None:
+        return None
+    user = session.get(User, link.user_id)
+    assert user is not None  # the link cascades with its user
+    _require_enabled(session, pool, user, idp)
+    if user.status == EXTERNAL:
+        user.attributes = {**user.attributes, **mapped}
     return user
 
 
@@ -107,10 +142,8 @@ def free_username(session: Session, pool: UserPool, idp: IdentityProvider, subje
     return f"{candidates[1]}_{secrets.token_hex(4)}"
 
 
-def _new_user(session: Session, pool: UserPool, idp: IdentityProvider, identity: Identity,
-              mapped: dict[str, str]) -> User:
-    user = User(pool_id=pool.id, username=free_username(session, pool, idp, identity.subject), status=EXTERNAL,
-                password_hash=None, attributes=mapped)
+def _new_user(session: Session, pool: UserPool, username: str, mapped: dict[str, str]) -> User:
+    user = User(pool_id=pool.id, username=username, status=EXTERNAL, password_hash=None, attributes=mapped)
     session.add(user)
     session.flush()
     return user

@@ -73,9 +73,13 @@ def template(pool: UserPool, kind: str) -> Template:
 
 def render(pool: UserPool, kind: str, values: dict[str, str]) -> Template:
     """The pool's ``kind`` message with ``values`` filled in."""
-    t = template(pool, kind)
     if kind == "invitation":
         values = {**values, "####": values.get("password", "")}
+    return fill_template(template(pool, kind), values)
+
+
+def fill_template(t: Template, values: dict[str, str]) -> Template:
+    """``t`` with ``values`` filled in (HTML-escaped in the HTML body), its subject one line."""
     subject = fill(t.subject, values).replace("\r", " ").replace("\n", " ")
     return Template(subject, fill(t.text, values), fill(t.html, values, html=True) if t.html else None)
 

@@ -19,9 +19,10 @@ from sqlalchemy.orm import Session
 
 from ..store.models import User, UserMfa, UserPool, utcnow
 from ..store.state import StateStore
-from . import codes, lockout
+from . import codes, lockout, outgoing
+from .messages import Template
 from .passwords import hash_password, verify_password
-from .senders import Message, Sender, Sms, SmsSender
+from .senders import Sender, SmsSender
 
 TOTP = "TOTP"
 EMAIL_OTP = "EMAIL_OTP"
@@ -153,16 +154,16 @@ def use_recovery_code(session: Session, user: User, code: str) -> bool:
     return False
 
 
-def send_email_code(state: StateStore, sender: Sender, pool: UserPool, user: User, subject: str, text: str) -> None:
-    """``text`` holds ``{code}``; the code goes by email and lives five minutes."""
+def send_code(session: Session, state: StateStore, channel: Sender | SmsSender, pool: UserPool, user: User,
+              factor: str, template: Template) -> None:
+    """A sign-in code for ``factor`` (EMAIL_OTP or SMS_OTP), living five minutes, in
+    ``template`` (``{####}`` the code) or the pool's CustomMessage (``CustomMessage_Authentication``),
+    or handed to the pool's custom sender (:mod:`.outgoing`)."""
+    medium = outgoing.EMAIL if factor == EMAIL_OTP else outgoing.SMS
+    to = str(user.attributes[outgoing.ATTRIBUTE[medium]])
+    letter = outgoing.compose(session, pool, user, "Authentication", medium, template)
     code = codes.issue(state, pool.id, "mfa", user.username, EMAIL_CODE_TTL)
-    sender.send(Message(to=user.attributes["email"], subject=subject, text=text.replace("{code}", code)))
-
-
-def send_sms_code(state: StateStore, sms: SmsSender, pool: UserPool, user: User, text: str) -> None:
-    """``text`` holds ``{code}``; the code goes by text message and lives five minutes."""
-    code = codes.issue(state, pool.id, "mfa", user.username, EMAIL_CODE_TTL)
-    sms.send(Sms(to=user.attributes["phone_number"], text=text.replace("{code}", code)))
+    outgoing.deliver(letter, channel, to, {"####": code})
 
 
 def check_sent_code(state: StateStore, pool: UserPool, user: User, code: str) -> bool:

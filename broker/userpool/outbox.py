@@ -9,6 +9,11 @@ given up after :data:`ATTEMPTS` tries, about an hour; a given-up message is writ
 dead-letter log (logger ``broker.outbox``, level ERROR, without its text, which holds codes).
 A message claimed by a process that dies comes back after :data:`LEASE` seconds, so each
 is delivered at least once.
+
+The pool's custom sender triggers (CustomEmailSender, CustomSMSSender) go the same way, as
+Cognito invokes them asynchronously after its answer: queued as an :class:`Invocation`,
+run by the courier through :attr:`Outbox.invoker` (:func:`broker.triggers.senders.courier`),
+tried :data:`TRIGGER_ATTEMPTS` times as a Lambda invoked asynchronously is.
 """
 from __future__ import annotations
 
@@ -18,34 +23,46 @@ import logging
 import os
 import secrets
 import threading
-from typing import Any
+from typing import Any, Callable
 
 from flask import Response, g, has_request_context
 
 from ..config import Settings
 from ..store.state import Keys, StateStore
-from .senders import DeliveryFailed, Message, Sender, Sms, SmsSender, describe, open_sender, open_sms_sender
+from .senders import DeliveryFailed, Invocation, Message, Sender, Sms, SmsSender, describe, open_sender, \
+    open_sms_sender
 
 log = logging.getLogger("broker.outbox")
 
 ATTEMPTS = 12
+TRIGGER_ATTEMPTS = 3  # a Lambda invoked asynchronously is tried again twice
+KINDS: dict[str, type[Message] | type[Sms] | type[Invocation]] = {"mail": Message, "sms": Sms, "trigger": Invocation}
 LEASE = 60.0
 MAX_DELAY = 600.0
 IDLE_POLL = 1.0  # how soon a message queued by another node is seen
 
 
 class Outbox:
-    """Both senders of a running server (``send`` takes a :class:`Message` or an :class:`Sms`)."""
+    """Both senders of a running server (``send`` takes a :class:`Message` or an :class:`Sms`),
+    and the custom sender triggers (:meth:`later`)."""
 
     def __init__(self, state: StateStore, queue: str, mail: Sender, sms: SmsSender, retry_seconds: float) -> None:
         self.state, self.queue, self.mail, self.sms = state, queue, mail, sms
         self.retry_seconds = retry_seconds
+        #: Runs an :class:`Invocation` (raising :class:`DeliveryFailed`); set by ``create_app``.
+        self.invoker: Callable[[Invocation], None] | None = None
         self._wake = threading.Event()
         self._lock = threading.Lock()
         self._courier: tuple[int, threading.Thread] | None = None
 
     def send(self, message: Message | Sms) -> None:
-        kind = "mail" if isinstance(message, Message) else "sms"
+        self._queue("mail" if isinstance(message, Message) else "sms", message)
+
+    def later(self, invocation: Invocation) -> None:
+        """Run a custom sender trigger after the answer."""
+        self._queue("trigger", invocation)
+
+    def _queue(self, kind: str, message: Message | Sms | Invocation) -> None:
         self.state.enqueue(self.queue, secrets.token_hex(12),
                            {"kind": kind, "message": dataclasses.asdict(message), "attempt": 0}, 0)
         if has_request_context():
@@ -66,18 +83,29 @@ class Outbox:
         if claimed is None:
             return False
         item_id, item = claimed
-        message = (Message if item["kind"] == "mail" else Sms)(**item["message"])
+        message = KINDS[item["kind"]](**item["message"])
         try:
-            (self.mail if item["kind"] == "mail" else self.sms).send(message)  # type: ignore[arg-type]
+            self._deliver(message)
         except DeliveryFailed as exc:
             self._failed(item_id, item, message, exc)
             return True
         self.state.finish(self.queue, item_id)
         return True
 
-    def _failed(self, item_id: str, item: dict[str, Any], message: Message | Sms, exc: DeliveryFailed) -> None:
+    def _deliver(self, message: Message | Sms | Invocation) -> None:
+        if isinstance(message, Invocation):
+            if self.invoker is None:
+                raise DeliveryFailed("this process runs no triggers")
+            self.invoker(message)
+        elif isinstance(message, Message):
+            self.mail.send(message)
+        else:
+            self.sms.send(message)
+
+    def _failed(self, item_id: str, item: dict[str, Any], message: Message | Sms | Invocation,
+                exc: DeliveryFailed) -> None:
         attempt = item["attempt"] + 1
-        if attempt >= ATTEMPTS:
+        if attempt >= (TRIGGER_ATTEMPTS if item["kind"] == "trigger" else ATTEMPTS):
             self.state.finish(self.queue, item_id)
             log.error("could not send %s to %s after %s attempts, giving up: %s", describe(message), message.to,
                       attempt, exc)

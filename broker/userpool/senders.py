@@ -1,13 +1,14 @@
 """Delivery of codes and notices, by email and SMS. These senders deliver at once and raise
 :class:`DeliveryFailed`; requests hand messages to :mod:`.outbox`, which delivers them
-after the answer with retries, and the CLI wraps them in :class:`Reporting`."""
+after the answer with retries, and the CLI wraps them in :class:`Reporting`. The outbox
+also runs the pool's custom sender triggers after the answer (an :class:`Invocation`)."""
 from __future__ import annotations
 
 import json
 import logging
 import smtplib
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Protocol
 
@@ -107,6 +108,28 @@ class HttpSmsSender:
             raise DeliveryFailed(str(exc) or type(exc).__name__) from exc
 
 
+@dataclass(frozen=True)
+class Invocation:
+    """A custom sender trigger (CustomEmailSender, CustomSMSSender) to run after the answer,
+    as Cognito invokes them asynchronously (:mod:`broker.triggers.senders`): the caller of
+    the request that asked for it, so the event names it."""
+
+    pool_id: str
+    trigger: str
+    source: str
+    username: str
+    attributes: dict[str, str]
+    code: str | None
+    client_id: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    sdk: str | None = None
+
+    @property
+    def to(self) -> str:
+        """Whom logs name (never the code)."""
+        return self.username
+
+
 class Reporting:
     """Delivers at once through ``sender`` and logs a failure instead of raising (the CLI)."""
 
@@ -120,8 +143,10 @@ class Reporting:
             log.error("could not send %s to %s: %s", describe(message), message.to, exc)
 
 
-def describe(message: Message | Sms) -> str:
+def describe(message: Message | Sms | Invocation) -> str:
     """What the log may say of a message: never its text, which carries codes."""
+    if isinstance(message, Invocation):
+        return f"the {message.trigger} trigger ({message.source})"
     return repr(message.subject) if isinstance(message, Message) else "an SMS"
 
 

@@ -80,7 +80,7 @@ def authenticate(session: Session, throttle: Throttle, pool: UserPool, username:
         level = assessment.level
         if assessment.action == BLOCK:
             reason = "blocked"
-            adaptive.notify_blocked(sender, user, context, now)
+            adaptive.notify_blocked(session, sender, pool, user, context, now)
     elif reason == "wrong_password" and context is not None:
         assert user is not None
         level = adaptive.weigh_only(session, pool, user, context)  # the same queries: a block takes no longer

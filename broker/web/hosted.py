@@ -150,13 +150,16 @@ def signup() -> Response | str | tuple[str, int]:
             rt = runtime()
             attrs = {k: v for k, v in values.items() if k != "username"}
             client = rt.config.client(g.db_session, g.pool.id, data["request"]["client_id"])
-            user = accounts.sign_up(g.db_session, rt.state, rt.sender, g.pool, form.username.data,
-                                    form.password.data, attrs, _requester(), client)
+            signed = accounts.sign_up(g.db_session, rt.state, rt.sender, g.pool, form.username.data,
+                                      form.password.data, attrs, _requester(), client)
             g.db_session.commit()
-            if user is not None:  # confirming it finishes the sign-in (no such thing for a taken name)
-                flow.save_login(flow.proven(data, user, password_proven_for=user.username))
+            if signed.confirmed:  # by the PreSignUp trigger: a password is all it takes (taken names alike)
+                return redirect(url_for("hosted.login", txn=data["txn"], info="confirmed"))
+            if signed.user is not None:  # confirming it finishes the sign-in (no such thing for a taken name)
+                flow.save_login(flow.proven(data, signed.user, password_proven_for=signed.user.username))
             return redirect(url_for("hosted.confirm_user", txn=data["txn"], username=form.username.data.strip().lower()))
         except (FormInvalid, LimitExceeded) as exc:
+            g.db_session.commit()  # keep a trigger's refusal in the audit log (nothing else is written)
             errors, status = _problems(exc), exc.status
     flow.browser_id()
     attributes = [{"name": n, "label": attribute_label(n), "type": t, "required": n in g.pool.required_attributes}

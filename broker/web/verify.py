@@ -48,7 +48,7 @@ def start(data: dict[str, Any], user: User) -> Response:
         return _finish(data, user)
     flow.save_login({**data, "step": STEP, "user_id": user.id, ASKED: name})
     rt = runtime()
-    attribute_changes.send_code(rt.state, rt.sender, rt.sms, g.pool, user, name)
+    attribute_changes.send_code(g.db_session, rt.state, rt.sender, rt.sms, g.pool, user, name)
     return redirect(url_for("verify.page", txn=data["txn"]))
 
 
