@@ -17,6 +17,7 @@ import importlib
 #: The modules whose ``@operation`` functions the API answers; adding one is one line here.
 OPERATION_MODULES = (
     "broker.api.user_operations",
+    "broker.api.identity_pools",
     "broker.api.auth_operations",
     "broker.api.refresh_operations",
     "broker.api.device_operations",
