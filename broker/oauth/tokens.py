@@ -41,6 +41,8 @@ class Subject:
     groups: tuple[str, ...] = ()
     #: IAM role ARNs of the groups, by group precedence (Cognito's ``cognito:roles``).
     roles: tuple[str, ...] = ()
+    #: ``cognito:preferred_role``: the role of the group with the best precedence, if one is.
+    preferred_role: str | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
     identities: list[dict[str, Any]] | None = None
 
@@ -102,7 +104,8 @@ def id_claims(grant: Grant, subject: Subject, now: int, ttl: int, access_token: 
         claims["cognito:groups"] = list(subject.groups)
     if subject.roles:
         claims["cognito:roles"] = list(subject.roles)
-        claims["cognito:preferred_role"] = subject.roles[0]
+    if subject.preferred_role:
+        claims["cognito:preferred_role"] = subject.preferred_role
     if grant.nonce:
         claims["nonce"] = grant.nonce
     if access_token:
