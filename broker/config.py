@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import secrets
 import tomllib
 from dataclasses import dataclass, field
@@ -71,6 +72,11 @@ class Settings:
     log_format: str = ""
     #: When set, ``/metrics`` answers only requests with ``Authorization: Bearer <token>``.
     metrics_token: str | None = None
+    #: The STS that identity pools obtain credentials from (AssumeRoleWithWebIdentity): any
+    #: STS-compatible endpoint (MinIO, Ceph RGW, moto); unset: AWS's STS of ``sts_region``.
+    sts_endpoint: str = ""
+    #: The AWS region of that STS (AWS's regional endpoint when ``sts_endpoint`` is unset).
+    sts_region: str = "us-east-1"
 
     @property
     def is_https(self) -> bool:
@@ -109,6 +115,8 @@ _ENV = {
     "BROKER_LOG_FORMAT": "log_format",
     "BROKER_METRICS_TOKEN": "metrics_token",
     "BROKER_LOGIN_STARTS_PER_MINUTE": "login_starts_per_minute",
+    "BROKER_STS_ENDPOINT": "sts_endpoint",
+    "BROKER_STS_REGION": "sts_region",
 }
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
 _ENV_NAME = {attr: name for name, attr in _ENV.items()}
@@ -225,9 +233,21 @@ def validate(settings: Settings) -> list[str]:
             errors.append(f"{_ENV_NAME[name]} must be between 0 and 3600")
     if not 0 <= settings.login_starts_per_minute <= 1_000_000:
         errors.append("BROKER_LOGIN_STARTS_PER_MINUTE must be between 0 (no limit) and 1000000")
+    errors.extend(_sts_errors(settings))
     for name in ("session_ttl", "login_ttl", "code_ttl", "max_content_length"):
         if int(getattr(settings, name)) <= 0:
             errors.append(f"{name} must be positive")
+    return errors
+
+
+def _sts_errors(settings: Settings) -> list[str]:
+    errors = []
+    sts = urlsplit(settings.sts_endpoint)
+    if settings.sts_endpoint and (sts.scheme not in {"http", "https"} or not sts.hostname or sts.query
+                                  or sts.fragment):
+        errors.append(f"BROKER_STS_ENDPOINT must be an http(s) URL without query, got {settings.sts_endpoint!r}")
+    if not re.fullmatch(r"[a-z]{2}(-[a-z0-9]+)+", settings.sts_region):
+        errors.append(f"BROKER_STS_REGION must be an AWS region name such as eu-west-1, got {settings.sts_region!r}")
     return errors
 
 
