@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from .cli import _emit, _pairs, _store, cli, json_option
 from .config import Settings
 from .errors import InvalidInput
-from .identity import pools
+from .identity import keys as identity_keys, pools
 from .oauth.issue import issuer
 from .store import repo
 from .store.models import IdentityPool
@@ -186,3 +186,13 @@ def _mappings(text: str | None, pool: IdentityPool) -> dict[str, Any]:
     if not isinstance(found, dict) or not all(isinstance(v, dict) for v in found.values()):
         raise InvalidInput("--role-mappings must be a JSON object of provider name to mapping")
     return found
+
+
+@identity_pool.command("rotate-keys")
+@json_option
+def identity_pool_rotate_keys(as_json: bool) -> None:
+    """Sign identities' OpenID tokens with a new key; the old ones stay in the JWKS for a day."""
+    with _store() as (_s, session):
+        new = identity_keys.rotate(session)
+        out = {"Kid": new.kid, "Alg": new.alg, "PublishedKids": [k.kid for k in identity_keys.published(session)]}
+    _emit(out, as_json)

@@ -64,6 +64,10 @@ class Settings:
     #: SMS delivery: a webhook that receives {"to", "message"} as JSON (unset: SMS go to the log).
     sms_webhook_url: str | None = None
     sms_webhook_token: str | None = None
+    #: Where identity pools check ``accounts.google.com`` and ``graph.facebook.com`` logins
+    #: (Google's issuer, the Graph API): stand-ins on loopback in tests.
+    google_issuer: str = "https://accounts.google.com"
+    facebook_graph_url: str = "https://graph.facebook.com"
     #: Folder of hosted-UI themes (one sub-folder per theme: templates/ and static/).
     themes_dir: str | None = None
     #: Reverse proxies in front of the server whose X-Forwarded-* headers are trusted.
@@ -112,6 +116,8 @@ _ENV = {
     "BROKER_THEMES_DIR": "themes_dir",
     "BROKER_SMS_WEBHOOK_URL": "sms_webhook_url",
     "BROKER_SMS_WEBHOOK_TOKEN": "sms_webhook_token",
+    "BROKER_GOOGLE_ISSUER": "google_issuer",
+    "BROKER_FACEBOOK_GRAPH_URL": "facebook_graph_url",
     "BROKER_LOG_FORMAT": "log_format",
     "BROKER_METRICS_TOKEN": "metrics_token",
     "BROKER_LOGIN_STARTS_PER_MINUTE": "login_starts_per_minute",
@@ -219,6 +225,9 @@ def validate(settings: Settings) -> list[str]:
         errors.append("domains must map host names to pool ids")
     if settings.sms_webhook_url and not settings.sms_webhook_url.startswith(("https://", "http://")):
         errors.append("BROKER_SMS_WEBHOOK_URL must be an http(s) URL")
+    for name in ("google_issuer", "facebook_graph_url"):
+        if not _upstream_url(getattr(settings, name)):
+            errors.append(f"{_ENV_NAME[name]} must be an https URL (http only on a loopback host)")
     if settings.themes_dir and not Path(settings.themes_dir).is_dir():
         errors.append(f"BROKER_THEMES_DIR {settings.themes_dir!r} is not a directory")
     if not 0 <= settings.trusted_proxies <= 5:
@@ -249,6 +258,13 @@ def _sts_errors(settings: Settings) -> list[str]:
     if not re.fullmatch(r"[a-z]{2}(-[a-z0-9]+)+", settings.sts_region):
         errors.append(f"BROKER_STS_REGION must be an AWS region name such as eu-west-1, got {settings.sts_region!r}")
     return errors
+
+
+def _upstream_url(value: str) -> bool:
+    parts = urlsplit(value)
+    loopback = parts.hostname in {"127.0.0.1", "::1", "localhost"}
+    return bool(parts.hostname) and not parts.query and not parts.fragment and (
+        parts.scheme == "https" or (parts.scheme == "http" and loopback))
 
 
 def dev_secret_key(var_dir: str) -> str:

@@ -22,10 +22,11 @@ from sqlalchemy import event, inspect, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from . import repo
-from .models import AppClient, ConfigVersion, IdentityProvider, ResourceServer, SigningKey, UiCustomization, UserPool
+from .models import AppClient, ConfigVersion, IdentityKey, IdentityProvider, ResourceServer, SigningKey, UiCustomization, \
+    UserPool
 
 #: Rows whose change must reach every node's cache.
-CONFIG_TYPES = (UserPool, AppClient, SigningKey, UiCustomization, IdentityProvider, ResourceServer)
+CONFIG_TYPES = (UserPool, AppClient, SigningKey, UiCustomization, IdentityProvider, ResourceServer, IdentityKey)
 #: Entries kept before the cache starts over (pools and clients are few; this bounds a mistake).
 MAX_ENTRIES = 10_000
 _BUMPED = "broker.config_bumped"
