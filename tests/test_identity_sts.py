@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 from botocore.stub import Stubber
 
-from broker.api.errors import AwsError
+from broker.identity.errors import Refused
 from broker.config import Settings, load_settings, validate
 from broker.identity import sts
 from tests.conftest import free_port
@@ -27,8 +27,8 @@ def settings_for(url: str) -> Settings:
     return dataclasses.replace(Settings(), sts_endpoint=url)
 
 
-def refused(call: object) -> AwsError:
-    with pytest.raises(AwsError) as caught:
+def refused(call: object) -> Refused:
+    with pytest.raises(Refused) as caught:
         call()  # type: ignore[operator]
     return caught.value
 
@@ -52,7 +52,7 @@ def test_an_unreachable_sts_is_an_internal_error_answered_quickly() -> None:
     started = time.monotonic()
     error = refused(lambda: sts.assume_role(settings_for(f"http://127.0.0.1:{free_port()}"),
                                             f"arn:aws:iam::{ACCOUNT}:role/x", TOKEN, 3600))
-    assert (error.type, error.status) == ("InternalErrorException", 500)
+    assert error.aws_type == "InternalErrorException"
     assert "127.0.0.1" not in error.message  # the caller is not told where the STS is
     assert time.monotonic() - started < 2 * sts.CONNECT_TIMEOUT + 2
 
@@ -61,7 +61,7 @@ def test_an_sts_failing_with_500_is_an_internal_error(sts_peer: StsPeer) -> None
     with sts_peer.enforcing():  # moto answers an unsigned call with a 500 then
         error = refused(lambda: sts.assume_role(settings_for(sts_peer.url), f"arn:aws:iam::{ACCOUNT}:role/x",
                                                 TOKEN, 3600))
-    assert error.type == "InternalErrorException"
+    assert error.aws_type == "InternalErrorException"
 
 
 @pytest.fixture
@@ -92,7 +92,7 @@ def test_sts_refusals_become_cognitos_errors(stubbed: tuple[Settings, Stubber], 
     settings, stubber = stubbed
     expect(stubber, code, "Not authorized to perform sts:AssumeRoleWithWebIdentity")
     error = refused(lambda: sts.assume_role(settings, f"arn:aws:iam::{ACCOUNT}:role/r", TOKEN, 3600))
-    assert error.type == expected
+    assert error.aws_type == expected
     if expected == "InvalidIdentityPoolConfigurationException":
         assert error.message == "Invalid identity pool configuration. Check assigned IAM roles for this pool."
     assert "sts:AssumeRoleWithWebIdentity" not in error.message  # STS's words stay in the log

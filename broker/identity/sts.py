@@ -31,7 +31,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
 
-from ..api.errors import AwsError
+from .errors import Refused
 from ..config import Settings
 
 log = logging.getLogger("broker.identity")
@@ -77,7 +77,7 @@ def client(settings: Settings) -> Any:
 
 def assume_role(settings: Settings, role_arn: str, web_identity_token: str, duration: int) -> dict[str, Any]:
     """Credentials for ``role_arn`` in Cognito's ``Credentials`` shape (``Expiration`` in
-    epoch seconds: Amplify multiplies it by 1000), or :class:`AwsError`."""
+    epoch seconds: Amplify multiplies it by 1000), or :class:`Refused`."""
     params = {"RoleArn": role_arn, "RoleSessionName": SESSION_NAME, "WebIdentityToken": web_identity_token,
               "DurationSeconds": duration}
     try:
@@ -93,8 +93,7 @@ def assume_role(settings: Settings, role_arn: str, web_identity_token: str, dura
         raise _refusal(exc, role_arn) from None
     except (BotoCoreError, ResponseParserError) as exc:  # unreachable, timed out, not STS's answer
         log.warning("STS %s unavailable for %s: %s", _where(settings), role_arn, exc)
-        raise AwsError("InternalErrorException", "Credentials could not be obtained from STS. Try again.",
-                       500) from None
+        raise _unavailable() from None
     return _credentials(answer, role_arn)
 
 
@@ -103,18 +102,18 @@ def _duration_refused(exc: ClientError) -> bool:
     return error.get("Code") == "ValidationError" and "DurationSeconds" in str(error.get("Message", ""))
 
 
-def _refusal(exc: ClientError, role_arn: str) -> AwsError:
+def _refusal(exc: ClientError, role_arn: str) -> Refused:
     error = exc.response.get("Error", {})
     code, message = str(error.get("Code", "")), str(error.get("Message", ""))
     log.warning("STS refused AssumeRoleWithWebIdentity for %s: %s %s", role_arn, code, message)
     if code in ROLE_ERRORS:
-        return AwsError("InvalidIdentityPoolConfigurationException", CONFIGURATION)
+        return Refused("InvalidIdentityPoolConfigurationException", CONFIGURATION)
     if code in TOKEN_ERRORS:
-        return AwsError("NotAuthorizedException", "STS refused the identity's token: check that it trusts "
+        return Refused("NotAuthorizedException", "STS refused the identity's token: check that it trusts "
                         "this identity pool's issuer.")
     if code in THROTTLED:
-        return AwsError("TooManyRequestsException", "Too many requests to STS. Try again later.")
-    return AwsError("InternalErrorException", "Credentials could not be obtained from STS. Try again.", 500)
+        return Refused("TooManyRequestsException", "Too many requests to STS. Try again later.")
+    return _unavailable()
 
 
 def _credentials(answer: dict[str, Any], role_arn: str) -> dict[str, Any]:
@@ -122,9 +121,14 @@ def _credentials(answer: dict[str, Any], role_arn: str) -> dict[str, Any]:
     expiration = found.get("Expiration")
     if not (found.get("AccessKeyId") and found.get("SecretAccessKey") and hasattr(expiration, "timestamp")):
         log.warning("STS answered AssumeRoleWithWebIdentity for %s without credentials", role_arn)
-        raise AwsError("InternalErrorException", "Credentials could not be obtained from STS. Try again.", 500)
+        raise _unavailable()
     return {"AccessKeyId": found["AccessKeyId"], "SecretKey": found["SecretAccessKey"],
             "SessionToken": found.get("SessionToken", ""), "Expiration": int(expiration.timestamp())}
+
+
+def _unavailable() -> Refused:
+    """Answered with status 500 (:func:`broker.api.errors.from_broker`): SDKs try again."""
+    return Refused("InternalErrorException", "Credentials could not be obtained from STS. Try again.")
 
 
 def _where(settings: Settings) -> str:
