@@ -18,6 +18,7 @@ import importlib
 OPERATION_MODULES = (
     "broker.api.user_operations",
     "broker.api.identity_pools",
+    "broker.api.identity_credentials",
     "broker.api.identity_operations",
     "broker.api.auth_operations",
     "broker.api.refresh_operations",
