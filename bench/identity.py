@@ -14,12 +14,21 @@ Cognate's share of the CPU that Cognate and the STS spend on it. The three are m
 turns (three each), so that the machine's drift weighs on all alike. moto is a slow STS
 (Python, XML built per answer): against AWS STS or MinIO, Cognate's share is larger.
 
-    .venv/bin/python bench/identity.py [--seconds 15] [--workers 2] [--clients 4]
+Then, in this process (the app from ``create_app`` on the same stores, Flask's test client,
+this process's CPU counted around each step), Cognate's CPU per user call split into its
+steps: the logins verified, the identity resolved, the role, the OpenID token signed, the
+STS call (botocore: the request built, the answer's XML parsed), and the rest (Flask, the
+JSON protocol, the commit).
+
+    .venv/bin/python bench/identity.py [--seconds 15] [--workers 2] [--clients 4] [--calls 300]
 """
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
+import logging
+import time
 import os
 import secrets
 import subprocess
@@ -126,6 +135,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--calls", type=int, default=300, help="calls measured in process (300)")
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--redis-url", default=None, help="use this Redis instead of a private one")
     parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
@@ -141,9 +151,65 @@ def main() -> None:
             lambda api: (lambda sts: lambda: assume_role(sts, ids["unauthenticated"], found["token"]))(Api(sts_port)),
             lambda api: lambda: credentials(api, found["guest"]),
             lambda api: lambda: credentials(api, found["user"], found["logins"])), peer=lambda: process_cpu(moto))
+        report(args, alone, guest, user)
+        steps(stack, found, args.calls)
     finally:
         stack.close()
-    report(args, alone, guest, user)
+
+
+#: Cognate's steps of GetCredentialsForIdentity, as :mod:`broker.identity.credentials` calls them.
+STEPS = {"logins verified": ("broker.identity.logins", "verify"),
+         "identity resolved": ("broker.identity.identities", "resolve"),
+         "role chosen": ("broker.identity.roles", "choose"),
+         "OpenID token signed": ("broker.identity.tokens", "open_id_token"),
+         "STS call (botocore)": ("broker.identity.sts", "assume_role")}
+
+
+def timed(spent: dict[str, float], name: str, module: str, function: str) -> None:
+    """Count this process's CPU in ``module.function`` under ``name`` from now on."""
+    found = importlib.import_module(module)
+    original = getattr(found, function)
+
+    def wrapper(*args: object, **kwargs: object) -> object:
+        started = time.process_time()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            spent[name] += time.process_time() - started
+
+    setattr(found, function, wrapper)
+
+
+def steps(stack: Stack, found: dict, calls: int) -> None:
+    """The user's GetCredentialsForIdentity in this process, with this process's CPU (the
+    STS's own time is moto's) counted per step of :data:`STEPS`."""
+    os.environ.update(stack.env)
+    from broker import create_app
+
+    web = create_app().test_client()
+    logging.getLogger().setLevel(logging.WARNING)
+    headers = {"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": IDENTITY + "GetCredentialsForIdentity"}
+    body = json.dumps({"IdentityId": found["user"], "Logins": found["logins"]})
+
+    def call() -> None:
+        answer = web.post("/", data=body, headers=headers)
+        assert answer.status_code == 200, answer.get_data(as_text=True)[:200]
+
+    for _ in range(20):
+        call()
+    spent = dict.fromkeys(STEPS, 0.0)
+    for name, (module, function) in STEPS.items():
+        timed(spent, name, module, function)
+    started = time.process_time()
+    for _ in range(calls):
+        call()
+    total = (time.process_time() - started) / calls * 1000
+    print(f"Cognate's CPU per user call, in process ({calls} calls): {total:.2f} ms")
+    for name, seconds in spent.items():
+        ms = seconds / calls * 1000
+        print(f"    {name:<24}{ms:6.2f} ms  {ms / total:4.0%}")
+    rest = total - sum(spent.values()) / calls * 1000
+    print(f"    {'the rest':<24}{rest:6.2f} ms  {rest / total:4.0%}   (Flask, the JSON protocol, the commit)")
 
 
 def report(args: argparse.Namespace, alone: dict, guest: dict, user: dict) -> None:
