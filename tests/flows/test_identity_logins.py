@@ -119,7 +119,7 @@ def test_the_open_id_token_verifies_against_the_published_jwks(server, public, s
         f"arn:aws:cognito-identity:local:000000000000:identitypool/{pool}"
 
 
-def test_an_oidc_providers_id_token_is_a_login(server, public, tmp_path):
+def test_an_oidc_providers_id_token_is_a_login(server, public, admin):
     with running_provider() as provider:
         redirect = "http://127.0.0.1:9/callback"
         client_id, secret = provider.register(redirect)
@@ -134,6 +134,11 @@ def test_an_oidc_providers_id_token_is_a_login(server, public, tmp_path):
         again = oidc_id_token(provider, client_id, secret, redirect, "olga")
         assert public.get_id(IdentityPoolId=pool, Logins={key: again})["IdentityId"] == first
         foreign = oidc_id_token(provider, other_id, other_secret, redirect, "olga")
+        assert refused(lambda: public.get_id(IdentityPoolId=pool, Logins={key: foreign})) == (
+            "NotAuthorizedException", NOT_SUPPORTED)
+        # UpdateIdentityPool names the provider by its ARN, which carries no audiences: they stay.
+        admin.update_identity_pool(IdentityPoolId=pool, IdentityPoolName="oidc", AllowUnauthenticatedIdentities=False,
+                                   OpenIdConnectProviderARNs=created["OpenIdConnectProviderARNs"])
         assert refused(lambda: public.get_id(IdentityPoolId=pool, Logins={key: foreign})) == (
             "NotAuthorizedException", NOT_SUPPORTED)
     assert claims_of(token)["sub"] == "olga-1"
