@@ -107,3 +107,14 @@ def oidc_id_token(provider: Any, client_id: str, secret: str, redirect_uri: str,
     token = requests.post(provider.url(provider.flavor.token), auth=(client_id, secret), timeout=10, data={
         "grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri, "code_verifier": verifier})
     return token.json()["id_token"]
+
+
+def facebook_token(facebook: Any, app_id: str, secret: str, redirect_uri: str, username: str) -> str:
+    """An access token of the Facebook stand-in (tests/peers/facebook.py) for ``username``."""
+    dialog = f"{facebook.base_url}/v19.0/dialog/oauth?" + urlencode(
+        {"client_id": app_id, "redirect_uri": redirect_uri, "state": "s"})
+    answer = requests.post(dialog, data={"username": username}, allow_redirects=False, timeout=10)
+    code = query_of(answer.headers["Location"].split("#")[0])["code"]
+    token = requests.post(f"{facebook.base_url}/v19.0/oauth/access_token", timeout=10, data={
+        "client_id": app_id, "client_secret": secret, "redirect_uri": redirect_uri, "code": code})
+    return token.json()["access_token"]

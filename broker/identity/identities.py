@@ -24,6 +24,7 @@ provider, subject) constraint lets one win, and the other runs again and finds i
 """
 from __future__ import annotations
 
+import logging
 import uuid
 
 from sqlalchemy import select, tuple_, update
@@ -35,6 +36,7 @@ from .errors import LOGINS_DONT_MATCH, UNAUTHENTICATED, Refused, conflict, forbi
     not_authorized
 from .providers import COGNITO_IDENTITY, Login
 
+log = logging.getLogger("broker.identity")
 MAX_LOGINS = 20
 #: Merges followed from a disabled identity to its survivor (they are kept one deep).
 MAX_HOPS = 5
@@ -59,6 +61,7 @@ def resolve(session: Session, pool: IdentityPool, identity_id: str | None, login
             session.rollback()
             if attempt == ATTEMPTS - 1:
                 raise
+            log.info("a concurrent call linked a login of identity pool %s first: resolving again", pool.id)
     raise AssertionError("unreachable")
 
 

@@ -6,20 +6,23 @@ They are rotated as a user pool's are (:func:`broker.oauth.keys.rotate`): the ol
 published until the longest-lived token they signed (GetOpenIdTokenForDeveloperIdentity's
 24 hours) has expired.
 
-    keys = KeyCache(30, IDENTITY_KEY_ROWS)
-    signing = keys.get(session, ISSUER).signing
+    signing = current(session, runtime).signing      # runtime.identity_keys: KeyCache(30, IDENTITY_KEY_ROWS)
     new = rotate(session)
 """
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..oauth.keys import SKEW, new_jwk, retire
+from ..oauth.keys import SKEW, PoolKeys, new_jwk, retire
 from ..store.models import IdentityKey, utcnow
+
+if TYPE_CHECKING:
+    from ..runtime import Runtime
 
 ALG = "RS512"
 #: The longest an OpenID token of an identity lives (TokenDuration's maximum).
@@ -34,6 +37,13 @@ class _Issuer:
 
 
 ISSUER = _Issuer()
+
+
+def current(session: Session, runtime: Runtime, kid: str | None = None) -> PoolKeys:
+    """The keys, parsed, as of now: a rotation made elsewhere (the CLI, another node) is
+    seen as soon as the configuration cache sees it."""
+    runtime.config.refresh(session)
+    return runtime.identity_keys.get(session, ISSUER, kid)
 
 
 def generate(session: Session, owner: object = ISSUER) -> IdentityKey:

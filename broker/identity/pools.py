@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -150,9 +150,17 @@ def create(session: Session, settings: PoolSettings, region: str = REGION) -> Id
 
 
 def update(session: Session, pool: IdentityPool, settings: PoolSettings) -> IdentityPool:
+    """As UpdateIdentityPool: ``settings`` replace the pool's, except that an OIDC issuer
+    given again (by its ARN, which names neither the scheme nor the audiences) keeps its
+    issuer URL and the audiences it had: losing them would let tokens of any client of the
+    issuer in."""
     if pool.developer_provider and settings.developer_provider != pool.developer_provider:
         raise InvalidInput("DeveloperProviderName cannot be changed once it is set")
-    _apply(pool, settings)
+    kept = {login_name(p["Issuer"]): p for p in pool.oidc_providers or []}
+    oidc = [{"Issuer": kept.get(login_name(p["Issuer"]), p)["Issuer"],
+             "ClientIds": p.get("ClientIds") or kept.get(login_name(p["Issuer"]), {}).get("ClientIds") or []}
+            for p in settings.oidc_providers]
+    _apply(pool, replace(settings, oidc_providers=oidc))
     pool.updated_at = utcnow()
     session.flush()
     note_change(pool, "UpdateIdentityPool")

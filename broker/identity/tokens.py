@@ -24,9 +24,8 @@ from sqlalchemy.orm import Session
 from ..oauth.tokens import sign
 from ..runtime import Runtime
 from ..store.models import Identity, IdentityPool
-from . import pools
+from . import keys, pools
 from .errors import BAD_SIGNATURE, ISSUER_MISMATCH, NOT_SUPPORTED, not_authorized
-from .keys import ALG, ISSUER
 from .providers import Login, check_times, kind, unverified
 
 #: GetOpenIdToken's tokens live 10 minutes; GetOpenIdTokenForDeveloperIdentity's 15 by
@@ -63,7 +62,7 @@ def open_id_token(session: Session, runtime: Runtime, pool: IdentityPool, identi
     ``principal_tags`` replaces the tags the pool's principal-tag maps give."""
     claims = token_claims(issuer(runtime.settings.base_url), pool, identity.id, logins, int(time.time()), ttl,
                           principal_tags)
-    return sign(claims, runtime.identity_keys.get(session, ISSUER))
+    return sign(claims, keys.current(session, runtime))
 
 
 def token_claims(iss: str, pool: IdentityPool, identity_id: str, logins: list[Login], now: int, ttl: int,
@@ -139,11 +138,11 @@ def verify_open_id_token(session: Session, runtime: Runtime, pool: IdentityPool,
     header, unchecked = unverified(token)
     check_claims(runtime.settings.base_url, pool, unchecked)
     kid = header.get("kid")
-    keys = runtime.identity_keys.get(session, ISSUER, kid if isinstance(kid, str) else None)
-    if kid not in keys.kids:
+    found = keys.current(session, runtime, kid if isinstance(kid, str) else None)
+    if kid not in found.kids:
         raise not_authorized(BAD_SIGNATURE)
     try:
-        claims = jwt.decode(token, keys.verifying, algorithms=[ALG]).claims
+        claims = jwt.decode(token, found.verifying, algorithms=[keys.ALG]).claims
     except (JoseError, ValueError, TypeError, RecursionError):
         raise not_authorized(BAD_SIGNATURE) from None
     check_claims(runtime.settings.base_url, pool, claims)

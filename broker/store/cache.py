@@ -99,6 +99,11 @@ class ConfigCache:
                 self._entries[key] = (version, value)  # served only while the version stays
         return value
 
+    def refresh(self, session: Session) -> None:
+        """See changes made elsewhere now, as a read of the cache would (for caches that
+        follow this one but are read without it, such as the identities' keys)."""
+        self._current_version(session)
+
     def pool(self, session: Session, pool_id: str) -> UserPool | None:
         return self.get(session, ("pool", pool_id), lambda s: _detached(s, repo.get_pool(s, pool_id)))
 

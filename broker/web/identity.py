@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 from werkzeug.wrappers import Response
 
-from ..identity.keys import ALG, ISSUER
+from ..identity.keys import ALG, current
 from ..identity.tokens import issuer
 from ..runtime import runtime
 from .pools import open_session
@@ -34,7 +34,7 @@ def discovery() -> Response:
 
 @bp.get("/.well-known/jwks_uri")
 def jwks() -> Response:
-    return _public(jsonify(runtime().identity_keys.get(open_session(), ISSUER).jwks))
+    return _public(jsonify(current(open_session(), runtime()).jwks))
 
 
 def _public(response: Response) -> Response:

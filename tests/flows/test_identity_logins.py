@@ -119,7 +119,7 @@ def test_the_open_id_token_verifies_against_the_published_jwks(server, public, s
         f"arn:aws:cognito-identity:local:000000000000:identitypool/{pool}"
 
 
-def test_an_oidc_providers_id_token_is_a_login(server, public, tmp_path):
+def test_an_oidc_providers_id_token_is_a_login(server, public, admin):
     with running_provider() as provider:
         redirect = "http://127.0.0.1:9/callback"
         client_id, secret = provider.register(redirect)
@@ -136,6 +136,11 @@ def test_an_oidc_providers_id_token_is_a_login(server, public, tmp_path):
         foreign = oidc_id_token(provider, other_id, other_secret, redirect, "olga")
         assert refused(lambda: public.get_id(IdentityPoolId=pool, Logins={key: foreign})) == (
             "NotAuthorizedException", NOT_SUPPORTED)
+        # UpdateIdentityPool names the provider by its ARN, which carries no audiences: they stay.
+        admin.update_identity_pool(IdentityPoolId=pool, IdentityPoolName="oidc", AllowUnauthenticatedIdentities=False,
+                                   OpenIdConnectProviderARNs=created["OpenIdConnectProviderARNs"])
+        assert refused(lambda: public.get_id(IdentityPoolId=pool, Logins={key: foreign})) == (
+            "NotAuthorizedException", NOT_SUPPORTED)
     assert claims_of(token)["sub"] == "olga-1"
 
 
@@ -149,3 +154,42 @@ def _resigned(token: str, key: RSAKey, **changes: int) -> str:
     """``token``'s claims (changed) signed by ``key`` under the original key id."""
     kid = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))["kid"]
     return jose_jwt.encode({"alg": "RS256", "kid": kid}, {**claims_of(token), **changes}, key, algorithms=["RS256"])
+
+
+def test_hostile_login_values_are_refused_without_a_crash(server, public, site, pool):
+    def segment(value: object) -> str:
+        raw_bytes = value if isinstance(value, bytes) else json.dumps(value).encode()
+        return base64.urlsafe_b64encode(raw_bytes).rstrip(b"=").decode()
+
+    now = int(time.time())
+    iss = f"{server.base_url}/{site.pool_id}"
+    good_claims = {"iss": iss, "aud": site.client_id, "token_use": "id", "sub": "x", "exp": now + 60, "iat": now}
+    values = [
+        "a.b.c", "é.é.é", "..", "x" * 49_000,
+        f"{segment(b'[' * 5000)}.{segment(good_claims)}.c2ln",
+        f"{segment({'alg': 'none', 'kid': 'k'})}.{segment(good_claims)}.",
+        f"{segment({'alg': 'RS256', 'kid': {'nested': 1}})}.{segment(good_claims)}.c2ln",
+        f"{segment({'alg': 'RS256', 'kid': 'k'})}.{segment({**good_claims, 'exp': 'soon'})}.c2ln",
+        f"{segment({'alg': 'HS256', 'kid': 'k'})}.{segment(good_claims)}.c2ln",
+        f"{segment({'alg': 'RS256', 'kid': 'k'})}.{segment([1, 2])}.c2ln",
+    ]
+    for key in (site.provider, "cognito-identity.amazonaws.com", f"{server.base_url.split('://')[1]}/identity"):
+        for value in values:
+            code, _ = refused(lambda: public.get_id(IdentityPoolId=pool, Logins={key: value}))
+            assert code == "NotAuthorizedException", (key, value[:80])
+
+
+def test_an_unreachable_oidc_provider_is_an_external_service_error(server, public):
+    with running_provider() as provider:
+        redirect = "http://127.0.0.1:9/callback"
+        client_id, secret = provider.register(redirect)
+        provider.add_user("otto", sub="otto-1")
+        pool = server.cli_json("identity-pool", "create", "--name", "down", "--oidc-provider",
+                               f"{provider.issuer}={client_id}", "--authenticated-role", ROLE + "M")["IdentityPoolId"]
+        token = oidc_id_token(provider, client_id, secret, redirect, "otto")
+        provider.misbehave = "down"
+        key = provider.issuer.split("://", 1)[1]
+        before = _identities(server, pool)
+        assert refused(lambda: public.get_id(IdentityPoolId=pool, Logins={key: token}))[0] == \
+            "ExternalServiceException"
+        assert _identities(server, pool) == before
