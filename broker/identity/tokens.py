@@ -108,10 +108,15 @@ def _login_amr(pool: IdentityPool, login: Login) -> list[str]:
 def tags_of(pool: IdentityPool, logins: list[Login]) -> dict[str, str]:
     """Principal tags from the logins' claims, by the pool's principal-tag map of each
     provider (its own, or its kind's defaults); values that are not text or numbers, or
-    too long for STS, are left out."""
+    too long for STS, are left out. An OpenID token of Cognate's given as a login (the
+    developer's enhanced flow) carries its own tags on."""
     tags: dict[str, str] = {}
     maps = pool.principal_tags or {}
     for login in logins:
+        if kind(pool, login.provider) == "identity":  # an OpenID token of Cognate's keeps its tags
+            carried = (login.claims.get(TAGS_CLAIM) or {}).get("principal_tags") or {}
+            tags.update({tag: values[0] for tag, values in carried.items() if isinstance(values, list) and values})
+            continue
         setting = maps.get(login.mapping_key) or maps.get(login.provider)
         if not setting:
             continue

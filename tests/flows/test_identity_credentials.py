@@ -17,7 +17,7 @@ from botocore import UNSIGNED
 from botocore.config import Config
 
 from tests.aws import api_broker, refused
-from tests.aws_identity import PASSWORD, identity, user_pool_site, verified
+from tests.aws_identity import PASSWORD, claims_of, identity, user_pool_site, verified
 from tests.conftest import free_port
 from tests.rp import RelyingParty, pkce
 from tests.sts_peer import ACCOUNT, CONTENT, OBJECT, StsPeer, sts_peer  # noqa: F401 - the fixture
@@ -216,3 +216,22 @@ def test_the_basic_flows_token_is_taken_by_the_sts_directly(server, admin, publi
     assert sts_peer.caller(found) == f"arn:aws:sts::{ACCOUNT}:assumed-role/cognate-guest/app-session"
     with sts_peer.enforcing():
         assert sts_peer.client("s3", found).get_object(Bucket=sts_peer.bucket, Key=OBJECT)["Body"].read() == CONTENT
+
+
+def test_a_developers_token_is_a_login_for_credentials_and_keeps_its_tags(admin, public, arns, sts_peer):
+    """The developer's enhanced flow: its backend gets a token (signed call), the app trades
+    it for credentials under the login ``cognito-identity.amazonaws.com``."""
+    pool_id = admin.create_identity_pool(IdentityPoolName="developer", AllowUnauthenticatedIdentities=False,
+                                         AllowClassicFlow=True, DeveloperProviderName="login.example.com")[
+        "IdentityPoolId"]
+    admin.set_identity_pool_roles(IdentityPoolId=pool_id, Roles={"authenticated": arns["auth"]})
+    given = admin.get_open_id_token_for_developer_identity(
+        IdentityPoolId=pool_id, Logins={"login.example.com": "user-42"}, PrincipalTags={"team": "blue"})
+    login = {"cognito-identity.amazonaws.com": given["Token"]}
+    answer = public.get_credentials_for_identity(IdentityId=given["IdentityId"], Logins=login)
+    assert answer["IdentityId"] == given["IdentityId"]
+    assert sts_peer.caller(answer["Credentials"]) == assumed("auth")
+    again = public.get_open_id_token(IdentityId=given["IdentityId"], Logins=login)["Token"]
+    assert claims_of(again)["https://aws.amazon.com/tags"] == {"principal_tags": {"team": ["blue"]}}
+    assert refused(lambda: public.get_credentials_for_identity(IdentityId=given["IdentityId"]))[0] == \
+        "NotAuthorizedException"
