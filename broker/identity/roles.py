@@ -26,12 +26,13 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from .errors import Refused
 from ..store.models import IdentityPool
+from .errors import Refused
 
 if TYPE_CHECKING:
     from .logins import Login
 
+#: Cognito's words when the pool has no role for the identity, or STS refused the role.
 CONFIGURATION = "Invalid identity pool configuration. Check assigned IAM roles for this pool."
 
 
@@ -60,7 +61,7 @@ def _default(pool: IdentityPool, kind: str, custom_role_arn: str | None) -> str:
         raise Refused("InvalidIdentityPoolConfigurationException", CONFIGURATION)
     if custom_role_arn and custom_role_arn != role:
         raise Refused("NotAuthorizedException", f"CustomRoleArn {custom_role_arn} is not a role this identity "
-                       "pool gives to this identity.")
+                      "pool gives to this identity.")
     return role
 
 
@@ -75,7 +76,7 @@ def _mapped(pool: IdentityPool, login: Login, mapping: dict[str, Any], custom_ro
     if mapping.get("AmbiguousRoleResolution") == "AuthenticatedRole":
         return _default(pool, "authenticated", custom_role_arn)
     raise Refused("NotAuthorizedException",
-                   f"The ambiguous role mapping rules for: {login.mapping_key} denied this request.")
+                  f"The ambiguous role mapping rules for: {login.mapping_key} denied this request.")
 
 
 def _from_token(login: Login, custom_role_arn: str | None) -> str | None:
@@ -84,7 +85,7 @@ def _from_token(login: Login, custom_role_arn: str | None) -> str | None:
     if custom_role_arn:
         if custom_role_arn not in allowed:
             raise Refused("NotAuthorizedException", f"CustomRoleArn {custom_role_arn} is not among the roles "
-                           f"of the token of {login.mapping_key}.")
+                          f"of the token of {login.mapping_key}.")
         return custom_role_arn
     preferred = login.claims.get("cognito:preferred_role")
     return preferred if isinstance(preferred, str) and preferred else None

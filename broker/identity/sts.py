@@ -31,8 +31,9 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
 
-from .errors import Refused
 from ..config import Settings
+from .errors import Refused
+from .roles import CONFIGURATION
 
 log = logging.getLogger("broker.identity")
 
@@ -53,7 +54,6 @@ ROLE_ERRORS = frozenset({"AccessDenied", "AccessDeniedException", "MalformedPoli
 TOKEN_ERRORS = frozenset({"InvalidIdentityToken", "IDPRejectedClaim", "ExpiredTokenException",
                           "ExpiredToken", "InvalidClientTokenId"})
 THROTTLED = frozenset({"Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded"})
-CONFIGURATION = "Invalid identity pool configuration. Check assigned IAM roles for this pool."
 
 _clients: dict[tuple[int, str, str], Any] = {}
 _lock = threading.Lock()
@@ -110,7 +110,7 @@ def _refusal(exc: ClientError, role_arn: str) -> Refused:
         return Refused("InvalidIdentityPoolConfigurationException", CONFIGURATION)
     if code in TOKEN_ERRORS:
         return Refused("NotAuthorizedException", "STS refused the identity's token: check that it trusts "
-                        "this identity pool's issuer.")
+                       "this identity pool's issuer.")
     if code in THROTTLED:
         return Refused("TooManyRequestsException", "Too many requests to STS. Try again later.")
     return _unavailable()
