@@ -8,5 +8,7 @@ exchanged for temporary AWS-style credentials from an STS.
 - :mod:`.identities`: identities resolved, linked and merged as Cognito does it;
   :mod:`.developer` and :mod:`.directory`: the developer's and the admin's operations on them;
 - :mod:`.tokens` and :mod:`.keys`: the identities' OpenID tokens and the keys that sign them;
+- :mod:`.credentials`: GetCredentialsForIdentity, with :mod:`.roles` (which role) and
+  :mod:`.sts` (AssumeRoleWithWebIdentity at the STS);
 - :mod:`.errors`: Cognito's refusals.
 """
