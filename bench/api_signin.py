@@ -55,7 +55,7 @@ class Api:
     def __init__(self, port: int) -> None:
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
 
-    def _send(self, path: str, body: str, headers: dict[str, str]) -> tuple[int, bytes]:
+    def send(self, path: str, body: str, headers: dict[str, str]) -> tuple[int, bytes]:
         for _ in (0, 1):
             try:
                 self.conn.request("POST", path, body, headers)
@@ -65,15 +65,15 @@ class Api:
                 self.conn.close()
         return 0, b""
 
-    def call(self, operation: str, params: dict) -> dict:
-        status, body = self._send("/", json.dumps(params), {"Content-Type": "application/x-amz-json-1.1",
-                                                            "X-Amz-Target": TARGET + operation})
+    def call(self, operation: str, params: dict, target: str = TARGET) -> dict:
+        status, body = self.send("/", json.dumps(params), {"Content-Type": "application/x-amz-json-1.1",
+                                                           "X-Amz-Target": target + operation})
         if status != 200:
             raise RuntimeError(f"{operation}: HTTP {status} {body[:200]!r}")
         return json.loads(body)
 
     def form(self, path: str, fields: dict[str, str]) -> dict:
-        status, body = self._send(path, urlencode(fields), {"Content-Type": "application/x-www-form-urlencoded"})
+        status, body = self.send(path, urlencode(fields), {"Content-Type": "application/x-www-form-urlencoded"})
         if status != 200:
             raise RuntimeError(f"{path}: HTTP {status} {body[:200]!r}")
         return json.loads(body)
@@ -113,8 +113,10 @@ def srp_sign_in(api: Api, ids: dict[str, str], client: AWSSRP) -> None:
     assert "AccessToken" in result["AuthenticationResult"]
 
 
-def measure(stack: Stack, args: argparse.Namespace, make: Callable[[Api], Callable[[], None]]) -> dict:
-    """Calls per second of ``make(api)()`` from ``args.clients`` threads, and the CPU per call."""
+def measure(stack: Stack, args: argparse.Namespace, make: Callable[[Api], Callable[[], None]],
+            peer: Callable[[], float] | None = None) -> dict:
+    """Calls per second of ``make(api)()`` from ``args.clients`` threads, and the CPU per call
+    (with ``peer``, a reading of another process's CPU seconds: its share as ``peer_ms``)."""
     port = int(stack.base_url.rsplit(":", 1)[1])
     calls = [make(Api(port)) for _ in range(args.clients)]
     for call in calls:
@@ -141,25 +143,30 @@ def measure(stack: Stack, args: argparse.Namespace, make: Callable[[Api], Callab
     for t in threads:
         t.start()
     time.sleep(max(0.0, start - time.monotonic()))
-    before = cpu_reading(stack)
+    before, peer_before = cpu_reading(stack), peer() if peer else 0.0
     after = cpu_reading_at(stack, end)
+    peer_spent = peer() - peer_before if peer else 0.0
     for t in threads:
         t.join(120)
     cpu = cpu_spent(before, after)
     n = max(done[0], 1)
-    return {"rate": done[0] / args.seconds, "failures": failures,
-            "server_ms": cpu["server"] / n * 1000, "stores_ms": (cpu["redis"] + cpu["database"]) / n * 1000}
+    return {"rate": done[0] / args.seconds, "failures": failures, "peer_ms": peer_spent / n * 1000,
+            "server_ms": cpu["server"] / n * 1000, "stores_ms": (cpu["redis"] + cpu["database"]) / n * 1000,
+            "client_ms": cpu["client"] / n * 1000, "other": (cpu["machine"] - cpu["client"] - cpu["server"]
+                                                            - cpu["redis"] - cpu["database"] - peer_spent) / args.seconds}
 
 
-def alternate(stack: Stack, args: argparse.Namespace, makers: tuple) -> list[dict]:
+def alternate(stack: Stack, args: argparse.Namespace, makers: tuple, peer: Callable[[], float] | None = None
+              ) -> list[dict]:
     """Each of ``makers`` measured in turns, ``ROUNDS`` times for a part of ``args.seconds``,
     and summed: what drifts on the machine meanwhile weighs on both alike."""
     rounds = argparse.Namespace(**{**vars(args), "seconds": args.seconds / ROUNDS, "warmup": 1.0})
-    totals = [{"rate": 0.0, "failures": {}, "server_ms": 0.0, "stores_ms": 0.0} for _ in makers]
+    figures = ("rate", "server_ms", "stores_ms", "peer_ms", "client_ms", "other")
+    totals = [{"failures": {}, **{name: 0.0 for name in figures}} for _ in makers]
     for _ in range(ROUNDS):
         for total, make in zip(totals, makers):
-            found = measure(stack, rounds, make)
-            for name in ("rate", "server_ms", "stores_ms"):
+            found = measure(stack, rounds, make, peer)
+            for name in figures:
                 total[name] += found[name] / ROUNDS
             for why, n in found["failures"].items():
                 total["failures"][why] = total["failures"].get(why, 0) + n

@@ -117,9 +117,10 @@ def make_database(stack: Stack, kind: str, admin_url: str) -> str:
     return f"{admin_url.rsplit('/', 1)[0]}/{name}"
 
 
-def start_server(stack: Stack, workers: int, threads: int, launcher: str = "serve") -> None:
-    """``broker serve --workers N``, or gunicorn with deploy/gunicorn.conf.py (``launcher="conf"``)."""
-    port = free_port()
+def start_server(stack: Stack, workers: int, threads: int, launcher: str = "serve", port: int | None = None) -> None:
+    """``broker serve --workers N``, or gunicorn with deploy/gunicorn.conf.py (``launcher="conf"``),
+    on ``port`` (a free one when not given)."""
+    port = port or free_port()
     stack.base_url = f"http://127.0.0.1:{port}"
     env = stack.env
     env["BROKER_BASE_URL"] = stack.base_url

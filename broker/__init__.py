@@ -29,6 +29,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     from . import api as aws_api, i18n, observability
     from .api import protocol
+    from .identity.keys import IDENTITY_KEY_ROWS
     from .oauth.keys import KeyCache
     from .oauth.server import build_server
     from .runtime import Runtime
@@ -38,7 +39,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     from .store.state import open_state
     from .triggers import senders as custom_senders
     from .userpool.outbox import open_outbox
-    from .web import account, api, assets, errors, federation, health, hosted, import_upload, mfa, saml, verify
+    from .web import account, api, assets, errors, federation, health, hosted, identity, import_upload, mfa, saml, \
+        verify
     from .web.themes import BrokerFlask
     from .web.pools import close_session, register
 
@@ -72,13 +74,15 @@ def create_app(settings: Settings | None = None) -> Flask:
     sealer = Sealer(app.config["SECRET_KEY"])
     db, keys, config = Database(settings.database_url, sealer), KeyCache(settings.key_cache_seconds), ConfigCache(
         settings.config_cache_seconds)
+    identity_keys = KeyCache(settings.key_cache_seconds, IDENTITY_KEY_ROWS)
     config.on_change(keys.clear)
+    config.on_change(identity_keys.clear)
     db.config_committed.append(config.clear)
     state = open_state(settings.redis_url)
     outbox = open_outbox(settings, state)
     outbox.invoker = custom_senders.courier(db)  # CustomEmailSender/CustomSMSSender run after the answer
     app.extensions["broker"] = Runtime(settings=settings, db=db, state=state, sender=outbox, keys=keys, config=config,
-                                       sms=outbox, sealer=sealer)
+                                       sms=outbox, sealer=sealer, identity_keys=identity_keys)
     app.before_request(outbox.ensure_courier)
     app.after_request(outbox.after_request)
     observability.init_app(app, settings)  # inside ProxyFix: it logs the client's address
@@ -99,6 +103,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     aws_api.load_operations()
     app.register_blueprint(protocol.bp)  # POST / : Cognito's JSON API
     app.register_blueprint(import_upload.bp)  # PUT /import-jobs/<JobId>: an import job's CSV
+    app.register_blueprint(identity.bp)  # /identity/.well-known/...: the identities' OpenID issuer
     for bp in (api.bp, hosted.bp, mfa.bp, account.bp, verify.bp, assets.bp, federation.bp, saml.bp):
         register(app, bp)
     errors.init_app(app)

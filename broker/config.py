@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import secrets
 import tomllib
 from dataclasses import dataclass, field
@@ -63,6 +64,10 @@ class Settings:
     #: SMS delivery: a webhook that receives {"to", "message"} as JSON (unset: SMS go to the log).
     sms_webhook_url: str | None = None
     sms_webhook_token: str | None = None
+    #: Where identity pools check ``accounts.google.com`` and ``graph.facebook.com`` logins
+    #: (Google's issuer, the Graph API): stand-ins on loopback in tests.
+    google_issuer: str = "https://accounts.google.com"
+    facebook_graph_url: str = "https://graph.facebook.com"
     #: Folder of hosted-UI themes (one sub-folder per theme: templates/ and static/).
     themes_dir: str | None = None
     #: Reverse proxies in front of the server whose X-Forwarded-* headers are trusted.
@@ -71,6 +76,11 @@ class Settings:
     log_format: str = ""
     #: When set, ``/metrics`` answers only requests with ``Authorization: Bearer <token>``.
     metrics_token: str | None = None
+    #: The STS that identity pools obtain credentials from (AssumeRoleWithWebIdentity): any
+    #: STS-compatible endpoint (MinIO, Ceph RGW, moto); unset: AWS's STS of ``sts_region``.
+    sts_endpoint: str = ""
+    #: The AWS region of that STS (AWS's regional endpoint when ``sts_endpoint`` is unset).
+    sts_region: str = "us-east-1"
 
     @property
     def is_https(self) -> bool:
@@ -106,9 +116,13 @@ _ENV = {
     "BROKER_THEMES_DIR": "themes_dir",
     "BROKER_SMS_WEBHOOK_URL": "sms_webhook_url",
     "BROKER_SMS_WEBHOOK_TOKEN": "sms_webhook_token",
+    "BROKER_GOOGLE_ISSUER": "google_issuer",
+    "BROKER_FACEBOOK_GRAPH_URL": "facebook_graph_url",
     "BROKER_LOG_FORMAT": "log_format",
     "BROKER_METRICS_TOKEN": "metrics_token",
     "BROKER_LOGIN_STARTS_PER_MINUTE": "login_starts_per_minute",
+    "BROKER_STS_ENDPOINT": "sts_endpoint",
+    "BROKER_STS_REGION": "sts_region",
 }
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
 _ENV_NAME = {attr: name for name, attr in _ENV.items()}
@@ -211,6 +225,9 @@ def validate(settings: Settings) -> list[str]:
         errors.append("domains must map host names to pool ids")
     if settings.sms_webhook_url and not settings.sms_webhook_url.startswith(("https://", "http://")):
         errors.append("BROKER_SMS_WEBHOOK_URL must be an http(s) URL")
+    for name in ("google_issuer", "facebook_graph_url"):
+        if not _upstream_url(getattr(settings, name)):
+            errors.append(f"{_ENV_NAME[name]} must be an https URL (http only on a loopback host)")
     if settings.themes_dir and not Path(settings.themes_dir).is_dir():
         errors.append(f"BROKER_THEMES_DIR {settings.themes_dir!r} is not a directory")
     if not 0 <= settings.trusted_proxies <= 5:
@@ -225,10 +242,29 @@ def validate(settings: Settings) -> list[str]:
             errors.append(f"{_ENV_NAME[name]} must be between 0 and 3600")
     if not 0 <= settings.login_starts_per_minute <= 1_000_000:
         errors.append("BROKER_LOGIN_STARTS_PER_MINUTE must be between 0 (no limit) and 1000000")
+    errors.extend(_sts_errors(settings))
     for name in ("session_ttl", "login_ttl", "code_ttl", "max_content_length"):
         if int(getattr(settings, name)) <= 0:
             errors.append(f"{name} must be positive")
     return errors
+
+
+def _sts_errors(settings: Settings) -> list[str]:
+    errors = []
+    sts = urlsplit(settings.sts_endpoint)
+    if settings.sts_endpoint and (sts.scheme not in {"http", "https"} or not sts.hostname or sts.query
+                                  or sts.fragment):
+        errors.append(f"BROKER_STS_ENDPOINT must be an http(s) URL without query, got {settings.sts_endpoint!r}")
+    if not re.fullmatch(r"[a-z]{2}(-[a-z0-9]+)+", settings.sts_region):
+        errors.append(f"BROKER_STS_REGION must be an AWS region name such as eu-west-1, got {settings.sts_region!r}")
+    return errors
+
+
+def _upstream_url(value: str) -> bool:
+    parts = urlsplit(value)
+    loopback = parts.hostname in {"127.0.0.1", "::1", "localhost"}
+    return bool(parts.hostname) and not parts.query and not parts.fragment and (
+        parts.scheme == "https" or (parts.scheme == "http" and loopback))
 
 
 def dev_secret_key(var_dir: str) -> str:

@@ -24,6 +24,8 @@ class Runtime:
     config: ConfigCache
     sms: SmsSender
     sealer: Sealer
+    #: The keys of identities' OpenID tokens (:mod:`broker.identity.keys`).
+    identity_keys: KeyCache
 
 
 def runtime() -> Runtime:

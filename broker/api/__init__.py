@@ -17,6 +17,9 @@ import importlib
 #: The modules whose ``@operation`` functions the API answers; adding one is one line here.
 OPERATION_MODULES = (
     "broker.api.user_operations",
+    "broker.api.identity_pools",
+    "broker.api.identity_credentials",
+    "broker.api.identity_operations",
     "broker.api.auth_operations",
     "broker.api.custom_auth_operations",
     "broker.api.refresh_operations",

@@ -55,10 +55,12 @@ _MAPPED: tuple[tuple[type[BrokerError], str], ...] = (
 
 
 def from_broker(exc: BrokerError) -> AwsError:
-    """The AWS error for one of the project's exceptions (:mod:`broker.errors`); a failed
+    """The AWS error for one of the project's exceptions (:mod:`broker.errors`; one that
+    names its ``aws_type`` is that, as :mod:`broker.identity.errors` does); a failed
     form check is answered with its first problem, a refused password in Cognito's words
     ("Password did not conform with policy: ...")."""
-    aws_type = next((name for kind, name in _MAPPED if isinstance(exc, kind)), "InvalidParameterException")
+    aws_type = getattr(exc, "aws_type", None) or next(
+        (name for kind, name in _MAPPED if isinstance(exc, kind)), "InvalidParameterException")
     message = exc.errors[0] if isinstance(exc, FormInvalid) and exc.errors else exc.message
     if isinstance(exc, PasswordRejected):
         message = f"Password did not conform with policy: {message}"

@@ -23,18 +23,20 @@ def paged(items: Sequence[T], limit: int | None, token: str | None, key: Callabl
     token of the next page (None on the last one)."""
     ordered = sorted(items, key=key)
     if token:
-        after = _decode(token)
+        after = decode_token(token)
         ordered = [item for item in ordered if key(item) > after]
     size = limit or default
     page = ordered[:size]
-    return page, (_encode(key(page[-1])) if len(ordered) > size else None)
+    return page, (encode_token(key(page[-1])) if len(ordered) > size else None)
 
 
-def _encode(key: str) -> str:
+def encode_token(key: str) -> str:
+    """The token of the page after the item of ``key`` (for lists paged by the database)."""
     return base64.urlsafe_b64encode(key.encode()).decode()
 
 
-def _decode(token: str) -> str:
+def decode_token(token: str) -> str:
+    """The key of the last item the page before ``token`` served."""
     try:
         return base64.urlsafe_b64decode(token.encode()).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):

@@ -36,7 +36,7 @@ Handler = Callable[["Call", dict[str, Any]], dict[str, Any]]
 #: ``X-Amz-Target`` prefixes and the botocore service each one names.
 SERVICES = {
     "AWSCognitoIdentityProviderService": "cognito-idp",
-    "AWSCognitoIdentityService": "cognito-identity",  # identity pools: no operation yet
+    "AWSCognitoIdentityService": "cognito-identity",
 }
 
 

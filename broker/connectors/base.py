@@ -50,6 +50,16 @@ class Callback:
     fresh: bool = False
 
 
+def saml_acs_url(pool_issuer: str) -> str:
+    """A pool's SAML Assertion Consumer Service (HTTP-POST), under its issuer URL."""
+    return f"{pool_issuer}/saml2/idpresponse"
+
+
+def sp_entity_id(pool_id: str) -> str:
+    """The SAML entity id Cognate has as the service provider of one pool."""
+    return f"urn:cognate:sp:{pool_id}"
+
+
 @dataclass(frozen=True)
 class Outbound:
     """Where to send the browser, and what the connector needs again at :meth:`complete`

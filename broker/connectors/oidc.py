@@ -162,6 +162,14 @@ def verify_id_token(token: Any, jwks_uri: str, rules: IdTokenRules, now: float |
     hold (Core §3.1.3.7); :class:`UpstreamError` otherwise."""
     if not isinstance(token, str) or len(token) > MAX_ID_TOKEN or token.count(".") != 2:
         raise UpstreamError("invalid_request", "token response without a compact ID token")
+    claims = signed_claims(token, jwks_uri)
+    check_claims(claims, rules, time.time() if now is None else now)
+    return claims
+
+
+def signed_claims(token: str, jwks_uri: str) -> dict[str, Any]:
+    """The claims of a compact JWS signed by a key of ``jwks_uri`` with an asymmetric
+    algorithm (Core §3.1.3.7 step 6); what they say is the caller's to check."""
     header = _header(token)
     alg, kid = header.get("alg"), header.get("kid")
     if alg not in ALGORITHMS:
@@ -178,7 +186,8 @@ def verify_id_token(token: Any, jwks_uri: str, rules: IdTokenRules, now: float |
         claims = jwt.decode(token, key, algorithms=[alg]).claims
     except (JoseError, ValueError, TypeError, RecursionError) as exc:  # a payload nested too deep: RecursionError
         raise UpstreamError("invalid_request", f"ID token signature: {exc}") from None
-    check_claims(claims, rules, time.time() if now is None else now)
+    if not isinstance(claims, dict):
+        raise UpstreamError("invalid_request", "ID token payload is not a JSON object")
     return claims
 
 
@@ -229,7 +238,7 @@ class OIDCConnector:
                      "jwks_uri": doc.get("jwks_uri"), "userinfo_url": doc.get("userinfo_endpoint")}
         urls = {k: d.get(k) or found.get(k) for k in ("authorize_url", "token_url", "jwks_uri", "userinfo_url")}
         for key, url in urls.items():
-            if url is not None and not _usable_url(url, d["issuer"]):
+            if url is not None and not usable_url(url, d["issuer"]):
                 raise UpstreamError("invalid_request", f"unusable {key} {str(url)[:200]!r} for {self.name}")
         if not (urls["authorize_url"] and urls["token_url"] and urls["jwks_uri"]):
             raise UpstreamError("invalid_request", f"{self.name} publishes no authorization, token or JWKS endpoint")
@@ -280,7 +289,7 @@ class OIDCConnector:
                         attributes=attributes, email_verified=attributes.get("email_verified") == "true")
 
 
-def _usable_url(url: Any, issuer: str) -> bool:
+def usable_url(url: Any, issuer: str) -> bool:
     """An endpoint Cognate may call: https (or loopback http), and never a loopback or
     private address for a provider whose issuer is not itself one (a discovery document
     must not point Cognate at its own network)."""

@@ -23,7 +23,7 @@ from ..store import repo
 from ..triggers import invoke, pre_token as pre_token_trigger
 from ..userpool.client_attributes import readable
 from ..userpool.idps import IDENTITIES, identities_of
-from ..store.models import AppClient, RefreshToken, User, UserPool, utcnow
+from ..store.models import AppClient, Group, RefreshToken, User, UserPool, utcnow
 from .keys import KeyCache
 from .tokens import FIXED_ACCESS_CLAIMS, FIXED_ID_CLAIMS, Grant, Overrides, Subject, access_claims, id_claims, \
     override, sign
@@ -41,8 +41,21 @@ def subject_of(user: User, client: AppClient | None = None) -> Subject:
     if client is not None:
         attributes = readable(client, attributes)
     return Subject(sub=user.sub, username=user.username, groups=tuple(g.name for g in groups),
-                   roles=tuple(g.role_arn for g in groups if g.role_arn), attributes=attributes,
-                   identities=identities_of(user.attributes))
+                   roles=tuple(g.role_arn for g in groups if g.role_arn), preferred_role=preferred_role(groups),
+                   attributes=attributes, identities=identities_of(user.attributes))
+
+
+def preferred_role(groups: list[Group]) -> str | None:
+    """Cognito's ``cognito:preferred_role``: the only role of the user's groups, or the role of
+    the group with the best (lowest) precedence; unset when several roles tie for it
+    (https://docs.aws.amazon.com/cognito/latest/developerguide/role-based-access-control.html),
+    which leaves the choice to an identity pool's ``AmbiguousRoleResolution``."""
+    ranked = [g for g in groups if g.role_arn]
+    if len({g.role_arn for g in ranked}) == 1:
+        return ranked[0].role_arn
+    ranks = [g.precedence for g in ranked if g.precedence is not None]
+    best = {g.role_arn for g in ranked if ranks and g.precedence == min(ranks)}
+    return best.pop() if len(best) == 1 else None
 
 
 def pre_token(session: Session, pool: UserPool, client: AppClient, user: User, scopes: tuple[str, ...],

@@ -3,6 +3,10 @@
 Keys live in the database so every node signs with the same key; parsed keys are cached
 in process for a short time, and a ``kid`` the cache does not know, if the database
 publishes it for the pool, triggers a reload.
+
+A user pool's keys are :class:`SigningKey` rows; the identity pools' OpenID tokens are
+signed with :class:`~broker.store.models.IdentityKey` rows (:mod:`broker.identity.keys`).
+Both go through one :class:`KeyCache` shape, each with its own :class:`KeyRows`.
 """
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any, Protocol, Sequence
 
 from joserfc.jwk import ECKey, KeySet, RSAKey
 from sqlalchemy import select
@@ -27,20 +32,31 @@ KID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 SKEW = 300
 
 
+def new_jwk(alg: str) -> RSAKey | ECKey:
+    """A fresh private key for ``alg`` (ES256: P-256; RS*: RSA 2048) with a random ``kid``."""
+    params = {"kid": secrets.token_urlsafe(16), "alg": alg, "use": "sig"}
+    if alg == "ES256":
+        return ECKey.generate_key("P-256", parameters=params, private=True)
+    return RSAKey.generate_key(2048, parameters=params, private=True)
+
+
 def generate_key(session: Session, pool: UserPool) -> SigningKey:
-    kid = secrets.token_urlsafe(16)
-    params = {"kid": kid, "alg": pool.signing_alg, "use": "sig"}
-    if pool.signing_alg == "ES256":
-        key = ECKey.generate_key("P-256", parameters=params, private=True)
-    else:
-        key = RSAKey.generate_key(2048, parameters=params, private=True)
+    key = new_jwk(pool.signing_alg)
     row = SigningKey(
-        kid=kid, pool_id=pool.id, alg=pool.signing_alg,
+        kid=key.kid, pool_id=pool.id, alg=pool.signing_alg,
         private_jwk=key.as_dict(private=True), public_jwk=key.as_dict(private=False),
     )
     session.add(row)
     session.flush()
     return row
+
+
+def retire(rows: Sequence[Any], now: dt.datetime, keep: int) -> None:
+    """Stop signing with ``rows``; they stay published ``keep`` seconds (their last tokens'
+    lifetime plus :data:`SKEW`)."""
+    for old in rows:
+        old.retired_at = now
+        old.expires_at = now + dt.timedelta(seconds=keep)
 
 
 def rotate(session: Session, pool: UserPool, now: dt.datetime | None = None) -> SigningKey:
@@ -52,9 +68,7 @@ def rotate(session: Session, pool: UserPool, now: dt.datetime | None = None) -> 
     ).all()
     keep = max([max(a, i) for a, i in ttls] or [3600]) + SKEW
     retired = active_keys(session, pool.id)
-    for old in retired:
-        old.retired_at = now
-        old.expires_at = now + dt.timedelta(seconds=keep)
+    retire(retired, now, keep)
     new = generate_key(session, pool)
     audit.record(session, pool.id, "RotateSigningKey", audit.PASS, kid=new.kid, alg=new.alg,
                  retired_kids=[k.kid for k in retired])
@@ -79,6 +93,42 @@ def is_published(session: Session, pool_id: str, kid: str) -> bool:
     return row is not None and (row.expires_at is None or row.expires_at > utcnow())
 
 
+class KeyOwner(Protocol):
+    """Whose keys: a user pool, or the identity pools' one issuer."""
+
+    id: str
+
+
+class KeyRows(Protocol):
+    """Where one family of keys is stored: what :class:`KeyCache` reads and, when no key
+    signs yet, has generated."""
+
+    def published(self, session: Session, owner_id: str) -> list[Any]:
+        """The keys in the JWKS, newest first."""
+
+    def is_published(self, session: Session, owner_id: str, kid: str) -> bool:
+        """Whether ``kid`` is one of them (one indexed lookup)."""
+
+    def generate(self, session: Session, owner: Any) -> Any:
+        """A new signing key, flushed."""
+
+
+class _PoolKeyRows:
+    """A user pool's :class:`SigningKey` rows."""
+
+    def published(self, session: Session, owner_id: str) -> list[SigningKey]:
+        return published_keys(session, owner_id)
+
+    def is_published(self, session: Session, owner_id: str, kid: str) -> bool:
+        return is_published(session, owner_id, kid)
+
+    def generate(self, session: Session, owner: UserPool) -> SigningKey:
+        return generate_key(session, owner)
+
+
+POOL_KEY_ROWS = _PoolKeyRows()
+
+
 @dataclass(frozen=True)
 class PoolKeys:
     signing: RSAKey | ECKey
@@ -90,23 +140,26 @@ class PoolKeys:
 
 
 class KeyCache:
-    """Parsed keys per pool, shared by the threads of one process."""
+    """Parsed keys per owner (a user pool), shared by the threads of one process; ``rows``
+    says where the keys are stored (a user pool's by default)."""
 
-    def __init__(self, ttl: float = 30) -> None:
+    def __init__(self, ttl: float = 30, rows: KeyRows = POOL_KEY_ROWS) -> None:
         self.ttl = ttl
+        self.rows = rows
         self._pools: dict[str, PoolKeys] = {}
         self._lock = threading.Lock()
         #: Moves with each :meth:`clear`: keys read before a clear are not kept after it.
         self._generation = 0
 
-    def get(self, session: Session, pool: UserPool, kid: str | None = None) -> PoolKeys:
+    def get(self, session: Session, pool: KeyOwner, kid: str | None = None) -> PoolKeys:
         cached = self._pools.get(pool.id)
         if cached is not None and time.monotonic() - cached.loaded < self.ttl:
             # An unknown kid may be a key another node rotated in a moment ago (this node
             # sees the configuration version move up to a second later), or made up: only
             # the first reloads the keys; a made-up one costs a primary-key lookup, if it
             # could be a key id at all (it comes from an unverified token header).
-            if kid is None or kid in cached.kids or not KID.fullmatch(kid) or not is_published(session, pool.id, kid):
+            if kid is None or kid in cached.kids or not KID.fullmatch(kid) \
+                    or not self.rows.is_published(session, pool.id, kid):
                 return cached
         return self._load(session, pool)
 
@@ -115,12 +168,12 @@ class KeyCache:
             self._pools.clear()
             self._generation += 1
 
-    def _load(self, session: Session, pool: UserPool) -> PoolKeys:
+    def _load(self, session: Session, pool: KeyOwner) -> PoolKeys:
         generation = self._generation
-        rows = published_keys(session, pool.id)
+        rows = self.rows.published(session, pool.id)
         active = [r for r in rows if r.retired_at is None]
         if not active:
-            active = [generate_key(session, pool)]
+            active = [self.rows.generate(session, pool)]
             session.commit()
             rows = [*active, *rows]
         signing = active[0]

@@ -42,11 +42,11 @@ class Subject:
     groups: tuple[str, ...] = ()
     #: IAM role ARNs of the groups, by group precedence (Cognito's ``cognito:roles``).
     roles: tuple[str, ...] = ()
+    #: ``cognito:preferred_role``: the role of the group with the best precedence, if one is
+    #: (or the one a PreTokenGeneration trigger names).
+    preferred_role: str | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
     identities: list[dict[str, Any]] | None = None
-    #: ``cognito:preferred_role`` when a PreTokenGeneration trigger names one; else the
-    #: first of ``roles``.
-    preferred_role: str | None = None
 
 
 @dataclass(frozen=True)
@@ -106,9 +106,8 @@ def id_claims(grant: Grant, subject: Subject, now: int, ttl: int, access_token: 
         claims["cognito:groups"] = list(subject.groups)
     if subject.roles:
         claims["cognito:roles"] = list(subject.roles)
-    preferred = subject.preferred_role or (subject.roles[0] if subject.roles else None)
-    if preferred:
-        claims["cognito:preferred_role"] = preferred
+    if subject.preferred_role:
+        claims["cognito:preferred_role"] = subject.preferred_role
     if grant.nonce:
         claims["nonce"] = grant.nonce
     if access_token:

@@ -22,10 +22,11 @@ from sqlalchemy import event, inspect, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from . import repo
-from .models import AppClient, ConfigVersion, IdentityProvider, ResourceServer, SigningKey, UiCustomization, UserPool
+from .models import AppClient, ConfigVersion, IdentityKey, IdentityProvider, ResourceServer, SigningKey, UiCustomization, \
+    UserPool
 
 #: Rows whose change must reach every node's cache.
-CONFIG_TYPES = (UserPool, AppClient, SigningKey, UiCustomization, IdentityProvider, ResourceServer)
+CONFIG_TYPES = (UserPool, AppClient, SigningKey, UiCustomization, IdentityProvider, ResourceServer, IdentityKey)
 #: Entries kept before the cache starts over (pools and clients are few; this bounds a mistake).
 MAX_ENTRIES = 10_000
 _BUMPED = "broker.config_bumped"
@@ -97,6 +98,11 @@ class ConfigCache:
                     self._entries.clear()
                 self._entries[key] = (version, value)  # served only while the version stays
         return value
+
+    def refresh(self, session: Session) -> None:
+        """See changes made elsewhere now, as a read of the cache would (for caches that
+        follow this one but are read without it, such as the identities' keys)."""
+        self._current_version(session)
 
     def pool(self, session: Session, pool_id: str) -> UserPool | None:
         return self.get(session, ("pool", pool_id), lambda s: _detached(s, repo.get_pool(s, pool_id)))

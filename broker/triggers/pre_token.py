@@ -73,7 +73,7 @@ def overrides(session: Session, pool: UserPool, client_id: str, user: User, subj
     v2 = settings.pre_token_version(pool) == "V2_0"
     request: dict[str, Any] = {"userAttributes": user_attributes(user), "groupConfiguration": {
         "groupsToOverride": list(subject.groups), "iamRolesToOverride": list(subject.roles),
-        "preferredRole": subject.roles[0] if subject.roles else None}}
+        "preferredRole": subject.preferred_role}}
     if v2:
         request["scopes"] = list(scopes)
     answer = invoke.fire(session, pool, NAME, source, user.username, request, {V2 if v2 else V1: None},

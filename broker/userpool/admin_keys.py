@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from .. import sealing
 from ..errors import InvalidInput, NotFound
-from ..store.models import AdminKey, UserPool, utcnow
+from ..store.models import AdminKey, IdentityPool, UserPool, utcnow
 
 log = logging.getLogger("broker.audit")  # keys belong to no pool: logged, not in a pool's audit table
 PURPOSE = "admin-key"
@@ -27,10 +27,11 @@ ID_ALPHABET = string.ascii_uppercase + "234567"
 
 
 def create(session: Session, pools: list[str], description: str | None = None) -> tuple[AdminKey, str]:
-    """A new key for ``pools`` (none: every pool) and its secret, to show once."""
+    """A new key for ``pools`` (user pools or identity pools; none: every pool) and its
+    secret, to show once."""
     for pool_id in pools:
-        if session.get(UserPool, pool_id) is None:
-            raise InvalidInput(f"no user pool {pool_id}")
+        if session.get(UserPool, pool_id) is None and session.get(IdentityPool, pool_id) is None:
+            raise InvalidInput(f"no user pool or identity pool {pool_id}")
     if description is not None and len(description) > 256:
         raise InvalidInput("the description is longer than 256 characters")
     key_id = ID_PREFIX + "".join(secrets.choice(ID_ALPHABET) for _ in range(16))

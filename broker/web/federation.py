@@ -18,7 +18,7 @@ from flask import g, redirect, request, session as cookie, url_for
 from werkzeug.wrappers import Response
 
 from ..connectors import registry
-from ..connectors.base import Callback, Identity, UpstreamError
+from ..connectors.base import Callback, Identity, UpstreamError, saml_acs_url, sp_entity_id as pool_entity_id
 from ..errors import HostedError
 from ..i18n import gettext as _
 from ..oauth.authorize import AuthorizationRequest
@@ -52,11 +52,11 @@ def oauth_callback_url() -> str:
 
 
 def acs_url() -> str:
-    return f"{issuer(runtime().settings.base_url, g.pool.id)}/saml2/idpresponse"
+    return saml_acs_url(issuer(runtime().settings.base_url, g.pool.id))
 
 
 def sp_entity_id() -> str:
-    return f"urn:cognate:sp:{g.pool.id}"
+    return pool_entity_id(g.pool.id)
 
 
 def callback_for(idp: IdentityProvider, state: str, fresh: bool = False) -> Callback:

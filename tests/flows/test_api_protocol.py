@@ -63,7 +63,7 @@ def test_bodies_that_are_not_a_json_object(site: tuple[Broker, str, str], data: 
     {"X-Amz-Target": "SignUp"},
     {"X-Amz-Target": ""},
     {"X-Amz-Target": f"{TARGET}.TagResource"},  # AWS has it; Cognate does not answer it
-    {"X-Amz-Target": "AWSCognitoIdentityService.GetId"},
+    {"X-Amz-Target": "AWSCognitoIdentityService.TagResource"},  # identity pools: not answered either
     {"Content-Type": "application/json"},  # Cognito too answers it with UnknownOperationException
     {"Content-Type": "text/plain"},
     {"Content-Type": "application/x-www-form-urlencoded"},

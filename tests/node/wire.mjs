@@ -21,24 +21,33 @@ function outcome(status, answer) {
   return 'ok';
 }
 
-/** Start recording the calls made from now on; returns the array they are pushed to. */
-export function recordCalls() {
+/**
+ * Start recording the calls to one AWS service made from now on (its `x-amz-target` starts
+ * with `prefix`): `describe(op, body, status, answer)` makes each record. Returns the array
+ * they are pushed to.
+ */
+export function recordTargets(prefix, describe) {
   const calls = [];
   const send = globalThis.fetch;
   globalThis.fetch = async (url, init = {}) => {
     const response = await send(url, init);
     const target = new Headers(init.headers).get('x-amz-target') ?? '';
-    if (!target.startsWith(TARGET_PREFIX)) return response;
+    if (!target.startsWith(prefix)) return response;
     const body = JSON.parse(init.body ?? '{}');
-    const params = body.ChallengeResponses ?? body.AuthParameters ?? body;
     const answer = await response.clone().json().catch(() => ({}));
-    calls.push({
-      op: target.slice(TARGET_PREFIX.length),
-      sent: body.ChallengeName ?? body.AuthFlow ?? null,
-      deviceKey: params.DEVICE_KEY ?? body.DeviceKey ?? null,
-      got: outcome(response.status, answer),
-    });
+    calls.push(describe(target.slice(prefix.length), body, response.status, answer));
     return response;
   };
   return calls;
+}
+
+/** Start recording the cognito-idp calls made from now on; returns the array they are pushed to. */
+export function recordCalls() {
+  return recordTargets(TARGET_PREFIX, (op, body, status, answer) => {
+    const params = body.ChallengeResponses ?? body.AuthParameters ?? body;
+    return {
+      op, sent: body.ChallengeName ?? body.AuthFlow ?? null, deviceKey: params.DEVICE_KEY ?? body.DeviceKey ?? null,
+      got: outcome(status, answer),
+    };
+  });
 }

@@ -8,7 +8,11 @@ https://developers.facebook.com/docs/facebook-login/guides/advanced/manual-flow
   → ``{"access_token", "token_type": "bearer", "expires_in"}``; a code works once;
 - ``/me`` and ``/v19.0/me`` (``fields``, ``access_token``, ``appsecret_proof``): the fields
   asked for; a missing or wrong ``appsecret_proof`` is refused, as an app with "Require App
-  Secret" does, in Graph's error shape ``{"error": {"message", "type", "code", "fbtrace_id"}}``.
+  Secret" does, in Graph's error shape ``{"error": {"message", "type", "code", "fbtrace_id"}}``
+  (unless ``require_proof`` is off: an app without that setting, whose tokens a backend that
+  holds no secret checks, as Cognito identity pools do);
+- ``/app`` and ``/v19.0/app`` (``access_token``): the app the token was issued to (``id``,
+  ``name``).
 
 Example::
 
@@ -56,6 +60,8 @@ class FacebookStandIn(Served):
         self.codes: dict[str, tuple[str, str, str]] = {}  # code → app_id, redirect_uri, username
         self.tokens: dict[str, tuple[str, str, float]] = {}  # token → app_id, username, expires
         self.misbehave: str | None = None
+        #: "Require App Secret": /me refuses calls without appsecret_proof.
+        self.require_proof = True
         #: The query of every Graph /me call, as received.
         self.graph_calls: list[dict[str, str]] = []
         self.app = Flask(__name__)
@@ -111,15 +117,26 @@ class FacebookStandIn(Served):
             return graph_error("Invalid OAuth access token - Cannot parse access token", "OAuthException", 190)
         secret = self.apps[grant[0]].app_secret if self.misbehave != "other_secret" else secrets.token_hex(16)
         proof = request.args.get("appsecret_proof")
+        if not proof and not self.require_proof:
+            return self._fields(grant[1])
         if not proof:
             return graph_error("API calls from the server require an appsecret_proof argument",
                                "GraphMethodException", 100)
         expected = hmac.new(secret.encode(), token.encode(), hashlib.sha256).hexdigest()
         if not hmac.compare_digest(proof.encode(), expected.encode()):
             return graph_error("Invalid appsecret_proof provided in the API argument", "GraphMethodException", 100)
-        user = self.users[grant[1]]
+        return self._fields(grant[1])
+
+    def _fields(self, username: str) -> Any:
+        user = self.users[username]
         fields = [f for f in request.args.get("fields", "id,name").split(",") if f]
         return jsonify({f: self._field(user, f) for f in dict.fromkeys(["id", *fields]) if f in user})
+
+    def app_of_token(self) -> Any:
+        grant = self.tokens.get(request.args.get("access_token", ""))
+        if grant is None or grant[2] < time.time():
+            return graph_error("Invalid OAuth access token - Cannot parse access token", "OAuthException", 190)
+        return jsonify(id=grant[0], name=f"App {grant[0]}")
 
     @staticmethod
     def _field(user: dict[str, Any], name: str) -> Any:
@@ -141,6 +158,8 @@ class FacebookStandIn(Served):
         app.add_url_rule(f"/{VERSION}/oauth/access_token", "token", self.access_token, methods=["GET", "POST"])
         app.add_url_rule("/me", "me", self.me)
         app.add_url_rule(f"/{VERSION}/me", "me_versioned", self.me)
+        app.add_url_rule("/app", "app", self.app_of_token)
+        app.add_url_rule(f"/{VERSION}/app", "app_versioned", self.app_of_token)
 
 
 

@@ -1,0 +1,79 @@
+"""Developer-authenticated identities: the developer's backend, signed with an admin key,
+names its users by an identifier of its own under the pool's DeveloperProviderName.
+https://docs.aws.amazon.com/cognito/latest/developerguide/developer-authenticated-identities.html
+
+GetOpenIdTokenForDeveloperIdentity goes through :func:`broker.identity.identities.resolve`
+(``vouched``); here are LookupDeveloperIdentity, MergeDeveloperIdentities and
+UnlinkDeveloperIdentity.
+
+    identity_id = merge_users(session, pool, "DevProvider", source="bob", destination="alice")
+"""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..store.models import IdentityLogin, IdentityPool
+from .errors import Refused, conflict
+from .identities import check_links, find, merge, remove_links
+
+NOT_LINKED = "The developer user identifier is not linked to an identity of this identity pool."
+
+
+def require_provider(pool: IdentityPool, name: str) -> str:
+    if not pool.developer_provider or name != pool.developer_provider:
+        raise Refused("ResourceNotFoundException", f"Developer provider '{name}' not found in this identity pool.")
+    return name
+
+
+def user_link(session: Session, pool: IdentityPool, user: str) -> IdentityLogin | None:
+    stmt = select(IdentityLogin).where(IdentityLogin.pool_id == pool.id,
+                                       IdentityLogin.provider == pool.developer_provider,
+                                       IdentityLogin.subject == user)
+    return session.scalars(stmt).first()
+
+
+def lookup(session: Session, pool: IdentityPool, identity_id: str | None, user: str | None) -> tuple[str, list[str]]:
+    """LookupDeveloperIdentity: the identity and all its developer user identifiers, from
+    either; both given must name each other (ResourceConflictException otherwise)."""
+    if not identity_id and not user:
+        raise Refused("InvalidParameterException", "Give an IdentityId or a DeveloperUserIdentifier.")
+    identity = find(session, pool, identity_id) if identity_id else None
+    if user:
+        link = user_link(session, pool, user)
+        if link is None:
+            raise Refused("ResourceNotFoundException", NOT_LINKED)
+        if identity is not None and link.identity_id != identity.id:
+            raise conflict("The developer user identifier is not linked to the identity given.")
+        identity = link.identity
+    assert identity is not None
+    users = sorted(link.subject for link in identity.logins if link.provider == pool.developer_provider)
+    return identity.id, users
+
+
+def merge_users(session: Session, pool: IdentityPool, provider: str, source: str, destination: str) -> str:
+    """MergeDeveloperIdentities: the source user's identity joins the destination user's
+    (all its logins move; it is disabled); two different users of one public provider
+    cannot be merged. Answers the destination's identity id."""
+    require_provider(pool, provider)
+    source_link, target_link = user_link(session, pool, source), user_link(session, pool, destination)
+    if source_link is None or target_link is None:
+        raise Refused("ResourceNotFoundException", NOT_LINKED)
+    moving, target = source_link.identity, target_link.identity
+    if moving.id == target.id:
+        return target.id
+    check_links(pool, [moving, target], [])
+    merge(session, moving, target)
+    session.flush()
+    return target.id
+
+
+def unlink_user(session: Session, pool: IdentityPool, identity_id: str, provider: str, user: str) -> None:
+    """UnlinkDeveloperIdentity: the user is new the next time the developer names it; an
+    identity left without logins becomes inaccessible."""
+    require_provider(pool, provider)
+    identity = find(session, pool, identity_id)
+    link = user_link(session, pool, user)
+    if link is None or link.identity_id != identity.id:
+        raise Refused("ResourceNotFoundException", NOT_LINKED)
+    remove_links(session, identity, [link])

@@ -1,0 +1,90 @@
+"""The keys that sign identities' OpenID tokens (issuer ``<BASE_URL>/identity``): one
+family for every identity pool, as Cognito signs all of a region's with one JWKS
+(https://cognito-identity.amazonaws.com/.well-known/jwks_uri). RS512, as Cognito's.
+
+They are rotated as a user pool's are (:func:`broker.oauth.keys.rotate`): the old keys stay
+published until the longest-lived token they signed (GetOpenIdTokenForDeveloperIdentity's
+24 hours) has expired.
+
+    signing = current(session, runtime).signing      # runtime.identity_keys: KeyCache(30, IDENTITY_KEY_ROWS)
+    new = rotate(session)
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..oauth.keys import SKEW, PoolKeys, new_jwk, retire
+from ..store.models import IdentityKey, utcnow
+
+if TYPE_CHECKING:
+    from ..runtime import Runtime
+
+ALG = "RS512"
+#: The longest an OpenID token of an identity lives (TokenDuration's maximum).
+MAX_TOKEN_SECONDS = 86_400
+
+
+@dataclass(frozen=True)
+class _Issuer:
+    """The one owner of these keys, as :class:`~broker.oauth.keys.KeyCache` names owners."""
+
+    id: str = "identity"
+
+
+ISSUER = _Issuer()
+
+
+def current(session: Session, runtime: Runtime, kid: str | None = None) -> PoolKeys:
+    """The keys, parsed, as of now: a rotation made elsewhere (the CLI, another node) is
+    seen as soon as the configuration cache sees it."""
+    runtime.config.refresh(session)
+    return runtime.identity_keys.get(session, ISSUER, kid)
+
+
+def generate(session: Session, owner: object = ISSUER) -> IdentityKey:
+    key = new_jwk(ALG)
+    row = IdentityKey(kid=key.kid, alg=ALG, private_jwk=key.as_dict(private=True),
+                      public_jwk=key.as_dict(private=False))
+    session.add(row)
+    session.flush()
+    return row
+
+
+def active(session: Session) -> list[IdentityKey]:
+    stmt = select(IdentityKey).where(IdentityKey.retired_at.is_(None)).order_by(IdentityKey.created_at.desc())
+    return list(session.scalars(stmt))
+
+
+def published(session: Session, owner_id: str = ISSUER.id, now: dt.datetime | None = None) -> list[IdentityKey]:
+    now = now or utcnow()
+    stmt = select(IdentityKey).order_by(IdentityKey.created_at.desc())
+    return [k for k in session.scalars(stmt) if k.expires_at is None or k.expires_at > now]
+
+
+def is_published(session: Session, owner_id: str, kid: str) -> bool:
+    row = session.execute(select(IdentityKey.expires_at).where(IdentityKey.kid == kid)).first()
+    return row is not None and (row.expires_at is None or row.expires_at > utcnow())
+
+
+def rotate(session: Session, now: dt.datetime | None = None) -> IdentityKey:
+    """Sign with a new key from now on; the old ones stay in the JWKS for a day (and
+    :data:`~broker.oauth.keys.SKEW`)."""
+    now = now or utcnow()
+    retire(active(session), now, MAX_TOKEN_SECONDS + SKEW)
+    return generate(session)
+
+
+class _IdentityKeyRows:
+    """:class:`~broker.oauth.keys.KeyRows` of the identity keys."""
+
+    published = staticmethod(published)
+    is_published = staticmethod(is_published)
+    generate = staticmethod(generate)
+
+
+IDENTITY_KEY_ROWS = _IdentityKeyRows()

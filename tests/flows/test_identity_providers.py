@@ -1,0 +1,151 @@
+"""The other kinds of logins of identity pools, each with its real peer on loopback:
+Google's ID token (the Google stand-in, as BROKER_GOOGLE_ISSUER), a Facebook access token
+checked with the Graph API (the Facebook stand-in, as BROKER_FACEBOOK_GRAPH_URL; a token of
+another app is refused), a SAML response of a user pool's SAML IdP (pysaml2; one addressed
+to another audience is refused); principal tags from the pool's maps (defaults and custom);
+a user pool login whose user was disabled, or (with ServerSideTokenCheck) signed out
+everywhere, is refused."""
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+
+from tests.aws import api_broker, cognito_idp, refused
+from tests.aws_identity import claims_of, facebook_token, identity, oidc_id_token, user_pool_site
+from tests.peers.facebook import running_facebook
+from tests.peers.oidc_provider import running_google
+from tests.peers.saml_idp import running_idp
+
+REDIRECT = "http://127.0.0.1:9/callback"
+NOT_SUPPORTED = ("NotAuthorizedException", "Token is not from a supported provider of this identity pool.")
+ALICE = "alice@corp.example"
+
+
+@pytest.fixture(scope="module")
+def google():
+    with running_google() as found:
+        found.add_user("gina", sub="1098765", email="gina@gmail.example")
+        yield found
+
+
+@pytest.fixture(scope="module")
+def facebook():
+    with running_facebook() as found:
+        found.require_proof = False
+        found.add_user("fred", id="10158", name="Fred", email="fred@example.org")
+        yield found
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, redis_url, google, facebook):
+    with api_broker(tmp_path_factory.mktemp("identity-providers"), redis_url, BROKER_GOOGLE_ISSUER=google.issuer,
+                    BROKER_FACEBOOK_GRAPH_URL=facebook.base_url) as broker:
+        yield broker
+
+
+@pytest.fixture(scope="module")
+def admin(server):
+    return identity(server.base_url, server.cli_json("admin-key", "create"))
+
+
+@pytest.fixture(scope="module")
+def public(server):
+    return identity(server.base_url)
+
+
+def test_a_google_id_token_is_a_login_for_the_apps_client_id(admin, public, google):
+    client_id, secret = google.register(REDIRECT)
+    other_id, other_secret = google.register(REDIRECT)
+    pool = admin.create_identity_pool(IdentityPoolName="google", AllowUnauthenticatedIdentities=False,
+                                      SupportedLoginProviders={"accounts.google.com": client_id})["IdentityPoolId"]
+    token = oidc_id_token(google, client_id, secret, REDIRECT, "gina")
+    first = public.get_id(IdentityPoolId=pool, Logins={"accounts.google.com": token})["IdentityId"]
+    assert public.get_id(IdentityPoolId=pool, Logins={"accounts.google.com": oidc_id_token(
+        google, client_id, secret, REDIRECT, "gina")})["IdentityId"] == first
+    foreign = oidc_id_token(google, other_id, other_secret, REDIRECT, "gina")
+    assert refused(lambda: public.get_id(IdentityPoolId=pool, Logins={"accounts.google.com": foreign})) == NOT_SUPPORTED
+
+
+def test_a_facebook_access_token_is_a_login_for_the_app_it_was_issued_to(admin, public, facebook):
+    app_id, secret = facebook.register(REDIRECT)
+    other_app, other_secret = facebook.register(REDIRECT)
+    pool = admin.create_identity_pool(IdentityPoolName="facebook", AllowUnauthenticatedIdentities=False,
+                                      AllowClassicFlow=True,
+                                      SupportedLoginProviders={"graph.facebook.com": app_id})["IdentityPoolId"]
+    token = facebook_token(facebook, app_id, secret, REDIRECT, "fred")
+    first = public.get_id(IdentityPoolId=pool, Logins={"graph.facebook.com": token})["IdentityId"]
+    again = facebook_token(facebook, app_id, secret, REDIRECT, "fred")
+    assert public.get_id(IdentityPoolId=pool, Logins={"graph.facebook.com": again})["IdentityId"] == first
+    amr = claims_of(public.get_open_id_token(IdentityId=first, Logins={"graph.facebook.com": again})["Token"])["amr"]
+    assert amr == ["authenticated", "graph.facebook.com", f"graph.facebook.com:{pool}:10158"]
+    foreign = facebook_token(facebook, other_app, other_secret, REDIRECT, "fred")
+    assert refused(lambda: public.get_id(IdentityPoolId=pool, Logins={"graph.facebook.com": foreign})) == NOT_SUPPORTED
+    assert refused(lambda: public.get_id(IdentityPoolId=pool, Logins={"graph.facebook.com": "made-up"}))[0] == \
+        "NotAuthorizedException"
+
+
+def test_a_saml_response_of_a_user_pools_idp_is_a_login(server, admin, public, tmp_path: Path):
+    with running_idp(tmp_path / "idp") as idp:
+        user_pool = server.pool()
+        server.cli("idp", "create", "--pool", user_pool, "--type", "SAML", "--name", "Corp", "--metadata-file",
+                   str(idp.write_metadata(tmp_path / "idp.xml")))
+        idp.add_sp_from_url(server.url(user_pool, "/saml2/metadata") + "?idp=Corp")
+        pool = admin.create_identity_pool(IdentityPoolName="saml", AllowUnauthenticatedIdentities=False,
+                                          SamlProviderARNs=[f"{user_pool}:Corp"])
+        key = pool["SamlProviderARNs"][0]
+        assert key == f"arn:aws:iam::000000000000:saml-provider/{user_pool}:Corp"
+
+        def response(audience: str) -> str:
+            xml = idp.mint_response(None, audience, server.url(user_pool, "/saml2/idpresponse"), ALICE,
+                                    {"email": [ALICE]})
+            return base64.b64encode(xml.encode()).decode()
+
+        good = response(f"urn:cognate:sp:{user_pool}")
+        first = public.get_id(IdentityPoolId=pool["IdentityPoolId"], Logins={key: good})["IdentityId"]
+        again = response(f"urn:cognate:sp:{user_pool}")
+        assert public.get_id(IdentityPoolId=pool["IdentityPoolId"], Logins={key: again})["IdentityId"] == first
+        stray = response("urn:cognate:sp:local_Elsewhere")
+        assert refused(lambda: public.get_id(IdentityPoolId=pool["IdentityPoolId"], Logins={key: stray})) == (
+            "NotAuthorizedException", "Invalid login token. Couldn't verify the SAML response.")
+
+
+def test_principal_tags_come_from_the_pools_maps(server, admin, public):
+    site = user_pool_site(server)
+    site.user("tess")
+    pool = admin.create_identity_pool(IdentityPoolName="tags", AllowUnauthenticatedIdentities=False,
+                                      AllowClassicFlow=True, CognitoIdentityProviders=[
+                                          {"ProviderName": site.provider, "ClientId": site.client_id}])["IdentityPoolId"]
+    token = site.id_token("tess")
+    identity_id = public.get_id(IdentityPoolId=pool, Logins={site.provider: token})["IdentityId"]
+
+    def tags() -> dict:
+        answer = public.get_open_id_token(IdentityId=identity_id, Logins={site.provider: token})["Token"]
+        return claims_of(answer).get("https://aws.amazon.com/tags", {})
+
+    assert tags() == {}
+    admin.set_principal_tag_attribute_map(IdentityPoolId=pool, IdentityProviderName=site.provider, UseDefaults=True)
+    assert tags() == {"principal_tags": {"client": [site.client_id], "username": [claims_of(token)["sub"]]}}
+    admin.set_principal_tag_attribute_map(IdentityPoolId=pool, IdentityProviderName=site.provider, UseDefaults=False,
+                                          PrincipalTags={"mail": "email", "who": "cognito:username"})
+    assert tags() == {"principal_tags": {"mail": ["tess@example.com"], "who": ["tess"]}}
+
+
+def test_a_disabled_or_signed_out_user_pool_user_is_refused(server, admin, public):
+    site = user_pool_site(server)
+    for name in ("uma", "vic"):
+        site.user(name)
+    pool = admin.create_identity_pool(IdentityPoolName="checked", AllowUnauthenticatedIdentities=False,
+                                      CognitoIdentityProviders=[{"ProviderName": site.provider,
+                                                                 "ClientId": site.client_id,
+                                                                 "ServerSideTokenCheck": True}])["IdentityPoolId"]
+    uma, vic = site.sign_in("uma"), site.sign_in("vic")
+    public.get_id(IdentityPoolId=pool, Logins={site.provider: uma["IdToken"]})
+    server.cli("user", "disable", "--pool", site.pool_id, "--username", "uma")
+    assert refused(lambda: public.get_id(IdentityPoolId=pool, Logins={site.provider: uma["IdToken"]}))[0] == \
+        "NotAuthorizedException"
+    public.get_id(IdentityPoolId=pool, Logins={site.provider: vic["IdToken"]})
+    cognito_idp(server.base_url).global_sign_out(AccessToken=vic["AccessToken"])
+    assert refused(lambda: public.get_id(IdentityPoolId=pool, Logins={site.provider: vic["IdToken"]}))[0] == \
+        "NotAuthorizedException"
