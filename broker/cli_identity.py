@@ -64,8 +64,22 @@ def _cognito_input(session: Session, settings: Settings, name: str, current: Ide
         out["SamlProviderARNs"] = list(given["saml"])
     if given["developer_provider"]:
         out["DeveloperProviderName"] = given["developer_provider"]
-    out.pop("OpenIdConnectProviderARNs", None)
+    if given["oidc"]:
+        _oidc_input(out, current, given["oidc"])
     return out
+
+
+def _oidc_input(out: dict[str, Any], current: IdentityPool | None, values: tuple[str, ...]) -> None:
+    """``--oidc-provider ISSUER=AUD,...`` as the API takes it: the issuer among
+    OpenIdConnectProviderARNs, its audiences in SupportedLoginProviders (instead of the old ones')."""
+    old = {pools.login_name(p["Issuer"]) for p in current.oidc_providers or []} if current else set()
+    logins = {k: v for k, v in (out.get("SupportedLoginProviders") or {}).items() if k not in old}
+    out["OpenIdConnectProviderARNs"] = []
+    for value in values:
+        issuer_url, _, audiences = value.partition("=")
+        out["OpenIdConnectProviderARNs"].append(issuer_url)
+        logins[pools.login_name(issuer_url)] = pools.AUDIENCES.join(a for a in audiences.split(",") if a)
+    out["SupportedLoginProviders"] = logins
 
 
 def _user_pool(session: Session, settings: Settings, value: str) -> dict[str, Any]:
@@ -75,14 +89,6 @@ def _user_pool(session: Session, settings: Settings, value: str) -> dict[str, An
     if repo.get_client(session, admin.require_pool(session, pool_id).id, client_id) is None:
         raise InvalidInput(f"--user-pool: pool {pool_id} has no app client {client_id}")
     return {"ProviderName": pools.login_name(issuer(settings.base_url, pool_id)), "ClientId": client_id}
-
-
-def _oidc(values: tuple[str, ...]) -> list[dict[str, Any]]:
-    found = []
-    for value in values:
-        issuer_url, _, audiences = value.partition("=")
-        found.append(pools.oidc_provider(issuer_url, [a for a in audiences.split(",") if a]))
-    return found
 
 
 def _roles(current: IdentityPool | None, given: dict[str, Any]) -> dict[str, str]:
@@ -102,9 +108,8 @@ def identity_pool_create(name: str, as_json: bool, **given: Any) -> None:
     if not given["authenticated_role"]:
         raise InvalidInput("--authenticated-role is required")
     with _store() as (settings, session):
-        wanted = pools.from_cognito(session, _cognito_input(session, settings, name, None, given))
-        wanted = pools.PoolSettings(**{**wanted.__dict__, "oidc_providers": _oidc(given["oidc"])})
-        pool = pools.create(session, wanted)
+        pool = pools.create(session, pools.from_cognito(session, settings,
+                                                        _cognito_input(session, settings, name, None, given)))
         pools.set_roles(session, pool, _roles(None, given), {})
         out = pools.describe(pool)
     _emit(out, as_json)
@@ -119,9 +124,8 @@ def identity_pool_update(pool_id: str, name: str | None, as_json: bool, **given:
     """Change an identity pool; what is not given stays (a list given replaces the old one)."""
     with _store() as (settings, session):
         pool = pools.require(session, pool_id)
-        wanted = pools.from_cognito(session, _cognito_input(session, settings, name or pool.name, pool, given))
-        oidc = _oidc(given["oidc"]) if given["oidc"] else list(pool.oidc_providers or [])
-        pools.update(session, pool, pools.PoolSettings(**{**wanted.__dict__, "oidc_providers": oidc}))
+        wanted = _cognito_input(session, settings, name or pool.name, pool, given)
+        pools.update(session, pool, pools.from_cognito(session, settings, wanted))
         pools.set_roles(session, pool, _roles(pool, given), dict(pool.role_mappings or {}))
         out = pools.describe(pool)
     _emit(out, as_json)

@@ -7,6 +7,9 @@ tokens of identities checked with PyJWT against the published JWKS.
     site = user_pool_site(server)
     ident = identity(server.base_url)
     identity_id = ident.get_id(IdentityPoolId=pool_id, Logins={site.provider: site.id_token("alice")})["IdentityId"]
+
+A test module defines its ``server`` fixture and imports the :func:`admin` and
+:func:`public` fixtures from here.
 """
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from urllib.parse import urlencode
 
 import boto3
 import jwt
+import pytest
 import requests
 from botocore.config import Config
 
@@ -35,6 +39,18 @@ def identity(base_url: str, key: dict[str, str] | None = None) -> Any:
     creds = key or {"AccessKeyId": "public", "SecretAccessKey": "unused"}
     return boto3.client("cognito-identity", endpoint_url=base_url, region_name="local", config=ONE_CALL,
                         aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"])
+
+
+@pytest.fixture(scope="module")
+def admin(server: Any) -> Any:
+    """``cognito-identity`` signing with a new admin key of ``server`` (for every pool)."""
+    return identity(server.base_url, server.cli_json("admin-key", "create", "--description", "identity"))
+
+
+@pytest.fixture(scope="module")
+def public(server: Any) -> Any:
+    """``cognito-identity`` for the public operations (unsigned)."""
+    return identity(server.base_url)
 
 
 @dataclass

@@ -35,7 +35,7 @@ def create_identity_pool(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     if key is None or not admin_keys.allows(key, None):
         raise AwsError("NotAuthorizedException", f"The admin key {key.id if key else '-'} is limited to some "
                        "pools: creating an identity pool needs a key for every pool.")
-    return pools.describe(pools.create(call.session, pools.from_cognito(call.session, params)))
+    return pools.describe(pools.create(call.session, pools.from_cognito(call.session, call.runtime.settings, params)))
 
 
 @operation("DescribeIdentityPool", SERVICE)
@@ -46,7 +46,7 @@ def describe_identity_pool(call: Call, params: dict[str, Any]) -> dict[str, Any]
 @operation("UpdateIdentityPool", SERVICE)
 def update_identity_pool(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     pool = _pool(call, params["IdentityPoolId"])
-    return pools.describe(pools.update(call.session, pool, pools.from_cognito(call.session, params)))
+    return pools.describe(pools.update(call.session, pool, pools.from_cognito(call.session, call.runtime.settings, params)))
 
 
 @operation("DeleteIdentityPool", SERVICE)

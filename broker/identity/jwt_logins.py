@@ -9,7 +9,9 @@ for a token bound to fail), then the signature and the same claims again.
 - Google (``accounts.google.com``) and the pool's OpenID Connect issuers: an ID token
   checked against the issuer's JWKS (discovery, both cached:
   :mod:`broker.connectors.oidc`), with the app's client id (Google) or one of the
-  audiences given (OIDC; any audience when none is);
+  audiences given (OIDC: ``azp`` when the token has one, else ``aud``, as Cognito checks
+  them: https://docs.aws.amazon.com/cognito/latest/developerguide/open-id.html; an issuer
+  given without audiences takes no token);
 - ``cognito-identity.amazonaws.com``: an OpenID token of Cognate's for an identity of
   this pool (the developer flow: https://docs.aws.amazon.com/cognito/latest/developerguide/developer-authenticated-identities.html).
 
@@ -97,13 +99,19 @@ class Upstream:
     issuer: str
     #: ``iss`` values accepted (Google also signs as its bare host name).
     issuers: tuple[str, ...]
-    #: Audiences accepted; empty: any.
+    #: Audiences accepted (none: no token is).
     audiences: tuple[str, ...]
+    #: Whether ``azp``, when present, is the audience checked (OpenID Connect issuers').
+    by_azp: bool = False
 
     def check(self, claims: dict[str, Any]) -> None:
         if claims.get("iss") not in self.issuers:
             raise not_authorized(ISSUER_MISMATCH)
-        if self.audiences and not set(audiences(claims)) & set(self.audiences):
+        if self.by_azp and claims.get("azp") is not None:
+            given = [claims["azp"]] if isinstance(claims["azp"], str) else []
+        else:
+            given = audiences(claims)
+        if not set(given) & set(self.audiences):
             raise not_authorized(NOT_SUPPORTED)
         check_times(claims)
 
@@ -121,7 +129,8 @@ def oidc(settings: Settings, pool: IdentityPool, key: str, token: str) -> Verifi
     entry = next((p for p in pool.oidc_providers or [] if login_name(p["Issuer"]) == key), None)
     if entry is None:
         return None
-    return _upstream(Upstream(key, entry["Issuer"], (entry["Issuer"],), tuple(entry.get("ClientIds") or ())), token)
+    return _upstream(Upstream(key, entry["Issuer"], (entry["Issuer"],), tuple(entry.get("ClientIds") or ()),
+                              by_azp=True), token)
 
 
 def _upstream(upstream: Upstream, token: str) -> Verifier:

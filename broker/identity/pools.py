@@ -11,15 +11,19 @@ What each provider is here:
 - ``SupportedLoginProviders``: ``accounts.google.com``, ``graph.facebook.com`` (value: the
   app's client id, as Cognito takes it) and any other issuer host Cognito knows;
 - ``OpenIdConnectProviderARNs``: an IAM OIDC provider's ARN
-  (``arn:aws:iam::<account>:oidc-provider/<issuer host/path>``) or the issuer URL itself;
-  Cognate keeps the issuer (https) and the audiences a token may have;
+  (``arn:aws:iam::<account>:oidc-provider/<issuer host/path>``) or the issuer URL itself.
+  On AWS the audiences a token may have are the IAM provider's client ids; Cognate has no
+  IAM, so they are given under the issuer's Logins key in ``SupportedLoginProviders``,
+  separated by ``;`` (``{"idp.example.com": "client-1;client-2"}``), and are required: an
+  issuer signs tokens for every app it serves. Cognate's own issuers (its user pools',
+  ``<BASE_URL>/identity``) are not OIDC providers: their tokens have their own checks;
 - ``SamlProviderARNs``: a SAML provider ARN ``arn:aws:iam::<account>:saml-provider/<Name>``
   naming a SAML identity provider of one of Cognate's user pools;
 - ``DeveloperProviderName``: developer-authenticated identities.
 
 As Cognito's UpdateIdentityPool, an update sets what it leaves out to its default.
 
-    pool = create(session, from_cognito(params), region="local")
+    pool = create(session, from_cognito(session, settings, params), region="local")
 """
 from __future__ import annotations
 
@@ -33,6 +37,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..config import Settings
 from ..errors import InvalidInput, ResourceMissing
 from ..store.models import IdentityPool, IdentityProvider, utcnow
 
@@ -43,6 +48,9 @@ ACCOUNT = "000000000000"
 REGION = "local"
 NAME = re.compile(r"[\w\s+=,.@-]{1,128}")
 DEVELOPER_NAME = re.compile(r"[\w._-]{1,128}")
+#: What separates an OIDC provider's audiences in SupportedLoginProviders (the API's
+#: pattern for those values, ``[\w.;_/-]+``, allows no comma).
+AUDIENCES = ";"
 OIDC_ARN = re.compile(r"arn:aws:iam::\d{12}:oidc-provider/(.+)")
 SAML_ARN = re.compile(r"arn:aws:iam::\d{12}:saml-provider/(.+)")
 ROLE_KINDS = ("authenticated", "unauthenticated")
@@ -68,7 +76,7 @@ class PoolSettings:
     tags: dict[str, str] = field(default_factory=dict)
 
 
-def from_cognito(session: Session, params: dict[str, Any]) -> PoolSettings:
+def from_cognito(session: Session, settings: Settings, params: dict[str, Any]) -> PoolSettings:
     """CreateIdentityPool's or UpdateIdentityPool's input, or :class:`InvalidInput` naming
     the first problem."""
     name = str(params.get("IdentityPoolName") or "").strip()
@@ -77,26 +85,47 @@ def from_cognito(session: Session, params: dict[str, Any]) -> PoolSettings:
     developer = params.get("DeveloperProviderName")
     if developer is not None and not DEVELOPER_NAME.fullmatch(developer):
         raise InvalidInput("DeveloperProviderName must be 1 to 128 letters, digits or ._-")
+    given = {str(k): str(v) for k, v in (params.get("SupportedLoginProviders") or {}).items()}
+    oidc = [oidc_provider(settings, arn, given) for arn in params.get("OpenIdConnectProviderARNs") or []]
+    issuers = {login_name(p["Issuer"]) for p in oidc}
     return PoolSettings(
         name=name, allow_unauthenticated=bool(params.get("AllowUnauthenticatedIdentities")),
         allow_classic_flow=bool(params.get("AllowClassicFlow")),
-        login_providers={str(k): str(v) for k, v in (params.get("SupportedLoginProviders") or {}).items()},
-        developer_provider=developer,
-        oidc_providers=[oidc_provider(arn) for arn in params.get("OpenIdConnectProviderARNs") or []],
+        login_providers={k: v for k, v in given.items() if k not in issuers},
+        developer_provider=developer, oidc_providers=oidc,
         user_pools=[_user_pool(p) for p in params.get("CognitoIdentityProviders") or []],
         saml_providers=[saml_provider(session, arn) for arn in params.get("SamlProviderARNs") or []],
         tags=dict(params.get("IdentityPoolTags") or {}))
 
 
-def oidc_provider(value: str, audiences: list[str] | None = None) -> dict[str, Any]:
-    """An OIDC issuer from an IAM OIDC provider ARN or the issuer URL itself."""
+def oidc_provider(settings: Settings, value: str, login_providers: dict[str, str]) -> dict[str, Any]:
+    """An OIDC issuer from an IAM OIDC provider ARN or the issuer URL itself, with the
+    audiences ``login_providers`` gives under its Logins key (``;``-separated)."""
     found = OIDC_ARN.fullmatch(value)
     issuer = f"https://{found.group(1)}" if found else value.rstrip("/")
     parts = urlsplit(issuer)
     if parts.scheme not in ("https", "http") or not parts.hostname or parts.query or parts.fragment:
         raise InvalidInput(f"OpenIdConnectProviderARNs: {value!r} is neither an IAM OIDC provider ARN "
                            "nor an issuer URL")
-    return {"Issuer": issuer, "ClientIds": list(audiences or [])}
+    if _own_issuer(settings, issuer):
+        raise InvalidInput(f"OpenIdConnectProviderARNs: {issuer} is Cognate's own: name a user pool in "
+                           "CognitoIdentityProviders (its ID tokens are checked in process), or give the "
+                           "identities' OpenID tokens as cognito-identity.amazonaws.com logins")
+    audiences = login_providers.get(login_name(issuer), "")
+    return {"Issuer": issuer, "ClientIds": [a.strip() for a in audiences.split(AUDIENCES) if a.strip()]}
+
+
+def _own_issuer(settings: Settings, issuer: str) -> bool:
+    """Whether ``issuer`` is served here: ``<BASE_URL>/identity``, a user pool's
+    ``<BASE_URL>/<pool id>``, or a pool's custom domain."""
+    name, own = login_name(issuer).lower(), login_name(settings.base_url).lower()
+    host = (urlsplit(issuer).hostname or "").lower()
+    return name == own or name.startswith(own + "/") or host in settings.domains
+
+
+def audience_list(provider: dict[str, Any]) -> str:
+    """An OIDC provider's audiences as ``SupportedLoginProviders`` gives them."""
+    return AUDIENCES.join(provider.get("ClientIds") or [])
 
 
 def oidc_arn(issuer: str) -> str:
@@ -151,9 +180,8 @@ def create(session: Session, settings: PoolSettings, region: str = REGION) -> Id
 
 def update(session: Session, pool: IdentityPool, settings: PoolSettings) -> IdentityPool:
     """As UpdateIdentityPool: ``settings`` replace the pool's, except that an OIDC issuer
-    given again (by its ARN, which names neither the scheme nor the audiences) keeps its
-    issuer URL and the audiences it had: losing them would let tokens of any client of the
-    issuer in."""
+    given again by its ARN (which does not name the scheme) keeps its issuer URL, and,
+    given without audiences, the audiences it had."""
     if pool.developer_provider and settings.developer_provider != pool.developer_provider:
         raise InvalidInput("DeveloperProviderName cannot be changed once it is set")
     kept = {login_name(p["Issuer"]): p for p in pool.oidc_providers or []}
@@ -168,6 +196,11 @@ def update(session: Session, pool: IdentityPool, settings: PoolSettings) -> Iden
 
 
 def _apply(pool: IdentityPool, s: PoolSettings) -> None:
+    for provider in s.oidc_providers:
+        if not provider["ClientIds"]:
+            raise InvalidInput(f"OpenIdConnectProviderARNs: {provider['Issuer']} needs the audiences its tokens "
+                               f"may have: SupportedLoginProviders {{\"{login_name(provider['Issuer'])}\": "
+                               "\"<client id>;...\"}")
     pool.name, pool.allow_unauthenticated, pool.allow_classic_flow = s.name, s.allow_unauthenticated, \
         s.allow_classic_flow
     pool.login_providers, pool.developer_provider = s.login_providers, s.developer_provider
@@ -203,7 +236,8 @@ def describe(pool: IdentityPool) -> dict[str, Any]:
     out: dict[str, Any] = {
         "IdentityPoolId": pool.id, "IdentityPoolName": pool.name,
         "AllowUnauthenticatedIdentities": pool.allow_unauthenticated, "AllowClassicFlow": pool.allow_classic_flow,
-        "SupportedLoginProviders": dict(pool.login_providers or {}),
+        "SupportedLoginProviders": {**(pool.login_providers or {}),
+                                    **{login_name(p["Issuer"]): audience_list(p) for p in pool.oidc_providers or []}},
         "OpenIdConnectProviderARNs": [oidc_arn(p["Issuer"]) for p in pool.oidc_providers or []],
         "CognitoIdentityProviders": list(pool.user_pools or []),
         "SamlProviderARNs": [saml_arn(p) for p in pool.saml_providers or []],
