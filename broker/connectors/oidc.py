@@ -40,8 +40,12 @@ PROVIDER_DETAILS = {"client_id": "client_id", "client_secret": "client_secret", 
                     "oidc_issuer": "issuer", "authorize_url": "authorize_url", "token_url": "token_url",
                     "attributes_url": "userinfo_url", "jwks_uri": "jwks_uri", "token_auth_method": "token_auth_method"}
 READ_ONLY = ("attributes_url_add_attributes", "token_request_method")
-#: Seconds a discovery document is reused in this process.
+#: Seconds a discovery document or a JWKS is reused in this process.
 DISCOVERY_TTL = 300
+#: Seconds between two fetches of one JWKS for kids it lacked.
+REFETCH_INTERVAL = 30
+#: Made-up kids remembered per JWKS.
+MAX_ABSENT_KIDS = 256
 #: Token-mechanics claims that are not attributes of the user.
 NOT_ATTRIBUTES = frozenset({"aud", "azp", "exp", "iat", "nbf", "nonce", "at_hash", "c_hash", "auth_time", "jti"})
 
@@ -118,27 +122,55 @@ class IdTokenRules:
     nonce: str
 
 
+@dataclass
+class _KeySetEntry:
+    keys: KeySet
+    #: When the set is fetched again (monotonic seconds).
+    until: float
+    #: When a ``kid`` the set lacked last made it be fetched again (None: never).
+    refetched: float | None = None
+    #: Kids a fetch made after they were asked for did not hold: made up, refused unfetched.
+    absent: frozenset[str] = frozenset()
+
+
 class _Jwks:
-    """Key sets by ``jwks_uri``, cached in process; a ``kid`` the cached set lacks triggers
-    one refetch (the provider rotated its keys)."""
+    """Key sets by ``jwks_uri``, cached in process for :data:`DISCOVERY_TTL`.
+
+    A ``kid`` the cached set lacks may be the provider's new key (it rotated): the set is
+    fetched again, but at most once every :data:`REFETCH_INTERVAL` seconds per URI, and
+    never for a kid that a fetch made after it was first asked for did not hold (a
+    provider publishes a key before it signs with it). A stream of tokens under made-up
+    kids thus costs the provider one request per interval, not one each."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._sets: dict[str, tuple[float, KeySet]] = {}
+        self._sets: dict[str, _KeySetEntry] = {}
 
     def get(self, uri: str, kid: str | None) -> KeySet:
+        """The set at ``uri``; it may lack ``kid`` (the caller refuses the token then)."""
+        now = time.monotonic()
         with self._lock:
             hit = self._sets.get(uri)
-        if hit and hit[0] > time.monotonic() and (kid is None or _has_kid(hit[1], kid)):
-            return hit[1]
+        if hit is None or hit.until <= now:
+            return self._fetch(uri, hit, None, now)
+        if kid is None or _has_kid(hit.keys, kid) or kid in hit.absent:
+            return hit.keys
+        if hit.refetched is not None and now - hit.refetched < REFETCH_INTERVAL:
+            return hit.keys
+        return self._fetch(uri, hit, kid, now)
+
+    def _fetch(self, uri: str, old: _KeySetEntry | None, kid: str | None, now: float) -> KeySet:
         document = oauth.get_json(uri)
         keys = [k for k in document.get("keys") or [] if isinstance(k, dict) and k.get("use", "sig") == "sig"]
         try:
             key_set = KeySet.import_key_set({"keys": keys})
         except Exception as exc:  # joserfc raises KeyError, too, for an unknown curve
             raise UpstreamError("invalid_request", f"unusable JWKS at {uri}: {type(exc).__name__}: {exc}") from None
+        asked = (set(old.absent) if old else set()) | ({kid} if kid else set())
+        absent = frozenset(sorted(k for k in asked if not _has_kid(key_set, k))[:MAX_ABSENT_KIDS])
+        entry = _KeySetEntry(key_set, now + DISCOVERY_TTL, now if kid else old.refetched if old else None, absent)
         with self._lock:
-            self._sets[uri] = (time.monotonic() + DISCOVERY_TTL, key_set)
+            self._sets[uri] = entry
         return key_set
 
 
@@ -177,6 +209,8 @@ def signed_claims(token: str, jwks_uri: str) -> dict[str, Any]:
     if kid is not None and not isinstance(kid, str):
         raise UpstreamError("invalid_request", "ID token kid is not a string")
     key_set = JWKS.get(jwks_uri, kid)
+    if kid is not None and not _has_kid(key_set, kid):
+        raise UpstreamError("invalid_request", f"ID token kid {kid[:64]!r} is not in the provider's JWKS")
     key: Any = key_set
     if kid is None:  # no kid: only a provider with a single signing key can be understood
         if len(key_set.keys) != 1:

@@ -2,14 +2,18 @@
 boto3's cognito-identity client: an issuer is configured with the audiences its tokens may
 have (the client ids, under its Logins key in SupportedLoginProviders) and takes no token
 without them; ``azp``, when a token has one, is the audience checked (as Cognito checks
-it); Cognate's own issuers are not OIDC providers."""
+it); Cognate's own issuers are not OIDC providers; tokens under made-up key ids do not
+make Cognate fetch the provider's JWKS each time."""
 from __future__ import annotations
 
+import secrets
 import time
+from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
 from joserfc import jwt as jose_jwt
+from joserfc.jwk import RSAKey
 
 from tests.aws import api_broker, refused
 from tests.aws_identity import admin, oidc_id_token, public  # noqa: F401 - the fixtures
@@ -100,3 +104,20 @@ def test_cognates_own_issuers_are_not_oidc_providers(server, admin):
             IdentityPoolName="own", AllowUnauthenticatedIdentities=False, OpenIdConnectProviderARNs=[issuer],
             SupportedLoginProviders={issuer.split("://", 1)[1]: "aud"}))
         assert code == "InvalidParameterException" and "Cognate's own" in message, issuer
+
+
+def test_tokens_under_made_up_key_ids_cost_the_provider_one_jwks_request(admin, public, provider):
+    client_id, secret = provider.register(REDIRECT)
+    pool = oidc_pool(admin, provider, client_id, name="kids")
+    key = login_key(provider)
+    public.get_id(IdentityPoolId=pool, Logins={key: oidc_id_token(provider, client_id, secret, REDIRECT, "olga")})
+    jwks = urlsplit(provider.discovery()["jwks_uri"]).path
+    before = provider.hits[jwks]
+    stranger = RSAKey.generate_key(2048, private=True)
+    now = int(time.time())
+    claims = {"iss": provider.issuer, "sub": "olga-1", "aud": client_id, "iat": now, "exp": now + 600}
+    for _ in range(12):
+        forged = jose_jwt.encode({"alg": "RS256", "kid": secrets.token_hex(8)}, claims, stranger, ["RS256"])
+        assert refused(lambda: public.get_id(IdentityPoolId=pool, Logins={key: forged})) == (
+            "NotAuthorizedException", "Invalid login token. Couldn't verify signed token.")
+    assert provider.hits[jwks] - before <= 1
