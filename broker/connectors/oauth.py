@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import hmac
-import ipaddress
 import json
 import re
 import secrets
@@ -24,12 +23,12 @@ from urllib.parse import urlsplit
 import requests
 from authlib.integrations.requests_client import OAuth2Session, OAuthError
 
+from .. import urls
 from ..errors import InvalidInput
 from .base import Callback, UpstreamError
 
 #: Seconds allowed to every upstream call.
 TIMEOUT = 10
-LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 #: RFC 6749 §3.3 scope-token: printable ASCII without space, '"' or '\'.
 SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")
 AUTH_METHODS = ("client_secret_basic", "client_secret_post")
@@ -71,31 +70,12 @@ def require(details: Mapping[str, Any], *names: str) -> None:
 
 
 def check_url(name: str, value: str) -> str:
-    """Upstream URLs are https, or http on a loopback host (a test or a sidecar)."""
-    try:
-        parts = urlsplit(value)
-        host = parts.hostname
-    except ValueError:
-        raise InvalidInput(f"{cli_name(name)} must be an absolute https URL") from None
-    if not host or parts.fragment or parts.username or parts.password or (name == "issuer" and parts.query):
-        raise InvalidInput(f"{cli_name(name)} must be an absolute https URL"
-                           + (" without query or fragment" if name == "issuer" else ""))
-    if parts.scheme == "https" or (parts.scheme == "http" and host in LOOPBACK):
-        return value
-    raise InvalidInput(f"{cli_name(name)} must use https (http only on 127.0.0.1, ::1 or localhost)")
-
-
-def is_internal(url: str) -> bool:
-    """Whether ``url`` names this host or a private network: loopback names, and loopback,
-    private, link-local or unspecified IP literals."""
-    host = (urlsplit(url).hostname or "").lower()
-    if host in LOOPBACK or host.endswith(".localhost"):
-        return True
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return address.is_loopback or address.is_private or address.is_link_local or address.is_unspecified
+    """Upstream URLs are https, or http on a loopback host (a test or a sidecar); an issuer
+    has no query (:func:`broker.urls.problem`)."""
+    found = urls.problem(value, query=name != "issuer")
+    if found:
+        raise InvalidInput(f"{cli_name(name)} {found}")
+    return value
 
 
 def check_scopes(value: str, required: str | None = None) -> str:

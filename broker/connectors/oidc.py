@@ -24,6 +24,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from .. import urls
 from ..errors import InvalidInput
 from ..oauth.jose import MAX_HEADER, compact_header
 from ..store.models import IdentityProvider
@@ -332,4 +333,4 @@ def usable_url(url: Any, issuer: str) -> bool:
             return False
     except InvalidInput:
         return False
-    return oauth.is_internal(issuer) or not oauth.is_internal(url)
+    return urls.is_internal(issuer) or not urls.is_internal(url)

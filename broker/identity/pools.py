@@ -37,6 +37,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .. import urls
 from ..config import Settings
 from ..errors import InvalidInput, ResourceMissing
 from ..store.models import IdentityPool, IdentityProvider, utcnow
@@ -103,10 +104,10 @@ def oidc_provider(settings: Settings, value: str, login_providers: dict[str, str
     audiences ``login_providers`` gives under its Logins key (``;``-separated)."""
     found = OIDC_ARN.fullmatch(value)
     issuer = f"https://{found.group(1)}" if found else value.rstrip("/")
-    parts = urlsplit(issuer)
-    if parts.scheme not in ("https", "http") or not parts.hostname or parts.query or parts.fragment:
-        raise InvalidInput(f"OpenIdConnectProviderARNs: {value!r} is neither an IAM OIDC provider ARN "
-                           "nor an issuer URL")
+    wrong = urls.problem(issuer, private=False)
+    if wrong:  # as a user pool's OIDC issuer, and not on a private network: Cognate fetches from it
+        raise InvalidInput(f"OpenIdConnectProviderARNs: {value!r} is not an IAM OIDC provider ARN or an "
+                           f"issuer URL: the issuer {wrong}")
     if _own_issuer(settings, issuer):
         raise InvalidInput(f"OpenIdConnectProviderARNs: {issuer} is Cognate's own: name a user pool in "
                            "CognitoIdentityProviders (its ID tokens are checked in process), or give the "

@@ -121,3 +121,21 @@ def test_tokens_under_made_up_key_ids_cost_the_provider_one_jwks_request(admin, 
         assert refused(lambda: public.get_id(IdentityPoolId=pool, Logins={key: forged})) == (
             "NotAuthorizedException", "Invalid login token. Couldn't verify signed token.")
     assert provider.hits[jwks] - before <= 1
+
+
+def test_an_issuer_is_an_https_url_off_private_networks(admin):
+    for issuer in ("http://idp.example.com", "https://10.0.0.8/oidc", "https://169.254.169.254/latest",
+                   "https://[fe80::1]/oidc", "https://0.0.0.0/oidc", "https://idp.example.com/?tenant=x",
+                   "https://user:secret@idp.example.com", "ftp://idp.example.com", "not an issuer url at all",
+                   "arn:aws:iam::123456789012:oidc-provider/192.168.1.20/realms/x"):
+        key = issuer.split("oidc-provider/")[-1].split("://")[-1]
+        code, message = refused(lambda issuer=issuer, key=key: admin.create_identity_pool(
+            IdentityPoolName="urls", AllowUnauthenticatedIdentities=False, OpenIdConnectProviderARNs=[issuer],
+            SupportedLoginProviders={key: "aud"}))
+        assert code == "InvalidParameterException" and "is not an IAM OIDC provider ARN or an issuer URL" in message, \
+            (issuer, message)
+    arn = "arn:aws:iam::123456789012:oidc-provider/idp.example.com/realms/x"
+    created = admin.create_identity_pool(IdentityPoolName="urls", AllowUnauthenticatedIdentities=False,
+                                         OpenIdConnectProviderARNs=[arn],
+                                         SupportedLoginProviders={"idp.example.com/realms/x": "aud"})
+    assert created["OpenIdConnectProviderARNs"] == ["arn:aws:iam::000000000000:oidc-provider/idp.example.com/realms/x"]
