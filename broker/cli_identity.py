@@ -8,16 +8,13 @@ import json
 from typing import Any
 
 import click
-from sqlalchemy.orm import Session
 
 from .cli import _emit, _pairs, _store, cli, json_option
 from .config import Settings
 from .errors import InvalidInput
 from .identity import keys as identity_keys, pools
 from .oauth.issue import issuer
-from .store import repo
 from .store.models import IdentityPool
-from .userpool import admin
 
 
 @cli.group("identity-pool")
@@ -48,7 +45,7 @@ def _provider_options(command: Any) -> Any:
     return command
 
 
-def _cognito_input(session: Session, settings: Settings, name: str, current: IdentityPool | None, given: dict[str, Any]) -> dict[str, Any]:
+def _cognito_input(settings: Settings, name: str, current: IdentityPool | None, given: dict[str, Any]) -> dict[str, Any]:
     """CreateIdentityPool's input from the options; on update, what is not given stays."""
     out = pools.describe(current) if current else {}
     out["IdentityPoolName"] = name
@@ -57,7 +54,7 @@ def _cognito_input(session: Session, settings: Settings, name: str, current: Ide
         if given[flag] is not None or current is None:
             out[member] = bool(given[flag])
     if given["user_pools"]:
-        out["CognitoIdentityProviders"] = [_user_pool(session, settings, v) for v in given["user_pools"]]
+        out["CognitoIdentityProviders"] = [_user_pool(settings, v) for v in given["user_pools"]]
     if given["providers"]:
         out["SupportedLoginProviders"] = _pairs(given["providers"], "--provider")
     if given["saml"]:
@@ -82,12 +79,10 @@ def _oidc_input(out: dict[str, Any], current: IdentityPool | None, values: tuple
     out["SupportedLoginProviders"] = logins
 
 
-def _user_pool(session: Session, settings: Settings, value: str) -> dict[str, Any]:
+def _user_pool(settings: Settings, value: str) -> dict[str, Any]:
     pool_id, sep, client_id = value.partition(":")
     if not sep or not pool_id or not client_id:
         raise InvalidInput(f"--user-pool takes POOLID:CLIENTID, got {value!r}")
-    if repo.get_client(session, admin.require_pool(session, pool_id).id, client_id) is None:
-        raise InvalidInput(f"--user-pool: pool {pool_id} has no app client {client_id}")
     return {"ProviderName": pools.login_name(issuer(settings.base_url, pool_id)), "ClientId": client_id}
 
 
@@ -109,7 +104,7 @@ def identity_pool_create(name: str, as_json: bool, **given: Any) -> None:
         raise InvalidInput("--authenticated-role is required")
     with _store() as (settings, session):
         pool = pools.create(session, pools.from_cognito(session, settings,
-                                                        _cognito_input(session, settings, name, None, given)))
+                                                        _cognito_input(settings, name, None, given)))
         pools.set_roles(session, pool, _roles(None, given), {})
         out = pools.describe(pool)
     _emit(out, as_json)
@@ -124,7 +119,7 @@ def identity_pool_update(pool_id: str, name: str | None, as_json: bool, **given:
     """Change an identity pool; what is not given stays (a list given replaces the old one)."""
     with _store() as (settings, session):
         pool = pools.require(session, pool_id)
-        wanted = _cognito_input(session, settings, name or pool.name, pool, given)
+        wanted = _cognito_input(settings, name or pool.name, pool, given)
         pools.update(session, pool, pools.from_cognito(session, settings, wanted))
         pools.set_roles(session, pool, _roles(pool, given), dict(pool.role_mappings or {}))
         out = pools.describe(pool)

@@ -29,13 +29,21 @@ def _pool(call: Call, pool_id: str) -> IdentityPool:
     return pools.require(call.session, pool_id)
 
 
+def _settings(call: Call, params: dict[str, Any]) -> pools.PoolSettings:
+    """The pool's settings; a key limited to some pools names only those pools' user pools
+    and SAML IdPs."""
+    key = call.admin_key
+    return pools.from_cognito(call.session, call.runtime.settings, params,
+                              lambda pool_id: key is not None and admin_keys.allows(key, pool_id))
+
+
 @operation("CreateIdentityPool", SERVICE)
 def create_identity_pool(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     key = call.admin_key
     if key is None or not admin_keys.allows(key, None):
         raise AwsError("NotAuthorizedException", f"The admin key {key.id if key else '-'} is limited to some "
                        "pools: creating an identity pool needs a key for every pool.")
-    return pools.describe(pools.create(call.session, pools.from_cognito(call.session, call.runtime.settings, params)))
+    return pools.describe(pools.create(call.session, _settings(call, params)))
 
 
 @operation("DescribeIdentityPool", SERVICE)
@@ -46,7 +54,7 @@ def describe_identity_pool(call: Call, params: dict[str, Any]) -> dict[str, Any]
 @operation("UpdateIdentityPool", SERVICE)
 def update_identity_pool(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     pool = _pool(call, params["IdentityPoolId"])
-    return pools.describe(pools.update(call.session, pool, pools.from_cognito(call.session, call.runtime.settings, params)))
+    return pools.describe(pools.update(call.session, pool, _settings(call, params)))
 
 
 @operation("DeleteIdentityPool", SERVICE)

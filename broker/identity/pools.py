@@ -31,7 +31,7 @@ import logging
 import re
 import uuid
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
@@ -40,6 +40,8 @@ from sqlalchemy.orm import Session
 from .. import urls
 from ..config import Settings
 from ..errors import InvalidInput, ResourceMissing
+from ..oauth.issue import issuer as pool_issuer
+from ..store import repo
 from ..store.models import IdentityPool, IdentityProvider, utcnow
 
 log = logging.getLogger("broker.identity")
@@ -77,9 +79,11 @@ class PoolSettings:
     tags: dict[str, str] = field(default_factory=dict)
 
 
-def from_cognito(session: Session, settings: Settings, params: dict[str, Any]) -> PoolSettings:
+def from_cognito(session: Session, settings: Settings, params: dict[str, Any],
+                 may_name: Callable[[str], bool] = lambda _pool_id: True) -> PoolSettings:
     """CreateIdentityPool's or UpdateIdentityPool's input, or :class:`InvalidInput` naming
-    the first problem."""
+    the first problem. ``may_name`` tells the user pools the caller may name (an admin key
+    limited to some pools names only those): the others are answered as missing."""
     name = str(params.get("IdentityPoolName") or "").strip()
     if not NAME.fullmatch(name):
         raise InvalidInput("IdentityPoolName must be 1 to 128 letters, digits, spaces or +=,.@-")
@@ -94,8 +98,8 @@ def from_cognito(session: Session, settings: Settings, params: dict[str, Any]) -
         allow_classic_flow=bool(params.get("AllowClassicFlow")),
         login_providers={k: v for k, v in given.items() if k not in issuers},
         developer_provider=developer, oidc_providers=oidc,
-        user_pools=[_user_pool(p) for p in params.get("CognitoIdentityProviders") or []],
-        saml_providers=[saml_provider(session, arn) for arn in params.get("SamlProviderARNs") or []],
+        user_pools=[user_pool(session, settings, p, may_name) for p in params.get("CognitoIdentityProviders") or []],
+        saml_providers=[saml_provider(session, arn, may_name) for arn in params.get("SamlProviderARNs") or []],
         tags=dict(params.get("IdentityPoolTags") or {}))
 
 
@@ -138,9 +142,10 @@ def login_name(issuer: str) -> str:
     return issuer.split("://", 1)[-1].rstrip("/")
 
 
-def saml_provider(session: Session, value: str) -> dict[str, str]:
-    """A SAML identity provider of a Cognate user pool, from a SAML provider ARN or its name
-    (``Name`` or ``<UserPoolId>:Name`` when two pools have one of that name)."""
+def saml_provider(session: Session, value: str, may_name: Callable[[str], bool]) -> dict[str, str]:
+    """A SAML identity provider of a Cognate user pool the caller may name, from a SAML
+    provider ARN or its name (``Name`` or ``<UserPoolId>:Name`` when two pools have one of
+    that name)."""
     found = SAML_ARN.fullmatch(value)
     name = found.group(1) if found else value
     pool_id, _, idp_name = name.rpartition(":") if ":" in name else ("", "", name)
@@ -148,7 +153,7 @@ def saml_provider(session: Session, value: str) -> dict[str, str]:
         IdentityProvider.name == idp_name, IdentityProvider.type == "SAML")
     if pool_id:
         stmt = stmt.where(IdentityProvider.pool_id == pool_id)
-    rows = session.execute(stmt).all()
+    rows = [row for row in session.execute(stmt) if may_name(row.pool_id)]
     if not rows:
         raise InvalidInput(f"SamlProviderARNs: no user pool has a SAML identity provider named {idp_name!r}")
     if len(rows) > 1:
@@ -161,13 +166,20 @@ def saml_arn(provider: dict[str, str]) -> str:
     return f"arn:aws:iam::{ACCOUNT}:saml-provider/{provider['UserPoolId']}:{provider['Name']}"
 
 
-def _user_pool(given: dict[str, Any]) -> dict[str, Any]:
-    name, client = str(given.get("ProviderName") or ""), str(given.get("ClientId") or "")
+def user_pool(session: Session, settings: Settings, given: dict[str, Any],
+              may_name: Callable[[str], bool]) -> dict[str, Any]:
+    """A Cognate user pool and one of its app clients, named as Cognito names them
+    (``ProviderName``: the pool's issuer without the scheme)."""
+    name, client = login_name(str(given.get("ProviderName") or "")), str(given.get("ClientId") or "")
     if not name or "/" not in name or not client:
         raise InvalidInput("CognitoIdentityProviders: each needs a ProviderName (the user pool's issuer "
                            "without https://, e.g. localhost:8000/local_Ab12Cd34E) and a ClientId")
-    return {"ProviderName": login_name(name), "ClientId": client,
-            "ServerSideTokenCheck": bool(given.get("ServerSideTokenCheck"))}
+    pool_id = name.rpartition("/")[2]
+    expected = login_name(pool_issuer(settings.base_url, pool_id))
+    if name != expected or not may_name(pool_id) or repo.get_client(session, pool_id, client) is None:
+        raise InvalidInput(f"CognitoIdentityProviders: {name} is no user pool of this server with an app client "
+                           f"{client} (a user pool's ProviderName is {login_name(settings.base_url)}/<pool id>)")
+    return {"ProviderName": name, "ClientId": client, "ServerSideTokenCheck": bool(given.get("ServerSideTokenCheck"))}
 
 
 def create(session: Session, settings: PoolSettings, region: str = REGION) -> IdentityPool:

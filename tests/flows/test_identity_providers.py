@@ -8,7 +8,6 @@ everywhere, is refused."""
 from __future__ import annotations
 
 import base64
-from pathlib import Path
 
 import pytest
 
@@ -35,6 +34,14 @@ def facebook():
     with running_facebook() as found:
         found.require_proof = False
         found.add_user("fred", id="10158", name="Fred", email="fred@example.org")
+        yield found
+
+
+@pytest.fixture(scope="module")
+def saml_idp(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("saml-idp")
+    with running_idp(directory / "idp") as found:
+        found.metadata_file = str(found.write_metadata(directory / "idp.xml"))
         yield found
 
 
@@ -86,29 +93,60 @@ def test_a_facebook_access_token_is_a_login_for_the_app_it_was_issued_to(admin, 
         "NotAuthorizedException"
 
 
-def test_a_saml_response_of_a_user_pools_idp_is_a_login(server, admin, public, tmp_path: Path):
-    with running_idp(tmp_path / "idp") as idp:
-        user_pool = server.pool()
-        server.cli("idp", "create", "--pool", user_pool, "--type", "SAML", "--name", "Corp", "--metadata-file",
-                   str(idp.write_metadata(tmp_path / "idp.xml")))
-        idp.add_sp_from_url(server.url(user_pool, "/saml2/metadata") + "?idp=Corp")
-        pool = admin.create_identity_pool(IdentityPoolName="saml", AllowUnauthenticatedIdentities=False,
-                                          SamlProviderARNs=[f"{user_pool}:Corp"])
-        key = pool["SamlProviderARNs"][0]
-        assert key == f"arn:aws:iam::000000000000:saml-provider/{user_pool}:Corp"
+def test_a_saml_response_of_a_user_pools_idp_is_a_login(server, admin, public, saml_idp):
+    idp = saml_idp
+    user_pool = server.pool()
+    server.cli("idp", "create", "--pool", user_pool, "--type", "SAML", "--name", "Corp", "--metadata-file",
+               idp.metadata_file)
+    idp.add_sp_from_url(server.url(user_pool, "/saml2/metadata") + "?idp=Corp")
+    pool = admin.create_identity_pool(IdentityPoolName="saml", AllowUnauthenticatedIdentities=False,
+                                      SamlProviderARNs=[f"{user_pool}:Corp"])
+    key = pool["SamlProviderARNs"][0]
+    assert key == f"arn:aws:iam::000000000000:saml-provider/{user_pool}:Corp"
 
-        def response(audience: str) -> str:
-            xml = idp.mint_response(None, audience, server.url(user_pool, "/saml2/idpresponse"), ALICE,
-                                    {"email": [ALICE]})
-            return base64.b64encode(xml.encode()).decode()
+    def response(audience: str) -> str:
+        xml = idp.mint_response(None, audience, server.url(user_pool, "/saml2/idpresponse"), ALICE,
+                                {"email": [ALICE]})
+        return base64.b64encode(xml.encode()).decode()
 
-        good = response(f"urn:cognate:sp:{user_pool}")
-        first = public.get_id(IdentityPoolId=pool["IdentityPoolId"], Logins={key: good})["IdentityId"]
-        again = response(f"urn:cognate:sp:{user_pool}")
-        assert public.get_id(IdentityPoolId=pool["IdentityPoolId"], Logins={key: again})["IdentityId"] == first
-        stray = response("urn:cognate:sp:local_Elsewhere")
-        assert refused(lambda: public.get_id(IdentityPoolId=pool["IdentityPoolId"], Logins={key: stray})) == (
-            "NotAuthorizedException", "Invalid login token. Couldn't verify the SAML response.")
+    good = response(f"urn:cognate:sp:{user_pool}")
+    first = public.get_id(IdentityPoolId=pool["IdentityPoolId"], Logins={key: good})["IdentityId"]
+    again = response(f"urn:cognate:sp:{user_pool}")
+    assert public.get_id(IdentityPoolId=pool["IdentityPoolId"], Logins={key: again})["IdentityId"] == first
+    stray = response("urn:cognate:sp:local_Elsewhere")
+    assert refused(lambda: public.get_id(IdentityPoolId=pool["IdentityPoolId"], Logins={key: stray})) == (
+        "NotAuthorizedException", "Invalid login token. Couldn't verify the SAML response.")
+
+
+def test_a_key_limited_to_some_pools_names_only_their_user_pools_and_saml_idps(server, admin, saml_idp):
+    mine, theirs = user_pool_site(server), user_pool_site(server)
+    for pool_id, name in ((mine.pool_id, "Shared"), (theirs.pool_id, "Shared"), (theirs.pool_id, "Secret")):
+        server.cli("idp", "create", "--pool", pool_id, "--type", "SAML", "--name", name, "--metadata-file",
+                   saml_idp.metadata_file)
+    pool = admin.create_identity_pool(IdentityPoolName="tenant", AllowUnauthenticatedIdentities=False)["IdentityPoolId"]
+    scoped = identity(server.base_url, server.cli_json("admin-key", "create", "--pool", pool, "--pool", mine.pool_id))
+
+    def update(**given: list) -> dict:
+        return scoped.update_identity_pool(IdentityPoolId=pool, IdentityPoolName="tenant",
+                                           AllowUnauthenticatedIdentities=False, **given)
+
+    host = server.base_url.split("://", 1)[1]
+    code, theirs_message = refused(lambda: update(CognitoIdentityProviders=[
+        {"ProviderName": theirs.provider, "ClientId": theirs.client_id}]))
+    _, missing_message = refused(lambda: update(CognitoIdentityProviders=[
+        {"ProviderName": f"{host}/local_Missing00", "ClientId": theirs.client_id}]))
+    assert code == "InvalidParameterException"
+    assert theirs_message.replace(theirs.pool_id, "X") == missing_message.replace("local_Missing00", "X")
+    arn = "arn:aws:iam::123456789012:saml-provider/"
+    _, secret = refused(lambda: update(SamlProviderARNs=[arn + "Secret"]))
+    _, nowhere = refused(lambda: update(SamlProviderARNs=[arn + "Nowhere"]))
+    assert secret.replace("Secret", "X") == nowhere.replace("Nowhere", "X")
+    assert refused(lambda: update(SamlProviderARNs=[f"{theirs.pool_id}:Shared"]))[0] == "InvalidParameterException"
+    out = update(CognitoIdentityProviders=[{"ProviderName": mine.provider, "ClientId": mine.client_id}],
+                 SamlProviderARNs=[arn + "Shared"])
+    assert out["SamlProviderARNs"] == [f"arn:aws:iam::000000000000:saml-provider/{mine.pool_id}:Shared"]
+    assert refused(lambda: update(CognitoIdentityProviders=[
+        {"ProviderName": mine.provider, "ClientId": "no-such-client"}]))[0] == "InvalidParameterException"
 
 
 def test_principal_tags_come_from_the_pools_maps(server, admin, public):
