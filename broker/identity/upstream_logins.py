@@ -7,8 +7,10 @@
 - SAML (key: the SAML provider ARN, :func:`broker.identity.pools.saml_arn`): a base64
   ``SAMLResponse`` from a SAML IdP of a Cognate user pool, addressed to that pool's ACS and
   audience, verified strictly by the SAML connector (:mod:`broker.connectors.saml`) as an
-  unsolicited response. Like an ID token, it may be presented again until it expires (GetId
-  then GetCredentialsForIdentity carry the same one).
+  unsolicited response: only from an IdP that allows IdP-initiated sign-in, as the ACS
+  takes one. Like an ID token, it may be presented again until it expires (GetId then
+  GetCredentialsForIdentity carry the same one), to this identity pool only: an assertion
+  used at the ACS or by another identity pool is refused (:mod:`broker.userpool.saml_assertions`).
 https://docs.aws.amazon.com/cognito/latest/developerguide/authentication-flow.html
 """
 from __future__ import annotations
@@ -26,6 +28,7 @@ from ..connectors.facebook import API_VERSION
 from ..oauth.issue import issuer as pool_issuer
 from ..runtime import Runtime
 from ..store.models import IdentityPool
+from ..userpool import saml_assertions
 from . import pools
 from .errors import NOT_SUPPORTED, not_authorized, unavailable
 from .providers import FACEBOOK, MAX_SUBJECT, Login
@@ -70,16 +73,19 @@ def saml(settings: Settings, pool: IdentityPool, key: str, response: str) -> Ver
         return None
     if not response or len(response) > MAX_SAML_RESPONSE or not response.isascii():
         raise not_authorized(BAD_SAML)
-    return partial(_saml_login, settings.base_url, entry, key, response)
+    return partial(_saml_login, settings.base_url, pool.id, entry, key, response)
 
 
-def _saml_login(base_url: str, entry: dict[str, str], key: str, response: str, session: Session,
+def _saml_login(base_url: str, pool_id: str, entry: dict[str, str], key: str, response: str, session: Session,
                 runtime: Runtime) -> Login:
     user_pool_id = entry["UserPoolId"]
     idp = next((i for i in runtime.config.idps(session, user_pool_id)
                 if i.name == entry["Name"] and i.type == "SAML"), None)
     if idp is None:
         raise not_authorized(NOT_SUPPORTED)  # the IdP was deleted from its user pool
+    if not idp.details.get("idp_initiated"):
+        log.info("SAML login of %s refused: its IdP does not allow IdP-initiated sign-in", key)
+        raise not_authorized(BAD_SAML)
     callback = Callback(url=saml_acs_url(pool_issuer(base_url, user_pool_id)), state="",
                         sp_entity_id=sp_entity_id(user_pool_id))
     try:
@@ -87,6 +93,9 @@ def _saml_login(base_url: str, entry: dict[str, str], key: str, response: str, s
     except UpstreamError as exc:
         log.info("SAML login of %s refused: %s", key, exc.detail)
         raise not_authorized(BAD_SAML) from None
+    if not saml_assertions.accept(runtime.state, user_pool_id, idp.name, identity, f"identity-pool:{pool_id}"):
+        log.info("SAML login of %s refused: the assertion was used elsewhere", key)
+        raise not_authorized(BAD_SAML)
     claims: dict[str, Any] = {**identity.attributes, "sub": identity.subject}
     claims.setdefault("http://schemas.xmlsoap.org/ws/2005/05/identity/claims/nameidentifier", identity.subject)
     return Login(key, identity.subject, claims, key)

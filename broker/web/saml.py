@@ -12,10 +12,8 @@ Every assertion is accepted once: its ID is remembered until it expires.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import secrets
-import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
@@ -30,7 +28,7 @@ from ..oauth import authorize
 from ..runtime import runtime
 from ..store.models import IdentityProvider
 from ..store.state import Keys
-from ..userpool import idps
+from ..userpool import idps, saml_assertions
 from . import federation, flow
 from .pools import pool_blueprint
 
@@ -105,14 +103,10 @@ def _idp_initiated(relay_state: str, saml_response: str) -> tuple[dict[str, Any]
 
 
 def _accept_once(idp: IdentityProvider, identity: SamlIdentity) -> None:
-    """Profiles §4.1.4.5: a bearer assertion is used once; its ID is remembered until the
-    assertion expires (without InResponseTo nothing else stops a replay)."""
-    if not identity.assertion_id:
-        raise UpstreamError("invalid_request", "SAML assertion without an ID")
-    digest = hashlib.sha256(f"{idp.name}\n{identity.assertion_id}".encode()).hexdigest()
-    ttl = max(1, int(identity.expires_at - time.time()))
-    if not runtime().state.add(Keys.saml_assertion(g.pool.id, digest), {}, ttl):
-        raise UpstreamError("invalid_request", f"SAML assertion {identity.assertion_id[:80]!r} was already used")
+    """Profiles §4.1.4.5: a bearer assertion is used once (:mod:`broker.userpool.saml_assertions`;
+    without InResponseTo nothing else stops a replay)."""
+    if not saml_assertions.accept(runtime().state, g.pool.id, idp.name, identity):
+        raise UpstreamError("invalid_request", f"SAML assertion {identity.assertion_id[:80]!r} missing or already used")
 
 
 @bp.get("/saml2/metadata")

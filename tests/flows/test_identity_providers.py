@@ -8,17 +8,21 @@ everywhere, is refused."""
 from __future__ import annotations
 
 import base64
+from urllib.parse import urlencode
 
 import pytest
+import requests
 
 from tests.aws import api_broker, cognito_idp, refused
 from tests.aws_identity import claims_of, facebook_token, identity, oidc_id_token, user_pool_site
 from tests.peers.facebook import running_facebook
 from tests.peers.oidc_provider import running_google
 from tests.peers.saml_idp import running_idp
+from tests.rp import CALLBACK
 
 REDIRECT = "http://127.0.0.1:9/callback"
 NOT_SUPPORTED = ("NotAuthorizedException", "Token is not from a supported provider of this identity pool.")
+BAD_SAML = ("NotAuthorizedException", "Invalid login token. Couldn't verify the SAML response.")
 ALICE = "alice@corp.example"
 
 
@@ -97,7 +101,7 @@ def test_a_saml_response_of_a_user_pools_idp_is_a_login(server, admin, public, s
     idp = saml_idp
     user_pool = server.pool()
     server.cli("idp", "create", "--pool", user_pool, "--type", "SAML", "--name", "Corp", "--metadata-file",
-               idp.metadata_file)
+               idp.metadata_file, "--idp-initiated")
     idp.add_sp_from_url(server.url(user_pool, "/saml2/metadata") + "?idp=Corp")
     pool = admin.create_identity_pool(IdentityPoolName="saml", AllowUnauthenticatedIdentities=False,
                                       SamlProviderARNs=[f"{user_pool}:Corp"])
@@ -114,8 +118,55 @@ def test_a_saml_response_of_a_user_pools_idp_is_a_login(server, admin, public, s
     again = response(f"urn:cognate:sp:{user_pool}")
     assert public.get_id(IdentityPoolId=pool["IdentityPoolId"], Logins={key: again})["IdentityId"] == first
     stray = response("urn:cognate:sp:local_Elsewhere")
-    assert refused(lambda: public.get_id(IdentityPoolId=pool["IdentityPoolId"], Logins={key: stray})) == (
-        "NotAuthorizedException", "Invalid login token. Couldn't verify the SAML response.")
+    assert refused(lambda: public.get_id(IdentityPoolId=pool["IdentityPoolId"], Logins={key: stray})) == BAD_SAML
+
+
+def saml_site(server, saml_idp, *options: str) -> tuple[str, str]:
+    """A user pool with SAML IdP ``Corp`` (the peer) and a confidential app client allowing it."""
+    user_pool = server.pool()
+    server.cli("idp", "create", "--pool", user_pool, "--type", "SAML", "--name", "Corp", "--metadata-file",
+               saml_idp.metadata_file, *options)
+    saml_idp.add_sp_from_url(server.url(user_pool, "/saml2/metadata") + "?idp=Corp")
+    client = server.cli_json("client", "create", "--pool", user_pool, "--name", "web", "--callback-url", CALLBACK,
+                             "--secret", "--idp", "Corp")
+    return user_pool, client["ClientId"]
+
+
+def test_a_saml_assertion_serves_one_identity_pool_and_never_the_hosted_sign_in(server, admin, public, saml_idp):
+    user_pool, client_id = saml_site(server, saml_idp, "--idp-initiated")
+    pools = [admin.create_identity_pool(IdentityPoolName=f"saml-{n}", AllowUnauthenticatedIdentities=False,
+                                        SamlProviderARNs=[f"{user_pool}:Corp"]) for n in (1, 2)]
+    key, mine, other = pools[0]["SamlProviderARNs"][0], pools[0]["IdentityPoolId"], pools[1]["IdentityPoolId"]
+    acs = server.url(user_pool, "/saml2/idpresponse")
+
+    def response() -> str:
+        xml = saml_idp.mint_response(None, f"urn:cognate:sp:{user_pool}", acs, ALICE, {"email": [ALICE]})
+        return base64.b64encode(xml.encode()).decode()
+
+    def at_acs(value: str) -> int:
+        relay = urlencode({"client_id": client_id, "redirect_uri": CALLBACK, "response_type": "code",
+                           "scope": "openid email", "state": "portal"})
+        return requests.post(acs, data={"SAMLResponse": value, "RelayState": relay}, allow_redirects=False,
+                             timeout=10).status_code
+
+    used = response()
+    first = public.get_id(IdentityPoolId=mine, Logins={key: used})["IdentityId"]
+    assert public.get_id(IdentityPoolId=mine, Logins={key: used})["IdentityId"] == first  # GetId, then again
+    assert refused(lambda: public.get_id(IdentityPoolId=other, Logins={key: used})) == BAD_SAML
+    assert at_acs(used) == 400
+    signed_in = response()
+    assert at_acs(signed_in) in (302, 303)  # signed in: on to the app
+    assert refused(lambda: public.get_id(IdentityPoolId=mine, Logins={key: signed_in})) == BAD_SAML
+
+
+def test_a_saml_idp_without_idp_initiated_sign_in_gives_no_login(server, admin, public, saml_idp):
+    user_pool, _client = saml_site(server, saml_idp)
+    pool = admin.create_identity_pool(IdentityPoolName="saml-closed", AllowUnauthenticatedIdentities=False,
+                                      SamlProviderARNs=[f"{user_pool}:Corp"])
+    xml = saml_idp.mint_response(None, f"urn:cognate:sp:{user_pool}", server.url(user_pool, "/saml2/idpresponse"),
+                                 ALICE, {"email": [ALICE]})
+    login = {pool["SamlProviderARNs"][0]: base64.b64encode(xml.encode()).decode()}
+    assert refused(lambda: public.get_id(IdentityPoolId=pool["IdentityPoolId"], Logins=login)) == BAD_SAML
 
 
 def test_a_key_limited_to_some_pools_names_only_their_user_pools_and_saml_idps(server, admin, saml_idp):
