@@ -194,7 +194,8 @@ def create(session: Session, settings: PoolSettings, region: str = REGION) -> Id
 def update(session: Session, pool: IdentityPool, settings: PoolSettings) -> IdentityPool:
     """As UpdateIdentityPool: ``settings`` replace the pool's, except that an OIDC issuer
     given again by its ARN (which does not name the scheme) keeps its issuer URL, and,
-    given without audiences, the audiences it had."""
+    given without audiences, the audiences it had. The role mappings of providers the pool
+    no longer has go."""
     if pool.developer_provider and settings.developer_provider != pool.developer_provider:
         raise InvalidInput("DeveloperProviderName cannot be changed once it is set")
     kept = {login_name(p["Issuer"]): p for p in pool.oidc_providers or []}
@@ -202,6 +203,8 @@ def update(session: Session, pool: IdentityPool, settings: PoolSettings) -> Iden
              "ClientIds": p.get("ClientIds") or kept.get(login_name(p["Issuer"]), {}).get("ClientIds") or []}
             for p in settings.oidc_providers]
     _apply(pool, replace(settings, oidc_providers=oidc))
+    kept_keys = mapping_keys(pool)  # a provider gone takes its role mapping along
+    pool.role_mappings = {k: v for k, v in (pool.role_mappings or {}).items() if k in kept_keys}
     pool.updated_at = utcnow()
     session.flush()
     note_change(pool, "UpdateIdentityPool")
@@ -262,20 +265,39 @@ def describe(pool: IdentityPool) -> dict[str, Any]:
 
 
 def set_roles(session: Session, pool: IdentityPool, roles: dict[str, str], mappings: dict[str, Any]) -> None:
-    """SetIdentityPoolRoles: the default roles and the role mappings per provider (Token or
-    Rules), checked as Cognito checks them."""
+    """SetIdentityPoolRoles: the default roles and the role mappings per provider of the
+    pool (Token, for user pools only, or Rules), checked as Cognito checks them."""
     unknown = sorted(set(roles) - set(ROLE_KINDS))
     if unknown:
         raise InvalidInput(f"Roles: unknown key {unknown[0]!r}: authenticated or unauthenticated")
     for kind, arn in roles.items():
         if not ROLE_ARN.fullmatch(str(arn)):
             raise InvalidInput(f"Roles.{kind}: {arn!r} is not a role ARN (arn:aws:iam::<account>:role/<name>)")
+    providers = mapping_keys(pool)
     for provider, mapping in mappings.items():
+        if provider not in providers:
+            raise InvalidInput(f"RoleMappings: {provider!r} is not a provider of this identity pool (a user pool's "
+                               "key is <ProviderName>:<ClientId>)")
         check_mapping(provider, mapping)
+        if mapping["Type"] == "Token" and providers[provider] != "user_pool":
+            raise InvalidInput(f"RoleMappings.{provider}: Type Token reads the roles a user pool puts in its ID "
+                               "tokens: it is for user pools only (use Rules)")
     pool.roles, pool.role_mappings = dict(roles), dict(mappings)
     pool.updated_at = utcnow()
     session.flush()
     note_change(pool, "SetIdentityPoolRoles")
+
+
+def mapping_keys(pool: IdentityPool) -> dict[str, str]:
+    """The RoleMappings keys of the pool's providers, and what each is: ``user_pool``
+    (``<ProviderName>:<ClientId>``), ``oidc``, ``saml``, ``public``, ``developer``."""
+    keys = {f"{p['ProviderName']}:{p['ClientId']}": "user_pool" for p in pool.user_pools or []}
+    keys.update({login_name(p["Issuer"]): "oidc" for p in pool.oidc_providers or []})
+    keys.update({saml_arn(p): "saml" for p in pool.saml_providers or []})
+    keys.update({name: "public" for name in pool.login_providers or {}})
+    if pool.developer_provider:
+        keys[pool.developer_provider] = "developer"
+    return keys
 
 
 def check_mapping(provider: str, mapping: dict[str, Any]) -> None:

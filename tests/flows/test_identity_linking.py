@@ -213,3 +213,28 @@ def test_bad_input_is_answered_with_aws_errors(server, admin, public, site, pool
             "SerializationException", "InvalidParameterException"), answer.text
     assert refused(lambda: admin.get_open_id_token_for_developer_identity(
         IdentityPoolId=pool, Logins={DEV: "x"}, TokenDuration=86401))[0] == "InvalidParameterException"
+
+
+def test_role_mappings_name_providers_of_the_pool_and_token_ones_name_user_pools(admin, site):
+    pool = admin.create_identity_pool(
+        IdentityPoolName="mappings", AllowUnauthenticatedIdentities=False, DeveloperProviderName=DEV,
+        SupportedLoginProviders={"accounts.google.com": "123.apps.googleusercontent.com"},
+        CognitoIdentityProviders=[{"ProviderName": site.provider, "ClientId": site.client_id}])["IdentityPoolId"]
+    roles = {"authenticated": "arn:aws:iam::123456789012:role/Members"}
+    token = {"Type": "Token", "AmbiguousRoleResolution": "AuthenticatedRole"}
+    rules = {"Type": "Rules", "AmbiguousRoleResolution": "Deny", "RulesConfiguration": {"Rules": [
+        {"Claim": "sub", "MatchType": "Equals", "Value": "x", "RoleARN": roles["authenticated"]}]}}
+    user_pool_key = f"{site.provider}:{site.client_id}"
+    for mappings in ({"accounts.example.com": rules}, {site.provider: rules}, {f"{site.provider}:other": token},
+                     {"accounts.google.com": token}, {DEV: token}):
+        code, _ = refused(lambda mappings=mappings: admin.set_identity_pool_roles(
+            IdentityPoolId=pool, Roles=roles, RoleMappings=mappings))
+        assert code == "InvalidParameterException", mappings
+    assert "RoleMappings" not in admin.get_identity_pool_roles(IdentityPoolId=pool)
+    taken = {user_pool_key: token, "accounts.google.com": rules, DEV: rules}
+    admin.set_identity_pool_roles(IdentityPoolId=pool, Roles=roles, RoleMappings=taken)
+    assert admin.get_identity_pool_roles(IdentityPoolId=pool)["RoleMappings"] == taken
+    admin.update_identity_pool(IdentityPoolId=pool, IdentityPoolName="mappings", AllowUnauthenticatedIdentities=False,
+                               DeveloperProviderName=DEV,
+                               CognitoIdentityProviders=[{"ProviderName": site.provider, "ClientId": site.client_id}])
+    assert admin.get_identity_pool_roles(IdentityPoolId=pool)["RoleMappings"] == {user_pool_key: token, DEV: rules}
