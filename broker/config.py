@@ -81,6 +81,11 @@ class Settings:
     sts_endpoint: str = ""
     #: The AWS region of that STS (AWS's regional endpoint when ``sts_endpoint`` is unset).
     sts_region: str = "us-east-1"
+    #: Identity pools' public calls (GetId, GetCredentialsForIdentity, GetOpenIdToken) one
+    #: client network may make to one identity pool per minute; 0: no limit.
+    identity_calls_per_minute: int = 300
+    #: The same calls to one identity pool from all networks, per second; 0: no limit.
+    identity_pool_calls_per_second: int = 200
 
     @property
     def is_https(self) -> bool:
@@ -123,6 +128,8 @@ _ENV = {
     "BROKER_LOGIN_STARTS_PER_MINUTE": "login_starts_per_minute",
     "BROKER_STS_ENDPOINT": "sts_endpoint",
     "BROKER_STS_REGION": "sts_region",
+    "BROKER_IDENTITY_CALLS_PER_MINUTE": "identity_calls_per_minute",
+    "BROKER_IDENTITY_POOL_CALLS_PER_SECOND": "identity_pool_calls_per_second",
 }
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
 _ENV_NAME = {attr: name for name, attr in _ENV.items()}
@@ -240,8 +247,9 @@ def validate(settings: Settings) -> list[str]:
     for name in ("key_cache_seconds", "config_cache_seconds"):
         if not 0 <= int(getattr(settings, name)) <= 3600:
             errors.append(f"{_ENV_NAME[name]} must be between 0 and 3600")
-    if not 0 <= settings.login_starts_per_minute <= 1_000_000:
-        errors.append("BROKER_LOGIN_STARTS_PER_MINUTE must be between 0 (no limit) and 1000000")
+    for name in ("login_starts_per_minute", "identity_calls_per_minute", "identity_pool_calls_per_second"):
+        if not 0 <= int(getattr(settings, name)) <= 1_000_000:
+            errors.append(f"{_ENV_NAME[name]} must be between 0 (no limit) and 1000000")
     errors.extend(_sts_errors(settings))
     for name in ("session_ttl", "login_ttl", "code_ttl", "max_content_length"):
         if int(getattr(settings, name)) <= 0:

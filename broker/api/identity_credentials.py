@@ -15,4 +15,4 @@ from .registry import operation
 @operation("GetCredentialsForIdentity", SERVICE)
 def get_credentials_for_identity(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     return credentials.for_identity(call.session, call.runtime, params["IdentityId"], params.get("Logins"),
-                                    params.get("CustomRoleArn"))
+                                    params.get("CustomRoleArn"), call.ip)

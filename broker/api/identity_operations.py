@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..identity import developer, directory, identities, logins, pools, tokens
+from ..identity import developer, directory, identities, limits, logins, pools, tokens
 from ..identity.errors import CLASSIC_FLOW_MAPPINGS, CLASSIC_FLOW_OFF, Refused, identity_not_found
 from ..store.models import Identity
 from ..userpool import admin_keys
@@ -22,6 +22,7 @@ from .registry import operation
 @operation("GetId", SERVICE)
 def get_id(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     pool = pools.require(call.session, params["IdentityPoolId"])
+    limits.admit(call.runtime.state, call.runtime.settings, pool.id, call.ip)
     verified = logins.verify(call.session, call.runtime, pool, params.get("Logins"))
     return {"IdentityId": identities.resolve(call.session, pool, None, verified).id}
 
@@ -31,6 +32,7 @@ def get_open_id_token(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     """The basic flow's token: only where the pool allows that flow and maps no roles
     (the app then chooses any role that trusts the pool)."""
     identity, pool = identities.with_pool(call.session, params["IdentityId"])
+    limits.admit(call.runtime.state, call.runtime.settings, pool.id, call.ip)
     if not pool.allow_classic_flow:
         raise Refused("InvalidParameterException", CLASSIC_FLOW_OFF)
     if pool.role_mappings:

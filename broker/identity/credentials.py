@@ -2,7 +2,7 @@
 turns an identity into AWS credentials
 (https://docs.aws.amazon.com/cognito/latest/developerguide/authentication-flow.html):
 
-1. the ``Logins`` verified (:mod:`.logins`);
+1. the call counted (:mod:`.limits`), the ``Logins`` verified (:mod:`.logins`);
 2. the identity resolved: a login seen for the first time is linked to it, a login of
    another identity merges the two, and the surviving identity's id is answered (it may
    differ from the one asked: Amplify stores the answered one);
@@ -10,7 +10,7 @@ turns an identity into AWS credentials
 4. an OpenID token for the identity (:mod:`.tokens`), given to the STS with that role in
    ``AssumeRoleWithWebIdentity`` (:mod:`.sts`), for one hour as Cognito's.
 
-    out = for_identity(session, runtime, "local:1b2c...", {"localhost:8000/local_X": id_token}, None)
+    out = for_identity(session, runtime, "local:1b2c...", {"localhost:8000/local_X": id_token}, None, "192.0.2.7")
     # {"IdentityId": ..., "Credentials": {"AccessKeyId": ..., "SecretKey": ..., ...}}
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from ..runtime import Runtime
-from . import identities, logins, roles, sts, tokens
+from . import identities, limits, logins, roles, sts, tokens
 from .errors import Refused
 
 #: "AWS credentials from enhanced authentication are valid for one hour."
@@ -28,13 +28,14 @@ DURATION = 3600
 
 
 def for_identity(session: Session, runtime: Runtime, identity_id: str, given: dict[str, str] | None,
-                 custom_role_arn: str | None) -> dict[str, Any]:
+                 custom_role_arn: str | None, address: str) -> dict[str, Any]:
     """GetCredentialsForIdentity's answer, or :class:`Refused` with nothing written.
 
     What the identity became is committed before the STS is asked: no transaction (and no
     SQLite write lock) is held across that round trip, and the links made stand whatever
     the STS answers, as they would have after GetId."""
     identity, pool = identities.with_pool(session, identity_id)
+    limits.admit(runtime.state, runtime.settings, pool.id, address)
     verified = logins.verify(session, runtime, pool, given)
     identity = identities.resolve(session, pool, identity.id, verified)
     try:

@@ -16,6 +16,7 @@ six-digit code), from any number of addresses.
 """
 from __future__ import annotations
 
+import ipaddress
 import math
 from dataclasses import dataclass
 
@@ -69,6 +70,20 @@ def require(state: StateStore, pool_id: str, *buckets: tuple[Limit, tuple[str, .
         wait = spend(state, pool_id, limit, *subject)
         if wait > 0:
             raise LimitExceeded(_("Attempt limit exceeded, please try after some time."), math.ceil(wait))
+
+
+def network(address: str | None) -> str:
+    """What a rate per client counts: the IPv4 address, or the /64 of an IPv6 one (one
+    subscriber's whole prefix, which it can draw new addresses from at will)."""
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return "-"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return f"{ipaddress.ip_network(f'{ip}/64', strict=False).network_address}/64"
+    return str(ip)
 
 
 @dataclass(frozen=True)

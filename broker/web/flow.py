@@ -8,7 +8,6 @@ hosted pages. Both live in the state store, so any node can serve any step.
 """
 from __future__ import annotations
 
-import ipaddress
 import secrets
 import time
 from typing import Any
@@ -23,6 +22,7 @@ from ..oauth.authorize import AuthorizationRequest, add_params
 from ..runtime import runtime
 from ..store.models import User
 from ..store.state import Keys
+from ..userpool import limits
 
 
 #: What a login transaction holds from its start; the rest belongs to the user of a sign-in.
@@ -42,7 +42,7 @@ def start_login(req: AuthorizationRequest, purpose: str | None = None) -> str:
     no empty fields), and one client network starts at most ``login_starts_per_minute``."""
     rt = runtime()
     limit = rt.settings.login_starts_per_minute
-    if limit and rt.state.incr(Keys.login_starts(client_network(request.remote_addr)), 60) > limit:
+    if limit and rt.state.incr(Keys.login_starts(limits.network(request.remote_addr)), 60) > limit:
         raise HostedError(_("Too many sign-ins were started from your network. Wait a minute and try again."), 429)
     txn = secrets.token_urlsafe(24)
     data: dict[str, Any] = {"pool": g.pool.id, "request": req.as_dict(), "step": "password"}
@@ -50,20 +50,6 @@ def start_login(req: AuthorizationRequest, purpose: str | None = None) -> str:
         data["purpose"] = purpose
     rt.state.put(Keys.login(txn), data, rt.settings.login_ttl)
     return txn
-
-
-def client_network(address: str | None) -> str:
-    """What a rate per client counts: the IPv4 address, or the /64 of an IPv6 one (one
-    subscriber's whole prefix, which it can draw new addresses from at will)."""
-    try:
-        ip = ipaddress.ip_address(address or "")
-    except ValueError:
-        return "-"
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
-        return f"{ipaddress.ip_network(f'{ip}/64', strict=False).network_address}/64"
-    return str(ip)
 
 
 def fresh(data: dict[str, Any]) -> dict[str, Any]:
