@@ -190,7 +190,8 @@ def _mappings(text: str | None, pool: IdentityPool) -> dict[str, Any]:
 @identity_pool.command("rotate-keys")
 @json_option
 def identity_pool_rotate_keys(as_json: bool) -> None:
-    """Sign identities' OpenID tokens with a new key; the old ones stay in the JWKS for a day."""
+    """A new key for identities' OpenID tokens: in the JWKS now, signing in 5 minutes (when
+    verifiers' copies of the JWKS hold it); the old ones stay in the JWKS a day longer."""
     with _store() as (_s, session):
         new = identity_keys.rotate(session)
         out = {"Kid": new.kid, "Alg": new.alg, "PublishedKids": [k.kid for k in identity_keys.published(session)]}

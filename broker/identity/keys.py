@@ -4,7 +4,9 @@ family for every identity pool, as Cognito signs all of a region's with one JWKS
 
 They are rotated as a user pool's are (:func:`broker.oauth.keys.rotate`): the old keys stay
 published until the longest-lived token they signed (GetOpenIdTokenForDeveloperIdentity's
-24 hours) has expired.
+24 hours) has expired. A new key is published :data:`PUBLISH_AHEAD` seconds (the JWKS's
+cache lifetime) before it signs: an STS holding the JWKS it read just before the rotation
+must never meet a token under a key it does not know.
 
     signing = current(session, runtime).signing      # runtime.identity_keys: KeyCache(30, IDENTITY_KEY_ROWS)
     new = rotate(session)
@@ -27,6 +29,8 @@ if TYPE_CHECKING:
 ALG = "RS512"
 #: The longest an OpenID token of an identity lives (TokenDuration's maximum).
 MAX_TOKEN_SECONDS = 86_400
+#: Seconds the JWKS may be cached (its Cache-Control), and that a new key waits to sign.
+PUBLISH_AHEAD = 300
 
 
 @dataclass(frozen=True)
@@ -72,10 +76,10 @@ def is_published(session: Session, owner_id: str, kid: str) -> bool:
 
 
 def rotate(session: Session, now: dt.datetime | None = None) -> IdentityKey:
-    """Sign with a new key from now on; the old ones stay in the JWKS for a day (and
-    :data:`~broker.oauth.keys.SKEW`)."""
+    """A new key, published now, signing in :data:`PUBLISH_AHEAD` seconds; the old ones
+    sign until then and stay in the JWKS a day (and :data:`~broker.oauth.keys.SKEW`) longer."""
     now = now or utcnow()
-    retire(active(session), now, MAX_TOKEN_SECONDS + SKEW)
+    retire(active(session), now, MAX_TOKEN_SECONDS + SKEW, PUBLISH_AHEAD)
     return generate(session)
 
 
@@ -85,6 +89,7 @@ class _IdentityKeyRows:
     published = staticmethod(published)
     is_published = staticmethod(is_published)
     generate = staticmethod(generate)
+    publish_ahead = PUBLISH_AHEAD
 
 
 IDENTITY_KEY_ROWS = _IdentityKeyRows()

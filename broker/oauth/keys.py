@@ -51,12 +51,12 @@ def generate_key(session: Session, pool: UserPool) -> SigningKey:
     return row
 
 
-def retire(rows: Sequence[Any], now: dt.datetime, keep: int) -> None:
-    """Stop signing with ``rows``; they stay published ``keep`` seconds (their last tokens'
-    lifetime plus :data:`SKEW`)."""
+def retire(rows: Sequence[Any], now: dt.datetime, keep: int, ahead: int = 0) -> None:
+    """Stop signing with ``rows`` in ``ahead`` seconds; they stay published ``keep``
+    seconds longer (their last tokens' lifetime plus :data:`SKEW`)."""
     for old in rows:
-        old.retired_at = now
-        old.expires_at = now + dt.timedelta(seconds=keep)
+        old.retired_at = now + dt.timedelta(seconds=ahead)
+        old.expires_at = old.retired_at + dt.timedelta(seconds=keep)
 
 
 def rotate(session: Session, pool: UserPool, now: dt.datetime | None = None) -> SigningKey:
@@ -112,9 +112,15 @@ class KeyRows(Protocol):
     def generate(self, session: Session, owner: Any) -> Any:
         """A new signing key, flushed."""
 
+    #: Seconds a new key is published before it signs (verifiers' caches of the JWKS must
+    #: hold it first); its predecessor signs meanwhile.
+    publish_ahead: int
+
 
 class _PoolKeyRows:
     """A user pool's :class:`SigningKey` rows."""
+
+    publish_ahead = 0
 
     def published(self, session: Session, owner_id: str) -> list[SigningKey]:
         return published_keys(session, owner_id)
@@ -171,12 +177,13 @@ class KeyCache:
     def _load(self, session: Session, pool: KeyOwner) -> PoolKeys:
         generation = self._generation
         rows = self.rows.published(session, pool.id)
-        active = [r for r in rows if r.retired_at is None]
+        now = utcnow()
+        active = [r for r in rows if r.retired_at is None or r.retired_at > now]
         if not active:
             active = [self.rows.generate(session, pool)]
             session.commit()
             rows = [*active, *rows]
-        signing = active[0]
+        signing = _signing(active, now, self.rows.publish_ahead)
         public = [r.public_jwk for r in rows]
         keys = PoolKeys(
             signing=_import(signing.private_jwk),
@@ -190,6 +197,13 @@ class KeyCache:
             if self._generation == generation:  # else a rotation was seen meanwhile: read again next time
                 self._pools[pool.id] = keys
         return keys
+
+
+def _signing(active: list[Any], now: dt.datetime, ahead: int) -> Any:
+    """The newest of the keys not yet retired (newest first) that has been published for
+    ``ahead`` seconds, else the one published longest."""
+    ready = now - dt.timedelta(seconds=ahead)
+    return next((r for r in active if r.created_at <= ready), active[-1])
 
 
 def _import(jwk: dict) -> RSAKey | ECKey:

@@ -9,13 +9,13 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 from werkzeug.wrappers import Response
 
-from ..identity.keys import ALG, current
+from ..identity.keys import ALG, PUBLISH_AHEAD, current
 from ..identity.tokens import issuer
 from ..runtime import runtime
 from .pools import open_session
 
 bp = Blueprint("identity", __name__, url_prefix="/identity")
-CACHE_CONTROL = "public, max-age=300"
+CACHE_CONTROL = f"public, max-age={PUBLISH_AHEAD}"
 
 
 @bp.get("/.well-known/openid-configuration")
