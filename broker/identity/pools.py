@@ -51,6 +51,10 @@ ACCOUNT = "000000000000"
 REGION = "local"
 NAME = re.compile(r"[\w\s+=,.@-]{1,128}")
 DEVELOPER_NAME = re.compile(r"[\w._-]{1,128}")
+#: Logins keys of providers Cognito knows (and of Cognate's own OpenID tokens), which a
+#: developer provider may not be named (a name with "/", an issuer's, is refused anyway).
+RESERVED_DEVELOPER_NAMES = frozenset({"cognito-identity.amazonaws.com", "accounts.google.com", "graph.facebook.com",
+                                      "www.amazon.com", "appleid.apple.com", "api.twitter.com"})
 #: What separates an OIDC provider's audiences in SupportedLoginProviders (the API's
 #: pattern for those values, ``[\w.;_/-]+``, allows no comma).
 AUDIENCES = ";"
@@ -87,12 +91,12 @@ def from_cognito(session: Session, settings: Settings, params: dict[str, Any],
     name = str(params.get("IdentityPoolName") or "").strip()
     if not NAME.fullmatch(name):
         raise InvalidInput("IdentityPoolName must be 1 to 128 letters, digits, spaces or +=,.@-")
-    developer = params.get("DeveloperProviderName")
-    if developer is not None and not DEVELOPER_NAME.fullmatch(developer):
-        raise InvalidInput("DeveloperProviderName must be 1 to 128 letters, digits or ._-")
     given = {str(k): str(v) for k, v in (params.get("SupportedLoginProviders") or {}).items()}
     oidc = [oidc_provider(settings, arn, given) for arn in params.get("OpenIdConnectProviderARNs") or []]
     issuers = {login_name(p["Issuer"]) for p in oidc}
+    developer = params.get("DeveloperProviderName")
+    if developer is not None:
+        _check_developer_name(developer, {*given, *issuers})
     return PoolSettings(
         name=name, allow_unauthenticated=bool(params.get("AllowUnauthenticatedIdentities")),
         allow_classic_flow=bool(params.get("AllowClassicFlow")),
@@ -101,6 +105,17 @@ def from_cognito(session: Session, settings: Settings, params: dict[str, Any],
         user_pools=[user_pool(session, settings, p, may_name) for p in params.get("CognitoIdentityProviders") or []],
         saml_providers=[saml_provider(session, arn, may_name) for arn in params.get("SamlProviderARNs") or []],
         tags=dict(params.get("IdentityPoolTags") or {}))
+
+
+def _check_developer_name(name: str, providers: set[str]) -> None:
+    """A name of the developer's own: never another provider's Logins key (the developer
+    provider's logins are taken from the signed developer only, and the pool's other
+    providers' from their tokens)."""
+    if not DEVELOPER_NAME.fullmatch(name):
+        raise InvalidInput("DeveloperProviderName must be 1 to 128 letters, digits or ._-")
+    if name.lower() in RESERVED_DEVELOPER_NAMES or name.lower() in {p.lower() for p in providers}:
+        raise InvalidInput(f"DeveloperProviderName {name!r} names another provider's logins: choose a name of "
+                           "your own (such as login.example.com)")
 
 
 def oidc_provider(settings: Settings, value: str, login_providers: dict[str, str]) -> dict[str, Any]:

@@ -241,3 +241,14 @@ def test_role_mappings_name_providers_of_the_pool_and_token_ones_name_user_pools
                                DeveloperProviderName=DEV,
                                CognitoIdentityProviders=[{"ProviderName": site.provider, "ClientId": site.client_id}])
     assert admin.get_identity_pool_roles(IdentityPoolId=pool)["RoleMappings"] == {user_pool_key: token, DEV: rules}
+
+
+def test_a_developer_provider_is_named_for_the_developer_alone(admin):
+    def create(name: str, **given: object) -> tuple[str, str]:
+        return refused(lambda: admin.create_identity_pool(IdentityPoolName="dev-names", DeveloperProviderName=name,
+                                                          AllowUnauthenticatedIdentities=False, **given))
+
+    for name in ("cognito-identity.amazonaws.com", "accounts.google.com", "Graph.Facebook.com", "login/example"):
+        assert create(name)[0] == "InvalidParameterException", name
+    assert create("idp.example.com", SupportedLoginProviders={"idp.example.com": "app"})[0] == \
+        "InvalidParameterException"
