@@ -25,7 +25,7 @@ from ..oauth.tokens import sign
 from ..runtime import Runtime
 from ..store.models import Identity, IdentityPool
 from . import keys, pools
-from .errors import BAD_SIGNATURE, ISSUER_MISMATCH, NOT_SUPPORTED, not_authorized
+from .errors import BAD_SIGNATURE, ISSUER_MISMATCH, NOT_SUPPORTED, Refused, not_authorized
 from .providers import Login, check_times, kind, unverified
 
 #: GetOpenIdToken's tokens live 10 minutes; GetOpenIdTokenForDeveloperIdentity's 15 by
@@ -70,7 +70,7 @@ def token_claims(iss: str, pool: IdentityPool, identity_id: str, logins: list[Lo
     """The claims, purely: the same inputs always give the same token."""
     claims: dict[str, Any] = {"sub": identity_id, "aud": pool.id, "amr": amr(pool, logins), "iss": iss,
                               POOL_ARN_CLAIM: pool_arn(pool), "iat": now, "exp": now + ttl}
-    tags = tags_of(pool, logins) if principal_tags is None else dict(principal_tags)
+    tags = tags_of(pool, logins) if principal_tags is None else given_tags(principal_tags)
     if tags:
         claims[TAGS_CLAIM] = {"principal_tags": {key: [value] for key, value in sorted(tags.items())}}
     return claims
@@ -111,22 +111,37 @@ def tags_of(pool: IdentityPool, logins: list[Login]) -> dict[str, str]:
     too long for STS, are left out. An OpenID token of Cognate's given as a login (the
     developer's enhanced flow) carries its own tags on."""
     tags: dict[str, str] = {}
-    maps = pool.principal_tags or {}
     for login in logins:
-        if kind(pool, login.provider) == "identity":  # an OpenID token of Cognate's keeps its tags
-            carried = (login.claims.get(TAGS_CLAIM) or {}).get("principal_tags") or {}
-            tags.update({tag: values[0] for tag, values in carried.items() if isinstance(values, list) and values})
-            continue
-        setting = maps.get(login.mapping_key) or maps.get(login.provider)
-        if not setting:
-            continue
-        wanted = DEFAULT_TAGS.get(kind(pool, login.provider), {}) if setting.get("UseDefaults") \
-            else setting.get("PrincipalTags") or {}
-        for tag, claim in wanted.items():
-            value = _tag_value(login.claims.get(claim))
-            if value is not None and len(tag) <= MAX_TAG_KEY and len(tags) < MAX_TAGS:
+        for tag, value in _login_tags(pool, login):
+            value = _tag_value(value)
+            if value is not None and isinstance(tag, str) and 0 < len(tag) <= MAX_TAG_KEY and len(tags) < MAX_TAGS:
                 tags.setdefault(tag, value)
     return tags
+
+
+def _login_tags(pool: IdentityPool, login: Login) -> list[tuple[Any, Any]]:
+    if kind(pool, login.provider) == "identity":  # an OpenID token of Cognate's keeps its tags
+        carried = login.claims.get(TAGS_CLAIM)
+        found = carried.get("principal_tags") if isinstance(carried, dict) else None
+        return [(tag, values[0]) for tag, values in (found or {}).items() if isinstance(values, list) and values] \
+            if isinstance(found, dict) else []
+    maps = pool.principal_tags or {}
+    setting = maps.get(login.mapping_key) or maps.get(login.provider)
+    if not setting:
+        return []
+    wanted = DEFAULT_TAGS.get(kind(pool, login.provider), {}) if setting.get("UseDefaults") \
+        else setting.get("PrincipalTags") or {}
+    return [(tag, login.claims.get(claim)) for tag, claim in wanted.items()]
+
+
+def given_tags(tags: dict[str, Any]) -> dict[str, str]:
+    """The developer's PrincipalTags, within STS's limits as :func:`tags_of`'s are, or
+    InvalidParameterException."""
+    if len(tags) > MAX_TAGS or not all(isinstance(k, str) and 0 < len(k) <= MAX_TAG_KEY and isinstance(v, str)
+                                       and _tag_value(v) == v for k, v in tags.items()):
+        raise Refused("InvalidParameterException", f"PrincipalTags: at most {MAX_TAGS} tags, keys of 1 to "
+                      f"{MAX_TAG_KEY} characters, values of 1 to {MAX_TAG_VALUE}")
+    return dict(tags)
 
 
 def _tag_value(value: Any) -> str | None:
@@ -158,7 +173,8 @@ def check_claims(base_url: str, pool: IdentityPool, claims: dict[str, Any]) -> N
     """An OpenID token of Cognate's for an authenticated identity of ``pool``, unexpired."""
     if claims.get("iss") != issuer(base_url):
         raise not_authorized(ISSUER_MISMATCH)
-    if claims.get("aud") != pool.id or "authenticated" not in (claims.get("amr") or []):
+    found = claims.get("amr")
+    if claims.get("aud") != pool.id or not isinstance(found, list) or "authenticated" not in found:
         raise not_authorized(NOT_SUPPORTED)  # another pool's, or a guest's: no login
     check_times(claims)
 
