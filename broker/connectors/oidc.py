@@ -26,7 +26,7 @@ from joserfc.jwk import KeySet
 
 from .. import urls
 from ..errors import InvalidInput
-from ..oauth.jose import MAX_HEADER, compact_header
+from ..oauth.jose import MAX_HEADER, MAX_TOKEN, compact_header
 from ..store.models import IdentityProvider
 from . import oauth
 from .base import Callback, Identity, Outbound, UpstreamError
@@ -111,7 +111,6 @@ DISCOVERY = _Discovery()
 ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512")
 #: Clock skew allowed on ``exp`` and ``iat``, in seconds.
 SKEW = 60
-MAX_ID_TOKEN = 16 * 1024
 
 
 @dataclass(frozen=True)
@@ -193,7 +192,7 @@ def _header(token: str) -> dict[str, Any]:
 def verify_id_token(token: Any, jwks_uri: str, rules: IdTokenRules, now: float | None = None) -> dict[str, Any]:
     """The claims of an ID token whose signature, issuer, audience, lifetime and nonce
     hold (Core §3.1.3.7); :class:`UpstreamError` otherwise."""
-    if not isinstance(token, str) or len(token) > MAX_ID_TOKEN or token.count(".") != 2:
+    if not isinstance(token, str) or len(token) > MAX_TOKEN or token.count(".") != 2:
         raise UpstreamError("invalid_request", "token response without a compact ID token")
     claims = signed_claims(token, jwks_uri)
     check_claims(claims, rules, time.time() if now is None else now)

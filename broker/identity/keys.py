@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..oauth.keys import SKEW, PoolKeys, new_jwk, retire
+from ..oauth.keys import SKEW, KeyCache, PoolKeys, new_jwk, retire
 from ..store.models import IdentityKey, utcnow
 
 if TYPE_CHECKING:
@@ -43,11 +43,16 @@ class _Issuer:
 ISSUER = _Issuer()
 
 
-def current(session: Session, runtime: Runtime, kid: str | None = None) -> PoolKeys:
-    """The keys, parsed, as of now: a rotation made elsewhere (the CLI, another node) is
-    seen as soon as the configuration cache sees it."""
+def cache(session: Session, runtime: Runtime) -> KeyCache:
+    """The parsed keys' cache, as of now: a rotation made elsewhere (the CLI, another node)
+    is seen as soon as the configuration cache sees it."""
     runtime.config.refresh(session)
-    return runtime.identity_keys.get(session, ISSUER, kid)
+    return runtime.identity_keys
+
+
+def current(session: Session, runtime: Runtime) -> PoolKeys:
+    """The keys, parsed, as of now."""
+    return cache(session, runtime).get(session, ISSUER)
 
 
 def generate(session: Session, owner: object = ISSUER) -> IdentityKey:

@@ -17,11 +17,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from joserfc import jwt
-from joserfc.errors import JoseError
 from sqlalchemy.orm import Session
 
 from ..oauth.tokens import sign
+from ..oauth.verify import InvalidToken, verified_claims
 from ..runtime import Runtime
 from ..store.models import Identity, IdentityPool
 from . import keys, pools
@@ -155,15 +154,10 @@ def _tag_value(value: Any) -> str | None:
 def verify_open_id_token(session: Session, runtime: Runtime, pool: IdentityPool, token: str) -> dict[str, Any]:
     """The claims of an OpenID token Cognate signed for an authenticated identity of
     ``pool``, unexpired (the developer flow's login: ``cognito-identity.amazonaws.com``)."""
-    header, unchecked = unverified(token)
-    check_claims(runtime.settings.base_url, pool, unchecked)
-    kid = header.get("kid")
-    found = keys.current(session, runtime, kid if isinstance(kid, str) else None)
-    if kid not in found.kids:
-        raise not_authorized(BAD_SIGNATURE)
+    check_claims(runtime.settings.base_url, pool, unverified(token)[1])
     try:
-        claims = jwt.decode(token, found.verifying, algorithms=[keys.ALG]).claims
-    except (JoseError, ValueError, TypeError, RecursionError):
+        claims = verified_claims(session, keys.cache(session, runtime), keys.ISSUER, token, (keys.ALG,))
+    except InvalidToken:
         raise not_authorized(BAD_SIGNATURE) from None
     check_claims(runtime.settings.base_url, pool, claims)
     return claims

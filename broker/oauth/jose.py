@@ -1,6 +1,7 @@
 """The unverified header of a compact JWS (RFC 7515 §7.1), read to choose the key before
 the signature can be checked: whoever sends the token chose it, so it is bounded first.
-Likewise its unverified payload, read only to choose the pool whose keys then check it.
+Likewise its unverified payload, read only to choose the pool whose keys then check it, or
+to refuse a token before any key is looked up (:func:`unverified`).
 
 A header of ``"[" * 5000`` is valid base64url, and parsing it raised ``RecursionError``
 (not a ``ValueError``), which answered an unauthenticated request with a 500.
@@ -21,6 +22,17 @@ from typing import Any
 MAX_HEADER = 2048
 #: Encoded length of a payload read before verification (the tokens we verify are under 16 KB).
 MAX_PAYLOAD = 16 * 1024
+#: Length of a compact JWS Cognate reads at all: its own tokens, providers' ID tokens.
+MAX_TOKEN = 16 * 1024
+
+
+def unverified(token: object) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The header and claims of a compact JWS of at most :data:`MAX_TOKEN` characters,
+    unverified (only to choose its keys, or to refuse it early); None when it is not one."""
+    if not isinstance(token, str) or len(token) > MAX_TOKEN or token.count(".") != 2:
+        return None
+    header, claims = compact_header(token), unverified_payload(token)
+    return (header, claims) if header is not None and claims is not None else None
 
 
 def compact_header(token: str, max_header: int = MAX_HEADER) -> dict[str, Any] | None:

@@ -5,7 +5,7 @@ was deleted, is refused), and the ID token an app names as ``id_token_hint`` at 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Sequence
 
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -14,11 +14,10 @@ from sqlalchemy.orm import Session
 from ..store import repo
 from ..store.cache import ConfigCache
 from ..store.models import User, UserPool
-from .jose import compact_header
-from .keys import SUPPORTED_ALGS, KeyCache
+from .jose import MAX_TOKEN, compact_header
+from .keys import SUPPORTED_ALGS, KeyCache, KeyOwner
 
 LEEWAY = 30
-MAX_TOKEN = 16 * 1024
 
 
 class InvalidToken(Exception):
@@ -34,29 +33,33 @@ class RevokedToken(InvalidToken):
     disabled: a sign-out or a revocation ended it."""
 
 
-def _kid(token: str) -> str | None:
+def verified_claims(session: Session, keys: KeyCache, owner: KeyOwner, token: str,
+                    algorithms: Sequence[str] = SUPPORTED_ALGS) -> dict[str, Any]:
+    """The claims of ``token`` if one of ``owner``'s published keys (a user pool's, the
+    identities' issuer's) signed it with one of ``algorithms``; what they say is the
+    caller's to check."""
+    if not isinstance(token, str) or len(token) > MAX_TOKEN or token.count(".") != 2:
+        raise InvalidToken("malformed token")
     header = compact_header(token)
     if header is None:
         raise InvalidToken("malformed token")
-    return header.get("kid")
+    kid = header.get("kid")
+    if not isinstance(kid, str):
+        raise InvalidToken("no kid")
+    found = keys.get(session, owner, kid=kid)
+    if kid not in found.kids:
+        raise InvalidToken("unknown key")
+    try:
+        return jwt.decode(token, found.verifying, algorithms=list(algorithms)).claims
+    except (JoseError, ValueError, TypeError, RecursionError):
+        raise InvalidToken("bad signature") from None
 
 
 def signed_claims(session: Session, keys: KeyCache, pool: UserPool, issuer: str, token: str,
                   token_use: str) -> dict[str, Any]:
     """The claims of ``token`` if one of the pool's published keys signed it, for ``issuer``
     and of ``token_use`` ("access" or "id"); lifetimes are the caller's to check."""
-    if not token or len(token) > MAX_TOKEN or token.count(".") != 2:
-        raise InvalidToken("malformed token")
-    kid = _kid(token)
-    if not isinstance(kid, str):
-        raise InvalidToken("no kid")
-    pool_keys = keys.get(session, pool, kid=kid)
-    if kid not in pool_keys.kids:
-        raise InvalidToken("unknown key")
-    try:
-        claims = jwt.decode(token, pool_keys.verifying, algorithms=list(SUPPORTED_ALGS)).claims
-    except (JoseError, ValueError, TypeError, RecursionError):
-        raise InvalidToken("bad signature") from None
+    claims = verified_claims(session, keys, pool, token)
     if claims.get("iss") != issuer or claims.get("token_use") != token_use:
         raise InvalidToken("wrong issuer or token use")
     return claims
