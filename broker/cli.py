@@ -320,7 +320,7 @@ def keys_rotate(pool_id: str, as_json: bool) -> None:
     with _store() as (_s, session):
         p = admin.require_pool(session, pool_id)
         new = keys.rotate(session, p)
-        published = [k.kid for k in keys.published_keys(session, p.id)]
+        published = [k.kid for k in keys.POOL_KEY_ROWS.published(session, p.id)]
         out = {"Kid": new.kid, "Alg": new.alg, "PublishedKids": published}
     _emit(out, as_json)
 

@@ -194,5 +194,5 @@ def identity_pool_rotate_keys(as_json: bool) -> None:
     verifiers' copies of the JWKS hold it); the old ones stay in the JWKS a day longer."""
     with _store() as (_s, session):
         new = identity_keys.rotate(session)
-        out = {"Kid": new.kid, "Alg": new.alg, "PublishedKids": [k.kid for k in identity_keys.published(session)]}
+        out = {"Kid": new.kid, "Alg": new.alg, "PublishedKids": [k.kid for k in identity_keys.IDENTITY_KEY_ROWS.published(session, None)]}
     _emit(out, as_json)

@@ -204,7 +204,7 @@ def test_keys_read_before_a_rotation_was_seen_are_not_kept(processes, monkeypatc
     mine, _other = processes
     pool_id = _new_pool(mine)
     key_cache, statements = keys.KeyCache(ttl=30), Statements(mine)
-    read = keys.published_keys
+    read = keys.POOL_KEY_ROWS.published
 
     def rotation_seen_meanwhile(session, pool_id, now=None):  # another thread clears while this one reads
         rows = read(session, pool_id, now)
@@ -213,9 +213,9 @@ def test_keys_read_before_a_rotation_was_seen_are_not_kept(processes, monkeypatc
 
     with mine.sessions() as session:
         pool = session.get(UserPool, pool_id)
-        monkeypatch.setattr(keys, "published_keys", rotation_seen_meanwhile)
+        monkeypatch.setattr(keys.POOL_KEY_ROWS, "published", rotation_seen_meanwhile)
         key_cache.get(session, pool)
-        monkeypatch.setattr(keys, "published_keys", read)
+        monkeypatch.setattr(keys.POOL_KEY_ROWS, "published", read)
         statements()
         key_cache.get(session, pool)
         assert statements() == 1  # read again: the keys read before the clear were not kept

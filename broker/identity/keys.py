@@ -10,6 +10,7 @@ must never meet a token under a key it does not know.
 
     signing = current(session, runtime).signing      # runtime.identity_keys: KeyCache(30, IDENTITY_KEY_ROWS)
     new = rotate(session)
+    kids = [k.kid for k in IDENTITY_KEY_ROWS.published(session, None)]
 """
 from __future__ import annotations
 
@@ -17,10 +18,9 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..oauth.keys import SKEW, KeyCache, PoolKeys, new_jwk, retire
+from ..oauth.keys import SKEW, KeyCache, KeyRows, ParsedKeys, retire
 from ..store.models import IdentityKey, utcnow
 
 if TYPE_CHECKING:
@@ -41,6 +41,7 @@ class _Issuer:
 
 
 ISSUER = _Issuer()
+IDENTITY_KEY_ROWS = KeyRows(IdentityKey, None, ALG, PUBLISH_AHEAD)
 
 
 def cache(session: Session, runtime: Runtime) -> KeyCache:
@@ -50,51 +51,16 @@ def cache(session: Session, runtime: Runtime) -> KeyCache:
     return runtime.identity_keys
 
 
-def current(session: Session, runtime: Runtime) -> PoolKeys:
+def current(session: Session, runtime: Runtime) -> ParsedKeys:
     """The keys, parsed, as of now."""
     return cache(session, runtime).get(session, ISSUER)
-
-
-def generate(session: Session, owner: object = ISSUER) -> IdentityKey:
-    key = new_jwk(ALG)
-    row = IdentityKey(kid=key.kid, alg=ALG, private_jwk=key.as_dict(private=True),
-                      public_jwk=key.as_dict(private=False))
-    session.add(row)
-    session.flush()
-    return row
-
-
-def active(session: Session) -> list[IdentityKey]:
-    stmt = select(IdentityKey).where(IdentityKey.retired_at.is_(None)).order_by(IdentityKey.created_at.desc())
-    return list(session.scalars(stmt))
-
-
-def published(session: Session, owner_id: str = ISSUER.id, now: dt.datetime | None = None) -> list[IdentityKey]:
-    now = now or utcnow()
-    stmt = select(IdentityKey).order_by(IdentityKey.created_at.desc())
-    return [k for k in session.scalars(stmt) if k.expires_at is None or k.expires_at > now]
-
-
-def is_published(session: Session, owner_id: str, kid: str) -> bool:
-    row = session.execute(select(IdentityKey.expires_at).where(IdentityKey.kid == kid)).first()
-    return row is not None and (row.expires_at is None or row.expires_at > utcnow())
 
 
 def rotate(session: Session, now: dt.datetime | None = None) -> IdentityKey:
     """A new key, published now, signing in :data:`PUBLISH_AHEAD` seconds; the old ones
     sign until then and stay in the JWKS a day (and :data:`~broker.oauth.keys.SKEW`) longer."""
     now = now or utcnow()
-    retire(active(session), now, MAX_TOKEN_SECONDS + SKEW, PUBLISH_AHEAD)
-    return generate(session)
+    retire(IDENTITY_KEY_ROWS.active(session, None), now, MAX_TOKEN_SECONDS + SKEW, PUBLISH_AHEAD)
+    return IDENTITY_KEY_ROWS.generate(session, ISSUER)
 
 
-class _IdentityKeyRows:
-    """:class:`~broker.oauth.keys.KeyRows` of the identity keys."""
-
-    published = staticmethod(published)
-    is_published = staticmethod(is_published)
-    generate = staticmethod(generate)
-    publish_ahead = PUBLISH_AHEAD
-
-
-IDENTITY_KEY_ROWS = _IdentityKeyRows()

@@ -6,7 +6,8 @@ publishes it for the pool, triggers a reload.
 
 A user pool's keys are :class:`SigningKey` rows; the identity pools' OpenID tokens are
 signed with :class:`~broker.store.models.IdentityKey` rows (:mod:`broker.identity.keys`).
-Both go through one :class:`KeyCache` shape, each with its own :class:`KeyRows`.
+One :class:`KeyRows` reads, generates and retires either family, and one :class:`KeyCache`
+shape keeps each parsed.
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from ..store.models import AppClient, SigningKey, UserPool, utcnow
 from ..userpool import audit
 
 SUPPORTED_ALGS = ("RS256", "ES256")
-#: What a key id can be (``generate_key`` makes 22 of these characters; the column holds 64).
+#: What a key id can be (``new_jwk`` makes 22 of these characters; the column holds 64).
 KID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 #: Clock skew allowed to verifiers when a retired key's last tokens expire.
 SKEW = 300
@@ -40,15 +41,49 @@ def new_jwk(alg: str) -> RSAKey | ECKey:
     return RSAKey.generate_key(2048, parameters=params, private=True)
 
 
-def generate_key(session: Session, pool: UserPool) -> SigningKey:
-    key = new_jwk(pool.signing_alg)
-    row = SigningKey(
-        kid=key.kid, pool_id=pool.id, alg=pool.signing_alg,
-        private_jwk=key.as_dict(private=True), public_jwk=key.as_dict(private=False),
-    )
-    session.add(row)
-    session.flush()
-    return row
+class KeyRows:
+    """Where one family of keys is stored, and what :class:`KeyCache` reads of it: a user
+    pool's :class:`SigningKey` rows (``owner_column`` ``pool_id``, the pool's algorithm) or
+    the identities' :class:`~broker.store.models.IdentityKey` rows (one family, RS512). A
+    new key of a family with ``publish_ahead`` is published that many seconds before it
+    signs (its predecessor signs meanwhile)."""
+
+    def __init__(self, model: Any, owner_column: str | None, alg: str | None = None, publish_ahead: int = 0) -> None:
+        self.model, self.owner_column, self.alg, self.publish_ahead = model, owner_column, alg, publish_ahead
+
+    def _owned(self, stmt: Any, owner_id: str | None) -> Any:
+        return stmt.where(getattr(self.model, self.owner_column) == owner_id) if self.owner_column else stmt
+
+    def active(self, session: Session, owner_id: str | None) -> list[Any]:
+        """The keys not retired, newest first."""
+        stmt = self._owned(select(self.model).where(self.model.retired_at.is_(None)), owner_id)
+        return list(session.scalars(stmt.order_by(self.model.created_at.desc())))
+
+    def published(self, session: Session, owner_id: str | None, now: dt.datetime | None = None) -> list[Any]:
+        """The keys in the JWKS, newest first."""
+        now = now or utcnow()
+        stmt = self._owned(select(self.model), owner_id).order_by(self.model.created_at.desc())
+        return [k for k in session.scalars(stmt) if k.expires_at is None or k.expires_at > now]
+
+    def is_published(self, session: Session, owner_id: str | None, kid: str) -> bool:
+        """Whether ``kid`` is one of them: one primary-key lookup."""
+        row = session.execute(self._owned(select(self.model.expires_at).where(self.model.kid == kid), owner_id)).first()
+        return row is not None and (row.expires_at is None or row.expires_at > utcnow())
+
+    def generate(self, session: Session, owner: Any) -> Any:
+        """A new key of ``owner``'s (its algorithm: the family's or the pool's), flushed."""
+        alg = self.alg or owner.signing_alg
+        key = new_jwk(alg)
+        fields = {"kid": key.kid, "alg": alg, "private_jwk": key.as_dict(private=True),
+                  "public_jwk": key.as_dict(private=False)}
+        row = self.model(**fields, **({self.owner_column: owner.id} if self.owner_column else {}))
+        session.add(row)
+        session.flush()
+        return row
+
+
+#: A user pool's keys.
+POOL_KEY_ROWS = KeyRows(SigningKey, "pool_id")
 
 
 def retire(rows: Sequence[Any], now: dt.datetime, keep: int, ahead: int = 0) -> None:
@@ -67,30 +102,12 @@ def rotate(session: Session, pool: UserPool, now: dt.datetime | None = None) -> 
         select(AppClient.access_token_ttl, AppClient.id_token_ttl).where(AppClient.pool_id == pool.id)
     ).all()
     keep = max([max(a, i) for a, i in ttls] or [3600]) + SKEW
-    retired = active_keys(session, pool.id)
+    retired = POOL_KEY_ROWS.active(session, pool.id)
     retire(retired, now, keep)
-    new = generate_key(session, pool)
+    new = POOL_KEY_ROWS.generate(session, pool)
     audit.record(session, pool.id, "RotateSigningKey", audit.PASS, kid=new.kid, alg=new.alg,
                  retired_kids=[k.kid for k in retired])
     return new
-
-
-def active_keys(session: Session, pool_id: str) -> list[SigningKey]:
-    stmt = select(SigningKey).where(SigningKey.pool_id == pool_id, SigningKey.retired_at.is_(None))
-    return list(session.scalars(stmt.order_by(SigningKey.created_at.desc())))
-
-
-def published_keys(session: Session, pool_id: str, now: dt.datetime | None = None) -> list[SigningKey]:
-    now = now or utcnow()
-    stmt = select(SigningKey).where(SigningKey.pool_id == pool_id).order_by(SigningKey.created_at.desc())
-    return [k for k in session.scalars(stmt) if k.expires_at is None or k.expires_at > now]
-
-
-def is_published(session: Session, pool_id: str, kid: str) -> bool:
-    """Whether ``kid`` is one of the pool's published keys: one primary-key lookup."""
-    row = session.execute(select(SigningKey.expires_at).where(SigningKey.kid == kid,
-                                                              SigningKey.pool_id == pool_id)).first()
-    return row is not None and (row.expires_at is None or row.expires_at > utcnow())
 
 
 class KeyOwner(Protocol):
@@ -99,44 +116,8 @@ class KeyOwner(Protocol):
     id: str
 
 
-class KeyRows(Protocol):
-    """Where one family of keys is stored: what :class:`KeyCache` reads and, when no key
-    signs yet, has generated."""
-
-    def published(self, session: Session, owner_id: str) -> list[Any]:
-        """The keys in the JWKS, newest first."""
-
-    def is_published(self, session: Session, owner_id: str, kid: str) -> bool:
-        """Whether ``kid`` is one of them (one indexed lookup)."""
-
-    def generate(self, session: Session, owner: Any) -> Any:
-        """A new signing key, flushed."""
-
-    #: Seconds a new key is published before it signs (verifiers' caches of the JWKS must
-    #: hold it first); its predecessor signs meanwhile.
-    publish_ahead: int
-
-
-class _PoolKeyRows:
-    """A user pool's :class:`SigningKey` rows."""
-
-    publish_ahead = 0
-
-    def published(self, session: Session, owner_id: str) -> list[SigningKey]:
-        return published_keys(session, owner_id)
-
-    def is_published(self, session: Session, owner_id: str, kid: str) -> bool:
-        return is_published(session, owner_id, kid)
-
-    def generate(self, session: Session, owner: UserPool) -> SigningKey:
-        return generate_key(session, owner)
-
-
-POOL_KEY_ROWS = _PoolKeyRows()
-
-
 @dataclass(frozen=True)
-class PoolKeys:
+class ParsedKeys:
     signing: RSAKey | ECKey
     alg: str
     verifying: KeySet
@@ -146,46 +127,46 @@ class PoolKeys:
 
 
 class KeyCache:
-    """Parsed keys per owner (a user pool), shared by the threads of one process; ``rows``
-    says where the keys are stored (a user pool's by default)."""
+    """Parsed keys per owner (a user pool, the identities' issuer), shared by the threads of
+    one process; ``rows`` says where the keys are stored (a user pool's by default)."""
 
     def __init__(self, ttl: float = 30, rows: KeyRows = POOL_KEY_ROWS) -> None:
         self.ttl = ttl
         self.rows = rows
-        self._pools: dict[str, PoolKeys] = {}
+        self._owners: dict[str, ParsedKeys] = {}
         self._lock = threading.Lock()
         #: Moves with each :meth:`clear`: keys read before a clear are not kept after it.
         self._generation = 0
 
-    def get(self, session: Session, pool: KeyOwner, kid: str | None = None) -> PoolKeys:
-        cached = self._pools.get(pool.id)
+    def get(self, session: Session, owner: KeyOwner, kid: str | None = None) -> ParsedKeys:
+        cached = self._owners.get(owner.id)
         if cached is not None and time.monotonic() - cached.loaded < self.ttl:
             # An unknown kid may be a key another node rotated in a moment ago (this node
             # sees the configuration version move up to a second later), or made up: only
             # the first reloads the keys; a made-up one costs a primary-key lookup, if it
             # could be a key id at all (it comes from an unverified token header).
             if kid is None or kid in cached.kids or not KID.fullmatch(kid) \
-                    or not self.rows.is_published(session, pool.id, kid):
+                    or not self.rows.is_published(session, owner.id, kid):
                 return cached
-        return self._load(session, pool)
+        return self._load(session, owner)
 
     def clear(self) -> None:
         with self._lock:
-            self._pools.clear()
+            self._owners.clear()
             self._generation += 1
 
-    def _load(self, session: Session, pool: KeyOwner) -> PoolKeys:
+    def _load(self, session: Session, owner: KeyOwner) -> ParsedKeys:
         generation = self._generation
-        rows = self.rows.published(session, pool.id)
+        rows = self.rows.published(session, owner.id)
         now = utcnow()
         active = [r for r in rows if r.retired_at is None or r.retired_at > now]
         if not active:
-            active = [self.rows.generate(session, pool)]
+            active = [self.rows.generate(session, owner)]
             session.commit()
             rows = [*active, *rows]
         signing = _signing(active, now, self.rows.publish_ahead)
         public = [r.public_jwk for r in rows]
-        keys = PoolKeys(
+        keys = ParsedKeys(
             signing=_import(signing.private_jwk),
             alg=signing.alg,
             verifying=KeySet.import_key_set({"keys": public}),
@@ -195,7 +176,7 @@ class KeyCache:
         )
         with self._lock:
             if self._generation == generation:  # else a rotation was seen meanwhile: read again next time
-                self._pools[pool.id] = keys
+                self._owners[owner.id] = keys
         return keys
 
 

@@ -20,7 +20,7 @@ from typing import Any, Mapping
 
 from joserfc import jwt
 
-from .keys import PoolKeys
+from .keys import ParsedKeys
 
 EMAIL_CLAIMS = ("email", "email_verified")
 PHONE_CLAIMS = ("phone_number", "phone_number_verified")
@@ -145,7 +145,7 @@ def at_hash(access_token: str) -> str:
     return base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode()
 
 
-def sign(claims: dict[str, Any], keys: PoolKeys) -> str:
+def sign(claims: dict[str, Any], keys: ParsedKeys) -> str:
     header = {"alg": keys.alg, "kid": keys.signing.kid}
     return jwt.encode(header, claims, keys.signing, algorithms=[keys.alg])
 

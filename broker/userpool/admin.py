@@ -61,7 +61,7 @@ def create_pool(
     )
     session.add(pool)
     session.flush()
-    keys.generate_key(session, pool)
+    keys.POOL_KEY_ROWS.generate(session, pool)
     audit.record(session, pool.id, "CreateUserPool", audit.PASS, name=name, mfa=mfa, self_signup=self_signup,
                  signing_alg=signing_alg, required_attributes=required)
     return pool
