@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..userpool import admin_keys, admin_security, mfa
+from ..userpool import admin_security, mfa
 from .call import Call
 from .errors import AwsError
 from .registry import operation
@@ -86,8 +86,7 @@ def describe_user_pool_domain(call: Call, params: dict[str, Any]) -> dict[str, A
     """An unknown domain, or one of a pool the key may not see, is an empty description."""
     domain = params["Domain"].lower()
     pool_id = call.runtime.settings.domains.get(domain)
-    key = call.admin_key
-    if pool_id is None or key is None or not admin_keys.allows(key, pool_id):
+    if pool_id is None or not call.may_act_on(pool_id):
         return {"DomainDescription": {}}
     return {"DomainDescription": {"UserPoolId": pool_id, "AWSAccountId": "000000000000", "Domain": domain,
                                   "CloudFrontDistribution": _target(call), "Version": "1", "Status": "ACTIVE"}}

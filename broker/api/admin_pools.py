@@ -14,9 +14,8 @@ from typing import Any
 from ..store import repo
 from ..store.models import UserPool
 from ..triggers import settings as trigger_settings
-from ..userpool import admin, admin_keys, audit, pool_settings
+from ..userpool import admin, audit, pool_settings
 from .call import Call
-from .errors import AwsError
 from .listing import paged
 from .registry import operation
 
@@ -26,11 +25,7 @@ SETTINGS_EVENTS = ("UpdateUserPool", "SetUserPoolMfaConfig")
 
 @operation("CreateUserPool")
 def create_user_pool(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    key = call.admin_key
-    if key is None or not admin_keys.allows(key, None):
-        raise AwsError("AccessDeniedException",
-                       f"The admin key {key.id if key else '-'} is limited to some user pools: "
-                       "creating a user pool needs a key for every pool.")
+    call.require_every_pool("AccessDeniedException", "a user pool")
     pool = pool_settings.create(call.session, pool_settings.from_cognito(params, None))
     return {"UserPool": describe(call, pool)}
 
@@ -57,8 +52,7 @@ def delete_user_pool(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 
 @operation("ListUserPools")
 def list_user_pools(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    key = call.admin_key
-    mine = [p for p in repo.list_pools(call.session) if key is not None and admin_keys.allows(key, p.id)]
+    mine = [p for p in repo.list_pools(call.session) if call.may_act_on(p.id)]
     page, token = paged(mine, params["MaxResults"], params.get("NextToken"), key=lambda p: p.id)
     changed = audit.last_changes(call.session, [p.id for p in page], SETTINGS_EVENTS)
     pools = [{"Id": p.id, "Name": p.name, "LambdaConfig": trigger_settings.describe(p), "Status": "Enabled", "CreationDate": p.created_at,

@@ -14,8 +14,10 @@ from typing import Any, Mapping
 
 from sqlalchemy.orm import Session
 
+from ..identity import pools as identity_pools
+from ..identity.errors import identity_not_found
 from ..runtime import Runtime
-from ..store.models import AdminKey, AppClient, UserPool
+from ..store.models import AdminKey, AppClient, Identity, IdentityPool, UserPool
 from ..userpool import admin_keys, client_auth
 from ..userpool.client_auth import SecretCheck
 from ..userpool.limits import Requester
@@ -86,14 +88,44 @@ class Call:
         if flow not in client_auth.allowed_auth_flows(client):
             raise AwsError("InvalidParameterException", f"{flow.removeprefix('ALLOW_')} flow not enabled for this client")
 
+    def may_act_on(self, pool_id: str | None) -> bool:
+        """Whether the admin key that signed the call may act on ``pool_id`` (a user or an
+        identity pool; None: on every pool, as creating one needs)."""
+        return self.admin_key is not None and admin_keys.allows(self.admin_key, pool_id)
+
+    def require_every_pool(self, aws_type: str, creating: str) -> None:
+        """A key limited to some pools creates none: the new pool would be outside its scope
+        from its first moment."""
+        if not self.may_act_on(None):
+            raise AwsError(aws_type, f"The admin key {self._key_id} is limited to some pools: creating {creating} "
+                           "needs a key for every pool.")
+
     def admin_pool(self, pool_id: str) -> UserPool:
         """The pool a signed call names, if its admin key may act on it: a key scoped to other
         pools is refused before the pool is looked up, so it learns nothing of them."""
-        key = self.admin_key
-        if key is None or not admin_keys.allows(key, pool_id):
-            raise AwsError("AccessDeniedException",
-                           f"The admin key {key.id if key else '-'} may not act on user pool {pool_id}.")
+        if not self.may_act_on(pool_id):
+            raise AwsError("AccessDeniedException", f"The admin key {self._key_id} may not act on user pool {pool_id}.")
         pool = self.runtime.config.pool(self.session, pool_id)
         if pool is None:
             raise AwsError("ResourceNotFoundException", f"User pool {pool_id} does not exist.")
         return pool
+
+    def admin_identity_pool(self, pool_id: str) -> IdentityPool:
+        """The identity pool a signed call names, as :meth:`admin_pool` finds a user pool
+        (Cognito's identity service answers NotAuthorizedException)."""
+        if not self.may_act_on(pool_id):
+            raise AwsError("NotAuthorizedException", f"The admin key {self._key_id} may not act on identity pool "
+                           f"{pool_id}.")
+        return identity_pools.require(self.session, pool_id)
+
+    def admin_identity(self, identity_id: str) -> Identity:
+        """The identity a signed call names, if its admin key may act on its pool (else it is
+        "not found", whether it exists or not)."""
+        identity = self.session.get(Identity, identity_id) if isinstance(identity_id, str) else None
+        if identity is None or not self.may_act_on(identity.pool_id):
+            raise identity_not_found(identity_id)
+        return identity
+
+    @property
+    def _key_id(self) -> str:
+        return self.admin_key.id if self.admin_key is not None else "-"

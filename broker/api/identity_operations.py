@@ -10,11 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from ..identity import developer, directory, identities, limits, logins, pools, tokens
-from ..identity.errors import CLASSIC_FLOW_MAPPINGS, CLASSIC_FLOW_OFF, Refused, identity_not_found
+from ..identity.errors import CLASSIC_FLOW_MAPPINGS, CLASSIC_FLOW_OFF, Refused
 from ..store.models import Identity
-from ..userpool import admin_keys
 from .call import Call
-from .identity_pools import SERVICE, _pool as admin_pool
+from .identity_pools import SERVICE
 from .listing import MAX_RESULTS, decode_token, encode_token, paged
 from .registry import operation
 
@@ -53,7 +52,7 @@ def unlink_identity(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 
 @operation("GetOpenIdTokenForDeveloperIdentity", SERVICE)
 def get_open_id_token_for_developer_identity(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    pool = admin_pool(call, params["IdentityPoolId"])
+    pool = call.admin_identity_pool(params["IdentityPoolId"])
     verified = logins.developer(call.session, call.runtime, pool, params["Logins"])
     identity = identities.resolve(call.session, pool, params.get("IdentityId"), verified, vouched=True)
     token = tokens.open_id_token(call.session, call.runtime, pool, identity, verified,
@@ -64,7 +63,7 @@ def get_open_id_token_for_developer_identity(call: Call, params: dict[str, Any])
 
 @operation("LookupDeveloperIdentity", SERVICE)
 def lookup_developer_identity(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    pool = admin_pool(call, params["IdentityPoolId"])
+    pool = call.admin_identity_pool(params["IdentityPoolId"])
     identity_id, users = developer.lookup(call.session, pool, params.get("IdentityId"),
                                           params.get("DeveloperUserIdentifier"))
     page, token = paged(users, params.get("MaxResults"), params.get("NextToken"), key=str)
@@ -76,14 +75,14 @@ def lookup_developer_identity(call: Call, params: dict[str, Any]) -> dict[str, A
 
 @operation("MergeDeveloperIdentities", SERVICE)
 def merge_developer_identities(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    pool = admin_pool(call, params["IdentityPoolId"])
+    pool = call.admin_identity_pool(params["IdentityPoolId"])
     return {"IdentityId": developer.merge_users(call.session, pool, params["DeveloperProviderName"],
                                                 params["SourceUserIdentifier"], params["DestinationUserIdentifier"])}
 
 
 @operation("UnlinkDeveloperIdentity", SERVICE)
 def unlink_developer_identity(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    pool = admin_pool(call, params["IdentityPoolId"])
+    pool = call.admin_identity_pool(params["IdentityPoolId"])
     developer.unlink_user(call.session, pool, params["IdentityId"], params["DeveloperProviderName"],
                           params["DeveloperUserIdentifier"])
     return {}
@@ -91,12 +90,12 @@ def unlink_developer_identity(call: Call, params: dict[str, Any]) -> dict[str, A
 
 @operation("DescribeIdentity", SERVICE)
 def describe_identity(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    return directory.describe(_admin_identity(call, params["IdentityId"]))
+    return directory.describe(call.admin_identity(params["IdentityId"]))
 
 
 @operation("ListIdentities", SERVICE)
 def list_identities(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    pool = admin_pool(call, params["IdentityPoolId"])
+    pool = call.admin_identity_pool(params["IdentityPoolId"])
     after = decode_token(params["NextToken"]) if params.get("NextToken") else None
     page, last = directory.listed(call.session, pool, params.get("MaxResults") or MAX_RESULTS, after,
                                   bool(params.get("HideDisabled")))
@@ -113,23 +112,11 @@ def delete_identities(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     unprocessed = []
     for identity_id in dict.fromkeys(params["IdentityIdsToDelete"]):
         identity = call.session.get(Identity, identity_id)
-        if not _allowed(call, identity):
-            if identity is not None or call.admin_key is None or call.admin_key.pools:
+        if identity is None or not call.may_act_on(identity.pool_id):
+            if identity is not None or not call.may_act_on(None):
                 unprocessed.append({"IdentityId": identity_id, "ErrorCode": "AccessDenied"})
             continue
         directory.delete(call.session, identity)
     return {"UnprocessedIdentityIds": unprocessed}
 
 
-def _allowed(call: Call, identity: Identity | None) -> bool:
-    key = call.admin_key
-    return identity is not None and key is not None and admin_keys.allows(key, identity.pool_id)
-
-
-def _admin_identity(call: Call, identity_id: str) -> Identity:
-    """The identity, if the admin key may act on its pool (else it is "not found")."""
-    identity = call.session.get(Identity, identity_id)
-    if not _allowed(call, identity):
-        raise identity_not_found(identity_id)
-    assert identity is not None
-    return identity

@@ -11,62 +11,45 @@ from __future__ import annotations
 from typing import Any
 
 from ..identity import pools
-from ..store.models import IdentityPool
-from ..userpool import admin_keys
 from .call import Call
-from .errors import AwsError
 from .listing import paged
 from .registry import operation
 
 SERVICE = "cognito-identity"
 
 
-def _pool(call: Call, pool_id: str) -> IdentityPool:
-    key = call.admin_key
-    if key is None or not admin_keys.allows(key, pool_id):
-        raise AwsError("NotAuthorizedException",
-                       f"The admin key {key.id if key else '-'} may not act on identity pool {pool_id}.")
-    return pools.require(call.session, pool_id)
-
-
 def _settings(call: Call, params: dict[str, Any]) -> pools.PoolSettings:
     """The pool's settings; a key limited to some pools names only those pools' user pools
     and SAML IdPs."""
-    key = call.admin_key
-    return pools.from_cognito(call.session, call.runtime.settings, params,
-                              lambda pool_id: key is not None and admin_keys.allows(key, pool_id))
+    return pools.from_cognito(call.session, call.runtime.settings, params, call.may_act_on)
 
 
 @operation("CreateIdentityPool", SERVICE)
 def create_identity_pool(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    key = call.admin_key
-    if key is None or not admin_keys.allows(key, None):
-        raise AwsError("NotAuthorizedException", f"The admin key {key.id if key else '-'} is limited to some "
-                       "pools: creating an identity pool needs a key for every pool.")
+    call.require_every_pool("NotAuthorizedException", "an identity pool")
     return pools.describe(pools.create(call.session, _settings(call, params)))
 
 
 @operation("DescribeIdentityPool", SERVICE)
 def describe_identity_pool(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    return pools.describe(_pool(call, params["IdentityPoolId"]))
+    return pools.describe(call.admin_identity_pool(params["IdentityPoolId"]))
 
 
 @operation("UpdateIdentityPool", SERVICE)
 def update_identity_pool(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    pool = _pool(call, params["IdentityPoolId"])
+    pool = call.admin_identity_pool(params["IdentityPoolId"])
     return pools.describe(pools.update(call.session, pool, _settings(call, params)))
 
 
 @operation("DeleteIdentityPool", SERVICE)
 def delete_identity_pool(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    pools.delete(call.session, _pool(call, params["IdentityPoolId"]))
+    pools.delete(call.session, call.admin_identity_pool(params["IdentityPoolId"]))
     return {}
 
 
 @operation("ListIdentityPools", SERVICE)
 def list_identity_pools(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    key = call.admin_key
-    found = [p for p in pools.listed(call.session) if key is not None and admin_keys.allows(key, p.id)]
+    found = [p for p in pools.listed(call.session) if call.may_act_on(p.id)]
     page, token = paged(found, params["MaxResults"], params.get("NextToken"), key=lambda p: p.id)
     out: dict[str, Any] = {"IdentityPools": [{"IdentityPoolId": p.id, "IdentityPoolName": p.name} for p in page]}
     if token:
@@ -76,23 +59,23 @@ def list_identity_pools(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 
 @operation("SetIdentityPoolRoles", SERVICE)
 def set_identity_pool_roles(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    pool = _pool(call, params["IdentityPoolId"])
+    pool = call.admin_identity_pool(params["IdentityPoolId"])
     pools.set_roles(call.session, pool, params["Roles"], params.get("RoleMappings") or {})
     return {}
 
 
 @operation("GetIdentityPoolRoles", SERVICE)
 def get_identity_pool_roles(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    return pools.roles_of(_pool(call, params["IdentityPoolId"]))
+    return pools.roles_of(call.admin_identity_pool(params["IdentityPoolId"]))
 
 
 @operation("SetPrincipalTagAttributeMap", SERVICE)
 def set_principal_tag_attribute_map(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    pool = _pool(call, params["IdentityPoolId"])
+    pool = call.admin_identity_pool(params["IdentityPoolId"])
     return pools.set_tag_map(call.session, pool, params["IdentityProviderName"], bool(params.get("UseDefaults")),
                              params.get("PrincipalTags") or {})
 
 
 @operation("GetPrincipalTagAttributeMap", SERVICE)
 def get_principal_tag_attribute_map(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    return pools.tag_map(_pool(call, params["IdentityPoolId"]), params["IdentityProviderName"])
+    return pools.tag_map(call.admin_identity_pool(params["IdentityPoolId"]), params["IdentityProviderName"])
