@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..identity import developer, directory, identities, limits, logins, pools, tokens
-from ..identity.errors import CLASSIC_FLOW_MAPPINGS, CLASSIC_FLOW_OFF, Refused
-from ..store.models import Identity
+from ..identity import credentials, developer, directory, identities, limits, logins, pools
 from .call import Call
 from .identity_pools import SERVICE
 from .listing import MAX_RESULTS, decode_token, encode_token, paged
@@ -28,18 +26,8 @@ def get_id(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 
 @operation("GetOpenIdToken", SERVICE)
 def get_open_id_token(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    """The basic flow's token: only where the pool allows that flow and maps no roles
-    (the app then chooses any role that trusts the pool)."""
-    identity, pool = identities.with_pool(call.session, params["IdentityId"])
-    limits.admit(call.runtime.state, call.runtime.settings, pool.id, call.ip)
-    if not pool.allow_classic_flow:
-        raise Refused("InvalidParameterException", CLASSIC_FLOW_OFF)
-    if pool.role_mappings:
-        raise Refused("InvalidParameterException", CLASSIC_FLOW_MAPPINGS)
-    verified = logins.verify(call.session, call.runtime, pool, params.get("Logins"))
-    identity = identities.resolve(call.session, pool, identity.id, verified)
-    return {"IdentityId": identity.id,
-            "Token": tokens.open_id_token(call.session, call.runtime, pool, identity, verified)}
+    return credentials.basic_flow_token(call.session, call.runtime, params["IdentityId"], params.get("Logins"),
+                                        call.ip)
 
 
 @operation("UnlinkIdentity", SERVICE)
@@ -53,12 +41,10 @@ def unlink_identity(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 @operation("GetOpenIdTokenForDeveloperIdentity", SERVICE)
 def get_open_id_token_for_developer_identity(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     pool = call.admin_identity_pool(params["IdentityPoolId"])
-    verified = logins.developer(call.session, call.runtime, pool, params["Logins"])
-    identity = identities.resolve(call.session, pool, params.get("IdentityId"), verified, vouched=True)
-    token = tokens.open_id_token(call.session, call.runtime, pool, identity, verified,
-                                 ttl=params.get("TokenDuration") or tokens.DEVELOPER_TTL,
-                                 principal_tags=params.get("PrincipalTags"))
-    return {"IdentityId": identity.id, "Token": token}
+    identity_id, token = developer.open_id_token(call.session, call.runtime, pool, params.get("IdentityId"),
+                                                 params["Logins"], params.get("TokenDuration"),
+                                                 params.get("PrincipalTags"))
+    return {"IdentityId": identity_id, "Token": token}
 
 
 @operation("LookupDeveloperIdentity", SERVICE)
@@ -107,16 +93,5 @@ def list_identities(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 
 @operation("DeleteIdentities", SERVICE)
 def delete_identities(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    """Identities the key may not act on are answered as AccessDenied (whether they exist
-    or not, for a key limited to some pools); unknown ones are already gone."""
-    unprocessed = []
-    for identity_id in dict.fromkeys(params["IdentityIdsToDelete"]):
-        identity = call.session.get(Identity, identity_id)
-        if identity is None or not call.may_act_on(identity.pool_id):
-            if identity is not None or not call.may_act_on(None):
-                unprocessed.append({"IdentityId": identity_id, "ErrorCode": "AccessDenied"})
-            continue
-        directory.delete(call.session, identity)
-    return {"UnprocessedIdentityIds": unprocessed}
-
-
+    return {"UnprocessedIdentityIds": directory.delete_many(call.session, params["IdentityIdsToDelete"],
+                                                            call.may_act_on)}

@@ -1,6 +1,9 @@
 """GetCredentialsForIdentity: Cognito's enhanced flow, where the identity pool, not the app,
-turns an identity into AWS credentials
-(https://docs.aws.amazon.com/cognito/latest/developerguide/authentication-flow.html):
+turns an identity into AWS credentials; and GetOpenIdToken, the basic flow's token, which
+the app takes to the STS itself
+(https://docs.aws.amazon.com/cognito/latest/developerguide/authentication-flow.html).
+
+The enhanced flow:
 
 1. the call counted (:mod:`.limits`), the ``Logins`` verified (:mod:`.logins`);
 2. the identity resolved: a login seen for the first time is linked to it, a login of
@@ -21,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from ..runtime import Runtime
 from . import identities, limits, logins, roles, sts, tokens
-from .errors import Refused
+from .errors import CLASSIC_FLOW_MAPPINGS, CLASSIC_FLOW_OFF, Refused
 
 #: "AWS credentials from enhanced authentication are valid for one hour."
 DURATION = 3600
@@ -47,3 +50,18 @@ def for_identity(session: Session, runtime: Runtime, identity_id: str, given: di
     answered = identity.id
     session.commit()
     return {"IdentityId": answered, "Credentials": sts.assume_role(runtime.settings, role, token, DURATION)}
+
+
+def basic_flow_token(session: Session, runtime: Runtime, identity_id: str, given: dict[str, str] | None,
+                     address: str) -> dict[str, Any]:
+    """GetOpenIdToken's answer: only where the pool allows the basic flow and maps no roles
+    (the app then chooses any role that trusts the pool), as Cognito."""
+    identity, pool = identities.with_pool(session, identity_id)
+    limits.admit(runtime.state, runtime.settings, pool.id, address)
+    if not pool.allow_classic_flow:
+        raise Refused("InvalidParameterException", CLASSIC_FLOW_OFF)
+    if pool.role_mappings:
+        raise Refused("InvalidParameterException", CLASSIC_FLOW_MAPPINGS)
+    verified = logins.verify(session, runtime, pool, given)
+    identity = identities.resolve(session, pool, identity.id, verified)
+    return {"IdentityId": identity.id, "Token": tokens.open_id_token(session, runtime, pool, identity, verified)}

@@ -2,9 +2,9 @@
 names its users by an identifier of its own under the pool's DeveloperProviderName.
 https://docs.aws.amazon.com/cognito/latest/developerguide/developer-authenticated-identities.html
 
-GetOpenIdTokenForDeveloperIdentity goes through :func:`broker.identity.identities.resolve`
-(``vouched``); here are LookupDeveloperIdentity, MergeDeveloperIdentities and
-UnlinkDeveloperIdentity.
+GetOpenIdTokenForDeveloperIdentity (:func:`open_id_token`: its logins vouched for by the
+signed developer, :func:`broker.identity.identities.resolve` ``vouched``),
+LookupDeveloperIdentity, MergeDeveloperIdentities and UnlinkDeveloperIdentity.
 
     identity_id = merge_users(session, pool, "DevProvider", source="bob", destination="alice")
 """
@@ -13,17 +13,29 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..runtime import Runtime
 from ..store.models import IdentityLogin, IdentityPool
+from . import logins, tokens
 from .errors import Refused, conflict
-from .identities import check_links, find, merge, remove_links
+from .identities import check_links, find, merge, remove_links, resolve
 
 NOT_LINKED = "The developer user identifier is not linked to an identity of this identity pool."
 
 
-def require_provider(pool: IdentityPool, name: str) -> str:
+def open_id_token(session: Session, runtime: Runtime, pool: IdentityPool, identity_id: str | None,
+                  given: dict[str, str], duration: int | None, principal_tags: dict[str, str] | None) -> tuple[str, str]:
+    """GetOpenIdTokenForDeveloperIdentity: the identity (named, or found or made from the
+    logins) and its token, for ``duration`` seconds (TokenDuration; Cognito's default: 15
+    minutes)."""
+    verified = logins.developer(session, runtime, pool, given)
+    identity = resolve(session, pool, identity_id, verified, vouched=True)
+    return identity.id, tokens.open_id_token(session, runtime, pool, identity, verified,
+                                             ttl=duration or tokens.DEVELOPER_TTL, principal_tags=principal_tags)
+
+
+def require_provider(pool: IdentityPool, name: str) -> None:
     if not pool.developer_provider or name != pool.developer_provider:
         raise Refused("ResourceNotFoundException", f"Developer provider '{name}' not found in this identity pool.")
-    return name
 
 
 def user_link(session: Session, pool: IdentityPool, user: str) -> IdentityLogin | None:

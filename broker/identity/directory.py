@@ -10,7 +10,7 @@ millions); a disabled identity (merged, or left without logins) is listed unless
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -41,10 +41,21 @@ def listed(session: Session, pool: IdentityPool, limit: int, after: str | None,
     return rows[:limit], rows[limit - 1].id if len(rows) > limit else None
 
 
-def delete(session: Session, identity: Identity) -> None:
-    """The identity and its logins: each login is new the next time it is seen."""
-    session.delete(identity)
-    session.flush()
+def delete_many(session: Session, identity_ids: list[str], may_act_on: Callable[[str | None], bool]) -> list[dict]:
+    """DeleteIdentities: each identity and its logins (each login is new the next time it
+    is seen), if the caller ``may_act_on`` its pool. Answers Cognito's
+    ``UnprocessedIdentityIds``: AccessDenied for the others, and, for a caller limited to
+    some pools, for unknown ones too (it learns nothing of other pools' identities);
+    otherwise an unknown identity is already gone."""
+    unprocessed = []
+    for identity_id in dict.fromkeys(identity_ids):
+        identity = session.get(Identity, identity_id)
+        if identity is not None and may_act_on(identity.pool_id):
+            session.delete(identity)
+            session.flush()
+        elif identity is not None or not may_act_on(None):
+            unprocessed.append({"IdentityId": identity_id, "ErrorCode": "AccessDenied"})
+    return unprocessed
 
 
 def unlink(session: Session, pool: IdentityPool, identity: Identity, logins: list[Login],
