@@ -11,7 +11,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
-from urllib.parse import urlsplit
+
+from . import urls
 
 
 class ConfigError(Exception):
@@ -194,11 +195,23 @@ def _coerce(name: str, value: object, errors: list[str]) -> object:
     return value
 
 
+#: Whole-number settings and the range each must be in.
+_RANGES = {"smtp_port": (1, 65535), "delivery_retry_seconds": (1, 600), "trusted_proxies": (0, 5),
+           "key_cache_seconds": (0, 3600), "config_cache_seconds": (0, 3600),
+           "login_starts_per_minute": (0, 1_000_000), "identity_calls_per_minute": (0, 1_000_000),
+           "identity_pool_calls_per_second": (0, 1_000_000)}
+#: Settings that are 0 for no limit (said in their message).
+_NO_LIMIT = ("login_starts_per_minute", "identity_calls_per_minute", "identity_pool_calls_per_second")
+#: Upstream URLs (:func:`broker.urls.problem`): https, http on loopback; the STS's and a
+#: webhook's may be http anywhere (a sidecar, a private network's MinIO).
+_URLS = {"google_issuer": {}, "facebook_graph_url": {}, "sts_endpoint": {"http": True},
+         "sms_webhook_url": {"http": True, "query": True}}
+
+
 def validate(settings: Settings) -> list[str]:
     """Every problem with ``settings``; empty when they can be used."""
     errors: list[str] = []
-    base = urlsplit(settings.base_url)
-    if base.scheme not in {"http", "https"} or not base.netloc or base.query or base.fragment:
+    if urls.problem(settings.base_url, http=True):
         errors.append(f"BROKER_BASE_URL must be an http(s) URL without query, got {settings.base_url!r}")
     if not settings.database_url.startswith(("sqlite:", "postgresql")):
         errors.append("DATABASE_URL must be a sqlite:/// or postgresql:// URL")
@@ -212,67 +225,36 @@ def validate(settings: Settings) -> list[str]:
     if settings.env not in {"development", "production", "test"}:
         errors.append(f"BROKER_ENV must be development, test or production, got {settings.env!r}")
     if settings.env == "production":
-        if not settings.secret_key:
-            errors.append("BROKER_SECRET_KEY is required in production")
-        if settings.embedded_store:
-            errors.append("REDIS_URL is required in production (the embedded store serves one process)")
-        if settings.database_url.startswith("sqlite:"):
-            errors.append("DATABASE_URL must point to PostgreSQL in production")
-        if not settings.is_https:
-            errors.append("BROKER_BASE_URL must be https in production")
+        errors += [message for wrong, message in (
+            (not settings.secret_key, "BROKER_SECRET_KEY is required in production"),
+            (settings.embedded_store, "REDIS_URL is required in production (the embedded store serves one process)"),
+            (settings.database_url.startswith("sqlite:"), "DATABASE_URL must point to PostgreSQL in production"),
+            (not settings.is_https, "BROKER_BASE_URL must be https in production")) if wrong]
     if settings.secret_key is not None and len(settings.secret_key) < 32:
         errors.append("BROKER_SECRET_KEY must be at least 32 characters")
-    if not 1 <= settings.smtp_port <= 65535:
-        errors.append("BROKER_SMTP_PORT must be between 1 and 65535")
-    if not 1 <= settings.delivery_retry_seconds <= 600:
-        errors.append("BROKER_DELIVERY_RETRY_SECONDS must be between 1 and 600")
     if not isinstance(settings.domains, Mapping) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in settings.domains.items()
     ):
         errors.append("domains must map host names to pool ids")
-    if settings.sms_webhook_url and not settings.sms_webhook_url.startswith(("https://", "http://")):
-        errors.append("BROKER_SMS_WEBHOOK_URL must be an http(s) URL")
-    for name in ("google_issuer", "facebook_graph_url"):
-        if not _upstream_url(getattr(settings, name)):
-            errors.append(f"{_ENV_NAME[name]} must be an https URL (http only on a loopback host)")
+    for name, rules in _URLS.items():
+        wrong = getattr(settings, name) and urls.problem(getattr(settings, name), **rules)
+        if wrong:
+            errors.append(f"{_ENV_NAME[name]} {wrong}, got {getattr(settings, name)!r}")
     if settings.themes_dir and not Path(settings.themes_dir).is_dir():
         errors.append(f"BROKER_THEMES_DIR {settings.themes_dir!r} is not a directory")
-    if not 0 <= settings.trusted_proxies <= 5:
-        errors.append("BROKER_TRUSTED_PROXIES must be between 0 and 5")
     if settings.log_format not in {"", "json", "text"}:
         errors.append(f"BROKER_LOG_FORMAT must be json or text, got {settings.log_format!r}")
     token = settings.metrics_token
     if token is not None and (len(token) < 16 or not token.isprintable() or " " in token):
         errors.append("BROKER_METRICS_TOKEN must be at least 16 printable characters without spaces")
-    for name in ("key_cache_seconds", "config_cache_seconds"):
-        if not 0 <= int(getattr(settings, name)) <= 3600:
-            errors.append(f"{_ENV_NAME[name]} must be between 0 and 3600")
-    for name in ("login_starts_per_minute", "identity_calls_per_minute", "identity_pool_calls_per_second"):
-        if not 0 <= int(getattr(settings, name)) <= 1_000_000:
-            errors.append(f"{_ENV_NAME[name]} must be between 0 (no limit) and 1000000")
-    errors.extend(_sts_errors(settings))
-    for name in ("session_ttl", "login_ttl", "code_ttl", "max_content_length"):
-        if int(getattr(settings, name)) <= 0:
-            errors.append(f"{name} must be positive")
-    return errors
-
-
-def _sts_errors(settings: Settings) -> list[str]:
-    errors = []
-    sts = urlsplit(settings.sts_endpoint)
-    if settings.sts_endpoint and (sts.scheme not in {"http", "https"} or not sts.hostname or sts.query
-                                  or sts.fragment):
-        errors.append(f"BROKER_STS_ENDPOINT must be an http(s) URL without query, got {settings.sts_endpoint!r}")
     if not re.fullmatch(r"[a-z]{2}(-[a-z0-9]+)+", settings.sts_region):
         errors.append(f"BROKER_STS_REGION must be an AWS region name such as eu-west-1, got {settings.sts_region!r}")
+    for name, (low, high) in _RANGES.items():
+        if not low <= int(getattr(settings, name)) <= high:
+            errors.append(f"{_ENV_NAME[name]} must be between {low}{' (no limit)' * (name in _NO_LIMIT)} and {high}")
+    errors += [f"{name} must be positive" for name in ("session_ttl", "login_ttl", "code_ttl", "max_content_length")
+               if int(getattr(settings, name)) <= 0]
     return errors
-
-
-def _upstream_url(value: str) -> bool:
-    parts = urlsplit(value)
-    loopback = parts.hostname in {"127.0.0.1", "::1", "localhost"}
-    return bool(parts.hostname) and not parts.query and not parts.fragment and (
-        parts.scheme == "https" or (parts.scheme == "http" and loopback))
 
 
 def dev_secret_key(var_dir: str) -> str:
