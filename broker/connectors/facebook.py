@@ -102,21 +102,28 @@ class FacebookConnector:
         code = oauth.check_answer(callback, params)
         with self._client(callback) as client:
             token = oauth.exchange_code(client, self.token_url, code)
-        access = token["access_token"]
-        me = oauth.get_json(self.userinfo_url, params={
-            "fields": self.fields, "access_token": access,
-            "appsecret_proof": appsecret_proof(self.details["client_secret"], access),
-        })
-        subject = me.get("id")
-        if "error" in me or not isinstance(subject, str) or not subject or len(subject) > 128:
-            raise UpstreamError("invalid_request", "Graph /me answered without an id")
-        attributes = {"sub": subject}
-        for name, value in me.items():
-            if name == "picture" and isinstance(value, dict):  # {"data": {"url": ...}}
-                data = value.get("data")
-                value = data.get("url") if isinstance(data, dict) else None
-            text = oauth.as_string(value)
-            if text is not None and name != "sub":
-                attributes[name] = text
-        return Identity(provider_name=self.name, provider_type=self.provider_type, subject=subject,
+        attributes = profile(self.userinfo_url, token["access_token"], self.fields, self.details["client_secret"])
+        return Identity(provider_name=self.name, provider_type=self.provider_type, subject=attributes["sub"],
                         attributes=attributes, email_verified="email" in attributes)
+
+
+def profile(me_url: str, access_token: str, fields: str, app_secret: str | None = None) -> dict[str, str]:
+    """The Graph API's ``/me`` for ``access_token`` as attributes (``sub``: the user's id;
+    ``picture``: its URL), with ``appsecret_proof`` when the app's secret is known;
+    :class:`UpstreamError` when Facebook names no user."""
+    params = {"fields": fields, "access_token": access_token}
+    if app_secret is not None:
+        params["appsecret_proof"] = appsecret_proof(app_secret, access_token)
+    me = oauth.get_json(me_url, params=params)
+    subject = me.get("id")
+    if "error" in me or not isinstance(subject, str) or not subject or len(subject) > 128:
+        raise UpstreamError("invalid_request", "Graph /me answered without an id")
+    attributes = {"sub": subject}
+    for name, value in me.items():
+        if name == "picture" and isinstance(value, dict):  # {"data": {"url": ...}}
+            data = value.get("data")
+            value = data.get("url") if isinstance(data, dict) else None
+        text = oauth.as_string(value)
+        if text is not None and name != "sub":
+            attributes[name] = text
+    return attributes

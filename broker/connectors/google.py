@@ -46,7 +46,13 @@ def provider_details(details: Mapping[str, Any]) -> dict[str, str]:
     return oauth.to_provider_details(details, PROVIDER_DETAILS)
 
 
+def issuers(issuer: str) -> tuple[str, ...]:
+    """The ``iss`` values of ``issuer``'s ID tokens: Google's own also signs as its bare host
+    name; a stand-in only as itself."""
+    return (ISSUER, "accounts.google.com") if issuer == ISSUER else (issuer,)
+
+
 def open(idp: IdentityProvider) -> OIDCConnector:  # noqa: A001 - the registry's name
     details = dict(idp.details)
-    issuers = (ISSUER, "accounts.google.com") if details["issuer"] == ISSUER else (details["issuer"],)
-    return OIDCConnector(idp.name, "Google", {**details, "token_auth_method": "client_secret_post"}, issuers)
+    return OIDCConnector(idp.name, "Google", {**details, "token_auth_method": "client_secret_post"},
+                         issuers(details["issuer"]))

@@ -76,6 +76,11 @@ def open(idp: IdentityProvider) -> OIDCConnector:  # noqa: A001 - the registry's
     return OIDCConnector(idp.name, "OIDC", dict(idp.details))
 
 
+#: The endpoints and the discovery document's members naming them (Discovery §3).
+DISCOVERED = {"authorize_url": "authorization_endpoint", "token_url": "token_endpoint", "jwks_uri": "jwks_uri",
+              "userinfo_url": "userinfo_endpoint"}
+
+
 @dataclass(frozen=True)
 class Endpoints:
     authorize_url: str
@@ -229,15 +234,14 @@ def check_claims(claims: dict[str, Any], rules: IdTokenRules, now: float) -> Non
     """Core §3.1.3.7 steps 2-4, 9-11."""
     if claims.get("iss") not in rules.issuers:
         raise UpstreamError("invalid_request", f"ID token iss {str(claims.get('iss'))[:200]!r} is not the issuer")
-    aud = claims.get("aud")
-    audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
-    if rules.client_id not in audiences:
+    aud = audiences(claims)
+    if rules.client_id not in aud:
         raise UpstreamError("invalid_request", "ID token aud does not contain our client_id")
     azp = claims.get("azp")
-    if (len(audiences) > 1 or azp is not None) and azp != rules.client_id:
+    if (len(aud) > 1 or azp is not None) and azp != rules.client_id:
         raise UpstreamError("invalid_request", "ID token azp is not our client_id")
     exp, iat = claims.get("exp"), claims.get("iat")
-    if not _number(exp) or not _number(iat):
+    if not is_number(exp) or not is_number(iat):
         raise UpstreamError("invalid_request", "ID token without numeric exp and iat")
     if exp + SKEW < now or iat - SKEW > now:
         raise UpstreamError("invalid_request", "ID token expired or issued in the future")
@@ -249,7 +253,14 @@ def check_claims(claims: dict[str, Any], rules: IdTokenRules, now: float) -> Non
         raise UpstreamError("invalid_request", "ID token without a usable sub")
 
 
-def _number(value: Any) -> bool:
+def audiences(claims: dict[str, Any]) -> list[str]:
+    """A token's ``aud``: one string or a list of them (Core §2); anything else is none."""
+    aud = claims.get("aud")
+    return [aud] if isinstance(aud, str) else [a for a in aud if isinstance(a, str)] if isinstance(aud, list) else []
+
+
+def is_number(value: Any) -> bool:
+    """A JSON number (``exp``, ``iat``), not a boolean."""
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
@@ -268,15 +279,12 @@ class OIDCConnector:
         found: dict[str, Any] = {}
         if not all(d.get(k) for k in ("authorize_url", "token_url", "jwks_uri")):
             doc = DISCOVERY.get(d["issuer"])
-            found = {"authorize_url": doc.get("authorization_endpoint"), "token_url": doc.get("token_endpoint"),
-                     "jwks_uri": doc.get("jwks_uri"), "userinfo_url": doc.get("userinfo_endpoint")}
-        urls = {k: d.get(k) or found.get(k) for k in ("authorize_url", "token_url", "jwks_uri", "userinfo_url")}
-        for key, url in urls.items():
-            if url is not None and not usable_url(url, d["issuer"]):
-                raise UpstreamError("invalid_request", f"unusable {key} {str(url)[:200]!r} for {self.name}")
-        if not (urls["authorize_url"] and urls["token_url"] and urls["jwks_uri"]):
+            found = {name: doc.get(member) for name, member in DISCOVERED.items()}
+        given = {k: d.get(k) or found.get(k) for k in DISCOVERED}
+        checked = {name: endpoint(name, url, d["issuer"], self.name) for name, url in given.items()}
+        if not (checked["authorize_url"] and checked["token_url"] and checked["jwks_uri"]):
             raise UpstreamError("invalid_request", f"{self.name} publishes no authorization, token or JWKS endpoint")
-        return Endpoints(**urls)
+        return Endpoints(**checked)
 
     def _client(self, callback: Callback) -> Any:
         return oauth.client_session(self.details, callback.url, self.details.get("scopes", "openid"),
@@ -321,6 +329,22 @@ class OIDCConnector:
                 attributes[name] = text
         return Identity(provider_name=self.name, provider_type=self.provider_type, subject=claims["sub"],
                         attributes=attributes, email_verified=attributes.get("email_verified") == "true")
+
+
+def endpoint(name: str, url: Any, issuer: str, provider: str) -> str | None:
+    """``url`` as the endpoint ``name`` of ``issuer``'s provider, if :func:`usable_url`."""
+    if url is not None and not usable_url(url, issuer):
+        raise UpstreamError("invalid_request", f"unusable {name} {str(url)[:200]!r} for {provider}")
+    return url
+
+
+def discovered_jwks_uri(issuer: str, provider: str) -> str:
+    """The JWKS endpoint ``issuer``'s discovery document names, checked as every endpoint
+    is (an ID token's signature is all that is checked with it)."""
+    url = endpoint("jwks_uri", DISCOVERY.get(issuer).get("jwks_uri"), issuer, provider)
+    if not url:
+        raise UpstreamError("invalid_request", f"{provider} publishes no JWKS endpoint")
+    return url
 
 
 def usable_url(url: Any, issuer: str) -> bool:

@@ -28,7 +28,7 @@ from typing import Any, Callable
 from sqlalchemy.orm import Session
 
 from ..config import Settings
-from ..connectors import oidc as oidc_connector
+from ..connectors import google as google_connector, oidc as oidc_connector
 from ..connectors.base import UpstreamError
 from ..oauth.issue import issuer as pool_issuer
 from ..oauth.verify import InvalidToken, signed_claims
@@ -38,11 +38,10 @@ from ..store.models import IdentityPool
 from . import tokens
 from .errors import BAD_SIGNATURE, ISSUER_MISMATCH, NOT_ID_TOKEN, NOT_SUPPORTED, not_authorized, unavailable
 from .pools import login_name
-from .providers import COGNITO_IDENTITY, GOOGLE, Login, audiences, check_times, subject_of, unverified
+from .providers import COGNITO_IDENTITY, GOOGLE, Login, check_times, subject_of, unverified
 
 log = logging.getLogger("broker.identity")
 Verifier = Callable[[Session, Runtime], Login]
-GOOGLE_ISSUER = "https://accounts.google.com"
 NOT_ENABLED = "Invalid login token. The user is disabled or deleted, or the token was revoked."
 
 
@@ -110,7 +109,7 @@ class Upstream:
         if self.by_azp and claims.get("azp") is not None:
             given = [claims["azp"]] if isinstance(claims["azp"], str) else []
         else:
-            given = audiences(claims)
+            given = oidc_connector.audiences(claims)
         if not set(given) & set(self.audiences):
             raise not_authorized(NOT_SUPPORTED)
         check_times(claims)
@@ -121,8 +120,7 @@ def google(settings: Settings, pool: IdentityPool, key: str, token: str) -> Veri
     if not client_id:
         return None
     iss = settings.google_issuer.rstrip("/")
-    issuers = (iss, GOOGLE) if iss == GOOGLE_ISSUER else (iss,)
-    return _upstream(Upstream(key, iss, issuers, (client_id,)), token)
+    return _upstream(Upstream(key, iss, google_connector.issuers(iss), (client_id,)), token)
 
 
 def oidc(settings: Settings, pool: IdentityPool, key: str, token: str) -> Verifier | None:
@@ -140,10 +138,7 @@ def _upstream(upstream: Upstream, token: str) -> Verifier:
 
 def _upstream_login(upstream: Upstream, token: str, session: Session, runtime: Runtime) -> Login:
     try:
-        jwks_uri = oidc_connector.DISCOVERY.get(upstream.issuer).get("jwks_uri")
-        if not oidc_connector.usable_url(jwks_uri, upstream.issuer):
-            raise UpstreamError("invalid_request", f"unusable jwks_uri {str(jwks_uri)[:200]!r}")
-        claims = oidc_connector.signed_claims(token, jwks_uri)
+        claims = oidc_connector.signed_claims(token, oidc_connector.discovered_jwks_uri(upstream.issuer, upstream.key))
     except UpstreamError as exc:
         log.info("login token of %s refused: %s", upstream.key, exc.detail)
         if exc.error == "temporarily_unavailable":

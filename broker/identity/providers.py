@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..connectors.oidc import is_number
 from ..oauth import jose
 from ..store.models import IdentityPool
 from . import pools
@@ -69,17 +70,12 @@ def unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     return found
 
 
-def audiences(claims: dict[str, Any]) -> list[str]:
-    aud = claims.get("aud")
-    return [aud] if isinstance(aud, str) else [a for a in aud if isinstance(a, str)] if isinstance(aud, list) else []
-
-
 def check_times(claims: dict[str, Any], now: float | None = None) -> None:
     """Unexpired (no leeway: Cognito's "Token expired: <now> >= <exp>") and not issued in
     the future (beyond :data:`SKEW`)."""
     now = int(time.time() if now is None else now)
     exp, iat = claims.get("exp"), claims.get("iat")
-    if not _number(exp) or (iat is not None and not _number(iat)):
+    if not is_number(exp) or (iat is not None and not is_number(iat)):
         raise not_authorized(NOT_ID_TOKEN)
     if now >= exp:
         raise expired(int(exp), now)
@@ -93,6 +89,3 @@ def subject_of(claims: dict[str, Any]) -> str:
         raise not_authorized(NOT_ID_TOKEN)
     return sub
 
-
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)

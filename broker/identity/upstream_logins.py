@@ -22,16 +22,15 @@ from typing import Any, Callable
 from sqlalchemy.orm import Session
 
 from ..config import Settings
-from ..connectors import oauth, registry
+from ..connectors import facebook as facebook_connector, oauth, registry
 from ..connectors.base import Callback, UpstreamError, saml_acs_url, sp_entity_id
-from ..connectors.facebook import API_VERSION
 from ..oauth.issue import issuer as pool_issuer
 from ..runtime import Runtime
 from ..store.models import IdentityPool
 from ..userpool import saml_assertions
 from . import pools
 from .errors import NOT_SUPPORTED, not_authorized, unavailable
-from .providers import FACEBOOK, MAX_SUBJECT, Login
+from .providers import FACEBOOK, Login
 
 log = logging.getLogger("broker.identity")
 Verifier = Callable[[Session, Runtime], Login]
@@ -48,7 +47,7 @@ def facebook(settings: Settings, pool: IdentityPool, key: str, token: str) -> Ve
         return None
     if not token or len(token) > MAX_ACCESS_TOKEN or not token.isascii() or not token.isprintable() or " " in token:
         raise not_authorized(BAD_FACEBOOK)
-    return partial(_facebook_login, f"{settings.facebook_graph_url.rstrip('/')}/{API_VERSION}", key, app_id, token)
+    return partial(_facebook_login, f"{settings.facebook_graph_url.rstrip('/')}/{facebook_connector.API_VERSION}", key, app_id, token)
 
 
 def _facebook_login(graph: str, key: str, app_id: str, token: str, session: Session, runtime: Runtime) -> Login:
@@ -56,15 +55,11 @@ def _facebook_login(graph: str, key: str, app_id: str, token: str, session: Sess
         app = oauth.get_json(f"{graph}/app", params={"access_token": token})
         if str(app.get("id")) != app_id:
             raise not_authorized(NOT_SUPPORTED)
-        me = oauth.get_json(f"{graph}/me", params={"fields": "id,name,email", "access_token": token})
+        attributes = facebook_connector.profile(f"{graph}/me", token, "id,name,email")
     except UpstreamError as exc:
         log.info("Facebook login refused: %s", exc.detail)
         raise (unavailable(key) if exc.error == "temporarily_unavailable" else not_authorized(BAD_FACEBOOK)) from None
-    subject = me.get("id")
-    if not isinstance(subject, str) or not subject or len(subject) > MAX_SUBJECT:
-        raise not_authorized(BAD_FACEBOOK)
-    claims: dict[str, Any] = {k: v for k, v in me.items() if isinstance(v, str)}
-    return Login(key, subject, {**claims, "sub": subject, "aud": app_id}, key)
+    return Login(key, attributes["sub"], {**attributes, "aud": app_id}, key)
 
 
 def saml(settings: Settings, pool: IdentityPool, key: str, response: str) -> Verifier | None:
