@@ -9,6 +9,7 @@ exchanged for temporary AWS-style credentials from an STS.
   :mod:`.developer` and :mod:`.directory`: the developer's and the admin's operations on them;
 - :mod:`.tokens` and :mod:`.keys`: the identities' OpenID tokens and the keys that sign them;
 - :mod:`.credentials`: GetCredentialsForIdentity, with :mod:`.roles` (which role) and
-  :mod:`.sts` (AssumeRoleWithWebIdentity at the STS);
+  :mod:`.sts` (AssumeRoleWithWebIdentity at the STS), and GetOpenIdToken;
+- :mod:`.limits`: how often the public operations may be called;
 - :mod:`.errors`: Cognito's refusals.
 """

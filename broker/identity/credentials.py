@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from ..runtime import Runtime
 from . import identities, limits, logins, roles, sts, tokens
-from .errors import CLASSIC_FLOW_MAPPINGS, CLASSIC_FLOW_OFF, Refused
+from .errors import CLASSIC_FLOW_MAPPINGS, CLASSIC_FLOW_OFF, Refused, invalid_parameter
 
 #: "AWS credentials from enhanced authentication are valid for one hour."
 DURATION = 3600
@@ -32,11 +32,12 @@ DURATION = 3600
 
 def for_identity(session: Session, runtime: Runtime, identity_id: str, given: dict[str, str] | None,
                  custom_role_arn: str | None, address: str) -> dict[str, Any]:
-    """GetCredentialsForIdentity's answer, or :class:`Refused` with nothing written.
+    """GetCredentialsForIdentity's answer, or :class:`Refused`: with nothing written when
+    the logins, the identity or the role are refused.
 
     What the identity became is committed before the STS is asked: no transaction (and no
     SQLite write lock) is held across that round trip, and the links made stand whatever
-    the STS answers, as they would have after GetId."""
+    the STS answers (a refusal there included), as they would have after GetId."""
     identity, pool = identities.with_pool(session, identity_id)
     limits.admit(runtime.state, runtime.settings, pool.id, address)
     verified = logins.verify(session, runtime, pool, given)
@@ -59,9 +60,9 @@ def basic_flow_token(session: Session, runtime: Runtime, identity_id: str, given
     identity, pool = identities.with_pool(session, identity_id)
     limits.admit(runtime.state, runtime.settings, pool.id, address)
     if not pool.allow_classic_flow:
-        raise Refused("InvalidParameterException", CLASSIC_FLOW_OFF)
+        raise invalid_parameter(CLASSIC_FLOW_OFF)
     if pool.role_mappings:
-        raise Refused("InvalidParameterException", CLASSIC_FLOW_MAPPINGS)
+        raise invalid_parameter(CLASSIC_FLOW_MAPPINGS)
     verified = logins.verify(session, runtime, pool, given)
     identity = identities.resolve(session, pool, identity.id, verified)
     return {"IdentityId": identity.id, "Token": tokens.open_id_token(session, runtime, pool, identity, verified)}

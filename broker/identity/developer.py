@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from ..runtime import Runtime
 from ..store.models import IdentityLogin, IdentityPool
 from . import logins, tokens
-from .errors import Refused, conflict
+from .errors import conflict, invalid_parameter, not_found
 from .identities import check_links, find, merge, remove_links, resolve
 
 NOT_LINKED = "The developer user identifier is not linked to an identity of this identity pool."
@@ -35,7 +35,7 @@ def open_id_token(session: Session, runtime: Runtime, pool: IdentityPool, identi
 
 def require_provider(pool: IdentityPool, name: str) -> None:
     if not pool.developer_provider or name != pool.developer_provider:
-        raise Refused("ResourceNotFoundException", f"Developer provider '{name}' not found in this identity pool.")
+        raise not_found(f"Developer provider '{name}' not found in this identity pool.")
 
 
 def user_link(session: Session, pool: IdentityPool, user: str) -> IdentityLogin | None:
@@ -49,12 +49,12 @@ def lookup(session: Session, pool: IdentityPool, identity_id: str | None, user: 
     """LookupDeveloperIdentity: the identity and all its developer user identifiers, from
     either; both given must name each other (ResourceConflictException otherwise)."""
     if not identity_id and not user:
-        raise Refused("InvalidParameterException", "Give an IdentityId or a DeveloperUserIdentifier.")
+        raise invalid_parameter("Give an IdentityId or a DeveloperUserIdentifier.")
     identity = find(session, pool, identity_id) if identity_id else None
     if user:
         link = user_link(session, pool, user)
         if link is None:
-            raise Refused("ResourceNotFoundException", NOT_LINKED)
+            raise not_found(NOT_LINKED)
         if identity is not None and link.identity_id != identity.id:
             raise conflict("The developer user identifier is not linked to the identity given.")
         identity = link.identity
@@ -70,7 +70,7 @@ def merge_users(session: Session, pool: IdentityPool, provider: str, source: str
     require_provider(pool, provider)
     source_link, target_link = user_link(session, pool, source), user_link(session, pool, destination)
     if source_link is None or target_link is None:
-        raise Refused("ResourceNotFoundException", NOT_LINKED)
+        raise not_found(NOT_LINKED)
     moving, target = source_link.identity, target_link.identity
     if moving.id == target.id:
         return target.id
@@ -87,5 +87,5 @@ def unlink_user(session: Session, pool: IdentityPool, identity_id: str, provider
     identity = find(session, pool, identity_id)
     link = user_link(session, pool, user)
     if link is None or link.identity_id != identity.id:
-        raise Refused("ResourceNotFoundException", NOT_LINKED)
+        raise not_found(NOT_LINKED)
     remove_links(session, identity, [link])

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from ..store.models import Identity, IdentityPool
-from .errors import LOGINS_DONT_MATCH, Refused, not_authorized
+from .errors import LOGINS_DONT_MATCH, invalid_parameter, not_authorized
 from .identities import remove_links, survivor_of
 from .providers import Login
 
@@ -67,5 +67,5 @@ def unlink(session: Session, pool: IdentityPool, identity: Identity, logins: lis
     if live is None or live.id != identity.id or not any((l.provider, l.subject) in linked for l in logins):
         raise not_authorized(LOGINS_DONT_MATCH)
     if pool.developer_provider and pool.developer_provider in providers:
-        raise Refused("InvalidParameterException", "Developer users are unlinked with UnlinkDeveloperIdentity.")
+        raise invalid_parameter("Developer users are unlinked with UnlinkDeveloperIdentity.")
     remove_links(session, identity, [link for link in identity.logins if link.provider in providers])

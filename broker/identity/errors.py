@@ -1,5 +1,5 @@
-"""Refusals of identity-pool operations, in Cognito's error types and words: raised below
-the API (by :mod:`.logins`, :mod:`.identities`, :mod:`.tokens`) and answered by
+"""Refusals of identity-pool operations, in Cognito's error types and words: raised by the
+modules of :mod:`broker.identity` (below the API) and answered by
 :func:`broker.api.errors.from_broker` as ``{"__type": aws_type, "message": message}``.
 https://docs.aws.amazon.com/cognitoidentity/latest/APIReference/CommonErrors.html
 
@@ -18,6 +18,10 @@ ISSUER_MISMATCH = "Invalid login token. Issuer doesn't match providerName"
 NOT_ID_TOKEN = "Invalid login token. Not a valid OpenId Connect identity token."
 CLASSIC_FLOW_OFF = "Basic (classic) flow is not enabled, please use enhanced flow."
 CLASSIC_FLOW_MAPPINGS = "Basic (classic) flow is not supported with RoleMappings, please use enhanced flow."
+#: When the pool has no role for the identity, or the STS refused the role.
+CONFIGURATION = "Invalid identity pool configuration. Check assigned IAM roles for this pool."
+#: When a call is throttled.
+RATE_EXCEEDED = "Rate exceeded"
 
 
 class Refused(BrokerError):
@@ -32,13 +36,30 @@ def not_authorized(message: str) -> Refused:
     return Refused("NotAuthorizedException", message)
 
 
+def invalid_parameter(message: str) -> Refused:
+    return Refused("InvalidParameterException", message)
+
+
+def not_found(message: str) -> Refused:
+    return Refused("ResourceNotFoundException", message)
+
+
+def misconfigured() -> Refused:
+    """The pool has no role for the identity, or the STS refused the role or its trust."""
+    return Refused("InvalidIdentityPoolConfigurationException", CONFIGURATION)
+
+
+def throttled(message: str = RATE_EXCEEDED) -> Refused:
+    return Refused("TooManyRequestsException", message)
+
+
 def expired(exp: int, now: int) -> Refused:
     """Cognito's words for an expired login token: "Token expired: <now> >= <exp>"."""
     return not_authorized(f"Invalid login token. Token expired: {now} >= {exp}")
 
 
 def identity_not_found(identity_id: str) -> Refused:
-    return Refused("ResourceNotFoundException", f"Identity '{identity_id}' not found.")
+    return not_found(f"Identity '{identity_id}' not found.")
 
 
 def forbidden(identity_id: str) -> Refused:

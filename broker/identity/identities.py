@@ -13,8 +13,10 @@ the API reference of GetId, GetOpenIdToken, GetCredentialsForIdentity):
 - an identity has one login per provider (ResourceConflictException for a second user of
   the same provider), except the developer provider's, which MergeDeveloperIdentities
   gathers; at most :data:`MAX_LOGINS` logins;
-- an identity that is disabled (merged, or left without logins) answers "Access to
-  Identity '...' is forbidden." unless a login of its survivor is given.
+- a disabled identity answers "Access to Identity '...' is forbidden." when it was left
+  without logins, or is asked for without logins; one merged into another is reached with
+  a login of its survivor (whose id is answered), and otherwise answers "Logins don't
+  match...", as the survivor would.
 
 Two calls linking one new login at once both try to insert it: the unique (pool,
 provider, subject) constraint lets one win, and the other runs again and finds it.

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -38,10 +38,9 @@ from ..store.models import IdentityPool
 from . import tokens
 from .errors import BAD_SIGNATURE, ISSUER_MISMATCH, NOT_ID_TOKEN, NOT_SUPPORTED, not_authorized, unavailable
 from .pools import login_name
-from .providers import COGNITO_IDENTITY, GOOGLE, Login, check_times, subject_of, unverified
+from .providers import COGNITO_IDENTITY, GOOGLE, Login, Verifier, check_times, subject_of, unverified
 
 log = logging.getLogger("broker.identity")
-Verifier = Callable[[Session, Runtime], Login]
 NOT_ENABLED = "Invalid login token. The user is disabled or deleted, or the token was revoked."
 
 

@@ -13,14 +13,11 @@ from __future__ import annotations
 from ..config import Settings
 from ..store.state import StateStore
 from ..userpool import limits
-from .errors import Refused
-
-#: Cognito's words when a call is throttled.
-RATE_EXCEEDED = "Rate exceeded"
+from .errors import throttled
 
 
 def admit(state: StateStore, settings: Settings, pool_id: str, address: str) -> None:
-    """Count one call to ``pool_id`` from ``address``; :class:`Refused` (TooManyRequests)
+    """Count one call to ``pool_id`` from ``address``; TooManyRequestsException
     when its network's bucket or the pool's is empty."""
     per_network, per_pool = settings.identity_calls_per_minute, settings.identity_pool_calls_per_second
     buckets = []
@@ -30,4 +27,4 @@ def admit(state: StateStore, settings: Settings, pool_id: str, address: str) -> 
         buckets.append((limits.Limit("identity-pool", per_pool, 1 / per_pool), ()))
     for limit, subject in buckets:
         if limits.spend(state, pool_id, limit, *subject) > 0:
-            raise Refused("TooManyRequestsException", RATE_EXCEEDED)
+            raise throttled()

@@ -19,10 +19,8 @@ from ..config import Settings
 from ..runtime import Runtime
 from ..store.models import IdentityPool
 from . import jwt_logins, upstream_logins
-from .errors import NOT_SUPPORTED, Refused, not_authorized
-from .providers import COGNITO_IDENTITY, MAX_SUBJECT, Login, kind
-
-__all__ = ["COGNITO_IDENTITY", "Login", "verify", "developer", "kind"]
+from .errors import NOT_SUPPORTED, invalid_parameter, not_authorized
+from .providers import MAX_SUBJECT, Login, Verifier
 
 #: Each kind of login, tried in turn on a Logins key: the first that knows the key checks it.
 FINDERS = (jwt_logins.user_pool, jwt_logins.google, upstream_logins.facebook, jwt_logins.oidc,
@@ -35,7 +33,7 @@ def verify(session: Session, runtime: Runtime, pool: IdentityPool, logins: dict[
     return [step(session, runtime) for step in steps]
 
 
-def _plan(settings: Settings, pool: IdentityPool, key: str, value: str) -> jwt_logins.Verifier:
+def _plan(settings: Settings, pool: IdentityPool, key: str, value: str) -> Verifier:
     if not isinstance(value, str) or (pool.developer_provider and key == pool.developer_provider):
         raise not_authorized(NOT_SUPPORTED)
     for finder in FINDERS:
@@ -50,13 +48,13 @@ def developer(session: Session, runtime: Runtime, pool: IdentityPool, logins: di
     identifier, vouched for by the signed caller, and any other login, verified."""
     name = pool.developer_provider
     if not name:
-        raise Refused("InvalidParameterException", "This identity pool has no developer provider "
+        raise invalid_parameter("This identity pool has no developer provider "
                       "(DeveloperProviderName).")
     user = logins.get(name)
     if not isinstance(user, str) or not user:
-        raise Refused("InvalidParameterException", f"Logins must map the developer provider {name} to the "
+        raise invalid_parameter(f"Logins must map the developer provider {name} to the "
                       "developer user identifier.")
     if len(user) > MAX_SUBJECT:
-        raise Refused("InvalidParameterException", f"A developer user identifier is at most {MAX_SUBJECT} characters.")
+        raise invalid_parameter(f"A developer user identifier is at most {MAX_SUBJECT} characters.")
     others = verify(session, runtime, pool, {k: v for k, v in logins.items() if k != name})
     return sorted([Login(name, user, {}, name), *others], key=lambda login: login.provider)

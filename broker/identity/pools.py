@@ -346,7 +346,9 @@ def set_tag_map(session: Session, pool: IdentityPool, provider: str, use_default
     maps = dict(pool.principal_tags or {})
     maps[provider] = {"UseDefaults": use_defaults, "PrincipalTags": dict(tags)}
     pool.principal_tags = maps
+    pool.updated_at = utcnow()
     session.flush()
+    note_change(pool, "SetPrincipalTagAttributeMap")
     return tag_map(pool, provider)
 
 

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
+
+from sqlalchemy.orm import Session
 
 from ..connectors.oidc import is_number
 from ..oauth import jose
+from ..runtime import Runtime
 from ..store.models import IdentityPool
 from . import pools
 from .errors import NOT_ID_TOKEN, expired, not_authorized
@@ -44,6 +47,11 @@ class Login:
     subject: str
     claims: dict[str, Any] = field(default_factory=dict)
     mapping_key: str = ""
+
+
+#: A login's checks that may look keys up or call the provider, run once every entry's cheap
+#: checks have passed (:func:`broker.identity.logins.verify`).
+Verifier = Callable[[Session, Runtime], Login]
 
 
 def kind(pool: IdentityPool, provider: str) -> str:

@@ -27,13 +27,11 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from ..store.models import IdentityPool
-from .errors import Refused
+from .errors import Refused, misconfigured, not_authorized
 
 if TYPE_CHECKING:
-    from .logins import Login
+    from .providers import Login
 
-#: Cognito's words when the pool has no role for the identity, or STS refused the role.
-CONFIGURATION = "Invalid identity pool configuration. Check assigned IAM roles for this pool."
 
 
 def choose(pool: IdentityPool, logins: list[Login], custom_role_arn: str | None) -> str:
@@ -58,9 +56,9 @@ def choose(pool: IdentityPool, logins: list[Login], custom_role_arn: str | None)
 def _default(pool: IdentityPool, kind: str, custom_role_arn: str | None) -> str:
     role = (pool.roles or {}).get(kind)
     if not role:
-        raise Refused("InvalidIdentityPoolConfigurationException", CONFIGURATION)
+        raise misconfigured()
     if custom_role_arn and custom_role_arn != role:
-        raise Refused("NotAuthorizedException", f"CustomRoleArn {custom_role_arn} is not a role this identity "
+        raise not_authorized(f"CustomRoleArn {custom_role_arn} is not a role this identity "
                       "pool gives to this identity.")
     return role
 
@@ -75,8 +73,7 @@ def _mapped(pool: IdentityPool, login: Login, mapping: dict[str, Any], custom_ro
         return role
     if mapping.get("AmbiguousRoleResolution") == "AuthenticatedRole":
         return _default(pool, "authenticated", custom_role_arn)
-    raise Refused("NotAuthorizedException",
-                  f"The ambiguous role mapping rules for: {login.mapping_key} denied this request.")
+    raise not_authorized(f"The ambiguous role mapping rules for: {login.mapping_key} denied this request.")
 
 
 def _from_token(login: Login, custom_role_arn: str | None) -> str | None:
@@ -84,7 +81,7 @@ def _from_token(login: Login, custom_role_arn: str | None) -> str | None:
     allowed = token_roles(login.claims)
     if custom_role_arn:
         if custom_role_arn not in allowed:
-            raise Refused("NotAuthorizedException", f"CustomRoleArn {custom_role_arn} is not among the roles "
+            raise not_authorized(f"CustomRoleArn {custom_role_arn} is not among the roles "
                           f"of the token of {login.mapping_key}.")
         return custom_role_arn
     preferred = login.claims.get("cognito:preferred_role")

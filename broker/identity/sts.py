@@ -32,8 +32,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
 
 from ..config import Settings
-from .errors import Refused
-from .roles import CONFIGURATION
+from .errors import Refused, misconfigured, not_authorized, throttled
 
 log = logging.getLogger("broker.identity")
 
@@ -107,12 +106,12 @@ def _refusal(exc: ClientError, role_arn: str) -> Refused:
     code, message = str(error.get("Code", "")), str(error.get("Message", ""))
     log.warning("STS refused AssumeRoleWithWebIdentity for %s: %s %s", role_arn, code, message)
     if code in ROLE_ERRORS:
-        return Refused("InvalidIdentityPoolConfigurationException", CONFIGURATION)
+        return misconfigured()
     if code in TOKEN_ERRORS:
-        return Refused("NotAuthorizedException", "STS refused the identity's token: check that it trusts "
+        return not_authorized("STS refused the identity's token: check that it trusts "
                        "this identity pool's issuer.")
     if code in THROTTLED:
-        return Refused("TooManyRequestsException", "Too many requests to STS. Try again later.")
+        return throttled("Too many requests to STS. Try again later.")
     return _unavailable()
 
 

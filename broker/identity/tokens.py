@@ -24,7 +24,7 @@ from ..oauth.verify import InvalidToken, verified_claims
 from ..runtime import Runtime
 from ..store.models import Identity, IdentityPool
 from . import keys, pools
-from .errors import BAD_SIGNATURE, ISSUER_MISMATCH, NOT_SUPPORTED, Refused, not_authorized
+from .errors import BAD_SIGNATURE, ISSUER_MISMATCH, NOT_SUPPORTED, invalid_parameter, not_authorized
 from .providers import Login, check_times, kind, unverified
 
 #: GetOpenIdToken's tokens live 10 minutes; GetOpenIdTokenForDeveloperIdentity's 15 by
@@ -138,7 +138,7 @@ def given_tags(tags: dict[str, Any]) -> dict[str, str]:
     InvalidParameterException."""
     if len(tags) > MAX_TAGS or not all(isinstance(k, str) and 0 < len(k) <= MAX_TAG_KEY and isinstance(v, str)
                                        and _tag_value(v) == v for k, v in tags.items()):
-        raise Refused("InvalidParameterException", f"PrincipalTags: at most {MAX_TAGS} tags, keys of 1 to "
+        raise invalid_parameter(f"PrincipalTags: at most {MAX_TAGS} tags, keys of 1 to "
                       f"{MAX_TAG_KEY} characters, values of 1 to {MAX_TAG_VALUE}")
     return dict(tags)
 

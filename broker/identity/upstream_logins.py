@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from functools import partial
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -30,10 +30,9 @@ from ..store.models import IdentityPool
 from ..userpool import saml_assertions
 from . import pools
 from .errors import NOT_SUPPORTED, not_authorized, unavailable
-from .providers import FACEBOOK, Login
+from .providers import FACEBOOK, Login, Verifier
 
 log = logging.getLogger("broker.identity")
-Verifier = Callable[[Session, Runtime], Login]
 #: Facebook's access tokens are a few hundred characters; SAML responses are bounded by the connector.
 MAX_ACCESS_TOKEN = 4096
 MAX_SAML_RESPONSE = 1024 * 1024

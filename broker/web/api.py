@@ -64,13 +64,13 @@ def discovery() -> Response:
                              "cognito:username", "cognito:groups", "identities"],
         "ui_locales_supported": LANGUAGES,
     }
-    return _cacheable(jsonify(doc))
+    return cacheable(jsonify(doc))
 
 
 @bp.get("/.well-known/jwks.json")
 def jwks() -> Response:
     rt = runtime()
-    return _cacheable(jsonify(rt.keys.get(g.db_session, g.pool).jwks))
+    return cacheable(jsonify(rt.keys.get(g.db_session, g.pool).jwks))
 
 
 @bp.post("/oauth2/token")
@@ -127,6 +127,10 @@ def _bearer_error(error: str, description: str, status: int) -> Response:
     return response
 
 
-def _cacheable(response: Response) -> Response:
-    response.headers["Cache-Control"] = "public, max-age=300"
+def cacheable(response: Response, seconds: int = 300, any_origin: bool = False) -> Response:
+    """A public document (discovery, JWKS) that caches may keep ``seconds``; with
+    ``any_origin``, any site's scripts may read it too."""
+    response.headers["Cache-Control"] = f"public, max-age={seconds}"
+    if any_origin:
+        response.headers["Access-Control-Allow-Origin"] = "*"
     return response

@@ -10,12 +10,12 @@ from flask import Blueprint, jsonify
 from werkzeug.wrappers import Response
 
 from ..identity.keys import ALG, PUBLISH_AHEAD, current
-from ..identity.tokens import issuer
+from ..identity.tokens import POOL_ARN_CLAIM, TAGS_CLAIM, issuer
 from ..runtime import runtime
+from .api import cacheable
 from .pools import open_session
 
 bp = Blueprint("identity", __name__, url_prefix="/identity")
-CACHE_CONTROL = f"public, max-age={PUBLISH_AHEAD}"
 
 
 @bp.get("/.well-known/openid-configuration")
@@ -27,8 +27,7 @@ def discovery() -> Response:
         "response_types_supported": ["id_token"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": [ALG],
-        "claims_supported": ["sub", "aud", "iss", "iat", "exp", "amr", "https://aws.amazon.com/tags",
-                             "https://cognito-identity.amazonaws.com/identity-pool-arn"],
+        "claims_supported": ["sub", "aud", "iss", "iat", "exp", "amr", TAGS_CLAIM, POOL_ARN_CLAIM],
     }))
 
 
@@ -38,7 +37,6 @@ def jwks() -> Response:
 
 
 def _public(response: Response) -> Response:
-    """Any site and any STS may read them; caches may keep them a few minutes."""
-    response.headers["Cache-Control"] = CACHE_CONTROL
-    response.headers["Access-Control-Allow-Origin"] = "*"
-    return response
+    """Any site and any STS may read them; caches may keep them as long as a new key is
+    published before it signs."""
+    return cacheable(response, PUBLISH_AHEAD, any_origin=True)
