@@ -42,7 +42,8 @@ sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve
 import boto3  # noqa: E402
 
 from api_signin import Api, alternate  # noqa: E402
-from harness import Stack, cpu_model, free_port, make_database, start_redis, start_server, wait_port  # noqa: E402
+from harness import (Stack, cpu_model, free_port, make_database, process_cpu, start_redis, start_server,  # noqa: E402
+                     wait_port)
 
 IDENTITY = "AWSCognitoIdentityService."
 CALLBACK = "http://localhost:9000/callback"
@@ -60,12 +61,6 @@ def start_moto(stack: Stack) -> tuple[str, int]:
     stack.procs.append(proc)
     wait_port(port, proc)
     return f"http://127.0.0.1:{port}", proc.pid
-
-
-def process_cpu(pid: int) -> float:
-    """CPU seconds of one process (all its threads) so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def roles(sts_url: str) -> dict[str, str]:

@@ -8,14 +8,15 @@ tokens of identities checked with PyJWT against the published JWKS.
     ident = identity(server.base_url)
     identity_id = ident.get_id(IdentityPoolId=pool_id, Logins={site.provider: site.id_token("alice")})["IdentityId"]
 
-A test module defines its ``server`` fixture and imports the :func:`admin` and
-:func:`public` fixtures from here.
+A test module imports the :func:`server`, :func:`admin` and :func:`public` fixtures from
+here, and :func:`server_env` or its own fixture of that name (the server's settings).
 """
 from __future__ import annotations
 
 import base64
 import json
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -26,11 +27,21 @@ import pytest
 import requests
 from botocore.config import Config
 
+from broker.errors import BrokerError
+from tests.aws import api_broker
 from tests.rp import CALLBACK, pkce, query_of
 
 PASSWORD = "Corr3ct-Horse-Id!"
 ROLE = "arn:aws:iam::000000000000:role/"
 ONE_CALL = Config(retries={"max_attempts": 1, "mode": "standard"})
+#: Cognito's refusals, as the SDKs see them (code, message).
+NOT_SUPPORTED = ("NotAuthorizedException", "Token is not from a supported provider of this identity pool.")
+BAD_SIGNATURE = ("NotAuthorizedException", "Invalid login token. Couldn't verify signed token.")
+BAD_SAML = ("NotAuthorizedException", "Invalid login token. Couldn't verify the SAML response.")
+DONT_MATCH = ("NotAuthorizedException",
+              "Logins don't match. Please include at least one valid login for this identity or identity pool.")
+CONFIGURATION = ("InvalidIdentityPoolConfigurationException",
+                 "Invalid identity pool configuration. Check assigned IAM roles for this pool.")
 
 
 def identity(base_url: str, key: dict[str, str] | None = None) -> Any:
@@ -39,6 +50,20 @@ def identity(base_url: str, key: dict[str, str] | None = None) -> Any:
     creds = key or {"AccessKeyId": "public", "SecretAccessKey": "unused"}
     return boto3.client("cognito-identity", endpoint_url=base_url, region_name="local", config=ONE_CALL,
                         aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"])
+
+
+@pytest.fixture(scope="module")
+def server_env() -> dict[str, str]:
+    """Settings of the module's server beyond the tests' own (a module may name its peers)."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: Any, redis_url: str, request: Any, server_env: dict[str, str]) -> Iterator[Any]:
+    """A server for the module, on SQLite and the run's Redis."""
+    module = request.module.__name__.rsplit(".", 1)[-1]
+    with api_broker(tmp_path_factory.mktemp(module), redis_url, **server_env) as found:
+        yield found
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +102,10 @@ class UserPoolSite:
         return idp.initiate_auth(ClientId=client_id or self.client_id, AuthFlow="USER_PASSWORD_AUTH",
                                  AuthParameters={"USERNAME": username, "PASSWORD": PASSWORD})["AuthenticationResult"]
 
+    def entry(self, **extra: Any) -> dict[str, Any]:
+        """The user pool as CognitoIdentityProviders names it."""
+        return {"ProviderName": self.provider, "ClientId": self.client_id, **extra}
+
     def id_token(self, username: str, client_id: str | None = None) -> str:
         return self.sign_in(username, client_id)["IdToken"]
 
@@ -91,6 +120,21 @@ def user_pool_site(server: Any) -> UserPoolSite:
     site = UserPoolSite(server, pool_id, "")
     site.client_id = site.client()
     return site
+
+
+def identity_pool(admin: Any, *sites: UserPoolSite, name: str = "pool", guests: bool = False, **options: Any) -> str:
+    """A new identity pool (CreateIdentityPool) taking the ID tokens of ``sites``' app clients."""
+    if sites:
+        options["CognitoIdentityProviders"] = [site.entry() for site in sites]
+    return admin.create_identity_pool(IdentityPoolName=name, AllowUnauthenticatedIdentities=guests,
+                                      **options)["IdentityPoolId"]
+
+
+def refusal(call: Any) -> tuple[str, str]:
+    """The Cognito error type and message ``call()`` (in process) is refused with."""
+    with pytest.raises(BrokerError) as caught:
+        call()
+    return getattr(caught.value, "aws_type", ""), caught.value.message
 
 
 def claims_of(token: str) -> dict[str, Any]:

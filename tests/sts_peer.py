@@ -38,6 +38,11 @@ OBJECT = "hello.txt"
 CONTENT = b"hello from moto"
 
 
+def assumed_role(role_name: str) -> str:
+    """The assumed-role ARN of credentials Cognito obtained for ``role_name`` (its session name)."""
+    return f"arn:aws:sts::{ACCOUNT}:assumed-role/{role_name}/CognitoIdentityCredentials"
+
+
 def trust_policy() -> str:
     """What a role Cognito assumes trusts (moto does not evaluate it; AWS would)."""
     return json.dumps({"Version": "2012-10-17", "Statement": [{

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
-from broker.errors import BrokerError
-from broker.identity.logins import Login
+from broker.identity.providers import Login
 from broker.identity.roles import choose, matches
 from broker.store.models import IdentityPool
+from tests.aws_identity import CONFIGURATION, refusal
 
 AUTH = "arn:aws:iam::123456789012:role/Auth"
 GUEST = "arn:aws:iam::123456789012:role/Guest"
@@ -20,7 +18,6 @@ EDITORS = "arn:aws:iam::123456789012:role/Editors"
 SALES = "arn:aws:iam::123456789012:role/Sales"
 PROVIDER = "localhost:8000/local_Ab12Cd34E"
 KEY = f"{PROVIDER}:client1"
-CONFIGURATION = "Invalid identity pool configuration. Check assigned IAM roles for this pool."
 
 
 def pool(roles: dict[str, str] | None = None, **mappings: dict[str, Any]) -> IdentityPool:
@@ -43,12 +40,6 @@ def rules(*found: tuple[str, str, str, str], ambiguous: str = "Deny") -> dict[st
         {"Claim": c, "MatchType": m, "Value": v, "RoleARN": r} for c, m, v, r in found]}}
 
 
-def refusal(call: Any) -> tuple[str, str]:
-    with pytest.raises(BrokerError) as caught:
-        call()
-    return getattr(caught.value, "aws_type", ""), caught.value.message
-
-
 def test_a_guest_gets_the_unauthenticated_role_and_a_login_the_authenticated_one() -> None:
     assert choose(pool(), [], None) == GUEST
     assert choose(pool(), [login()], None) == AUTH
@@ -56,8 +47,7 @@ def test_a_guest_gets_the_unauthenticated_role_and_a_login_the_authenticated_one
 
 
 def test_a_missing_role_is_cognitos_configuration_error() -> None:
-    assert refusal(lambda: choose(pool({"authenticated": AUTH}), [], None)) == (
-        "InvalidIdentityPoolConfigurationException", CONFIGURATION)
+    assert refusal(lambda: choose(pool({"authenticated": AUTH}), [], None)) == CONFIGURATION
     assert refusal(lambda: choose(pool({}), [login()], None))[0] == "InvalidIdentityPoolConfigurationException"
 
 

@@ -11,26 +11,20 @@ import time
 
 import pytest
 
-from tests.aws import api_broker
-from tests.aws_identity import PASSWORD, identity, user_pool_site
+from tests.aws_identity import PASSWORD, admin, identity_pool, server, user_pool_site  # noqa: F401 - the fixtures
 from tests.node_peers import NodePeers, node_peers  # noqa: F401 - the fixture
-from tests.sts_peer import ACCOUNT, CONTENT, OBJECT, StsPeer, sts_peer  # noqa: F401 - the fixture
+from tests.sts_peer import CONTENT, OBJECT, StsPeer, assumed_role as assumed, sts_peer  # noqa: F401 - the fixture
 
 IDENTITY_ID = r"local:[0-9a-f-]{36}"
 
 
-def assumed(role: str) -> str:
-    return f"arn:aws:sts::{ACCOUNT}:assumed-role/{role}/CognitoIdentityCredentials"
+@pytest.fixture(scope="module")
+def server_env(sts_peer):
+    return {"BROKER_STS_ENDPOINT": sts_peer.url}
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, redis_url, sts_peer):
-    with api_broker(tmp_path_factory.mktemp("identity-amplify"), redis_url, BROKER_STS_ENDPOINT=sts_peer.url) as broker:
-        yield broker
-
-
-@pytest.fixture(scope="module")
-def setup(server, sts_peer):
+def setup(server, admin, sts_peer):
     """A user pool whose app client takes Amplify's SRP sign-in, and an identity pool for it."""
     site = user_pool_site(server)
     site.client_id = server.cli_json("client", "create", "--pool", site.pool_id, "--name", "amplify",
@@ -38,10 +32,7 @@ def setup(server, sts_peer):
                                      "--callback-url", "http://localhost:9000/callback")["ClientId"]
     for name in ("ann", "ben"):
         site.user(name)
-    admin = identity(server.base_url, server.cli_json("admin-key", "create", "--description", "amplify"))
-    pool_id = admin.create_identity_pool(
-        IdentityPoolName="amplify", AllowUnauthenticatedIdentities=True,
-        CognitoIdentityProviders=[{"ProviderName": site.provider, "ClientId": site.client_id}])["IdentityPoolId"]
+    pool_id = identity_pool(admin, site, name="amplify", guests=True)
     admin.set_identity_pool_roles(IdentityPoolId=pool_id, Roles={
         "authenticated": sts_peer.role("amplify-auth", ["s3:GetObject", "s3:PutObject"]),
         "unauthenticated": sts_peer.reader("amplify-guest")})

@@ -17,18 +17,17 @@ from botocore import UNSIGNED
 from botocore.config import Config
 
 from tests.aws import api_broker, refused
-from tests.aws_identity import PASSWORD, claims_of, identity, user_pool_site, verified
+from tests.aws_identity import (CONFIGURATION, PASSWORD, admin, claims_of, identity, identity_pool,  # noqa: F401
+                                public, server, user_pool_site, verified)
 from tests.conftest import free_port
 from tests.rp import RelyingParty, pkce
-from tests.sts_peer import ACCOUNT, CONTENT, OBJECT, StsPeer, sts_peer  # noqa: F401 - the fixture
-
-CONFIGURATION = "Invalid identity pool configuration. Check assigned IAM roles for this pool."
+from tests.sts_peer import ACCOUNT, CONTENT, OBJECT, StsPeer, assumed_role, sts_peer  # noqa: F401 - the fixture
 ROLES = {"guest": "reader", "auth": "writer", "admins": "reader", "auditors": "reader", "editors": "reader",
          "sales": "reader"}
 
 
 def assumed(name: str) -> str:
-    return f"arn:aws:sts::{ACCOUNT}:assumed-role/cognate-{name}/CognitoIdentityCredentials"
+    return assumed_role(f"cognate-{name}")
 
 
 @pytest.fixture(scope="module")
@@ -40,20 +39,8 @@ def arns(sts_peer: StsPeer) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, redis_url, sts_peer):
-    with api_broker(tmp_path_factory.mktemp("identity-credentials"), redis_url,
-                    BROKER_STS_ENDPOINT=sts_peer.url) as broker:
-        yield broker
-
-
-@pytest.fixture(scope="module")
-def admin(server):
-    return identity(server.base_url, server.cli_json("admin-key", "create", "--description", "credentials"))
-
-
-@pytest.fixture(scope="module")
-def public(server):
-    return identity(server.base_url)
+def server_env(sts_peer):
+    return {"BROKER_STS_ENDPOINT": sts_peer.url}
 
 
 @pytest.fixture(scope="module")
@@ -75,9 +62,7 @@ def pool(admin, site, arns):
 
 def new_pool(admin: Any, site: Any, arns: dict[str, str], roles: dict[str, str] | None = None,
              mapping: dict[str, Any] | None = None, classic: bool = False) -> str:
-    pool_id = admin.create_identity_pool(
-        IdentityPoolName="credentials", AllowUnauthenticatedIdentities=True, AllowClassicFlow=classic,
-        CognitoIdentityProviders=[{"ProviderName": site.provider, "ClientId": site.client_id}])["IdentityPoolId"]
+    pool_id = identity_pool(admin, site, name="credentials", guests=True, AllowClassicFlow=classic)
     set_roles(admin, site, pool_id, {"authenticated": arns["auth"], "unauthenticated": arns["guest"]}
               if roles is None else roles, mapping)
     return pool_id
@@ -178,8 +163,7 @@ def test_the_answered_identity_is_the_one_the_login_belongs_to(public, pool, sit
 def test_a_pool_without_the_needed_role_is_cognitos_configuration_error(admin, public, site, arns):
     pool_id = new_pool(admin, site, arns, roles={"authenticated": arns["auth"]})
     guest = public.get_id(IdentityPoolId=pool_id)["IdentityId"]
-    assert refused(lambda: public.get_credentials_for_identity(IdentityId=guest)) == (
-        "InvalidIdentityPoolConfigurationException", CONFIGURATION)
+    assert refused(lambda: public.get_credentials_for_identity(IdentityId=guest)) == CONFIGURATION
 
 
 def test_an_sts_that_fails_is_an_internal_error_and_no_crash(public, pool, site, sts_peer):

@@ -9,18 +9,16 @@ from typing import Any
 
 import pytest
 
-from tests.aws import api_broker, refused
+from tests.aws import refused
 from tests.aws_admin import rows
-from tests.aws_identity import admin, identity  # noqa: F401 - the fixture
+from tests.aws_identity import admin, identity, server  # noqa: F401 - the fixtures
 
 THROTTLED = ("TooManyRequestsException", "Rate exceeded")
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, redis_url):
-    with api_broker(tmp_path_factory.mktemp("identity-limits"), redis_url, BROKER_TRUSTED_PROXIES="1",
-                    BROKER_IDENTITY_CALLS_PER_MINUTE="3") as broker:
-        yield broker
+def server_env():
+    return {"BROKER_TRUSTED_PROXIES": "1", "BROKER_IDENTITY_CALLS_PER_MINUTE": "3"}
 
 
 def client_at(server: Any, address: str) -> Any:

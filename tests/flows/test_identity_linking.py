@@ -12,33 +12,11 @@ import jwt
 import pytest
 import requests
 
-from tests.aws import api_broker, raw, refused
-from tests.aws_identity import claims_of, identity, user_pool_site, verified
+from tests.aws import raw, refused
+from tests.aws_identity import (DONT_MATCH, admin, claims_of, identity, identity_pool, public,  # noqa: F401
+                                server, server_env, user_pool_site, verified)
 
 DEV = "login.example.com"
-DONT_MATCH = ("NotAuthorizedException",
-              "Logins don't match. Please include at least one valid login for this identity or identity pool.")
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory, redis_url):
-    with api_broker(tmp_path_factory.mktemp("identity-linking"), redis_url) as broker:
-        yield broker
-
-
-@pytest.fixture(scope="module")
-def key(server):
-    return server.cli_json("admin-key", "create", "--description", "identity")
-
-
-@pytest.fixture(scope="module")
-def admin(server, key):
-    return identity(server.base_url, key)
-
-
-@pytest.fixture(scope="module")
-def public(server):
-    return identity(server.base_url)
 
 
 @pytest.fixture(scope="module")
@@ -51,10 +29,7 @@ def site(server):
 
 @pytest.fixture(scope="module")
 def pool(admin, site):
-    return admin.create_identity_pool(
-        IdentityPoolName="linking", AllowUnauthenticatedIdentities=True, AllowClassicFlow=True,
-        DeveloperProviderName=DEV,
-        CognitoIdentityProviders=[{"ProviderName": site.provider, "ClientId": site.client_id}])["IdentityPoolId"]
+    return identity_pool(admin, site, name="linking", guests=True, AllowClassicFlow=True, DeveloperProviderName=DEV)
 
 
 def _login(site, name: str) -> dict[str, str]:
@@ -219,10 +194,8 @@ def test_bad_input_is_answered_with_aws_errors(server, admin, public, site, pool
 
 
 def test_role_mappings_name_providers_of_the_pool_and_token_ones_name_user_pools(admin, site):
-    pool = admin.create_identity_pool(
-        IdentityPoolName="mappings", AllowUnauthenticatedIdentities=False, DeveloperProviderName=DEV,
-        SupportedLoginProviders={"accounts.google.com": "123.apps.googleusercontent.com"},
-        CognitoIdentityProviders=[{"ProviderName": site.provider, "ClientId": site.client_id}])["IdentityPoolId"]
+    pool = identity_pool(admin, site, name="mappings", DeveloperProviderName=DEV,
+                         SupportedLoginProviders={"accounts.google.com": "123.apps.googleusercontent.com"})
     roles = {"authenticated": "arn:aws:iam::123456789012:role/Members"}
     token = {"Type": "Token", "AmbiguousRoleResolution": "AuthenticatedRole"}
     rules = {"Type": "Rules", "AmbiguousRoleResolution": "Deny", "RulesConfiguration": {"Rules": [
@@ -238,8 +211,7 @@ def test_role_mappings_name_providers_of_the_pool_and_token_ones_name_user_pools
     admin.set_identity_pool_roles(IdentityPoolId=pool, Roles=roles, RoleMappings=taken)
     assert admin.get_identity_pool_roles(IdentityPoolId=pool)["RoleMappings"] == taken
     admin.update_identity_pool(IdentityPoolId=pool, IdentityPoolName="mappings", AllowUnauthenticatedIdentities=False,
-                               DeveloperProviderName=DEV,
-                               CognitoIdentityProviders=[{"ProviderName": site.provider, "ClientId": site.client_id}])
+                               DeveloperProviderName=DEV, CognitoIdentityProviders=[site.entry()])
     assert admin.get_identity_pool_roles(IdentityPoolId=pool)["RoleMappings"] == {user_pool_key: token, DEV: rules}
 
 

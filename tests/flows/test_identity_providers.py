@@ -13,16 +13,15 @@ from urllib.parse import urlencode
 import pytest
 import requests
 
-from tests.aws import api_broker, cognito_idp, refused
-from tests.aws_identity import claims_of, facebook_token, identity, oidc_id_token, user_pool_site
+from tests.aws import cognito_idp, refused
+from tests.aws_identity import (BAD_SAML, NOT_SUPPORTED, admin, claims_of, facebook_token, identity,  # noqa: F401
+                                identity_pool, oidc_id_token, public, server, user_pool_site)
 from tests.peers.facebook import running_facebook
 from tests.peers.oidc_provider import running_google
 from tests.peers.saml_idp import running_idp
 from tests.rp import CALLBACK
 
 REDIRECT = "http://127.0.0.1:9/callback"
-NOT_SUPPORTED = ("NotAuthorizedException", "Token is not from a supported provider of this identity pool.")
-BAD_SAML = ("NotAuthorizedException", "Invalid login token. Couldn't verify the SAML response.")
 ALICE = "alice@corp.example"
 
 
@@ -50,20 +49,8 @@ def saml_idp(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, redis_url, google, facebook):
-    with api_broker(tmp_path_factory.mktemp("identity-providers"), redis_url, BROKER_GOOGLE_ISSUER=google.issuer,
-                    BROKER_FACEBOOK_GRAPH_URL=facebook.base_url) as broker:
-        yield broker
-
-
-@pytest.fixture(scope="module")
-def admin(server):
-    return identity(server.base_url, server.cli_json("admin-key", "create"))
-
-
-@pytest.fixture(scope="module")
-def public(server):
-    return identity(server.base_url)
+def server_env(google, facebook):
+    return {"BROKER_GOOGLE_ISSUER": google.issuer, "BROKER_FACEBOOK_GRAPH_URL": facebook.base_url}
 
 
 def test_a_google_id_token_is_a_login_for_the_apps_client_id(admin, public, google):
@@ -182,8 +169,7 @@ def test_a_key_limited_to_some_pools_names_only_their_user_pools_and_saml_idps(s
                                            AllowUnauthenticatedIdentities=False, **given)
 
     host = server.base_url.split("://", 1)[1]
-    code, theirs_message = refused(lambda: update(CognitoIdentityProviders=[
-        {"ProviderName": theirs.provider, "ClientId": theirs.client_id}]))
+    code, theirs_message = refused(lambda: update(CognitoIdentityProviders=[theirs.entry()]))
     _, missing_message = refused(lambda: update(CognitoIdentityProviders=[
         {"ProviderName": f"{host}/local_Missing00", "ClientId": theirs.client_id}]))
     assert code == "InvalidParameterException"
@@ -193,7 +179,7 @@ def test_a_key_limited_to_some_pools_names_only_their_user_pools_and_saml_idps(s
     _, nowhere = refused(lambda: update(SamlProviderARNs=[arn + "Nowhere"]))
     assert secret.replace("Secret", "X") == nowhere.replace("Nowhere", "X")
     assert refused(lambda: update(SamlProviderARNs=[f"{theirs.pool_id}:Shared"]))[0] == "InvalidParameterException"
-    out = update(CognitoIdentityProviders=[{"ProviderName": mine.provider, "ClientId": mine.client_id}],
+    out = update(CognitoIdentityProviders=[mine.entry()],
                  SamlProviderARNs=[arn + "Shared"])
     assert out["SamlProviderARNs"] == [f"arn:aws:iam::000000000000:saml-provider/{mine.pool_id}:Shared"]
     assert refused(lambda: update(CognitoIdentityProviders=[
@@ -203,9 +189,7 @@ def test_a_key_limited_to_some_pools_names_only_their_user_pools_and_saml_idps(s
 def test_principal_tags_come_from_the_pools_maps(server, admin, public):
     site = user_pool_site(server)
     site.user("tess")
-    pool = admin.create_identity_pool(IdentityPoolName="tags", AllowUnauthenticatedIdentities=False,
-                                      AllowClassicFlow=True, CognitoIdentityProviders=[
-                                          {"ProviderName": site.provider, "ClientId": site.client_id}])["IdentityPoolId"]
+    pool = identity_pool(admin, site, name="tags", AllowClassicFlow=True)
     token = site.id_token("tess")
     identity_id = public.get_id(IdentityPoolId=pool, Logins={site.provider: token})["IdentityId"]
 
@@ -225,10 +209,7 @@ def test_a_disabled_or_signed_out_user_pool_user_is_refused(server, admin, publi
     site = user_pool_site(server)
     for name in ("uma", "vic"):
         site.user(name)
-    pool = admin.create_identity_pool(IdentityPoolName="checked", AllowUnauthenticatedIdentities=False,
-                                      CognitoIdentityProviders=[{"ProviderName": site.provider,
-                                                                 "ClientId": site.client_id,
-                                                                 "ServerSideTokenCheck": True}])["IdentityPoolId"]
+    pool = identity_pool(admin, name="checked", CognitoIdentityProviders=[site.entry(ServerSideTokenCheck=True)])
     uma, vic = site.sign_in("uma"), site.sign_in("vic")
     public.get_id(IdentityPoolId=pool, Logins={site.provider: uma["IdToken"]})
     server.cli("user", "disable", "--pool", site.pool_id, "--username", "uma")

@@ -7,16 +7,14 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 from tests.aws_admin import rows
-from tests.aws_identity import identity, user_pool_site
+from tests.aws_identity import identity, identity_pool, user_pool_site
 
 
 def test_concurrent_first_logins_make_one_identity(make_broker, postgres_url, redis_url):
     server = make_broker(database_url=postgres_url, redis_url=redis_url, workers=2)
     admin = identity(server.base_url, server.cli_json("admin-key", "create"))
     site = user_pool_site(server)
-    pool = admin.create_identity_pool(IdentityPoolName="races", AllowUnauthenticatedIdentities=True,
-                                      AllowClassicFlow=True, CognitoIdentityProviders=[
-                                          {"ProviderName": site.provider, "ClientId": site.client_id}])["IdentityPoolId"]
+    pool = identity_pool(admin, site, name="races", guests=True, AllowClassicFlow=True)
     tokens = {name: site.id_token(site.user(name)) for name in ("ann", "ben")}
 
     def get_id(name: str) -> str:
