@@ -34,6 +34,8 @@ from tests.rp import CALLBACK, pkce, query_of
 PASSWORD = "Corr3ct-Horse-Id!"
 ROLE = "arn:aws:iam::000000000000:role/"
 ONE_CALL = Config(retries={"max_attempts": 1, "mode": "standard"})
+#: Where the peers' code flows send their codes (nothing listens: the code is read off the Location).
+REDIRECT = "http://127.0.0.1:9/callback"
 #: Cognito's refusals, as the SDKs see them (code, message).
 NOT_SUPPORTED = ("NotAuthorizedException", "Token is not from a supported provider of this identity pool.")
 BAD_SIGNATURE = ("NotAuthorizedException", "Invalid login token. Couldn't verify signed token.")

@@ -23,7 +23,8 @@ NOT_LINKED = "The developer user identifier is not linked to an identity of this
 
 
 def open_id_token(session: Session, runtime: Runtime, pool: IdentityPool, identity_id: str | None,
-                  given: dict[str, str], duration: int | None, principal_tags: dict[str, str] | None) -> tuple[str, str]:
+                  given: dict[str, str], duration: int | None,
+                  principal_tags: dict[str, str] | None) -> tuple[str, str]:
     """GetOpenIdTokenForDeveloperIdentity: the identity (named, or found or made from the
     logins) and its token, for ``duration`` seconds (TokenDuration; Cognito's default: 15
     minutes)."""

@@ -46,7 +46,8 @@ def facebook(settings: Settings, pool: IdentityPool, key: str, token: str) -> Ve
         return None
     if not token or len(token) > MAX_ACCESS_TOKEN or not token.isascii() or not token.isprintable() or " " in token:
         raise not_authorized(BAD_FACEBOOK)
-    return partial(_facebook_login, f"{settings.facebook_graph_url.rstrip('/')}/{facebook_connector.API_VERSION}", key, app_id, token)
+    graph = f"{settings.facebook_graph_url.rstrip('/')}/{facebook_connector.API_VERSION}"
+    return partial(_facebook_login, graph, key, app_id, token)
 
 
 def _facebook_login(graph: str, key: str, app_id: str, token: str, session: Session, runtime: Runtime) -> Login:

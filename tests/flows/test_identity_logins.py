@@ -16,8 +16,9 @@ from joserfc.jwk import RSAKey
 
 from tests.aws import refused
 from tests.aws_admin import rows
-from tests.aws_identity import (BAD_SIGNATURE, NOT_SUPPORTED, ROLE, admin, claims_of, identity_pool,  # noqa: F401
-                                oidc_id_token, public, server, server_env, user_pool_site, verified)
+from tests.aws_identity import (BAD_SIGNATURE, NOT_SUPPORTED, REDIRECT, ROLE, admin, claims_of,  # noqa: F401
+                                identity_pool, oidc_id_token, public, server, server_env, user_pool_site,
+                                verified)
 from tests.peers.oidc_provider import running_provider
 
 
@@ -102,19 +103,18 @@ def test_the_open_id_token_verifies_against_the_published_jwks(server, public, s
 
 def test_an_oidc_providers_id_token_is_a_login(server, public, admin):
     with running_provider() as provider:
-        redirect = "http://127.0.0.1:9/callback"
-        client_id, secret = provider.register(redirect)
-        other_id, other_secret = provider.register(redirect)
+        client_id, secret = provider.register(REDIRECT)
+        other_id, other_secret = provider.register(REDIRECT)
         provider.add_user("olga", sub="olga-1", email="olga@example.org")
         created = server.cli_json("identity-pool", "create", "--name", "oidc", "--oidc-provider",
                                   f"{provider.issuer}={client_id}", "--authenticated-role", ROLE + "Members")
         pool = created["IdentityPoolId"]
         key = provider.issuer.split("://", 1)[1]
-        token = oidc_id_token(provider, client_id, secret, redirect, "olga")
+        token = oidc_id_token(provider, client_id, secret, REDIRECT, "olga")
         first = public.get_id(IdentityPoolId=pool, Logins={key: token})["IdentityId"]
-        again = oidc_id_token(provider, client_id, secret, redirect, "olga")
+        again = oidc_id_token(provider, client_id, secret, REDIRECT, "olga")
         assert public.get_id(IdentityPoolId=pool, Logins={key: again})["IdentityId"] == first
-        foreign = oidc_id_token(provider, other_id, other_secret, redirect, "olga")
+        foreign = oidc_id_token(provider, other_id, other_secret, REDIRECT, "olga")
         assert refused(lambda: public.get_id(IdentityPoolId=pool, Logins={key: foreign})) == NOT_SUPPORTED
         # UpdateIdentityPool names the provider by its ARN, which carries no audiences: they stay.
         admin.update_identity_pool(IdentityPoolId=pool, IdentityPoolName="oidc", AllowUnauthenticatedIdentities=False,
@@ -160,12 +160,11 @@ def test_hostile_login_values_are_refused_without_a_crash(server, public, site, 
 
 def test_an_unreachable_oidc_provider_is_an_external_service_error(server, public):
     with running_provider() as provider:
-        redirect = "http://127.0.0.1:9/callback"
-        client_id, secret = provider.register(redirect)
+        client_id, secret = provider.register(REDIRECT)
         provider.add_user("otto", sub="otto-1")
         pool = server.cli_json("identity-pool", "create", "--name", "down", "--oidc-provider",
                                f"{provider.issuer}={client_id}", "--authenticated-role", ROLE + "M")["IdentityPoolId"]
-        token = oidc_id_token(provider, client_id, secret, redirect, "otto")
+        token = oidc_id_token(provider, client_id, secret, REDIRECT, "otto")
         provider.misbehave = "down"
         key = provider.issuer.split("://", 1)[1]
         before = _identities(server, pool)

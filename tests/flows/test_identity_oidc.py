@@ -16,11 +16,9 @@ from joserfc import jwt as jose_jwt
 from joserfc.jwk import RSAKey
 
 from tests.aws import refused
-from tests.aws_identity import (BAD_SIGNATURE, NOT_SUPPORTED, admin, oidc_id_token, public, server,  # noqa: F401
-                                server_env)
+from tests.aws_identity import (BAD_SIGNATURE, NOT_SUPPORTED, REDIRECT, admin, oidc_id_token, public,  # noqa: F401
+                                server, server_env)
 from tests.peers.oidc_provider import OIDCProvider, running_provider
-
-REDIRECT = "http://127.0.0.1:9/callback"
 
 
 @pytest.fixture(scope="module")

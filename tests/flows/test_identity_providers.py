@@ -14,14 +14,14 @@ import pytest
 import requests
 
 from tests.aws import cognito_idp, refused
-from tests.aws_identity import (BAD_SAML, NOT_SUPPORTED, admin, claims_of, facebook_token, identity,  # noqa: F401
-                                identity_pool, oidc_id_token, public, server, user_pool_site)
+from tests.aws_identity import (BAD_SAML, NOT_SUPPORTED, REDIRECT, admin, claims_of,  # noqa: F401
+                                facebook_token, identity, identity_pool, oidc_id_token, public, server,
+                                user_pool_site)
 from tests.peers.facebook import running_facebook
 from tests.peers.oidc_provider import running_google
 from tests.peers.saml_idp import running_idp
 from tests.rp import CALLBACK
 
-REDIRECT = "http://127.0.0.1:9/callback"
 ALICE = "alice@corp.example"
 
 
