@@ -10,7 +10,7 @@ from werkzeug.wrappers import Response
 from ..errors import TriggerFailed
 from ..i18n import LANGUAGES
 from ..oauth.issue import issuer
-from ..oauth.tokens import attribute_claims
+from ..oauth.tokens import attribute_claims, claims_supported
 from ..oauth.verify import InvalidToken, verify_access_token
 from ..runtime import runtime
 from ..userpool.app_clients import STANDARD_SCOPES
@@ -59,9 +59,7 @@ def discovery() -> Response:
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "code_challenge_methods_supported": ["S256"],
         "prompt_values_supported": ["none", "login"],
-        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "email", "email_verified",
-                             "phone_number", "phone_number_verified", "name", "given_name", "family_name",
-                             "cognito:username", "cognito:groups", "identities"],
+        "claims_supported": claims_supported([n for n in g.pool.required_attributes if n.startswith("custom:")]),
         "ui_locales_supported": LANGUAGES,
     }
     return _cacheable(jsonify(doc))

@@ -279,3 +279,23 @@ def test_admin_global_sign_out_revokes_every_session_of_the_user(shared_broker):
         assert rp.userinfo(tokens["access_token"]).status_code == 401
     bad = shared_broker.cli("user", "sign-out", "--pool", rp.pool_id, "--username", "nobody", check=False)
     assert bad.returncode == 2 and "no user" in bad.stderr
+
+
+def test_discovery_lists_every_claim_the_tokens_and_userinfo_carry(shared_broker):
+    pool = shared_broker.pool("--required-attribute", "custom:tenant")
+    shared_broker.cli("group", "create", "--pool", pool, "--name", "admins", "--precedence", "1",
+                      "--role-arn", "arn:aws:iam::123456789012:role/admins")
+    shared_broker.cli("user", "create", "--pool", pool, "--username", "dora", "--password", PASSWORD,
+                      "--email", "dora@example.com", "--attribute", "custom:tenant=acme", "--attribute",
+                      "phone_number=+14325551212", "--attribute", "nickname=D", "--confirmed", "--group", "admins")
+    client = shared_broker.cli_json("client", "create", "--pool", pool, "--name", "web", "--callback-url", CALLBACK)
+    rp = RelyingParty(shared_broker.base_url, pool, client["ClientId"])
+    verifier, challenge = pkce()
+    _params, code = rp.sign_in("dora", PASSWORD, scope="openid email phone profile", code_challenge=challenge,
+                               code_challenge_method="S256")
+    tokens = rp.exchange(code, verifier).json()
+    issued = set(rp.verify(tokens["id_token"], audience=rp.client_id)) | set(rp.userinfo(tokens["access_token"]).json())
+    supported = set(rp.config["claims_supported"])
+    assert issued <= supported, issued - supported
+    assert {"at_hash", "amr", "token_use", "cognito:roles", "cognito:preferred_role", "custom:tenant",
+            "username", "nickname", "phone_number_verified", "address"} <= supported
