@@ -11,20 +11,22 @@ from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Payload, FlaskOAuth2Request
+from authlib.oauth2.base import OAuth2Error
 from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc6749 import ClientMixin, grants
 from authlib.oauth2.rfc6749.authenticate_client import authenticate_client_secret_basic
 from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidScopeError
 from authlib.oauth2.rfc6749.util import scope_to_list
 from authlib.oauth2.rfc7636 import CodeChallenge
-from flask import Flask, g
+from flask import Flask, g, jsonify
 from flask import request as flask_request
+from werkzeug.wrappers import Response
 
 from ..runtime import runtime
 from ..store import repo
 from ..store.models import AppClient, User
 from ..userpool import audit
-from . import codes, scopes
+from . import codes, errors, scopes
 from .endpoints import IntrospectionEndpoint, RevocationEndpoint
 from ..triggers import pre_token as pre_token_trigger
 from .issue import issue_client_token, issue_tokens, pre_token
@@ -238,6 +240,19 @@ class _Request(FlaskOAuth2Request):
 class _Server(AuthorizationServer):
     def create_oauth2_request(self, request: Any) -> OAuth2Request:
         return _Request(flask_request)
+
+    def handle_error_response(self, request: Any, error: OAuth2Error) -> Response:
+        """Authlib's errors in :mod:`.errors`' one shape: always a description (Authlib's
+        ``invalid_client`` ones name Python lists, so the code's meaning instead), and
+        Authlib's headers (``WWW-Authenticate: Basic`` after a failed Basic login)."""
+        if error.redirect_uri:  # an answer to the browser, not JSON
+            return super().handle_error_response(request, error)
+        status, _body, headers = error()
+        description = None if error.error == "invalid_client" else error.description
+        response = jsonify(errors.body(error.error, description))
+        response.status_code = status
+        response.headers.update({**dict(headers), **errors.NO_STORE})
+        return response
 
 
 def build_server(app: Flask) -> AuthorizationServer:

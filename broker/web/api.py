@@ -9,12 +9,14 @@ from werkzeug.wrappers import Response
 
 from ..errors import TriggerFailed
 from ..i18n import LANGUAGES
+from ..oauth import errors
 from ..oauth.issue import issuer
 from ..oauth.tokens import attribute_claims, claims_supported
 from ..oauth.verify import InvalidToken, verify_access_token
 from ..runtime import runtime
 from ..userpool.app_clients import STANDARD_SCOPES
 from ..userpool.client_attributes import readable
+from .errors import oauth_error
 from .pools import pool_blueprint
 
 bp = pool_blueprint("api")
@@ -119,9 +121,8 @@ def userinfo() -> Response:
 
 
 def _bearer_error(error: str, description: str, status: int) -> Response:
-    response = jsonify({"error": error, "error_description": description})
-    response.status_code = status
-    response.headers["WWW-Authenticate"] = f'Bearer error="{error}", error_description="{description}"'
+    response = oauth_error(error, description, status)
+    response.headers["WWW-Authenticate"] = errors.bearer_challenge(error, description)
     return response
 
 
