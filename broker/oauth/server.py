@@ -26,6 +26,7 @@ from ..runtime import runtime
 from ..store import repo
 from ..store.models import AppClient, User
 from ..userpool import audit
+from ..userpool.app_clients import pkce_required
 from . import codes, errors, scopes
 from .endpoints import IntrospectionEndpoint, RevocationEndpoint
 from ..triggers import pre_token as pre_token_trigger
@@ -255,10 +256,24 @@ class _Server(AuthorizationServer):
         return response
 
 
+class ClientCodeChallenge(CodeChallenge):
+    """PKCE at the token endpoint (RFC 7636 §4.5, RFC 9700 §4.8): required of public clients,
+    except one the operator exempted (:func:`pkce_required`), which may exchange a code
+    asked for without a challenge as RFC 6749 has it. A code asked for with a challenge
+    always needs its verifier."""
+
+    def validate_code_verifier(self, grant: Any, result: Any) -> None:
+        request = grant.request
+        exempt = isinstance(request.client, Client) and not pkce_required(request.client.row)
+        if exempt and not request.form.get("code_verifier") and not request.authorization_code.code_challenge:
+            return
+        super().validate_code_verifier(grant, result)
+
+
 def build_server(app: Flask) -> AuthorizationServer:
     server = _Server(app, query_client=_query_client, save_token=_save_token)
     server.register_client_auth_method("client_secret_basic", _client_secret_basic)
-    server.register_grant(AuthorizationCodeGrant, [CodeChallenge(required=True)])
+    server.register_grant(AuthorizationCodeGrant, [ClientCodeChallenge(required=True)])
     server.register_grant(RefreshTokenGrant)
     server.register_grant(ClientCredentialsGrant)
     server.register_endpoint(RevocationEndpoint)
