@@ -74,6 +74,8 @@ def worker_exit(server: Any, worker: Any) -> None:
     os._exit(0)
 
 
+#: Control characters of a request line, escaped in the access line.
+CONTROL_CHARACTERS = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))}
 #: Pools named in the start-up banner; the others are counted.
 BANNER_POOLS = 10
 
@@ -109,14 +111,12 @@ def banner(settings: Settings, host: str, port: int, issuers: list[str] | None, 
 
 def serve(settings: Settings, host: str, port: int, workers: int | None, threads: int | None) -> None:
     logs.configure(settings)
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # the banner says what matters
     issuers = prepare(settings)
-    server = "development server" if workers is None else f"gunicorn, {workers} workers"
+    server = "development server; --workers N runs gunicorn" if workers is None else f"gunicorn, {workers} workers"
     log.info("%s", banner(settings, host, port, issuers, server))
     if workers is None:
-        from . import create_app
-
-        app = create_app(settings)
-        app.run(host=host, port=port, threaded=True, use_reloader=False)
+        _development_server(settings, host, port)
         return
     if settings.embedded_store and workers > 1:
         log.warning("the embedded store is per process: with %s workers, set REDIS_URL", workers)
@@ -125,6 +125,22 @@ def serve(settings: Settings, host: str, port: int, workers: int | None, threads
                "when_ready": when_ready, "worker_exit": worker_exit}
     _Gunicorn(settings, {**GUNICORN_DEFAULTS, **observe, "bind": f"{host}:{port}", "workers": workers,
                          "threads": threads or GUNICORN_DEFAULTS["threads"]}).run()
+
+
+def _development_server(settings: Settings, host: str, port: int) -> None:
+    """Werkzeug's threaded server, without what ``app.run`` adds: Flask's and Werkzeug's own
+    start-up lines (the banner said it all) and colour codes in the access lines, which end
+    up in log files."""
+    from werkzeug.serving import WSGIRequestHandler, make_server
+
+    from . import create_app
+
+    class PlainRequestHandler(WSGIRequestHandler):
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            line = self.requestline.translate(CONTROL_CHARACTERS)
+            self.log("info", '"%s" %s %s', line, code, size)
+
+    make_server(host, port, create_app(settings), threaded=True, request_handler=PlainRequestHandler).serve_forever()
 
 
 def _gunicorn_base() -> type:

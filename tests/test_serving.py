@@ -103,3 +103,21 @@ def test_demo_port_shows_urls_on_that_port(tmp_path):
     text = (tmp_path / "demo.log").read_text()
     assert re.search(rf"issuer: +http://localhost:{port}/local_\w+", text), text
     assert "localhost:8000" not in text
+
+
+def test_serve_starts_with_one_banner_and_logs_without_colour_codes(tmp_path):
+    port = free_port()
+    env = _without_base_url(tmp_path, port)
+    server = _serve(["serve"], env, tmp_path / "serve.log", port)
+    try:
+        for path in ("/health", "/nowhere", "/local_Nope1234/oauth2/authorize"):
+            requests.get(f"http://127.0.0.1:{port}{path}", allow_redirects=False, timeout=10)
+    finally:
+        server.terminate()
+        server.wait(30)
+    text = (tmp_path / "serve.log").read_text()
+    assert "\x1b[" not in text
+    assert text.count("Cognate at ") == 1 and "no pool yet" in text
+    for noise in ("alembic", "Serving Flask app", "Debug mode", "Running on", "Press CTRL+C"):
+        assert noise not in text, noise
+    assert '"GET /nowhere HTTP/1.1" 404' in text  # access lines stay, plain
