@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from . import sealing
-from .config import ConfigError, Settings, load_settings, validate
+from .config import ConfigError, Settings, listening_base_url, load_settings, validate
 from .errors import FormInvalid, InvalidInput
 from .oauth import keys
 from .oauth.issue import issuer
@@ -27,8 +27,11 @@ from .userpool import admin, resource_servers
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 
 
-def _settings() -> Settings:
-    settings = load_settings()
+def _settings(host: str | None = None, port: int | None = None) -> Settings:
+    """The settings; for a command that listens on ``host:port``, the base URL defaults to
+    where it listens (BROKER_BASE_URL or the config file still win)."""
+    implied = {"base_url": listening_base_url(host, port)} if host is not None and port is not None else None
+    settings = load_settings(defaults=implied)
     problems = validate(settings)
     if problems:
         raise ConfigError(problems)
@@ -36,8 +39,8 @@ def _settings() -> Settings:
 
 
 @contextmanager
-def _store() -> Iterator[tuple[Settings, Session]]:
-    settings = _settings()
+def _store(settings: Settings | None = None) -> Iterator[tuple[Settings, Session]]:
+    settings = settings or _settings()
     db = Database(settings.database_url, sealing.for_settings(settings))
     try:
         if db.url.startswith("sqlite"):
@@ -89,7 +92,7 @@ def serve(host: str, port: int, workers: int | None, threads: int | None) -> Non
     from .serving import serve as run
 
     logging.getLogger().setLevel(logging.INFO)
-    run(_settings(), host, port, workers, threads)
+    run(_settings(host, port), host, port, workers, threads)
 
 
 @cli.command()
@@ -100,8 +103,8 @@ def demo(host: str, port: int) -> None:
     from .demo import ensure_demo
     from .serving import serve as run
 
-    settings = _settings()
-    with _store() as (_s, session):
+    settings = _settings(host, port)
+    with _store(settings) as (_s, session):
         info = ensure_demo(session, settings)
     click.echo(info)
     logging.getLogger().setLevel(logging.INFO)
@@ -325,7 +328,7 @@ def keys_rotate(pool_id: str, as_json: bool) -> None:
     _emit(out, as_json)
 
 
-from . import cli_admin_keys, cli_clients, cli_groups, cli_identity, cli_idp, cli_maintenance, cli_security, cli_ui, cli_users  # noqa: E402,F401  (they register their commands on the groups above)
+from . import cli_admin_keys, cli_clients, cli_groups, cli_identity, cli_idp, cli_maintenance, cli_security, cli_tokens, cli_ui, cli_users  # noqa: E402,F401  (they register their commands on the groups above)
 
 
 def main(argv: list[str] | None = None) -> None:

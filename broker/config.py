@@ -136,10 +136,12 @@ _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
 _ENV_NAME = {attr: name for name, attr in _ENV.items()}
 
 
-def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
-    """Build settings from ``BROKER_CONFIG`` (TOML), then the environment, then ``overrides``."""
+def load_settings(environ: Mapping[str, str] | None = None, defaults: Mapping[str, object] | None = None,
+                  **overrides: object) -> Settings:
+    """Build settings from ``defaults`` (what the command line implies, such as the base URL
+    of ``serve --port``), then ``BROKER_CONFIG`` (TOML), then the environment, then ``overrides``."""
     environ = os.environ if environ is None else environ
-    values: dict[str, object] = {}
+    values: dict[str, object] = dict(defaults or {})
     errors: list[str] = []
     config_file = environ.get("BROKER_CONFIG")
     if config_file:
@@ -158,6 +160,20 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
             settings, database_url=f"sqlite:///{Path(settings.var_dir).resolve() / 'broker.db'}"
         )
     return settings
+
+
+def listening_base_url(host: str, port: int) -> str:
+    """The base URL a server listening on ``host:port`` is reached at from the same machine:
+    the default of ``BROKER_BASE_URL`` for ``broker serve --host/--port``.
+
+    >>> listening_base_url("0.0.0.0", 8001), listening_base_url("::1", 80)
+    ('http://localhost:8001', 'http://[::1]:80')
+    """
+    if host in ("127.0.0.1", "0.0.0.0", "::", "", "localhost"):
+        host = "localhost"
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
 
 
 def _read_toml(path: str, errors: list[str]) -> dict[str, object]:

@@ -6,8 +6,12 @@ import os
 import sys
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from .config import Settings
+from .oauth.issue import issuer
 from .observability import logs, workers as workers_hooks
+from .store import repo
 from .store.db import Database
 
 log = logging.getLogger("broker")
@@ -70,23 +74,49 @@ def worker_exit(server: Any, worker: Any) -> None:
     os._exit(0)
 
 
-def prepare(settings: Settings) -> None:
-    """Migrate an embedded SQLite database; PostgreSQL is migrated by ``broker db upgrade``."""
-    if settings.database_url.startswith("sqlite"):
-        db = Database(settings.database_url)
-        db.upgrade()
+#: Control characters of a request line, escaped in the access line.
+CONTROL_CHARACTERS = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))}
+#: Pools named in the start-up banner; the others are counted.
+BANNER_POOLS = 10
+
+
+def prepare(settings: Settings) -> list[str] | None:
+    """Migrate an embedded SQLite database (PostgreSQL is migrated by ``broker db upgrade``);
+    returns the issuers of the pools for the banner, None when the database cannot say yet
+    (the server starts anyway, and ``/ready`` tells)."""
+    db = Database(settings.database_url)
+    try:
+        if settings.database_url.startswith("sqlite"):
+            db.upgrade()
+        with db.session() as session:
+            return [issuer(settings.base_url, p.id) for p in repo.list_pools(session)]
+    except SQLAlchemyError as exc:
+        log.warning("cannot list the pools: %s", str(exc).splitlines()[0])
+        return None
+    finally:
         db.dispose()
+
+
+def banner(settings: Settings, host: str, port: int, issuers: list[str] | None, server: str) -> str:
+    """What ``broker serve`` says once at start: where apps reach it, where it listens, and
+    each pool's issuer (the value apps configure)."""
+    lines = [f"Cognate at {settings.base_url} (listening on {host}:{port}, {server})"]
+    lines += [f"  issuer: {iss}" for iss in (issuers or [])[:BANNER_POOLS]]
+    if issuers and len(issuers) > BANNER_POOLS:
+        lines.append(f"  ... and {len(issuers) - BANNER_POOLS} more pools (broker pool list)")
+    if issuers == []:
+        lines.append("  no pool yet: broker pool create --name NAME")
+    return "\n".join(lines)
 
 
 def serve(settings: Settings, host: str, port: int, workers: int | None, threads: int | None) -> None:
     logs.configure(settings)
-    prepare(settings)
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # the banner says what matters
+    issuers = prepare(settings)
+    server = "development server; --workers N runs gunicorn" if workers is None else f"gunicorn, {workers} workers"
+    log.info("%s", banner(settings, host, port, issuers, server))
     if workers is None:
-        from . import create_app
-
-        app = create_app(settings)
-        log.info("serving %s on http://%s:%s (development server)", settings.base_url, host, port)
-        app.run(host=host, port=port, threaded=True, use_reloader=False)
+        _development_server(settings, host, port)
         return
     if settings.embedded_store and workers > 1:
         log.warning("the embedded store is per process: with %s workers, set REDIS_URL", workers)
@@ -95,6 +125,22 @@ def serve(settings: Settings, host: str, port: int, workers: int | None, threads
                "when_ready": when_ready, "worker_exit": worker_exit}
     _Gunicorn(settings, {**GUNICORN_DEFAULTS, **observe, "bind": f"{host}:{port}", "workers": workers,
                          "threads": threads or GUNICORN_DEFAULTS["threads"]}).run()
+
+
+def _development_server(settings: Settings, host: str, port: int) -> None:
+    """Werkzeug's threaded server, without what ``app.run`` adds: Flask's and Werkzeug's own
+    start-up lines (the banner said it all) and colour codes in the access lines, which end
+    up in log files."""
+    from werkzeug.serving import WSGIRequestHandler, make_server
+
+    from . import create_app
+
+    class PlainRequestHandler(WSGIRequestHandler):
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            line = self.requestline.translate(CONTROL_CHARACTERS)
+            self.log("info", '"%s" %s %s', line, code, size)
+
+    make_server(host, port, create_app(settings), threaded=True, request_handler=PlainRequestHandler).serve_forever()
 
 
 def _gunicorn_base() -> type:

@@ -2,6 +2,7 @@
 travel inside the wheel, and the app finds them there."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import zipfile
@@ -11,13 +12,16 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_wheel_carries_templates_static_and_migrations(tmp_path):
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
-                    "-w", str(tmp_path), str(ROOT)], check=True, capture_output=True)
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-v",
+                            "-w", str(tmp_path), str(ROOT)], check=True, capture_output=True, text=True)
+    # every folder of data files is declared: setuptools says nothing about them
+    assert "absent from the `packages` configuration" not in build.stdout + build.stderr
     wheel = next(tmp_path.glob("cognate-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
     for expected in ("broker/templates/login.html", "broker/templates/base.html", "broker/static/css/hosted.css",
                      "broker/static/js/hosted.js", "broker/store/migrations/script.py.mako",
-                     "broker/store/migrations/versions/0001_initial_schema.py", "broker/cli.py"):
+                     "broker/store/migrations/versions/0001_initial_schema.py", "broker/cli.py",
+                     "broker/translations/de/LC_MESSAGES/messages.po", "broker/static/img/logo.svg"):
         assert expected in names, expected
     for init in sorted(ROOT.glob("broker/**/__init__.py")):  # every package, not only the listed ones
         assert str(init.relative_to(ROOT)) in names, init
@@ -39,3 +43,35 @@ def test_saml_stack_imports_with_one_libxml2():
 
     assert OneLogin_Saml2_Auth.__name__ == "OneLogin_Saml2_Auth"
     assert xmlsec.get_libxml_version() == lxml.etree.LIBXML_VERSION
+
+
+def test_demo_bootstrap_installs_again_only_when_a_packaged_file_changed(tmp_path):
+    """scripts/demo runs scripts/bootstrap at every start: `pip install .` (a build, and its
+    output) only when a packaged file changed, was added or went away."""
+    (tmp_path / "scripts").mkdir()
+    (tmp_path / "scripts" / "bootstrap").write_bytes((ROOT / "scripts" / "bootstrap").read_bytes())
+    for name in ("pyproject.toml", "broker/__init__.py", "templates/login.html", "static/css/hosted.css"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x\n")
+    calls, stubs = tmp_path / "calls", tmp_path / "stubs"
+    for stub, where in ((".venv/bin/python", tmp_path), ("python3", stubs), ("apt-get", stubs)):
+        path = where / stub
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f'#!/bin/sh\necho "{stub} $*" >> {calls}\n')
+        path.chmod(0o755)
+    env = {**os.environ, "PATH": f"{stubs}:{os.environ['PATH']}"}
+
+    def installs() -> int:
+        subprocess.run(["bash", str(tmp_path / "scripts" / "bootstrap")], env=env, check=True, timeout=60)
+        return calls.read_text().count(".venv/bin/python -m pip install -q .")
+
+    assert installs() == 1
+    assert installs() == 1  # nothing changed
+    (tmp_path / "broker" / "__pycache__").mkdir()
+    (tmp_path / "broker" / "__pycache__" / "x.pyc").write_text("compiled")
+    assert installs() == 1  # byte code is not packaged
+    (tmp_path / "templates" / "login.html").write_text("changed\n")
+    assert installs() == 2
+    (tmp_path / "static" / "css" / "hosted.css").unlink()
+    assert installs() == 3
+    assert "apt-get" not in calls.read_text()

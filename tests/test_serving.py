@@ -3,6 +3,7 @@ leave at once and cleanly, with every request answered; a worker that cannot boo
 stops the master with gunicorn's boot-error status."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import requests
 
-from tests.conftest import BROKER, ROOT, _wait_port, free_port
+from tests.conftest import BROKER, ROOT, _wait_port, broker_env, cli_in_process, free_port
 
 GUNICORN = str(Path(sys.executable).parent / "gunicorn")
 CONF = str(ROOT / "deploy" / "gunicorn.conf.py")
@@ -56,3 +57,67 @@ def test_a_worker_that_cannot_boot_still_stops_the_master(tmp_path):
     proc = subprocess.run([GUNICORN, "-c", CONF], env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 3, proc.stderr[-3000:]  # gunicorn's "worker failed to boot"
     assert "BROKER_SECRET_KEY" in proc.stderr and "REDIS_URL is required" in proc.stderr
+
+
+def _without_base_url(tmp_path: Path, port: int) -> dict[str, str]:
+    env = broker_env(tmp_path, f"sqlite:///{tmp_path}/b.db", None, port)
+    del env["BROKER_BASE_URL"]
+    return env
+
+
+def _serve(args: list[str], env: dict[str, str], log: Path, port: int) -> subprocess.Popen:
+    with open(log, "wb") as out:
+        server = subprocess.Popen([BROKER, *args, "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT)
+    _wait_port(port, server)
+    return server
+
+
+def _issuer_served(env: dict[str, str], pool_id: str, log: Path, port: int) -> str:
+    """The issuer that ``broker serve --port PORT`` states in the pool's discovery."""
+    server = _serve(["serve"], env, log, port)
+    try:
+        return requests.get(f"http://127.0.0.1:{port}/{pool_id}/.well-known/openid-configuration", timeout=10).json()["issuer"]
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+def test_serve_port_sets_the_default_base_url_and_announces_each_issuer(tmp_path):
+    env = _without_base_url(tmp_path, 0)
+    pool_id = json.loads(cli_in_process(env, ("pool", "create", "--name", "p", "--json")).stdout)["Id"]
+    port = free_port()
+    assert _issuer_served(env, pool_id, tmp_path / "serve.log", port) == f"http://localhost:{port}/{pool_id}"
+    text = (tmp_path / "serve.log").read_text()
+    assert f"Cognate at http://localhost:{port} (listening on 127.0.0.1:{port}" in text
+    assert f"issuer: http://localhost:{port}/{pool_id}" in text
+    # BROKER_BASE_URL still wins
+    pinned = {**env, "BROKER_BASE_URL": "https://auth.example.com"}
+    assert _issuer_served(pinned, pool_id, tmp_path / "b.log", free_port()) == f"https://auth.example.com/{pool_id}"
+
+
+def test_demo_port_shows_urls_on_that_port(tmp_path):
+    port = free_port()
+    server = _serve(["demo"], _without_base_url(tmp_path, port), tmp_path / "demo.log", port)
+    server.terminate()
+    server.wait(30)
+    text = (tmp_path / "demo.log").read_text()
+    assert re.search(rf"issuer: +http://localhost:{port}/local_\w+", text), text
+    assert "localhost:8000" not in text
+
+
+def test_serve_starts_with_one_banner_and_logs_without_colour_codes(tmp_path):
+    port = free_port()
+    env = _without_base_url(tmp_path, port)
+    server = _serve(["serve"], env, tmp_path / "serve.log", port)
+    try:
+        for path in ("/health", "/nowhere", "/local_Nope1234/oauth2/authorize"):
+            requests.get(f"http://127.0.0.1:{port}{path}", allow_redirects=False, timeout=10)
+    finally:
+        server.terminate()
+        server.wait(30)
+    text = (tmp_path / "serve.log").read_text()
+    assert "\x1b[" not in text
+    assert text.count("Cognate at ") == 1 and "no pool yet" in text
+    for noise in ("alembic", "Serving Flask app", "Debug mode", "Running on", "Press CTRL+C"):
+        assert noise not in text, noise
+    assert '"GET /nowhere HTTP/1.1" 404' in text  # access lines stay, plain

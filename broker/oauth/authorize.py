@@ -15,6 +15,7 @@ from ..errors import HostedError
 from ..i18n import gettext as _, supported
 from ..runtime import runtime
 from ..store.models import AppClient, UserPool
+from ..userpool.app_clients import pkce_required
 from . import scopes
 
 PARAMS = (
@@ -160,7 +161,7 @@ def check_pkce(req: AuthorizationRequest, client: AppClient, args: Any) -> dict[
     if method is not None and method != "S256":
         raise req.fail("invalid_request", "code_challenge_method must be S256.")
     if challenge is None:
-        if client.secret_hash is None:
+        if pkce_required(client):
             raise req.fail("invalid_request", "PKCE (code_challenge with S256) is required for public clients.")
         if method is not None:
             raise req.fail("invalid_request", "code_challenge is missing.")

@@ -11,20 +11,23 @@ from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Payload, FlaskOAuth2Request
+from authlib.oauth2.base import OAuth2Error
 from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc6749 import ClientMixin, grants
 from authlib.oauth2.rfc6749.authenticate_client import authenticate_client_secret_basic
 from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidScopeError
 from authlib.oauth2.rfc6749.util import scope_to_list
 from authlib.oauth2.rfc7636 import CodeChallenge
-from flask import Flask, g
+from flask import Flask, g, jsonify
 from flask import request as flask_request
+from werkzeug.wrappers import Response
 
 from ..runtime import runtime
 from ..store import repo
 from ..store.models import AppClient, User
 from ..userpool import audit
-from . import codes, scopes
+from ..userpool.app_clients import pkce_required
+from . import codes, errors, scopes
 from .endpoints import IntrospectionEndpoint, RevocationEndpoint
 from ..triggers import pre_token as pre_token_trigger
 from .issue import issue_client_token, issue_tokens, pre_token
@@ -239,11 +242,38 @@ class _Server(AuthorizationServer):
     def create_oauth2_request(self, request: Any) -> OAuth2Request:
         return _Request(flask_request)
 
+    def handle_error_response(self, request: Any, error: OAuth2Error) -> Response:
+        """Authlib's errors in :mod:`.errors`' one shape: always a description (Authlib's
+        ``invalid_client`` ones name Python lists, so the code's meaning instead), and
+        Authlib's headers (``WWW-Authenticate: Basic`` after a failed Basic login)."""
+        if error.redirect_uri:  # an answer to the browser, not JSON
+            return super().handle_error_response(request, error)
+        status, _body, headers = error()
+        description = None if error.error == "invalid_client" else error.description
+        response = jsonify(errors.body(error.error, description))
+        response.status_code = status
+        response.headers.update({**dict(headers), **errors.NO_STORE})
+        return response
+
+
+class ClientCodeChallenge(CodeChallenge):
+    """PKCE at the token endpoint (RFC 7636 §4.5, RFC 9700 §4.8): required of public clients,
+    except one the operator exempted (:func:`pkce_required`), which may exchange a code
+    asked for without a challenge as RFC 6749 has it. A code asked for with a challenge
+    always needs its verifier."""
+
+    def validate_code_verifier(self, grant: Any, result: Any) -> None:
+        request = grant.request
+        exempt = isinstance(request.client, Client) and not pkce_required(request.client.row)
+        if exempt and not request.form.get("code_verifier") and not request.authorization_code.code_challenge:
+            return
+        super().validate_code_verifier(grant, result)
+
 
 def build_server(app: Flask) -> AuthorizationServer:
     server = _Server(app, query_client=_query_client, save_token=_save_token)
     server.register_client_auth_method("client_secret_basic", _client_secret_basic)
-    server.register_grant(AuthorizationCodeGrant, [CodeChallenge(required=True)])
+    server.register_grant(AuthorizationCodeGrant, [ClientCodeChallenge(required=True)])
     server.register_grant(RefreshTokenGrant)
     server.register_grant(ClientCredentialsGrant)
     server.register_endpoint(RevocationEndpoint)

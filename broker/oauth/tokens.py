@@ -139,6 +139,25 @@ def attribute_claims(attributes: dict[str, Any], scopes: tuple[str, ...] | list[
     return released
 
 
+#: Every claim an ID token or ``/oauth2/userInfo`` may carry, besides the pool's ``custom:*``
+#: attributes: discovery's ``claims_supported`` (OIDC Discovery 1.0 §3).
+ISSUED_CLAIMS = (
+    "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "amr", "jti", "origin_jti", "event_id",
+    "token_use", "cognito:username", "cognito:groups", "cognito:roles", "cognito:preferred_role", "identities",
+    "username", *EMAIL_CLAIMS, *PHONE_CLAIMS, *PROFILE_CLAIMS,
+)
+
+
+def claims_supported(custom: list[str] | tuple[str, ...]) -> list[str]:
+    """The claims discovery advertises: :data:`ISSUED_CLAIMS` and the ``custom`` attributes
+    the pool declares (Cognate takes undeclared ones too, but cannot name them in advance).
+
+    >>> claims_supported(["custom:tier"])[-1]
+    'custom:tier'
+    """
+    return [*ISSUED_CLAIMS, *sorted(set(custom))]
+
+
 def at_hash(access_token: str) -> str:
     """OIDC Core §3.1.3.6: left half of the SHA-256 of the access token, base64url."""
     digest = hashlib.sha256(access_token.encode("ascii")).digest()

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text, TypeDecorator, UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -110,6 +111,9 @@ class AppClient(Base):
     #: :mod:`broker.userpool.client_attributes`).
     read_attributes: Mapped[list[str] | None] = mapped_column(JSON, default=None)
     write_attributes: Mapped[list[str] | None] = mapped_column(JSON, default=None)
+    #: Whether a public client (no secret) must use PKCE; false only by the operator's
+    #: choice, for an app that moves over from Cognito (which does not require it).
+    require_pkce: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 

@@ -96,10 +96,12 @@ def client_defaults(session: Session, pool_id: str, has_secret: bool, flows: lis
         scopes = sorted(repo.resource_scopes(session, pool_id)) if "client_credentials" in flows else []
     return {"logout_urls": [], "allowed_flows": flows, "allowed_scopes": scopes, "identity_providers": ["COGNITO"],
             "read_attributes": None, "write_attributes": None, "explicit_auth_flows": None, **TOKEN_TTLS,
-            "rotate_refresh_tokens": not has_secret, "refresh_grace_seconds": 0}
+            "rotate_refresh_tokens": not has_secret, "refresh_grace_seconds": 0, "require_pkce": True}
 
 
-_CLIENT_OPTIONS = {*LIMITS, "rotate_refresh_tokens", "refresh_grace_seconds"}
+#: Settings that are yes or no.
+_SWITCHES = {"rotate_refresh_tokens", "require_pkce"}
+_CLIENT_OPTIONS = {*LIMITS, *_SWITCHES, "refresh_grace_seconds"}
 #: What ``update_client`` may change: every setting but the id, the pool and the secret.
 _CLIENT_SETTINGS = ("name", "callback_urls", "logout_urls", "allowed_flows", "allowed_scopes",
                     "identity_providers", "read_attributes", "write_attributes", "explicit_auth_flows",
@@ -121,8 +123,10 @@ def _client_settings(session: Session, pool_id: str, has_secret: bool, wanted: d
         value = wanted.get(field)
         if value is not None and not low <= int(value) <= high:
             raise InvalidInput(f"{field.replace('_', '-')} must be between {low} and {high} seconds")
-    options = {k: (bool(v) if k == "rotate_refresh_tokens" else int(v))
+    options = {k: (bool(v) if k in _SWITCHES else int(v))
                for k, v in wanted.items() if k in _CLIENT_OPTIONS and v is not None}
+    if has_secret and not options.get("require_pkce", True):
+        raise InvalidInput("only a public client can be exempt from PKCE: with a secret it is optional already")
     read, write = client_attributes.check_lists(wanted["read_attributes"], wanted["write_attributes"])
     return {
         "name": name, "callback_urls": callback_urls, "logout_urls": logout_urls, "allowed_flows": flows,
@@ -179,7 +183,7 @@ def update_client(session: Session, pool_id: str, client_id: str, replace: bool 
     if replace:
         flows = given.get("allowed_flows", ["code"])
         base = {**client_defaults(session, pool_id, has_secret, flows), "name": client.name,
-                "callback_urls": []}
+                "callback_urls": [], "require_pkce": client.require_pkce}  # Cognate's own: no Cognito default
         if not given.get("allowed_scopes"):
             given.pop("allowed_scopes", None)
     settings = _client_settings(session, pool_id, has_secret, {**base, **given})
@@ -248,4 +252,11 @@ def describe_client(client: AppClient) -> dict[str, Any]:
         **({"ReadAttributes": client.read_attributes} if client.read_attributes is not None else {}),
         **({"WriteAttributes": client.write_attributes} if client.write_attributes is not None else {}),
         "ExplicitAuthFlows": sorted(client_auth.allowed_auth_flows(client)),
+        "PkceRequired": pkce_required(client),
     }
+
+
+def pkce_required(client: AppClient) -> bool:
+    """Whether the code flow of ``client`` needs PKCE (RFC 7636): for a public client unless
+    the operator exempted it (``--no-require-pkce``); a confidential one may use it."""
+    return client.secret_hash is None and client.require_pkce

@@ -9,12 +9,14 @@ from werkzeug.wrappers import Response
 
 from ..errors import TriggerFailed
 from ..i18n import LANGUAGES
+from ..oauth import errors
 from ..oauth.issue import issuer
-from ..oauth.tokens import attribute_claims
+from ..oauth.tokens import attribute_claims, claims_supported
 from ..oauth.verify import InvalidToken, verify_access_token
 from ..runtime import runtime
 from ..userpool.app_clients import STANDARD_SCOPES
 from ..userpool.client_attributes import readable
+from .errors import oauth_error
 from .pools import pool_blueprint
 
 bp = pool_blueprint("api")
@@ -59,9 +61,7 @@ def discovery() -> Response:
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "code_challenge_methods_supported": ["S256"],
         "prompt_values_supported": ["none", "login"],
-        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "email", "email_verified",
-                             "phone_number", "phone_number_verified", "name", "given_name", "family_name",
-                             "cognito:username", "cognito:groups", "identities"],
+        "claims_supported": claims_supported([n for n in g.pool.required_attributes if n.startswith("custom:")]),
         "ui_locales_supported": LANGUAGES,
     }
     return cacheable(jsonify(doc))
@@ -121,9 +121,8 @@ def userinfo() -> Response:
 
 
 def _bearer_error(error: str, description: str, status: int) -> Response:
-    response = jsonify({"error": error, "error_description": description})
-    response.status_code = status
-    response.headers["WWW-Authenticate"] = f'Bearer error="{error}", error_description="{description}"'
+    response = oauth_error(error, description, status)
+    response.headers["WWW-Authenticate"] = errors.bearer_challenge(error, description)
     return response
 
 

@@ -14,6 +14,7 @@ from werkzeug.wrappers import Response
 from .. import observability
 from ..errors import BrokerError, HostedError
 from ..i18n import gettext as _
+from ..oauth import errors
 from ..oauth.authorize import RedirectError
 
 log = logging.getLogger("broker.web")
@@ -28,11 +29,18 @@ def _wants_json() -> bool:
                                                                  "/oauth2/introspect", "/oauth2/userInfo"))
 
 
+def oauth_error(error: str, description: str | None, status: int) -> Response:
+    """An OAuth error answer in its one shape (:mod:`broker.oauth.errors`)."""
+    response = jsonify(errors.body(error, description))
+    response.status_code = status
+    response.headers.update(errors.NO_STORE)
+    return response
+
+
 def error_response(message: str, status: int, back_url: str | None = None, title: str | None = None) -> Response:
     if _wants_json():
-        error = {400: "invalid_request", 401: "invalid_client", 404: "invalid_request", 405: "invalid_request",
-                 413: "invalid_request", 503: "temporarily_unavailable"}.get(status, "invalid_request")
-        response = jsonify({"error": error, "error_description": message})
+        error = {401: "invalid_client", 503: "temporarily_unavailable"}.get(status, "invalid_request")
+        response = oauth_error(error, message, status)
     else:
         response = Response(render_template("error.html", title=title or _("Something went wrong"),
                                             message=message, back_url=back_url), mimetype="text/html")

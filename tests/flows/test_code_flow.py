@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
 import sqlite3
 import time
@@ -12,7 +13,7 @@ import jwt
 import pytest
 import requests
 
-from tests.rp import CALLBACK, RelyingParty, pkce
+from tests.rp import CALLBACK, RelyingParty, pkce, query_of
 
 PASSWORD = "Corr3ct-Horse!"
 
@@ -279,3 +280,72 @@ def test_admin_global_sign_out_revokes_every_session_of_the_user(shared_broker):
         assert rp.userinfo(tokens["access_token"]).status_code == 401
     bad = shared_broker.cli("user", "sign-out", "--pool", rp.pool_id, "--username", "nobody", check=False)
     assert bad.returncode == 2 and "no user" in bad.stderr
+
+
+def test_discovery_lists_every_claim_the_tokens_and_userinfo_carry(shared_broker):
+    pool = shared_broker.pool("--required-attribute", "custom:tenant")
+    shared_broker.cli("group", "create", "--pool", pool, "--name", "admins", "--precedence", "1",
+                      "--role-arn", "arn:aws:iam::123456789012:role/admins")
+    shared_broker.cli("user", "create", "--pool", pool, "--username", "dora", "--password", PASSWORD,
+                      "--email", "dora@example.com", "--attribute", "custom:tenant=acme", "--attribute",
+                      "phone_number=+14325551212", "--attribute", "nickname=D", "--confirmed", "--group", "admins")
+    client = shared_broker.cli_json("client", "create", "--pool", pool, "--name", "web", "--callback-url", CALLBACK)
+    rp = RelyingParty(shared_broker.base_url, pool, client["ClientId"])
+    verifier, challenge = pkce()
+    _params, code = rp.sign_in("dora", PASSWORD, scope="openid email phone profile", code_challenge=challenge,
+                               code_challenge_method="S256")
+    tokens = rp.exchange(code, verifier).json()
+    issued = set(rp.verify(tokens["id_token"], audience=rp.client_id)) | set(rp.userinfo(tokens["access_token"]).json())
+    supported = set(rp.config["claims_supported"])
+    assert issued <= supported, issued - supported
+    assert {"at_hash", "amr", "token_use", "cognito:roles", "cognito:preferred_role", "custom:tenant",
+            "username", "nickname", "phone_number_verified", "address"} <= supported
+
+
+def _authorize_without_pkce(rp: RelyingParty) -> requests.Response:
+    r = rp.authorize()  # the browser is signed in: a code comes back at once, or an error
+    assert r.status_code == 302, r.text
+    return r
+
+
+def test_public_clients_need_pkce_unless_exempted(shared_broker):
+    rp = _setup(shared_broker)
+    pool = rp.pool_id
+    assert rp.sign_in("alice", PASSWORD, code_challenge=pkce()[1], code_challenge_method="S256")[1]
+    refused = _authorize_without_pkce(rp)
+    assert "error=invalid_request" in refused.headers["Location"] and "code=" not in refused.headers["Location"]
+
+    exempted = shared_broker.cli("client", "update", "--pool", pool, "--client", rp.client_id, "--no-require-pkce",
+                                 "--json")
+    assert json.loads(exempted.stdout)["UserPoolClient"]["PkceRequired"] is False
+    assert exempted.stderr.startswith(f"warning: app client {rp.client_id} may now use the code flow without PKCE")
+    code = query_of(_authorize_without_pkce(rp).headers["Location"])["code"]
+    r = rp.exchange(code)
+    assert r.status_code == 200, r.text
+    assert rp.verify(r.json()["id_token"], audience=rp.client_id)["cognito:username"] == "alice"
+    # a code asked for with a challenge still needs its verifier
+    verifier, challenge = pkce()
+    code = query_of(rp.authorize(code_challenge=challenge, code_challenge_method="S256").headers["Location"])["code"]
+    assert rp.exchange(code).json()["error"] == "invalid_request"
+
+    # back to required: a code issued without a challenge is no longer exchanged
+    code = query_of(_authorize_without_pkce(rp).headers["Location"])["code"]
+    again = shared_broker.cli("client", "update", "--pool", pool, "--client", rp.client_id, "--require-pkce")
+    assert again.stderr == ""
+    r = rp.exchange(code)
+    assert r.status_code == 400 and r.json()["error"] == "invalid_request", r.text
+    assert "error=invalid_request" in _authorize_without_pkce(rp).headers["Location"]
+
+
+def test_only_public_clients_can_be_exempted_from_pkce(shared_broker):
+    pool = shared_broker.pool()
+    r = shared_broker.cli("client", "create", "--pool", pool, "--name", "c", "--callback-url", CALLBACK, "--secret",
+                          "--no-require-pkce", check=False)
+    assert r.returncode == 2 and r.stderr == ("error: only a public client can be exempt from PKCE: "
+                                              "with a secret it is optional already\n")
+    created = shared_broker.cli("client", "create", "--pool", pool, "--name", "p", "--callback-url", CALLBACK,
+                                "--no-require-pkce", "--json")
+    client_id = json.loads(created.stdout)["ClientId"]
+    assert "warning: app client" in created.stderr
+    described = shared_broker.cli_json("client", "describe", "--pool", pool, "--client", client_id)
+    assert described["UserPoolClient"]["PkceRequired"] is False

@@ -369,3 +369,35 @@ def test_logout_registered_uri_redirects_and_ends_session(world):
     location = r.headers["Location"]
     assert location.split("?")[0] == LOGOUT and query_of(location) == {"state": "a&b=c"}
     assert not _session_alive(rp)
+
+
+def test_token_and_userinfo_errors_have_one_shape(world):
+    """RFC 6749 §5.2 and RFC 6750 §3: {"error", "error_description"} and nothing else, never
+    cached, whether Authlib, Flask or the userInfo view refuses."""
+    rp = world.conf
+    token, userinfo = rp.config["token_endpoint"], rp.config["userinfo_endpoint"]
+    refusals = {
+        "no grant_type": requests.post(token, data={}, timeout=10),
+        "unknown grant": requests.post(token, data={"grant_type": "nope"}, timeout=10),
+        "unknown client": requests.post(token, data={"grant_type": "authorization_code", "code": "x"},
+                                        auth=("nobody", "x"), timeout=10),
+        "wrong secret": requests.post(token, data={"grant_type": "authorization_code", "code": "x"},
+                                      auth=(rp.client_id, "wrong"), timeout=10),
+        "bad code": rp.exchange("not-a-code"),
+        "GET token": requests.get(token, timeout=10),
+        "revoke anonymously": requests.post(rp.config["revocation_endpoint"], data={"token": "x"}, timeout=10),
+        "no bearer": requests.get(userinfo, timeout=10),
+        "bad bearer": requests.get(userinfo, headers={"Authorization": "Bearer abc"}, timeout=10),
+    }
+    for name, r in refusals.items():
+        assert r.headers["Content-Type"] == "application/json", name
+        assert r.headers["Cache-Control"] == "no-store" and r.headers["Pragma"] == "no-cache", name
+        body = r.json()
+        assert body.keys() == {"error", "error_description"}, (name, body)
+        assert body["error_description"] and "[" not in body["error_description"], (name, body)
+    assert refusals["unknown grant"].json()["error"] == "unsupported_grant_type"
+    assert refusals["wrong secret"].headers["WWW-Authenticate"].startswith('Basic error="invalid_client"')
+    for name in ("no bearer", "bad bearer"):
+        r = refusals[name]
+        assert r.headers["WWW-Authenticate"] == (f'Bearer error="{r.json()["error"]}", '
+                                                 f'error_description="{r.json()["error_description"]}"')
