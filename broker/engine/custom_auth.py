@@ -8,8 +8,9 @@ sign-in's history, and DefineAuthChallenge is asked again: another challenge, to
 the end. A sign-in that starts with ``SRP_A`` (amazon-cognito-identity-js and Amplify's
 CUSTOM_WITH_SRP) begins its history with ``SRP_A``, and DefineAuthChallenge may ask for
 PASSWORD_VERIFIER first: the password is proven by SRP exactly as at USER_SRP_AUTH
-(:mod:`.password_verifier`: the same throttle, lockout and audit), and the history goes
-on with ``PASSWORD_VERIFIER``.
+(:mod:`.password_verifier`: the same throttle, lockout and audit), followed by what follows
+any password (the risk decision, then MFA or MFA_SETUP, as Cognito asks the user's second
+factor right after PASSWORD_VERIFIER), and the history goes on with ``PASSWORD_VERIFIER``.
 
 The history, the name and the private challenge parameters (sealed: they hold the answer)
 wait in the sign-in's progress behind a one-time Session, as every challenge's do; a
@@ -84,10 +85,13 @@ def answer(env: Env, progress: dict[str, Any], user: User | None, given: str) ->
 
 
 def password_proven(env: Env, progress: dict[str, Any], user: User) -> Step:
-    """PASSWORD_VERIFIER passed in a sign-in that began with SRP_A: the history goes on."""
+    """PASSWORD_VERIFIER passed in a sign-in that began with SRP_A, and what follows a
+    password at any sign-in done (:func:`broker.engine.signin.after_password`: the account's
+    status, the risk decision, MFA or MFA_SETUP), as Cognito asks the user's second factor
+    right after the password: the history goes on."""
     custom = progress["custom"]
     history = [*custom["history"], triggers.entry(PASSWORD_VERIFIER, True)]
-    return _next(env, {**progress, "username": user.username, "amr": ["pwd"],
+    return _next(env, {**progress, "username": user.username, "amr": list(progress.get("amr") or ["pwd"]),
                        "custom": {**custom, "history": history}}, user)
 
 

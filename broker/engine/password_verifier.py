@@ -100,8 +100,6 @@ def answer(env: Env, progress: dict[str, Any], timestamp: str, signature: str) -
     env.db.commit()
     # the proof's SRP_A stays: a client answering DEVICE_SRP_AUTH without its Session is known by it
     started = {k: v for k, v in progress.items() if k not in SRP_KEYS} | {"password_srp_a": progress["srp_a"]}
-    if progress.get("custom") is not None:  # a CUSTOM_AUTH that began with SRP: its triggers go on
-        from .custom_auth import password_proven
-
-        return password_proven(env, proven(started, signed.user, signed), signed.user)
+    # (a CUSTOM_AUTH that began with SRP goes on with its triggers once the factors are done:
+    # :func:`broker.engine.signin.signed_in`)
     return after_password(env, proven(started, signed.user, signed), signed.user)

@@ -282,7 +282,13 @@ def answer_setup(env: Env, progress: dict[str, Any], user: User, code: str) -> t
 
 def signed_in(env: Env, progress: dict[str, Any], user: User, remember: bool = False) -> Step:
     """The sign-in is done: note the device (remembered if asked and allowed); unless the
-    tracked device it names has still to prove itself (:func:`device_challenge`)."""
+    tracked device it names has still to prove itself (:func:`device_challenge`), or it is
+    a CUSTOM_AUTH whose password and second factor are now proven, which DefineAuthChallenge
+    goes on with (:func:`broker.engine.custom_auth.password_proven`)."""
+    if progress.get("custom") is not None:
+        from .custom_auth import password_proven  # (custom_auth is built on this module)
+
+        return password_proven(env, progress, user)
     if progress.get("device_key") and not progress.get("device_proven"):
         return device_challenge({**progress, "factors_done": True}, user)
     post = invoke.configured(env.pool, authentication.POST)

@@ -6,13 +6,16 @@ and never get tokens, one-time Sessions, and pools or clients that do not allow 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
+import pyotp
 import pytest
 from pycognito.aws_srp import AWSSRP
 
 from broker.engine.custom_auth import MAX_CHALLENGES
 from tests.aws import admin_idp, api_broker, cognito_idp, refused
+from tests.flows.token_triggers import claims
 from tests.node_peers import node_peers  # noqa: F401 (a fixture)
 from tests.rp import CALLBACK
 from tests.trigger_handlers.signin_journal import events, server_env
@@ -47,8 +50,9 @@ def admin(server):
 
 
 def _site(server, *triggers: str, flows: tuple[str, ...] = ("ALLOW_CUSTOM_AUTH", "ALLOW_REFRESH_TOKEN_AUTH",
-                                                            "ALLOW_USER_SRP_AUTH")) -> tuple[str, str]:
-    pool = server.pool()
+                                                            "ALLOW_USER_SRP_AUTH"),
+          pool_args: tuple[str, ...] = ()) -> tuple[str, str]:
+    pool = server.pool(*pool_args)
     client = server.cli_json("client", "create", "--pool", pool, "--name", "app", "--callback-url", CALLBACK,
                              *[a for f in flows for a in ("--auth-flow", f)])["ClientId"]
     if triggers:
@@ -158,6 +162,50 @@ def test_custom_auth_with_srp_proves_the_password_first(server, idp, journal):
     assert done["AuthenticationResult"]["AccessToken"]
     history = events(journal, pool, "DefineAuthChallenge_Authentication")[-1]["request"]["session"]
     assert [e["challengeName"] for e in history] == ["SRP_A", "PASSWORD_VERIFIER", "CUSTOM_CHALLENGE"]
+
+
+def _srp_custom_start(idp, pool: str, client: str) -> tuple[dict, dict]:
+    """CUSTOM_AUTH begun with SRP_A, the password proven: the challenge that follows it."""
+    srp = AWSSRP(username="cat", password=PASSWORD, pool_id=pool, client_id=client, client=idp)
+    auth = {**srp.get_auth_params(), "CHALLENGE_NAME": "SRP_A"}
+    challenge = idp.initiate_auth(ClientId=client, AuthFlow="CUSTOM_AUTH", AuthParameters=auth)
+    responses = srp.process_challenge(challenge["ChallengeParameters"], auth)
+    return idp.respond_to_auth_challenge(ClientId=client, ChallengeName="PASSWORD_VERIFIER",
+                                         Session=challenge["Session"], ChallengeResponses=responses), responses
+
+
+def test_custom_auth_with_srp_asks_the_second_factor_after_the_password(server, idp, journal):
+    pool, client = _site(server, *TRIGGERS, pool_args=("--mfa", "ON"))
+    setup, _responses = _srp_custom_start(idp, pool, client)
+    assert setup["ChallengeName"] == "MFA_SETUP"  # a pool that requires MFA: enrol first
+    assert not events(journal, pool, "CreateAuthChallenge_Authentication")
+    associated = idp.associate_software_token(Session=setup["Session"])
+    totp = pyotp.TOTP(associated["SecretCode"])
+    verified = idp.verify_software_token(Session=associated["Session"], UserCode=totp.now())
+    custom = idp.respond_to_auth_challenge(ClientId=client, ChallengeName="MFA_SETUP", Session=verified["Session"],
+                                           ChallengeResponses={"USERNAME": "cat"})
+    assert custom["ChallengeName"] == "CUSTOM_CHALLENGE"
+    done = _answer(idp, client, custom["Session"], _code(journal, pool, "cat"))
+    assert claims(done["AuthenticationResult"]["IdToken"])["amr"] == ["pwd", "otp", "mfa", "custom"]
+
+    mfa, _responses = _srp_custom_start(idp, pool, client)  # enrolled: the TOTP code comes before the custom challenge
+    assert mfa["ChallengeName"] == "SOFTWARE_TOKEN_MFA"
+    creates = len(events(journal, pool, "CreateAuthChallenge_Authentication"))
+
+    def code(value: str, session: str) -> dict:
+        return idp.respond_to_auth_challenge(ClientId=client, ChallengeName="SOFTWARE_TOKEN_MFA", Session=session,
+                                             ChallengeResponses={"USERNAME": "cat", "SOFTWARE_TOKEN_MFA_CODE": value})
+
+    later = totp.at(int(time.time()) + 30)  # the enrolment used this step's code
+    assert refused(lambda: code("000000" if later != "000000" else "111111", mfa["Session"]))[0] == \
+        "CodeMismatchException"
+    assert len(events(journal, pool, "CreateAuthChallenge_Authentication")) == creates
+    custom = code(later, mfa["Session"])
+    assert custom["ChallengeName"] == "CUSTOM_CHALLENGE" and "AuthenticationResult" not in custom
+    history = events(journal, pool, "DefineAuthChallenge_Authentication")[-1]["request"]["session"]
+    assert [e["challengeName"] for e in history] == ["SRP_A", "PASSWORD_VERIFIER"]
+    done = _answer(idp, client, custom["Session"], _code(journal, pool, "cat"))
+    assert done["AuthenticationResult"]["AccessToken"]
 
 
 def test_custom_auth_with_srp_and_a_wrong_password_ends_there(server, idp, journal):
