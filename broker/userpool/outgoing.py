@@ -82,12 +82,6 @@ def deliver(letter: Letter, channel: Any, to: str, values: dict[str, str]) -> No
         channel.send(Message(to=to, subject=filled.subject, text=filled.text, html=filled.html))
 
 
-def send(session: Session, channel: Any, pool: UserPool, user: User, source: str, medium: str, to: str,
-         template: Template, values: dict[str, str]) -> None:
-    """:func:`compose` and :func:`deliver` at once."""
-    deliver(compose(session, pool, user, source, medium, template), channel, to, values)
-
-
 def notify(session: Session, channel: Any, pool: UserPool, user: User, source: str, message: Message) -> None:
     """A notice without a code (a blocked sign-in: ``AccountTakeOverNotification``): to the
     custom email sender when the pool has one, else as it is."""

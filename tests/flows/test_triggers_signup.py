@@ -324,6 +324,41 @@ def test_what_custom_message_leaves_null_comes_from_the_template_and_a_message_n
     assert "olga" not in site.users(pool)
 
 
+def test_a_failing_custom_message_leaves_nothing_written(site: Site) -> None:
+    pool, client_id = site.pool()
+    site.broker.cli("user", "create", "--pool", pool, "--username", "uma", "--password", PASSWORD,
+                    "--email", "uma@example.com", "--attribute", "given_name=Uma", "--confirmed",
+                    "--suppress-invitation")
+    site.admin.admin_create_user(UserPoolId=pool, Username="vic", TemporaryPassword=PASSWORD,
+                                 MessageAction="SUPPRESS", UserAttributes=email("vic@example.com"))
+    access = sign_in(site, client_id, "uma")["AuthenticationResult"]["AccessToken"]
+    site.triggers(pool, CustomMessage=f"{HANDLERS}.misbehaving:refuse")
+    failed = ("UserLambdaValidationException", "CustomMessage failed with error Sign-ups are closed today.")
+
+    def invite() -> Any:
+        return site.admin.admin_create_user(UserPoolId=pool, Username="wes", UserAttributes=email("wes@example.com"),
+                                            DesiredDeliveryMediums=["EMAIL"])
+
+    assert refused(invite) == failed
+    assert "wes" not in site.users(pool)  # no user left without the temporary password it was never sent
+    assert refused(lambda: site.admin.admin_create_user(UserPoolId=pool, Username="vic", MessageAction="RESEND",
+                                                        DesiredDeliveryMediums=["EMAIL"])) == failed
+    assert sign_in(site, client_id, "vic")["ChallengeName"] == "NEW_PASSWORD_REQUIRED"  # the old one still works
+    changes = [*email("uma@new.example"), {"Name": "given_name", "Value": "Ulla"}]
+    assert refused(lambda: site.idp.update_user_attributes(AccessToken=access, UserAttributes=changes)) == failed
+    assert refused(lambda: site.admin.admin_update_user_attributes(UserPoolId=pool, Username="uma",
+                                                                   UserAttributes=changes)) == failed
+    uma = site.users(pool)["uma"]
+    assert attributes(uma)["given_name"] == "Uma" and attributes(uma)["email"] == "uma@example.com"
+    assert "PendingVerification" not in uma
+    time.sleep(0.5)
+    assert site.mail.pending("wes@example.com") == [] and site.mail.pending("uma@new.example") == []
+
+    site.triggers(pool, CustomMessage=f"{HANDLERS}.signup_messages:lambda_handler")
+    assert invite()["User"]["Username"] == "wes"  # the name was never taken
+    custom_mail(site, "wes@example.com", "CustomMessage_AdminCreateUser")
+
+
 # --- CustomEmailSender --------------------------------------------------------------------
 
 def test_a_python_custom_email_sender_gets_the_code_in_the_clear_and_cognate_sends_nothing(site: Site) -> None:
