@@ -41,7 +41,8 @@ LIMIT = 50_000
 class Journal:
     def __init__(self, interval: float = INTERVAL) -> None:
         self.interval = interval
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the queue
+        self._writing = threading.Lock()  # one writer at a time (the thread, or a flush at exit)
         self._queued: list[tuple[Engine, AuditEvent]] = []
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
@@ -56,40 +57,60 @@ class Journal:
             if len(self._queued) > LIMIT:
                 del self._queued[: len(self._queued) - LIMIT]
                 log.error("trigger audit events dropped: the database has not taken them")
-            if self._thread is None:
+            if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="cognate-trigger-journal", daemon=True)
                 self._thread.start()
 
     def flush(self) -> None:
-        """Write every queued row now."""
-        with self._lock:
-            taken, self._queued = self._queued, []
-        by_engine: dict[Engine, list[AuditEvent]] = {}
-        for engine, row in taken:
-            by_engine.setdefault(engine, []).append(row)
-        for engine, rows in by_engine.items():
-            try:
-                _write(engine, rows)
-            except IntegrityError:  # a pool deleted meanwhile: its events go, the others stay
-                for row in rows:
-                    try:
-                        _write(engine, [row])
-                    except IntegrityError:
-                        log.info("trigger audit event of a deleted pool %s dropped", row.pool_id)
-            except Exception as exc:  # noqa: BLE001 (the next flush tries again)
-                log.warning("trigger audit events not written yet: %s", exc)
-                with self._lock:
-                    self._queued[:0] = [(engine, row) for row in rows]
+        """Write every queued row now; a flush waits for the rows the thread is writing, so
+        that none is lost when the process leaves. Rows the database refuses for another
+        reason than a deleted pool stay queued (logged) for the next flush."""
+        with self._writing:
+            with self._lock:
+                taken, self._queued = self._queued, []
+            by_engine: dict[Engine, list[AuditEvent]] = {}
+            for engine, row in taken:
+                by_engine.setdefault(engine, []).append(row)
+            for engine, rows in by_engine.items():
+                left = _store(engine, rows)
+                if left:
+                    with self._lock:
+                        self._queued[:0] = [(engine, row) for row in left]
 
     def _run(self) -> None:
         while True:
             time.sleep(self.interval)
-            self.flush()
+            try:
+                self.flush()
+            except Exception:  # noqa: BLE001 (the thread goes on: the next flush tries again)
+                log.exception("trigger audit events not written")
 
     def _after_fork(self) -> None:
         """A forked server process has no journal thread and writes no row of its parent."""
         if self._pid != os.getpid():
             self._queued, self._thread, self._pid = [], None, os.getpid()
+            self._writing = threading.Lock()
+
+
+def _store(engine: Engine, rows: list[AuditEvent]) -> list[AuditEvent]:
+    """Write ``rows``; the rows left to write again (the database was away)."""
+    try:
+        _write(engine, rows)
+        return []
+    except IntegrityError:  # a pool deleted meanwhile: its events go, the others stay
+        pass
+    except Exception as exc:  # noqa: BLE001
+        log.warning("trigger audit events not written yet: %s", exc)
+        return rows
+    for i, row in enumerate(rows):
+        try:
+            _write(engine, [row])
+        except IntegrityError:
+            log.info("trigger audit event of a deleted pool %s dropped", row.pool_id)
+        except Exception as exc:  # noqa: BLE001
+            log.warning("trigger audit events not written yet: %s", exc)
+            return rows[i:]
+    return []
 
 
 def _write(engine: Engine, rows: list[AuditEvent]) -> None:
