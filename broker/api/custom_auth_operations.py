@@ -19,6 +19,7 @@ from typing import Any
 
 from ..engine import custom_auth, sessions, signin
 from ..engine.challenges import CUSTOM_CHALLENGE
+from ..errors import Throttled
 from ..store.models import AppClient, User, UserPool, canonical_username
 from ..triggers import custom_auth as custom_triggers
 from . import auth_operations
@@ -64,7 +65,11 @@ def answer_custom_challenge(call: Call, client: AppClient, pool: UserPool, param
         _keep(call, progress, token)
         raise
     with _password_refusals():  # (the engine's refusals, as Cognito words them)
-        step = custom_auth.answer(_env(call, pool, responses.get("DEVICE_KEY")), progress, user, answer)
+        try:
+            step = custom_auth.answer(_env(call, pool, responses.get("DEVICE_KEY")), progress, user, answer)
+        except Throttled:  # nothing was judged: the same Session answers once the wait is over
+            _keep(call, progress, token)
+            raise
     return _render(call, client, pool, step, answered=token)
 
 

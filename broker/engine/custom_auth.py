@@ -26,7 +26,7 @@ import json
 from typing import Any
 
 from .. import sealing
-from ..errors import InvalidInput
+from ..errors import InvalidInput, Throttled
 from ..store.models import User
 from ..triggers import authentication
 from ..triggers import custom_auth as triggers
@@ -34,7 +34,7 @@ from ..triggers.invoke import invalid
 from ..userpool import audit
 from . import password_verifier
 from .challenges import BLOCKED, CUSTOM_CHALLENGE, ENDED, PASSWORD_VERIFIER, Challenge, Refused, Step
-from .signin import Env, account_status, kept_on_failure, pre_authentication, signed_in
+from .signin import Env, account_status, kept_on_failure, signed_in
 
 #: Custom challenges one sign-in may be asked.
 MAX_CHALLENGES = 8
@@ -58,8 +58,9 @@ def start(env: Env, progress: dict[str, Any], username: str, srp_a: str | None =
     if srp_a is not None:
         password_verifier.check_srp(env, srp_a)
     name, user = password_verifier.find(env, username)
+    _count_start(env, name, user)
     with authentication.initiating() as validation:
-        pre_authentication(env, name, user, validation)
+        authentication.pre_authentication(env.db, env.pool, name, user, validation)
         history = [triggers.entry("SRP_A", True)] if srp_a is not None else []
         identity = {"user_id": user.id, "sub": user.sub, "epoch": user.session_epoch} if user else {"user_id": None}
         begun = {**progress, **identity, "username": name, "srp_a_sent": srp_a,
@@ -67,15 +68,35 @@ def start(env: Env, progress: dict[str, Any], username: str, srp_a: str | None =
         return _next(env, begun, user)
 
 
+def _count_start(env: Env, name: str, user: User | None) -> None:
+    """A start is a try of the name, counted by the password throttle before any trigger
+    runs (each may send a code: CreateAuthChallenge), for names the pool lacks alike;
+    :class:`~broker.errors.Throttled` while earlier failures of the name or the address
+    must be waited out. Wrong answers count as failures (:func:`answer`), tokens clear the
+    name's count."""
+    assert env.throttle is not None
+    try:
+        env.throttle.attempt(env.pool.id, name or "-", env.context.ip)
+    except Throttled:
+        audit.record(env.db, env.pool.id, "SignIn", audit.FAIL, user=user, username=name or None,
+                     ip=env.context.ip, reason="throttled", flow="CUSTOM_AUTH")
+        raise
+
+
 def answer(env: Env, progress: dict[str, Any], user: User | None, given: str) -> Step:
     """The answer to the CUSTOM_CHALLENGE ``progress`` waits at, judged by
-    VerifyAuthChallengeResponse; DefineAuthChallenge then says what follows."""
+    VerifyAuthChallengeResponse (once the password throttle lets it be: a wrong one
+    counts as a failed try); DefineAuthChallenge then says what follows."""
     if not triggers.configured(env.pool, triggers.VERIFY):
         raise NotConfigured()
     custom, name = progress["custom"], progress["username"]
+    assert env.throttle is not None
+    env.throttle.check(env.pool.id, name, env.context.ip)  # (Throttled: nothing judged, the answer may come again)
     private = _unseal(env, progress)
     with kept_on_failure(env):
         correct = triggers.verify(env.db, env.pool, name, user, private, given)
+    if not correct:
+        env.throttle.wrong_answer(env.pool.id, name, env.context.ip)
     audit.record(env.db, env.pool.id, "CustomChallenge", audit.PASS if correct else audit.FAIL, user=user,
                  username=name, ip=env.context.ip, challenge=custom.get("metadata"))
     env.db.commit()
@@ -156,6 +177,8 @@ def _finish(env: Env, progress: dict[str, Any], user: User | None) -> Step:
     waiting = account_status(done, user)
     if waiting is not None:
         return waiting
+    assert env.throttle is not None
+    env.throttle.succeeded(env.pool.id, progress["username"])
     audit.record(env.db, env.pool.id, "SignIn", audit.PASS, user=user, ip=env.context.ip, flow="CUSTOM_AUTH")
     return signed_in(env, done, user)
 

@@ -25,6 +25,7 @@ HANDLERS = "python:tests.trigger_handlers.signin_challenges"
 TRIGGERS = (f"DefineAuthChallenge={HANDLERS}:define", f"CreateAuthChallenge={HANDLERS}:create",
             f"VerifyAuthChallengeResponse={HANDLERS}:verify")
 INCORRECT = ("NotAuthorizedException", "Incorrect username or password.")
+THROTTLED = ("NotAuthorizedException", "Password attempts exceeded")
 NOT_CONFIGURED = ("InvalidParameterException", "Custom auth lambda trigger is not configured for the user pool.")
 
 
@@ -114,9 +115,33 @@ def test_three_wrong_codes_fail_the_sign_in(server, idp, journal):
         step = _answer(idp, client, step["Session"], _wrong(_code(journal, pool, "cat")))
         assert step["ChallengeName"] == "CUSTOM_CHALLENGE"
     last = step["Session"]
+    time.sleep(1.1)  # the start and two wrong answers: the password throttle's delay
     assert refused(lambda: _answer(idp, client, last, _wrong(_code(journal, pool, "cat")))) == INCORRECT
     expired = ("NotAuthorizedException", "Invalid session for the user, session is expired.")
     assert refused(lambda: _answer(idp, client, last, _code(journal, pool, "cat"))) == expired
+
+
+def test_starts_and_wrong_answers_are_throttled_as_passwords_are(server, idp, journal):
+    pool, client = _site(server, *TRIGGERS)
+    for name in ("cat", "nobody"):  # a name the pool lacks alike
+        for _ in range(3):
+            _start(idp, client, name)
+        defines = len(events(journal, pool, "DefineAuthChallenge_Authentication"))
+        assert refused(lambda: _start(idp, client, name)) == THROTTLED
+        assert len(events(journal, pool, "DefineAuthChallenge_Authentication")) == defines  # no trigger ran
+
+    pool, client = _site(server, *TRIGGERS)
+    step = _start(idp, client)
+    for _ in range(2):
+        step = _answer(idp, client, step["Session"], _wrong(_code(journal, pool, "cat")))
+    verifies = len(events(journal, pool, "VerifyAuthChallengeResponse_Authentication"))
+    assert refused(lambda: _answer(idp, client, step["Session"], _code(journal, pool, "cat"))) == THROTTLED
+    assert len(events(journal, pool, "VerifyAuthChallengeResponse_Authentication")) == verifies
+    time.sleep(1.1)
+    done = _answer(idp, client, step["Session"], _code(journal, pool, "cat"))  # the Session waited
+    assert done["AuthenticationResult"]["AccessToken"]
+    for _ in range(3):  # tokens cleared the name's count
+        _start(idp, client)
 
 
 def test_each_session_answers_once(server, idp, journal):
