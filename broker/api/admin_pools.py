@@ -5,7 +5,8 @@ and refuses those Cognate does not have.
 https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_CreateUserPool.html
 
 A key scoped to pools lists only those and cannot create one: a new pool would be outside
-its scope from its first moment.
+its scope from its first moment. Nor can it change a pool's triggers (``LambdaConfig``): a
+trigger's target is code the deployment runs, or a URL it calls, from inside.
 """
 from __future__ import annotations
 
@@ -26,13 +27,17 @@ SETTINGS_EVENTS = ("UpdateUserPool", "SetUserPoolMfaConfig")
 
 @operation("CreateUserPool")
 def create_user_pool(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    key = call.admin_key
-    if key is None or not admin_keys.allows(key, None):
-        raise AwsError("AccessDeniedException",
-                       f"The admin key {key.id if key else '-'} is limited to some user pools: "
-                       "creating a user pool needs a key for every pool.")
+    _every_pool(call, "creating a user pool")
     pool = pool_settings.create(call.session, pool_settings.from_cognito(params, None))
     return {"UserPool": describe(call, pool)}
+
+
+def _every_pool(call: Call, needing: str) -> None:
+    """Refuse a key scoped to some pools what only a key for every pool may do."""
+    key = call.admin_key
+    if key is None or not admin_keys.allows(key, None):
+        raise AwsError("AccessDeniedException", f"The admin key {key.id if key else '-'} is limited to some user "
+                                                f"pools: {needing} needs a key for every pool.")
 
 
 @operation("DescribeUserPool")
@@ -45,7 +50,10 @@ def update_user_pool(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     """Every setting left out takes its default, as on Cognito (read the pool, change what
     you want, send it all back)."""
     pool = call.admin_pool(params["UserPoolId"])
-    pool_settings.update(call.session, pool.id, pool_settings.from_cognito(params, pool))
+    settings = pool_settings.from_cognito(params, pool)
+    if not trigger_settings.unchanged(pool, *settings.triggers):  # (left out, they are removed)
+        _every_pool(call, "setting triggers")
+    pool_settings.update(call.session, pool.id, settings)
     return {}
 
 

@@ -82,6 +82,13 @@ def set_triggers(session: Session, pool: UserPool, changes: dict[str, str | None
     return pool
 
 
+def unchanged(pool: UserPool, found: dict[str, str], version: str, kms_key_id: str | None = None) -> bool:
+    """Whether :func:`replace` with these would leave the pool's triggers as they are."""
+    current = pool.lambda_config or {}
+    return (targets(pool) == found and pre_token_version(pool) == version
+            and (current.get("kms_key_id") or None) == (kms_key_id or None))
+
+
 def replace(session: Session, pool: UserPool, found: dict[str, str], version: str,
             kms_key_id: str | None = None) -> None:
     if version not in PRE_TOKEN_VERSIONS:

@@ -64,6 +64,28 @@ def test_update_user_pool_without_lambda_config_removes_the_triggers(server, adm
     assert "tier" not in claims(sign_in(idp, s.client_id)["AuthenticationResult"]["IdToken"])
 
 
+def test_a_key_scoped_to_the_pool_may_not_change_its_triggers(server, admin_idp):
+    s = site(server)
+    scoped = admin(server, server.cli_json("admin-key", "create", "--pool", s.pool))
+    denied = ("AccessDeniedException", "is limited to some user pools: setting triggers needs a key for every pool.")
+
+    def refusal(**params) -> tuple[str, str]:
+        code, message = refused(lambda: scoped.update_user_pool(UserPoolId=s.pool, **params))
+        return code, message[message.index("is limited"):]
+
+    assert refusal(LambdaConfig={"PreSignUp": HOOK}) == denied
+    assert _lambda_config(admin_idp, s.pool) == {}
+    scoped.update_user_pool(UserPoolId=s.pool, MfaConfiguration="OFF")  # no triggers before or after: fine
+    admin_idp.update_user_pool(UserPoolId=s.pool, LambdaConfig={"PreTokenGeneration": TARGET})
+    config = _lambda_config(admin_idp, s.pool)
+    scoped.update_user_pool(UserPoolId=s.pool, MfaConfiguration="OFF", LambdaConfig=config)  # kept as it is
+    assert refusal(MfaConfiguration="OFF") == denied  # (without LambdaConfig: the triggers would go)
+    assert refusal(LambdaConfig={"PreTokenGeneration": V2_TARGET}) == denied
+    assert refusal(LambdaConfig={"PreTokenGenerationConfig": {"LambdaVersion": "V2_0", "LambdaArn": TARGET}}) == \
+        denied
+    assert _lambda_config(admin_idp, s.pool) == config
+
+
 @pytest.mark.parametrize("config", [
     {"PreTokenGeneration": "arn:aws:lambda:us-east-1:123456789012:function:tokens"},
     {"PreTokenGenerationConfig": {"LambdaVersion": "V1_0",
