@@ -9,7 +9,9 @@ Each request is signed so the receiver can tell it came from this deployment and
 A receiver recomputes the HMAC over the raw body, compares in constant time and refuses
 a timestamp more than a few minutes old (as Stripe's and Slack's signatures are checked).
 An answer other than 2xx fails the operation; a body ``{"errorMessage": "..."}`` (a Lambda
-error's shape) gives the message Cognito would show. Connections are kept alive and reused
+error's shape) gives the message Cognito would show, any other body none but ``HTTP <status>``
+(a target may be any URL: what a service that is no receiver answers is never passed on to
+the caller). Connections are kept alive and reused
 by every thread of the server process (one pool per host, as many connections as requests
 run at once): a server that starts a thread per request reuses them too. No cookies are
 kept between events.
@@ -42,8 +44,6 @@ from .workers import CRASHED, INVALID, RAISED, RETURNED, TIMED_OUT, Outcome
 
 SIGNATURE_HEADER = "X-Cognate-Signature"
 TIMESTAMP_HEADER = "X-Cognate-Timestamp"
-#: How much of a failed answer's body becomes its message when it names none.
-MAX_MESSAGE = 200
 #: The largest answer read, as a synchronous Lambda's response is bounded (6 MB).
 MAX_BODY = 6 * 1024 * 1024
 
@@ -233,4 +233,4 @@ def _error_message(data: bytes, status: int) -> str:
         found = None
     if isinstance(found, dict) and isinstance(found.get("errorMessage"), str):
         return found["errorMessage"]
-    return data[:MAX_MESSAGE * 4].decode("utf-8", "replace")[:MAX_MESSAGE].strip() or f"HTTP {status}"
+    return f"HTTP {status}"
