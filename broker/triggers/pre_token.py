@@ -25,8 +25,8 @@ objects, except in the ID token's ``email_verified``, ``phone_number_verified``,
 ``updated_at`` and ``address``, which stay scalar. Anything else is Cognito's
 ``InvalidLambdaResponseException``. Claims that cannot change (``sub``, ``iss``, ``exp``,
 ... :data:`~broker.oauth.tokens.FIXED_ID_CLAIMS`) are left as they were, as Cognito does.
-A ``groupOverrideDetails`` member replaces the groups (null or empty: none); without it the
-groups stay. A V2 event answered in V1's shape is applied as V1's.
+A ``groupOverrideDetails`` object replaces the groups (``groupsToOverride: []``: none);
+without it, or null, the groups stay. A V2 event answered in V1's shape is applied as V1's.
 """
 from __future__ import annotations
 
@@ -146,7 +146,10 @@ def _scopes(value: Any) -> tuple[str, ...]:
 
 
 def _groups(found: dict[str, Any]) -> GroupOverride | None:
-    if "groupOverrideDetails" not in found:
+    """The groups, roles and preferred role a ``groupOverrideDetails`` object states instead
+    (``groupsToOverride: []``: none); None (absent, or null as a handler that fills the
+    event's empty response leaves it) keeps the user's."""
+    if found.get("groupOverrideDetails") is None:
         return None
     details = _object(found["groupOverrideDetails"])
     preferred = details.get("preferredRole")

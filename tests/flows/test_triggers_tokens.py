@@ -97,6 +97,11 @@ def test_the_first_documented_example_keeps_the_groups_and_an_empty_override_rem
     id_token = claims(sign_in(idp, s.client_id)["AuthenticationResult"]["IdToken"])
     assert id_token["attribute_key"] == "attribute_value" and "email" not in id_token
     assert id_token["cognito:groups"] == ["staff", "readers"] and id_token["cognito:preferred_role"] == STAFF_ROLE
+    s.trigger(f"{CLAIMS}:null_groups")
+    result = sign_in(idp, s.client_id)["AuthenticationResult"]
+    id_token, access = claims(result["IdToken"]), claims(result["AccessToken"])
+    assert id_token["tier"] == "gold" and id_token["cognito:roles"] == [STAFF_ROLE]
+    assert id_token["cognito:groups"] == access["cognito:groups"] == ["staff", "readers"]
     s.trigger(f"{CLAIMS}:no_groups")
     result = sign_in(idp, s.client_id)["AuthenticationResult"]
     for token in (result["IdToken"], result["AccessToken"]):
