@@ -48,6 +48,7 @@ def test_v1_changes_the_id_token_and_the_groups_of_both_tokens_of_an_api_sign_in
     # claims Cognito does not let a trigger change stay as they were
     assert id_token["token_use"] == "id" and id_token["iss"] == f"{server.base_url}/{s.pool}"
     assert id_token["sub"] == access["sub"] != "not-the-user"
+    assert id_token["event_id"] == access["event_id"] != "not-the-event"
     assert id_token["cognito:groups"] == ["staff", "readers", "from-trigger"]
     assert id_token["cognito:roles"] == [TRIGGER_ROLE] and id_token["cognito:preferred_role"] == TRIGGER_ROLE
     # V1 leaves the access token alone but for its groups (cognito:groups is in both)

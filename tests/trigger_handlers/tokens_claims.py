@@ -15,6 +15,7 @@ def lambda_handler(event, context):
             "visits": 3,
             "sub": "not-the-user",
             "iss": "https://elsewhere.example",
+            "event_id": "not-the-event",
         },
         "claimsToSuppress": ["email", "token_use"],
         "groupOverrideDetails": {
