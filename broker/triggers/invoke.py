@@ -40,7 +40,7 @@ from ..store.models import UserPool
 from ..userpool import audit
 from . import journal, settings
 from .webhooks import Webhooks
-from .workers import INVALID, RAISED, RETURNED, PythonWorkers
+from .workers import CRASHED, INVALID, RAISED, RETURNED, Outcome, PythonWorkers
 
 #: The hard limit on one invocation, as a Cognito trigger's Lambda has (Cognito waits 5 s).
 TIMEOUT = 5.0
@@ -49,6 +49,7 @@ WORKERS = 4
 UNKNOWN_SDK = "aws-sdk-unknown-unknown"
 #: Cognito's message for a Lambda's answer it cannot read.
 UNRECOGNIZABLE = "Unrecognizable lambda output"
+NO_SECRET = "the pool's trigger secret cannot be read here (make it anew: broker pool trigger-secret --rotate)"
 
 
 @dataclass(frozen=True)
@@ -91,12 +92,15 @@ class Triggers:
         self.python = PythonWorkers(WORKERS, TIMEOUT)
         self.webhooks = Webhooks(TIMEOUT)
 
-    def run(self, pool: UserPool, target: str, event: dict[str, Any]) -> Any:
-        """The target's outcome for ``event`` (:class:`.workers.Outcome`)."""
+    def run(self, pool: UserPool, target: str, event: dict[str, Any]) -> Outcome:
+        """The target's outcome for ``event``; a webhook of a pool whose trigger secret this
+        deployment cannot read is not called (an unsigned event would be no proof)."""
         if target.startswith("python:"):
             return self.python.invoke(target.removeprefix("python:"), event)
-        secret = self.sealer.unseal(settings.SECRET_PURPOSE, pool.trigger_secret, bound_to=pool.id)
-        return self.webhooks.invoke(target, event, secret.decode() if secret else "")
+        secret = settings.readable_secret(self.sealer, pool)
+        if secret is None:
+            return Outcome(CRASHED, NO_SECRET)
+        return self.webhooks.invoke(target, event, secret)
 
 
 _by_sealer: weakref.WeakKeyDictionary[Sealer, Triggers] = weakref.WeakKeyDictionary()
@@ -162,7 +166,12 @@ def fire(session: Session, pool: UserPool, name: str, source: str, username: str
         raise TriggerRejected(f"{name} failed with error {outcome.value}.")
     if kind == INVALID:
         raise TriggerInvalidResponse(UNRECOGNIZABLE)
-    raise TriggerUnexpected(f"{name} invocation failed due to error {outcome.value}.")  # timed out, crashed
+    raise unexpected(name, outcome.value)  # timed out, crashed
+
+
+def unexpected(name: str, why: str) -> TriggerUnexpected:
+    """The error of a trigger that could not run or answer (Cognito's UnexpectedLambdaException)."""
+    return TriggerUnexpected(f"{name} invocation failed due to error {why}.")
 
 
 def invalid() -> TriggerInvalidResponse:

@@ -43,6 +43,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy.orm import Session
 
+from .. import sealing
 from ..errors import TriggerFailed
 from ..store import repo
 from ..store.db import Database
@@ -93,7 +94,10 @@ def run(session: Session, pool: UserPool, call: Invocation) -> None:
         return
     code = call.code
     if code is not None and not target.startswith("python:"):
-        code = encrypt_code(settings.secret(session, pool), code)
+        secret = settings.readable_secret(sealing.of(session), pool)
+        if secret is None:
+            raise invoke.unexpected(call.trigger, invoke.NO_SECRET)
+        code = encrypt_code(secret, code)
     request = {"type": REQUEST_TYPES[call.trigger], "code": code, "userAttributes": dict(call.attributes)}
     with invoke.acting(call.client_id, call.metadata, call.sdk):
         invoke.fire(session, pool, call.trigger, call.source, call.username, request, answer_ignored=True)

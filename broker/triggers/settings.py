@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from .. import sealing
 from ..errors import InvalidInput
+from ..sealing import Sealer
 from ..store.models import UserPool
 from ..userpool import audit
 
@@ -147,13 +148,23 @@ def describe(pool: UserPool) -> dict[str, Any]:
     return out
 
 
+def readable_secret(sealer: Sealer, pool: UserPool) -> str | None:
+    """The pool's trigger secret, if it has one this deployment can open (read only: an
+    event is never signed, nor a code encrypted, under a secret made in passing, which no
+    receiver knows)."""
+    found = sealer.unseal(SECRET_PURPOSE, pool.trigger_secret, bound_to=pool.id)
+    return found.decode() if found is not None else None
+
+
 def secret(session: Session, pool: UserPool, rotate: bool = False) -> str:
-    """The pool's trigger secret (made on first use, or anew with ``rotate``), which signs
-    webhook events; stored sealed."""
+    """The pool's trigger secret (made on first use, or anew with ``rotate``, or when the
+    deployment's secret key changed since it was sealed), which signs webhook events;
+    stored sealed. Changing a pool's triggers or the CLI makes it; invocations only read it
+    (:func:`readable_secret`)."""
     sealer = sealing.of(session)
-    current = sealer.unseal(SECRET_PURPOSE, pool.trigger_secret, bound_to=pool.id)
+    current = readable_secret(sealer, pool)
     if current is not None and not rotate:
-        return current.decode()
+        return current
     value = secrets.token_urlsafe(32)
     pool.trigger_secret = sealer.seal(SECRET_PURPOSE, value.encode(), bound_to=pool.id)
     session.flush()

@@ -8,6 +8,10 @@ import time
 
 import pytest
 
+from broker.sealing import Sealer
+from broker.store import repo
+from broker.store.db import Database
+from broker.triggers.settings import SECRET_PURPOSE
 from tests.aws import cognito_idp, refused
 from tests.conftest import free_port
 from tests.flows.token_triggers import Receiver, claims, sign_in, site, trigger_broker, trigger_events
@@ -111,3 +115,37 @@ def test_nonsense_silence_and_absence_fail_the_sign_in_cleanly(server, idp):
     with Receiver(_add_claim) as hook:
         s.trigger(hook.url)
         assert claims(sign_in(idp, s.client_id)["AuthenticationResult"]["IdToken"])["hook"]
+
+
+def _seal_elsewhere(server, pool: str) -> str:
+    """Give the pool a trigger secret sealed by another deployment (as after the server's
+    secret key changed): this one cannot read it. Returns it as stored."""
+    db = Database(server.env["DATABASE_URL"], Sealer(server.env["BROKER_SECRET_KEY"]))
+    try:
+        with db.session() as session:
+            row = repo.get_pool(session, pool)
+            row.trigger_secret = Sealer("another-deployment-key-0123456789abcdef").seal(
+                SECRET_PURPOSE, b"their-secret", bound_to=pool)
+            return row.trigger_secret
+    finally:
+        db.dispose()
+
+
+def test_a_secret_this_deployment_cannot_read_signs_nothing_and_is_not_replaced(server, idp):
+    s = site(server)
+    with Receiver(_add_claim) as hook:
+        server.cli("pool", "update", "--pool", s.pool, "--trigger", f"PreTokenGeneration={hook.url}",
+                   "--trigger", f"CustomEmailSender={hook.url}")
+        sealed = _seal_elsewhere(server, s.pool)
+        time.sleep(1.5)  # the servers' cached configuration
+        code, message = refused(lambda: sign_in(idp, s.client_id))
+        assert code == "UnexpectedLambdaException" and "trigger secret" in message, message
+        idp.forgot_password(ClientId=s.client_id, Username="ann")  # its code would go encrypted under the secret
+        time.sleep(2)
+        assert hook.received == []
+    db = Database(server.env["DATABASE_URL"], Sealer(server.env["BROKER_SECRET_KEY"]))
+    try:
+        with db.session() as session:
+            assert repo.get_pool(session, s.pool).trigger_secret == sealed  # never made anew in passing
+    finally:
+        db.dispose()
