@@ -30,3 +30,8 @@ def remaining(event, context):
     event["response"]["function_name"] = context.function_name
     event["response"]["environment"] = os.environ.get("COGNATE_TEST_MARK")
     return event
+
+
+def pid(event, context):
+    event["response"]["pid"] = os.getpid()
+    return event
