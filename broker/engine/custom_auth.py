@@ -34,7 +34,7 @@ from ..triggers.invoke import invalid
 from ..userpool import audit
 from . import password_verifier
 from .challenges import BLOCKED, CUSTOM_CHALLENGE, ENDED, PASSWORD_VERIFIER, Challenge, Refused, Step
-from .signin import Env, account_status, kept_on_failure, signed_in
+from .signin import Env, account_status, signed_in
 
 #: Custom challenges one sign-in may be asked.
 MAX_CHALLENGES = 8
@@ -93,8 +93,7 @@ def answer(env: Env, progress: dict[str, Any], user: User | None, given: str) ->
     assert env.throttle is not None
     env.throttle.check(env.pool.id, name, env.context.ip)  # (Throttled: nothing judged, the answer may come again)
     private = _unseal(env, progress)
-    with kept_on_failure(env):
-        correct = triggers.verify(env.db, env.pool, name, user, private, given)
+    correct = triggers.verify(env.db, env.pool, name, user, private, given)
     if not correct:
         env.throttle.wrong_answer(env.pool.id, name, env.context.ip)
     audit.record(env.db, env.pool.id, "CustomChallenge", audit.PASS if correct else audit.FAIL, user=user,
@@ -119,8 +118,7 @@ def password_proven(env: Env, progress: dict[str, Any], user: User) -> Step:
 def _next(env: Env, progress: dict[str, Any], user: User | None) -> Step:
     """What DefineAuthChallenge says comes next."""
     custom, name = progress["custom"], progress["username"]
-    with kept_on_failure(env):
-        decision = triggers.define(env.db, env.pool, name, user, custom["history"])
+    decision = triggers.define(env.db, env.pool, name, user, custom["history"])
     env.db.commit()
     if decision.fail:
         audit.record(env.db, env.pool.id, "SignIn", audit.FAIL, user=user, username=name, ip=env.context.ip,
@@ -152,8 +150,7 @@ def _custom_challenge(env: Env, progress: dict[str, Any], user: User | None) -> 
         raise Refused(ENDED, FAILED)
     if not triggers.configured(env.pool, triggers.CREATE):
         raise NotConfigured()
-    with kept_on_failure(env):
-        created = triggers.create(env.db, env.pool, name, user, CUSTOM_CHALLENGE, custom["history"])
+    created = triggers.create(env.db, env.pool, name, user, CUSTOM_CHALLENGE, custom["history"])
     env.db.commit()
     sealed = sealing.of(env.db).seal(PRIVATE_PURPOSE, json.dumps(created.private).encode(), bound_to=_bound(progress))
     waiting = {**progress, "step": CUSTOM_CHALLENGE, "srp_a_sent": None,

@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import json
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -79,9 +78,13 @@ def password(env: Env, progress: dict[str, Any], username: str, password: str) -
     UserMigration may create the user of an unknown name first, and its PreAuthentication
     refuse the sign-in before the password is checked (:class:`broker.errors.TriggerFailed`)."""
     assert env.throttle is not None
-    with authentication.initiating() as validation, kept_on_failure(env):
-        signed = authenticate(env.db, env.throttle, env.pool, username, password, env.context.ip, env.context,
-                              env.sender, hooks=_hooks(env, validation))
+    with authentication.initiating() as validation:
+        try:
+            signed = authenticate(env.db, env.throttle, env.pool, username, password, env.context.ip, env.context,
+                                  env.sender, hooks=_hooks(env, validation))
+        except TriggerFailed:  # the refusal's audit record and a user UserMigration made stay (the door
+            env.db.commit()    # rolls back what a failed trigger leaves: broker.api.protocol._run)
+            raise
         env.db.commit()
         return after_password(env, proven(progress, signed.user, signed), signed.user)
 
@@ -106,18 +109,7 @@ def pre_authentication(env: Env, username: str, user: User | None, validation: d
         return
     if env.throttle is not None:
         env.throttle.check(env.pool.id, canonical_username(username) or "-", env.context.ip)
-    with kept_on_failure(env):
-        authentication.pre_authentication(env.db, env.pool, username, user, validation)
-
-
-@contextmanager
-def kept_on_failure(env: Env) -> Iterator[None]:
-    """A trigger's failure ends the step with its audit records kept."""
-    try:
-        yield
-    except TriggerFailed:
-        env.db.commit()
-        raise
+    authentication.pre_authentication(env.db, env.pool, username, user, validation)
 
 
 def proven(progress: dict[str, Any], user: User, signed: SignIn | None = None) -> dict[str, Any]:
@@ -159,8 +151,7 @@ def account_status(progress: dict[str, Any], user: User) -> Challenge | None:
 def after_confirmation(env: Env, progress: dict[str, Any], user: User) -> Step:
     """The sign-in that a confirmed sign-up finishes (its password was proven at sign-up):
     PreAuthentication as at any sign-in, then the second factor."""
-    with kept_on_failure(env):
-        authentication.pre_authentication(env.db, env.pool, user.username, user, {})
+    authentication.pre_authentication(env.db, env.pool, user.username, user, {})
     return second_factor(env, progress, user)
 
 
@@ -298,8 +289,7 @@ def signed_in(env: Env, progress: dict[str, Any], user: User, remember: bool = F
         risk.seen(env.db, user, env.context.device_key, env.context.ip, env.context.user_agent, days)
     env.db.commit()
     if post:
-        with kept_on_failure(env):
-            authentication.post_authentication(env.db, env.pool, user, new_device)
+        authentication.post_authentication(env.db, env.pool, user, new_device)
         env.db.commit()
     return SignedIn(user, progress, tuple(progress.get("amr") or ("pwd",)), int(time.time()))
 

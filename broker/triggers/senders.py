@@ -104,8 +104,9 @@ def run(session: Session, pool: UserPool, call: Invocation) -> None:
 
 
 def courier(db: Database) -> Callable[[Invocation], None]:
-    """How the outbox's courier runs a queued invocation: in a session of its own, its
-    audit record kept; any failure is :class:`DeliveryFailed` (tried again)."""
+    """How the outbox's courier runs a queued invocation: in a session of its own; any
+    failure is :class:`DeliveryFailed` (tried again). The invocation's audit event is the
+    journal's (:mod:`.journal`)."""
     def deliver(call: Invocation) -> None:
         try:
             with db.session() as session:
@@ -115,7 +116,6 @@ def courier(db: Database) -> Callable[[Invocation], None]:
                 try:
                     run(session, pool, call)
                 except TriggerFailed as exc:
-                    session.commit()  # the failure stays in the audit log
                     raise DeliveryFailed(exc.message) from None
         except DeliveryFailed:
             raise
