@@ -30,24 +30,12 @@ from sqlalchemy.orm import Session
 
 from ..errors import TriggerFailed
 from ..store.models import User, UserPool
-from ..userpool.attribute_changes import current
 from . import invoke
+from .attributes import user_attributes
 
 PRE = "PreAuthentication"
 POST = "PostAuthentication"
 log = logging.getLogger("broker.triggers")
-
-
-def user_attributes(user: User | None) -> dict[str, str]:
-    """A user's attributes as trigger events carry them: strings only, ``sub`` and
-    ``cognito:user_status`` among them, values still waiting for verification left out."""
-    if user is None:
-        return {}
-    found = {"sub": user.sub, "cognito:user_status": user.status}
-    for name, value in current(user).items():
-        if not name.startswith("_"):
-            found[name] = str(value).lower() if isinstance(value, bool) else str(value)
-    return found
 
 
 @contextlib.contextmanager

@@ -21,8 +21,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from ..store.models import User, UserPool
-from . import invoke
-from .authentication import user_attributes
+from . import answers, invoke
+from .attributes import user_attributes
 
 DEFINE, CREATE, VERIFY = "DefineAuthChallenge", "CreateAuthChallenge", "VerifyAuthChallengeResponse"
 #: Challenges DefineAuthChallenge may ask for: a custom one, or (after SRP_A) the password.
@@ -66,12 +66,9 @@ def define(session: Session, pool: UserPool, username: str, user: User | None,
     response = invoke.fire(session, pool, DEFINE, "DefineAuthChallenge_Authentication", _name(username, user),
                            _request(username, user, session=entries),
                            {"challengeName": None, "issueTokens": None, "failAuthentication": None})
-    challenge, issue, fail = (response or {}).get("challengeName"), (response or {}).get("issueTokens"), \
-        (response or {}).get("failAuthentication")
-    if not (challenge is None or isinstance(challenge, str)) or issue not in (None, True, False) \
-            or fail not in (None, True, False):
-        raise invoke.invalid()
-    return Decision(challenge or None, bool(issue), bool(fail))
+    response = response or {}
+    return Decision(answers.string(response.get("challengeName")) or None, answers.flag(response.get("issueTokens")),
+                    answers.flag(response.get("failAuthentication")))
 
 
 def create(session: Session, pool: UserPool, username: str, user: User | None, challenge: str,
@@ -80,12 +77,9 @@ def create(session: Session, pool: UserPool, username: str, user: User | None, c
                            _request(username, user, challengeName=challenge, session=entries),
                            {"publicChallengeParameters": None, "privateChallengeParameters": None,
                             "challengeMetadata": None}) or {}
-    public, private = _strings(response.get("publicChallengeParameters")), \
-        _strings(response.get("privateChallengeParameters"))
-    metadata = response.get("challengeMetadata")
-    if not (metadata is None or (isinstance(metadata, str) and len(metadata) <= MAX_METADATA)):
-        raise invoke.invalid()
-    return Created(public, private, metadata or None)
+    return Created(answers.string_map(response.get("publicChallengeParameters")),
+                   answers.string_map(response.get("privateChallengeParameters")),
+                   answers.string(response.get("challengeMetadata"), MAX_METADATA) or None)
 
 
 def verify(session: Session, pool: UserPool, username: str, user: User | None, private: dict[str, str],
@@ -94,20 +88,9 @@ def verify(session: Session, pool: UserPool, username: str, user: User | None, p
                            _name(username, user),
                            _request(username, user, privateChallengeParameters=private, challengeAnswer=answer),
                            {"answerCorrect": None}) or {}
-    correct = response.get("answerCorrect")
-    if correct not in (None, True, False):
-        raise invoke.invalid()
-    return bool(correct)
+    return answers.flag(response.get("answerCorrect"))
 
 
 def _name(username: str, user: User | None) -> str:
     return user.username if user is not None else username
 
-
-def _strings(value: Any) -> dict[str, str]:
-    """A map of challenge parameters: strings to strings (None: empty)."""
-    if value is None:
-        return {}
-    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
-        raise invoke.invalid()
-    return dict(value)

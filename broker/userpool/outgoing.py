@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from ..store.models import User, UserPool
 from ..triggers import custom_message, senders
-from ..triggers.signup import user_attributes
+from ..triggers.attributes import user_attributes
 from . import messages
 from .messages import Template
 from .senders import Message, Sms
