@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import logging
 import time
 import weakref
 from dataclasses import dataclass, field
@@ -34,13 +35,15 @@ from typing import Any, Iterator
 from sqlalchemy.orm import Session
 
 from .. import sealing
-from ..errors import TriggerInvalidResponse, TriggerRejected, TriggerUnexpected
+from ..errors import TriggerFailed, TriggerInvalidResponse, TriggerRejected, TriggerUnexpected
 from ..sealing import Sealer
 from ..store.models import UserPool
 from ..userpool import audit
 from . import journal, settings
 from .webhooks import Webhooks
 from .workers import CRASHED, INVALID, RAISED, RETURNED, Outcome, PythonWorkers
+
+log = logging.getLogger("broker.triggers")
 
 #: The hard limit on one invocation, as a Cognito trigger's Lambda has (Cognito waits 5 s).
 TIMEOUT = 5.0
@@ -79,7 +82,7 @@ def caller() -> Caller:
     return _caller.get()
 
 
-def client_id() -> str | None:
+def current_client() -> str | None:
     """The app client the current operation is for: the API call's, else the hosted page's."""
     return caller().client_id or _hosted_client()
 
@@ -124,7 +127,7 @@ def event(pool: UserPool, source: str, username: str | None, request: dict[str, 
     """A Cognito event (the shared members, and ``clientMetadata`` in ``request``); the app
     client is ``client_id``, else the caller's, else the hosted page's."""
     who = caller()
-    client_id = client_id or who.client_id or _hosted_client()
+    client_id = client_id or current_client()
     return {"version": version, "triggerSource": source, "region": pool.id.split("_", 1)[0],
             "userPoolId": pool.id, "userName": username,
             "callerContext": {"awsSdkVersion": who.sdk, "clientId": client_id or "CLIENT_ID_NOT_APPLICABLE"},
@@ -167,6 +170,22 @@ def fire(session: Session, pool: UserPool, name: str, source: str, username: str
     if kind == INVALID:
         raise TriggerInvalidResponse(UNRECOGNIZABLE)
     raise unexpected(name, outcome.value)  # timed out, crashed
+
+
+def fire_after(session: Session, pool: UserPool, name: str, source: str, username: str,
+               request: dict[str, Any], done: str) -> None:
+    """Fire ``name`` for something already ``done`` (a confirmation, a sign-in), if the pool
+    has it: what the operation wrote is committed first, so that it stands whatever the
+    handler does and the handler may call the API about it. A failure is logged and raised:
+    Cognito answers the operation with the handler's error all the same."""
+    if settings.target(pool, name) is None:
+        return
+    session.commit()
+    try:
+        fire(session, pool, name, source, username, request)
+    except TriggerFailed as exc:
+        log.warning("%s (%s) of %s in pool %s failed; %s: %s", name, source, username, pool.id, done, exc.message)
+        raise
 
 
 def unexpected(name: str, why: str) -> TriggerUnexpected:

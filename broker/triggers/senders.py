@@ -70,7 +70,7 @@ def invocation(pool: UserPool, trigger: str, source: str, username: str, attribu
     """``trigger`` to run for ``source`` (``SignUp``, ...), naming the caller of this request."""
     who = invoke.caller()
     return Invocation(pool.id, trigger, f"{trigger}_{source}", username, dict(attributes), code,
-                      invoke.client_id(), dict(who.metadata), who.sdk)
+                      invoke.current_client(), dict(who.metadata), who.sdk)
 
 
 def hand_over(session: Session, channel: Any, pool: UserPool, call: Invocation) -> None:

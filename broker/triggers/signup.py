@@ -22,17 +22,14 @@ and so does Cognate; the failure is logged.
 """
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from ..errors import FormInvalid, TriggerFailed
+from ..errors import FormInvalid
 from ..store.models import User, UserPool
 from . import answers, invoke
 from .attributes import text, user_attributes
-
-log = logging.getLogger("broker.triggers")
 
 SIGN_UP = "PreSignUp_SignUp"
 ADMIN_CREATE_USER = "PreSignUp_AdminCreateUser"
@@ -83,16 +80,6 @@ def pre_sign_up(session: Session, pool: UserPool, source: str, username: str, at
 
 def post_confirmation(session: Session, pool: UserPool, user: User, source: str) -> None:
     """Run the pool's PostConfirmation trigger (if any) for ``user``, just confirmed (or
-    with a new password): the confirmation is committed first, so that it stands whatever
-    the handler does and the handler may call the API about the user. A failure is logged
-    and raised, as Cognito answers it."""
-    if not invoke.configured(pool, "PostConfirmation"):
-        return
-    session.commit()
-    try:
-        invoke.fire(session, pool, "PostConfirmation", source, user.username,
-                    {"userAttributes": user_attributes(user)})
-    except TriggerFailed as exc:
-        log.warning("PostConfirmation (%s) of %s in pool %s failed; the user stays confirmed: %s",
-                    source, user.username, pool.id, exc.message)
-        raise
+    with a new password), once the confirmation is committed (:func:`.invoke.fire_after`)."""
+    invoke.fire_after(session, pool, "PostConfirmation", source, user.username,
+                      {"userAttributes": user_attributes(user)}, "the user stays confirmed")
