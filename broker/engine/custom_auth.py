@@ -30,6 +30,7 @@ from ..errors import InvalidInput, Throttled
 from ..store.models import User
 from ..triggers import authentication
 from ..triggers import custom_auth as triggers
+from ..triggers import invoke
 from ..triggers.invoke import invalid
 from ..userpool import audit
 from . import password_verifier
@@ -49,12 +50,17 @@ class NotConfigured(InvalidInput):
         super().__init__("Custom auth lambda trigger is not configured for the user pool.")
 
 
+def _needs(env: Env, name: str) -> None:
+    """:class:`NotConfigured` when the pool lacks the trigger the flow needs now."""
+    if not invoke.configured(env.pool, name):
+        raise NotConfigured()
+
+
 def start(env: Env, progress: dict[str, Any], username: str, srp_a: str | None = None) -> Step:
     """InitiateAuth with CUSTOM_AUTH (:class:`NotConfigured` without DefineAuthChallenge;
     with ``srp_a``, :class:`password_verifier.SrpDisabled` or :class:`srp.InvalidSrpA` as
     USER_SRP_AUTH raises them)."""
-    if not triggers.configured(env.pool):
-        raise NotConfigured()
+    _needs(env, triggers.DEFINE)
     if srp_a is not None:
         password_verifier.check_srp(env, srp_a)
     name, user = password_verifier.find(env, username)
@@ -87,8 +93,7 @@ def answer(env: Env, progress: dict[str, Any], user: User | None, given: str) ->
     """The answer to the CUSTOM_CHALLENGE ``progress`` waits at, judged by
     VerifyAuthChallengeResponse (once the password throttle lets it be: a wrong one
     counts as a failed try); DefineAuthChallenge then says what follows."""
-    if not triggers.configured(env.pool, triggers.VERIFY):
-        raise NotConfigured()
+    _needs(env, triggers.VERIFY)
     custom, name = progress["custom"], progress["username"]
     assert env.throttle is not None
     env.throttle.check(env.pool.id, name, env.context.ip)  # (Throttled: nothing judged, the answer may come again)
@@ -148,8 +153,7 @@ def _custom_challenge(env: Env, progress: dict[str, Any], user: User | None) -> 
                      ip=env.context.ip, reason="too_many_challenges")
         env.db.commit()
         raise Refused(ENDED, FAILED)
-    if not triggers.configured(env.pool, triggers.CREATE):
-        raise NotConfigured()
+    _needs(env, triggers.CREATE)
     created = triggers.create(env.db, env.pool, name, user, CUSTOM_CHALLENGE, custom["history"])
     env.db.commit()
     sealed = sealing.of(env.db).seal(PRIVATE_PURPOSE, json.dumps(created.private).encode(), bound_to=_bound(progress))

@@ -48,10 +48,6 @@ class Created:
     metadata: str | None
 
 
-def configured(pool: UserPool, name: str = DEFINE) -> bool:
-    return invoke.configured(pool, name)
-
-
 def entry(name: str, result: bool, metadata: str | None = None) -> dict[str, Any]:
     """One element of the ``session`` list (Cognito's ChallengeResult)."""
     return {"challengeName": name, "challengeResult": result, "challengeMetadata": metadata}
