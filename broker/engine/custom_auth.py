@@ -32,6 +32,7 @@ from ..triggers import authentication
 from ..triggers import custom_auth as triggers
 from ..triggers import invoke
 from ..triggers.invoke import invalid
+from ..triggers.settings import CREATE_AUTH_CHALLENGE, DEFINE_AUTH_CHALLENGE, VERIFY_AUTH_CHALLENGE_RESPONSE
 from ..userpool import audit
 from . import password_verifier
 from .challenges import BLOCKED, CUSTOM_CHALLENGE, ENDED, PASSWORD_VERIFIER, Challenge, Refused, Step
@@ -60,7 +61,7 @@ def start(env: Env, progress: dict[str, Any], username: str, srp_a: str | None =
     """InitiateAuth with CUSTOM_AUTH (:class:`NotConfigured` without DefineAuthChallenge;
     with ``srp_a``, :class:`password_verifier.SrpDisabled` or :class:`srp.InvalidSrpA` as
     USER_SRP_AUTH raises them)."""
-    _needs(env, triggers.DEFINE)
+    _needs(env, DEFINE_AUTH_CHALLENGE)
     if srp_a is not None:
         password_verifier.check_srp(env, srp_a)
     name, user = password_verifier.find(env, username)
@@ -93,7 +94,7 @@ def answer(env: Env, progress: dict[str, Any], user: User | None, given: str) ->
     """The answer to the CUSTOM_CHALLENGE ``progress`` waits at, judged by
     VerifyAuthChallengeResponse (once the password throttle lets it be: a wrong one
     counts as a failed try); DefineAuthChallenge then says what follows."""
-    _needs(env, triggers.VERIFY)
+    _needs(env, VERIFY_AUTH_CHALLENGE_RESPONSE)
     custom, name = progress["custom"], progress["username"]
     assert env.throttle is not None
     env.throttle.check(env.pool.id, name, env.context.ip)  # (Throttled: nothing judged, the answer may come again)
@@ -153,7 +154,7 @@ def _custom_challenge(env: Env, progress: dict[str, Any], user: User | None) -> 
                      ip=env.context.ip, reason="too_many_challenges")
         env.db.commit()
         raise Refused(ENDED, FAILED)
-    _needs(env, triggers.CREATE)
+    _needs(env, CREATE_AUTH_CHALLENGE)
     created = triggers.create(env.db, env.pool, name, user, CUSTOM_CHALLENGE, custom["history"])
     env.db.commit()
     sealed = sealing.of(env.db).seal(PRIVATE_PURPOSE, json.dumps(created.private).encode(), bound_to=_bound(progress))

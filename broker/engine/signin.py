@@ -22,9 +22,10 @@ from sqlalchemy.orm import Session
 
 from ..errors import TriggerFailed
 from ..i18n import gettext as _
-from ..store.models import User, UserPool, canonical_username
+from ..store.models import User, UserPool
 from ..store.state import StateStore
 from ..triggers import authentication, invoke, migration
+from ..triggers.settings import POST_AUTHENTICATION, PRE_AUTHENTICATION, USER_MIGRATION
 from ..userpool import adaptive, audit, mfa, risk, tracked_devices
 from ..userpool.delivery import mask_email, mask_phone
 from ..userpool.messages import Template
@@ -91,25 +92,13 @@ def password(env: Env, progress: dict[str, Any], username: str, password: str) -
 
 def _hooks(env: Env, validation: dict[str, str]) -> Hooks | None:
     """The pool's triggers around a password check (None without any: nothing changes)."""
-    migrates, gates = invoke.configured(env.pool, migration.NAME), invoke.configured(env.pool, authentication.PRE)
+    migrates, gates = invoke.configured(env.pool, USER_MIGRATION), invoke.configured(env.pool, PRE_AUTHENTICATION)
     if not migrates and not gates:
         return None
     return Hooks(migrate=(lambda name, given: migration.at_sign_in(env.db, env.pool, name, given, validation))
                  if migrates else None,
                  gate=(lambda name, user: authentication.pre_authentication(env.db, env.pool, name, user, validation))
                  if gates else None)
-
-
-def pre_authentication(env: Env, username: str, user: User | None, validation: dict[str, str]) -> None:
-    """PreAuthentication for a sign-in that starts without a password (SRP, custom
-    challenges): it runs unless earlier failures of the name or the address must be waited
-    out first (:meth:`Throttle.check`, which counts nothing), so a handler is called no
-    more often than passwords are checked."""
-    if not invoke.configured(env.pool, authentication.PRE):
-        return
-    if env.throttle is not None:
-        env.throttle.check(env.pool.id, canonical_username(username) or "-", env.context.ip)
-    authentication.pre_authentication(env.db, env.pool, username, user, validation)
 
 
 def proven(progress: dict[str, Any], user: User, signed: SignIn | None = None) -> dict[str, Any]:
@@ -282,7 +271,7 @@ def signed_in(env: Env, progress: dict[str, Any], user: User, remember: bool = F
         return password_proven(env, progress, user)
     if progress.get("device_key") and not progress.get("device_proven"):
         return device_challenge({**progress, "factors_done": True}, user)
-    post = invoke.configured(env.pool, authentication.POST)
+    post = invoke.configured(env.pool, POST_AUTHENTICATION)
     new_device = post and _new_device(env, progress, user)
     if env.note_device:
         days = _remember_days(env.pool) if remember else 0

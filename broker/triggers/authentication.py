@@ -28,11 +28,9 @@ from typing import Iterator
 from sqlalchemy.orm import Session
 
 from ..store.models import User, UserPool
-from . import invoke
+from . import invoke, settings
 from .attributes import user_attributes
 
-PRE = "PreAuthentication"
-POST = "PostAuthentication"
 
 
 @contextlib.contextmanager
@@ -50,12 +48,12 @@ def pre_authentication(session: Session, pool: UserPool, username: str, user: Us
     no such user); :class:`~broker.errors.TriggerFailed` refuses the sign-in."""
     request = {"userAttributes": user_attributes(user), "validationData": dict(validation),
                "userNotFound": user is None}
-    invoke.fire(session, pool, PRE, "PreAuthentication_Authentication", user.username if user else username, request)
+    invoke.fire(session, pool, settings.PRE_AUTHENTICATION, "PreAuthentication_Authentication", user.username if user else username, request)
 
 
 def post_authentication(session: Session, pool: UserPool, user: User, new_device: bool) -> None:
     """Run PostAuthentication for ``user``, who has just signed in (:func:`.invoke.fire_after`):
     a failure (:class:`~broker.errors.TriggerFailed`) is answered instead of tokens."""
-    invoke.fire_after(session, pool, POST, "PostAuthentication_Authentication", user.username,
+    invoke.fire_after(session, pool, settings.POST_AUTHENTICATION, "PostAuthentication_Authentication", user.username,
                       {"userAttributes": user_attributes(user), "newDeviceUsed": new_device},
                       "the sign-in is done, no tokens are issued")

@@ -23,10 +23,8 @@ from sqlalchemy.orm import Session
 from ..store.models import User, UserPool
 from . import answers, invoke
 from .attributes import user_attributes
+from .settings import CREATE_AUTH_CHALLENGE, DEFINE_AUTH_CHALLENGE, VERIFY_AUTH_CHALLENGE_RESPONSE
 
-DEFINE, CREATE, VERIFY = "DefineAuthChallenge", "CreateAuthChallenge", "VerifyAuthChallengeResponse"
-#: Challenges DefineAuthChallenge may ask for: a custom one, or (after SRP_A) the password.
-CUSTOM_CHALLENGE, PASSWORD_VERIFIER = "CUSTOM_CHALLENGE", "PASSWORD_VERIFIER"
 MAX_METADATA = 2048
 
 
@@ -53,14 +51,14 @@ def entry(name: str, result: bool, metadata: str | None = None) -> dict[str, Any
     return {"challengeName": name, "challengeResult": result, "challengeMetadata": metadata}
 
 
-def _request(username: str, user: User | None, **more: Any) -> dict[str, Any]:
+def _request(user: User | None, **more: Any) -> dict[str, Any]:
     return {"userAttributes": user_attributes(user), **more, "userNotFound": user is None}
 
 
 def define(session: Session, pool: UserPool, username: str, user: User | None,
            entries: list[dict[str, Any]]) -> Decision:
-    response = invoke.fire(session, pool, DEFINE, "DefineAuthChallenge_Authentication", _name(username, user),
-                           _request(username, user, session=entries),
+    response = invoke.fire(session, pool, DEFINE_AUTH_CHALLENGE, "DefineAuthChallenge_Authentication", _name(username, user),
+                           _request(user, session=entries),
                            {"challengeName": None, "issueTokens": None, "failAuthentication": None})
     response = response or {}
     return Decision(answers.string(response.get("challengeName")) or None, answers.flag(response.get("issueTokens")),
@@ -69,8 +67,8 @@ def define(session: Session, pool: UserPool, username: str, user: User | None,
 
 def create(session: Session, pool: UserPool, username: str, user: User | None, challenge: str,
            entries: list[dict[str, Any]]) -> Created:
-    response = invoke.fire(session, pool, CREATE, "CreateAuthChallenge_Authentication", _name(username, user),
-                           _request(username, user, challengeName=challenge, session=entries),
+    response = invoke.fire(session, pool, CREATE_AUTH_CHALLENGE, "CreateAuthChallenge_Authentication", _name(username, user),
+                           _request(user, challengeName=challenge, session=entries),
                            {"publicChallengeParameters": None, "privateChallengeParameters": None,
                             "challengeMetadata": None}) or {}
     return Created(answers.string_map(response.get("publicChallengeParameters")),
@@ -80,9 +78,9 @@ def create(session: Session, pool: UserPool, username: str, user: User | None, c
 
 def verify(session: Session, pool: UserPool, username: str, user: User | None, private: dict[str, str],
            answer: str) -> bool:
-    response = invoke.fire(session, pool, VERIFY, "VerifyAuthChallengeResponse_Authentication",
+    response = invoke.fire(session, pool, VERIFY_AUTH_CHALLENGE_RESPONSE, "VerifyAuthChallengeResponse_Authentication",
                            _name(username, user),
-                           _request(username, user, privateChallengeParameters=private, challengeAnswer=answer),
+                           _request(user, privateChallengeParameters=private, challengeAnswer=answer),
                            {"answerCorrect": None}) or {}
     return answers.flag(response.get("answerCorrect"))
 

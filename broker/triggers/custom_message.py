@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from ..errors import FormInvalid
 from ..store.models import UserPool
 from ..userpool.messages import MAX_BODY, MAX_SUBJECT, Template
-from . import answers, invoke
+from . import answers, invoke, settings
 
 CODE = "{####}"
 USERNAME = "{username}"
@@ -49,7 +49,7 @@ def customize(session: Session, pool: UserPool, source: str, username: str, attr
     unfilled."""
     request = {"userAttributes": attributes, "codeParameter": CODE, "linkParameter": LINK,
                "usernameParameter": USERNAME if source == ADMIN_CREATE_USER else None}
-    response = invoke.fire(session, pool, "CustomMessage", f"CustomMessage_{source}", username, request,
+    response = invoke.fire(session, pool, settings.CUSTOM_MESSAGE, f"CustomMessage_{source}", username, request,
                            {"smsMessage": None, "emailMessage": None, "emailSubject": None})
     if response is None:
         return template

@@ -46,8 +46,8 @@ from ..userpool.passwords import hash_password
 from ..userpool.usernames import check_username
 from . import answers, invoke
 from .attributes import text
+from .settings import USER_MIGRATION
 
-NAME = "UserMigration"
 STATUSES = ("CONFIRMED", "RESET_REQUIRED")
 MESSAGE_ACTIONS = ("SUPPRESS", "RESEND")
 MEDIUMS = ("EMAIL", "SMS")
@@ -82,7 +82,7 @@ def at_forgot_password(session: Session, pool: UserPool, username: str) -> User 
 
 def _migrate(session: Session, pool: UserPool, source: str, username: str, password: str | None,
              request: dict[str, Any]) -> User | None:
-    if not invoke.configured(pool, NAME):
+    if not invoke.configured(pool, USER_MIGRATION):
         return None
     try:
         name = check_username(username)
@@ -91,14 +91,14 @@ def _migrate(session: Session, pool: UserPool, source: str, username: str, passw
     empty = {"userAttributes": None, "finalUserStatus": None, "messageAction": None,
              "desiredDeliveryMediums": None, "forceAliasCreation": None, "enableSMSMFA": None}
     try:
-        found = read(invoke.fire(session, pool, NAME, source, name, request, empty), forgot=password is None)
+        found = read(invoke.fire(session, pool, USER_MIGRATION, source, name, request, empty), forgot=password is None)
         if found is None:
-            audit.record(session, pool.id, NAME, audit.FAIL, username=name, source=source, reason="not_found")
+            audit.record(session, pool.id, USER_MIGRATION, audit.FAIL, username=name, source=source, reason="not_found")
             return None
         return _create(session, pool, name, password, found, source)
     except TriggerFailed as exc:
         log.warning("%s of %r in %s failed: %s", source, name, pool.id, exc.message)
-        audit.record(session, pool.id, NAME, audit.FAIL, username=name, source=source, reason="trigger_failed")
+        audit.record(session, pool.id, USER_MIGRATION, audit.FAIL, username=name, source=source, reason="trigger_failed")
         return None
 
 
@@ -145,5 +145,5 @@ def _create(session: Session, pool: UserPool, name: str, password: str | None, f
         srp_verifiers.remember(session, pool, user, password)
     if found.sms_mfa:
         mfa_settings.change(session, pool, user, {mfa.SMS_OTP: True}, event="UserMigrationMfa")
-    audit.record(session, pool.id, NAME, audit.PASS, user=user, source=source, status=found.status)
+    audit.record(session, pool.id, USER_MIGRATION, audit.PASS, user=user, source=source, status=found.status)
     return user

@@ -43,7 +43,6 @@ from . import invoke, settings
 from .answers import obj, string, string_list
 from .attributes import user_attributes
 
-NAME = "PreTokenGeneration"
 HOSTED_AUTH = "TokenGeneration_HostedAuth"
 AUTHENTICATION = "TokenGeneration_Authentication"
 NEW_PASSWORD_CHALLENGE = "TokenGeneration_NewPasswordChallenge"
@@ -75,7 +74,7 @@ def overrides(session: Session, pool: UserPool, client_id: str, user: User, subj
         "preferredRole": subject.roles[0] if subject.roles else None}}
     if v2:
         request["scopes"] = list(scopes)
-    answer = invoke.fire(session, pool, NAME, source, user.username, request, {V2 if v2 else V1: None},
+    answer = invoke.fire(session, pool, settings.PRE_TOKEN_GENERATION, source, user.username, request, {V2 if v2 else V1: None},
                          version="2" if v2 else "1", client_id=client_id)
     if answer is None:
         return None

@@ -54,8 +54,9 @@ from . import invoke, settings
 log = logging.getLogger("broker.triggers")
 
 #: The trigger that delivers each medium, and its request's ``type``.
-TRIGGERS = {"EMAIL": "CustomEmailSender", "SMS": "CustomSMSSender"}
-REQUEST_TYPES = {"CustomEmailSender": "customEmailSenderRequestV1", "CustomSMSSender": "customSMSSenderRequestV1"}
+TRIGGERS = {"EMAIL": settings.CUSTOM_EMAIL_SENDER, "SMS": settings.CUSTOM_SMS_SENDER}
+REQUEST_TYPES = {settings.CUSTOM_EMAIL_SENDER: "customEmailSenderRequestV1",
+                 settings.CUSTOM_SMS_SENDER: "customSMSSenderRequestV1"}
 SALT, INFO = b"cognate-custom-sender", b"code"
 
 

@@ -28,6 +28,9 @@ from ..userpool import audit
 NAMES = ("PreSignUp", "CustomMessage", "PostConfirmation", "PreAuthentication", "PostAuthentication",
          "DefineAuthChallenge", "CreateAuthChallenge", "VerifyAuthChallengeResponse", "PreTokenGeneration",
          "UserMigration", "CustomSMSSender", "CustomEmailSender")
+(PRE_SIGN_UP, CUSTOM_MESSAGE, POST_CONFIRMATION, PRE_AUTHENTICATION, POST_AUTHENTICATION, DEFINE_AUTH_CHALLENGE,
+ CREATE_AUTH_CHALLENGE, VERIFY_AUTH_CHALLENGE_RESPONSE, PRE_TOKEN_GENERATION, USER_MIGRATION, CUSTOM_SMS_SENDER,
+ CUSTOM_EMAIL_SENDER) = NAMES
 #: Triggers LambdaConfigType gives as ``{LambdaVersion, LambdaArn}``.
 VERSIONED = {"PreTokenGeneration": "PreTokenGenerationConfig", "CustomSMSSender": "CustomSMSSender",
              "CustomEmailSender": "CustomEmailSender"}

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import FormInvalid
 from ..store.models import User, UserPool
-from . import answers, invoke
+from . import answers, invoke, settings
 from .attributes import text, user_attributes
 
 SIGN_UP = "PreSignUp_SignUp"
@@ -65,7 +65,7 @@ def pre_sign_up(session: Session, pool: UserPool, source: str, username: str, at
     A :class:`~broker.errors.TriggerFailed` refuses the sign-up."""
     request = {"userAttributes": {k: text(v) for k, v in attributes.items()},
                "validationData": dict(validation or {})}
-    response = invoke.fire(session, pool, "PreSignUp", source, username, request,
+    response = invoke.fire(session, pool, settings.PRE_SIGN_UP, source, username, request,
                            dict.fromkeys(ANSWERS, False))
     if response is None or source != SIGN_UP:
         return NOTHING
@@ -81,5 +81,5 @@ def pre_sign_up(session: Session, pool: UserPool, source: str, username: str, at
 def post_confirmation(session: Session, pool: UserPool, user: User, source: str) -> None:
     """Run the pool's PostConfirmation trigger (if any) for ``user``, just confirmed (or
     with a new password), once the confirmation is committed (:func:`.invoke.fire_after`)."""
-    invoke.fire_after(session, pool, "PostConfirmation", source, user.username,
+    invoke.fire_after(session, pool, settings.POST_CONFIRMATION, source, user.username,
                       {"userAttributes": user_attributes(user)}, "the user stays confirmed")

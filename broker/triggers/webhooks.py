@@ -222,9 +222,6 @@ class Webhooks:
             response.release_conn()
         return response.status, data
 
-    def close(self) -> None:
-        self._pool.clear()
-
 
 def _error_message(data: bytes, status: int) -> str:
     try:

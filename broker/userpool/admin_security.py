@@ -63,7 +63,7 @@ def create_invited(session: Session, sender: Sender | None, sms: SmsSender | Non
     MessageAction=SUPPRESS, or the CLI without SMTP)."""
     _check_mediums(mediums, attributes or {})
     user, generated = admin.create_user(session, pool_id, username, password, attributes, confirmed, groups,
-                                        password_hash=password_hash, pre_sign_up=validation or {})
+                                        password_hash=password_hash, validation=validation or {})
     temporary = generated
     if user.status == "FORCE_CHANGE_PASSWORD" and password_hash is None:
         temporary = temporary or password
