@@ -14,7 +14,9 @@ from broker.store.db import Database
 from broker.triggers.settings import SECRET_PURPOSE
 from tests.aws import cognito_idp, refused
 from tests.conftest import free_port
-from tests.flows.token_triggers import Receiver, claims, sign_in, site, trigger_broker, trigger_events
+from tests.flows.triggers_common import (
+    Receiver, claims, sign_in, site, trigger_broker, trigger_events, with_ann,
+)
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +42,7 @@ def _secret(server, pool: str, *rotate: str) -> str:
 
 
 def test_the_receiver_gets_a_signed_event_and_its_answer_is_applied(server, idp):
-    s = site(server)
+    s = with_ann(site(server))
     with Receiver(_add_claim) as hook:
         s.trigger(hook.url)
         result = sign_in(idp, s.client_id, ClientMetadata={"plan": "pro"})["AuthenticationResult"]
@@ -57,7 +59,7 @@ def test_the_receiver_gets_a_signed_event_and_its_answer_is_applied(server, idp)
 
 
 def test_a_rotated_secret_signs_the_next_events(server, idp):
-    s = site(server)
+    s = with_ann(site(server))
     with Receiver(_add_claim) as hook:
         s.trigger(hook.url)
         old = _secret(server, s.pool)
@@ -71,7 +73,7 @@ def test_a_rotated_secret_signs_the_next_events(server, idp):
 
 
 def test_events_share_one_kept_alive_connection(server, idp):
-    s = site(server)
+    s = with_ann(site(server))
     with Receiver(_add_claim) as hook:
         s.trigger(hook.url)
         for _ in range(4):
@@ -83,7 +85,7 @@ def test_events_share_one_kept_alive_connection(server, idp):
 
 
 def test_a_refusal_with_an_error_message_is_the_handlers_error(server, idp):
-    s = site(server)
+    s = with_ann(site(server))
     with Receiver(lambda event: (403, {"errorMessage": "No tokens on Sundays", "errorType": "Error"})) as hook:
         s.trigger(hook.url)
         assert refused(lambda: sign_in(idp, s.client_id)) == (
@@ -96,7 +98,7 @@ def test_a_refusal_with_an_error_message_is_the_handlers_error(server, idp):
 
 
 def test_nonsense_silence_and_absence_fail_the_sign_in_cleanly(server, idp):
-    s = site(server)
+    s = with_ann(site(server))
     with Receiver(lambda event: (200, b"<html>hello</html>")) as hook:
         s.trigger(hook.url)
         assert refused(lambda: sign_in(idp, s.client_id)) == ("InvalidLambdaResponseException",
@@ -132,10 +134,9 @@ def _seal_elsewhere(server, pool: str) -> str:
 
 
 def test_a_secret_this_deployment_cannot_read_signs_nothing_and_is_not_replaced(server, idp):
-    s = site(server)
+    s = with_ann(site(server))
     with Receiver(_add_claim) as hook:
-        server.cli("pool", "update", "--pool", s.pool, "--trigger", f"PreTokenGeneration={hook.url}",
-                   "--trigger", f"CustomEmailSender={hook.url}")
+        s.triggers(f"PreTokenGeneration={hook.url}", f"CustomEmailSender={hook.url}")
         sealed = _seal_elsewhere(server, s.pool)
         time.sleep(1.5)  # the servers' cached configuration
         code, message = refused(lambda: sign_in(idp, s.client_id))
