@@ -107,10 +107,7 @@ def update_attributes(session: Session, state: StateStore | None, sender: Sender
         limits.send(session, state, pool.id, user.username, user, requester)
     user.attributes = attributes
     session.flush()
-    letters = [(name, found) for name in waiting  # all composed before any goes: a CustomMessage that fails sends none
-               if (found := _code_letter(session, state, sender, sms, pool, user, name, "UpdateUserAttribute"))]
-    for name, (letter, channel, value) in letters:
-        _deliver_code(state, pool, user, name, letter, channel, value)
+    _send_codes(session, state, sender, sms, pool, user, waiting, "UpdateUserAttribute")
     audit.record(session, pool.id, event, audit.PASS, user=user, changed=sorted(set(checked) - set(waiting)),
                  pending=waiting)
     return waiting
@@ -127,6 +124,16 @@ def send_code(session: Session, state: StateStore | None, sender: Sender | None,
         return False
     _deliver_code(state, pool, user, name, *found)
     return True
+
+
+def _send_codes(session: Session, state: StateStore | None, sender: Sender | None, sms: SmsSender | None,
+                pool: UserPool, user: User, names: list[str], source: str) -> None:
+    """A code for the value of each of ``names``, their messages all composed before any
+    goes: a CustomMessage that fails sends none."""
+    letters = [(name, found) for name in names
+               if (found := _code_letter(session, state, sender, sms, pool, user, name, source))]
+    for name, (letter, channel, value) in letters:
+        _deliver_code(state, pool, user, name, letter, channel, value)
 
 
 def _code_letter(session: Session, state: StateStore | None, sender: Sender | None, sms: SmsSender | None,
