@@ -1,5 +1,7 @@
 """Python trigger targets run in worker processes: a handler that raises, hangs, dies or
 returns nonsense costs its own invocation, and the next one runs as if nothing happened."""
+import os
+import signal
 import threading
 import time
 
@@ -54,3 +56,26 @@ def test_busy_workers_make_callers_wait_no_longer_than_the_timeout(workers):
     assert [o.kind for o in outcomes] == [TIMED_OUT] * 3
     assert time.monotonic() - started < 4
     assert workers.invoke(f"{HANDLERS}:remaining", {"response": {}}).kind == RETURNED
+
+
+def test_an_idle_worker_that_died_is_replaced_not_blamed_on_the_next_invocation(workers):
+    first = workers.invoke(f"{HANDLERS}:pid", {"response": {}})
+    os.kill(first.value["response"]["pid"], signal.SIGKILL)  # (killed while idle: by the OOM killer, say)
+    time.sleep(0.2)
+    again = workers.invoke(f"{HANDLERS}:pid", {"response": {}})
+    assert again.kind == RETURNED and again.value["response"]["pid"] != first.value["response"]["pid"]
+
+
+def test_time_spent_waiting_for_a_free_worker_is_not_the_handlers():
+    pool = PythonWorkers(size=1, timeout=1.5)
+    try:
+        busy = threading.Thread(target=pool.invoke, args=(f"{HANDLERS}:hang", {}))
+        busy.start()
+        time.sleep(0.5)
+        waited = pool.invoke(f"{HANDLERS}:hang", {})
+        busy.join()
+        assert waited.kind == TIMED_OUT
+        assert "waiting" in waited.value and "free worker" in waited.value, waited.value
+        assert "after 1.50 seconds" not in waited.value
+    finally:
+        pool.close()

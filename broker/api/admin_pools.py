@@ -5,7 +5,8 @@ and refuses those Cognate does not have.
 https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_CreateUserPool.html
 
 A key scoped to pools lists only those and cannot create one: a new pool would be outside
-its scope from its first moment.
+its scope from its first moment. Nor can it change a pool's triggers (``LambdaConfig``): a
+trigger's target is code the deployment runs, or a URL it calls, from inside.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ SETTINGS_EVENTS = ("UpdateUserPool", "SetUserPoolMfaConfig")
 
 @operation("CreateUserPool")
 def create_user_pool(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    call.require_every_pool("AccessDeniedException", "a user pool")
+    call.require_every_pool("AccessDeniedException", "creating a user pool")
     pool = pool_settings.create(call.session, pool_settings.from_cognito(params, None))
     return {"UserPool": describe(call, pool)}
 
@@ -40,7 +41,10 @@ def update_user_pool(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     """Every setting left out takes its default, as on Cognito (read the pool, change what
     you want, send it all back)."""
     pool = call.admin_pool(params["UserPoolId"])
-    pool_settings.update(call.session, pool.id, pool_settings.from_cognito(params, pool))
+    settings = pool_settings.from_cognito(params, pool)
+    if not trigger_settings.unchanged(pool, *settings.triggers):  # (left out, they are removed)
+        call.require_every_pool("AccessDeniedException", "setting triggers")
+    pool_settings.update(call.session, pool.id, settings)
     return {}
 
 

@@ -93,11 +93,11 @@ class Call:
         identity pool; None: on every pool, as creating one needs)."""
         return self.admin_key is not None and admin_keys.allows(self.admin_key, pool_id)
 
-    def require_every_pool(self, aws_type: str, creating: str) -> None:
-        """A key limited to some pools creates none: the new pool would be outside its scope
-        from its first moment."""
+    def require_every_pool(self, aws_type: str, needing: str) -> None:
+        """What only a key for every pool may do: create a pool (it would be outside a scoped
+        key's scope from its first moment), or set triggers (they run inside the deployment)."""
         if not self.may_act_on(None):
-            raise AwsError(aws_type, f"The admin key {self._key_id} is limited to some pools: creating {creating} "
+            raise AwsError(aws_type, f"The admin key {self._key_id} is limited to some pools: {needing} "
                            "needs a key for every pool.")
 
     def admin_pool(self, pool_id: str) -> UserPool:

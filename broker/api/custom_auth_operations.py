@@ -17,29 +17,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..engine import custom_auth, sessions, signin
+from ..engine import custom_auth
 from ..engine.challenges import CUSTOM_CHALLENGE
-from ..store.models import AppClient, User, UserPool, canonical_username
-from ..triggers import custom_auth as custom_triggers
+from ..errors import Throttled
+from ..store.models import AppClient, UserPool, canonical_username
 from . import auth_operations
-from .auth_operations import EXPIRED, _env, _keep, _password_refusals, _render, _required, _start
+from .auth_operations import srp_refusals
+from .auth_session import engine_env, first_progress, keep, password_refusals, render, required, resume_any
 from .call import Call
 from .errors import AwsError
 
 
 def custom_auth_flow(call: Call, client: AppClient, pool: UserPool, auth: dict[str, str]) -> dict[str, Any]:
     """CUSTOM_AUTH's first step: DefineAuthChallenge's first challenge, or tokens."""
-    if not custom_triggers.configured(pool):
-        raise custom_auth.NotConfigured()
     call.check_auth_flow(client, "ALLOW_CUSTOM_AUTH")
-    username = _required(auth, "USERNAME")
+    username = required(auth, "USERNAME")
     call.check_secret_hash(client, username, {"AuthParameters": auth})
     if auth.get("CHALLENGE_NAME") not in (None, "SRP_A"):
         raise AwsError("InvalidParameterException", "CHALLENGE_NAME must be SRP_A when it is given.")
-    env = _env(call, pool, auth.get("DEVICE_KEY"))
-    with auth_operations.srp_refusals(), _password_refusals():
-        step = custom_auth.start(env, _start(client, pool), username, auth.get("SRP_A"))
-    return _render(call, client, pool, step)
+    env = engine_env(call, pool, auth.get("DEVICE_KEY"))
+    with srp_refusals(), password_refusals():
+        step = custom_auth.start(env, first_progress(client, pool), username, auth.get("SRP_A"))
+    return render(call, client, pool, step)
 
 
 def answer_custom_challenge(call: Call, client: AppClient, pool: UserPool, params: dict[str, Any]) -> dict[str, Any]:
@@ -47,36 +46,23 @@ def answer_custom_challenge(call: Call, client: AppClient, pool: UserPool, param
     once the answer is judged, whatever the verdict."""
     responses = params.get("ChallengeResponses") or {}
     token = params.get("Session")
-    progress = sessions.take(call.runtime.state, token, pool.id, client.id)
-    if progress is None:
-        raise AwsError("NotAuthorizedException", EXPIRED)
-    if progress.get("step") != CUSTOM_CHALLENGE:
-        _keep(call, progress, token)
-        raise AwsError("InvalidParameterException", f"The session is not waiting for this {CUSTOM_CHALLENGE} step.")
-    user = _user_of(call, progress)
+    progress, user = resume_any(call, token, pool, client, CUSTOM_CHALLENGE)  # (no user: a name the pool lacks)
     try:
         given = responses.get("USERNAME")
         if given is not None and canonical_username(given) != progress["username"]:
             raise AwsError("NotAuthorizedException", "The USERNAME is not the user of this session.")
         call.check_secret_hash(client, given or progress["username"], {"ChallengeResponses": responses})
-        answer = _required(responses, "ANSWER")
+        answer = required(responses, "ANSWER")
     except AwsError:  # nothing was judged: the same Session answers again
-        _keep(call, progress, token)
+        keep(call, progress, token)
         raise
-    with _password_refusals():  # (the engine's refusals, as Cognito words them)
-        step = custom_auth.answer(_env(call, pool, responses.get("DEVICE_KEY")), progress, user, answer)
-    return _render(call, client, pool, step, answered=token)
-
-
-def _user_of(call: Call, progress: dict[str, Any]) -> User | None:
-    """The sign-in's user (None for a name the pool lacks); a user deleted, disabled or
-    signed out everywhere since ends the sign-in."""
-    if progress.get("user_id") is None:
-        return None
-    user = call.session.get(User, progress["user_id"])
-    if user is None or not signin.still_current(progress, user):
-        raise AwsError("NotAuthorizedException", EXPIRED)
-    return user
+    with password_refusals():  # (the engine's refusals, as Cognito words them)
+        try:
+            step = custom_auth.answer(engine_env(call, pool, responses.get("DEVICE_KEY")), progress, user, answer)
+        except Throttled:  # nothing was judged: the same Session answers once the wait is over
+            keep(call, progress, token)
+            raise
+    return render(call, client, pool, step, answered=token)
 
 
 auth_operations.FLOWS["CUSTOM_AUTH"] = custom_auth_flow

@@ -26,7 +26,7 @@ def _settings(call: Call, params: dict[str, Any]) -> pools.PoolSettings:
 
 @operation("CreateIdentityPool", SERVICE)
 def create_identity_pool(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    call.require_every_pool("NotAuthorizedException", "an identity pool")
+    call.require_every_pool("NotAuthorizedException", "creating an identity pool")
     return pools.describe(pools.create(call.session, _settings(call, params)))
 
 

@@ -32,7 +32,7 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from .. import observability
-from ..errors import BrokerError
+from ..errors import BrokerError, TriggerFailed
 from ..runtime import runtime
 from ..triggers import invoke as triggers
 from ..userpool import admin_keys
@@ -102,10 +102,17 @@ def _answer(request_id: str) -> dict[str, Any]:
 
 def _run(op: registry.Operation, call: Call, params: dict[str, Any]) -> dict[str, Any]:
     """Run the operation; its session is committed when it returns or refuses (a refusal's
-    audit records stay: operations refuse before writing anything else), never after a crash."""
+    audit records stay: operations refuse before writing anything else), never after a crash.
+    A trigger can fail an operation halfway (CustomMessage once the user is stored): what it
+    wrote then is rolled back, so that the call may be made again (the trigger's audit event
+    is kept by :mod:`broker.triggers.journal`; the engine commits what a refused sign-in
+    records before it raises)."""
     try:
         with triggers.acting(params.get("ClientId"), params.get("ClientMetadata")):
             result = op.handler(call, params)
+    except TriggerFailed as exc:
+        call.session.rollback()
+        raise errors.from_broker(exc) from None
     except (AwsError, BrokerError) as exc:
         call.session.commit()
         raise exc if isinstance(exc, AwsError) else errors.from_broker(exc) from None

@@ -20,7 +20,7 @@ from ..store.models import AppClient, UserPool
 from ..triggers import pre_token as pre_token_trigger
 from ..userpool import client_auth
 from ..userpool.client_auth import SecretCheck
-from . import auth_operations
+from . import auth_operations, auth_session
 from .call import Call
 from .errors import AwsError
 from .registry import operation
@@ -98,9 +98,9 @@ def _tokens(call: Call, client: AppClient, pool: UserPool, token: StoredRefreshT
             store: bool = False, successor: str | None = None) -> dict[str, Any]:
     """Access and ID tokens of the refresh token's sign-in."""
     row = token.row
-    return auth_operations.issue(call, client, pool, token.user, _scopes(client, token), row.auth_time,
-                                 row.origin_jti, row.event_id, include_refresh_token=store,
-                                 amr=tuple(row.amr or ()), refresh_token=successor, overrides=overrides)
+    return auth_session.issue(call, client, pool, token.user, _scopes(client, token), row.auth_time,
+                              row.origin_jti, row.event_id, include_refresh_token=store,
+                              amr=tuple(row.amr or ()), refresh_token=successor, overrides=overrides)
 
 
 auth_operations.FLOWS["REFRESH_TOKEN_AUTH"] = auth_operations.FLOWS["REFRESH_TOKEN"] = refresh_token_auth

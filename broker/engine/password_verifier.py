@@ -20,13 +20,14 @@ from typing import Any
 from .. import sealing
 from ..store import repo
 from ..store.models import User, canonical_username, utcnow
-from ..triggers import authentication
+from ..triggers import authentication, invoke
+from ..triggers.settings import PRE_AUTHENTICATION
 from ..userpool import srp_verifiers
 from ..userpool.security import Security
 from ..userpool.signin import MAX_FIELD, authenticate
 from . import srp
 from .challenges import PASSWORD_VERIFIER, Challenge, Step
-from .signin import Env, after_password, pre_authentication, proven
+from .signin import Env, after_password, proven
 
 STATE_PURPOSE = "srp-state"
 DECOY_PURPOSE = "srp-decoy"
@@ -46,8 +47,19 @@ def start(env: Env, progress: dict[str, Any], username: str, srp_a: str) -> Chal
     check_srp(env, srp_a)
     name, user = find(env, username)
     with authentication.initiating() as validation:
-        pre_authentication(env, name, user, validation)
+        _gate(env, name, user, validation)
     return challenge(env, progress, name, user, srp_a)
+
+
+def _gate(env: Env, name: str, user: User | None, validation: dict[str, str]) -> None:
+    """PreAuthentication before the password comes: it runs unless earlier failures of the
+    name or the address must be waited out first (:meth:`Throttle.check`, which counts
+    nothing), so a handler is called no more often than passwords are checked."""
+    if not invoke.configured(env.pool, PRE_AUTHENTICATION):
+        return
+    if env.throttle is not None:
+        env.throttle.check(env.pool.id, name or "-", env.context.ip)
+    authentication.pre_authentication(env.db, env.pool, name, user, validation)
 
 
 def check_srp(env: Env, srp_a: str) -> None:
@@ -100,8 +112,6 @@ def answer(env: Env, progress: dict[str, Any], timestamp: str, signature: str) -
     env.db.commit()
     # the proof's SRP_A stays: a client answering DEVICE_SRP_AUTH without its Session is known by it
     started = {k: v for k, v in progress.items() if k not in SRP_KEYS} | {"password_srp_a": progress["srp_a"]}
-    if progress.get("custom") is not None:  # a CUSTOM_AUTH that began with SRP: its triggers go on
-        from .custom_auth import password_proven
-
-        return password_proven(env, proven(started, signed.user, signed), signed.user)
+    # (a CUSTOM_AUTH that began with SRP goes on with its triggers once the factors are done:
+    # :func:`broker.engine.signin.signed_in`)
     return after_password(env, proven(started, signed.user, signed), signed.user)

@@ -15,17 +15,17 @@ from __future__ import annotations
 
 import json
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from ..errors import TriggerFailed
 from ..i18n import gettext as _
-from ..store.models import User, UserPool, canonical_username
+from ..store.models import User, UserPool
 from ..store.state import StateStore
 from ..triggers import authentication, invoke, migration
+from ..triggers.settings import POST_AUTHENTICATION, PRE_AUTHENTICATION, USER_MIGRATION
 from ..userpool import adaptive, audit, mfa, risk, tracked_devices
 from ..userpool.delivery import mask_email, mask_phone
 from ..userpool.messages import Template
@@ -79,45 +79,26 @@ def password(env: Env, progress: dict[str, Any], username: str, password: str) -
     UserMigration may create the user of an unknown name first, and its PreAuthentication
     refuse the sign-in before the password is checked (:class:`broker.errors.TriggerFailed`)."""
     assert env.throttle is not None
-    with authentication.initiating() as validation, kept_on_failure(env):
-        signed = authenticate(env.db, env.throttle, env.pool, username, password, env.context.ip, env.context,
-                              env.sender, hooks=_hooks(env, validation))
+    with authentication.initiating() as validation:
+        try:
+            signed = authenticate(env.db, env.throttle, env.pool, username, password, env.context.ip, env.context,
+                                  env.sender, hooks=_hooks(env, validation))
+        except TriggerFailed:  # the refusal's audit record and a user UserMigration made stay (the door
+            env.db.commit()    # rolls back what a failed trigger leaves: broker.api.protocol._run)
+            raise
         env.db.commit()
         return after_password(env, proven(progress, signed.user, signed), signed.user)
 
 
 def _hooks(env: Env, validation: dict[str, str]) -> Hooks | None:
     """The pool's triggers around a password check (None without any: nothing changes)."""
-    migrates, gates = invoke.configured(env.pool, migration.NAME), invoke.configured(env.pool, authentication.PRE)
+    migrates, gates = invoke.configured(env.pool, USER_MIGRATION), invoke.configured(env.pool, PRE_AUTHENTICATION)
     if not migrates and not gates:
         return None
     return Hooks(migrate=(lambda name, given: migration.at_sign_in(env.db, env.pool, name, given, validation))
                  if migrates else None,
                  gate=(lambda name, user: authentication.pre_authentication(env.db, env.pool, name, user, validation))
                  if gates else None)
-
-
-def pre_authentication(env: Env, username: str, user: User | None, validation: dict[str, str]) -> None:
-    """PreAuthentication for a sign-in that starts without a password (SRP, custom
-    challenges): it runs unless earlier failures of the name or the address must be waited
-    out first (:meth:`Throttle.check`, which counts nothing), so a handler is called no
-    more often than passwords are checked."""
-    if not invoke.configured(env.pool, authentication.PRE):
-        return
-    if env.throttle is not None:
-        env.throttle.check(env.pool.id, canonical_username(username) or "-", env.context.ip)
-    with kept_on_failure(env):
-        authentication.pre_authentication(env.db, env.pool, username, user, validation)
-
-
-@contextmanager
-def kept_on_failure(env: Env) -> Iterator[None]:
-    """A trigger's failure ends the step with its audit records kept."""
-    try:
-        yield
-    except TriggerFailed:
-        env.db.commit()
-        raise
 
 
 def proven(progress: dict[str, Any], user: User, signed: SignIn | None = None) -> dict[str, Any]:
@@ -159,8 +140,7 @@ def account_status(progress: dict[str, Any], user: User) -> Challenge | None:
 def after_confirmation(env: Env, progress: dict[str, Any], user: User) -> Step:
     """The sign-in that a confirmed sign-up finishes (its password was proven at sign-up):
     PreAuthentication as at any sign-in, then the second factor."""
-    with kept_on_failure(env):
-        authentication.pre_authentication(env.db, env.pool, user.username, user, {})
+    authentication.pre_authentication(env.db, env.pool, user.username, user, {})
     return second_factor(env, progress, user)
 
 
@@ -282,18 +262,23 @@ def answer_setup(env: Env, progress: dict[str, Any], user: User, code: str) -> t
 
 def signed_in(env: Env, progress: dict[str, Any], user: User, remember: bool = False) -> Step:
     """The sign-in is done: note the device (remembered if asked and allowed); unless the
-    tracked device it names has still to prove itself (:func:`device_challenge`)."""
+    tracked device it names has still to prove itself (:func:`device_challenge`), or it is
+    a CUSTOM_AUTH whose password and second factor are now proven, which DefineAuthChallenge
+    goes on with (:func:`broker.engine.custom_auth.password_proven`)."""
+    if progress.get("custom") is not None:
+        from .custom_auth import password_proven  # (custom_auth is built on this module)
+
+        return password_proven(env, progress, user)
     if progress.get("device_key") and not progress.get("device_proven"):
         return device_challenge({**progress, "factors_done": True}, user)
-    post = invoke.configured(env.pool, authentication.POST)
+    post = invoke.configured(env.pool, POST_AUTHENTICATION)
     new_device = post and _new_device(env, progress, user)
     if env.note_device:
         days = _remember_days(env.pool) if remember else 0
         risk.seen(env.db, user, env.context.device_key, env.context.ip, env.context.user_agent, days)
     env.db.commit()
     if post:
-        with kept_on_failure(env):
-            authentication.post_authentication(env.db, env.pool, user, new_device)
+        authentication.post_authentication(env.db, env.pool, user, new_device)
         env.db.commit()
     return SignedIn(user, progress, tuple(progress.get("amr") or ("pwd",)), int(time.time()))
 

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from ..store import repo
-from ..triggers import invoke, pre_token as pre_token_trigger
+from ..triggers import invoke, pre_token as pre_token_trigger, settings as trigger_settings
 from ..userpool.client_attributes import readable
 from ..userpool.idps import IDENTITIES, identities_of
 from ..store.models import AppClient, Group, RefreshToken, User, UserPool, utcnow
@@ -63,7 +63,7 @@ def pre_token(session: Session, pool: UserPool, client: AppClient, user: User, s
     """The changes the pool's PreTokenGeneration trigger makes to the tokens about to be
     issued (``source`` is Cognito's ``triggerSource``); None, for the cost of a dict
     lookup, when the pool has no such trigger. Raises a :class:`~broker.errors.TriggerFailed`."""
-    if not invoke.configured(pool, pre_token_trigger.NAME):
+    if not invoke.configured(pool, trigger_settings.PRE_TOKEN_GENERATION):
         return None
     return pre_token_trigger.overrides(session, pool, client.id, user, subject_of(user), scopes, source)
 

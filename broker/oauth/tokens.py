@@ -175,12 +175,12 @@ def sign(claims: dict[str, Any], keys: ParsedKeys) -> str:
 #: they are, and so does Cognate: the trigger's word on them is ignored.
 #: https://docs.aws.amazon.com/cognito/latest/developerguide/user-pool-lambda-pre-token-generation.html
 FIXED_ID_CLAIMS = frozenset({
-    "acr", "amr", "aud", "at_hash", "auth_time", "azp", "cognito:username", "exp", "iat", "identities", "iss",
-    "jti", "nbf", "nonce", "origin_jti", "sub", "token_use",
+    "acr", "amr", "aud", "at_hash", "auth_time", "azp", "cognito:username", "event_id", "exp", "iat", "identities",
+    "iss", "jti", "nbf", "nonce", "origin_jti", "sub", "token_use",
 })
 #: The access token's own: its client, its scopes (changed with scopesToAdd/Suppress only),
 #: its user's name and its format version besides.
-FIXED_ACCESS_CLAIMS = FIXED_ID_CLAIMS | {"client_id", "scope", "username", "version", "event_id"}
+FIXED_ACCESS_CLAIMS = FIXED_ID_CLAIMS | {"client_id", "scope", "username", "version"}
 #: Changed with ``groupOverrideDetails`` only, as Cognito asks.
 GROUP_CLAIMS = frozenset({"cognito:groups", "cognito:roles", "cognito:preferred_role"})
 

@@ -23,31 +23,14 @@ The engine starts a sign-in inside :func:`initiating`:
 from __future__ import annotations
 
 import contextlib
-import logging
-from typing import Any, Iterator
+from typing import Iterator
 
 from sqlalchemy.orm import Session
 
-from ..errors import TriggerFailed
 from ..store.models import User, UserPool
-from ..userpool.attribute_changes import current
-from . import invoke
+from . import invoke, settings
+from .attributes import user_attributes
 
-PRE = "PreAuthentication"
-POST = "PostAuthentication"
-log = logging.getLogger("broker.triggers")
-
-
-def user_attributes(user: User | None) -> dict[str, str]:
-    """A user's attributes as trigger events carry them: strings only, ``sub`` and
-    ``cognito:user_status`` among them, values still waiting for verification left out."""
-    if user is None:
-        return {}
-    found = {"sub": user.sub, "cognito:user_status": user.status}
-    for name, value in current(user).items():
-        if not name.startswith("_"):
-            found[name] = str(value).lower() if isinstance(value, bool) else str(value)
-    return found
 
 
 @contextlib.contextmanager
@@ -63,21 +46,14 @@ def pre_authentication(session: Session, pool: UserPool, username: str, user: Us
                        validation: dict[str, str]) -> None:
     """Run PreAuthentication for a sign-in of ``username`` (``user`` None when the pool has
     no such user); :class:`~broker.errors.TriggerFailed` refuses the sign-in."""
-    if not invoke.configured(pool, PRE):
-        return
     request = {"userAttributes": user_attributes(user), "validationData": dict(validation),
                "userNotFound": user is None}
-    invoke.fire(session, pool, PRE, "PreAuthentication_Authentication", user.username if user else username, request)
+    invoke.fire(session, pool, settings.PRE_AUTHENTICATION, "PreAuthentication_Authentication", user.username if user else username, request)
 
 
 def post_authentication(session: Session, pool: UserPool, user: User, new_device: bool) -> None:
-    """Run PostAuthentication for ``user``, who has just signed in; a failure is logged and
-    raised (:class:`~broker.errors.TriggerFailed`): the call answers it instead of tokens."""
-    if not invoke.configured(pool, POST):
-        return
-    request: dict[str, Any] = {"userAttributes": user_attributes(user), "newDeviceUsed": new_device}
-    try:
-        invoke.fire(session, pool, POST, "PostAuthentication_Authentication", user.username, request)
-    except TriggerFailed as exc:
-        log.warning("PostAuthentication of %s in %s failed: %s", user.username, pool.id, exc.message)
-        raise
+    """Run PostAuthentication for ``user``, who has just signed in (:func:`.invoke.fire_after`):
+    a failure (:class:`~broker.errors.TriggerFailed`) is answered instead of tokens."""
+    invoke.fire_after(session, pool, settings.POST_AUTHENTICATION, "PostAuthentication_Authentication", user.username,
+                      {"userAttributes": user_attributes(user), "newDeviceUsed": new_device},
+                      "the sign-in is done, no tokens are issued")

@@ -21,12 +21,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from ..store.models import User, UserPool
-from . import invoke
-from .authentication import user_attributes
+from . import answers, invoke
+from .attributes import user_attributes
+from .settings import CREATE_AUTH_CHALLENGE, DEFINE_AUTH_CHALLENGE, VERIFY_AUTH_CHALLENGE_RESPONSE
 
-DEFINE, CREATE, VERIFY = "DefineAuthChallenge", "CreateAuthChallenge", "VerifyAuthChallengeResponse"
-#: Challenges DefineAuthChallenge may ask for: a custom one, or (after SRP_A) the password.
-CUSTOM_CHALLENGE, PASSWORD_VERIFIER = "CUSTOM_CHALLENGE", "PASSWORD_VERIFIER"
 MAX_METADATA = 2048
 
 
@@ -48,66 +46,45 @@ class Created:
     metadata: str | None
 
 
-def configured(pool: UserPool, name: str = DEFINE) -> bool:
-    return invoke.configured(pool, name)
-
-
 def entry(name: str, result: bool, metadata: str | None = None) -> dict[str, Any]:
     """One element of the ``session`` list (Cognito's ChallengeResult)."""
     return {"challengeName": name, "challengeResult": result, "challengeMetadata": metadata}
 
 
-def _request(username: str, user: User | None, **more: Any) -> dict[str, Any]:
+def _request(user: User | None, **more: Any) -> dict[str, Any]:
     return {"userAttributes": user_attributes(user), **more, "userNotFound": user is None}
 
 
 def define(session: Session, pool: UserPool, username: str, user: User | None,
            entries: list[dict[str, Any]]) -> Decision:
-    response = invoke.fire(session, pool, DEFINE, "DefineAuthChallenge_Authentication", _name(username, user),
-                           _request(username, user, session=entries),
+    response = invoke.fire(session, pool, DEFINE_AUTH_CHALLENGE, "DefineAuthChallenge_Authentication", _name(username, user),
+                           _request(user, session=entries),
                            {"challengeName": None, "issueTokens": None, "failAuthentication": None})
-    challenge, issue, fail = (response or {}).get("challengeName"), (response or {}).get("issueTokens"), \
-        (response or {}).get("failAuthentication")
-    if not (challenge is None or isinstance(challenge, str)) or issue not in (None, True, False) \
-            or fail not in (None, True, False):
-        raise invoke.invalid()
-    return Decision(challenge or None, bool(issue), bool(fail))
+    response = response or {}
+    return Decision(answers.string(response.get("challengeName")) or None, answers.flag(response.get("issueTokens")),
+                    answers.flag(response.get("failAuthentication")))
 
 
 def create(session: Session, pool: UserPool, username: str, user: User | None, challenge: str,
            entries: list[dict[str, Any]]) -> Created:
-    response = invoke.fire(session, pool, CREATE, "CreateAuthChallenge_Authentication", _name(username, user),
-                           _request(username, user, challengeName=challenge, session=entries),
+    response = invoke.fire(session, pool, CREATE_AUTH_CHALLENGE, "CreateAuthChallenge_Authentication", _name(username, user),
+                           _request(user, challengeName=challenge, session=entries),
                            {"publicChallengeParameters": None, "privateChallengeParameters": None,
                             "challengeMetadata": None}) or {}
-    public, private = _strings(response.get("publicChallengeParameters")), \
-        _strings(response.get("privateChallengeParameters"))
-    metadata = response.get("challengeMetadata")
-    if not (metadata is None or (isinstance(metadata, str) and len(metadata) <= MAX_METADATA)):
-        raise invoke.invalid()
-    return Created(public, private, metadata or None)
+    return Created(answers.string_map(response.get("publicChallengeParameters")),
+                   answers.string_map(response.get("privateChallengeParameters")),
+                   answers.string(response.get("challengeMetadata"), MAX_METADATA) or None)
 
 
 def verify(session: Session, pool: UserPool, username: str, user: User | None, private: dict[str, str],
            answer: str) -> bool:
-    response = invoke.fire(session, pool, VERIFY, "VerifyAuthChallengeResponse_Authentication",
+    response = invoke.fire(session, pool, VERIFY_AUTH_CHALLENGE_RESPONSE, "VerifyAuthChallengeResponse_Authentication",
                            _name(username, user),
-                           _request(username, user, privateChallengeParameters=private, challengeAnswer=answer),
+                           _request(user, privateChallengeParameters=private, challengeAnswer=answer),
                            {"answerCorrect": None}) or {}
-    correct = response.get("answerCorrect")
-    if correct not in (None, True, False):
-        raise invoke.invalid()
-    return bool(correct)
+    return answers.flag(response.get("answerCorrect"))
 
 
 def _name(username: str, user: User | None) -> str:
     return user.username if user is not None else username
 
-
-def _strings(value: Any) -> dict[str, str]:
-    """A map of challenge parameters: strings to strings (None: empty)."""
-    if value is None:
-        return {}
-    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
-        raise invoke.invalid()
-    return dict(value)

@@ -23,14 +23,13 @@ from __future__ import annotations
 
 import html as html_lib
 import re
-from typing import Any
 
 from sqlalchemy.orm import Session
 
 from ..errors import FormInvalid
 from ..store.models import UserPool
 from ..userpool.messages import MAX_BODY, MAX_SUBJECT, Template
-from . import invoke
+from . import answers, invoke, settings
 
 CODE = "{####}"
 USERNAME = "{username}"
@@ -50,11 +49,11 @@ def customize(session: Session, pool: UserPool, source: str, username: str, attr
     unfilled."""
     request = {"userAttributes": attributes, "codeParameter": CODE, "linkParameter": LINK,
                "usernameParameter": USERNAME if source == ADMIN_CREATE_USER else None}
-    response = invoke.fire(session, pool, "CustomMessage", f"CustomMessage_{source}", username, request,
+    response = invoke.fire(session, pool, settings.CUSTOM_MESSAGE, f"CustomMessage_{source}", username, request,
                            {"smsMessage": None, "emailMessage": None, "emailSubject": None})
     if response is None:
         return template
-    subject, email, sms = (_string(response, name) for name in ("emailSubject", "emailMessage", "smsMessage"))
+    subject, email, sms = (answers.string(response.get(name)) for name in ("emailSubject", "emailMessage", "smsMessage"))
     if medium == "SMS":
         return Template(template.subject, _checked(sms, "smsMessage", source, MAX_SMS)) if sms else template
     if subject is not None and len(subject) > MAX_SUBJECT:
@@ -66,13 +65,6 @@ def customize(session: Session, pool: UserPool, source: str, username: str, attr
     if TAG.search(email):
         return Template(subject, as_text(email), email)
     return Template(subject, email)
-
-
-def _string(response: dict[str, Any], name: str) -> str | None:
-    value = response.get(name)
-    if value is not None and not isinstance(value, str):
-        raise invoke.invalid()
-    return value
 
 
 def _checked(message: str, name: str, source: str, limit: int) -> str:

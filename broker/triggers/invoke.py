@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import logging
 import time
 import weakref
 from dataclasses import dataclass, field
@@ -34,13 +35,15 @@ from typing import Any, Iterator
 from sqlalchemy.orm import Session
 
 from .. import sealing
-from ..errors import TriggerInvalidResponse, TriggerRejected, TriggerUnexpected
+from ..errors import TriggerFailed, TriggerInvalidResponse, TriggerRejected, TriggerUnexpected
 from ..sealing import Sealer
 from ..store.models import UserPool
 from ..userpool import audit
 from . import journal, settings
 from .webhooks import Webhooks
-from .workers import INVALID, RAISED, RETURNED, PythonWorkers
+from .workers import CRASHED, INVALID, RAISED, RETURNED, Outcome, PythonWorkers
+
+log = logging.getLogger("broker.triggers")
 
 #: The hard limit on one invocation, as a Cognito trigger's Lambda has (Cognito waits 5 s).
 TIMEOUT = 5.0
@@ -49,6 +52,7 @@ WORKERS = 4
 UNKNOWN_SDK = "aws-sdk-unknown-unknown"
 #: Cognito's message for a Lambda's answer it cannot read.
 UNRECOGNIZABLE = "Unrecognizable lambda output"
+NO_SECRET = "the pool's trigger secret cannot be read here (make it anew: broker pool trigger-secret --rotate)"
 
 
 @dataclass(frozen=True)
@@ -78,7 +82,7 @@ def caller() -> Caller:
     return _caller.get()
 
 
-def client_id() -> str | None:
+def current_client() -> str | None:
     """The app client the current operation is for: the API call's, else the hosted page's."""
     return caller().client_id or _hosted_client()
 
@@ -91,12 +95,15 @@ class Triggers:
         self.python = PythonWorkers(WORKERS, TIMEOUT)
         self.webhooks = Webhooks(TIMEOUT)
 
-    def run(self, pool: UserPool, target: str, event: dict[str, Any]) -> Any:
-        """The target's outcome for ``event`` (:class:`.workers.Outcome`)."""
+    def run(self, pool: UserPool, target: str, event: dict[str, Any]) -> Outcome:
+        """The target's outcome for ``event``; a webhook of a pool whose trigger secret this
+        deployment cannot read is not called (an unsigned event would be no proof)."""
         if target.startswith("python:"):
             return self.python.invoke(target.removeprefix("python:"), event)
-        secret = self.sealer.unseal(settings.SECRET_PURPOSE, pool.trigger_secret, bound_to=pool.id)
-        return self.webhooks.invoke(target, event, secret.decode() if secret else "")
+        secret = settings.readable_secret(self.sealer, pool)
+        if secret is None:
+            return Outcome(CRASHED, NO_SECRET)
+        return self.webhooks.invoke(target, event, secret)
 
 
 _by_sealer: weakref.WeakKeyDictionary[Sealer, Triggers] = weakref.WeakKeyDictionary()
@@ -120,7 +127,7 @@ def event(pool: UserPool, source: str, username: str | None, request: dict[str, 
     """A Cognito event (the shared members, and ``clientMetadata`` in ``request``); the app
     client is ``client_id``, else the caller's, else the hosted page's."""
     who = caller()
-    client_id = client_id or who.client_id or _hosted_client()
+    client_id = client_id or current_client()
     return {"version": version, "triggerSource": source, "region": pool.id.split("_", 1)[0],
             "userPoolId": pool.id, "userName": username,
             "callerContext": {"awsSdkVersion": who.sdk, "clientId": client_id or "CLIENT_ID_NOT_APPLICABLE"},
@@ -162,7 +169,28 @@ def fire(session: Session, pool: UserPool, name: str, source: str, username: str
         raise TriggerRejected(f"{name} failed with error {outcome.value}.")
     if kind == INVALID:
         raise TriggerInvalidResponse(UNRECOGNIZABLE)
-    raise TriggerUnexpected(f"{name} invocation failed due to error {outcome.value}.")  # timed out, crashed
+    raise unexpected(name, outcome.value)  # timed out, crashed
+
+
+def fire_after(session: Session, pool: UserPool, name: str, source: str, username: str,
+               request: dict[str, Any], done: str) -> None:
+    """Fire ``name`` for something already ``done`` (a confirmation, a sign-in), if the pool
+    has it: what the operation wrote is committed first, so that it stands whatever the
+    handler does and the handler may call the API about it. A failure is logged and raised:
+    Cognito answers the operation with the handler's error all the same."""
+    if settings.target(pool, name) is None:
+        return
+    session.commit()
+    try:
+        fire(session, pool, name, source, username, request)
+    except TriggerFailed as exc:
+        log.warning("%s (%s) of %s in pool %s failed; %s: %s", name, source, username, pool.id, done, exc.message)
+        raise
+
+
+def unexpected(name: str, why: str) -> TriggerUnexpected:
+    """The error of a trigger that could not run or answer (Cognito's UnexpectedLambdaException)."""
+    return TriggerUnexpected(f"{name} invocation failed due to error {why}.")
 
 
 def invalid() -> TriggerInvalidResponse:

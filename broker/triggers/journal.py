@@ -10,8 +10,9 @@ operation that fails after its trigger ran would roll its trigger's event back w
     journal.record(session, pool.id, audit.PASS, "alice", {"trigger": "PreSignUp", ...})
     journal.flush()   # what is queued, now (the process is leaving; tests)
 
-Rows go to the database of the session they were recorded with. A process that exits
-writes what is queued (atexit; gunicorn's recycled workers through
+Rows go to the database of the session they were recorded with. The journal, its thread
+and its exit hook are made at the process's first event, never at import. A process that
+exits writes what is queued (atexit; gunicorn's recycled workers through
 :func:`broker.serving.worker_exit`).
 """
 from __future__ import annotations
@@ -21,6 +22,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -41,55 +43,75 @@ LIMIT = 50_000
 class Journal:
     def __init__(self, interval: float = INTERVAL) -> None:
         self.interval = interval
-        self._lock = threading.Lock()
+        self._forked()
+        forked = weakref.WeakMethod(self._forked)
+        os.register_at_fork(after_in_child=lambda: (method := forked()) is not None and method())
+
+    def _forked(self) -> None:
+        """A new process, or a forked one: no journal thread, no row of its parent's, and
+        locks of its own (the parent's may have been held at the fork)."""
+        self._lock = threading.Lock()  # the queue
+        self._writing = threading.Lock()  # one writer at a time (the thread, or a flush at exit)
         self._queued: list[tuple[Engine, AuditEvent]] = []
         self._thread: threading.Thread | None = None
-        self._pid = os.getpid()
 
     def record(self, session: Session, pool_id: str, outcome: str, username: str | None,
                details: dict[str, Any]) -> None:
         row = audit.announce(pool_id, "Trigger", outcome, username=username, details=details)
         engine = session.get_bind()
         with self._lock:
-            self._after_fork()
             self._queued.append((engine, row))  # type: ignore[arg-type]
             if len(self._queued) > LIMIT:
                 del self._queued[: len(self._queued) - LIMIT]
                 log.error("trigger audit events dropped: the database has not taken them")
-            if self._thread is None:
+            if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="cognate-trigger-journal", daemon=True)
                 self._thread.start()
 
     def flush(self) -> None:
-        """Write every queued row now."""
-        with self._lock:
-            taken, self._queued = self._queued, []
-        by_engine: dict[Engine, list[AuditEvent]] = {}
-        for engine, row in taken:
-            by_engine.setdefault(engine, []).append(row)
-        for engine, rows in by_engine.items():
-            try:
-                _write(engine, rows)
-            except IntegrityError:  # a pool deleted meanwhile: its events go, the others stay
-                for row in rows:
-                    try:
-                        _write(engine, [row])
-                    except IntegrityError:
-                        log.info("trigger audit event of a deleted pool %s dropped", row.pool_id)
-            except Exception as exc:  # noqa: BLE001 (the next flush tries again)
-                log.warning("trigger audit events not written yet: %s", exc)
-                with self._lock:
-                    self._queued[:0] = [(engine, row) for row in rows]
+        """Write every queued row now; a flush waits for the rows the thread is writing, so
+        that none is lost when the process leaves. Rows the database refuses for another
+        reason than a deleted pool stay queued (logged) for the next flush."""
+        with self._writing:
+            with self._lock:
+                taken, self._queued = self._queued, []
+            by_engine: dict[Engine, list[AuditEvent]] = {}
+            for engine, row in taken:
+                by_engine.setdefault(engine, []).append(row)
+            for engine, rows in by_engine.items():
+                left = _store(engine, rows)
+                if left:
+                    with self._lock:
+                        self._queued[:0] = [(engine, row) for row in left]
 
     def _run(self) -> None:
         while True:
             time.sleep(self.interval)
-            self.flush()
+            try:
+                self.flush()
+            except Exception:  # noqa: BLE001 (the thread goes on: the next flush tries again)
+                log.exception("trigger audit events not written")
 
-    def _after_fork(self) -> None:
-        """A forked server process has no journal thread and writes no row of its parent."""
-        if self._pid != os.getpid():
-            self._queued, self._thread, self._pid = [], None, os.getpid()
+
+def _store(engine: Engine, rows: list[AuditEvent]) -> list[AuditEvent]:
+    """Write ``rows``; the rows left to write again (the database was away)."""
+    try:
+        _write(engine, rows)
+        return []
+    except IntegrityError:  # a pool deleted meanwhile: its events go, the others stay
+        pass
+    except Exception as exc:  # noqa: BLE001
+        log.warning("trigger audit events not written yet: %s", exc)
+        return rows
+    for i, row in enumerate(rows):
+        try:
+            _write(engine, [row])
+        except IntegrityError:
+            log.info("trigger audit event of a deleted pool %s dropped", row.pool_id)
+        except Exception as exc:  # noqa: BLE001
+            log.warning("trigger audit events not written yet: %s", exc)
+            return rows[i:]
+    return []
 
 
 def _write(engine: Engine, rows: list[AuditEvent]) -> None:
@@ -99,7 +121,26 @@ def _write(engine: Engine, rows: list[AuditEvent]) -> None:
 
 
 COLUMNS = ("pool_id", "user_id", "username", "event", "outcome", "risk", "ip", "details", "created_at")
-_journal = Journal()
-record = _journal.record
-flush = _journal.flush
-atexit.register(flush)
+_journal: Journal | None = None
+_making = threading.Lock()
+
+
+def record(session: Session, pool_id: str, outcome: str, username: str | None, details: dict[str, Any]) -> None:
+    """Log and count one ``Trigger`` event now; queue its row (:class:`Journal`)."""
+    _the_journal().record(session, pool_id, outcome, username, details)
+
+
+def flush() -> None:
+    """Write what this process has queued, now."""
+    if _journal is not None:
+        _journal.flush()
+
+
+def _the_journal() -> Journal:
+    """The process's journal, made at its first event (and its rows written at exit)."""
+    global _journal
+    with _making:
+        if _journal is None:
+            _journal = Journal()
+            atexit.register(flush)
+        return _journal

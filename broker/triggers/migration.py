@@ -44,9 +44,10 @@ from ..userpool import audit, mfa, mfa_settings, password_rules, srp_verifiers
 from ..userpool.attributes import check_attributes
 from ..userpool.passwords import hash_password
 from ..userpool.usernames import check_username
-from . import invoke
+from . import answers, invoke
+from .attributes import text
+from .settings import USER_MIGRATION
 
-NAME = "UserMigration"
 STATUSES = ("CONFIRMED", "RESET_REQUIRED")
 MESSAGE_ACTIONS = ("SUPPRESS", "RESEND")
 MEDIUMS = ("EMAIL", "SMS")
@@ -81,7 +82,7 @@ def at_forgot_password(session: Session, pool: UserPool, username: str) -> User 
 
 def _migrate(session: Session, pool: UserPool, source: str, username: str, password: str | None,
              request: dict[str, Any]) -> User | None:
-    if not invoke.configured(pool, NAME):
+    if not invoke.configured(pool, USER_MIGRATION):
         return None
     try:
         name = check_username(username)
@@ -90,41 +91,38 @@ def _migrate(session: Session, pool: UserPool, source: str, username: str, passw
     empty = {"userAttributes": None, "finalUserStatus": None, "messageAction": None,
              "desiredDeliveryMediums": None, "forceAliasCreation": None, "enableSMSMFA": None}
     try:
-        found = read(invoke.fire(session, pool, NAME, source, name, request, empty), forgot=password is None)
+        found = read(invoke.fire(session, pool, USER_MIGRATION, source, name, request, empty), forgot=password is None)
         if found is None:
-            audit.record(session, pool.id, NAME, audit.FAIL, username=name, source=source, reason="not_found")
+            audit.record(session, pool.id, USER_MIGRATION, audit.FAIL, username=name, source=source, reason="not_found")
             return None
         return _create(session, pool, name, password, found, source)
     except TriggerFailed as exc:
         log.warning("%s of %r in %s failed: %s", source, name, pool.id, exc.message)
-        audit.record(session, pool.id, NAME, audit.FAIL, username=name, source=source, reason="trigger_failed")
+        audit.record(session, pool.id, USER_MIGRATION, audit.FAIL, username=name, source=source, reason="trigger_failed")
         return None
 
 
 def read(response: dict[str, Any] | None, forgot: bool = False) -> Migrated | None:
     """The handler's answer: None when it found nobody (no ``userAttributes``);
     :class:`~broker.errors.TriggerInvalidResponse` when a member is of the wrong kind."""
-    given = (response or {}).get("userAttributes")
+    response = response or {}
+    given = answers.obj(response.get("userAttributes"))
     if not given:
         return None
-    if not isinstance(given, dict) or not all(isinstance(v, (str, bool)) for v in given.values()):
+    if not all(isinstance(v, (str, bool)) for v in given.values()):
         raise invoke.invalid()
-    status = response.get("finalUserStatus") or "RESET_REQUIRED"  # type: ignore[union-attr]
-    action, mediums = response.get("messageAction"), response.get("desiredDeliveryMediums")  # type: ignore[union-attr]
-    alias, sms = response.get("forceAliasCreation"), response.get("enableSMSMFA")  # type: ignore[union-attr]
-    if status not in STATUSES or action not in (None, *MESSAGE_ACTIONS) or alias not in (None, True, False) \
-            or sms not in (None, True, False) or not _mediums(mediums):
+    status = answers.choice(response.get("finalUserStatus"), STATUSES) or "RESET_REQUIRED"
+    answers.choice(response.get("messageAction"), MESSAGE_ACTIONS)
+    answers.flag(response.get("forceAliasCreation"))
+    sms = answers.flag(response.get("enableSMSMFA"))
+    if not set(answers.string_list(response.get("desiredDeliveryMediums"))) <= set(MEDIUMS):
         raise invoke.invalid()
-    values = {k: (str(v).lower() if isinstance(v, bool) else v) for k, v in given.items() if k not in IGNORED}
+    values = {k: text(v) for k, v in given.items() if k not in IGNORED}
     try:
         attributes = check_attributes(values)
     except InvalidInput:
         raise invoke.invalid() from None
-    return Migrated(attributes, "RESET_REQUIRED" if forgot else status, bool(sms))
-
-
-def _mediums(value: Any) -> bool:
-    return value is None or (isinstance(value, list) and all(m in MEDIUMS for m in value))
+    return Migrated(attributes, "RESET_REQUIRED" if forgot else status, sms)
 
 
 def _create(session: Session, pool: UserPool, name: str, password: str | None, found: Migrated,
@@ -147,5 +145,5 @@ def _create(session: Session, pool: UserPool, name: str, password: str | None, f
         srp_verifiers.remember(session, pool, user, password)
     if found.sms_mfa:
         mfa_settings.change(session, pool, user, {mfa.SMS_OTP: True}, event="UserMigrationMfa")
-    audit.record(session, pool.id, NAME, audit.PASS, user=user, source=source, status=found.status)
+    audit.record(session, pool.id, USER_MIGRATION, audit.PASS, user=user, source=source, status=found.status)
     return user

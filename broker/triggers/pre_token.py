@@ -25,12 +25,11 @@ objects, except in the ID token's ``email_verified``, ``phone_number_verified``,
 ``updated_at`` and ``address``, which stay scalar. Anything else is Cognito's
 ``InvalidLambdaResponseException``. Claims that cannot change (``sub``, ``iss``, ``exp``,
 ... :data:`~broker.oauth.tokens.FIXED_ID_CLAIMS`) are left as they were, as Cognito does.
-A ``groupOverrideDetails`` member replaces the groups (null or empty: none); without it the
-groups stay. A V2 event answered in V1's shape is applied as V1's.
+A ``groupOverrideDetails`` object replaces the groups (``groupsToOverride: []``: none);
+without it, or null, the groups stay. A V2 event answered in V1's shape is applied as V1's.
 """
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
@@ -40,11 +39,10 @@ from ..engine.challenges import DEVICE_PASSWORD_VERIFIER, NEW_PASSWORD_REQUIRED
 from ..oauth import scopes as scope_bounds
 from ..oauth.tokens import ClaimChanges, GroupOverride, Overrides, Subject
 from ..store.models import User, UserPool
-from ..userpool.attribute_changes import current
-from ..userpool.idps import IDENTITIES
 from . import invoke, settings
+from .answers import obj, string, string_list
+from .attributes import user_attributes
 
-NAME = "PreTokenGeneration"
 HOSTED_AUTH = "TokenGeneration_HostedAuth"
 AUTHENTICATION = "TokenGeneration_Authentication"
 NEW_PASSWORD_CHALLENGE = "TokenGeneration_NewPasswordChallenge"
@@ -76,7 +74,7 @@ def overrides(session: Session, pool: UserPool, client_id: str, user: User, subj
         "preferredRole": subject.preferred_role}}
     if v2:
         request["scopes"] = list(scopes)
-    answer = invoke.fire(session, pool, NAME, source, user.username, request, {V2 if v2 else V1: None},
+    answer = invoke.fire(session, pool, settings.PRE_TOKEN_GENERATION, source, user.username, request, {V2 if v2 else V1: None},
                          version="2" if v2 else "1", client_id=client_id)
     if answer is None:
         return None
@@ -85,58 +83,29 @@ def overrides(session: Session, pool: UserPool, client_id: str, user: User, subj
     return _read_v2(answer.get(V2)) if v2 else _read_v1(answer.get(V1))
 
 
-def user_attributes(user: User) -> dict[str, str]:
-    """Cognito's ``userAttributes``: every attribute as a string, with ``sub`` and
-    ``cognito:user_status``."""
-    out = {"sub": user.sub, "cognito:user_status": user.status}
-    for name, value in sorted(current(user).items()):
-        if name == IDENTITIES and not isinstance(value, str):
-            out[name] = json.dumps(value, separators=(",", ":"))
-        elif not name.startswith(("_", "cognate:")):
-            out[name] = str(value).lower() if isinstance(value, bool) else str(value)
-    return out
-
-
 def _read_v1(details: Any) -> Overrides:
-    found = _object(details)
+    found = obj(details)
     return Overrides(id_token=_claims(found, _v1_value), groups=_groups(found))
 
 
 def _read_v2(details: Any) -> Overrides:
-    found = _object(details)
-    id_part, access_part = _object(found.get("idTokenGeneration")), _object(found.get("accessTokenGeneration"))
+    found = obj(details)
+    id_part, access_part = obj(found.get("idTokenGeneration")), obj(found.get("accessTokenGeneration"))
     return Overrides(id_token=_claims(id_part, _v2_id_value), access_token=_claims(access_part, _v2_value),
                      scopes_add=_scopes(access_part.get("scopesToAdd")),
                      scopes_suppress=frozenset(_scopes(access_part.get("scopesToSuppress"))),
                      groups=_groups(found))
 
 
-def _object(value: Any) -> dict[str, Any]:
-    """A response member that is an object (null or absent: an empty one)."""
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise invoke.invalid()
-    return value
-
-
 def _claims(part: dict[str, Any], check: Any) -> ClaimChanges:
-    add = _object(part.get("claimsToAddOrOverride"))
+    add = obj(part.get("claimsToAddOrOverride"))
     return ClaimChanges({str(name): check(name, value) for name, value in add.items()},
-                        frozenset(_strings(part.get("claimsToSuppress"))))
-
-
-def _strings(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise invoke.invalid()
-    return value
+                        frozenset(string_list(part.get("claimsToSuppress"))))
 
 
 def _scopes(value: Any) -> tuple[str, ...]:
     """Scopes to add or suppress, each within the bounds of any requested scope."""
-    found = tuple(dict.fromkeys(_strings(value)))
+    found = tuple(dict.fromkeys(string_list(value)))
     try:
         if found != scope_bounds.requested(" ".join(found)):  # empty, or holding whitespace
             raise invoke.invalid()
@@ -146,14 +115,15 @@ def _scopes(value: Any) -> tuple[str, ...]:
 
 
 def _groups(found: dict[str, Any]) -> GroupOverride | None:
-    if "groupOverrideDetails" not in found:
+    """The groups, roles and preferred role a ``groupOverrideDetails`` object states instead
+    (``groupsToOverride: []``: none); None (absent, or null as a handler that fills the
+    event's empty response leaves it) keeps the user's."""
+    if found.get("groupOverrideDetails") is None:
         return None
-    details = _object(found["groupOverrideDetails"])
-    preferred = details.get("preferredRole")
-    if preferred is not None and not isinstance(preferred, str):
-        raise invoke.invalid()
-    return GroupOverride(tuple(_strings(details.get("groupsToOverride"))),
-                         tuple(_strings(details.get("iamRolesToOverride"))), preferred or None)
+    details = obj(found["groupOverrideDetails"])
+    return GroupOverride(tuple(string_list(details.get("groupsToOverride"))),
+                         tuple(string_list(details.get("iamRolesToOverride"))),
+                         string(details.get("preferredRole")) or None)
 
 
 def _v1_value(name: str, value: Any) -> str:

@@ -43,6 +43,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy.orm import Session
 
+from .. import sealing
 from ..errors import TriggerFailed
 from ..store import repo
 from ..store.db import Database
@@ -53,8 +54,9 @@ from . import invoke, settings
 log = logging.getLogger("broker.triggers")
 
 #: The trigger that delivers each medium, and its request's ``type``.
-TRIGGERS = {"EMAIL": "CustomEmailSender", "SMS": "CustomSMSSender"}
-REQUEST_TYPES = {"CustomEmailSender": "customEmailSenderRequestV1", "CustomSMSSender": "customSMSSenderRequestV1"}
+TRIGGERS = {"EMAIL": settings.CUSTOM_EMAIL_SENDER, "SMS": settings.CUSTOM_SMS_SENDER}
+REQUEST_TYPES = {settings.CUSTOM_EMAIL_SENDER: "customEmailSenderRequestV1",
+                 settings.CUSTOM_SMS_SENDER: "customSMSSenderRequestV1"}
 SALT, INFO = b"cognate-custom-sender", b"code"
 
 
@@ -69,7 +71,7 @@ def invocation(pool: UserPool, trigger: str, source: str, username: str, attribu
     """``trigger`` to run for ``source`` (``SignUp``, ...), naming the caller of this request."""
     who = invoke.caller()
     return Invocation(pool.id, trigger, f"{trigger}_{source}", username, dict(attributes), code,
-                      invoke.client_id(), dict(who.metadata), who.sdk)
+                      invoke.current_client(), dict(who.metadata), who.sdk)
 
 
 def hand_over(session: Session, channel: Any, pool: UserPool, call: Invocation) -> None:
@@ -93,15 +95,19 @@ def run(session: Session, pool: UserPool, call: Invocation) -> None:
         return
     code = call.code
     if code is not None and not target.startswith("python:"):
-        code = encrypt_code(settings.secret(session, pool), code)
+        secret = settings.readable_secret(sealing.of(session), pool)
+        if secret is None:
+            raise invoke.unexpected(call.trigger, invoke.NO_SECRET)
+        code = encrypt_code(secret, code)
     request = {"type": REQUEST_TYPES[call.trigger], "code": code, "userAttributes": dict(call.attributes)}
     with invoke.acting(call.client_id, call.metadata, call.sdk):
         invoke.fire(session, pool, call.trigger, call.source, call.username, request, answer_ignored=True)
 
 
 def courier(db: Database) -> Callable[[Invocation], None]:
-    """How the outbox's courier runs a queued invocation: in a session of its own, its
-    audit record kept; any failure is :class:`DeliveryFailed` (tried again)."""
+    """How the outbox's courier runs a queued invocation: in a session of its own; any
+    failure is :class:`DeliveryFailed` (tried again). The invocation's audit event is the
+    journal's (:mod:`.journal`)."""
     def deliver(call: Invocation) -> None:
         try:
             with db.session() as session:
@@ -111,7 +117,6 @@ def courier(db: Database) -> Callable[[Invocation], None]:
                 try:
                     run(session, pool, call)
                 except TriggerFailed as exc:
-                    session.commit()  # the failure stays in the audit log
                     raise DeliveryFailed(exc.message) from None
         except DeliveryFailed:
             raise

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from .. import sealing
 from ..errors import InvalidInput
+from ..sealing import Sealer
 from ..store.models import UserPool
 from ..userpool import audit
 
@@ -27,6 +28,9 @@ from ..userpool import audit
 NAMES = ("PreSignUp", "CustomMessage", "PostConfirmation", "PreAuthentication", "PostAuthentication",
          "DefineAuthChallenge", "CreateAuthChallenge", "VerifyAuthChallengeResponse", "PreTokenGeneration",
          "UserMigration", "CustomSMSSender", "CustomEmailSender")
+(PRE_SIGN_UP, CUSTOM_MESSAGE, POST_CONFIRMATION, PRE_AUTHENTICATION, POST_AUTHENTICATION, DEFINE_AUTH_CHALLENGE,
+ CREATE_AUTH_CHALLENGE, VERIFY_AUTH_CHALLENGE_RESPONSE, PRE_TOKEN_GENERATION, USER_MIGRATION, CUSTOM_SMS_SENDER,
+ CUSTOM_EMAIL_SENDER) = NAMES
 #: Triggers LambdaConfigType gives as ``{LambdaVersion, LambdaArn}``.
 VERSIONED = {"PreTokenGeneration": "PreTokenGenerationConfig", "CustomSMSSender": "CustomSMSSender",
              "CustomEmailSender": "CustomEmailSender"}
@@ -80,6 +84,13 @@ def set_triggers(session: Session, pool: UserPool, changes: dict[str, str | None
             check_target(name, "")
     replace(session, pool, current, version or pre_token_version(pool))
     return pool
+
+
+def unchanged(pool: UserPool, found: dict[str, str], version: str, kms_key_id: str | None = None) -> bool:
+    """Whether :func:`replace` with these would leave the pool's triggers as they are."""
+    current = pool.lambda_config or {}
+    return (targets(pool) == found and pre_token_version(pool) == version
+            and (current.get("kms_key_id") or None) == (kms_key_id or None))
 
 
 def replace(session: Session, pool: UserPool, found: dict[str, str], version: str,
@@ -140,13 +151,23 @@ def describe(pool: UserPool) -> dict[str, Any]:
     return out
 
 
+def readable_secret(sealer: Sealer, pool: UserPool) -> str | None:
+    """The pool's trigger secret, if it has one this deployment can open (read only: an
+    event is never signed, nor a code encrypted, under a secret made in passing, which no
+    receiver knows)."""
+    found = sealer.unseal(SECRET_PURPOSE, pool.trigger_secret, bound_to=pool.id)
+    return found.decode() if found is not None else None
+
+
 def secret(session: Session, pool: UserPool, rotate: bool = False) -> str:
-    """The pool's trigger secret (made on first use, or anew with ``rotate``), which signs
-    webhook events; stored sealed."""
+    """The pool's trigger secret (made on first use, or anew with ``rotate``, or when the
+    deployment's secret key changed since it was sealed), which signs webhook events;
+    stored sealed. Changing a pool's triggers or the CLI makes it; invocations only read it
+    (:func:`readable_secret`)."""
     sealer = sealing.of(session)
-    current = sealer.unseal(SECRET_PURPOSE, pool.trigger_secret, bound_to=pool.id)
+    current = readable_secret(sealer, pool)
     if current is not None and not rotate:
-        return current.decode()
+        return current
     value = secrets.token_urlsafe(32)
     pool.trigger_secret = sealer.seal(SECRET_PURPOSE, value.encode(), bound_to=pool.id)
     session.flush()

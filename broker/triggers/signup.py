@@ -22,17 +22,14 @@ and so does Cognate; the failure is logged.
 """
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy.orm import Session
 
-from ..errors import FormInvalid, TriggerFailed
+from ..errors import FormInvalid
 from ..store.models import User, UserPool
-from . import invoke
-
-log = logging.getLogger("broker.triggers")
+from . import answers, invoke, settings
+from .attributes import text, user_attributes
 
 SIGN_UP = "PreSignUp_SignUp"
 ADMIN_CREATE_USER = "PreSignUp_AdminCreateUser"
@@ -61,30 +58,18 @@ class Verdict:
 NOTHING = Verdict()
 
 
-def user_attributes(user: User) -> dict[str, str]:
-    """``request.userAttributes`` of an existing user as Cognito sends them: every value a
-    string, ``sub`` and ``cognito:user_status`` included, values waiting for verification not."""
-    found = {name: _text(value) for name, value in user.attributes.items()
-             if not name.startswith(("pending:", "_"))}
-    return {"sub": user.sub, **found, "cognito:user_status": user.status}
-
-
-def _text(value: Any) -> str:
-    return ("true" if value else "false") if isinstance(value, bool) else str(value)
-
-
 def pre_sign_up(session: Session, pool: UserPool, source: str, username: str, attributes: dict[str, str],
                 validation: dict[str, str] | None = None) -> Verdict:
     """Run the pool's PreSignUp trigger (if any) for a user about to be created with
     ``attributes``; ``validation`` is the call's ``ValidationData`` (hosted pages: none).
     A :class:`~broker.errors.TriggerFailed` refuses the sign-up."""
-    request = {"userAttributes": {k: _text(v) for k, v in attributes.items()},
+    request = {"userAttributes": {k: text(v) for k, v in attributes.items()},
                "validationData": dict(validation or {})}
-    response = invoke.fire(session, pool, "PreSignUp", source, username, request,
+    response = invoke.fire(session, pool, settings.PRE_SIGN_UP, source, username, request,
                            dict.fromkeys(ANSWERS, False))
     if response is None or source != SIGN_UP:
         return NOTHING
-    verdict = Verdict(*(_flag(response, name) for name in ANSWERS))
+    verdict = Verdict(*(answers.flag(response.get(name)) for name in ANSWERS))
     if (verdict.verify_email or verdict.verify_phone) and not verdict.confirm:
         raise FormInvalid([NOT_CONFIRMED])
     for on, name in ((verdict.verify_email, "email"), (verdict.verify_phone, "phone_number")):
@@ -93,27 +78,8 @@ def pre_sign_up(session: Session, pool: UserPool, source: str, username: str, at
     return verdict
 
 
-def _flag(response: dict[str, Any], name: str) -> bool:
-    value = response.get(name)
-    if value is None:
-        return False
-    if not isinstance(value, bool):
-        raise invoke.invalid()
-    return value
-
-
 def post_confirmation(session: Session, pool: UserPool, user: User, source: str) -> None:
     """Run the pool's PostConfirmation trigger (if any) for ``user``, just confirmed (or
-    with a new password): the confirmation is committed first, so that it stands whatever
-    the handler does and the handler may call the API about the user. A failure is logged
-    and raised, as Cognito answers it."""
-    if not invoke.configured(pool, "PostConfirmation"):
-        return
-    session.commit()
-    try:
-        invoke.fire(session, pool, "PostConfirmation", source, user.username,
-                    {"userAttributes": user_attributes(user)})
-    except TriggerFailed as exc:
-        log.warning("PostConfirmation (%s) of %s in pool %s failed; the user stays confirmed: %s",
-                    source, user.username, pool.id, exc.message)
-        raise
+    with a new password), once the confirmation is committed (:func:`.invoke.fire_after`)."""
+    invoke.fire_after(session, pool, settings.POST_CONFIRMATION, source, user.username,
+                      {"userAttributes": user_attributes(user)}, "the user stays confirmed")

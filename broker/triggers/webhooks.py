@@ -9,28 +9,41 @@ Each request is signed so the receiver can tell it came from this deployment and
 A receiver recomputes the HMAC over the raw body, compares in constant time and refuses
 a timestamp more than a few minutes old (as Stripe's and Slack's signatures are checked).
 An answer other than 2xx fails the operation; a body ``{"errorMessage": "..."}`` (a Lambda
-error's shape) gives the message Cognito would show. Connections are kept alive and reused
+error's shape) gives the message Cognito would show, any other body none but ``HTTP <status>``
+(a target may be any URL: what a service that is no receiver answers is never passed on to
+the caller). Connections are kept alive and reused
 by every thread of the server process (one pool per host, as many connections as requests
 run at once): a server that starts a thread per request reuses them too. No cookies are
 kept between events.
+
+The timeout bounds the whole exchange (connecting, sending, the answer's head and body) by
+the clock, as a Lambda's does: urllib3's own timeouts bound each read, so a receiver that
+trickles its answer a byte at a time would hold the request for as long as it likes.
+A :class:`_Watchdog` thread shuts the connection of a request still running at its deadline.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import heapq
 import hmac
+import itertools
 import json
+import os
+import socket
+import threading
 import time
-from typing import Any
+import weakref
+from typing import Any, Iterator
 
 import urllib3
+from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.exceptions import HTTPError, NewConnectionError, TimeoutError as Urllib3Timeout
 
 from .workers import CRASHED, INVALID, RAISED, RETURNED, TIMED_OUT, Outcome
 
 SIGNATURE_HEADER = "X-Cognate-Signature"
 TIMESTAMP_HEADER = "X-Cognate-Timestamp"
-#: How much of a failed answer's body becomes its message when it names none.
-MAX_MESSAGE = 200
 #: The largest answer read, as a synchronous Lambda's response is bounded (6 MB).
 MAX_BODY = 6 * 1024 * 1024
 
@@ -41,6 +54,118 @@ def signature(secret: str, timestamp: str, body: bytes) -> str:
     return f"sha256={mac}"
 
 
+class _Cut(Exception):
+    """The request ran past its deadline and its connection was shut."""
+
+
+class _Running:
+    """One request being made: the connection it uses, once it has one."""
+
+    __slots__ = ("connection", "done", "cut")
+
+    def __init__(self) -> None:
+        self.connection: HTTPConnection | None = None
+        self.done = self.cut = False
+
+
+_current = threading.local()  # the request this thread is making (its _Running)
+
+
+class _Watched:
+    """A connection that tells the request using it which connection it is."""
+
+    def connect(self) -> None:
+        _attach(self)
+        super().connect()  # type: ignore[misc]
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _attach(self)
+        super().request(*args, **kwargs)  # type: ignore[misc]
+
+
+def _attach(connection: Any) -> None:
+    running = getattr(_current, "running", None)
+    if running is not None:
+        running.connection = connection
+
+
+class _WatchedHTTP(_Watched, HTTPConnection):
+    pass
+
+
+class _WatchedHTTPS(_Watched, HTTPSConnection):
+    pass
+
+
+class _HTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTP
+
+
+class _HTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPS
+
+
+class _Watchdog:
+    """Shuts the socket of each request still running at its deadline (one thread, started
+    on first use): the blocked read or write returns at once and the request fails as timed
+    out. The thread wakes for the deadlines of requests still running only."""
+
+    def __init__(self) -> None:
+        self._forked()
+        forked = weakref.WeakMethod(self._forked)
+        os.register_at_fork(after_in_child=lambda: (method := forked()) is not None and method())
+
+    def _forked(self) -> None:
+        """A new process (or a forked one: the parent's thread and lock are not its own)."""
+        self._cond = threading.Condition()
+        self._due: list[tuple[float, int, _Running]] = []
+        self._order = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    @contextlib.contextmanager
+    def within(self, deadline: float) -> Iterator[_Running]:
+        """The request made inside ends by ``deadline`` (``time.monotonic()``)."""
+        running = _Running()
+        with self._cond:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="cognate-webhook-deadlines", daemon=True)
+                self._thread.start()
+            heapq.heappush(self._due, (deadline, next(self._order), running))
+            if self._due[0][2] is running:
+                self._cond.notify()
+        _current.running = running
+        try:
+            yield running
+        finally:
+            _current.running = None
+            with self._cond:  # (never cut once done: the connection may serve another request)
+                running.done = True
+
+    def _run(self) -> None:
+        with self._cond:
+            while True:
+                while self._due and self._due[0][2].done:
+                    heapq.heappop(self._due)
+                if not self._due:
+                    self._cond.wait()
+                    continue
+                deadline, _n, running = self._due[0]
+                wait = deadline - time.monotonic()
+                if wait > 0:
+                    self._cond.wait(wait)
+                    continue
+                heapq.heappop(self._due)
+                _cut(running)
+
+
+def _cut(running: _Running) -> None:
+    running.cut = True
+    sock = getattr(running.connection, "sock", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+
 class Webhooks:
     """POSTs events over kept-alive connections shared by the server's threads."""
 
@@ -49,6 +174,8 @@ class Webhooks:
         # no retries (an event is sent once) and no redirects (the target is the URL set);
         # a connection the receiver closed meanwhile is noticed before it is reused.
         self._pool = urllib3.PoolManager(num_pools=64, maxsize=connections, block=False, retries=False)
+        self._pool.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+        self._watchdog = _Watchdog()
 
     def invoke(self, url: str, event: dict[str, Any], secret: str) -> Outcome:
         body = json.dumps(event, separators=(",", ":")).encode()
@@ -59,7 +186,7 @@ class Webhooks:
             status, data = self._post(url, body, headers)
         except NewConnectionError as exc:  # urllib3 counts a refused connection as a connect timeout
             return Outcome(CRASHED, f"the webhook could not be reached: {type(exc).__name__}")
-        except Urllib3Timeout:
+        except (Urllib3Timeout, _Cut):
             return Outcome(TIMED_OUT, f"Task timed out after {self.timeout:.2f} seconds")
         except (HTTPError, OSError, ValueError) as exc:
             return Outcome(CRASHED, f"the webhook could not be reached: {type(exc).__name__}")
@@ -73,23 +200,27 @@ class Webhooks:
             return Outcome(INVALID, "the webhook answered what is not JSON")
 
     def _post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
-        """The status and (at most :data:`MAX_BODY` + 1 bytes of) the body of the answer; the
-        connection goes back to the pool when the body was read whole."""
-        response = self._pool.request("POST", url, body=body, headers=headers, redirect=False,
-                                      timeout=urllib3.Timeout(total=self.timeout), preload_content=False)
-        try:
-            data = response.read(MAX_BODY + 1)
-        except BaseException:
-            response.close()
-            raise
-        if len(data) > MAX_BODY:
+        """The status and (at most :data:`MAX_BODY` + 1 bytes of) the body of the answer,
+        within the timeout (:class:`_Cut` past it); the connection goes back to the pool when
+        the body was read whole in time."""
+        response = None
+        with self._watchdog.within(time.monotonic() + self.timeout) as running:
+            try:
+                response = self._pool.request("POST", url, body=body, headers=headers, redirect=False,
+                                              timeout=urllib3.Timeout(total=self.timeout), preload_content=False)
+                data = response.read(MAX_BODY + 1)
+            except BaseException as exc:
+                if response is not None:
+                    response.close()
+                if running.cut and isinstance(exc, (HTTPError, OSError)):
+                    raise _Cut() from None
+                raise
+        # (released only once the watchdog is done with it: then no other request's can be cut)
+        if running.cut or len(data) > MAX_BODY:
             response.close()
         else:
             response.release_conn()
         return response.status, data
-
-    def close(self) -> None:
-        self._pool.clear()
 
 
 def _error_message(data: bytes, status: int) -> str:
@@ -99,4 +230,4 @@ def _error_message(data: bytes, status: int) -> str:
         found = None
     if isinstance(found, dict) and isinstance(found.get("errorMessage"), str):
         return found["errorMessage"]
-    return data[:MAX_MESSAGE * 4].decode("utf-8", "replace")[:MAX_MESSAGE].strip() or f"HTTP {status}"
+    return f"HTTP {status}"

@@ -129,15 +129,19 @@ class _Worker:
         self.conn.close()
 
 
+#: Put in the idle queue when a worker is discarded: a caller waiting there may start one.
+_FREED = object()
+
+
 class PythonWorkers:
     """At most ``size`` worker processes for this server process (started lazily, replaced
-    after a fork, a crash or a timeout); callers beyond them wait for a free one within
-    the same timeout."""
+    after a fork, a crash or a timeout, or when one died while idle); callers beyond them
+    wait for a free one within the same timeout, and the handler gets what is left of it."""
 
     def __init__(self, size: int = 2, timeout: float = 5.0) -> None:
         self.size, self.timeout = size, timeout
         self._ctx = multiprocessing.get_context("forkserver")
-        self._idle: queue.LifoQueue[_Worker] = queue.LifoQueue()
+        self._idle: queue.LifoQueue[Any] = queue.LifoQueue()  # workers, and _FREED places
         self._started = 0
         self._pid = os.getpid()
         self._lock = threading.Lock()
@@ -145,10 +149,12 @@ class PythonWorkers:
     def invoke(self, target: str, event: dict[str, Any]) -> Outcome:
         """Run ``target`` (``module:function``) on ``event``; never raises for what the
         handler does."""
-        deadline = time.time() + self.timeout
+        began = time.time()
+        deadline = began + self.timeout
         worker = self._take(deadline)
         if worker is None:
-            return Outcome(TIMED_OUT, f"Task timed out after {self.timeout:.2f} seconds")
+            return Outcome(TIMED_OUT, f"no free worker within {self.timeout:.2f} seconds: the handler never ran")
+        waited = time.time() - began
         message = json.dumps([target, str(uuid.uuid4()), deadline, event], separators=(",", ":")).encode()
         try:
             answer = worker.call(message, deadline)
@@ -157,35 +163,56 @@ class PythonWorkers:
         if not answer:
             self._discard(worker)
             if answer is None:
-                return Outcome(TIMED_OUT, f"Task timed out after {self.timeout:.2f} seconds")
+                return Outcome(TIMED_OUT, self._timed_out(waited))
             return Outcome(CRASHED, "the handler's process exited")
         self._idle.put(worker)
         kind, value = json.loads(answer)
         return Outcome(kind, value)
 
+    def _timed_out(self, waited: float) -> str:
+        """Lambda's words, with the time spent waiting for a free worker told apart."""
+        if waited < 0.01:
+            return f"Task timed out after {self.timeout:.2f} seconds"
+        return (f"Task timed out after {self.timeout - waited:.2f} seconds, "
+                f"after waiting {waited:.2f} seconds for a free worker")
+
     def _take(self, deadline: float) -> _Worker | None:
+        """An idle worker that is alive, a new one while fewer than ``size`` run, or the
+        first one freed before ``deadline`` (None: none was)."""
         self._after_fork()
-        try:
-            return self._idle.get_nowait()
-        except queue.Empty:
-            pass
+        while True:
+            try:
+                worker = self._idle.get_nowait()
+            except queue.Empty:
+                worker = self._start()
+                if worker is None:
+                    try:
+                        worker = self._idle.get(timeout=max(0.0, deadline - time.time()))
+                    except queue.Empty:
+                        return None
+            if worker is _FREED:
+                continue  # a place freed: start a worker there
+            if worker.process.is_alive():
+                return worker
+            self._discard(worker)  # died while idle: nobody's invocation is to blame
+
+    def _start(self) -> _Worker | None:
         with self._lock:
-            if self._started < self.size:
-                self._started += 1
-                try:
-                    return _Worker(self._ctx)
-                except BaseException:
-                    self._started -= 1
-                    raise
+            if self._started >= self.size:
+                return None
+            self._started += 1
         try:
-            return self._idle.get(timeout=max(0.0, deadline - time.time()))
-        except queue.Empty:
-            return None
+            return _Worker(self._ctx)
+        except BaseException:
+            with self._lock:
+                self._started -= 1
+            raise
 
     def _discard(self, worker: _Worker) -> None:
         worker.kill()
         with self._lock:
             self._started -= 1
+        self._idle.put(_FREED)
 
     def _after_fork(self) -> None:
         """A forked server process (a gunicorn worker) starts a pool of its own: the
@@ -199,6 +226,8 @@ class PythonWorkers:
     def close(self) -> None:
         while True:
             try:
-                self._idle.get_nowait().kill()
+                worker = self._idle.get_nowait()
             except queue.Empty:
                 return
+            if worker is not _FREED:
+                worker.kill()

@@ -96,14 +96,14 @@ def delete_pool(session: Session, pool_id: str) -> None:
 def create_user(
     session: Session, pool_id: str, username: str, password: str | None = None,
     attributes: dict[str, str] | None = None, confirmed: bool = False, groups: list[str] | None = None,
-    password_hash: str | None = None, pre_sign_up: dict[str, str] | None = None,
+    password_hash: str | None = None, validation: dict[str, str] | None = None,
 ) -> tuple[User, str | None]:
     """AdminCreateUser: with ``confirmed`` the password is permanent, otherwise temporary
     (FORCE_CHANGE_PASSWORD, working for the pool's ``temp_password_days``). Without a
     password a temporary one is generated and returned (the caller sends the invitation).
     ``password_hash`` imports a user from another system (the formats of
     :mod:`.hash_formats`); it is upgraded to Argon2id at the user's first sign-in.
-    ``pre_sign_up`` (the call's ValidationData): the pool's PreSignUp trigger runs
+    With ``validation`` (the call's ValidationData), the pool's PreSignUp trigger runs
     (``PreSignUp_AdminCreateUser``) once the input is checked, before anything is written."""
     pool = require_pool(session, pool_id)
     username = check_username(username)
@@ -127,8 +127,8 @@ def create_user(
         if group is None:
             raise ResourceMissing(f"no group {name!r} in pool {pool.id}")
         found.append(group)
-    if pre_sign_up is not None:
-        signup.pre_sign_up(session, pool, signup.ADMIN_CREATE_USER, username, attributes, pre_sign_up)
+    if validation is not None:
+        signup.pre_sign_up(session, pool, signup.ADMIN_CREATE_USER, username, attributes, validation)
     if confirmed and "email" in attributes:
         attributes.setdefault("email_verified", "true")
     status = "CONFIRMED" if confirmed and not temporary else "FORCE_CHANGE_PASSWORD"

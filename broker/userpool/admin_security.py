@@ -63,7 +63,7 @@ def create_invited(session: Session, sender: Sender | None, sms: SmsSender | Non
     MessageAction=SUPPRESS, or the CLI without SMTP)."""
     _check_mediums(mediums, attributes or {})
     user, generated = admin.create_user(session, pool_id, username, password, attributes, confirmed, groups,
-                                        password_hash=password_hash, pre_sign_up=validation or {})
+                                        password_hash=password_hash, validation=validation or {})
     temporary = generated
     if user.status == "FORCE_CHANGE_PASSWORD" and password_hash is None:
         temporary = temporary or password
@@ -91,13 +91,15 @@ def invite(session: Session, sender: Sender | None, sms: SmsSender | None, pool:
     days = Security.of(pool.security).temp_password_days
     values = {"password": temporary, "####": temporary, "days": str(days)}
     template = messages.template(pool, "invitation")
-    sent: list[str] = []
+    letters = []  # all composed before any goes: a CustomMessage that fails sends none
     for medium, channel in (("EMAIL", sender), ("SMS", sms)):
         to = user.attributes.get(MEDIUMS[medium])
         if medium in mediums and channel is not None and to:
-            outgoing.send(session, channel, pool, user, "AdminCreateUser", medium, str(to), template, values)
-            sent.append(str(to))
-    return tuple(sent)
+            letters.append((outgoing.compose(session, pool, user, "AdminCreateUser", medium, template), channel,
+                            str(to)))
+    for letter, channel, to in letters:
+        outgoing.deliver(letter, channel, to, values)
+    return tuple(to for _letter, _channel, to in letters)
 
 
 def resend_invitation(session: Session, sender: Sender | None, state: StateStore | None, pool_id: str,

@@ -107,8 +107,7 @@ def update_attributes(session: Session, state: StateStore | None, sender: Sender
         limits.send(session, state, pool.id, user.username, user, requester)
     user.attributes = attributes
     session.flush()
-    for name in waiting:
-        send_code(session, state, sender, sms, pool, user, name, "UpdateUserAttribute")
+    _send_codes(session, state, sender, sms, pool, user, waiting, "UpdateUserAttribute")
     audit.record(session, pool.id, event, audit.PASS, user=user, changed=sorted(set(checked) - set(waiting)),
                  pending=waiting)
     return waiting
@@ -120,15 +119,40 @@ def send_code(session: Session, state: StateStore | None, sender: Sender | None,
     goes to the NEW address), in the pool's verification message, as Cognito does (through
     the pool's triggers, ``source`` naming why: :mod:`.outgoing`); False when there is
     nothing to verify or nothing can deliver it."""
+    found = _code_letter(session, state, sender, sms, pool, user, name, source)
+    if found is None:
+        return False
+    _deliver_code(state, pool, user, name, *found)
+    return True
+
+
+def _send_codes(session: Session, state: StateStore | None, sender: Sender | None, sms: SmsSender | None,
+                pool: UserPool, user: User, names: list[str], source: str) -> None:
+    """A code for the value of each of ``names``, their messages all composed before any
+    goes: a CustomMessage that fails sends none."""
+    letters = [(name, found) for name in names
+               if (found := _code_letter(session, state, sender, sms, pool, user, name, source))]
+    for name, (letter, channel, value) in letters:
+        _deliver_code(state, pool, user, name, letter, channel, value)
+
+
+def _code_letter(session: Session, state: StateStore | None, sender: Sender | None, sms: SmsSender | None,
+                 pool: UserPool, user: User, name: str, source: str) -> tuple[outgoing.Letter, Any, str] | None:
+    """The verification message for ``name`` (composed, no code yet), its channel and the
+    value it goes to; None when there is nothing to verify or nothing can deliver it."""
     value = to_verify(user, name)
     channel = {"email": sender, "phone_number": sms}.get(name)
     if value is None or state is None or channel is None:
-        return False
+        return None
     medium = outgoing.EMAIL if name == "email" else outgoing.SMS
-    letter = outgoing.compose(session, pool, user, source, medium, messages.template(pool, "verification"))
+    return outgoing.compose(session, pool, user, source, medium, messages.template(pool, "verification")), channel, value
+
+
+def _deliver_code(state: StateStore | None, pool: UserPool, user: User, name: str, letter: outgoing.Letter,
+                  channel: Any, value: str) -> None:
+    assert state is not None
     code = codes.issue(state, pool.id, _purpose(name, value), user.username, CODE_TTL)
     outgoing.deliver(letter, channel, value, {"####": code})
-    return True
 
 
 def resend_code(session: Session, state: StateStore, sender: Sender, sms: SmsSender, pool: UserPool, user: User,

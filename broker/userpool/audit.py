@@ -40,8 +40,8 @@ def record(session: Session, pool_id: str, event: str, outcome: str, /, user: Us
            username: str | None = None, ip: str | None = None, risk: str | None = None,
            **details: Any) -> AuditEvent:
     """Add one event to the session (committed with the rest of the request) and log it.
-    The first four are positional, so that ``details`` may name an ``outcome`` of their own
-    (a trigger's: ``returned``, ``raised``, ...)."""
+    The first four are positional, so that ``details`` may use any name. (Events written
+    apart from the request, as the triggers' are, go through :func:`announce`.)"""
     row = announce(pool_id, event, outcome, user, username, ip, risk, details)
     session.add(row)
     return row

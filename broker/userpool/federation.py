@@ -22,7 +22,7 @@ from ..errors import HostedError
 from ..i18n import gettext as _
 from ..store import repo
 from ..store.models import IdentityProvider, User, UserIdentity, UserPool
-from ..triggers import invoke, signup
+from ..triggers import invoke, settings as trigger_settings, signup
 from . import audit
 from .attributes import clean_email
 from .idps import IDENTITIES, find_link, refresh_identities
@@ -67,7 +67,7 @@ def _sign_in(session: Session, pool: UserPool, idp: IdentityProvider, identity: 
     created = user is None
     if user is None:
         name = free_username(session, pool, idp, identity.subject)
-        if invoke.configured(pool, "PreSignUp"):
+        if invoke.configured(pool, trigger_settings.PRE_SIGN_UP):
             signup.pre_sign_up(session, pool, signup.EXTERNAL_PROVIDER, name, mapped)
             user = _linked(session, pool, idp, identity, mapped)  # the handler may have linked it
             if user is not None:

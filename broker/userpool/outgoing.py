@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from ..store.models import User, UserPool
 from ..triggers import custom_message, senders
-from ..triggers.signup import user_attributes
+from ..triggers.attributes import user_attributes
 from . import messages
 from .messages import Template
 from .senders import Message, Sms
@@ -80,12 +80,6 @@ def deliver(letter: Letter, channel: Any, to: str, values: dict[str, str]) -> No
         channel.send(Sms(to=to, text=filled.text))
     else:
         channel.send(Message(to=to, subject=filled.subject, text=filled.text, html=filled.html))
-
-
-def send(session: Session, channel: Any, pool: UserPool, user: User, source: str, medium: str, to: str,
-         template: Template, values: dict[str, str]) -> None:
-    """:func:`compose` and :func:`deliver` at once."""
-    deliver(compose(session, pool, user, source, medium, template), channel, to, values)
 
 
 def notify(session: Session, channel: Any, pool: UserPool, user: User, source: str, message: Message) -> None:

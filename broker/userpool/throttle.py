@@ -59,6 +59,15 @@ class Throttle:
         if remaining > 0:
             raise Throttled(_wait_message(remaining), remaining)
 
+    def wrong_answer(self, pool_id: str, username: str, ip: str, now: float | None = None) -> None:
+        """Count a failure for the user and the IP that was not counted when it started (a
+        wrong answer to a CUSTOM_CHALLENGE: the sign-in's start was the attempt)."""
+        now = time.time() if now is None else now
+        key = Keys.failures(pool_id, "user", username)
+        n = self.state.incr(key + ":n", WINDOW)
+        self.state.put(key, {"n": n, "t": now}, WINDOW)
+        self.failed(pool_id, ip, now)
+
     def failed(self, pool_id: str, ip: str, now: float | None = None) -> None:
         """Count a failure for the IP (the user's attempt was counted when it started)."""
         now = time.time() if now is None else now

@@ -78,7 +78,7 @@ def login_post() -> Response | tuple[str, int]:
     try:
         step = signin.password(mfa_step.env(data), flow.fresh(data), form.username.data, form.password.data)
     except (SignInFailed, Throttled, TriggerFailed) as exc:  # (a trigger's refusal shows its message)
-        g.db_session.commit()
+        _keep_refusal(exc)
         return _login_page(data, form.username.data, error=exc.message), exc.status
     except Refused as exc:
         return _refused(data, exc)
@@ -159,7 +159,7 @@ def signup() -> Response | str | tuple[str, int]:
                 flow.save_login(flow.proven(data, signed.user, password_proven_for=signed.user.username))
             return redirect(url_for("hosted.confirm_user", txn=data["txn"], username=form.username.data.strip().lower()))
         except (FormInvalid, LimitExceeded) as exc:
-            g.db_session.commit()  # keep a trigger's refusal in the audit log (nothing else is written)
+            _keep_refusal(exc)
             errors, status = _problems(exc), exc.status
     flow.browser_id()
     attributes = [{"name": n, "label": attribute_label(n), "type": t, "required": n in g.pool.required_attributes}
@@ -188,7 +188,7 @@ def confirm_user() -> Response | str | tuple[str, int]:
                 return mfa_step.begin(data, user)
             return redirect(url_for("hosted.login", txn=data["txn"], info="confirmed"))
         except (FormInvalid, LimitExceeded) as exc:
-            g.db_session.commit()  # keep the failure in the audit log
+            _keep_refusal(exc)
             error, status = _problems(exc), exc.status
     page = _confirm_page(data, username, error=error, info=_info())
     return (page, status) if error else page
@@ -248,7 +248,7 @@ def confirm_forgot_password() -> Response | str | tuple[str, int]:
             g.db_session.commit()
             return redirect(url_for("hosted.login", txn=data["txn"], info="reset"))
         except (FormInvalid, LimitExceeded) as exc:
-            g.db_session.commit()  # keep the failure in the audit log
+            _keep_refusal(exc)
             error, status = _problems(exc), exc.status
     page = render_template("confirm_forgot.html", action=url_for("hosted.confirm_forgot_password"), txn=data["txn"],
                            username=username[:128], error=error, info=_info(), policy=_policy(),
@@ -355,3 +355,13 @@ def _requester() -> Requester:
 
 def _problems(exc: FormInvalid | LimitExceeded) -> list[str]:
     return exc.errors if isinstance(exc, FormInvalid) else [exc.message]
+
+
+def _keep_refusal(exc: Exception) -> None:
+    """A refused form's audit records stay; what a step wrote before a trigger failed it
+    goes, as at the API (:func:`broker.api.protocol._run`; the trigger's own audit event is
+    kept by :mod:`broker.triggers.journal`)."""
+    if isinstance(exc, TriggerFailed):
+        g.db_session.rollback()
+    else:
+        g.db_session.commit()

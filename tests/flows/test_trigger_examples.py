@@ -4,21 +4,18 @@ others refused, a claim and a scope added to tokens (PreTokenGeneration V2_0), a
 legacy directory moved over at their first sign-in or password reset."""
 from __future__ import annotations
 
-import base64
-import json
 import sqlite3
-from pathlib import Path
 
 import bcrypt
 import pytest
 
 from tests.aws import api_broker, cognito_idp, refused
-from tests.rp import CALLBACK
+from tests.flows.triggers_common import PASSWORD, ROOT, add_user, claims, sign_in, site, users
 from tests.smtp import MailServer, code_in
 
-ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "triggers"
-PASSWORD = "Corr3ct-Horse!"
+#: The app client of each pool, whose PreTokenGeneration events are V2_0's.
+APP = {"flows": ("ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"), "version": "V2_0"}
 
 
 @pytest.fixture(scope="module")
@@ -50,67 +47,49 @@ def idp(server):
     return cognito_idp(server.base_url)
 
 
-def _site(server, *triggers: str) -> tuple[str, str]:
-    pool = server.pool()
-    args = [a for t in triggers for a in ("--trigger", t)]
-    server.cli("pool", "update", "--pool", pool, *args, "--pre-token-generation-version", "V2_0")
-    client = server.cli_json("client", "create", "--pool", pool, "--name", "app", "--callback-url", CALLBACK,
-                             "--auth-flow", "ALLOW_USER_PASSWORD_AUTH", "--auth-flow", "ALLOW_REFRESH_TOKEN_AUTH")
-    return pool, client["ClientId"]
-
-
-def _claims(token: str) -> dict:
-    payload = token.split(".")[1]
-    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-
-
-def _sign_in(idp, client_id: str, username: str, password: str = PASSWORD) -> dict:
-    return idp.initiate_auth(ClientId=client_id, AuthFlow="USER_PASSWORD_AUTH",
-                             AuthParameters={"USERNAME": username, "PASSWORD": password})["AuthenticationResult"]
-
-
 def test_a_company_address_is_confirmed_at_sign_up_and_signs_in_at_once(server, idp):
-    pool, client_id = _site(server, "PreSignUp=python:auto_confirm:lambda_handler")
+    pool, client_id = site(server, "PreSignUp=python:auto_confirm:lambda_handler", **APP).ids
     answer = idp.sign_up(ClientId=client_id, Username="bea", Password=PASSWORD,
                          UserAttributes=[{"Name": "email", "Value": "bea@example.com"}])
     assert answer["UserConfirmed"] is True
-    assert _claims(_sign_in(idp, client_id, "bea")["IdToken"])["email_verified"] is True
+    assert claims(sign_in(idp, client_id, "bea")["AuthenticationResult"]["IdToken"])["email_verified"] is True
 
     code, message = refused(lambda: idp.sign_up(ClientId=client_id, Username="eve", Password=PASSWORD,
                                                 UserAttributes=[{"Name": "email", "Value": "eve@evil.example.org"}]))
     assert (code, message) == ("UserLambdaValidationException",
                                "PreSignUp failed with error Sign-up is for example.com addresses only.")
-    listed = server.cli_json("user", "list", "--pool", pool)
-    assert [u["Username"] for u in listed["Users"]] == ["bea"]
+    assert list(users(server, pool)) == ["bea"]
 
 
 def test_a_claim_and_a_scope_are_added_to_both_tokens(server, idp):
-    pool, client_id = _site(server, "PreTokenGeneration=python:add_claims:lambda_handler")
-    server.cli("user", "create", "--pool", pool, "--username", "cleo", "--password", PASSWORD, "--confirmed",
-               "--email", "cleo@example.com", "--attribute", "custom:tier=gold")
-    tokens = _sign_in(idp, client_id, "cleo")
-    assert _claims(tokens["IdToken"])["tier"] == "gold"
-    access = _claims(tokens["AccessToken"])
+    pool, client_id = site(server, "PreTokenGeneration=python:add_claims:lambda_handler", **APP).ids
+    add_user(server, pool, "cleo", "--attribute", "custom:tier=gold")
+    tokens = sign_in(idp, client_id, "cleo")["AuthenticationResult"]
+    assert claims(tokens["IdToken"])["tier"] == "gold"
+    access = claims(tokens["AccessToken"])
     assert access["tier"] == "gold"
     assert set(access["scope"].split()) == {"aws.cognito.signin.user.admin", "reports/gold"}
     refreshed = idp.initiate_auth(ClientId=client_id, AuthFlow="REFRESH_TOKEN_AUTH",
                                   AuthParameters={"REFRESH_TOKEN": tokens["RefreshToken"]})["AuthenticationResult"]
-    assert _claims(refreshed["AccessToken"])["tier"] == "gold"
+    assert claims(refreshed["AccessToken"])["tier"] == "gold"
 
 
 def test_legacy_users_move_over_with_their_password_then_need_no_trigger(server, idp):
-    pool, client_id = _site(server, "UserMigration=python:migrate_users:lambda_handler")
-    assert refused(lambda: _sign_in(idp, client_id, "olga", "wrong-Passw0rd!"))[0] == "NotAuthorizedException"
-    assert _claims(_sign_in(idp, client_id, "olga", "old-Passw0rd!")["IdToken"])["email"] == "olga@example.com"
+    pool, client_id = site(server, "UserMigration=python:migrate_users:lambda_handler", **APP).ids
+    assert refused(lambda: sign_in(idp, client_id, "olga", "wrong-Passw0rd!"))[0] == "NotAuthorizedException"
+    moved = sign_in(idp, client_id, "olga", "old-Passw0rd!")["AuthenticationResult"]
+    assert claims(moved["IdToken"])["email"] == "olga@example.com"
     server.cli("pool", "update", "--pool", pool, "--trigger", "UserMigration=")
-    assert _claims(_sign_in(idp, client_id, "olga", "old-Passw0rd!")["AccessToken"])["username"] == "olga"
+    again = sign_in(idp, client_id, "olga", "old-Passw0rd!")["AuthenticationResult"]
+    assert claims(again["AccessToken"])["username"] == "olga"
 
 
 def test_a_legacy_user_who_forgot_the_password_moves_over_by_reset(server, idp, mail):
-    pool, client_id = _site(server, "UserMigration=python:migrate_users:lambda_handler")
+    pool, client_id = site(server, "UserMigration=python:migrate_users:lambda_handler", **APP).ids
     idp.forgot_password(ClientId=client_id, Username="piet")
     code = code_in(mail.wait_for("piet@example.com"))
     idp.confirm_forgot_password(ClientId=client_id, Username="piet", ConfirmationCode=code,
                                 Password="New-Passw0rd!")
     server.cli("pool", "update", "--pool", pool, "--trigger", "UserMigration=")
-    assert _claims(_sign_in(idp, client_id, "piet", "New-Passw0rd!")["AccessToken"])["username"] == "piet"
+    moved = sign_in(idp, client_id, "piet", "New-Passw0rd!")["AuthenticationResult"]
+    assert claims(moved["AccessToken"])["username"] == "piet"

@@ -9,7 +9,7 @@ import pytest
 
 from tests.aws import cognito_idp, refused
 from tests.aws_admin import admin, snapshot
-from tests.flows.token_triggers import HANDLERS, claims, sign_in, site, trigger_broker
+from tests.flows.triggers_common import HANDLERS, claims, sign_in, site, trigger_broker, with_ann
 
 TARGET = f"{HANDLERS}.tokens_claims:lambda_handler"
 V2_TARGET = f"{HANDLERS}.tokens_claims:version_two"
@@ -37,7 +37,7 @@ def _lambda_config(admin_idp, pool: str) -> dict:
 
 
 def test_update_user_pool_sets_the_triggers_and_describe_shows_them(server, admin_idp, idp):
-    s = site(server)
+    s = with_ann(site(server))
     admin_idp.update_user_pool(UserPoolId=s.pool, LambdaConfig={
         "PreSignUp": HOOK, "PreTokenGenerationConfig": {"LambdaVersion": "V2_0", "LambdaArn": V2_TARGET}})
     assert _lambda_config(admin_idp, s.pool) == {
@@ -49,7 +49,7 @@ def test_update_user_pool_sets_the_triggers_and_describe_shows_them(server, admi
 
 
 def test_the_plain_pre_token_generation_member_is_a_v1_trigger(server, admin_idp, idp):
-    s = site(server)
+    s = with_ann(site(server))
     admin_idp.update_user_pool(UserPoolId=s.pool, LambdaConfig={"PreTokenGeneration": TARGET})
     assert _lambda_config(admin_idp, s.pool)["PreTokenGenerationConfig"] == {"LambdaVersion": "V1_0",
                                                                              "LambdaArn": TARGET}
@@ -57,11 +57,33 @@ def test_the_plain_pre_token_generation_member_is_a_v1_trigger(server, admin_idp
 
 
 def test_update_user_pool_without_lambda_config_removes_the_triggers(server, admin_idp, idp):
-    s = site(server)
+    s = with_ann(site(server))
     admin_idp.update_user_pool(UserPoolId=s.pool, LambdaConfig={"PreTokenGeneration": TARGET})
     admin_idp.update_user_pool(UserPoolId=s.pool, MfaConfiguration="OFF")
     assert _lambda_config(admin_idp, s.pool) == {}
     assert "tier" not in claims(sign_in(idp, s.client_id)["AuthenticationResult"]["IdToken"])
+
+
+def test_a_key_scoped_to_the_pool_may_not_change_its_triggers(server, admin_idp):
+    s = with_ann(site(server))
+    scoped = admin(server, server.cli_json("admin-key", "create", "--pool", s.pool))
+    denied = ("AccessDeniedException", "is limited to some pools: setting triggers needs a key for every pool.")
+
+    def refusal(**params) -> tuple[str, str]:
+        code, message = refused(lambda: scoped.update_user_pool(UserPoolId=s.pool, **params))
+        return code, message[message.index("is limited"):]
+
+    assert refusal(LambdaConfig={"PreSignUp": HOOK}) == denied
+    assert _lambda_config(admin_idp, s.pool) == {}
+    scoped.update_user_pool(UserPoolId=s.pool, MfaConfiguration="OFF")  # no triggers before or after: fine
+    admin_idp.update_user_pool(UserPoolId=s.pool, LambdaConfig={"PreTokenGeneration": TARGET})
+    config = _lambda_config(admin_idp, s.pool)
+    scoped.update_user_pool(UserPoolId=s.pool, MfaConfiguration="OFF", LambdaConfig=config)  # kept as it is
+    assert refusal(MfaConfiguration="OFF") == denied  # (without LambdaConfig: the triggers would go)
+    assert refusal(LambdaConfig={"PreTokenGeneration": V2_TARGET}) == denied
+    assert refusal(LambdaConfig={"PreTokenGenerationConfig": {"LambdaVersion": "V2_0", "LambdaArn": TARGET}}) == \
+        denied
+    assert _lambda_config(admin_idp, s.pool) == config
 
 
 @pytest.mark.parametrize("config", [
@@ -73,7 +95,7 @@ def test_update_user_pool_without_lambda_config_removes_the_triggers(server, adm
     {"PreSignUp": "ftp://hooks.example.com/x"},
 ])
 def test_what_cognate_cannot_run_is_refused_by_name_and_nothing_is_written(server, admin_idp, config):
-    s = site(server)
+    s = with_ann(site(server))
     admin_idp.update_user_pool(UserPoolId=s.pool, LambdaConfig={"PreTokenGeneration": TARGET})
     before = snapshot(server, s.pool)
     code, message = refused(lambda: admin_idp.update_user_pool(UserPoolId=s.pool, LambdaConfig=config))
@@ -83,7 +105,7 @@ def test_what_cognate_cannot_run_is_refused_by_name_and_nothing_is_written(serve
 
 
 def test_the_cli_sets_and_removes_triggers(server, idp):
-    s = site(server)
+    s = with_ann(site(server))
     server.cli("pool", "update", "--pool", s.pool, "--trigger", f"PreTokenGeneration={V2_TARGET}",
                "--trigger", f"PreSignUp={HOOK}", "--pre-token-generation-version", "V2_0")
     config = server.cli_json("pool", "describe", "--pool", s.pool)["UserPool"]["LambdaConfig"]
@@ -104,7 +126,7 @@ def test_the_cli_sets_and_removes_triggers(server, idp):
     ("--pre-token-generation-version", "V3_0"),
 ])
 def test_the_cli_refuses_bad_names_and_targets_in_one_line_and_writes_nothing(server, args):
-    s = site(server)
+    s = with_ann(site(server))
     server.cli("pool", "update", "--pool", s.pool, "--trigger", f"PreTokenGeneration={TARGET}")
     before = snapshot(server, s.pool)
     result = server.cli("pool", "update", "--pool", s.pool, *args, check=False)

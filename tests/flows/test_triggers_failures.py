@@ -12,8 +12,8 @@ import pytest
 import requests
 
 from tests.aws import cognito_idp, refused
-from tests.flows.token_triggers import (
-    HANDLERS, PASSWORD, claims, hosted_tokens, metric, sign_in, site, trigger_broker, trigger_events,
+from tests.flows.triggers_common import (
+    HANDLERS, PASSWORD, claims, hosted_tokens, metric, sign_in, site, trigger_broker, trigger_events, with_ann,
 )
 from tests.rp import pkce
 
@@ -40,7 +40,7 @@ def _works_again(idp, s) -> None:
 
 
 def test_a_handler_that_raises_fails_the_sign_in_with_its_message(server, idp):
-    s = site(server)
+    s = with_ann(site(server))
     s.trigger(f"{BAD}:refuse")
     assert refused(lambda: sign_in(idp, s.client_id)) == REFUSED
     [event] = trigger_events(server, s.pool, 1)
@@ -54,7 +54,7 @@ def test_a_handler_that_raises_fails_the_sign_in_with_its_message(server, idp):
 
 
 def test_a_handler_that_sleeps_past_five_seconds_times_out_while_the_server_serves_others(server, idp):
-    s, other = site(server), site(server)
+    s, other = with_ann(site(server)), with_ann(site(server))
     s.trigger(f"{BAD}:hang")
     other.trigger(GOOD)
     outcome: dict = {}
@@ -80,7 +80,7 @@ def test_a_handler_that_sleeps_past_five_seconds_times_out_while_the_server_serv
 
 
 def test_a_handler_that_kills_its_process_fails_only_its_sign_in(server, idp):
-    s = site(server)
+    s = with_ann(site(server))
     s.trigger(f"{BAD}:die")
     code, message = refused(lambda: sign_in(idp, s.client_id))
     assert code == "UnexpectedLambdaException" and message.startswith("PreTokenGeneration invocation failed")
@@ -92,7 +92,7 @@ def test_a_handler_that_kills_its_process_fails_only_its_sign_in(server, idp):
 
 
 def test_a_failed_refresh_leaves_the_refresh_token_as_it_was_at_every_door(server, idp):
-    s = site(server)  # a public client: its refresh tokens rotate
+    s = with_ann(site(server))  # a public client: its refresh tokens rotate
     s.trigger(GOOD)
     first = sign_in(idp, s.client_id)["AuthenticationResult"]["RefreshToken"]
     s.trigger(f"{BAD}:refuse")
@@ -112,7 +112,7 @@ def test_a_failed_refresh_leaves_the_refresh_token_as_it_was_at_every_door(serve
 
 
 def test_a_failed_code_exchange_answers_oauth_json_and_spends_the_code(server):
-    s = site(server)
+    s = with_ann(site(server))
     s.trigger(f"{BAD}:refuse")
     rp = s.rp()
     verifier, challenge = pkce()
@@ -131,7 +131,7 @@ def test_each_invocation_is_counted_in_metrics(server, idp):
 
     durations = metric(server, "cognate_trigger_duration_seconds_count", trigger="PreTokenGeneration")
     returned, raised = count("returned"), count("raised")
-    s = site(server)
+    s = with_ann(site(server))
     s.trigger(GOOD)
     sign_in(idp, s.client_id)
     s.trigger(f"{BAD}:refuse")

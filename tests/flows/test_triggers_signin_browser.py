@@ -16,12 +16,10 @@ from playwright.sync_api import Browser, expect
 from tests.browser import Tab, browser, tab  # noqa: F401 (browser is a fixture)
 from tests.conftest import Broker, start_broker
 from tests.rp import CALLBACK, RelyingParty, pkce, query_of
+from tests.flows.triggers_common import HANDLERS, PASSWORD, add_user, events, handler_env, site
+from tests.flows.triggers_common import journal  # noqa: F401 (a fixture)
 from tests.smtp import MailServer, code_in
-from tests.trigger_handlers.signin_journal import events, server_env
 from tests.trigger_handlers.signin_legacy import LEGACY_PASSWORD
-
-PASSWORD = "Corr3ct-Horse!"
-HANDLERS = "python:tests.trigger_handlers"
 
 
 @pytest.fixture(scope="module")
@@ -31,29 +29,17 @@ def mail() -> Iterator[MailServer]:
 
 
 @pytest.fixture(scope="module")
-def journal(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("journal") / "hosted.jsonl"
-
-
-@pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, redis_url: str, mail: MailServer,
            journal: Path) -> Iterator[Broker]:
     tmp = tmp_path_factory.mktemp("trig-hosted")
     broker = start_broker(tmp, database_url=f"sqlite:///{tmp}/hosted.db", redis_url=redis_url,
-                          **server_env(journal), **mail.broker_env())
+                          **handler_env(journal), **mail.broker_env())
     try:
         yield broker
     finally:
         broker.stop()
     log = broker.log.read_text() if broker.log and broker.log.exists() else ""
     assert "Traceback" not in log, f"server logged a traceback:\n{log[-4000:]}"
-
-
-def _site(server: Broker, *triggers: str) -> RelyingParty:
-    pool = server.pool()
-    server.cli("pool", "update", "--pool", pool, *[a for t in triggers for a in ("--trigger", t)])
-    client = server.cli_json("client", "create", "--pool", pool, "--name", "web", "--callback-url", CALLBACK)
-    return RelyingParty(server.base_url, pool, client["ClientId"])
 
 
 def _open_login(t: Tab, rp: RelyingParty) -> tuple[dict[str, str], str]:
@@ -81,12 +67,9 @@ def _back_at_the_app(t: Tab, rp: RelyingParty, params: dict[str, str], verifier:
 
 def test_pre_authentication_refusal_is_shown_on_the_sign_in_page(browser: Browser, server: Broker,  # noqa: F811
                                                                  journal: Path) -> None:
-    rp = _site(server, f"PreAuthentication={HANDLERS}.signin_gates:pre_authentication",
-               f"PostAuthentication={HANDLERS}.signin_gates:post_authentication")
-    server.cli("user", "create", "--pool", rp.pool_id, "--username", "sue", "--password", PASSWORD,
-               "--email", "sue@example.com", "--confirmed", "--attribute", "custom:suspended=yes")
-    server.cli("user", "create", "--pool", rp.pool_id, "--username", "ann", "--password", PASSWORD,
-               "--email", "ann@example.com", "--confirmed")
+    rp = site(server, f"PreAuthentication={HANDLERS}.signin_gates:pre_authentication",
+              f"PostAuthentication={HANDLERS}.signin_gates:post_authentication", flows=None, users=("ann",)).rp()
+    add_user(server, rp.pool_id, "sue", "--attribute", "custom:suspended=yes")
     with tab(browser) as t:
         _open_login(t, rp)
         with t.page.expect_response(lambda r: r.request.method == "POST" and "/login" in r.url) as answer:
@@ -108,7 +91,7 @@ def test_pre_authentication_refusal_is_shown_on_the_sign_in_page(browser: Browse
 
 def test_a_legacy_user_migrates_at_the_hosted_sign_in_then_signs_in_without_the_trigger(
         browser: Browser, server: Broker, journal: Path) -> None:  # noqa: F811
-    rp = _site(server, f"UserMigration={HANDLERS}.signin_legacy:migrate")
+    rp = site(server, f"UserMigration={HANDLERS}.signin_legacy:migrate", flows=None).rp()
     with tab(browser) as t:
         params, verifier = _open_login(t, rp)
         _submit_login(t, "legacy_lou", "Not-His-Password-1")
@@ -126,7 +109,7 @@ def test_a_legacy_user_migrates_at_the_hosted_sign_in_then_signs_in_without_the_
 
 def test_a_legacy_user_migrates_at_the_hosted_forgot_password_page(browser: Browser, server: Broker,  # noqa: F811
                                                                    mail: MailServer, journal: Path) -> None:
-    rp = _site(server, f"UserMigration={HANDLERS}.signin_legacy:migrate")
+    rp = site(server, f"UserMigration={HANDLERS}.signin_legacy:migrate", flows=None).rp()
     new_password = "Brand-N3w-Horse!"
     with tab(browser) as t:
         _open_login(t, rp)
@@ -155,7 +138,7 @@ def test_a_legacy_user_migrates_at_the_hosted_forgot_password_page(browser: Brow
 def test_the_sign_in_a_confirmed_sign_up_finishes_passes_pre_authentication(browser: Browser,  # noqa: F811
                                                                             server: Broker, mail: MailServer,
                                                                             journal: Path) -> None:
-    rp = _site(server, f"PreAuthentication={HANDLERS}.signin_gates:pre_authentication")
+    rp = site(server, f"PreAuthentication={HANDLERS}.signin_gates:pre_authentication", flows=None).rp()
     with tab(browser) as t:
         _open_login(t, rp)
         t.page.get_by_role("link", name="Sign up").click()

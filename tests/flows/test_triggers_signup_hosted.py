@@ -15,30 +15,15 @@ import requests
 from playwright.sync_api import Browser, expect
 
 from tests.browser import Tab, browser, tab  # noqa: F401 (browser is a fixture)
-from tests.conftest import ROOT
-from tests.flows.test_triggers_signup import HANDLERS, PASSWORD, Site
+from tests.flows.triggers_common import journal, mail, served_with_mail, server  # noqa: F401 (fixtures)
+from tests.flows.triggers_common import HANDLERS, PASSWORD, Site, events, site, users
 from tests.peers.oidc_provider import OIDCProvider, running_provider
 from tests.peers.social import federation
 from tests.rp import CALLBACK, RelyingParty, pkce, query_of
-from tests.smtp import broker_with_mail, code_in
+from tests.smtp import code_in
 
 DOMAIN = f"{HANDLERS}.signup_domain"
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[Site]:
-    tmp = tmp_path_factory.mktemp("triggers-signup-hosted")
-    log = tmp / "events.jsonl"
-    with broker_with_mail(tmp, redis_url, PYTHONPATH=str(ROOT), COGNATE_TRIGGER_LOG=str(log)) as (broker, mail):
-        yield Site(broker, mail, log, None, None)
-
-
-def _app(site: Site, **triggers: str) -> RelyingParty:
-    """A pool with ``triggers`` and a public app client (PKCE) whose callback the browser answers."""
-    pool = site.broker.pool()
-    site.triggers(pool, **triggers)
-    client = site.broker.cli_json("client", "create", "--pool", pool, "--name", "web", "--callback-url", CALLBACK)
-    return RelyingParty(site.broker.base_url, pool, client["ClientId"])
+RECORD = f"{HANDLERS}.record:lambda_handler"
 
 
 def _sign_up(t: Tab, rp: RelyingParty, username: str, address: str) -> dict[str, str]:
@@ -65,8 +50,8 @@ def _code_at_the_app(t: Tab, rp: RelyingParty, params: dict[str, str], username:
     assert rp.verify(tokens["id_token"], audience=rp.client_id)["cognito:username"] == username
 
 
-def test_the_hosted_sign_up_page_shows_the_handlers_refusal(site: Site, browser: Browser) -> None:  # noqa: F811
-    rp = _app(site, PreSignUp=f"{DOMAIN}:company_only")
+def test_the_hosted_sign_up_page_shows_the_handlers_refusal(server, browser: Browser) -> None:  # noqa: F811
+    rp = site(server, f"PreSignUp={DOMAIN}:company_only", flows=None).rp()  # a public client (PKCE)
     with tab(browser) as t:
         _sign_up(t, rp, "mallory", "mallory@freemail.example")
         expect(t.page.get_by_text("PreSignUp failed with error Sign-ups from freemail.example are not allowed.")
@@ -74,12 +59,12 @@ def test_the_hosted_sign_up_page_shows_the_handlers_refusal(site: Site, browser:
         assert urlsplit(t.page.url).path == f"/{rp.pool_id}/signup"
         expect(t.page.get_by_label("Username", exact=True)).to_have_value("mallory")  # the form is kept
         t.assert_clean(400)
-    assert site.broker.cli_json("user", "list", "--pool", rp.pool_id)["Users"] == []
+    assert users(server, rp.pool_id) == {}
 
 
-def test_an_auto_confirmed_hosted_sign_up_signs_in_without_a_code(site: Site, browser: Browser) -> None:  # noqa: F811
-    rp = _app(site, PreSignUp=f"{DOMAIN}:auto_confirm_company",
-              PostConfirmation=f"{HANDLERS}.signup_record:lambda_handler")
+def test_an_auto_confirmed_hosted_sign_up_signs_in_without_a_code(server, mail, journal,
+                                                                   browser: Browser) -> None:  # noqa: F811
+    rp = site(server, f"PreSignUp={DOMAIN}:auto_confirm_company", f"PostConfirmation={RECORD}", flows=None).rp()
     with tab(browser) as t:
         params = _sign_up(t, rp, "nora", "nora@corp.example")
         t.page.wait_for_url(f"**/{rp.pool_id}/login?**")
@@ -89,26 +74,25 @@ def test_an_auto_confirmed_hosted_sign_up_signs_in_without_a_code(site: Site, br
         t.page.get_by_label("Password", exact=True).fill(PASSWORD)
         t.page.get_by_role("button", name="Sign in", exact=True).click()
         _code_at_the_app(t, rp, params, "nora")
-    [event] = site.events(rp.pool_id, "PreSignUp_SignUp")
+    [event] = events(journal, rp.pool_id, "PreSignUp_SignUp")
     assert event["callerContext"]["clientId"] == rp.client_id and event["request"]["validationData"] == {}
-    [confirmed] = site.events(rp.pool_id, "PostConfirmation_ConfirmSignUp")
+    [confirmed] = events(journal, rp.pool_id, "PostConfirmation_ConfirmSignUp")
     assert confirmed["request"]["userAttributes"]["email_verified"] == "true"
     time.sleep(0.5)
-    assert site.mail.pending("nora@corp.example") == []
+    assert mail.pending("nora@corp.example") == []
 
 
-def test_the_hosted_confirmation_runs_post_confirmation(site: Site, browser: Browser) -> None:  # noqa: F811
-    rp = _app(site, PreSignUp=f"{DOMAIN}:auto_confirm_company",
-              PostConfirmation=f"{HANDLERS}.signup_record:lambda_handler")
+def test_the_hosted_confirmation_runs_post_confirmation(server, mail, journal, browser: Browser) -> None:  # noqa: F811
+    rp = site(server, f"PreSignUp={DOMAIN}:auto_confirm_company", f"PostConfirmation={RECORD}", flows=None).rp()
     with tab(browser) as t:
         params = _sign_up(t, rp, "oscar", "oscar@elsewhere.example")
         t.page.wait_for_url(f"**/{rp.pool_id}/confirmUser?**")
         t.assert_clean()
-        code = code_in(site.mail.wait_for("oscar@elsewhere.example"))
+        code = code_in(mail.wait_for("oscar@elsewhere.example"))
         t.page.get_by_label("Verification code", exact=True).fill(code)
         t.page.get_by_role("button", name="Confirm account", exact=True).click()
         _code_at_the_app(t, rp, params, "oscar")
-    [event] = site.events(rp.pool_id, "PostConfirmation_ConfirmSignUp")
+    [event] = events(journal, rp.pool_id, "PostConfirmation_ConfirmSignUp")
     assert event["userName"] == "oscar" and event["callerContext"]["clientId"] == rp.client_id
     assert event["request"]["userAttributes"]["email"] == "oscar@elsewhere.example"
 
@@ -121,24 +105,24 @@ def provider() -> Iterator[OIDCProvider]:
         yield idp
 
 
-def test_a_first_federated_sign_in_runs_pre_sign_up_and_post_confirmation(site: Site, provider) -> None:
-    fed = federation(site.broker, provider, "OIDC", "Corp", "--issuer", provider.issuer, "--scopes",
+def test_a_first_federated_sign_in_runs_pre_sign_up_and_post_confirmation(server, journal, provider) -> None:
+    fed = federation(server, provider, "OIDC", "Corp", "--issuer", provider.issuer, "--scopes",
                      "openid email profile", "--attribute-mapping", "email=email", "--attribute-mapping", "name=name")
-    site.triggers(fed.pool, PreSignUp=f"{DOMAIN}:company_only",
-                  PostConfirmation=f"{HANDLERS}.signup_record:lambda_handler")
+    Site(server, fed.pool, fed.rp.client_id).triggers(f"PreSignUp={DOMAIN}:company_only",
+                                                      f"PostConfirmation={RECORD}")
     id_claims, _ = fed.tokens(*fed.sign_in("pat"))
     assert id_claims["cognito:username"] == "corp_sub-pat"
-    [pre] = site.events(fed.pool, "PreSignUp_ExternalProvider")
+    [pre] = events(journal, fed.pool, "PreSignUp_ExternalProvider")
     assert pre["userName"] == "corp_sub-pat" and pre["callerContext"]["clientId"] == fed.rp.client_id
     assert pre["request"]["userAttributes"] == {"email": "pat@corp.example", "email_verified": "true", "name": "Pat"}
     assert pre["request"]["validationData"] == {}
-    [post] = site.events(fed.pool, "PostConfirmation_ConfirmSignUp")
+    [post] = events(journal, fed.pool, "PostConfirmation_ConfirmSignUp")
     assert post["userName"] == "corp_sub-pat"
     assert post["request"]["userAttributes"]["cognito:user_status"] == "EXTERNAL_PROVIDER"
 
     fed.rp.browser = requests.Session()  # another device: the user exists, no sign-up now
     fed.tokens(*fed.sign_in("pat"))
-    assert len(site.events(fed.pool)) == 2
+    assert len(events(journal, fed.pool)) == 2
 
     fed.rp.browser = requests.Session()
     _params, refused = fed.sign_in("quentin")

@@ -9,10 +9,11 @@ import json
 import pytest
 
 from tests.aws import cognito_idp, refused
-from tests.flows.token_triggers import HANDLERS, PASSWORD, claims, hosted_tokens, sign_in, site, trigger_broker
+from tests.flows.triggers_common import (
+    HANDLERS, PASSWORD, STAFF_ROLE, claims, hosted_tokens, sign_in, site, trigger_broker, with_ann,
+)
 
 CLAIMS = f"{HANDLERS}.tokens_claims"
-STAFF_ROLE = "arn:aws:iam::123456789012:role/staff"
 TRIGGER_ROLE = "arn:aws:iam::123456789012:role/trigger"
 
 
@@ -37,7 +38,7 @@ def _refresh_both_api_doors(idp, client_id: str, refresh_token: str) -> list[dic
 
 
 def test_v1_changes_the_id_token_and_the_groups_of_both_tokens_of_an_api_sign_in(server, idp):
-    s = site(server)
+    s = with_ann(site(server))
     s.trigger(f"{CLAIMS}:lambda_handler")
     result = sign_in(idp, s.client_id, ClientMetadata={"plan": "pro"})["AuthenticationResult"]
     id_token, access = claims(result["IdToken"]), claims(result["AccessToken"])
@@ -48,6 +49,7 @@ def test_v1_changes_the_id_token_and_the_groups_of_both_tokens_of_an_api_sign_in
     # claims Cognito does not let a trigger change stay as they were
     assert id_token["token_use"] == "id" and id_token["iss"] == f"{server.base_url}/{s.pool}"
     assert id_token["sub"] == access["sub"] != "not-the-user"
+    assert id_token["event_id"] == access["event_id"] != "not-the-event"
     assert id_token["cognito:groups"] == ["staff", "readers", "from-trigger"]
     assert id_token["cognito:roles"] == [TRIGGER_ROLE] and id_token["cognito:preferred_role"] == TRIGGER_ROLE
     # V1 leaves the access token alone but for its groups (cognito:groups is in both)
@@ -57,7 +59,7 @@ def test_v1_changes_the_id_token_and_the_groups_of_both_tokens_of_an_api_sign_in
 
 
 def test_refreshes_at_both_api_doors_and_the_token_endpoint_run_the_trigger_again(server, idp):
-    s = site(server)
+    s = with_ann(site(server))
     s.trigger(f"{CLAIMS}:lambda_handler")
     result = sign_in(idp, s.client_id)["AuthenticationResult"]
     for refreshed in _refresh_both_api_doors(idp, s.client_id, result["RefreshToken"]):
@@ -72,7 +74,7 @@ def test_refreshes_at_both_api_doors_and_the_token_endpoint_run_the_trigger_agai
 
 
 def test_the_event_has_cognitos_shape(server, idp):
-    s = site(server)
+    s = with_ann(site(server))
     s.trigger(f"{CLAIMS}:echo")
     result = sign_in(idp, s.client_id, ClientMetadata={"plan": "pro"})["AuthenticationResult"]
     event = json.loads(claims(result["IdToken"])["event"])
@@ -92,11 +94,16 @@ def test_the_event_has_cognitos_shape(server, idp):
 
 
 def test_the_first_documented_example_keeps_the_groups_and_an_empty_override_removes_them(server, idp):
-    s = site(server)
+    s = with_ann(site(server))
     s.trigger(f"{CLAIMS}:claims_only")
     id_token = claims(sign_in(idp, s.client_id)["AuthenticationResult"]["IdToken"])
     assert id_token["attribute_key"] == "attribute_value" and "email" not in id_token
     assert id_token["cognito:groups"] == ["staff", "readers"] and id_token["cognito:preferred_role"] == STAFF_ROLE
+    s.trigger(f"{CLAIMS}:null_groups")
+    result = sign_in(idp, s.client_id)["AuthenticationResult"]
+    id_token, access = claims(result["IdToken"]), claims(result["AccessToken"])
+    assert id_token["tier"] == "gold" and id_token["cognito:roles"] == [STAFF_ROLE]
+    assert id_token["cognito:groups"] == access["cognito:groups"] == ["staff", "readers"]
     s.trigger(f"{CLAIMS}:no_groups")
     result = sign_in(idp, s.client_id)["AuthenticationResult"]
     for token in (result["IdToken"], result["AccessToken"]):
@@ -105,7 +112,7 @@ def test_the_first_documented_example_keeps_the_groups_and_an_empty_override_rem
 
 
 def test_v2_changes_both_tokens_and_the_access_tokens_scopes_of_an_api_sign_in(server, idp):
-    s = site(server)
+    s = with_ann(site(server))
     s.trigger(f"{CLAIMS}:version_two", "V2_0")
     result = sign_in(idp, s.client_id)["AuthenticationResult"]
     id_token, access = claims(result["IdToken"]), claims(result["AccessToken"])
@@ -126,7 +133,7 @@ def test_v2_changes_both_tokens_and_the_access_tokens_scopes_of_an_api_sign_in(s
 
 
 def test_v2_scopes_of_the_hosted_flow_decide_what_userinfo_answers(server):
-    s = site(server)
+    s = with_ann(site(server))
     s.trigger(f"{CLAIMS}:version_two", "V2_0")
     tokens = hosted_tokens(s, "openid email profile")
     access, id_token = claims(tokens["access_token"]), claims(tokens["id_token"])
@@ -143,7 +150,7 @@ def test_v2_scopes_of_the_hosted_flow_decide_what_userinfo_answers(server):
 
 
 def test_a_temporary_password_replaced_at_the_challenge_is_the_new_password_source(server, idp):
-    s = site(server, user_args=("--suppress-invitation",))  # FORCE_CHANGE_PASSWORD
+    s = with_ann(site(server), "--suppress-invitation")  # FORCE_CHANGE_PASSWORD
     s.trigger(f"{CLAIMS}:lambda_handler")
     challenge = sign_in(idp, s.client_id)
     assert challenge["ChallengeName"] == "NEW_PASSWORD_REQUIRED"
@@ -160,7 +167,7 @@ def test_a_temporary_password_replaced_at_the_challenge_is_the_new_password_sour
     ("scope_with_space", "V2_0"), ("no_response", None),
 ])
 def test_an_answer_of_the_wrong_kind_fails_the_sign_in_as_cognito_does(server, idp, handler, version):
-    s = site(server)
+    s = with_ann(site(server))
     module = "misbehaving" if handler == "no_response" else "tokens_claims"
     s.trigger(f"{HANDLERS}.{module}:{handler}", version)
     assert refused(lambda: sign_in(idp, s.client_id)) == ("InvalidLambdaResponseException",
@@ -168,7 +175,7 @@ def test_an_answer_of_the_wrong_kind_fails_the_sign_in_as_cognito_does(server, i
 
 
 def test_without_the_trigger_the_tokens_are_as_before(server, idp):
-    s = site(server)
+    s = with_ann(site(server))
     s.trigger(f"{CLAIMS}:lambda_handler")
     s.trigger(None)
     id_token = claims(sign_in(idp, s.client_id)["AuthenticationResult"]["IdToken"])

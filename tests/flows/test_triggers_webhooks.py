@@ -8,9 +8,15 @@ import time
 
 import pytest
 
+from broker.sealing import Sealer
+from broker.store import repo
+from broker.store.db import Database
+from broker.triggers.settings import SECRET_PURPOSE
 from tests.aws import cognito_idp, refused
 from tests.conftest import free_port
-from tests.flows.token_triggers import Receiver, claims, sign_in, site, trigger_broker, trigger_events
+from tests.flows.triggers_common import (
+    Receiver, claims, sign_in, site, trigger_broker, trigger_events, with_ann,
+)
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +42,7 @@ def _secret(server, pool: str, *rotate: str) -> str:
 
 
 def test_the_receiver_gets_a_signed_event_and_its_answer_is_applied(server, idp):
-    s = site(server)
+    s = with_ann(site(server))
     with Receiver(_add_claim) as hook:
         s.trigger(hook.url)
         result = sign_in(idp, s.client_id, ClientMetadata={"plan": "pro"})["AuthenticationResult"]
@@ -53,7 +59,7 @@ def test_the_receiver_gets_a_signed_event_and_its_answer_is_applied(server, idp)
 
 
 def test_a_rotated_secret_signs_the_next_events(server, idp):
-    s = site(server)
+    s = with_ann(site(server))
     with Receiver(_add_claim) as hook:
         s.trigger(hook.url)
         old = _secret(server, s.pool)
@@ -67,7 +73,7 @@ def test_a_rotated_secret_signs_the_next_events(server, idp):
 
 
 def test_events_share_one_kept_alive_connection(server, idp):
-    s = site(server)
+    s = with_ann(site(server))
     with Receiver(_add_claim) as hook:
         s.trigger(hook.url)
         for _ in range(4):
@@ -79,19 +85,20 @@ def test_events_share_one_kept_alive_connection(server, idp):
 
 
 def test_a_refusal_with_an_error_message_is_the_handlers_error(server, idp):
-    s = site(server)
+    s = with_ann(site(server))
     with Receiver(lambda event: (403, {"errorMessage": "No tokens on Sundays", "errorType": "Error"})) as hook:
         s.trigger(hook.url)
         assert refused(lambda: sign_in(idp, s.client_id)) == (
             "UserLambdaValidationException", "PreTokenGeneration failed with error No tokens on Sundays.")
-    with Receiver(lambda event: (500, b"upstream exploded")) as hook:
-        s.trigger(hook.url)
-        assert refused(lambda: sign_in(idp, s.client_id)) == (
-            "UserLambdaValidationException", "PreTokenGeneration failed with error upstream exploded.")
+    for body in (b"upstream exploded: secret internals", b'{"message": "internal"}'):  # not passed on
+        with Receiver(lambda event: (500, body)) as hook:
+            s.trigger(hook.url)
+            assert refused(lambda: sign_in(idp, s.client_id)) == (
+                "UserLambdaValidationException", "PreTokenGeneration failed with error HTTP 500.")
 
 
 def test_nonsense_silence_and_absence_fail_the_sign_in_cleanly(server, idp):
-    s = site(server)
+    s = with_ann(site(server))
     with Receiver(lambda event: (200, b"<html>hello</html>")) as hook:
         s.trigger(hook.url)
         assert refused(lambda: sign_in(idp, s.client_id)) == ("InvalidLambdaResponseException",
@@ -110,3 +117,36 @@ def test_nonsense_silence_and_absence_fail_the_sign_in_cleanly(server, idp):
     with Receiver(_add_claim) as hook:
         s.trigger(hook.url)
         assert claims(sign_in(idp, s.client_id)["AuthenticationResult"]["IdToken"])["hook"]
+
+
+def _seal_elsewhere(server, pool: str) -> str:
+    """Give the pool a trigger secret sealed by another deployment (as after the server's
+    secret key changed): this one cannot read it. Returns it as stored."""
+    db = Database(server.env["DATABASE_URL"], Sealer(server.env["BROKER_SECRET_KEY"]))
+    try:
+        with db.session() as session:
+            row = repo.get_pool(session, pool)
+            row.trigger_secret = Sealer("another-deployment-key-0123456789abcdef").seal(
+                SECRET_PURPOSE, b"their-secret", bound_to=pool)
+            return row.trigger_secret
+    finally:
+        db.dispose()
+
+
+def test_a_secret_this_deployment_cannot_read_signs_nothing_and_is_not_replaced(server, idp):
+    s = with_ann(site(server))
+    with Receiver(_add_claim) as hook:
+        s.triggers(f"PreTokenGeneration={hook.url}", f"CustomEmailSender={hook.url}")
+        sealed = _seal_elsewhere(server, s.pool)
+        time.sleep(1.5)  # the servers' cached configuration
+        code, message = refused(lambda: sign_in(idp, s.client_id))
+        assert code == "UnexpectedLambdaException" and "trigger secret" in message, message
+        idp.forgot_password(ClientId=s.client_id, Username="ann")  # its code would go encrypted under the secret
+        time.sleep(2)
+        assert hook.received == []
+    db = Database(server.env["DATABASE_URL"], Sealer(server.env["BROKER_SECRET_KEY"]))
+    try:
+        with db.session() as session:
+            assert repo.get_pool(session, s.pool).trigger_secret == sealed  # never made anew in passing
+    finally:
+        db.dispose()

@@ -2,9 +2,20 @@
 import os
 import time
 
+from tests.trigger_handlers.record import note
 
-def refuse(event, context):
-    raise Exception("Sign-ups are closed today")
+
+def refusing(message):
+    """A handler that notes its event and raises ``message``, as a Lambda's error."""
+    def handler(event, context):
+        note(event)
+        raise Exception(message)
+    return handler
+
+
+refuse = refusing("Sign-ups are closed today")
+welcome_service_down = refusing("The welcome service is down")  # (a PostConfirmation's)
+audit_service_down = refusing("The audit service is down")  # (a PostAuthentication's)
 
 
 def hang(event, context):
@@ -29,4 +40,9 @@ def remaining(event, context):
     event["response"]["request_id"] = context.aws_request_id
     event["response"]["function_name"] = context.function_name
     event["response"]["environment"] = os.environ.get("COGNATE_TEST_MARK")
+    return event
+
+
+def pid(event, context):
+    event["response"]["pid"] = os.getpid()
     return event

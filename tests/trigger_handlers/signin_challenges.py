@@ -3,7 +3,7 @@ handler makes (and "sends": the journal stands for the mail), three tries, then 
 after SRP_A it asks for the password first (CUSTOM_WITH_SRP)."""
 import secrets
 
-from tests.trigger_handlers.signin_journal import note
+from tests.trigger_handlers.record import note
 
 TRIES = 3
 

@@ -1,6 +1,6 @@
 """PreAuthentication and PostAuthentication handlers: refuse users an attribute marks as
 suspended, and keep a record of every successful sign-in."""
-from tests.trigger_handlers.signin_journal import note
+from tests.trigger_handlers.record import note
 
 
 def pre_authentication(event, context):
@@ -17,8 +17,3 @@ def pre_authentication(event, context):
 def post_authentication(event, context):
     note(event)
     return event
-
-
-def post_authentication_failing(event, context):
-    note(event)
-    raise Exception("The audit service is down")

@@ -1,6 +1,6 @@
 """UserMigration from a legacy directory that knows every user named legacy_* and their
 password (here one for all of them, as a directory lookup would answer)."""
-from tests.trigger_handlers.signin_journal import note
+from tests.trigger_handlers.record import note
 
 LEGACY_PASSWORD = "Legacy-Secret-42"
 

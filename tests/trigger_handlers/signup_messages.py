@@ -1,10 +1,10 @@
 """CustomMessage handlers: the message of each trigger source written by the app, with
 Cognito's placeholders where the code and the username go."""
-from tests.trigger_handlers.signup_record import write
+from tests.trigger_handlers.record import note
 
 
 def lambda_handler(event, context):
-    write(event)
+    note(event)
     source, request = event["triggerSource"], event["request"]
     code = request["codeParameter"]
     if source == "CustomMessage_AdminCreateUser":

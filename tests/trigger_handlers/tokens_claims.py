@@ -15,6 +15,7 @@ def lambda_handler(event, context):
             "visits": 3,
             "sub": "not-the-user",
             "iss": "https://elsewhere.example",
+            "event_id": "not-the-event",
         },
         "claimsToSuppress": ["email", "token_use"],
         "groupOverrideDetails": {
@@ -36,8 +37,15 @@ def claims_only(event, context):
 
 
 def no_groups(event, context):
-    """V1_0: an empty groupOverrideDetails takes the groups away."""
-    event["response"]["claimsOverrideDetails"] = {"groupOverrideDetails": None}
+    """V1_0: an empty list of groups takes the groups away."""
+    event["response"]["claimsOverrideDetails"] = {"groupOverrideDetails": {"groupsToOverride": []}}
+    return event
+
+
+def null_groups(event, context):
+    """V1_0: a null groupOverrideDetails changes nothing."""
+    event["response"]["claimsOverrideDetails"] = {"claimsToAddOrOverride": {"tier": "gold"},
+                                                  "groupOverrideDetails": None}
     return event
 
 
