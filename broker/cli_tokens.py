@@ -51,7 +51,7 @@ def _jwks(iss: str) -> dict[str, Any]:
     with _store() as (settings, session):
         pool = repo.get_pool(session, pool_of(iss))
         if pool is not None and issuer(settings.base_url, pool.id) == iss:
-            return {"keys": [k.public_jwk for k in keys.published_keys(session, pool.id)]}
+            return {"keys": [k.public_jwk for k in keys.POOL_KEY_ROWS.published(session, pool.id)]}
     url = f"{iss.rstrip('/')}/.well-known/jwks.json"
     try:
         response = requests.get(url, timeout=10)
