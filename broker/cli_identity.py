@@ -75,7 +75,12 @@ def _oidc_input(out: dict[str, Any], current: IdentityPool | None, values: tuple
     for value in values:
         issuer_url, _, audiences = value.partition("=")
         out["OpenIdConnectProviderARNs"].append(issuer_url)
-        logins[pools.login_name(issuer_url)] = pools.AUDIENCES.join(a for a in audiences.split(",") if a)
+        given = [a for a in audiences.split(",") if a]
+        if given:
+            logins[pools.login_name(issuer_url)] = pools.AUDIENCES.join(given)
+        else:
+            click.echo(f"warning: {issuer_url} has no audiences: its tokens are refused until they are given "
+                       f"(--oidc-provider {issuer_url}=CLIENT_ID,...)", err=True)
     out["SupportedLoginProviders"] = logins
 
 

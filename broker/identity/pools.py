@@ -227,11 +227,8 @@ def update(session: Session, pool: IdentityPool, settings: PoolSettings) -> Iden
 
 
 def _apply(pool: IdentityPool, s: PoolSettings) -> None:
-    for provider in s.oidc_providers:
-        if not provider["ClientIds"]:
-            raise InvalidInput(f"OpenIdConnectProviderARNs: {provider['Issuer']} needs the audiences its tokens "
-                               f"may have: SupportedLoginProviders {{\"{login_name(provider['Issuer'])}\": "
-                               "\"<client id>;...\"}")
+    """(An OIDC issuer given without audiences is kept, and takes no token until they are
+    given: an ID token is only ever taken for the clients the pool names.)"""
     pool.name, pool.allow_unauthenticated, pool.allow_classic_flow = s.name, s.allow_unauthenticated, \
         s.allow_classic_flow
     pool.login_providers, pool.developer_provider = s.login_providers, s.developer_provider
@@ -268,7 +265,8 @@ def describe(pool: IdentityPool) -> dict[str, Any]:
         "IdentityPoolId": pool.id, "IdentityPoolName": pool.name,
         "AllowUnauthenticatedIdentities": pool.allow_unauthenticated, "AllowClassicFlow": pool.allow_classic_flow,
         "SupportedLoginProviders": {**(pool.login_providers or {}),
-                                    **{login_name(p["Issuer"]): audience_list(p) for p in pool.oidc_providers or []}},
+                                    **{login_name(p["Issuer"]): audience_list(p) for p in pool.oidc_providers or []
+                                       if p.get("ClientIds")}},
         "OpenIdConnectProviderARNs": [oidc_arn(p["Issuer"]) for p in pool.oidc_providers or []],
         "CognitoIdentityProviders": list(pool.user_pools or []),
         "SamlProviderARNs": [saml_arn(p) for p in pool.saml_providers or []],
