@@ -71,6 +71,13 @@ class UserPool(Base):
     lambda_config: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     #: The secret that signs webhook triggers' events, sealed (:mod:`broker.sealing`).
     trigger_secret: Mapped[str | None] = mapped_column(Text, default=None)
+    #: Cognito's ``SignInPolicy.AllowedFirstAuthFactors`` (``PASSWORD``, ``EMAIL_OTP``,
+    #: ``SMS_OTP``, ``WEB_AUTHN``) for choice-based sign-in; None = the password only.
+    first_factors: Mapped[list[str] | None] = mapped_column(JSON, default=None)
+    #: Passkey settings (Cognito's ``WebAuthnConfiguration`` and more): ``RelyingPartyId``,
+    #: ``UserVerification``, ``AllowedAaguids``; None = the defaults of
+    #: :mod:`broker.userpool.passkeys`.
+    web_authn: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
@@ -341,6 +348,35 @@ class Device(Base):
     group_key: Mapped[str | None] = mapped_column(String(64))
     srp_verifier: Mapped[str | None] = mapped_column(Text)
     name: Mapped[str | None] = mapped_column(String(256))
+
+
+class Passkey(Base):
+    """A user's WebAuthn credential (a passkey or a security key), registered for one
+    relying-party id. https://www.w3.org/TR/webauthn-3/#credential-record"""
+
+    __tablename__ = "passkeys"
+    #: Credential ids are looked up within a pool (a username-less sign-in knows no user).
+    __table_args__ = (UniqueConstraint("pool_id", "credential_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    pool_id: Mapped[str] = mapped_column(ForeignKey("user_pools.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    #: The credential id, base64url without padding (as WebAuthn's JSON forms carry it).
+    credential_id: Mapped[str] = mapped_column(String(1400))
+    #: The COSE public key, as the authenticator gave it.
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    sign_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    relying_party_id: Mapped[str] = mapped_column(String(253))
+    aaguid: Mapped[str | None] = mapped_column(String(36))
+    transports: Mapped[list[str]] = mapped_column(default=list)
+    #: ``platform`` or ``cross-platform``, as the browser reported it (None: not said).
+    attachment: Mapped[str | None] = mapped_column(String(16))
+    #: The backup flags (BE, BS): a synced passkey, and whether it is backed up now.
+    backup_eligible: Mapped[bool] = mapped_column(Boolean, default=False)
+    backed_up: Mapped[bool] = mapped_column(Boolean, default=False)
+    name: Mapped[str | None] = mapped_column(String(256))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column()
 
 
 class AuditEvent(Base):

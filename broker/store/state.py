@@ -82,6 +82,11 @@ class Keys:
         return f"{PREFIX}{{{pool_id}}}:totp-pending:{sub}"
 
     @staticmethod
+    def passkey_registration(pool_id: str, sub: str) -> str:
+        """The challenge of a passkey registration in flight (one per user at a time)."""
+        return f"{PREFIX}{{{pool_id}}}:passkey-reg:{sub}"
+
+    @staticmethod
     def outbox(deployment: str) -> str:
         """A deployment's messages waiting for delivery (a sorted set of ids by due time;
         their bodies in ``<key>:items``, in the same cluster slot)."""
