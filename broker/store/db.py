@@ -10,6 +10,7 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from . import repo
 from .cache import track_changes
 
 if TYPE_CHECKING:
@@ -48,6 +49,17 @@ class Database:
         #: Called after a session of this database commits a configuration change.
         self.config_committed: list[Callable[[], None]] = []
         track_changes(self.sessions, self.config_committed)
+        #: Called with the sign-outs a session committed (``[pool_id, client_id, sub]`` each,
+        #: :data:`repo.SIGNED_OUT`): apps are told of them (:mod:`broker.oauth.backchannel`).
+        self.sign_outs_committed: list[Callable[[list[list[str]]], None]] = []
+        event.listen(self.sessions, "after_commit", self._signed_out)
+        event.listen(self.sessions, "after_rollback", lambda session: session.info.pop(repo.SIGNED_OUT, None))
+
+    def _signed_out(self, session: Session) -> None:
+        signed_out = session.info.pop(repo.SIGNED_OUT, None)
+        if signed_out:
+            for callback in self.sign_outs_committed:
+                callback(signed_out)
 
     @contextlib.contextmanager
     def session(self) -> Iterator[Session]:
