@@ -210,6 +210,8 @@ class Webhooks:
         server-to-server calls than events, such as back-channel logout."""
         try:
             return self._post(url, body, headers)[0]
+        except NewConnectionError as exc:  # (a timeout to urllib3, but a refusal)
+            raise Unreachable(f"could not be reached: {type(exc).__name__}") from None
         except (Urllib3Timeout, _Cut):
             raise Unreachable(f"no answer within {self.timeout:.0f} seconds") from None
         except (HTTPError, OSError, ValueError) as exc:
