@@ -84,6 +84,7 @@ def client_create(pool_id: str, name: str, callback_url: tuple[str, ...], logout
         )
         out = {"ClientId": c.id, "ClientSecret": clear, "ClientName": c.name, "UserPoolId": c.pool_id}
     _warn_without_pkce(c.id, require_pkce)
+    _warn_implicit(c.id, flow)
     _emit(out, as_json)
 
 
@@ -143,6 +144,7 @@ def client_update(pool_id: str, client_id: str, name: str | None, callback_url: 
     with _store() as (_s, session):
         out = {"UserPoolClient": app_clients.describe_client(app_clients.update_client(session, pool_id, client_id, **changes))}
     _warn_without_pkce(client_id, require_pkce)
+    _warn_implicit(client_id, flow)
     _emit(out, as_json)
 
 
@@ -152,6 +154,14 @@ def _warn_without_pkce(client_id: str, require_pkce: bool | None) -> None:
         click.echo(f"warning: app client {client_id} may now use the code flow without PKCE: an authorization "
                    "code intercepted on its way to the app can be exchanged by anyone (RFC 9700 §2.1.1). Keep this "
                    "only while the app moves over from Cognito, then: --require-pkce", err=True)
+
+
+def _warn_implicit(client_id: str, flows: tuple[str, ...]) -> None:
+    """Said on stderr each time the implicit flow is allowed, as for --no-require-pkce."""
+    if "implicit" in flows:
+        click.echo(f"warning: app client {client_id} may now get tokens with response_type=token: they travel in "
+                   "the browser's address bar and are bound to no sender (RFC 9700 §2.1.2). Keep this only while "
+                   "the app moves over from Cognito, then use the code flow with PKCE.", err=True)
 
 
 @client.command("rotate-secret")
