@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
@@ -16,6 +17,8 @@ from .cache import track_changes
 if TYPE_CHECKING:
     from ..sealing import Sealer
     from alembic.config import Config
+
+log = logging.getLogger("broker.store")
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: Seconds to wait for PostgreSQL to accept a connection.
@@ -56,10 +59,13 @@ class Database:
         event.listen(self.sessions, "after_rollback", lambda session: session.info.pop(repo.SIGNED_OUT, None))
 
     def _signed_out(self, session: Session) -> None:
+        """After the commit: a failure to announce is logged, never the committed sign-out's."""
         signed_out = session.info.pop(repo.SIGNED_OUT, None)
-        if signed_out:
-            for callback in self.sign_outs_committed:
+        for callback in self.sign_outs_committed if signed_out else ():
+            try:
                 callback(signed_out)
+            except Exception as exc:  # (the state store is away: the sign-out stands, untold)
+                log.error("apps could not be told of %s sign-out(s): %s", len(signed_out), exc)
 
     @contextlib.contextmanager
     def session(self) -> Iterator[Session]:
