@@ -10,7 +10,7 @@ such as a code sent), and ``Block`` where Cognate stops an account or a sign-in 
 an adaptive-authentication block). Admin changes are named after Cognito's operations
 (``AdminCreateUser``, ``CreateUserPoolClient``, ...; ``RotateSigningKey`` is Cognate's
 own); ``details`` say why (``reason="wrong_password"``) or what changed, with the ids.
-Tokens: ``TokenIssued`` (the code grant only), ``RevokeToken``, ``RefreshTokenReuse`` and
+Tokens: ``TokenIssued`` (the code and implicit grants only), ``RevokeToken``, ``RefreshTokenReuse`` and
 ``AuthorizationCodeReuse`` (``Block``: a reused refresh token or code revoked its family),
 named by ``origin_jti``.
 
