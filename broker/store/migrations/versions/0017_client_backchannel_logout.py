@@ -3,13 +3,13 @@ client is told of its users' sign-outs) and refresh_tokens.sid (the hosted sign-
 a token family comes from, so that ID tokens minted at a refresh keep their ``sid``)
 
 Revision ID: 0017
-Revises: 0015
+Revises: 0016
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = '0017'
-down_revision = '0015'
+down_revision = '0016'
 branch_labels = None
 depends_on = None
 
