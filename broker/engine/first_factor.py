@@ -33,15 +33,13 @@ from ..errors import SignInFailed
 from ..i18n import gettext as _
 from ..store.models import User, UserPool
 from ..triggers import authentication
-from ..userpool import adaptive, audit, delivery, limits, mfa, passkeys, risk
+from ..userpool import adaptive, audit, delivery, limits, mfa, passkeys, risk, sign_in_policy
+from ..userpool.sign_in_policy import EMAIL_OTP, FACTORS, PASSWORD, SMS_OTP, WEB_AUTHN  # noqa: F401 (theirs)
 from . import password_verifier
 from .challenges import BLOCKED, Challenge, Refused, Step
 from .signin import Env, account_status, code_refused, proven, signed_in
 from .signin import send_code as send_factor_code
 
-PASSWORD, EMAIL_OTP, SMS_OTP, WEB_AUTHN = "PASSWORD", "EMAIL_OTP", "SMS_OTP", "WEB_AUTHN"
-#: The factors a pool may allow first (``AllowedFirstAuthFactors``), in the order offered.
-FACTORS = (WEB_AUTHN, PASSWORD, EMAIL_OTP, SMS_OTP)
 #: Challenge names of choice-based sign-in (the password's two forms are two challenges).
 SELECT_CHALLENGE, PASSWORD_SRP = "SELECT_CHALLENGE", "PASSWORD_SRP"
 #: What a passkey sign-in proves (RFC 8176): a hardware-bound key, and the user (verified).
@@ -54,8 +52,12 @@ CODE_FACTORS = (EMAIL_OTP, SMS_OTP)
 
 def allowed(pool: UserPool) -> tuple[str, ...]:
     """The pool's allowed first factors; without a policy, the password only (Cognito's default)."""
-    chosen = set(pool.first_factors or (PASSWORD,))
-    return tuple(f for f in FACTORS if f in chosen)
+    return tuple(sign_in_policy.factors_of(pool))
+
+
+def passkeys_enabled(pool: UserPool) -> bool:
+    """Whether users of ``pool`` may register passkeys and sign in with them."""
+    return WEB_AUTHN in allowed(pool)
 
 
 def available(env: Env, user: User) -> list[str]:

@@ -22,7 +22,7 @@ from typing import Any
 from ..errors import InvalidInput
 from ..store.models import User
 from . import first_factor, password_verifier, signin
-from .challenges import NOT_OFFERED, Challenge, Refused, Step
+from .challenges import NOT_AVAILABLE, Challenge, Refused, Step
 from .first_factor import CODE_FACTORS, PASSWORD, PASSWORD_SRP, SELECT_CHALLENGE, WEB_AUTHN
 from .signin import Env
 
@@ -57,7 +57,7 @@ def select(env: Env, progress: dict[str, Any], user: User | None, answer: str, g
     follows it). A factor not offered is :class:`Refused` (``NOT_OFFERED``) and the choice
     may be made again."""
     if answer not in progress.get("offered", ()):
-        raise Refused(NOT_OFFERED, "The chosen challenge is not one of the AvailableChallenges.", progress)
+        raise Refused(NOT_AVAILABLE, "The chosen challenge is not one of the AvailableChallenges.", progress)
     base = {k: v for k, v in progress.items() if k not in OFFER_KEYS}
     return _chosen(env, base, str(progress["username"]), user, answer, given)
 
