@@ -7,7 +7,9 @@ https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_
 turns it off, as on Cognito. Cognate writes its own code messages (translated into the
 user's language), so a custom ``Message``/``Subject``/``SmsAuthenticationMessage`` is
 refused; an ``SmsConfiguration`` (an SNS role) is accepted and unused: Cognate sends text
-messages through its own SMS webhook.
+messages through its own SMS webhook. ``WebAuthnConfiguration`` (``RelyingPartyId``,
+``UserVerification``) sets the pool's passkeys (:mod:`broker.userpool.sign_in_policy`); given
+alone, it leaves the MFA configuration as it is.
 
 **Domains:** a custom domain serves a pool's hosted pages at ``/``; the mapping is the
 server's configuration (``BROKER_DOMAINS``, or the ``[domains]`` table of ``BROKER_CONFIG``),
@@ -72,7 +74,8 @@ def _methods(params: dict[str, Any]) -> list[str]:
 
 
 def mfa_config(pool: UserPool) -> dict[str, Any]:
-    """GetUserPoolMfaConfig's answer: the mode, the second factors, the passkey settings."""
+    """GetUserPoolMfaConfig's answer: the mode, the second factors, and the passkey settings
+    of a pool that has some or allows passkeys."""
     methods = pool.mfa_methods
     out: dict[str, Any] = {"MfaConfiguration": pool.mfa,
                            "SoftwareTokenMfaConfiguration": {"Enabled": mfa.TOTP in methods}}
@@ -80,8 +83,10 @@ def mfa_config(pool: UserPool) -> dict[str, Any]:
         out["EmailMfaConfiguration"] = {}
     if mfa.SMS_OTP in methods:
         out["SmsMfaConfiguration"] = {}
-    web_authn = sign_in_policy.describe(pool)["WebAuthnConfiguration"]
-    out["WebAuthnConfiguration"] = {k: v for k, v in web_authn.items() if k in ("RelyingPartyId", "UserVerification")}
+    described = sign_in_policy.describe(pool)
+    if pool.web_authn or sign_in_policy.WEB_AUTHN in described["SignInPolicy"]["AllowedFirstAuthFactors"]:
+        out["WebAuthnConfiguration"] = {k: v for k, v in described["WebAuthnConfiguration"].items()
+                                        if k in ("RelyingPartyId", "UserVerification")}
     return out
 
 

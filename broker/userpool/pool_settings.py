@@ -8,6 +8,8 @@ https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_
 - ``MfaConfiguration``; ``AdminCreateUserConfig.AllowAdminCreateUserOnly`` ↔ no self
   sign-up, and its ``InviteMessageTemplate`` (email) → the invitation message;
   ``VerificationMessageTemplate`` (email, with a code) → the verification message;
+- ``Policies.SignInPolicy.AllowedFirstAuthFactors`` → the first factors of choice-based
+  sign-in (:mod:`.sign_in_policy`; ``PASSWORD`` among them, as Cognito requires);
 - ``Schema`` (at creation) → the attributes required at sign-up;
 - ``DeviceConfiguration`` ↔ remembered devices (``remember_devices_days`` > 0);
 - ``UserPoolAddOns.AdvancedSecurityMode`` ↔ adaptive authentication: ``ENFORCED`` acts on
