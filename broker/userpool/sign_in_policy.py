@@ -60,11 +60,13 @@ def update(session: Session, pool_id: str, factors: list[str] | None = None,
            web_authn: dict[str, Any] | None = None) -> UserPool:
     """Set the pool's allowed first factors and (checked) passkey settings, those given."""
     pool = admin.require_pool(session, pool_id)
-    changes: dict[str, Any] = {}
+    changes: dict[str, Any] = {}  # (all checked before any is set)
     if factors is not None:
-        pool.first_factors = changes["first_factors"] = parse_factors(factors)
+        changes["first_factors"] = parse_factors(factors)
     if web_authn is not None:
-        pool.web_authn = changes["web_authn"] = parse_web_authn(web_authn, pool)
+        changes["web_authn"] = parse_web_authn(web_authn, pool)
+    for name, value in changes.items():
+        setattr(pool, name, value)
     if changes:
         session.flush()
         audit.record(session, pool.id, "UpdateUserPool", audit.PASS, **changes)
