@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import Broker, broker_env, free_port
+from tests.test_cli_pools import _refused
 
 AAGUID = "08987058-cadc-4b81-b6e1-30de50dcbe96"
 
@@ -21,13 +22,6 @@ def cli(tmp_path_factory: pytest.TempPathFactory) -> Broker:
 def _shown(cli: Broker, pool: str) -> dict:
     found = cli.cli_json("pool", "describe", "--pool", pool)["UserPool"]
     return {"factors": found["SignInPolicy"]["AllowedFirstAuthFactors"], "passkeys": found["WebAuthnConfiguration"]}
-
-
-def _refused(cli: Broker, *args: str) -> str:
-    result = cli.cli(*args, check=False)
-    assert result.returncode == 2 and result.stdout == "", result
-    [line] = result.stderr.splitlines()
-    return line
 
 
 def test_first_factors_and_passkey_settings_are_set_and_shown(cli):
