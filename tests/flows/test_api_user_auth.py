@@ -12,6 +12,8 @@ import pytest
 from pycognito.aws_srp import AWSSRP
 
 from tests.aws import api_broker, cognito_idp, refused
+from tests.flows.test_api_enumeration_timing import call
+from tests.flows.test_enumeration_timing import TRIES, compare
 from tests.rp import CALLBACK
 from tests.smtp import MailServer, code_in
 
@@ -28,7 +30,8 @@ def mail():
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, redis_url, mail):
-    with api_broker(tmp_path_factory.mktemp("userauth"), redis_url, **mail.broker_env()) as broker:
+    with api_broker(tmp_path_factory.mktemp("userauth"), redis_url, BROKER_TRUSTED_PROXIES="1",
+                    **mail.broker_env()) as broker:
         yield broker
 
 
@@ -150,6 +153,18 @@ def test_a_name_the_pool_lacks_is_answered_as_a_user_is(server, idp, mail):
                                      ANSWER="PASSWORD", PASSWORD=PASSWORD))
     assert wrong == ("NotAuthorizedException", "Incorrect username or password.")
     assert mail.pending("nobody") == []
+
+
+def test_the_time_of_a_code_sent_does_not_tell_whether_the_name_exists(server, mail):
+    known, unknown = [f"known{i}" for i in range(TRIES)], [f"ghost{i}" for i in range(TRIES)]
+    _pool, client_id = _site(server, *CODES, users=tuple(known))
+
+    def sent(ip: str, username: str) -> tuple[float, tuple]:
+        return call(server, ip, "InitiateAuth", {"ClientId": client_id, "AuthFlow": "USER_AUTH", "AuthParameters": {
+            "USERNAME": username, "PREFERRED_CHALLENGE": "EMAIL_OTP"}})
+
+    compare("USER_AUTH EMAIL_OTP", str, known, unknown, sent)
+    assert all(mail.pending(f"{name}@example.com") for name in known)
 
 
 def test_the_client_must_allow_user_auth_and_the_pool_the_factor(server, idp, mail):
