@@ -37,7 +37,7 @@ from ..userpool import adaptive, audit, delivery, limits, mfa, passkeys, risk, s
 from ..userpool.sign_in_policy import EMAIL_OTP, FACTORS, PASSWORD, SMS_OTP, WEB_AUTHN  # noqa: F401 (theirs)
 from . import password_verifier
 from .challenges import BLOCKED, Challenge, Refused, Step
-from .signin import Env, account_status, code_refused, proven, signed_in
+from .signin import Env, account_status, after_password, code_refused, proven, signed_in
 from .signin import send_code as send_factor_code
 
 #: Challenge names of choice-based sign-in (the password's two forms are two challenges).
@@ -166,7 +166,7 @@ def answer_passkey(env: Env, progress: dict[str, Any], credential: str | dict[st
         raise SignInFailed(_("The passkey could not sign you in."))
     ip = env.context.ip
     try:
-        owner, _passkey = passkeys.finish_authentication(env.db, env.pool, credential, str(challenge), str(rp_id),
+        owner, _passkey, verified = passkeys.finish_authentication(env.db, env.pool, credential, str(challenge), str(rp_id),
                                                          user=user, ip=ip)
     except passkeys.PasskeySignInFailed:
         audit.record(env.db, env.pool.id, "SignIn", audit.FAIL, user=user, ip=ip, reason="passkey")
@@ -176,6 +176,9 @@ def answer_passkey(env: Env, progress: dict[str, Any], credential: str | dict[st
         env.db.rollback()
         raise SignInFailed(_("The passkey could not sign you in."))
     progress = proven({k: v for k, v in progress.items() if k != "webauthn"}, owner)
+    if not verified:  # (a pool that prefers verification only) possession alone: one factor, as a password is
+        authentication.pre_authentication(env.db, env.pool, owner.username, owner, {})
+        return after_password(env, {**progress, "amr": ["hwk"]}, owner)
     return _signed_in(env, progress, owner, WEB_AUTHN, PASSKEY_AMR, gate=True)
 
 

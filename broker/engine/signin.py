@@ -173,7 +173,7 @@ def second_factor(env: Env, progress: dict[str, Any], user: User) -> Step:
     if assessment.action == risk.BLOCK:  # not after a password: a password step answers a block as a wrong one
         raise Refused(BLOCKED, _("This sign-in was blocked for your protection. Contact your administrator."))
     found = mfa.challenge(env.db, env.pool, user)
-    progress = {**progress, "user_id": user.id, "amr": ["pwd"]}
+    progress = {**progress, "user_id": user.id, "amr": progress.get("amr") or ["pwd"]}
     if found.setup:
         return Challenge(MFA_SETUP, {**progress, "step": MFA_SETUP}, {"MFAS_CAN_SETUP": '["SOFTWARE_TOKEN_MFA"]'})
     skip = assessment.remembered and env.remembered_skips_mfa and _remember_days(env.pool) > 0

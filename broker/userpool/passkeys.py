@@ -237,7 +237,7 @@ def authentication_options(pool: UserPool, rp_id: str, passkeys: list[Passkey] |
 
 
 def finish_authentication(session: Session, pool: UserPool, credential: str | dict[str, Any], challenge: str,
-                          rp_id: str, user: User | None = None, ip: str | None = None) -> tuple[User, Passkey]:
+                          rp_id: str, user: User | None = None, ip: str | None = None) -> tuple[User, Passkey, bool]:
     """The user a passkey's answer to ``challenge`` signs in (``user``: only theirs), with
     the passkey's counter and backup state brought up to date. :class:`PasskeySignInFailed`
     otherwise; a counter that went back is audited as a clone (``Block``)."""
@@ -266,7 +266,7 @@ def finish_authentication(session: Session, pool: UserPool, credential: str | di
                          credential=row.credential_id[:16])
         raise refused from None
     row.sign_count, row.backed_up, row.last_used_at = verified.new_sign_count, verified.credential_backed_up, utcnow()
-    return owner, row
+    return owner, row, verified.user_verified
 
 
 def describe(row: Passkey) -> dict[str, Any]:

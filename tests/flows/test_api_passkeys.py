@@ -40,7 +40,7 @@ class Authenticator:
     """A platform authenticator with resident keys and user verification, in a tab on an
     app's own origin (answered by the browser itself: the app needs no server)."""
 
-    def __init__(self, chromium: Browser) -> None:
+    def __init__(self, chromium: Browser, verifies: bool = True) -> None:
         self.origin = f"http://localhost:{free_port()}"
         self.context = chromium.new_context()
         self.page = self.context.new_page()
@@ -49,8 +49,8 @@ class Authenticator:
         cdp = self.context.new_cdp_session(self.page)
         cdp.send("WebAuthn.enable")
         cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
-            "protocol": "ctap2", "transport": "internal", "hasResidentKey": True, "hasUserVerification": True,
-            "isUserVerified": True, "automaticPresenceSimulation": True}})
+            "protocol": "ctap2", "transport": "internal", "hasResidentKey": True, "hasUserVerification": verifies,
+            "isUserVerified": verifies, "automaticPresenceSimulation": True}})
 
     @staticmethod
     def _app(route: Route) -> None:
@@ -145,6 +145,27 @@ def test_a_passkey_is_registered_listed_signs_in_and_is_deleted(server, idp, dev
     assert choice["ChallengeName"] == "SELECT_CHALLENGE" and "WEB_AUTHN" not in choice["AvailableChallenges"]
     gone = refused(lambda: idp.delete_web_authn_credential(AccessToken=token, CredentialId=credential["id"]))
     assert gone[0] == "ResourceNotFoundException"
+
+
+def test_a_passkey_that_did_not_verify_the_user_is_one_factor(server, idp, browser):  # noqa: F811
+    """In a pool that only prefers user verification, a passkey used without it proves
+    possession alone: the pool's MFA still asks for the second factor."""
+    pool, client_id = _site(server, *PASSKEYS, "--passkey-user-verification", "preferred")
+    unverified = Authenticator(browser, verifies=False)
+    try:
+        _register(idp, unverified, _access(idp, client_id))
+        server.cli("pool", "update", "--pool", pool, "--mfa", "ON")
+        challenge = idp.initiate_auth(ClientId=client_id, AuthFlow="USER_AUTH",
+                                      AuthParameters={"USERNAME": "ann", "PREFERRED_CHALLENGE": "WEB_AUTHN"})
+        request = json.loads(challenge["ChallengeParameters"]["CREDENTIAL_REQUEST_OPTIONS"])
+        assert request["userVerification"] == "preferred"
+        answer = idp.respond_to_auth_challenge(
+            ClientId=client_id, ChallengeName="WEB_AUTHN", Session=challenge["Session"],
+            ChallengeResponses={"USERNAME": "ann", "CREDENTIAL": json.dumps(unverified.get(request))})
+        assert "AuthenticationResult" not in answer
+        assert answer["ChallengeName"] in ("EMAIL_OTP", "MFA_SETUP", "SOFTWARE_TOKEN_MFA", "SELECT_MFA_TYPE")
+    finally:
+        unverified.context.close()
 
 
 def test_another_users_passkey_does_not_answer_a_users_challenge(server, idp, device):
