@@ -28,6 +28,20 @@ class LoginForm(_Txn):
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=FIELD)])
 
 
+class PasskeyAnswerForm(_Txn):
+    """A WebAuthn credential in its JSON form (``PublicKeyCredential.toJSON()``): an
+    assertion is well under 16 KiB; a registration with attestation stays within 64 KiB."""
+
+    credential = HiddenField(validators=[Length(max=65536)])
+
+
+class PasskeyForm(_Txn):
+    """A passkey of the user's, and a name for it (to add, rename or delete)."""
+
+    credential_id = HiddenField(validators=[Length(max=1400)])
+    name = StringField(_l("Passkey name"), validators=[Length(max=256)])
+
+
 class FederateForm(_Txn):
     email = StringField(_l("Corporate email"), validators=[DataRequired(), Length(max=FIELD)])
 

@@ -22,7 +22,7 @@ from ..userpool import accounts
 from ..userpool.attributes import label as attribute_label
 from ..userpool.limits import Requester
 from ..userpool.passwords import PasswordPolicy
-from . import federation, flow, saml
+from . import federation, flow, passkey_account, saml
 from . import mfa as mfa_step
 from .forms import ConfirmForm, ForgotForm, LoginForm, NewPasswordForm, ResendForm, ResetForm, SignUpForm, form_errors
 from .pools import pool_blueprint
@@ -33,6 +33,7 @@ INFO = {
     "confirmed": lambda: _("Your account is confirmed. Sign in to continue."),
     "reset": lambda: _("Your password has been changed. Sign in with your new password."),
     "sent": lambda: _("If the account exists, a code has been sent to its email address."),
+    "reauth": lambda: _("Sign in again to add a passkey."),
 }
 SIGNUP_ATTRIBUTES = {"email": "email", "phone_number": "tel", "birthdate": "date"}
 
@@ -64,7 +65,7 @@ def login() -> Response | str:
             return flow.redirect_with_code(req, sign_in)  # type: ignore[arg-type]
         return redirect(url_for("hosted.login", txn=flow.start_login(req), lang=req.lang))
     data = flow.load_login(request.args["txn"])
-    return _login_page(data, info=_info())
+    return login_page(data, info=_info())
 
 
 @bp.post("/login")
@@ -74,14 +75,14 @@ def login_post() -> Response | tuple[str, int]:
     if "COGNITO" not in federation.client_providers(data):
         raise HostedError(federation.MESSAGES["not_enabled"](), 403)
     if not form.validate():
-        return _login_page(data, form.username.data or "", error=form_errors(form)), 400
+        return login_page(data, form.username.data or "", error=form_errors(form)), 400
     try:
         step = signin.password(mfa_step.env(data), flow.fresh(data), form.username.data, form.password.data)
     except (SignInFailed, Throttled, TriggerFailed) as exc:  # (a trigger's refusal shows its message)
-        _keep_refusal(exc)
-        return _login_page(data, form.username.data, error=exc.message), exc.status
+        keep_refusal(exc)
+        return login_page(data, form.username.data, error=exc.message), exc.status
     except Refused as exc:
-        return _refused(data, exc)
+        return refused(data, exc)
     return mfa_step.render(step)
 
 
@@ -89,10 +90,10 @@ def _after_password(data: dict[str, Any], user: User) -> Response:
     try:
         return mfa_step.render(signin.after_password(mfa_step.env(data), data, user))
     except Refused as exc:
-        return _refused(data, exc)
+        return refused(data, exc)
 
 
-def _refused(data: dict[str, Any], exc: Refused) -> Response:
+def refused(data: dict[str, Any], exc: Refused) -> Response:
     """A sign-in the engine refused after the password: an unconfirmed sign-up goes on to its
     confirmation, a required reset to its code (both sent again), anything else ends."""
     progress = exc.progress or data
@@ -159,7 +160,7 @@ def signup() -> Response | str | tuple[str, int]:
                 flow.save_login(flow.proven(data, signed.user, password_proven_for=signed.user.username))
             return redirect(url_for("hosted.confirm_user", txn=data["txn"], username=form.username.data.strip().lower()))
         except (FormInvalid, LimitExceeded) as exc:
-            _keep_refusal(exc)
+            keep_refusal(exc)
             errors, status = _problems(exc), exc.status
     flow.browser_id()
     attributes = [{"name": n, "label": attribute_label(n), "type": t, "required": n in g.pool.required_attributes}
@@ -188,7 +189,7 @@ def confirm_user() -> Response | str | tuple[str, int]:
                 return mfa_step.begin(data, user)
             return redirect(url_for("hosted.login", txn=data["txn"], info="confirmed"))
         except (FormInvalid, LimitExceeded) as exc:
-            _keep_refusal(exc)
+            keep_refusal(exc)
             error, status = _problems(exc), exc.status
     page = _confirm_page(data, username, error=error, info=_info())
     return (page, status) if error else page
@@ -248,7 +249,7 @@ def confirm_forgot_password() -> Response | str | tuple[str, int]:
             g.db_session.commit()
             return redirect(url_for("hosted.login", txn=data["txn"], info="reset"))
         except (FormInvalid, LimitExceeded) as exc:
-            _keep_refusal(exc)
+            keep_refusal(exc)
             error, status = _problems(exc), exc.status
     page = render_template("confirm_forgot.html", action=url_for("hosted.confirm_forgot_password"), txn=data["txn"],
                            username=username[:128], error=error, info=_info(), policy=_policy(),
@@ -306,9 +307,16 @@ def _txn_for_page() -> dict[str, Any]:
     return data
 
 
-def _login_page(data: dict[str, Any], username: str = "", error: Any = None, info: str | None = None) -> str:
-    """The sign-in page: the password form when the app allows COGNITO, one button per
-    other IdP it allows, and an email field when one of them is routed by domain."""
+def passkeys_offered(data: dict[str, Any]) -> bool:
+    """Whether the sign-in page offers passkeys: the pool allows them as a first factor and
+    the app signs in with the pool's own accounts."""
+    return passkey_account.allowed() and "COGNITO" in federation.client_providers(data)
+
+
+def login_page(data: dict[str, Any], username: str = "", error: Any = None, info: str | None = None) -> str:
+    """The sign-in page: the password form when the app allows COGNITO (with the passkey
+    offered where the pool allows it), one button per other IdP it allows, and an email
+    field when one of them is routed by domain."""
     flow.browser_id()
     txn = data["txn"]
     allowed = federation.client_providers(data)
@@ -322,6 +330,8 @@ def _login_page(data: dict[str, Any], username: str = "", error: Any = None, inf
         providers=[{"name": idp.name, "type": idp.type, "url": url_for("federation.federate", txn=txn, idp=idp.name)}
                    for idp in upstreams],
         email_action=url_for("federation.federate_by_email") if any(idp.identifiers for idp in upstreams) else None,
+        passkey={"options_url": url_for("passkey_login.options"), "action": url_for("passkey_login.answer")}
+        if passkeys_offered(data) else None,
     )
 
 
@@ -357,7 +367,7 @@ def _problems(exc: FormInvalid | LimitExceeded) -> list[str]:
     return exc.errors if isinstance(exc, FormInvalid) else [exc.message]
 
 
-def _keep_refusal(exc: Exception) -> None:
+def keep_refusal(exc: Exception) -> None:
     """A refused form's audit records stay; what a step wrote before a trigger failed it
     goes, as at the API (:func:`broker.api.protocol._run`; the trigger's own audit event is
     kept by :mod:`broker.triggers.journal`)."""
