@@ -68,11 +68,6 @@ def _fresh(data: dict[str, Any]) -> bool:
     return time.time() - int(data.get("signed_in_at") or 0) <= FRESH_SECONDS
 
 
-def _check_form(form: TxnForm) -> None:
-    if not form.validate():
-        raise HostedError(_("The form has expired or was not sent from this page. Go back, reload and try again."))
-
-
 def _reauthenticate(data: dict[str, Any]) -> Response:
     """Back to the sign-in page of the same transaction, which comes back here."""
     flow.save_login({**flow.fresh(data), "purpose": STEP})
@@ -84,7 +79,7 @@ def options() -> Response | tuple[Response, int]:
     """Creation options for a new passkey (JSON), the challenge waiting for the answer; a
     sign-in too old first goes back to the sign-in page (``{"location": ...}``)."""
     data, user = flow.load_step(STEP)
-    _check_form(TxnForm())
+    _problems(TxnForm())
     if not allowed():
         return jsonify(message=_("Passkeys are not available for this application.")), 403
     if not _fresh(data):
@@ -106,25 +101,32 @@ def manage() -> Response | str | tuple[str, int]:
     if request.method == "POST":
         action = request.form.get("action", "")
         if action == "add":
-            form: TxnForm = PasskeyAnswerForm()
-            _check_form(form)
+            made = PasskeyAnswerForm()
+            unreadable = bool(_problems(made))
             if not _fresh(data):
                 return _reauthenticate(data)
-            error, info = _add(user, form.credential.data or "", request.form.get("name", ""))
+            error, info = (_("The passkey's answer could not be read."), None) if unreadable else \
+                _add(user, made.credential.data or "", request.form.get("name", ""))
         else:
             form = PasskeyForm()
-            if not form.validate():
-                if "csrf_token" in form.errors:
-                    _check_form(form)
-                error = form_errors(form)
-            elif action == "done":
+            error = _problems(form) or None
+            if error is None and action == "done":
                 return flow.finish_login({k: v for k, v in data.items() if k != "offer_passkey"}, user)
-            elif action == "reauth":
+            if error is None and action == "reauth":
                 return _reauthenticate(data)
-            else:
+            if error is None:
                 error, info = _change(action, user, form)
     page = render_template("passkeys.html", **_page(data, user), error=error, info=info)
     return (page, 400) if error else page
+
+
+def _problems(form: TxnForm) -> list[str]:
+    """What is wrong with a posted form; a missing or wrong CSRF token ends here."""
+    if form.validate():
+        return []
+    if "csrf_token" in form.errors:
+        raise HostedError(_("The form has expired or was not sent from this page. Go back, reload and try again."))
+    return form_errors(form)
 
 
 def _add(user: User, credential: str, name: str) -> tuple[str | None, str | None]:

@@ -32,8 +32,10 @@ WAITING = "passkey"
 
 
 def _transaction(form: TxnForm) -> dict[str, Any]:
+    """The login transaction the form names, sent with this page's CSRF token (a field too
+    long is left to the caller: it is no answer)."""
     data = flow.load_login(form.txn.data)
-    if not form.validate():
+    if not form.validate() and "csrf_token" in form.errors:
         raise HostedError(_("The form has expired or was not sent from this page. Go back, reload and try again."))
     if not hosted.passkeys_offered(data):
         raise HostedError(_("Passkeys are not available for this application."), 403)
@@ -58,7 +60,7 @@ def answer() -> Response | tuple[str, int]:
     data = _transaction(form)
     waiting = data.pop(WAITING, None)
     flow.save_login(data)
-    if not isinstance(waiting, dict) or not form.credential.data:
+    if not isinstance(waiting, dict) or not form.credential.data or form.errors:
         return hosted.login_page(data, error=_("The passkey could not sign you in.")), 400
     progress = {**flow.fresh(data), **waiting}
     try:

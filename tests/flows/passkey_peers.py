@@ -18,6 +18,7 @@ from sqlalchemy import create_engine, text
 
 from tests.conftest import Broker, free_port, start_broker
 from tests.rp import RelyingParty, pkce
+from tests.smtp import MailServer
 
 PASSWORD = "Corr3ct-Horse!"
 PASSKEY_AMR = ["hwk", "user", "mfa"]
@@ -54,6 +55,7 @@ class Server:
     base_url: str
     database_url: str
     app: App
+    mail: MailServer
 
     def pool(self, *args: str, first_factors: tuple[str, ...] = ("PASSWORD", "WEB_AUTHN"),
              web_authn: dict[str, Any] | None = None) -> str:
@@ -72,10 +74,12 @@ class Server:
             db.execute(text("UPDATE config_version SET value = value + 1"))  # every node drops its cached pools
         engine.dispose()
 
-    def site(self, pool: str, username: str = "mia", **user: str) -> RelyingParty:
-        """A confirmed user with a password and a public app client (PKCE)."""
-        self.broker.cli("user", "create", "--pool", pool, "--username", username, "--password", PASSWORD,
-                        "--email", user.get("email", f"{username}@example.com"), "--confirmed")
+    def site(self, pool: str, username: str | None = "mia") -> RelyingParty:
+        """A confirmed user with a password (unless ``username`` is None) and a public app
+        client (PKCE)."""
+        if username:
+            self.broker.cli("user", "create", "--pool", pool, "--username", username, "--password", PASSWORD,
+                            "--email", f"{username}@example.com", "--confirmed")
         client = self.broker.cli_json("client", "create", "--pool", pool, "--name", "web", "--callback-url",
                                       self.app.callback)
         return RelyingParty(self.base_url, pool, client["ClientId"], redirect_uri=self.app.callback)
@@ -86,15 +90,16 @@ def server(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator
     tmp = tmp_path_factory.mktemp("passkeys")
     port = free_port()
     database_url = f"sqlite:///{tmp}/passkeys.db"
-    broker = start_broker(tmp, database_url=database_url, redis_url=redis_url, port=port,
-                          BROKER_BASE_URL=f"http://localhost:{port}")
-    app = App()
-    try:
-        yield Server(broker, f"http://localhost:{port}", database_url, app)
-    finally:
-        app.shutdown()
-        app.server_close()
-        broker.stop()
+    with MailServer() as mail:
+        broker = start_broker(tmp, database_url=database_url, redis_url=redis_url, port=port,
+                              BROKER_BASE_URL=f"http://localhost:{port}", **mail.broker_env())
+        app = App()
+        try:
+            yield Server(broker, f"http://localhost:{port}", database_url, app, mail)
+        finally:
+            app.shutdown()
+            app.server_close()
+            broker.stop()
     log = broker.log.read_text() if broker.log and broker.log.exists() else ""
     assert "Traceback" not in log, f"server logged a traceback:\n{log[-4000:]}"
 

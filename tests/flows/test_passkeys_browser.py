@@ -129,6 +129,12 @@ def test_register_sign_out_sign_in_username_less_then_rename_and_delete(server: 
         item.get_by_role("button", name="Rename").click()
         expect(t.page.get_by_text("The passkey was renamed.")).to_be_visible()
         expect(item.get_by_role("heading", level=3)).to_have_text("Work laptop")
+        txn = t.page.locator("input[name=txn]").first.input_value()
+        forged = t.page.request.post(t.page.url, form={  # this browser's cookies, no CSRF token
+            "txn": txn, "action": "delete", "credential_id": made["credentialId"]})
+        assert forged.status == 400 and "The form has expired" in forged.text()
+        t.open(f"{t.page.url}?txn={txn}")
+        expect(item).to_have_count(1)
         item.get_by_role("button", name="Delete").click()
         expect(t.page.get_by_text("The passkey was deleted. It no longer signs you in.")).to_be_visible()
         expect(t.page.get_by_text("You have no passkeys yet.")).to_be_visible()
@@ -270,3 +276,36 @@ def test_a_passkey_satisfies_required_mfa_without_asking_the_totp(server: Server
         auth = _autofill(t, rp)  # no code asked: straight back to the app
         claims = _tokens(t, rp, auth)
         assert claims["amr"] == PASSKEY_AMR and claims["_access_amr"] == PASSKEY_AMR
+
+
+def test_a_new_account_is_offered_a_passkey_right_after_sign_up(server: Server, browser: Browser,  # noqa: F811
+                                                               axe: Axe) -> None:  # noqa: F811
+    from tests.smtp import code_in
+
+    rp = server.site(server.pool("--self-signup"), username=None)
+    with tab(browser) as t:
+        device = Authenticator(t.page)
+        auth = authorization(rp)
+        t.open(auth.url)
+        t.page.get_by_role("link", name="Sign up").click()
+        t.page.get_by_label("Username", exact=True).fill("noa")
+        t.page.get_by_label("Email", exact=True).fill("noa@example.com")
+        t.page.get_by_label("Password", exact=True).fill(PASSWORD)
+        t.page.get_by_role("button", name="Sign up", exact=True).click()
+        t.page.get_by_label("Verification code").fill(code_in(server.mail.wait_for("noa@example.com")))
+        t.page.get_by_role("button", name="Confirm account").click()
+        t.page.wait_for_url("**/passkeys/manage?txn=**")
+        t.assert_clean()
+        expect(t.page.get_by_role("heading", level=1)).to_have_text("Add a passkey")
+        expect(t.page.get_by_role("button", name="Not now")).to_be_visible()
+        axe.check(t.page)
+        t.shoot("passkey-offer.png", reference="passkey-offer.png")
+        _add_passkey(t, "Phone")
+        expect(t.page.locator("li.passkey")).to_have_count(1)
+        t.page.get_by_role("button", name="Done", exact=True).click()
+        claims = _tokens(t, rp, auth)
+        assert claims["cognito:username"] == "noa" and claims["amr"] == ["pwd"]
+        assert device.credentials()[0]["rpId"] == "localhost"
+
+        _sign_out(t, rp)
+        assert _tokens(t, rp, _autofill(t, rp))["cognito:username"] == "noa"
