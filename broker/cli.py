@@ -328,7 +328,7 @@ def keys_rotate(pool_id: str, as_json: bool) -> None:
     _emit(out, as_json)
 
 
-from . import cli_admin_keys, cli_clients, cli_groups, cli_identity, cli_idp, cli_maintenance, cli_security, cli_tokens, cli_ui, cli_users  # noqa: E402,F401  (they register their commands on the groups above)
+from . import cli_admin_keys, cli_clients, cli_groups, cli_identity, cli_idp, cli_maintenance, cli_passkeys, cli_security, cli_tokens, cli_ui, cli_users  # noqa: E402,F401  (they register their commands on the groups above)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -15,7 +15,9 @@ from .oauth.issue import issuer
 from .store.state import StateStore, open_state
 from .triggers import settings as trigger_settings
 from .errors import InvalidInput
-from .userpool import admin, admin_security, admin_users, attribute_changes, audit, messages, mfa, mfa_settings
+from . import cli_passkeys
+from .userpool import admin, admin_security, admin_users, attribute_changes, audit, messages, mfa, mfa_settings, \
+    sign_in_policy
 from .userpool.security import ACTIONS, LEVELS
 from .userpool.senders import HttpSmsSender, Reporting, Sender, SmsSender, SmtpSender
 
@@ -37,7 +39,8 @@ def _state(settings: Settings) -> StateStore | None:
 
 
 def _describe(settings: Settings, p: Any) -> dict[str, Any]:
-    return {"UserPool": {**admin_security.describe_pool(p), "Issuer": issuer(settings.base_url, p.id)}}
+    return {"UserPool": {**admin_security.describe_pool(p), **sign_in_policy.describe(p),
+                         "Issuer": issuer(settings.base_url, p.id)}}
 
 
 # -- pools -----------------------------------------------------------------------------
@@ -65,12 +68,22 @@ def _describe(settings: Settings, p: Any) -> dict[str, Any]:
                    "or an http(s):// webhook; NAME= removes it. Repeat.")
 @click.option("--pre-token-generation-version", type=click.Choice(trigger_settings.PRE_TOKEN_VERSIONS),
               help="PreTokenGeneration's event version (V2_0 can change access tokens and scopes).")
+@click.option("--first-factor", multiple=True, type=click.Choice(sign_in_policy.FACTORS),
+              help="A first factor users may sign in with (repeat; PASSWORD must be one): the list is replaced.")
+@click.option("--passkey-rp-id", help="The passkeys' relying-party id (a domain); empty: the pool's host.")
+@click.option("--passkey-user-verification", type=click.Choice(("required", "preferred")),
+              help="Whether passkeys must verify the user (PIN, biometrics).")
+@click.option("--passkey-aaguid", multiple=True, metavar="UUID",
+              help="An authenticator model (AAGUID) allowed to hold passkeys (repeat); none given: any.")
+@click.option("--any-passkey-aaguid", is_flag=True, help="Allow passkeys of any authenticator model again.")
 @json_option
 def pool_update(pool_id: str, mfa: str | None, lockout_threshold: int | None, lockout_seconds: int | None,
                 password_history: int | None, compromised_check: bool | None, temp_password_days: int | None,
                 remember_devices_days: int | None, adaptive: tuple[str, ...], link_by_email: bool | None,
                 srp_enabled: bool | None, name: str | None, self_signup: bool | None, trigger: tuple[str, ...],
-                pre_token_generation_version: str | None, as_json: bool) -> None:
+                pre_token_generation_version: str | None, first_factor: tuple[str, ...], passkey_rp_id: str | None,
+                passkey_user_verification: str | None, passkey_aaguid: tuple[str, ...], any_passkey_aaguid: bool,
+                as_json: bool) -> None:
     """Change a pool's settings; those not given stay as they are.
 
     Message templates are set with `broker pool set-message`, the secret that signs webhook
@@ -82,12 +95,15 @@ def pool_update(pool_id: str, mfa: str | None, lockout_threshold: int | None, lo
                    temp_password_days=temp_password_days, remember_devices_days=remember_devices_days,
                    link_by_email=link_by_email, srp_enabled=srp_enabled, name=name, self_signup=self_signup)
     with _store() as (settings, session):
+        other = cli_passkeys.update_pool(session, pool_id, first_factor, passkey_rp_id, passkey_user_verification,
+                                         passkey_aaguid, any_passkey_aaguid)
         if triggers or pre_token_generation_version:
             p = trigger_settings.set_triggers(session, admin.require_pool(session, pool_id), dict(triggers),
                                               pre_token_generation_version)
-        if any(v is not None for v in changes.values()) or not (triggers or pre_token_generation_version):
+            other = True
+        if any(v is not None for v in changes.values()) or not other:
             p = admin_security.update_pool(session, pool_id, **changes)  # type: ignore[arg-type]
-        out = _describe(settings, p)
+        out = _describe(settings, admin.require_pool(session, pool_id))
     _emit(out, as_json)
 
 

@@ -31,6 +31,8 @@ OPERATION_MODULES = (
     "broker.api.admin_providers",
     "broker.api.account_operations",
     "broker.api.account_mfa",
+    "broker.api.passkey_operations",
+    "broker.api.user_auth_operations",
     "broker.api.import_jobs",
     "broker.api.admin_pools",
     "broker.api.admin_pool_options",

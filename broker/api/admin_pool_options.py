@@ -7,7 +7,9 @@ https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_
 turns it off, as on Cognito. Cognate writes its own code messages (translated into the
 user's language), so a custom ``Message``/``Subject``/``SmsAuthenticationMessage`` is
 refused; an ``SmsConfiguration`` (an SNS role) is accepted and unused: Cognate sends text
-messages through its own SMS webhook.
+messages through its own SMS webhook. ``WebAuthnConfiguration`` (``RelyingPartyId``,
+``UserVerification``) sets the pool's passkeys (:mod:`broker.userpool.sign_in_policy`); given
+alone, it leaves the MFA configuration as it is.
 
 **Domains:** a custom domain serves a pool's hosted pages at ``/``; the mapping is the
 server's configuration (``BROKER_DOMAINS``, or the ``[domains]`` table of ``BROKER_CONFIG``),
@@ -20,7 +22,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..userpool import admin_security, mfa
+from ..store.models import UserPool
+from ..userpool import admin_security, mfa, sign_in_policy
 from .call import Call
 from .errors import AwsError
 from .registry import operation
@@ -34,15 +37,29 @@ OWN_MESSAGES = {"EmailMfaConfiguration": ("Message", "Subject"), "SmsMfaConfigur
 
 @operation("GetUserPoolMfaConfig")
 def get_user_pool_mfa_config(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    pool = call.admin_pool(params["UserPoolId"])
-    return mfa_config(pool.mfa, pool.mfa_methods)
+    return mfa_config(call.admin_pool(params["UserPoolId"]))
 
 
 @operation("SetUserPoolMfaConfig")
 def set_user_pool_mfa_config(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    """The MFA configuration given; ``WebAuthnConfiguration`` alone (as Cognito allows it
+    to be set apart from MFA) leaves MFA as it is. Everything is checked before anything
+    is written."""
     pool = call.admin_pool(params["UserPoolId"])
-    if params.get("WebAuthnConfiguration") is not None:
-        raise AwsError("InvalidParameterException", "WebAuthnConfiguration is not supported by Cognate.")
+    web_authn = params.get("WebAuthnConfiguration")
+    if web_authn is not None:
+        sign_in_policy.parse_web_authn(web_authn, pool)
+    if web_authn is None or params.get("MfaConfiguration") is not None or \
+            any(params.get(m) is not None for m in FACTOR_CONFIGS):
+        pool = admin_security.set_mfa_config(call.session, pool.id, params.get("MfaConfiguration") or pool.mfa,
+                                             _methods(params))
+    if web_authn is not None:
+        pool = sign_in_policy.update(call.session, pool.id, web_authn=web_authn)
+    return mfa_config(pool)
+
+
+def _methods(params: dict[str, Any]) -> list[str]:
+    """The second factors SetUserPoolMfaConfig turns on (a configuration left out: off)."""
     methods = []
     for member, factor in FACTOR_CONFIGS.items():
         config = params.get(member)
@@ -53,17 +70,23 @@ def set_user_pool_mfa_config(call: Call, params: dict[str, Any]) -> dict[str, An
             raise AwsError("InvalidParameterException",
                            f"{member}.{own[0]} is not supported by Cognate: it sends its own translated messages.")
         methods.append(factor)
-    mode = params.get("MfaConfiguration") or pool.mfa
-    updated = admin_security.set_mfa_config(call.session, pool.id, mode, methods)
-    return mfa_config(updated.mfa, updated.mfa_methods)
+    return methods
 
 
-def mfa_config(mode: str, methods: list[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {"MfaConfiguration": mode, "SoftwareTokenMfaConfiguration": {"Enabled": mfa.TOTP in methods}}
+def mfa_config(pool: UserPool) -> dict[str, Any]:
+    """GetUserPoolMfaConfig's answer: the mode, the second factors, and the passkey settings
+    of a pool that has some or allows passkeys."""
+    methods = pool.mfa_methods
+    out: dict[str, Any] = {"MfaConfiguration": pool.mfa,
+                           "SoftwareTokenMfaConfiguration": {"Enabled": mfa.TOTP in methods}}
     if mfa.EMAIL_OTP in methods:
         out["EmailMfaConfiguration"] = {}
     if mfa.SMS_OTP in methods:
         out["SmsMfaConfiguration"] = {}
+    described = sign_in_policy.describe(pool)
+    if pool.web_authn or sign_in_policy.WEB_AUTHN in described["SignInPolicy"]["AllowedFirstAuthFactors"]:
+        out["WebAuthnConfiguration"] = {k: v for k, v in described["WebAuthnConfiguration"].items()
+                                        if k in ("RelyingPartyId", "UserVerification")}
     return out
 
 

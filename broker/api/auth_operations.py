@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterator
 
 from ..engine import device_verifier, password_verifier, sessions, signin, srp
 from ..engine.challenges import (
-    DEVICE_PASSWORD_VERIFIER, DEVICE_SRP_AUTH, EMAIL_OTP, MFA_SETUP, NEW_PASSWORD_REQUIRED, PASSWORD_VERIFIER,
+    DEVICE_PASSWORD_VERIFIER, DEVICE_SRP_AUTH, MFA_SETUP, NEW_PASSWORD_REQUIRED, PASSWORD_VERIFIER,
     SELECT_MFA_TYPE, SMS_MFA, SOFTWARE_TOKEN_MFA, Refused,
 )
 from ..errors import FormInvalid, TriggerFailed
@@ -28,6 +28,10 @@ from .errors import AwsError
 from .registry import operation
 
 Flow = Callable[[Call, AppClient, UserPool, dict[str, str]], dict[str, Any]]
+#: RespondToAuthChallenge for one challenge: its input in, its output out.
+Responder = Callable[[Call, AppClient, UserPool, dict[str, Any]], dict[str, Any]]
+#: The engine's answer to a challenge: the sign-in's progress, its user, the responses in.
+Answer = Callable[[signin.Env, dict[str, Any], Any, dict[str, str]], signin.Step]
 
 
 @operation("InitiateAuth")
@@ -125,12 +129,22 @@ def respond(call: Call, client: AppClient, pool: UserPool, params: dict[str, Any
         raise AwsError("InvalidParameterException", f"Unsupported challenge {name}")
     token = _session_of(call, client, pool, name, params.get("Session"), responses)
     progress, user = resume(call, token, pool, client, name)
+    return answer_with(call, client, pool, params, token, progress, user, user.username, answer)
+
+
+def answer_with(call: Call, client: AppClient, pool: UserPool, params: dict[str, Any], token: str | None,
+                progress: dict[str, Any], user: User | None, username: str, answer: Answer) -> dict[str, Any]:
+    """Answer the challenge the sign-in ``token`` named waits at (its ``progress`` taken, of
+    ``user``, or of a ``username`` the pool lacks when None) with ``answer``: the next
+    challenge or the tokens. A refusal that lets the challenge be answered again keeps the
+    same Session."""
+    responses = params.get("ChallengeResponses") or {}
     given = responses.get("USERNAME")
-    if given is not None and canonical_username(given) != user.username:
+    if given is not None and canonical_username(given) != username:
         keep(call, progress, token)
         raise AwsError("NotAuthorizedException", "The USERNAME is not the user of this session.")
     try:
-        call.check_secret_hash(client, given or user.username, {"ChallengeResponses": responses})
+        call.check_secret_hash(client, given or username, {"ChallengeResponses": responses})
         step = answer(engine_env(call, pool, responses.get("DEVICE_KEY")), progress, user, responses)
     except Refused as exc:
         if exc.progress is not None:
@@ -215,11 +229,10 @@ def _setup_done(env: signin.Env, progress: dict[str, Any], user: User, responses
     return signin.signed_in(env, progress, user)
 
 
-ANSWERS: dict[str, Callable[[signin.Env, dict[str, Any], User, dict[str, str]], signin.Step]] = {
+ANSWERS: dict[str, Answer] = {
     NEW_PASSWORD_REQUIRED: _new_password,
     SOFTWARE_TOKEN_MFA: _code("SOFTWARE_TOKEN_MFA_CODE"),
     SMS_MFA: _code("SMS_MFA_CODE"),
-    EMAIL_OTP: _code("EMAIL_OTP_CODE"),
     SELECT_MFA_TYPE: _select,
     MFA_SETUP: _setup_done,
     DEVICE_SRP_AUTH: _device_srp,
@@ -249,6 +262,6 @@ FLOWS: dict[str, Flow] = {
 }
 #: Challenges answered by a function of their own (the Session found their own way, or a
 #: sign-in that may have no user yet): RespondToAuthChallenge's input in, its output out.
-RESPONDERS: dict[str, Callable[[Call, AppClient, UserPool, dict[str, Any]], dict[str, Any]]] = {
+RESPONDERS: dict[str, Responder] = {
     PASSWORD_VERIFIER: _password_verifier,
 }

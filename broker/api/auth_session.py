@@ -17,9 +17,10 @@ from typing import Any, Iterator
 
 from .. import sealing
 from ..engine import sessions, signin
+from ..engine.first_factor import SELECT_CHALLENGE
 from ..engine.challenges import (
-    BLOCKED, CODE_MISMATCH, DEVICE_PASSWORD_VERIFIER, DEVICE_SRP_AUTH, ENDED, MFA_SETUP, NOT_CONFIRMED, NOT_OFFERED,
-    PASSWORD_VERIFIER, RESET_REQUIRED, Challenge, Refused, SignedIn,
+    BLOCKED, CODE_MISMATCH, DEVICE_PASSWORD_VERIFIER, DEVICE_SRP_AUTH, ENDED, MFA_SETUP, NOT_AVAILABLE, NOT_CONFIRMED,
+    NOT_OFFERED, PASSWORD_VERIFIER, RESET_REQUIRED, Challenge, Refused, SignedIn,
 )
 from ..errors import SignInFailed, Throttled
 from ..oauth.issue import issue_tokens, pre_token
@@ -38,6 +39,7 @@ REFUSALS = {
     CODE_MISMATCH: ("CodeMismatchException", "Invalid code received for user"),
     ENDED: ("NotAuthorizedException", "Invalid session for the user, too many failed attempts."),
     NOT_OFFERED: ("InvalidParameterException", "The chosen second factor is not one of those offered."),
+    NOT_AVAILABLE: ("InvalidParameterException", "The chosen challenge is not one of the AvailableChallenges."),
 }
 EXPIRED = "Invalid session for the user, session is expired."
 #: The step a challenge's answer must find its session at, where it is not the challenge's
@@ -126,9 +128,11 @@ def render(call: Call, client: AppClient, pool: UserPool, step: signin.Step,
                                  if srp_a else None)
         elif step.name == DEVICE_PASSWORD_VERIFIER:
             token = step.parameters["SECRET_BLOCK"]
-        return {"ChallengeName": step.name,
-                "Session": sessions.open_session(call.runtime.state, step.progress, token),
-                "ChallengeParameters": {**step.parameters, "USER_ID_FOR_SRP": username}}
+        out = {"ChallengeName": step.name, "Session": sessions.open_session(call.runtime.state, step.progress, token),
+               "ChallengeParameters": {**step.parameters, "USER_ID_FOR_SRP": username}}
+        if step.name == SELECT_CHALLENGE:  # choice-based sign-in: the first factors to choose from
+            out["AvailableChallenges"] = list(step.progress.get("offered") or ())
+        return out
     result = tokens(call, client, pool, step)
     if tracked_devices.tracking(pool) and not step.progress.get("device_proven"):
         result["NewDeviceMetadata"] = tracked_devices.new_device(call.session, pool, step.user)

@@ -69,4 +69,5 @@ RESET_REQUIRED = "reset_required"  # PasswordResetRequiredException
 BLOCKED = "blocked"  # NotAuthorizedException
 CODE_MISMATCH = "code_mismatch"  # CodeMismatchException; the challenge may be answered again
 NOT_OFFERED = "not_offered"  # InvalidParameterException: a choice not offered; may be answered again
+NOT_AVAILABLE = "not_available"  # InvalidParameterException: a first factor not offered; may be chosen again
 ENDED = "ended"  # NotAuthorizedException: too many wrong answers, the sign-in is over

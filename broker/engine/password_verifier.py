@@ -47,11 +47,11 @@ def start(env: Env, progress: dict[str, Any], username: str, srp_a: str) -> Chal
     check_srp(env, srp_a)
     name, user = find(env, username)
     with authentication.initiating() as validation:
-        _gate(env, name, user, validation)
+        gate(env, name, user, validation)
     return challenge(env, progress, name, user, srp_a)
 
 
-def _gate(env: Env, name: str, user: User | None, validation: dict[str, str]) -> None:
+def gate(env: Env, name: str, user: User | None, validation: dict[str, str]) -> None:
     """PreAuthentication before the password comes: it runs unless earlier failures of the
     name or the address must be waited out first (:meth:`Throttle.check`, which counts
     nothing), so a handler is called no more often than passwords are checked."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy.orm import Session
 
@@ -232,10 +232,18 @@ def answer_code(env: Env, progress: dict[str, Any], user: User, code: str, remem
         audit.record(env.db, env.pool.id, "SignInMfa", audit.PASS, user=user, ip=ip, factor=factor, amr=answer.amr)
         env.db.commit()
         return signed_in(env, {**progress, "amr": answer.amr}, user, remember)
+    code_refused(env, progress, user, "SignInMfa", checked=answer.checked)
+
+
+def code_refused(env: Env, progress: dict[str, Any], user: User | None, event: str, checked: bool = True,
+                 **details: Any) -> NoReturn:
+    """A wrong code (or one not checked): :class:`Refused` with ``CODE_MISMATCH`` and the
+    progress to keep, or with ``ENDED`` after :data:`MAX_FAILURES` of them or when the
+    code was not even checked (the user's lockout); audited as ``event``."""
     failures = int(progress.get("failures", 0)) + 1
-    ended = failures >= MAX_FAILURES or not answer.checked
-    audit.record(env.db, env.pool.id, "SignInMfa", audit.BLOCK if ended else audit.FAIL, user=user, ip=ip,
-                 factor=factor, failures=failures)
+    ended = failures >= MAX_FAILURES or not checked
+    audit.record(env.db, env.pool.id, event, audit.BLOCK if ended else audit.FAIL, user=user, ip=env.context.ip,
+                 factor=progress.get("factor"), failures=failures, **details)
     env.db.commit()
     if ended:
         raise Refused(ENDED, _("Too many wrong codes. Go back to the application and sign in again."))

@@ -46,5 +46,15 @@ def attribute_details(name: str, value: str) -> dict[str, Any]:
 def stand_in(session: Session, pool_id: str, username: str) -> dict[str, Any]:
     """The details answered when no code was sent: a masked address that looks like a real
     one and stays the same for the same name, computed under the deployment's secret."""
-    digest = sealing.of(session).mac("code-destination", f"{pool_id}\0{canonical_username(username)}".encode())
+    digest = _stand_in_digest(session, pool_id, username)
     return details(f"{_FIRST[digest[0] % 26]}@{_FIRST[digest[1] % 26]}")
+
+
+def stand_in_phone(session: Session, pool_id: str, username: str) -> str:
+    """:func:`stand_in` for a text message: a masked number, the same for the same name."""
+    digest = _stand_in_digest(session, pool_id, username)
+    return mask_phone("+1555555" + "".join(str(b % 10) for b in digest[2:6]))
+
+
+def _stand_in_digest(session: Session, pool_id: str, username: str) -> bytes:
+    return sealing.of(session).mac("code-destination", f"{pool_id}\0{canonical_username(username)}".encode())

@@ -180,15 +180,16 @@ class Answer:
 
 
 def answer(session: Session, state: StateStore, pool: UserPool, user: User, factor: str, code: str,
-           ip: str | None = None) -> Answer:
-    """Check ``code`` for ``factor`` (a recovery code works in its place). Each try counts
-    toward the user's lockout before it is checked (:func:`lockout.factor_try`); a right
-    code clears the count."""
+           ip: str | None = None, recovery: bool = True) -> Answer:
+    """Check ``code`` for ``factor`` (a recovery code works in its place, unless
+    ``recovery`` is off: a code sent as the first factor is no second factor to recover).
+    Each try counts toward the user's lockout before it is checked
+    (:func:`lockout.factor_try`); a right code clears the count."""
     now = utcnow()
     tries = lockout.factor_try(state, pool, user, now)
     if tries is None:
         return Answer(None, checked=False)
-    if len(code) == 11 and use_recovery_code(session, user, code):
+    if recovery and len(code) == 11 and use_recovery_code(session, user, code):
         amr: list[str] | None = RECOVERY_AMR
     elif factor == TOTP and check_totp(session, user, code):
         amr = OTP_AMR

@@ -8,6 +8,8 @@ https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_
 - ``MfaConfiguration``; ``AdminCreateUserConfig.AllowAdminCreateUserOnly`` ↔ no self
   sign-up, and its ``InviteMessageTemplate`` (email) → the invitation message;
   ``VerificationMessageTemplate`` (email, with a code) → the verification message;
+- ``Policies.SignInPolicy.AllowedFirstAuthFactors`` → the first factors of choice-based
+  sign-in (:mod:`.sign_in_policy`; ``PASSWORD`` among them, as Cognito requires);
 - ``Schema`` (at creation) → the attributes required at sign-up;
 - ``DeviceConfiguration`` ↔ remembered devices (``remember_devices_days`` > 0);
 - ``UserPoolAddOns.AdvancedSecurityMode`` ↔ adaptive authentication: ``ENFORCED`` acts on
@@ -32,7 +34,7 @@ from sqlalchemy.orm import Session
 from ..errors import InvalidInput
 from ..store.models import UserPool
 from ..triggers import settings as trigger_settings
-from . import admin, admin_security, audit, messages
+from . import admin, admin_security, audit, messages, sign_in_policy
 from .attribute_changes import VERIFIED_BY
 from .attributes import STANDARD, check_name
 from .passwords import PasswordPolicy
@@ -80,6 +82,8 @@ class PoolSettings:
     required_attributes: list[str] | None = None
     #: LambdaConfig: the triggers' targets, PreTokenGeneration's version, the KMSKeyID.
     triggers: tuple[dict[str, str], str, str | None] = ({}, "V1_0", None)
+    #: SignInPolicy's AllowedFirstAuthFactors (None: left out, the password only).
+    first_factors: list[str] | None = None
 
 
 def from_cognito(params: dict[str, Any], current: UserPool | None) -> PoolSettings:
@@ -91,8 +95,8 @@ def from_cognito(params: dict[str, Any], current: UserPool | None) -> PoolSettin
             raise InvalidInput(_unsupported(member, value))
     policies = given.get("Policies") or {}
     sign_in = policies.get("SignInPolicy")
-    if sign_in is not None and sign_in.get("AllowedFirstAuthFactors", ["PASSWORD"]) != ["PASSWORD"]:
-        raise InvalidInput("Policies.SignInPolicy: Cognate signs users in with a password first (PASSWORD only)")
+    factors = sign_in_policy.parse_factors(sign_in.get("AllowedFirstAuthFactors", [sign_in_policy.PASSWORD])) \
+        if sign_in is not None else None
     admin_create = given.get("AdminCreateUserConfig") or {}
     policy = _password_policy(policies.get("PasswordPolicy") or {})
     days = (policies.get("PasswordPolicy") or {}).get("TemporaryPasswordValidityDays",
@@ -110,7 +114,7 @@ def from_cognito(params: dict[str, Any], current: UserPool | None) -> PoolSettin
     return PoolSettings(name=given.get("PoolName"), mfa=given.get("MfaConfiguration", "OFF"),
                         self_signup=not admin_create.get("AllowAdminCreateUserOnly", False),
                         password_policy=policy.as_dict(), security=security, templates=templates,
-                        required_attributes=required,
+                        required_attributes=required, first_factors=factors,
                         triggers=trigger_settings.from_cognito(given.get("LambdaConfig") or {}))
 
 
@@ -121,6 +125,7 @@ def create(session: Session, settings: PoolSettings) -> UserPool:
                              password_policy=settings.password_policy, security=settings.security,
                              templates={k: v for k, v in settings.templates.items() if v})
     trigger_settings.replace(session, pool, *settings.triggers)
+    pool.first_factors = settings.first_factors
     return pool
 
 
@@ -132,6 +137,9 @@ def update(session: Session, pool_id: str, settings: PoolSettings) -> UserPool:
                                       name=settings.name, self_signup=settings.self_signup,
                                       password_policy=settings.password_policy, **security)
     trigger_settings.replace(session, pool, *settings.triggers)  # left out: removed, as Cognito does
+    factors = settings.first_factors or [sign_in_policy.PASSWORD]  # (left out: the password only, as Cognito does)
+    if sign_in_policy.factors_of(pool) != factors:
+        sign_in_policy.update(session, pool.id, factors=factors)
     before = dict(pool.messages or {})
     own = {k: v for k, v in before.items() if k not in settings.templates}
     pool.messages = {**own, **{k: v for k, v in settings.templates.items() if v}}
@@ -284,7 +292,7 @@ def describe(pool: UserPool, users: int, domain: str | None, modified: Any) -> d
             "RequireLowercase": policy.require_lowercase, "RequireNumbers": policy.require_numbers,
             "RequireSymbols": policy.require_symbols, "PasswordHistorySize": security.password_history,
             "TemporaryPasswordValidityDays": security.temp_password_days},
-            "SignInPolicy": {"AllowedFirstAuthFactors": ["PASSWORD"]}},
+            "SignInPolicy": {"AllowedFirstAuthFactors": sign_in_policy.factors_of(pool)}},
         "SchemaAttributes": schema(pool), "EstimatedNumberOfUsers": users,
         "AdminCreateUserConfig": {"AllowAdminCreateUserOnly": not pool.self_signup,
                                   "UnusedAccountValidityDays": security.temp_password_days,

@@ -136,7 +136,7 @@ def test_update_user_pool_resets_what_it_leaves_out_and_keeps_what_only_cognate_
                              "SourceArn": "arn:aws:ses:us-east-1:123456789012:identity/example.com"}},
      "EmailConfiguration"),
     ({"Policies": {"PasswordPolicy": {"TemporaryPasswordValidityDays": 0}}}, "TemporaryPasswordValidityDays"),
-    ({"Policies": {"SignInPolicy": {"AllowedFirstAuthFactors": ["PASSWORD", "EMAIL_OTP"]}}}, "SignInPolicy"),
+    ({"Policies": {"SignInPolicy": {"AllowedFirstAuthFactors": ["EMAIL_OTP"]}}}, "AllowedFirstAuthFactors"),
     ({"DeletionProtection": "ACTIVE"}, "DeletionProtection"),
     ({"MfaConfiguration": "SOMETIMES"}, "enum value set"),
 ])

@@ -180,4 +180,25 @@ export const scenarios = {
     await signInWith(input);
     return { device, before, afterForget, after, calls, next: storage.device(), tokens: await tokens() };
   },
+
+  /** Passwordless: `signIn` with `authFlowType: 'USER_AUTH'` and `preferredChallenge:
+   * 'EMAIL_OTP'` (no password), then `confirmSignIn` with the mailed code (a wrong one
+   * first); after `signOut`, `signIn` without a preference meets the choice of first
+   * factors, and `confirmSignIn` chooses the password by name then sends it. */
+  async user_auth_email_otp(input) {
+    configure(input);
+    const { username, password } = input;
+    const calls = recordCalls();
+    const sent = await signIn({ username, options: { authFlowType: 'USER_AUTH', preferredChallenge: 'EMAIL_OTP' } });
+    const { code } = await ask({ mailed_code: input.email });
+    const wrong = await settle(confirmSignIn({ challengeResponse: code === '000000' ? '111111' : '000000' }));
+    const done = await confirmSignIn({ challengeResponse: code });
+    const first = await tokens();
+    await signOut();
+    const choice = await signIn({ username, options: { authFlowType: 'USER_AUTH' } });
+    const chosen = await confirmSignIn({ challengeResponse: 'PASSWORD' });
+    const passworded = await confirmSignIn({ challengeResponse: password });
+    return { sent: sent.nextStep, wrongCode: wrong.error ?? null, done, first, choice: choice.nextStep,
+             chosen: chosen.nextStep, passworded, second: await tokens(), calls };
+  },
 };
