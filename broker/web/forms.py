@@ -42,6 +42,13 @@ class PasskeyForm(_Txn):
     name = StringField(_l("Passkey name"), validators=[Length(max=256)])
 
 
+class CodeSignInForm(_Txn):
+    """A username, and the way a one-time code should go to it (a first factor)."""
+
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=FIELD)])
+    factor = HiddenField(validators=[DataRequired(), Length(max=16)])
+
+
 class FederateForm(_Txn):
     email = StringField(_l("Corporate email"), validators=[DataRequired(), Length(max=FIELD)])
 

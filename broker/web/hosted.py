@@ -14,7 +14,7 @@ from ..i18n import gettext as _
 from ..oauth import authorize
 from ..oauth.issue import issuer
 from ..oauth.verify import InvalidToken, verify_id_token_hint
-from ..engine import signin
+from ..engine import first_factor, signin
 from ..engine.challenges import NEW_PASSWORD_REQUIRED, NOT_CONFIRMED, RESET_REQUIRED, Refused
 from ..runtime import runtime
 from ..store.models import User
@@ -313,6 +313,15 @@ def passkeys_offered(data: dict[str, Any]) -> bool:
     return passkey_account.allowed() and "COGNITO" in federation.client_providers(data)
 
 
+def code_factors(data: dict[str, Any]) -> list[str]:
+    """The one-time codes (by email, by text message) the sign-in page offers instead of the
+    password: those the pool allows first, for an app that signs in with the pool's own
+    accounts, unless the sign-in is for managing second factors (it asks for the password)."""
+    if "COGNITO" not in federation.client_providers(data) or data.get("purpose") == "mfa_settings":
+        return []
+    return [f for f in first_factor.allowed(g.pool) if f in first_factor.CODE_FACTORS]
+
+
 def login_page(data: dict[str, Any], username: str = "", error: Any = None, info: str | None = None) -> str:
     """The sign-in page: the password form when the app allows COGNITO (with the passkey
     offered where the pool allows it), one button per other IdP it allows, and an email
@@ -332,6 +341,7 @@ def login_page(data: dict[str, Any], username: str = "", error: Any = None, info
         email_action=url_for("federation.federate_by_email") if any(idp.identifiers for idp in upstreams) else None,
         passkey={"options_url": url_for("passkey_login.options"), "action": url_for("passkey_login.answer")}
         if passkeys_offered(data) else None,
+        code_factors=code_factors(data) if password else [], code_action=url_for("code_login.send"),
     )
 
 

@@ -1,10 +1,9 @@
 """What the passkey tests share: a server reached as http://localhost:PORT (browsers offer
 WebAuthn only in a secure context on a domain, and localhost is one), Chromium's virtual
 authenticator over the DevTools protocol (https://chromedevtools.github.io/devtools-protocol/tot/WebAuthn/),
-and a pool whose first factors and passkey settings are set by the admin."""
+pools whose first factors and passkey settings the admin sets, and the app's callback."""
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -14,7 +13,6 @@ from urllib.parse import urlencode
 
 import pytest
 from playwright.sync_api import CDPSession, Page
-from sqlalchemy import create_engine, text
 
 from tests.conftest import Broker, free_port, start_broker
 from tests.rp import RelyingParty, pkce
@@ -53,7 +51,6 @@ class _Callback(BaseHTTPRequestHandler):
 class Server:
     broker: Broker
     base_url: str
-    database_url: str
     app: App
     mail: MailServer
 
@@ -64,15 +61,10 @@ class Server:
         return pool
 
     def set_pool(self, pool: str, first_factors: tuple[str, ...], web_authn: dict[str, Any] | None = None) -> None:
-        """The pool's allowed first factors and passkey settings (Cognito's SignInPolicy and
-        WebAuthnConfiguration), as an admin sets them."""
-        engine = create_engine(self.database_url)
-        with engine.begin() as db:
-            db.execute(text("UPDATE user_pools SET first_factors = :f, web_authn = :w WHERE id = :id"),
-                       {"f": json.dumps(list(first_factors)), "w": json.dumps(web_authn) if web_authn else None,
-                        "id": pool})
-            db.execute(text("UPDATE config_version SET value = value + 1"))  # every node drops its cached pools
-        engine.dispose()
+        """The pool's allowed first factors and passkey relying-party id, set with the admin CLI."""
+        factors = [arg for factor in first_factors for arg in ("--first-factor", factor)]
+        rp_id = (web_authn or {}).get("RelyingPartyId", "")
+        self.broker.cli("pool", "update", "--pool", pool, *factors, "--passkey-rp-id", rp_id)
 
     def site(self, pool: str, username: str | None = "mia") -> RelyingParty:
         """A confirmed user with a password (unless ``username`` is None) and a public app
@@ -95,7 +87,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator
                               BROKER_BASE_URL=f"http://localhost:{port}", **mail.broker_env())
         app = App()
         try:
-            yield Server(broker, f"http://localhost:{port}", database_url, app, mail)
+            yield Server(broker, f"http://localhost:{port}", app, mail)
         finally:
             app.shutdown()
             app.server_close()
