@@ -23,7 +23,7 @@ from ..store.models import User
 from ..store.state import Keys
 from . import flow, hosted
 from . import mfa as mfa_step
-from .forms import CodeSignInForm, MfaForm, form_errors
+from .forms import CodeSignInForm, MfaForm, problems
 from .pools import pool_blueprint
 
 bp = pool_blueprint("code_login")
@@ -33,10 +33,9 @@ bp = pool_blueprint("code_login")
 def send() -> Response | tuple[str, int]:
     form = CodeSignInForm()
     data = flow.load_login(form.txn.data)
-    if not form.validate():
-        if "csrf_token" in form.errors:
-            raise HostedError(_("The form has expired or was not sent from this page. Go back, reload and try again."))
-        return hosted.login_page(data, form.username.data or "", error=form_errors(form)), 400
+    wrong = problems(form)
+    if wrong:
+        return hosted.login_page(data, form.username.data or "", error=wrong), 400
     factor = form.factor.data
     if factor not in hosted.code_factors(data):
         return hosted.login_page(data, form.username.data, error=_("This change is not available.")), 400
@@ -70,12 +69,8 @@ def verify() -> Response | str | tuple[str, int]:
     error: str | list[str] | None = None
     if request.method == "POST":
         form = MfaForm()
-        if not form.validate():
-            if "csrf_token" in form.errors:
-                raise HostedError(_("The form has expired or was not sent from this page. Go back, reload and try "
-                                    "again."))
-            error = form_errors(form)
-        else:
+        error = problems(form) or None
+        if error is None:
             try:
                 return mfa_step.render(first_factor.answer_code(mfa_step.env(data), data, user, form.code.data.strip()))
             except Refused as exc:

@@ -6,6 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length, Regexp
 
+from ..errors import HostedError
 from ..i18n import gettext as _
 from ..i18n import lazy_gettext as _l
 
@@ -86,6 +87,16 @@ class ResetForm(_Txn):
 class NewPasswordForm(_Txn):
     password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=FIELD)])
     password_confirm = PasswordField(_l("Confirm password"), validators=[DataRequired(), Length(max=FIELD)])
+
+
+def problems(form: FlaskForm) -> list[str]:
+    """What is wrong with a posted form, one readable line each (:func:`form_errors`); a
+    missing or wrong CSRF token ends the request with the error page instead."""
+    if form.validate():
+        return []
+    if "csrf_token" in form.errors:
+        raise HostedError(_("The form has expired or was not sent from this page. Go back, reload and try again."))
+    return form_errors(form)
 
 
 def form_errors(form: FlaskForm) -> list[str]:

@@ -18,14 +18,14 @@ from flask_babel import format_datetime
 from werkzeug.wrappers import Response
 
 from ..engine import first_factor
-from ..errors import HostedError, InvalidInput, LimitExceeded
+from ..errors import InvalidInput, LimitExceeded
 from ..i18n import gettext as _
 from ..oauth import authorize
 from ..runtime import runtime
 from ..store.models import Passkey, User
 from ..userpool import passkeys
 from . import flow
-from .forms import PasskeyAnswerForm, PasskeyForm, TxnForm, form_errors
+from .forms import PasskeyAnswerForm, PasskeyForm, TxnForm, problems
 from .pools import pool_blueprint
 
 bp = pool_blueprint("passkey_account")
@@ -79,7 +79,7 @@ def options() -> Response | tuple[Response, int]:
     """Creation options for a new passkey (JSON), the challenge waiting for the answer; a
     sign-in too old first goes back to the sign-in page (``{"location": ...}``)."""
     data, user = flow.load_step(STEP)
-    _problems(TxnForm())
+    problems(TxnForm())
     if not allowed():
         return jsonify(message=_("Passkeys are not available for this application.")), 403
     if not _fresh(data):
@@ -102,14 +102,14 @@ def manage() -> Response | str | tuple[str, int]:
         action = request.form.get("action", "")
         if action == "add":
             made = PasskeyAnswerForm()
-            unreadable = bool(_problems(made))
+            unreadable = bool(problems(made))
             if not _fresh(data):
                 return _reauthenticate(data)
             error, info = (_("The passkey's answer could not be read."), None) if unreadable else \
                 _add(user, made.credential.data or "", request.form.get("name", ""))
         else:
             form = PasskeyForm()
-            error = _problems(form) or None
+            error = problems(form) or None
             if error is None and action == "done":
                 return flow.finish_login({k: v for k, v in data.items() if k != "offer_passkey"}, user)
             if error is None and action == "reauth":
@@ -118,15 +118,6 @@ def manage() -> Response | str | tuple[str, int]:
                 error, info = _change(action, user, form)
     page = render_template("passkeys.html", **_page(data, user), error=error, info=info)
     return (page, 400) if error else page
-
-
-def _problems(form: TxnForm) -> list[str]:
-    """What is wrong with a posted form; a missing or wrong CSRF token ends here."""
-    if form.validate():
-        return []
-    if "csrf_token" in form.errors:
-        raise HostedError(_("The form has expired or was not sent from this page. Go back, reload and try again."))
-    return form_errors(form)
 
 
 def _add(user: User, credential: str, name: str) -> tuple[str | None, str | None]:

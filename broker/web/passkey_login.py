@@ -23,7 +23,7 @@ from ..i18n import gettext as _
 from . import flow, hosted
 from .passkey_account import rp_id
 from . import mfa as mfa_step
-from .forms import PasskeyAnswerForm, TxnForm
+from .forms import PasskeyAnswerForm, TxnForm, problems
 from .pools import pool_blueprint
 
 bp = pool_blueprint("passkey_login")
@@ -35,8 +35,7 @@ def _transaction(form: TxnForm) -> dict[str, Any]:
     """The login transaction the form names, sent with this page's CSRF token (a field too
     long is left to the caller: it is no answer)."""
     data = flow.load_login(form.txn.data)
-    if not form.validate() and "csrf_token" in form.errors:
-        raise HostedError(_("The form has expired or was not sent from this page. Go back, reload and try again."))
+    problems(form)
     if not hosted.passkeys_offered(data):
         raise HostedError(_("Passkeys are not available for this application."), 403)
     return data

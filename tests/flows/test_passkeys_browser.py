@@ -11,7 +11,6 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-import pytest
 from playwright.sync_api import Browser, Page, Route, expect
 
 from tests.a11y import Axe, axe  # noqa: F401 (a fixture)
