@@ -308,3 +308,26 @@ def test_a_new_account_is_offered_a_passkey_right_after_sign_up(server: Server, 
 
         _sign_out(t, rp)
         assert _tokens(t, rp, _autofill(t, rp))["cognito:username"] == "noa"
+
+
+def test_a_code_by_email_signs_in_from_the_same_form(server: Server, browser: Browser, axe: Axe) -> None:  # noqa: F811
+    from tests.smtp import code_in
+
+    pool = server.pool(first_factors=("PASSWORD", "WEB_AUTHN", "EMAIL_OTP"))
+    server.broker.cli("user", "create", "--pool", pool, "--username", "ida", "--email", "ida@example.com",
+                      "--attribute", "email_verified=true", "--confirmed", "--password", PASSWORD)
+    rp = server.site(pool, username=None)
+    with tab(browser) as t:
+        auth = authorization(rp)
+        t.open(auth.url)
+        t.page.get_by_label("Username", exact=True).fill("ida")
+        t.page.get_by_role("button", name="Email me a sign-in code").click()  # the password left empty
+        t.page.wait_for_url("**/login/code/verify?txn=**")
+        t.assert_clean()
+        expect(t.page.get_by_role("heading", level=1)).to_have_text("Enter your sign-in code")
+        axe.check(t.page)
+        t.shoot("signin-code.png", reference="signin-code.png")
+        t.page.get_by_label("Code", exact=True).fill(code_in(server.mail.wait_for("ida@example.com")))
+        t.page.get_by_role("button", name="Sign in", exact=True).click()
+        claims = _tokens(t, rp, auth)
+    assert claims["cognito:username"] == "ida" and claims["amr"] == ["otp"] and claims["_access_amr"] == ["otp"]
