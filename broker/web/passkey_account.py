@@ -41,7 +41,7 @@ def wanted(data: dict[str, Any]) -> bool:
 
 
 def allowed() -> bool:
-    return first_factor.WEB_AUTHN in first_factor.allowed(g.pool)
+    return first_factor.passkeys_enabled(g.pool)
 
 
 def rp_id() -> str:

@@ -20,15 +20,16 @@ from ..engine import first_factor
 from ..engine.challenges import Refused
 from ..errors import HostedError, SignInFailed, TriggerFailed
 from ..i18n import gettext as _
+from ..runtime import runtime
+from ..store.state import Keys
+from ..userpool.passkeys import CEREMONY_SECONDS
 from . import flow, hosted
-from .passkey_account import rp_id
 from . import mfa as mfa_step
 from .forms import PasskeyAnswerForm, TxnForm, problems
+from .passkey_account import rp_id
 from .pools import pool_blueprint
 
 bp = pool_blueprint("passkey_login")
-#: Where the login transaction keeps the challenge of the options it handed out.
-WAITING = "passkey"
 
 
 def _transaction(form: TxnForm) -> dict[str, Any]:
@@ -43,25 +44,26 @@ def _transaction(form: TxnForm) -> dict[str, Any]:
 
 @bp.post("/login/passkey/options")
 def options() -> Response:
-    """Request options for any of this site's passkeys (username-less), their challenge kept
-    in the login transaction (a new one replaces it) without touching the rest of it."""
+    """Request options for any of this site's passkeys (username-less); their challenge
+    waits beside the login transaction (a new one replaces it), which stays as it is."""
     data = _transaction(TxnForm())
     step = first_factor.passkey_challenge(mfa_step.env(data), flow.fresh(data), rp_id())
-    flow.save_login({**data, WAITING: {"webauthn": step.progress["webauthn"], "rp_id": step.progress["rp_id"]}})
+    runtime().state.put(Keys.passkey_sign_in(data["txn"]),
+                        {"webauthn": step.progress["webauthn"], "rp_id": step.progress["rp_id"]}, CEREMONY_SECONDS)
     return Response(step.parameters["CREDENTIAL_REQUEST_OPTIONS"], mimetype="application/json")
 
 
 @bp.post("/login/passkey")
 def answer() -> Response | tuple[str, int]:
-    """The browser's answer (``PublicKeyCredential.toJSON()``) to the waiting challenge, used
-    up whatever the outcome; then the sign-in goes on as after a password."""
+    """The browser's answer (``PublicKeyCredential.toJSON()``) to the waiting challenge, taken
+    at once (one answer each, however many are sent together); then the sign-in goes on
+    as after a password."""
     form = PasskeyAnswerForm()
     data = _transaction(form)
-    waiting = data.pop(WAITING, None)
-    flow.save_login(data)
-    if not isinstance(waiting, dict) or not form.credential.data or form.errors:
+    waiting = runtime().state.take(Keys.passkey_sign_in(data["txn"]))
+    if not waiting or not form.credential.data or form.errors:
         return hosted.login_page(data, error=_("The passkey could not sign you in.")), 400
-    progress = {**flow.fresh(data), **waiting}
+    progress = {**flow.fresh(data), "webauthn": waiting.get("webauthn"), "rp_id": waiting.get("rp_id")}
     try:
         step = first_factor.answer_passkey(mfa_step.env(progress), progress, form.credential.data)
     except (SignInFailed, TriggerFailed) as exc:

@@ -70,15 +70,16 @@ def test_passkey_options_are_bound_to_the_transaction_and_refused_without_csrf(s
     assert _post(rp, page, "/login/passkey/options", {}, csrf=False).status_code == 400
     txn = form_fields(page.text)["txn"]
     state = redis.Redis.from_url(server.broker.env["REDIS_URL"])
-    assert "passkey" not in json.loads(state.get(f"cognate:login:{txn}"))  # nothing kept for a forged request
+    assert state.get(f"cognate:login-passkey:{txn}") is None  # nothing kept for a forged request
 
     r = _post(rp, page, "/login/passkey/options", {})
     assert r.status_code == 200 and r.headers["Content-Type"] == "application/json"
     options = r.json()
     assert options["rpId"] == "localhost" and options["userVerification"] == "required"
     assert "allowCredentials" not in options or options["allowCredentials"] == []  # username-less
-    kept = json.loads(state.get(f"cognate:login:{txn}"))["passkey"]
+    kept = json.loads(state.get(f"cognate:login-passkey:{txn}"))
     assert kept == {"webauthn": options["challenge"], "rp_id": "localhost"}
+    assert "passkey" not in json.loads(state.get(f"cognate:login:{txn}"))  # the sign-in itself is untouched
     again = _post(rp, page, "/login/passkey/options", {}).json()
     assert again["challenge"] != options["challenge"]  # a new one replaces it
 
