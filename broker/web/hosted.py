@@ -94,8 +94,9 @@ def _after_password(data: dict[str, Any], user: User) -> Response:
 
 
 def refused(data: dict[str, Any], exc: Refused) -> Response:
-    """A sign-in the engine refused after the password: an unconfirmed sign-up goes on to its
-    confirmation, a required reset to its code (both sent again), anything else ends."""
+    """A sign-in the engine refused after the first factor (a password, a passkey, a code):
+    an unconfirmed sign-up goes on to its confirmation, a required reset to its code (both
+    sent again), anything else ends."""
     progress = exc.progress or data
     user = g.db_session.get(User, progress.get("user_id") or 0)
     if user is None or exc.reason not in (NOT_CONFIRMED, RESET_REQUIRED):
