@@ -30,6 +30,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from . import api as aws_api, i18n, observability
     from .api import protocol
     from .identity.keys import IDENTITY_KEY_ROWS
+    from .oauth import backchannel
     from .oauth.keys import KeyCache
     from .oauth.server import build_server
     from .runtime import Runtime
@@ -40,7 +41,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from .triggers import senders as custom_senders
     from .userpool.outbox import open_outbox
     from .web import account, api, assets, code_login, errors, federation, health, hosted, identity, import_upload, \
-        mfa, passkey_account, passkey_login, saml, verify
+        logout, mfa, passkey_account, passkey_login, saml, verify
     from .web.themes import BrokerFlask
     from .web.pools import close_session, register
 
@@ -81,6 +82,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     state = open_state(settings.redis_url)
     outbox = open_outbox(settings, state)
     outbox.invoker = custom_senders.courier(db)  # CustomEmailSender/CustomSMSSender run after the answer
+    outbox.notifier = backchannel.courier(db, keys, settings.base_url)  # apps told of sign-outs after the answer
+    db.sign_outs_committed.append(backchannel.signed_out(outbox))
     app.extensions["broker"] = Runtime(settings=settings, db=db, state=state, sender=outbox, keys=keys, config=config,
                                        sms=outbox, sealer=sealer, identity_keys=identity_keys)
     app.before_request(outbox.ensure_courier)
@@ -98,14 +101,15 @@ def create_app(settings: Settings | None = None) -> Flask:
     csrf.exempt(saml.acs)  # the IdP's cross-site POST: its signature and InResponseTo are the proof
     csrf.exempt(protocol.dispatch)  # the JSON API: ClientId, SECRET_HASH, tokens or SigV4 are the proof
     csrf.exempt(import_upload.upload)  # an import job's pre-signed URL: its HMAC is the proof
+    csrf.exempt(logout.logout_form)  # an app's logout request as a form: checked, then the GET it stands for
     app.extensions["broker.oauth"] = build_server(app)
     app.register_blueprint(health.bp)
     aws_api.load_operations()
     app.register_blueprint(protocol.bp)  # POST / : Cognito's JSON API
     app.register_blueprint(import_upload.bp)  # PUT /import-jobs/<JobId>: an import job's CSV
     app.register_blueprint(identity.bp)  # /identity/.well-known/...: the identities' OpenID issuer
-    for bp in (api.bp, hosted.bp, mfa.bp, account.bp, passkey_login.bp, passkey_account.bp, code_login.bp, verify.bp,
-               assets.bp, federation.bp, saml.bp):
+    for bp in (api.bp, hosted.bp, logout.bp, mfa.bp, account.bp, passkey_login.bp, passkey_account.bp, code_login.bp,
+               verify.bp, assets.bp, federation.bp, saml.bp):
         register(app, bp)
     errors.init_app(app)
     app.teardown_request(close_session)

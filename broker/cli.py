@@ -42,6 +42,7 @@ def _settings(host: str | None = None, port: int | None = None) -> Settings:
 def _store(settings: Settings | None = None) -> Iterator[tuple[Settings, Session]]:
     settings = settings or _settings()
     db = Database(settings.database_url, sealing.for_settings(settings))
+    db.sign_outs_committed.append(lambda rows: _tell_apps(db, settings, rows))
     try:
         if db.url.startswith("sqlite"):
             db.upgrade()
@@ -49,6 +50,15 @@ def _store(settings: Settings | None = None) -> Iterator[tuple[Settings, Session
             yield settings, session
     finally:
         db.dispose()
+
+
+def _tell_apps(db: Database, settings: Settings, rows: list[list[str]]) -> None:
+    """Apps with a back-channel logout URL are told of a sign-out the command committed, at
+    once (the CLI has no outbox); a failure is logged."""
+    from .oauth import backchannel
+    from .oauth.keys import KeyCache
+
+    backchannel.signed_out(backchannel.told_now(backchannel.courier(db, KeyCache(), settings.base_url)))(rows)
 
 
 def _emit(data: dict[str, Any], as_json: bool) -> None:

@@ -41,6 +41,9 @@ def _settings_options(command: Callable[..., Any]) -> Callable[..., Any]:
                           "ALLOW_USER_SRP_AUTH, ALLOW_USER_PASSWORD_AUTH, ALLOW_ADMIN_USER_PASSWORD_AUTH, "
                           "ALLOW_CUSTOM_AUTH, ALLOW_REFRESH_TOKEN_AUTH, ALLOW_USER_AUTH); default: "
                           "ALLOW_USER_SRP_AUTH, ALLOW_CUSTOM_AUTH, ALLOW_REFRESH_TOKEN_AUTH."),
+        click.option("--backchannel-logout-url",
+                     help="Where the app is told when its users sign out (OpenID Connect Back-Channel Logout: a "
+                          "signed logout_token is POSTed): https, or http on localhost. Empty: none."),
         click.option("--require-pkce/--no-require-pkce", default=None,
                      help="Whether a public client must use PKCE (default: it must). --no-require-pkce is for "
                           "apps moving over from Cognito that send no code_challenge yet."),
@@ -67,8 +70,9 @@ def _scopes(values: tuple[str, ...]) -> list[str]:
 def client_create(pool_id: str, name: str, callback_url: tuple[str, ...], logout_url: tuple[str, ...], secret: bool,
                   scope: tuple[str, ...], flow: tuple[str, ...], idp: tuple[str, ...], access_token_ttl: int | None,
                   id_token_ttl: int | None, refresh_token_ttl: int | None, read_attribute: tuple[str, ...],
-                  write_attribute: tuple[str, ...], auth_flow: tuple[str, ...], require_pkce: bool | None,
-                  rotate_refresh_tokens: bool | None, refresh_grace: int, as_json: bool) -> None:
+                  write_attribute: tuple[str, ...], auth_flow: tuple[str, ...], backchannel_logout_url: str | None,
+                  require_pkce: bool | None, rotate_refresh_tokens: bool | None, refresh_grace: int,
+                  as_json: bool) -> None:
     with _store() as (_settings_, session):
         c, clear = app_clients.create_client(
             session, pool_id, name, list(callback_url), list(logout_url), secret, _scopes(scope), list(flow) or None,
@@ -76,9 +80,11 @@ def client_create(pool_id: str, name: str, callback_url: tuple[str, ...], logout
             access_token_ttl=access_token_ttl, id_token_ttl=id_token_ttl,
             refresh_token_ttl=refresh_token_ttl, rotate_refresh_tokens=rotate_refresh_tokens,
             refresh_grace_seconds=refresh_grace, require_pkce=require_pkce,
+            backchannel_logout_url=backchannel_logout_url,
         )
         out = {"ClientId": c.id, "ClientSecret": clear, "ClientName": c.name, "UserPoolId": c.pool_id}
     _warn_without_pkce(c.id, require_pkce)
+    _warn_implicit(c.id, flow)
     _emit(out, as_json)
 
 
@@ -116,12 +122,12 @@ def client_update(pool_id: str, client_id: str, name: str | None, callback_url: 
                   logout_url: tuple[str, ...], scope: tuple[str, ...], flow: tuple[str, ...], idp: tuple[str, ...],
                   access_token_ttl: int | None, id_token_ttl: int | None, refresh_token_ttl: int | None,
                   read_attribute: tuple[str, ...], write_attribute: tuple[str, ...], auth_flow: tuple[str, ...],
-                  require_pkce: bool | None, rotate_refresh_tokens: bool | None, refresh_grace: int | None,
-                  as_json: bool) -> None:
+                  backchannel_logout_url: str | None, require_pkce: bool | None,
+                  rotate_refresh_tokens: bool | None, refresh_grace: int | None, as_json: bool) -> None:
     """Change the settings given; the others keep their value (Cognito's
     UpdateUserPoolClient resets them to defaults). A list option given (--callback-url,
     --logout-url, --scope, --flow, --idp, --read-attribute, --write-attribute, --auth-flow)
-    replaces the whole list. The client must still
+    replaces the whole list; --backchannel-logout-url "" removes the URL. The client must still
     pass every check of `client create`. The secret cannot be added, removed or changed."""
     changes = {
         "name": name, "callback_urls": list(callback_url) or None, "logout_urls": list(logout_url) or None,
@@ -131,12 +137,14 @@ def client_update(pool_id: str, client_id: str, name: str | None, callback_url: 
         "rotate_refresh_tokens": rotate_refresh_tokens, "refresh_grace_seconds": refresh_grace,
         "read_attributes": list(read_attribute) or None, "write_attributes": list(write_attribute) or None,
         "explicit_auth_flows": list(auth_flow) or None, "require_pkce": require_pkce,
+        "backchannel_logout_url": backchannel_logout_url,
     }
     if all(value is None for value in changes.values()):
         raise InvalidInput("give at least one setting to change")
     with _store() as (_s, session):
         out = {"UserPoolClient": app_clients.describe_client(app_clients.update_client(session, pool_id, client_id, **changes))}
     _warn_without_pkce(client_id, require_pkce)
+    _warn_implicit(client_id, flow)
     _emit(out, as_json)
 
 
@@ -146,6 +154,14 @@ def _warn_without_pkce(client_id: str, require_pkce: bool | None) -> None:
         click.echo(f"warning: app client {client_id} may now use the code flow without PKCE: an authorization "
                    "code intercepted on its way to the app can be exchanged by anyone (RFC 9700 §2.1.1). Keep this "
                    "only while the app moves over from Cognito, then: --require-pkce", err=True)
+
+
+def _warn_implicit(client_id: str, flows: tuple[str, ...]) -> None:
+    """Said on stderr each time the implicit flow is allowed, as for --no-require-pkce."""
+    if "implicit" in flows:
+        click.echo(f"warning: app client {client_id} may now get tokens with response_type=token: they travel in "
+                   "the browser's address bar and are bound to no sender (RFC 9700 §2.1.2). Keep this only while "
+                   "the app moves over from Cognito, then use the code flow with PKCE.", err=True)
 
 
 @client.command("rotate-secret")

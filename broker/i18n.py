@@ -6,7 +6,7 @@ no ``.mo`` build step: each catalog is compiled in memory the first time a page 
 
 The language is chosen as Cognito's hosted UI (``lang=``) and Keycloak (``kc_locale`` plus a
 cookie) do: ``lang`` on the URL when supported (then remembered in the ``cognate_lang``
-cookie), else that cookie, else ``Accept-Language`` (RFC 9110 §12.5.4), else English.
+cookie), else OIDC's ``ui_locales``, else that cookie, else ``Accept-Language`` (RFC 9110 §12.5.4), else English.
 Unsupported values are ignored, never an error.
 
     >>> supported("pt-BR"), supported("xx")
@@ -86,8 +86,16 @@ class _Babel(Babel):
 def _select_locale() -> str | None:
     if not has_request_context():
         return None  # Flask-Babel falls back to the default locale (en)
-    return (supported(request.args.get("lang")) or supported(request.cookies.get(COOKIE))
+    return (supported(request.args.get("lang")) or _ui_locales() or supported(request.cookies.get(COOKIE))
             or _accepted() or LANGUAGES[0])
+
+
+def _ui_locales() -> str | None:
+    """The first supported tag of OIDC's ``ui_locales`` (space-separated, by preference;
+    OIDC Core §3.1.2.1, RP-Initiated Logout §2), on the URL (a form's body is not read
+    here: an error page may be choosing its language for a body too large to read)."""
+    value = request.args.get("ui_locales") or ""
+    return next((lang for lang in map(supported, value.split()[:10]) if lang), None)
 
 
 def _accepted() -> str | None:

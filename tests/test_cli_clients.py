@@ -207,3 +207,52 @@ def test_what_was_issued_follows_the_client_as_updated(make_broker):
     assert r.status_code == 400 and "Location" not in r.headers
     r = again.exchange(issued, verifier)
     assert r.status_code == 400 and r.json()["error"] == "invalid_grant", r.text
+
+
+BAD_BACKCHANNEL = [
+    ("http://app.example/logout", "http is allowed only for localhost"),
+    ("myapp://logout", "an absolute http(s) URL"),
+    ("ftp://127.0.0.1/logout", "an absolute http(s) URL"),
+    ("https://app.example/logout#x", "an absolute http(s) URL"),
+    ("https:///logout", "an absolute http(s) URL"),
+    ("/logout", "an absolute http(s) URL"),
+    ("https://app.example/log out", "an absolute http(s) URL"),
+    ("https://app.example/" + "a" * 1100, "an absolute http(s) URL"),
+]
+
+
+def test_backchannel_logout_url_is_checked_shown_and_removed(cli):
+    """``--backchannel-logout-url``: the server POSTs to it, so https, or http on loopback
+    only; ``client describe`` shows it; an empty value removes it; bad ones write nothing."""
+    pool = cli.pool()
+    client = _client(cli, pool, "--name", "web", "--callback-url", CALLBACK, "--backchannel-logout-url",
+                     "https://app.example/backchannel")
+    assert _describe(cli, pool, client)["BackchannelLogoutURL"] == "https://app.example/backchannel"
+    before = _describe(cli, pool, client)
+    cases = [(("client", "update", "--pool", pool, "--client", client, "--backchannel-logout-url", url), expected)
+             for url, expected in BAD_BACKCHANNEL]
+    cases += [(("client", "create", "--pool", pool, "--name", "x", "--callback-url", CALLBACK,
+                "--backchannel-logout-url", url), expected) for url, expected in BAD_BACKCHANNEL[:2]]
+    _refused([cli.cli(*args, check=False) for args, _ in cases], cases)
+    assert _describe(cli, pool, client) == before
+    assert len(cli.cli_json("client", "list", "--pool", pool)["UserPoolClients"]) == 1
+    cli.cli("client", "update", "--pool", pool, "--client", client, "--backchannel-logout-url",
+            "http://127.0.0.1:8080/bc")
+    assert _describe(cli, pool, client)["BackchannelLogoutURL"] == "http://127.0.0.1:8080/bc"
+    cli.cli("client", "update", "--pool", pool, "--client", client, "--name", "renamed")  # kept when not given
+    assert _describe(cli, pool, client)["BackchannelLogoutURL"] == "http://127.0.0.1:8080/bc"
+    cli.cli("client", "update", "--pool", pool, "--client", client, "--backchannel-logout-url", "")
+    assert _describe(cli, pool, client)["BackchannelLogoutURL"] is None
+
+
+def test_the_implicit_flow_is_opt_in_and_warned_about(cli):
+    pool = cli.pool()
+    plain = _client(cli, pool, "--name", "web", "--callback-url", CALLBACK)
+    assert _describe(cli, pool, plain)["AllowedOAuthFlows"] == ["code"]  # off by default
+    result = cli.cli("client", "create", "--pool", pool, "--name", "legacy", "--callback-url", CALLBACK,
+                     "--flow", "implicit", "--json")
+    assert "RFC 9700" in result.stderr and "response_type=token" in result.stderr
+    client = _one_document(result)["ClientId"]
+    assert _describe(cli, pool, client)["AllowedOAuthFlows"] == ["implicit"]
+    refused = cli.cli("client", "create", "--pool", pool, "--name", "nocb", "--flow", "implicit", check=False)
+    _refused([refused], [(("client", "create"), "the implicit flow needs at least one --callback-url")])

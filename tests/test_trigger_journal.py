@@ -37,7 +37,7 @@ class Database:
         failure = self.failures.pop(0) if self.failures else None
         if failure is not None:
             raise failure
-        self.stored.extend(row.details["n"] for row in rows)
+        self.stored.extend(row["details"]["n"] for row in rows)
 
 
 def _wait_for(condition: Any, timeout: float = 5) -> None:

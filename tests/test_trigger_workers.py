@@ -79,3 +79,20 @@ def test_time_spent_waiting_for_a_free_worker_is_not_the_handlers():
         assert "after 1.50 seconds" not in waited.value
     finally:
         pool.close()
+
+
+def test_a_cold_start_longer_than_the_timeout_fails_that_invocation_and_warms_the_worker(monkeypatch):
+    monkeypatch.setenv("COGNATE_TEST_IMPORT_SECONDS", "2")
+    pool = PythonWorkers(size=1, timeout=1.0)
+    try:
+        started = time.monotonic()
+        cold = pool.invoke("tests.trigger_handlers.slow_start:pid", {"response": {}})
+        assert cold.kind == TIMED_OUT and "cold start" in cold.value
+        assert time.monotonic() - started < 1.8  # the caller waited its timeout, not the import
+        time.sleep(1.5)  # the import finishes meanwhile, in the worker that was kept
+        warm = pool.invoke("tests.trigger_handlers.slow_start:pid", {"response": {}})
+        assert warm.kind == RETURNED
+        again = pool.invoke("tests.trigger_handlers.slow_start:pid", {"response": {}})
+        assert again.value["response"]["pid"] == warm.value["response"]["pid"]
+    finally:
+        pool.close()

@@ -1,6 +1,7 @@
 """The authorization request (RFC 6749 §4.1.1, OIDC Core §3.1.2.1, RFC 7636), checked by
 small named steps. Until client and redirect_uri are known good, errors are shown on our
-own error page; after that they go back to the app's redirect_uri (§4.1.2.1).
+own error page; after that they go back to the app's redirect_uri (§4.1.2.1), in the
+fragment for the implicit grant (``response_type=token``, §4.2.2.1).
 """
 from __future__ import annotations
 
@@ -27,19 +28,27 @@ MAX_PARAM = 2048
 PROMPTS = {"login", "none", "consent", "select_account"}
 
 
-class RedirectError(Exception):
-    """An OAuth error for the app, sent to its (verified) redirect_uri."""
+#: ``response_type`` values and the client flow (AllowedOAuthFlows) each needs. Cognito's
+#: implicit grant answers ``token`` only (with an ID token for the ``openid`` scope).
+RESPONSE_TYPES = {"code": "code", "token": "implicit"}
 
-    def __init__(self, error: str, description: str, redirect_uri: str, state: str | None) -> None:
+
+class RedirectError(Exception):
+    """An OAuth error for the app, sent to its (verified) redirect_uri: in the query, or in
+    the fragment where the tokens would have gone (``fragment``, RFC 6749 §4.2.2.1)."""
+
+    def __init__(self, error: str, description: str, redirect_uri: str, state: str | None,
+                 fragment: bool = False) -> None:
         super().__init__(description)
         self.error, self.description, self.redirect_uri, self.state = error, description, redirect_uri, state
+        self.fragment = fragment
 
     @property
     def location(self) -> str:
         params = {"error": self.error, "error_description": self.description}
         if self.state:
             params["state"] = self.state
-        return add_params(self.redirect_uri, params)
+        return add_fragment(self.redirect_uri, params) if self.fragment else add_params(self.redirect_uri, params)
 
 
 @dataclass(frozen=True)
@@ -56,6 +65,8 @@ class AuthorizationRequest:
     identity_provider: str | None = None
     idp_identifier: str | None = None
     lang: str | None = None
+    #: ``code``, or ``token`` (the implicit grant: tokens in the fragment, no refresh token).
+    response_type: str = "code"
 
     def as_dict(self) -> dict[str, Any]:
         """The request as stored in its login transaction: fields left unset are left out."""
@@ -67,7 +78,7 @@ class AuthorizationRequest:
 
     def query(self) -> dict[str, str]:
         """The request as /oauth2/authorize parameters (for links between hosted pages)."""
-        out = {"response_type": "code", "client_id": self.client_id, "redirect_uri": self.redirect_uri,
+        out = {"response_type": self.response_type, "client_id": self.client_id, "redirect_uri": self.redirect_uri,
                "scope": " ".join(self.scopes)}
         for name in ("state", "nonce", "code_challenge", "code_challenge_method", "lang"):
             if getattr(self, name):
@@ -75,13 +86,18 @@ class AuthorizationRequest:
         return out
 
     def fail(self, error: str, description: str) -> RedirectError:
-        return RedirectError(error, description, self.redirect_uri, self.state)
+        return RedirectError(error, description, self.redirect_uri, self.state, self.response_type == "token")
 
 
 def add_params(uri: str, params: Mapping[str, str]) -> str:
     parts = urlsplit(uri)
     query = parse_qsl(parts.query, keep_blank_values=True) + list(params.items())
     return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def add_fragment(uri: str, params: Mapping[str, str]) -> str:
+    """``uri`` with ``params`` as its fragment (callback URLs have none of their own)."""
+    return urlunsplit(urlsplit(uri)._replace(fragment=urlencode(list(params.items()))))
 
 
 def parse(session: Session, pool: UserPool, args: Any) -> tuple[AuthorizationRequest, AppClient]:
@@ -91,7 +107,9 @@ def parse(session: Session, pool: UserPool, args: Any) -> tuple[AuthorizationReq
     state = args.get("state")
     if state is not None and (len(state) > MAX_PARAM or len(args.getlist("state")) > 1):
         raise HostedError(_("The state parameter is invalid."))
-    draft = AuthorizationRequest(client_id=client.id, redirect_uri=redirect_uri, scopes=(), state=state)
+    response_type = "token" if args.get("response_type") == "token" else "code"
+    draft = AuthorizationRequest(client_id=client.id, redirect_uri=redirect_uri, scopes=(), state=state,
+                                 response_type=response_type)
     check_single_values(draft, args)
     check_response_type(draft, client, args)
     fields = {
@@ -104,7 +122,8 @@ def parse(session: Session, pool: UserPool, args: Any) -> tuple[AuthorizationReq
         "idp_identifier": args.get("idp_identifier") or None,
         "lang": supported(args.get("lang")),  # an unsupported one is ignored: nothing to keep
     }
-    return AuthorizationRequest(client_id=client.id, redirect_uri=redirect_uri, state=state, **fields), client
+    return AuthorizationRequest(client_id=client.id, redirect_uri=redirect_uri, state=state,
+                                response_type=response_type, **fields), client
 
 
 def check_client(session: Session, pool: UserPool, args: Any) -> AppClient:
@@ -136,11 +155,15 @@ def check_single_values(req: AuthorizationRequest, args: Any) -> None:
 
 
 def check_response_type(req: AuthorizationRequest, client: AppClient, args: Any) -> None:
-    response_type = args.get("response_type")
-    if response_type != "code":
-        raise req.fail("unsupported_response_type", "Only response_type=code is supported.")
-    if "code" not in client.allowed_flows:
-        raise req.fail("unauthorized_client", "The client may not use the code flow.")
+    """``code``, or ``token`` for a client whose flows include ``implicit`` (off unless the
+    operator allows it: OAuth 2.1 and RFC 9700 §2.1.2 drop the implicit grant, whose tokens
+    travel in the address bar and are bound to no sender)."""
+    flow = RESPONSE_TYPES.get(args.get("response_type"))
+    if flow is None:
+        raise req.fail("unsupported_response_type", "response_type must be code (or token where the client "
+                                                     "allows the implicit grant).")
+    if flow not in client.allowed_flows:
+        raise req.fail("unauthorized_client", f"The client may not use the {flow} flow.")
 
 
 def check_scope(req: AuthorizationRequest, client: AppClient, args: Any) -> tuple[str, ...]:
@@ -158,6 +181,10 @@ def check_scope(req: AuthorizationRequest, client: AppClient, args: Any) -> tupl
 
 def check_pkce(req: AuthorizationRequest, client: AppClient, args: Any) -> dict[str, str | None]:
     challenge, method = args.get("code_challenge"), args.get("code_challenge_method")
+    if req.response_type == "token":  # no code to bind: a challenge would protect nothing
+        if challenge is not None or method is not None:
+            raise req.fail("invalid_request", "code_challenge belongs to the code flow, not to response_type=token.")
+        return {"code_challenge": None, "code_challenge_method": None}
     if method is not None and method != "S256":
         raise req.fail("invalid_request", "code_challenge_method must be S256.")
     if challenge is None:

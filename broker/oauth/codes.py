@@ -30,6 +30,8 @@ class CodeRecord:
     epoch: int = 0
     #: The user's ``sub``: a user id freed by a deletion and taken again is not this user.
     sub: str | None = None
+    #: The hosted sign-in session's id, the ID token's ``sid`` (Back-Channel Logout 1.0 §2.1).
+    sid: str | None = None
 
     def get_redirect_uri(self) -> str:
         return self.redirect_uri

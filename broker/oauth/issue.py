@@ -73,17 +73,18 @@ def issue_tokens(
     scopes: tuple[str, ...], auth_time: int, origin_jti: str, event_id: str,
     nonce: str | None = None, include_refresh_token: bool = True, amr: tuple[str, ...] = (),
     refresh_token: str | None = None, id_token: bool = False, at_hash: bool = True,
-    overrides: Overrides | None = None,
+    overrides: Overrides | None = None, sid: str | None = None,
 ) -> dict[str, Any]:
     """The token response; a refresh token is stored when ``include_refresh_token``, with the
     value ``refresh_token`` when given (a rotated token's successor), else a random one. An
     ID token comes with the ``openid`` scope, or when asked for (``id_token``: the JSON API
     always answers one, as Cognito does, and without ``at_hash``, as Cognito's have none).
     ``overrides`` (:func:`pre_token`) change the claims, groups and the access token's scopes;
-    the refresh token keeps the scopes granted, so each refresh asks the trigger again."""
+    the refresh token keeps the scopes granted, so each refresh asks the trigger again.
+    ``sid`` is the hosted sign-in session's (the ID token's ``sid``, kept by the refresh token)."""
     now = int(time.time())
     grant = Grant(issuer=issuer(base_url, pool.id), client_id=client.id, scopes=scopes,
-                  auth_time=auth_time, origin_jti=origin_jti, event_id=event_id, nonce=nonce, amr=amr)
+                  auth_time=auth_time, origin_jti=origin_jti, event_id=event_id, nonce=nonce, amr=amr, sid=sid)
     subject = subject_of(user, client) if overrides is None else overrides.subject(subject_of(user, client))
     pool_keys = keys.get(session, pool)
     access = sign(_access_claims(grant, subject, now, client.access_token_ttl, overrides), pool_keys)
@@ -122,7 +123,7 @@ def new_refresh_token(session: Session, client: AppClient, user: User, grant: Gr
     session.add(RefreshToken(
         token_hash=repo.sha256(value), pool_id=client.pool_id, client_id=client.id, user_id=user.id,
         scope=" ".join(grant.scopes), origin_jti=grant.origin_jti, event_id=grant.event_id,
-        auth_time=grant.auth_time, amr=list(grant.amr), created_at=now,
+        auth_time=grant.auth_time, amr=list(grant.amr), sid=grant.sid, created_at=now,
         expires_at=now + dt.timedelta(seconds=client.refresh_token_ttl),
     ))
     return value

@@ -114,7 +114,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         token = issue_tokens(
             g.db_session, rt.keys, rt.settings.base_url, g.pool, self.client.row, user,
             scopes, code.auth_time, code.origin_jti, code.event_id, code.nonce,
-            include_refresh_token=include_refresh_token, amr=code.amr, overrides=overrides,
+            include_refresh_token=include_refresh_token, amr=code.amr, overrides=overrides, sid=code.sid,
         )
         audit.record(g.db_session, g.pool.id, "TokenIssued", audit.PASS, user=user, ip=flask_request.remote_addr,
                      client_id=self.client.row.id, grant_type="authorization_code", scopes=list(scopes),
@@ -176,6 +176,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             g.db_session, rt.keys, rt.settings.base_url, g.pool, self.client.row, user,
             scopes, row.auth_time, row.origin_jti, row.event_id,
             include_refresh_token=store, amr=tuple(row.amr or ()), refresh_token=successor, overrides=overrides,
+            sid=row.sid,
         )
         return {**token, "refresh_token": successor} if successor else token
 

@@ -62,6 +62,9 @@ class Grant:
     nonce: str | None = None
     #: Authentication methods (RFC 8176): "pwd", "otp", "mfa".
     amr: tuple[str, ...] = ()
+    #: The hosted sign-in session the grant comes from: the ID token's ``sid``
+    #: (OpenID Connect Back-Channel Logout 1.0 §2.1); None at the JSON API.
+    sid: str | None = None
 
 
 def access_claims(grant: Grant, subject: Subject, now: int, ttl: int) -> dict[str, Any]:
@@ -116,6 +119,8 @@ def id_claims(grant: Grant, subject: Subject, now: int, ttl: int, access_token: 
         claims["identities"] = subject.identities
     if grant.amr:
         claims["amr"] = list(grant.amr)
+    if grant.sid:
+        claims["sid"] = grant.sid
     claims.update(attribute_claims(subject.attributes, grant.scopes))
     return claims
 
@@ -144,7 +149,7 @@ def attribute_claims(attributes: dict[str, Any], scopes: tuple[str, ...] | list[
 ISSUED_CLAIMS = (
     "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "amr", "jti", "origin_jti", "event_id",
     "token_use", "cognito:username", "cognito:groups", "cognito:roles", "cognito:preferred_role", "identities",
-    "username", *EMAIL_CLAIMS, *PHONE_CLAIMS, *PROFILE_CLAIMS,
+    "username", "sid", *EMAIL_CLAIMS, *PHONE_CLAIMS, *PROFILE_CLAIMS,
 )
 
 
@@ -164,8 +169,10 @@ def at_hash(access_token: str) -> str:
     return base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode()
 
 
-def sign(claims: dict[str, Any], keys: ParsedKeys) -> str:
-    header = {"alg": keys.alg, "kid": keys.signing.kid}
+def sign(claims: dict[str, Any], keys: ParsedKeys, typ: str | None = None) -> str:
+    """A JWS of ``claims`` under the pool's signing key; ``typ`` sets the header's type
+    (``logout+jwt`` for logout tokens, so that no other JWT can pass for one)."""
+    header = {"alg": keys.alg, "kid": keys.signing.kid, **({"typ": typ} if typ else {})}
     return jwt.encode(header, claims, keys.signing, algorithms=[keys.alg])
 
 
@@ -177,6 +184,7 @@ def sign(claims: dict[str, Any], keys: ParsedKeys) -> str:
 FIXED_ID_CLAIMS = frozenset({
     "acr", "amr", "aud", "at_hash", "auth_time", "azp", "cognito:username", "event_id", "exp", "iat", "identities",
     "iss", "jti", "nbf", "nonce", "origin_jti", "sub", "token_use",
+    "sid",  # Cognate's: the session back-channel logout names (a trigger changing it would break that)
 })
 #: The access token's own: its client, its scopes (changed with scopesToAdd/Suppress only),
 #: its user's name and its format version besides.

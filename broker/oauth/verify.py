@@ -1,6 +1,7 @@
 """Checking our own tokens: access tokens (userInfo, introspection) the way an API would,
 plus revocation (a token whose ``origin_jti`` family was revoked, or whose client or user
-was deleted, is refused), and the ID token an app names as ``id_token_hint`` at /logout.
+was deleted, is refused); :func:`signed_claims` also checks the ID token an app names as
+``id_token_hint`` at /logout (:mod:`.end_session`).
 """
 from __future__ import annotations
 
@@ -62,17 +63,6 @@ def signed_claims(session: Session, keys: KeyCache, pool: UserPool, issuer: str,
     claims = verified_claims(session, keys, pool, token)
     if claims.get("iss") != issuer or claims.get("token_use") != token_use:
         raise InvalidToken("wrong issuer or token use")
-    return claims
-
-
-def verify_id_token_hint(session: Session, keys: KeyCache, pool: UserPool, issuer: str, token: str,
-                         client_id: str) -> dict[str, Any]:
-    """An ``id_token_hint`` sent to /logout (OpenID Connect RP-Initiated Logout 1.0 §2): an ID
-    token this pool signed for ``client_id``. An expired one is fine ("the OP need not be
-    able to verify that the token is unexpired"): the app may ask to sign out long after."""
-    claims = signed_claims(session, keys, pool, issuer, token, "id")
-    if claims.get("aud") != client_id:
-        raise InvalidToken("issued to another app client")
     return claims
 
 

@@ -115,6 +115,15 @@ class ConfigCache:
         """An app client known by its id alone, as the JSON API's callers name it."""
         return self.get(session, ("client-id", client_id), lambda s: _detached(s, s.get(AppClient, client_id)))
 
+    def backchannel_clients(self, session: Session, pool_id: str) -> list[AppClient]:
+        """The pool's app clients that are told of sign-outs (a back-channel logout URL)."""
+        def load(s: Session) -> list[AppClient]:
+            rows = s.scalars(select(AppClient).where(AppClient.pool_id == pool_id,
+                                                     AppClient.backchannel_logout_url.is_not(None))
+                             .order_by(AppClient.id)).all()
+            return [_detached(s, row) for row in rows]
+        return self.get(session, ("backchannel", pool_id), load) or []
+
     def idps(self, session: Session, pool_id: str) -> list[IdentityProvider]:
         """The pool's identity providers by name (an empty list is cached too)."""
         def load(s: Session) -> list[IdentityProvider]:

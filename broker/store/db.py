@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
@@ -10,11 +11,14 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from . import repo
 from .cache import track_changes
 
 if TYPE_CHECKING:
     from ..sealing import Sealer
     from alembic.config import Config
+
+log = logging.getLogger("broker.store")
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: Seconds to wait for PostgreSQL to accept a connection.
@@ -48,6 +52,20 @@ class Database:
         #: Called after a session of this database commits a configuration change.
         self.config_committed: list[Callable[[], None]] = []
         track_changes(self.sessions, self.config_committed)
+        #: Called with the sign-outs a session committed (``[pool_id, client_id, sub]`` each,
+        #: :data:`repo.SIGNED_OUT`): apps are told of them (:mod:`broker.oauth.backchannel`).
+        self.sign_outs_committed: list[Callable[[list[list[str]]], None]] = []
+        event.listen(self.sessions, "after_commit", self._signed_out)
+        event.listen(self.sessions, "after_rollback", lambda session: session.info.pop(repo.SIGNED_OUT, None))
+
+    def _signed_out(self, session: Session) -> None:
+        """After the commit: a failure to announce is logged, never the committed sign-out's."""
+        signed_out = session.info.pop(repo.SIGNED_OUT, None)
+        for callback in self.sign_outs_committed if signed_out else ():
+            try:
+                callback(signed_out)
+            except Exception as exc:  # (the state store is away: the sign-out stands, untold)
+                log.error("apps could not be told of %s sign-out(s): %s", len(signed_out), exc)
 
     @contextlib.contextmanager
     def session(self) -> Iterator[Session]:

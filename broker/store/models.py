@@ -121,6 +121,9 @@ class AppClient(Base):
     #: Whether a public client (no secret) must use PKCE; false only by the operator's
     #: choice, for an app that moves over from Cognito (which does not require it).
     require_pkce: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    #: Where the client is told of its users' sign-outs (OpenID Connect Back-Channel Logout
+    #: 1.0): https, or http on loopback; None = it is not told.
+    backchannel_logout_url: Mapped[str | None] = mapped_column(String(1024), default=None)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
@@ -250,6 +253,9 @@ class RefreshToken(Base):
     auth_time: Mapped[int] = mapped_column(Integer)
     #: How the sign-in was made (RFC 8176 values: pwd, otp, mfa), kept across refreshes.
     amr: Mapped[list[str]] = mapped_column(default=list)
+    #: The hosted sign-in session the family comes from (the ID token's ``sid``); None for
+    #: sign-ins at the JSON API.
+    sid: Mapped[str | None] = mapped_column(String(64), default=None)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column()
     rotated_at: Mapped[dt.datetime | None] = mapped_column()

@@ -175,9 +175,21 @@ def refresh_token_live(session: Session, token: str, now: dt.datetime) -> bool:
     return session.execute(stmt).first() is not None
 
 
-def revoke_user_tokens(session: Session, user_id: int) -> int:
-    """Revoke every token family of a user (Cognito's AdminUserGlobalSignOut)."""
-    return _revoke_families(session, RefreshToken.user_id == user_id)
+#: ``session.info`` key of the sign-outs apps are to be told of once the transaction commits
+#: (:mod:`broker.oauth.backchannel`): ``[pool_id, client_id, sub]`` of each client with a
+#: back-channel logout URL that a user signed out everywhere held a live refresh token of.
+SIGNED_OUT = "broker.signed_out"
+
+
+def revoke_user_tokens(session: Session, user: User) -> int:
+    """Revoke every token family of a user (Cognito's AdminUserGlobalSignOut), noting the
+    clients to tell (:data:`SIGNED_OUT`) first."""
+    live = (RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None), RefreshToken.expires_at > utcnow(),
+            AppClient.backchannel_logout_url.is_not(None))
+    told = session.scalars(select(RefreshToken.client_id).join(AppClient, AppClient.id == RefreshToken.client_id)
+                           .where(*live).distinct())
+    session.info.setdefault(SIGNED_OUT, []).extend([user.pool_id, client, user.sub] for client in told)
+    return _revoke_families(session, RefreshToken.user_id == user.id)
 
 
 def revoke_client_tokens(session: Session, client_id: str) -> int:
@@ -200,7 +212,7 @@ def sign_out_everywhere(session: Session, user: User) -> int:
     (:mod:`broker.web.flow` and the code grant compare epochs). The number of families revoked."""
     user.session_epoch = User.session_epoch + 1  # in the database: two at once both count
     session.flush()  # the row is locked before the families are read; the attribute reloads
-    return revoke_user_tokens(session, user.id)
+    return revoke_user_tokens(session, user)
 
 
 def origin_revoked(session: Session, origin_jti: str) -> bool:

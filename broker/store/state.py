@@ -50,6 +50,12 @@ class Keys:
         return f"{PREFIX}session:{sid}"
 
     @staticmethod
+    def session_client(pool_id: str, sid: str, client_id: str) -> str:
+        """An app client that a hosted sign-in session (its ``sid`` claim) gave a code or
+        tokens to, and that is to be told when that session ends (back-channel logout)."""
+        return f"{PREFIX}{{{pool_id}}}:sid:{sid}:{client_id}"
+
+    @staticmethod
     def code(pool_id: str, code_hash: str) -> str:
         return f"{PREFIX}{{{pool_id}}}:code:{code_hash}"
 

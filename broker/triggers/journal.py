@@ -52,7 +52,7 @@ class Journal:
         locks of its own (the parent's may have been held at the fork)."""
         self._lock = threading.Lock()  # the queue
         self._writing = threading.Lock()  # one writer at a time (the thread, or a flush at exit)
-        self._queued: list[tuple[Engine, AuditEvent]] = []
+        self._queued: list[tuple[Engine, dict[str, Any]]] = []
         self._thread: threading.Thread | None = None
 
     def record(self, session: Session, pool_id: str, outcome: str, username: str | None,
@@ -75,7 +75,7 @@ class Journal:
         with self._writing:
             with self._lock:
                 taken, self._queued = self._queued, []
-            by_engine: dict[Engine, list[AuditEvent]] = {}
+            by_engine: dict[Engine, list[dict[str, Any]]] = {}
             for engine, row in taken:
                 by_engine.setdefault(engine, []).append(row)
             for engine, rows in by_engine.items():
@@ -93,7 +93,7 @@ class Journal:
                 log.exception("trigger audit events not written")
 
 
-def _store(engine: Engine, rows: list[AuditEvent]) -> list[AuditEvent]:
+def _store(engine: Engine, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Write ``rows``; the rows left to write again (the database was away)."""
     try:
         _write(engine, rows)
@@ -107,20 +107,19 @@ def _store(engine: Engine, rows: list[AuditEvent]) -> list[AuditEvent]:
         try:
             _write(engine, [row])
         except IntegrityError:
-            log.info("trigger audit event of a deleted pool %s dropped", row.pool_id)
+            log.info("trigger audit event of a deleted pool %s dropped", row["pool_id"])
         except Exception as exc:  # noqa: BLE001
             log.warning("trigger audit events not written yet: %s", exc)
             return rows[i:]
     return []
 
 
-def _write(engine: Engine, rows: list[AuditEvent]) -> None:
+def _write(engine: Engine, rows: list[dict[str, Any]]) -> None:
     """One INSERT of many rows, in a transaction of its own (Core: no ORM unit of work)."""
     with engine.begin() as conn:
-        conn.execute(AuditEvent.__table__.insert(), [{name: getattr(row, name) for name in COLUMNS} for row in rows])
+        conn.execute(AuditEvent.__table__.insert(), rows)
 
 
-COLUMNS = ("pool_id", "user_id", "username", "event", "outcome", "risk", "ip", "details", "created_at")
 _journal: Journal | None = None
 _making = threading.Lock()
 
@@ -139,6 +138,8 @@ def flush() -> None:
 def _the_journal() -> Journal:
     """The process's journal, made at its first event (and its rows written at exit)."""
     global _journal
+    if _journal is not None:
+        return _journal
     with _making:
         if _journal is None:
             _journal = Journal()

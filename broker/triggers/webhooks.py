@@ -58,6 +58,10 @@ class _Cut(Exception):
     """The request ran past its deadline and its connection was shut."""
 
 
+class Unreachable(Exception):
+    """A POST got no answer: refused, timed out or cut off."""
+
+
 class _Running:
     """One request being made: the connection it uses, once it has one."""
 
@@ -198,6 +202,20 @@ class Webhooks:
             return Outcome(RETURNED, json.loads(data))
         except ValueError:
             return Outcome(INVALID, "the webhook answered what is not JSON")
+
+    def send(self, url: str, body: bytes, headers: dict[str, str]) -> int:
+        """POST ``body`` to ``url`` over the same kept-alive connections, within the timeout
+        and without following redirects: the answer's status (its body is read, at most
+        :data:`MAX_BODY`, and dropped), or :class:`Unreachable` when none came. For other
+        server-to-server calls than events, such as back-channel logout."""
+        try:
+            return self._post(url, body, headers)[0]
+        except NewConnectionError as exc:  # (a timeout to urllib3, but a refusal)
+            raise Unreachable(f"could not be reached: {type(exc).__name__}") from None
+        except (Urllib3Timeout, _Cut):
+            raise Unreachable(f"no answer within {self.timeout:.0f} seconds") from None
+        except (HTTPError, OSError, ValueError) as exc:
+            raise Unreachable(f"could not be reached: {type(exc).__name__}") from None
 
     def _post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
         """The status and (at most :data:`MAX_BODY` + 1 bytes of) the body of the answer,

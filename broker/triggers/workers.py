@@ -5,9 +5,12 @@ or kills its interpreter costs one invocation and never the server.
 Each server process keeps a small pool of worker processes, started on first use with
 multiprocessing's ``forkserver`` method (a clean interpreter, never a fork of a threaded
 server) and the server's environment, as a Lambda gets its environment variables. A
-worker imports a handler's module once and keeps it, as a warm Lambda does. An
-invocation that does not answer within the timeout has its worker killed; a worker that
-died is replaced on the next call.
+worker imports a handler's module once and keeps it, as a warm Lambda does. A cold start
+counts toward the invocation's timeout, as it does toward Cognito's 5 seconds; but a worker
+still starting or importing when that invocation gives up is kept (for up to
+:data:`INIT_TIMEOUT`), so that a busy machine warms up instead of killing every worker it
+starts. An invocation that does not answer within the timeout has its worker killed; a
+worker that died is replaced on the next call.
 
     workers = PythonWorkers(size=2, timeout=5.0)
     outcome = workers.invoke("handlers.signup:handler", event, "PreSignUp")
@@ -15,6 +18,7 @@ died is replaced on the next call.
 from __future__ import annotations
 
 import importlib
+import itertools
 import json
 import logging
 import multiprocessing
@@ -32,6 +36,8 @@ from typing import Any
 
 log = logging.getLogger("broker.triggers")
 
+#: How long a worker may take to start or import a module (Lambda's init limit, seconds).
+INIT_TIMEOUT = 10.0
 #: What an invocation came to (``Outcome.kind``).
 RETURNED, RAISED, TIMED_OUT, CRASHED, INVALID = "returned", "raised", "timed_out", "crashed", "invalid"
 
@@ -63,16 +69,33 @@ class LambdaContext:
 
 
 def _serve(conn: Connection, path: list[str]) -> None:
-    """A worker's loop: one JSON ``[target, request_id, deadline, event]`` in, one JSON
-    ``[kind, value]`` out, until the server closes the pipe."""
+    """A worker's loop: ``READY`` once started; then for each JSON ``[target]`` (load it)
+    or ``[target, request_id, deadline, event]`` (call it) one JSON ``[kind, value]``,
+    until the server closes the pipe."""
     sys.path[:0] = [p for p in path if p not in sys.path]
     handlers: dict[str, Any] = {}
+    conn.send_bytes(READY)
     while True:
         try:
-            target, request_id, deadline, event = json.loads(conn.recv_bytes())
+            message = json.loads(conn.recv_bytes())
         except (EOFError, OSError):
             return
+        if len(message) == 1:
+            conn.send_bytes(_preload(handlers, message[0]))
+            continue
+        target, request_id, deadline, event = message
         conn.send_bytes(_call(handlers, target, event, request_id, deadline))
+
+
+READY = b"ready"
+
+
+def _preload(handlers: dict[str, Any], target: str) -> bytes:
+    try:
+        handlers.setdefault(target, _load(target))
+    except Exception as exc:  # noqa: BLE001 (reported at the call, as Lambda's Runtime.ImportModuleError)
+        log.info("trigger %s does not load: %s: %s", target, type(exc).__name__, exc)
+    return _answer(RETURNED, None)
 
 
 def _call(handlers: dict[str, Any], target: str, event: Any, request_id: str, deadline: float) -> bytes:
@@ -113,15 +136,42 @@ class _Worker:
                                    name="cognate-trigger")
         self.process.start()
         theirs.close()
-        self.answered = select.poll()  # one poll object per worker: no selector made per call
+        self.loaded: set[str] = set()
+        #: Answers of init steps still to come (READY, then one per module loaded), and
+        #: since when the latest step runs.
+        self.pending, self.init_since = 1, time.time()
+        # poll objects made once: no selector per call (Process.is_alive makes one each time)
+        self.answered = select.poll()
         self.answered.register(ours.fileno(), select.POLLIN)
+        self.exited = select.poll()
+        self.exited.register(self.process.sentinel, select.POLLIN)
+
+    def alive(self) -> bool:
+        return not self.exited.poll(0)
+
+    def load(self, target: str) -> None:
+        """Have the worker import ``target`` (once; an import that fails is reported by the
+        call that follows)."""
+        self.conn.send_bytes(json.dumps([target]).encode())
+        self.loaded.add(target)
+        self.pending, self.init_since = self.pending + 1, time.time()
+
+    def settle(self, deadline: float) -> bool:
+        """Whether the worker's start and imports are done by ``deadline``."""
+        while self.pending:
+            if not self._wait(deadline):
+                return False
+            self.conn.recv_bytes()
+            self.pending -= 1
+        return True
 
     def call(self, message: bytes, deadline: float) -> bytes | None:
         """The worker's answer to ``message``, or None when none came by ``deadline``."""
         self.conn.send_bytes(message)
-        if not self.answered.poll(max(0, int((deadline - time.time()) * 1000))):
-            return None
-        return self.conn.recv_bytes()
+        return self.conn.recv_bytes() if self._wait(deadline) else None
+
+    def _wait(self, deadline: float) -> bool:
+        return bool(self.answered.poll(max(0, int((deadline - time.time()) * 1000))))
 
     def kill(self) -> None:
         self.process.kill()
@@ -131,6 +181,19 @@ class _Worker:
 
 #: Put in the idle queue when a worker is discarded: a caller waiting there may start one.
 _FREED = object()
+
+
+class _RequestIds:
+    """Lambda-like request ids (UUID-shaped), cheaper than a uuid4 per call: a random prefix
+    per process and a counter."""
+
+    def __init__(self) -> None:
+        prefix = uuid.uuid4().hex
+        self._prefix = f"{prefix[:8]}-{prefix[8:12]}-{prefix[12:16]}-{prefix[16:20]}-"
+        self._numbers = itertools.count()
+
+    def next(self) -> str:
+        return f"{self._prefix}{next(self._numbers) & 0xFFFFFFFFFFFF:012x}"
 
 
 class PythonWorkers:
@@ -145,6 +208,7 @@ class PythonWorkers:
         self._started = 0
         self._pid = os.getpid()
         self._lock = threading.Lock()
+        self._ids = _RequestIds()
 
     def invoke(self, target: str, event: dict[str, Any]) -> Outcome:
         """Run ``target`` (``module:function``) on ``event``; never raises for what the
@@ -154,9 +218,13 @@ class PythonWorkers:
         worker = self._take(deadline)
         if worker is None:
             return Outcome(TIMED_OUT, f"no free worker within {self.timeout:.2f} seconds: the handler never ran")
-        waited = time.time() - began
-        message = json.dumps([target, str(uuid.uuid4()), deadline, event], separators=(",", ":")).encode()
         try:
+            if target not in worker.loaded:
+                worker.load(target)
+            if not worker.settle(deadline):
+                return self._cold(worker)
+            waited = time.time() - began
+            message = json.dumps([target, self._ids.next(), deadline, event], separators=(",", ":")).encode()
             answer = worker.call(message, deadline)
         except (EOFError, OSError):
             answer = b""
@@ -168,6 +236,16 @@ class PythonWorkers:
         self._idle.put(worker)
         kind, value = json.loads(answer)
         return Outcome(kind, value)
+
+    def _cold(self, worker: _Worker) -> Outcome:
+        """The invocation's time ran out while its worker started or imported the handler:
+        the worker goes on warming up for the next one, unless it has taken too long."""
+        if time.time() - worker.init_since > INIT_TIMEOUT:
+            self._discard(worker)
+            log.error("a trigger worker did not start or import within %.0f seconds", INIT_TIMEOUT)
+        else:
+            self._idle.put(worker)
+        return Outcome(TIMED_OUT, f"Task timed out after {self.timeout:.2f} seconds (a cold start)")
 
     def _timed_out(self, waited: float) -> str:
         """Lambda's words, with the time spent waiting for a free worker told apart."""
@@ -192,7 +270,7 @@ class PythonWorkers:
                         return None
             if worker is _FREED:
                 continue  # a place freed: start a worker there
-            if worker.process.is_alive():
+            if worker.alive():
                 return worker
             self._discard(worker)  # died while idle: nobody's invocation is to blame
 

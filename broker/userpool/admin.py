@@ -172,7 +172,7 @@ def delete_user(session: Session, pool_id: str, username: str) -> None:
 
 def remove_user(session: Session, pool_id: str, user: User, event: str = "AdminDeleteUser") -> None:
     """Delete ``user`` as :func:`delete_user` describes (DeleteUser: the user's own request)."""
-    repo.revoke_user_tokens(session, user.id)
+    repo.revoke_user_tokens(session, user)
     audit.record(session, pool_id, event, audit.PASS, username=user.username)
     session.delete(user)
 

@@ -21,7 +21,13 @@ from . import audit, client_attributes, client_auth
 from .admin import random_text, require_pool
 
 STANDARD_SCOPES = ("openid", "email", "phone", "profile", "aws.cognito.signin.user.admin")
-FLOWS = ("code", "client_credentials")
+#: OAuth flows a client may be allowed (Cognito's AllowedOAuthFlows). ``implicit``
+#: (``response_type=token``) only when asked for: see :func:`check_response_type
+#: <broker.oauth.authorize.check_response_type>`.
+FLOWS = ("code", "implicit", "client_credentials")
+#: Flows that send the browser back to a callback URL.
+BROWSER_FLOWS = ("code", "implicit")
+LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 LIMITS = {  # Cognito's bounds, seconds
     "access_token_ttl": (300, 86400),
     "id_token_ttl": (300, 86400),
@@ -34,7 +40,7 @@ def check_callback_url(url: str) -> str:
     parts = urlsplit(url)
     if not parts.scheme or parts.fragment or len(url) > 1024 or any(c.isspace() for c in url):
         raise InvalidInput(f"invalid URL {url!r}: absolute, no fragment, no spaces")
-    if parts.scheme == "http" and parts.hostname not in {"localhost", "127.0.0.1", "::1"}:
+    if parts.scheme == "http" and parts.hostname not in LOOPBACK:
         raise InvalidInput(f"invalid URL {url!r}: http is allowed only for localhost")
     if parts.scheme in {"http", "https"} and not parts.hostname:
         raise InvalidInput(f"invalid URL {url!r}: no host")
@@ -43,12 +49,27 @@ def check_callback_url(url: str) -> str:
     return url
 
 
+def check_backchannel_url(url: str | None) -> str | None:
+    """Where back-channel logout tokens are POSTed (OpenID Connect Back-Channel Logout 1.0
+    §2.2, ``backchannel_logout_uri``): the server calls it, so it must be http(s) only (no
+    app scheme), https except on loopback, and without a fragment. ``""`` or None: none."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname or parts.fragment or len(url) > 1024 \
+            or any(c.isspace() or ord(c) < 32 for c in url):
+        raise InvalidInput(f"invalid back-channel logout URL {url!r}: an absolute http(s) URL without fragment")
+    if parts.scheme == "http" and parts.hostname not in LOOPBACK:
+        raise InvalidInput(f"invalid back-channel logout URL {url!r}: http is allowed only for localhost")
+    return url
+
+
 def create_client(
     session: Session, pool_id: str, name: str, callback_urls: list[str], logout_urls: list[str] | None = None,
     secret: bool = False, scopes: list[str] | None = None, flows: list[str] | None = None,
     identity_providers: list[str] | None = None, read_attributes: list[str] | None = None,
     write_attributes: list[str] | None = None, explicit_auth_flows: list[str] | None = None,
-    clear_secret: str | None = None, **lifetimes: Any,
+    clear_secret: str | None = None, backchannel_logout_url: str | None = None, **lifetimes: Any,
 ) -> tuple[AppClient, str | None]:
     """Create an app client; returns it with its secret in clear (shown once, stored hashed
     for the OAuth endpoints and sealed for ``SECRET_HASH`` (:mod:`.client_auth`), audited
@@ -66,7 +87,8 @@ def create_client(
     given = {"name": name, "callback_urls": callback_urls, "logout_urls": logout_urls, "allowed_flows": flows,
              "allowed_scopes": scopes or None, "identity_providers": identity_providers or None,
              "read_attributes": read_attributes, "write_attributes": write_attributes,
-             "explicit_auth_flows": explicit_auth_flows, **{k: v for k, v in lifetimes.items() if k in _CLIENT_OPTIONS}}
+             "explicit_auth_flows": explicit_auth_flows, "backchannel_logout_url": backchannel_logout_url,
+             **{k: v for k, v in lifetimes.items() if k in _CLIENT_OPTIONS}}
     wanted = {**client_defaults(session, pool.id, secret, ["code"] if flows is None else flows),
               **{k: v for k, v in given.items() if v is not None}}
     settings = _client_settings(session, pool.id, secret, wanted)
@@ -90,13 +112,14 @@ def client_defaults(session: Session, pool_id: str, has_secret: bool, flows: lis
     """What a client with the OAuth ``flows`` has of each setting not given: the standard
     scopes for the code flow, the pool's resource-server scopes for client_credentials
     alone; rotating refresh tokens for a public client (RFC 9700 §4.14.2)."""
-    if "code" in flows:
+    if any(f in flows for f in BROWSER_FLOWS):
         scopes = list(STANDARD_SCOPES)
     else:
         scopes = sorted(repo.resource_scopes(session, pool_id)) if "client_credentials" in flows else []
     return {"logout_urls": [], "allowed_flows": flows, "allowed_scopes": scopes, "identity_providers": ["COGNITO"],
             "read_attributes": None, "write_attributes": None, "explicit_auth_flows": None, **TOKEN_TTLS,
-            "rotate_refresh_tokens": not has_secret, "refresh_grace_seconds": 0, "require_pkce": True}
+            "rotate_refresh_tokens": not has_secret, "refresh_grace_seconds": 0, "require_pkce": True,
+            "backchannel_logout_url": None}
 
 
 #: Settings that are yes or no.
@@ -104,7 +127,7 @@ _SWITCHES = {"rotate_refresh_tokens", "require_pkce"}
 _CLIENT_OPTIONS = {*LIMITS, *_SWITCHES, "refresh_grace_seconds"}
 #: What ``update_client`` may change: every setting but the id, the pool and the secret.
 _CLIENT_SETTINGS = ("name", "callback_urls", "logout_urls", "allowed_flows", "allowed_scopes",
-                    "identity_providers", "read_attributes", "write_attributes", "explicit_auth_flows",
+                    "backchannel_logout_url", "identity_providers", "read_attributes", "write_attributes", "explicit_auth_flows",
                     *sorted(_CLIENT_OPTIONS))
 
 
@@ -117,8 +140,9 @@ def _client_settings(session: Session, pool_id: str, has_secret: bool, wanted: d
     flows, scopes = _check_grants(session, pool_id, has_secret, wanted["allowed_flows"], wanted["allowed_scopes"])
     callback_urls = [check_callback_url(u) for u in dict.fromkeys(wanted["callback_urls"])]
     logout_urls = [check_callback_url(u) for u in dict.fromkeys(wanted["logout_urls"])]
-    if "code" in flows and not callback_urls:
-        raise InvalidInput("the code flow needs at least one --callback-url")
+    for flow in BROWSER_FLOWS:
+        if flow in flows and not callback_urls:
+            raise InvalidInput(f"the {flow} flow needs at least one --callback-url")
     for field, (low, high) in LIMITS.items():
         value = wanted.get(field)
         if value is not None and not low <= int(value) <= high:
@@ -130,6 +154,7 @@ def _client_settings(session: Session, pool_id: str, has_secret: bool, wanted: d
     read, write = client_attributes.check_lists(wanted["read_attributes"], wanted["write_attributes"])
     return {
         "name": name, "callback_urls": callback_urls, "logout_urls": logout_urls, "allowed_flows": flows,
+        "backchannel_logout_url": check_backchannel_url(wanted.get("backchannel_logout_url")),
         "allowed_scopes": scopes, "read_attributes": read, "write_attributes": write, **options,
         "explicit_auth_flows": client_auth.check_auth_flows(wanted["explicit_auth_flows"]),
         "identity_providers": check_client_providers(session, pool_id, wanted["identity_providers"]),
@@ -152,7 +177,7 @@ def _check_grants(session: Session, pool_id: str, has_secret: bool, flows: list[
     if "client_credentials" in flows:
         if not has_secret:
             raise InvalidInput("the client_credentials flow needs a client secret (--secret)")
-        if "code" not in flows and any(s in STANDARD_SCOPES for s in scopes):
+        if not any(f in flows for f in BROWSER_FLOWS) and any(s in STANDARD_SCOPES for s in scopes):
             raise InvalidInput("client_credentials clients take only resource-server scopes")
     return flows, scopes
 
@@ -183,7 +208,8 @@ def update_client(session: Session, pool_id: str, client_id: str, replace: bool 
     if replace:
         flows = given.get("allowed_flows", ["code"])
         base = {**client_defaults(session, pool_id, has_secret, flows), "name": client.name,
-                "callback_urls": [], "require_pkce": client.require_pkce}  # Cognate's own: no Cognito default
+                "callback_urls": [], "require_pkce": client.require_pkce,  # Cognate's own: no Cognito default
+                "backchannel_logout_url": client.backchannel_logout_url}
         if not given.get("allowed_scopes"):
             given.pop("allowed_scopes", None)
     settings = _client_settings(session, pool_id, has_secret, {**base, **given})
@@ -253,6 +279,7 @@ def describe_client(client: AppClient) -> dict[str, Any]:
         **({"WriteAttributes": client.write_attributes} if client.write_attributes is not None else {}),
         "ExplicitAuthFlows": sorted(client_auth.allowed_auth_flows(client)),
         "PkceRequired": pkce_required(client),
+        "BackchannelLogoutURL": client.backchannel_logout_url,
     }
 
 

@@ -10,7 +10,7 @@ such as a code sent), and ``Block`` where Cognate stops an account or a sign-in 
 an adaptive-authentication block). Admin changes are named after Cognito's operations
 (``AdminCreateUser``, ``CreateUserPoolClient``, ...; ``RotateSigningKey`` is Cognate's
 own); ``details`` say why (``reason="wrong_password"``) or what changed, with the ids.
-Tokens: ``TokenIssued`` (the code grant only), ``RevokeToken``, ``RefreshTokenReuse`` and
+Tokens: ``TokenIssued`` (the code and implicit grants only), ``RevokeToken``, ``RefreshTokenReuse`` and
 ``AuthorizationCodeReuse`` (``Block``: a reused refresh token or code revoked its family),
 named by ``origin_jti``.
 
@@ -42,24 +42,26 @@ def record(session: Session, pool_id: str, event: str, outcome: str, /, user: Us
     """Add one event to the session (committed with the rest of the request) and log it.
     The first four are positional, so that ``details`` may use any name. (Events written
     apart from the request, as the triggers' are, go through :func:`announce`.)"""
-    row = announce(pool_id, event, outcome, user, username, ip, risk, details)
+    row = AuditEvent(**announce(pool_id, event, outcome, user, username, ip, risk, details))
     session.add(row)
     return row
 
 
 def announce(pool_id: str, event: str, outcome: str, user: User | None = None, username: str | None = None,
-             ip: str | None = None, risk: str | None = None, details: dict[str, Any] | None = None) -> AuditEvent:
-    """The event's row, not yet added to any session, once logged and counted: for writers
-    that store rows in batches of their own (:mod:`broker.triggers.journal`)."""
+             ip: str | None = None, risk: str | None = None, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The event's row as column values (no ORM object: writers that store rows in batches
+    of their own insert them as they are, :mod:`broker.triggers.journal`), once logged and
+    counted."""
     details = details or {}
     name = _clean(user.username if user is not None else username) or None
-    row = AuditEvent(pool_id=pool_id, user_id=user.id if user is not None else None,
-                     username=name[:128] if name else None, event=event, outcome=outcome,
-                     risk=risk, ip=_clean(ip)[:64] if ip else None, details=_clean(details), created_at=utcnow())
-    log.info(observability.Structured("audit", f"{event} {outcome}", {
-        "time": row.created_at.isoformat(), "pool": pool_id, "event": event, "outcome": outcome,
-        "username": row.username, "sub": user.sub if user is not None else None, "ip": row.ip, "risk": risk,
-        "request_id": observability.request_id(), **details}))
+    row = {"pool_id": pool_id, "user_id": user.id if user is not None else None,
+           "username": name[:128] if name else None, "event": event, "outcome": outcome, "risk": risk,
+           "ip": _clean(ip)[:64] if ip else None, "details": _clean(details), "created_at": utcnow()}
+    if log.isEnabledFor(logging.INFO):
+        log.info(observability.Structured("audit", f"{event} {outcome}", {
+            "time": row["created_at"].isoformat(), "pool": pool_id, "event": event, "outcome": outcome,
+            "username": row["username"], "sub": user.sub if user is not None else None, "ip": row["ip"],
+            "risk": risk, "request_id": observability.request_id(), **details}))
     observability.audit_event(event, outcome, details)
     return row
 

@@ -4,9 +4,9 @@ each one is: https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIR
 
 - token lifetimes are a number in ``TokenValidityUnits`` (Cognito's defaults: hours for
   the access and ID tokens, days for the refresh token), kept in seconds;
-- ``AllowedOAuthFlows`` take ``code`` and ``client_credentials`` when
-  ``AllowedOAuthFlowsUserPoolClient`` is true; the implicit grant is refused (RFC 9700
-  §2.1.2: it hands tokens to the front channel);
+- ``AllowedOAuthFlows`` take ``code``, ``implicit`` and ``client_credentials`` when
+  ``AllowedOAuthFlowsUserPoolClient`` is true (``implicit`` only when named: RFC 9700
+  §2.1.2 advises against it, as it hands tokens to the front channel);
 - ``RefreshTokenRotation`` rotates refresh tokens, with its grace period;
 - what Cognate always does is accepted only as such: ``PreventUserExistenceErrors``
   ``ENABLED``, ``EnableTokenRevocation`` true, ``AuthSessionValidity`` 3 minutes.
@@ -82,12 +82,9 @@ def from_cognito(params: dict[str, Any], creating: bool) -> dict[str, Any]:
 
 def _flows(params: dict[str, Any]) -> list[str]:
     flows = list(dict.fromkeys(params.get("AllowedOAuthFlows") or []))
-    if "implicit" in flows:
-        raise InvalidInput("AllowedOAuthFlows: the implicit grant is not supported (RFC 9700 §2.1.2): use code, "
-                           "with PKCE for a public client")
     if params.get("AllowedOAuthFlowsUserPoolClient"):
         if not flows:
-            raise InvalidInput("AllowedOAuthFlows must name code or client_credentials when "
+            raise InvalidInput("AllowedOAuthFlows must name code, implicit or client_credentials when "
                                "AllowedOAuthFlowsUserPoolClient is true")
         return flows
     if flows:

@@ -13,7 +13,9 @@ is delivered at least once.
 The pool's custom sender triggers (CustomEmailSender, CustomSMSSender) go the same way, as
 Cognito invokes them asynchronously after its answer: queued as an :class:`Invocation`,
 run by the courier through :attr:`Outbox.invoker` (:func:`broker.triggers.senders.courier`),
-tried :data:`TRIGGER_ATTEMPTS` times as a Lambda invoked asynchronously is.
+tried :data:`TRIGGER_ATTEMPTS` times as a Lambda invoked asynchronously is. Back-channel
+logouts (a :class:`Logout`, :mod:`broker.oauth.backchannel`) go the same way, through
+:attr:`Outbox.notifier`, tried as often.
 """
 from __future__ import annotations
 
@@ -29,14 +31,18 @@ from flask import Response, g, has_request_context
 
 from ..config import Settings
 from ..store.state import Keys, StateStore
-from .senders import DeliveryFailed, Invocation, Message, Sender, Sms, SmsSender, describe, open_sender, \
+from .senders import DeliveryFailed, Invocation, Logout, Message, Sender, Sms, SmsSender, describe, open_sender, \
     open_sms_sender
 
 log = logging.getLogger("broker.outbox")
 
 ATTEMPTS = 12
 TRIGGER_ATTEMPTS = 3  # a Lambda invoked asynchronously is tried again twice
-KINDS: dict[str, type[Message] | type[Sms] | type[Invocation]] = {"mail": Message, "sms": Sms, "trigger": Invocation}
+KINDS: dict[str, type[Message] | type[Sms] | type[Invocation] | type[Logout]] = {
+    "mail": Message, "sms": Sms, "trigger": Invocation, "logout": Logout}
+#: Tries of the kinds that are not tried :data:`ATTEMPTS` times.
+FEWER_ATTEMPTS = {"trigger": TRIGGER_ATTEMPTS, "logout": TRIGGER_ATTEMPTS}
+Queued = Message | Sms | Invocation | Logout
 LEASE = 60.0
 MAX_DELAY = 600.0
 IDLE_POLL = 1.0  # how soon a message queued by another node is seen
@@ -51,6 +57,8 @@ class Outbox:
         self.retry_seconds = retry_seconds
         #: Runs an :class:`Invocation` (raising :class:`DeliveryFailed`); set by ``create_app``.
         self.invoker: Callable[[Invocation], None] | None = None
+        #: Delivers a :class:`Logout` (raising :class:`DeliveryFailed`); set by ``create_app``.
+        self.notifier: Callable[[Logout], None] | None = None
         self._wake = threading.Event()
         self._lock = threading.Lock()
         self._courier: tuple[int, threading.Thread] | None = None
@@ -58,11 +66,11 @@ class Outbox:
     def send(self, message: Message | Sms) -> None:
         self._queue("mail" if isinstance(message, Message) else "sms", message)
 
-    def later(self, invocation: Invocation) -> None:
-        """Run a custom sender trigger after the answer."""
-        self._queue("trigger", invocation)
+    def later(self, item: Invocation | Logout) -> None:
+        """Run a custom sender trigger, or tell an app of a sign-out, after the answer."""
+        self._queue("logout" if isinstance(item, Logout) else "trigger", item)
 
-    def _queue(self, kind: str, message: Message | Sms | Invocation) -> None:
+    def _queue(self, kind: str, message: Queued) -> None:
         self.state.enqueue(self.queue, secrets.token_hex(12),
                            {"kind": kind, "message": dataclasses.asdict(message), "attempt": 0}, 0)
         if has_request_context():
@@ -92,8 +100,12 @@ class Outbox:
         self.state.finish(self.queue, item_id)
         return True
 
-    def _deliver(self, message: Message | Sms | Invocation) -> None:
-        if isinstance(message, Invocation):
+    def _deliver(self, message: Queued) -> None:
+        if isinstance(message, Logout):
+            if self.notifier is None:
+                raise DeliveryFailed("this process tells no app of sign-outs")
+            self.notifier(message)
+        elif isinstance(message, Invocation):
             if self.invoker is None:
                 raise DeliveryFailed("this process runs no triggers")
             self.invoker(message)
@@ -102,10 +114,9 @@ class Outbox:
         else:
             self.sms.send(message)
 
-    def _failed(self, item_id: str, item: dict[str, Any], message: Message | Sms | Invocation,
-                exc: DeliveryFailed) -> None:
+    def _failed(self, item_id: str, item: dict[str, Any], message: Queued, exc: DeliveryFailed) -> None:
         attempt = item["attempt"] + 1
-        if attempt >= (TRIGGER_ATTEMPTS if item["kind"] == "trigger" else ATTEMPTS):
+        if attempt >= FEWER_ATTEMPTS.get(item["kind"], ATTEMPTS):
             self.state.finish(self.queue, item_id)
             log.error("could not send %s to %s after %s attempts, giving up: %s", describe(message), message.to,
                       attempt, exc)

@@ -130,6 +130,23 @@ class Invocation:
         return self.username
 
 
+@dataclass(frozen=True)
+class Logout:
+    """An app client to tell that ``sub`` signed out (OpenID Connect Back-Channel Logout 1.0),
+    after the answer: of the hosted session ``sid``, or of every session when None (a sign-out
+    everywhere). :mod:`broker.oauth.backchannel` mints and POSTs the logout token."""
+
+    pool_id: str
+    client_id: str
+    sub: str
+    sid: str | None = None
+
+    @property
+    def to(self) -> str:
+        """Whom logs name: the app client."""
+        return self.client_id
+
+
 class Reporting:
     """Delivers at once through ``sender`` and logs a failure instead of raising (the CLI)."""
 
@@ -143,8 +160,10 @@ class Reporting:
             log.error("could not send %s to %s: %s", describe(message), message.to, exc)
 
 
-def describe(message: Message | Sms | Invocation) -> str:
+def describe(message: Message | Sms | Invocation | Logout) -> str:
     """What the log may say of a message: never its text, which carries codes."""
+    if isinstance(message, Logout):
+        return "a back-channel logout"
     if isinstance(message, Invocation):
         return f"the {message.trigger} trigger ({message.source})"
     return repr(message.subject) if isinstance(message, Message) else "an SMS"

@@ -155,10 +155,10 @@ def finish_upstream(data: dict[str, Any], idp: IdentityProvider, identity: Ident
     g.db_session.commit()
     sign_in = {"user_id": user.id, "sub": user.sub, "auth_time": int(time.time()), "amr": [],
                "epoch": user.session_epoch}
-    flow.remember_sign_in(user, sign_in["auth_time"], sign_in["amr"],
-                          upstream={"idp": idp.name, "logout": identity.logout})
+    sign_in["sid"] = flow.remember_sign_in(user, sign_in["auth_time"], sign_in["amr"],
+                                           upstream={"idp": idp.name, "logout": identity.logout})
     runtime().state.delete(Keys.login(data["txn"]))
-    return flow.redirect_with_code(flow.login_request(data), sign_in)
+    return flow.redirect_to_app(flow.login_request(data), sign_in)
 
 
 def finish_on_our_site(data: dict[str, Any], idp: IdentityProvider, identity: Identity, state: str | None) -> Response:

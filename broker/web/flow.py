@@ -17,10 +17,10 @@ from werkzeug.wrappers import Response
 
 from ..errors import HostedError
 from ..i18n import gettext as _
-from ..oauth import codes
+from ..oauth import backchannel, codes, implicit
 from ..oauth.authorize import AuthorizationRequest, add_params
 from ..runtime import runtime
-from ..store.models import User
+from ..store.models import AppClient, User
 from ..store.state import Keys
 from ..userpool import limits
 
@@ -129,7 +129,7 @@ def login_request(data: dict[str, Any]) -> AuthorizationRequest:
 
 def current_sign_in() -> dict[str, Any] | None:
     """This browser's sign-in to the current pool: ``{"user_id", "sub", "auth_time", "amr",
-    "epoch"}`` or None, also when the user was disabled or signed out everywhere since."""
+    "epoch", "sid"}`` or None, also when the user was disabled or signed out everywhere since."""
     entry = stored_sign_in()
     if not entry:
         return None
@@ -149,21 +149,28 @@ def stored_sign_in() -> dict[str, Any] | None:
     return data.get("pools", {}).get(g.pool.id) or None
 
 
-def remember_sign_in(user: User, auth_time: int, amr: list[str], upstream: dict[str, Any] | None = None) -> None:
+def remember_sign_in(user: User, auth_time: int, amr: list[str], upstream: dict[str, Any] | None = None) -> str:
     """Record the sign-in under a fresh session id (no fixation across sign-ins);
-    ``upstream`` names the IdP of a federated sign-in (and its single-logout data)."""
+    ``upstream`` names the IdP of a federated sign-in (and its single-logout data). Returns
+    the sign-in's ``sid`` (OpenID Connect Back-Channel Logout 1.0 §2.1), the one the user
+    had in this browser and pool if the same user signs in again, so that the apps of the
+    session are still told when it ends; it is not the cookie's id, which never leaves it."""
     rt = runtime()
     old = cookie.get("sid")
     data = (rt.state.get(Keys.session(old)) if isinstance(old, str) else None) or {"pools": {}}
     if isinstance(old, str):
         rt.state.delete(Keys.session(old))
+    before = data["pools"].get(g.pool.id) or {}
+    sid = before["sid"] if before.get("sub") == user.sub and isinstance(before.get("sid"), str) \
+        else secrets.token_urlsafe(16)
     data["pools"][g.pool.id] = {"user_id": user.id, "sub": user.sub, "auth_time": auth_time, "amr": amr,
-                                "epoch": user.session_epoch}
+                                "epoch": user.session_epoch, "sid": sid}
     if upstream:
         data["pools"][g.pool.id]["upstream"] = upstream
-    sid = secrets.token_urlsafe(32)
-    rt.state.put(Keys.session(sid), data, rt.settings.session_ttl)
-    cookie["sid"] = sid
+    handle = secrets.token_urlsafe(32)
+    rt.state.put(Keys.session(handle), data, rt.settings.session_ttl)
+    cookie["sid"] = handle
+    return sid
 
 
 def forget_sign_in() -> None:
@@ -187,18 +194,26 @@ def needs_login(req: AuthorizationRequest, sign_in: dict[str, Any] | None) -> bo
     return req.max_age is not None and time.time() - sign_in["auth_time"] > req.max_age
 
 
-def redirect_with_code(req: AuthorizationRequest, sign_in: dict[str, Any]) -> Response:
-    """Back to the app with a code for ``sign_in`` (``user_id``, ``sub``, ``auth_time``,
-    ``amr``, ``epoch``), if the client still has that callback URL (a login may outlive its removal)."""
+def redirect_to_app(req: AuthorizationRequest, sign_in: dict[str, Any]) -> Response:
+    """Back to the app for ``sign_in`` (``user_id``, ``sub``, ``auth_time``, ``amr``,
+    ``epoch``, ``sid``) with a code, or with tokens in the fragment for the implicit grant,
+    if the client still has that callback URL (a login may outlive its removal). A client
+    with a back-channel logout URL is noted as one of the session's apps, to be told when
+    the session ends (:mod:`broker.oauth.backchannel`)."""
     rt = runtime()
     client = rt.config.client(g.db_session, g.pool.id, req.client_id)
     if client is None or req.redirect_uri not in client.callback_urls:
         raise HostedError(_("The redirect_uri is not registered for this application."))
+    if sign_in.get("sid"):
+        backchannel.note_client(rt.state, rt.settings.session_ttl, g.pool.id, sign_in["sid"], client)
+    if req.response_type == "token":
+        return redirect(_implicit_location(req, client, sign_in), code=302)
     code = codes.issue(
         rt.state, g.pool.id, rt.settings.code_ttl, client_id=req.client_id, redirect_uri=req.redirect_uri,
         scope=" ".join(req.scopes), user_id=sign_in["user_id"], auth_time=sign_in["auth_time"], nonce=req.nonce,
         code_challenge=req.code_challenge, code_challenge_method=req.code_challenge_method,
         amr=tuple(sign_in.get("amr", ("pwd",))), epoch=sign_in.get("epoch", 0), sub=sign_in.get("sub"),
+        sid=sign_in.get("sid"),
     )
     params = {"code": code}
     if req.state:
@@ -206,11 +221,22 @@ def redirect_with_code(req: AuthorizationRequest, sign_in: dict[str, Any]) -> Re
     return redirect(add_params(req.redirect_uri, params), code=302)
 
 
+def _implicit_location(req: AuthorizationRequest, client: AppClient, sign_in: dict[str, Any]) -> str:
+    """The tokens of the implicit grant (:mod:`broker.oauth.implicit`), if the client still
+    allows it and ``sign_in`` still stands (tokens are minted now, not at a later exchange)."""
+    if "implicit" not in client.allowed_flows:  # taken away since the sign-in began
+        raise req.fail("unauthorized_client", "The client may not use the implicit flow.")
+    user = g.db_session.get(User, sign_in["user_id"])
+    if user is None or not user.enabled or user.pool_id != g.pool.id or not still_signed_in(sign_in, user):
+        raise expired()
+    return implicit.location(g.db_session, g.pool, client, user, req, sign_in, request.remote_addr)
+
+
 def finish_login(data: dict[str, Any], user: User) -> Response:
     """The user is authenticated for this transaction: session, code, back to the app."""
     require_proven(data, user)
     sign_in = {"user_id": user.id, "sub": user.sub, "auth_time": int(time.time()), "amr": data.get("amr", ["pwd"]),
                "epoch": user.session_epoch}
-    remember_sign_in(user, sign_in["auth_time"], sign_in["amr"])
+    sign_in["sid"] = remember_sign_in(user, sign_in["auth_time"], sign_in["amr"])
     runtime().state.delete(Keys.login(data["txn"]))
-    return redirect_with_code(login_request(data), sign_in)
+    return redirect_to_app(login_request(data), sign_in)

@@ -1,5 +1,5 @@
 """The hosted UI and the browser-facing OAuth endpoints: /oauth2/authorize, /login,
-/signup, /confirmUser, /forgotPassword, /confirmForgotPassword, /logout.
+/signup, /confirmUser, /forgotPassword, /confirmForgotPassword (/logout: :mod:`.logout`).
 Views parse, call userpool/ or oauth/, and render or redirect."""
 from __future__ import annotations
 
@@ -12,8 +12,6 @@ from werkzeug.wrappers import Response
 from ..errors import FormInvalid, HostedError, LimitExceeded, SignInFailed, Throttled, TriggerFailed
 from ..i18n import gettext as _
 from ..oauth import authorize
-from ..oauth.issue import issuer
-from ..oauth.verify import InvalidToken, verify_id_token_hint
 from ..engine import first_factor, signin
 from ..engine.challenges import NEW_PASSWORD_REQUIRED, NOT_CONFIRMED, RESET_REQUIRED, Refused
 from ..runtime import runtime
@@ -22,7 +20,7 @@ from ..userpool import accounts
 from ..userpool.attributes import label as attribute_label
 from ..userpool.limits import Requester
 from ..userpool.passwords import PasswordPolicy
-from . import federation, flow, passkey_account, saml
+from . import federation, flow, passkey_account
 from . import mfa as mfa_step
 from .forms import ConfirmForm, ForgotForm, LoginForm, NewPasswordForm, ResendForm, ResetForm, SignUpForm, form_errors
 from .pools import pool_blueprint
@@ -49,7 +47,7 @@ def authorize_endpoint() -> Response:
     if req.prompt == "none" or not flow.needs_login(req, sign_in):
         if sign_in is None or flow.needs_login(req, sign_in):
             raise req.fail("login_required", "The user is not signed in.")
-        return flow.redirect_with_code(req, sign_in)
+        return flow.redirect_to_app(req, sign_in)
     txn = flow.start_login(req)
     if upstream is not None:
         return federation.start_upstream(flow.load_login(txn), upstream)
@@ -62,7 +60,7 @@ def login() -> Response | str:
         req, client = authorize.parse(g.db_session, g.pool, request.args)
         sign_in = federation.usable_sign_in(flow.current_sign_in(), req, client, None)
         if not flow.needs_login(req, sign_in):
-            return flow.redirect_with_code(req, sign_in)  # type: ignore[arg-type]
+            return flow.redirect_to_app(req, sign_in)  # type: ignore[arg-type]
         return redirect(url_for("hosted.login", txn=flow.start_login(req), lang=req.lang))
     data = flow.load_login(request.args["txn"])
     return login_page(data, info=_info())
@@ -256,44 +254,6 @@ def confirm_forgot_password() -> Response | str | tuple[str, int]:
                            username=username[:128], error=error, info=_info(), policy=_policy(),
                            login_url=url_for("hosted.login", txn=data["txn"]))
     return (page, status) if error else page
-
-
-@bp.get("/logout")
-def logout() -> Response | str:
-    """Cognito's /logout: ``client_id`` plus ``logout_uri`` (a registered sign-out URL), or
-    ``redirect_uri`` + ``response_type`` to sign in again; OIDC's ``post_logout_redirect_uri``
-    is taken as ``logout_uri``. Never redirects anywhere unregistered. An ``id_token_hint``,
-    when sent, must be an ID token of this pool for this client (expired or not), else
-    nobody is signed out."""
-    client = authorize.check_client(g.db_session, g.pool, request.args)
-    g.client_id = client.id
-    logout_uri = request.args.get("logout_uri") or request.args.get("post_logout_redirect_uri")
-    if logout_uri is not None and logout_uri not in client.logout_urls:
-        raise HostedError(_("The logout_uri is not registered for this application."))
-    if "id_token_hint" in request.args:  # RP-Initiated Logout §2: an ID token of this pool, for this client
-        rt = runtime()
-        try:
-            verify_id_token_hint(g.db_session, rt.keys, g.pool, issuer(rt.settings.base_url, g.pool.id),
-                                 request.args["id_token_hint"], client.id)
-        except InvalidToken:
-            hint_refused = _("The id_token_hint is not an ID token of this user pool for this application.")
-            raise HostedError(hint_refused) from None
-    if logout_uri is None and "redirect_uri" in request.args:
-        authorize.parse(g.db_session, g.pool, request.args)
-        target = url_for("hosted.authorize_endpoint", **request.args.to_dict())
-    elif logout_uri is not None:
-        state = request.args.get("state")
-        target = authorize.add_params(logout_uri, {"state": state}) if state and len(state) <= 2048 else logout_uri
-    else:
-        target = None
-    entry = flow.stored_sign_in()
-    flow.forget_sign_in()
-    upstream = saml.begin_logout(entry, target or url_for("hosted.logout", client_id=client.id))
-    if upstream is not None:  # the SAML IdP that signed the user in ends its session too
-        return upstream
-    if target is not None:
-        return redirect(target)
-    return render_template("logged_out.html", message=_("You have been signed out."), back_url=None)
 
 
 def _txn_for_page() -> dict[str, Any]:

@@ -24,7 +24,7 @@ from werkzeug.wrappers import Response
 from ..connectors import registry
 from ..connectors.base import UpstreamError
 from ..errors import HostedError
-from ..oauth import authorize
+from ..oauth import authorize, backchannel
 from ..runtime import runtime
 from ..store.models import IdentityProvider
 from ..store.state import Keys
@@ -145,9 +145,12 @@ def _logout_requested() -> Response:
     except UpstreamError as exc:
         log.warning("LogoutRequest refused on pool %s: %s", g.pool.id, exc.detail)
         abort(400)
-    upstream = (flow.stored_sign_in() or {}).get("upstream") or {}
+    entry = flow.stored_sign_in()
+    upstream = (entry or {}).get("upstream") or {}
     if upstream.get("idp") == idp.name and (upstream.get("logout") or {}).get("name_id") == name_id:
         flow.forget_sign_in()
+        rt = runtime()  # the apps of the session are told too (back-channel logout)
+        backchannel.session_ended(g.db_session, rt.config, rt.state, rt.sender, g.pool.id, entry)
     return redirect(url, code=302)
 
 

@@ -215,10 +215,9 @@ S256 = {"code_challenge": CHALLENGE, "code_challenge_method": "S256"}
 
 REDIRECTED = [
     ("conf", {"response_type": None}, "unsupported_response_type"),
-    ("conf", {"response_type": "token"}, "unsupported_response_type"),
     ("conf", {"response_type": "code id_token"}, "unsupported_response_type"),
     ("conf", {"response_type": "CODE"}, "unsupported_response_type"),
-    ("pub", {**S256, "response_type": "token"}, "unsupported_response_type"),
+    # response_type=token by a client without the implicit flow: tests/flows/test_implicit.py
     ("conf", {"scope": "openid admin"}, "invalid_scope"),
     ("conf", {"scope": "openid https://api.example.com/read"}, "invalid_scope"),
     ("pub", {}, "invalid_request"),  # public client without PKCE

@@ -112,8 +112,20 @@ def test_update_user_pool_client_resets_what_it_leaves_out(server, idp, pool):
     assert rp.authorize().status_code != 302  # no registered redirect_uri any more: an error page, no redirect
 
 
+def test_the_implicit_flow_is_allowed_only_where_named(server, idp, pool):
+    """Cognito's AllowedOAuthFlows ``implicit``: response_type=token for that client only."""
+    implicit = idp.create_user_pool_client(UserPoolId=pool, ClientName="legacy",
+                                           **{**WEB, "AllowedOAuthFlows": ["implicit"]})["UserPoolClient"]
+    assert implicit["AllowedOAuthFlows"] == ["implicit"]
+    code = idp.create_user_pool_client(UserPoolId=pool, ClientName="web", **WEB)["UserPoolClient"]["ClientId"]
+    for client, answer in ((implicit["ClientId"], "/login?"), (code, "#error=unauthorized_client")):
+        rp = RelyingParty(server.base_url, pool, client)
+        r = rp.authorize(response_type="token", scope="openid email")
+        assert r.status_code == 302 and answer in r.headers["Location"], r.headers["Location"]
+
+
 @pytest.mark.parametrize("change, code, named", [
-    ({"AllowedOAuthFlows": ["implicit"]}, "InvalidParameterException", "implicit"),
+    ({"AllowedOAuthFlows": ["code", "token"]}, "InvalidParameterException", "token"),
     ({"AllowedOAuthFlows": ["code"], "AllowedOAuthFlowsUserPoolClient": False}, "InvalidParameterException",
      "AllowedOAuthFlowsUserPoolClient"),
     ({"AllowedOAuthFlows": ["client_credentials"]}, "InvalidParameterException", "secret"),

@@ -12,6 +12,9 @@ import pytest
 from pycognito.aws_srp import AWSSRP
 
 from tests.aws import api_broker, cognito_idp, refused
+from tests.flows.test_api_enumeration_timing import call
+from tests.flows.test_attribute_changes import SmsGateway
+from tests.flows.test_enumeration_timing import TRIES, compare
 from tests.rp import CALLBACK
 from tests.smtp import MailServer, code_in
 
@@ -27,8 +30,16 @@ def mail():
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, redis_url, mail):
-    with api_broker(tmp_path_factory.mktemp("userauth"), redis_url, **mail.broker_env()) as broker:
+def sms():
+    gateway = SmsGateway()
+    yield gateway
+    gateway.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, redis_url, mail, sms):
+    with api_broker(tmp_path_factory.mktemp("userauth"), redis_url, BROKER_TRUSTED_PROXIES="1",
+                    BROKER_SMS_WEBHOOK_URL=sms.url, **mail.broker_env()) as broker:
         yield broker
 
 
@@ -75,6 +86,20 @@ def test_an_emailed_code_signs_in_without_a_password(server, idp, mail):
     assert _claims(tokens["IdToken"])["amr"] == ["otp"]
     again = refused(lambda: _respond(idp, client_id, "EMAIL_OTP", challenge["Session"], EMAIL_OTP_CODE=code))
     assert again[0] == "NotAuthorizedException"  # a Session answers once
+
+
+def test_a_texted_code_signs_in_a_user_with_a_verified_number(server, idp, sms):
+    pool, client_id = _site(server, "--first-factor", "PASSWORD", "--first-factor", "SMS_OTP")
+    server.cli("user", "create", "--pool", pool, "--username", "pat", "--password", PASSWORD, "--confirmed",
+               "--attribute", "phone_number=+14325551212", "--attribute", "phone_number_verified=true")
+    assert _start(idp, client_id)["AvailableChallenges"] == ["PASSWORD", "PASSWORD_SRP"]  # ann has no number
+    challenge = _start(idp, client_id, "pat", PREFERRED_CHALLENGE="SMS_OTP")
+    assert challenge["ChallengeName"] == "SMS_OTP"
+    assert challenge["ChallengeParameters"]["CODE_DELIVERY_DELIVERY_MEDIUM"] == "SMS"
+    assert challenge["ChallengeParameters"]["CODE_DELIVERY_DESTINATION"] == "+*******1212"
+    code = code_in(sms.wait_for("+14325551212"))
+    done = _respond(idp, client_id, "SMS_OTP", challenge["Session"], USERNAME="pat", SMS_OTP_CODE=code)
+    assert _claims(done["AuthenticationResult"]["AccessToken"])["username"] == "pat"
 
 
 def test_the_password_and_its_srp_proof_sign_in_through_user_auth(server, idp):
@@ -150,6 +175,18 @@ def test_a_name_the_pool_lacks_is_answered_as_a_user_is(server, idp, mail):
                                      ANSWER="PASSWORD", PASSWORD=PASSWORD))
     assert wrong == ("NotAuthorizedException", "Incorrect username or password.")
     assert mail.pending("nobody") == []
+
+
+def test_the_time_of_a_code_sent_does_not_tell_whether_the_name_exists(server, mail):
+    known, unknown = [f"known{i}" for i in range(TRIES)], [f"ghost{i}" for i in range(TRIES)]
+    _pool, client_id = _site(server, *CODES, users=tuple(known))
+
+    def sent(ip: str, username: str) -> tuple[float, tuple]:
+        return call(server, ip, "InitiateAuth", {"ClientId": client_id, "AuthFlow": "USER_AUTH", "AuthParameters": {
+            "USERNAME": username, "PREFERRED_CHALLENGE": "EMAIL_OTP"}})
+
+    compare("USER_AUTH EMAIL_OTP", str, known, unknown, sent)
+    assert all(mail.pending(f"{name}@example.com") for name in known)
 
 
 def test_the_client_must_allow_user_auth_and_the_pool_the_factor(server, idp, mail):

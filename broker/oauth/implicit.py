@@ -1,0 +1,50 @@
+"""The implicit grant (RFC 6749 §4.2), as Cognito answers ``response_type=token``: an access
+token, an ID token when the ``openid`` scope was granted (with ``nonce`` when the app sent
+one, and ``at_hash``), ``token_type``, ``expires_in`` and ``state``, all in the redirect
+URI's fragment, and never a refresh token (§4.2.2).
+
+It is off unless the operator allows it per client (``broker client create --flow
+implicit``, AllowedOAuthFlows ``implicit``): OAuth 2.1 drops it and RFC 9700 §2.1.2 says
+not to use it, since the tokens travel in the address bar (history, logs, referrers) and
+are bound to no sender. It is there for apps that move over from Cognito as they are.
+
+    return redirect(implicit.location(session, pool, client, user, req, sign_in, ip))
+"""
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from ..runtime import runtime
+from ..store.models import AppClient, User, UserPool
+from ..triggers import pre_token as pre_token_trigger
+from ..userpool import audit
+from .authorize import AuthorizationRequest, add_fragment
+from .issue import issue_tokens, pre_token
+from .server import still_allowed
+
+
+def location(session: Session, pool: UserPool, client: AppClient, user: User, req: AuthorizationRequest,
+             sign_in: dict[str, Any], ip: str | None) -> str:
+    """The redirect URI with the tokens for ``sign_in`` in its fragment; the tokens are a
+    family of their own (``origin_jti``), audited as ``TokenIssued`` with grant ``implicit``.
+    A failing PreTokenGeneration trigger fails the request before anything is written."""
+    rt = runtime()
+    scopes = still_allowed(client, " ".join(req.scopes))
+    overrides = pre_token(session, pool, client, user, scopes, pre_token_trigger.HOSTED_AUTH)
+    origin_jti = str(uuid.uuid4())
+    token = issue_tokens(
+        session, rt.keys, rt.settings.base_url, pool, client, user, scopes, sign_in["auth_time"], origin_jti,
+        str(uuid.uuid4()), req.nonce, include_refresh_token=False, amr=tuple(sign_in.get("amr", ("pwd",))),
+        overrides=overrides, sid=sign_in.get("sid"),
+    )
+    audit.record(session, pool.id, "TokenIssued", audit.PASS, user=user, ip=ip, client_id=client.id,
+                 grant_type="implicit", scopes=list(scopes), origin_jti=origin_jti,
+                 token_types=sorted(k for k in token if k.endswith("_token")))
+    session.commit()
+    params = {k: str(v) for k, v in token.items()}
+    if req.state:
+        params["state"] = req.state
+    return add_fragment(req.redirect_uri, params)
