@@ -40,8 +40,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     from .store.state import open_state
     from .triggers import senders as custom_senders
     from .userpool.outbox import open_outbox
-    from .web import account, api, assets, errors, federation, health, hosted, identity, import_upload, logout, mfa, \
-        saml, verify
+    from .web import account, api, assets, code_login, errors, federation, health, hosted, identity, import_upload, \
+        logout, mfa, passkey_account, passkey_login, saml, verify
     from .web.themes import BrokerFlask
     from .web.pools import close_session, register
 
@@ -108,7 +108,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(protocol.bp)  # POST / : Cognito's JSON API
     app.register_blueprint(import_upload.bp)  # PUT /import-jobs/<JobId>: an import job's CSV
     app.register_blueprint(identity.bp)  # /identity/.well-known/...: the identities' OpenID issuer
-    for bp in (api.bp, hosted.bp, logout.bp, mfa.bp, account.bp, verify.bp, assets.bp, federation.bp, saml.bp):
+    for bp in (api.bp, hosted.bp, logout.bp, mfa.bp, account.bp, passkey_login.bp, passkey_account.bp, code_login.bp,
+               verify.bp, assets.bp, federation.bp, saml.bp):
         register(app, bp)
     errors.init_app(app)
     app.teardown_request(close_session)

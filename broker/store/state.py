@@ -93,6 +93,12 @@ class Keys:
         return f"{PREFIX}{{{pool_id}}}:passkey-reg:{sub}"
 
     @staticmethod
+    def passkey_sign_in(txn: str) -> str:
+        """The challenge of the passkey request options a hosted sign-in page was given
+        (one per login transaction, taken by the first answer)."""
+        return f"{PREFIX}login-passkey:{txn}"
+
+    @staticmethod
     def outbox(deployment: str) -> str:
         """A deployment's messages waiting for delivery (a sorted set of ids by due time;
         their bodies in ``<key>:items``, in the same cluster slot)."""

@@ -19,7 +19,7 @@ from ..store.models import User, UserMfa
 from ..userpool import audit, mfa
 from ..userpool import mfa_settings as factor_rules  # the view below is named mfa_settings
 from ..userpool.mfa_settings import FactorRefused
-from . import flow
+from . import flow, passkey_account
 from .forms import TxnForm
 from .pools import pool_blueprint
 
@@ -44,6 +44,8 @@ def mfa_settings() -> Response | str | tuple[str, int]:
         action = request.form.get("action", "")
         if action == "done":
             return flow.finish_login(data, user)
+        if action == "passkeys" and passkey_account.allowed():
+            return passkey_account.show(data, user)
         if action == "new_totp":
             flow.save_login({**data, "step": "mfa_setup", "secret": None})
             return redirect(url_for("mfa.setup", txn=data["txn"]))
@@ -82,6 +84,7 @@ def _change(action: str, user: User, row: UserMfa | None) -> tuple[str | None, s
 
 def _status(user: User, row: UserMfa | None) -> dict[str, Any]:
     return {
+        "passkeys": passkey_account.allowed(),
         "totp": bool(row and row.totp_enabled), "email": bool(row and row.email_otp_enabled),
         "email_allowed": factor_rules.email_allowed(g.pool, user),
         "recovery_left": len(row.recovery_codes) if row else 0, "username": user.username,

@@ -6,6 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length, Regexp
 
+from ..errors import HostedError
 from ..i18n import gettext as _
 from ..i18n import lazy_gettext as _l
 
@@ -26,6 +27,27 @@ class MfaForm(_Txn):
 class LoginForm(_Txn):
     username = StringField(_l("Username"), validators=[DataRequired(), Length(max=FIELD)])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=FIELD)])
+
+
+class PasskeyAnswerForm(_Txn):
+    """A WebAuthn credential in its JSON form (``PublicKeyCredential.toJSON()``): an
+    assertion is well under 16 KiB; a registration with attestation stays within 64 KiB."""
+
+    credential = HiddenField(validators=[Length(max=65536)])
+
+
+class PasskeyForm(_Txn):
+    """A passkey of the user's, and a name for it (to add, rename or delete)."""
+
+    credential_id = HiddenField(validators=[Length(max=1400)])
+    name = StringField(_l("Passkey name"), validators=[Length(max=256)])
+
+
+class CodeSignInForm(_Txn):
+    """A username, and the way a one-time code should go to it (a first factor)."""
+
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=FIELD)])
+    factor = HiddenField(validators=[DataRequired(), Length(max=16)])
 
 
 class FederateForm(_Txn):
@@ -65,6 +87,16 @@ class ResetForm(_Txn):
 class NewPasswordForm(_Txn):
     password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=FIELD)])
     password_confirm = PasswordField(_l("Confirm password"), validators=[DataRequired(), Length(max=FIELD)])
+
+
+def problems(form: FlaskForm) -> list[str]:
+    """What is wrong with a posted form, one readable line each (:func:`form_errors`); a
+    missing or wrong CSRF token ends the request with the error page instead."""
+    if form.validate():
+        return []
+    if "csrf_token" in form.errors:
+        raise HostedError(_("The form has expired or was not sent from this page. Go back, reload and try again."))
+    return form_errors(form)
 
 
 def form_errors(form: FlaskForm) -> list[str]:

@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 from ..errors import FormInvalid, HostedError, LimitExceeded, SignInFailed, Throttled, TriggerFailed
 from ..i18n import gettext as _
 from ..oauth import authorize
-from ..engine import signin
+from ..engine import first_factor, signin
 from ..engine.challenges import NEW_PASSWORD_REQUIRED, NOT_CONFIRMED, RESET_REQUIRED, Refused
 from ..runtime import runtime
 from ..store.models import User
@@ -20,7 +20,7 @@ from ..userpool import accounts
 from ..userpool.attributes import label as attribute_label
 from ..userpool.limits import Requester
 from ..userpool.passwords import PasswordPolicy
-from . import federation, flow
+from . import federation, flow, passkey_account
 from . import mfa as mfa_step
 from .forms import ConfirmForm, ForgotForm, LoginForm, NewPasswordForm, ResendForm, ResetForm, SignUpForm, form_errors
 from .pools import pool_blueprint
@@ -31,6 +31,7 @@ INFO = {
     "confirmed": lambda: _("Your account is confirmed. Sign in to continue."),
     "reset": lambda: _("Your password has been changed. Sign in with your new password."),
     "sent": lambda: _("If the account exists, a code has been sent to its email address."),
+    "reauth": lambda: _("Sign in again to add a passkey."),
 }
 SIGNUP_ATTRIBUTES = {"email": "email", "phone_number": "tel", "birthdate": "date"}
 
@@ -62,7 +63,7 @@ def login() -> Response | str:
             return flow.redirect_to_app(req, sign_in)  # type: ignore[arg-type]
         return redirect(url_for("hosted.login", txn=flow.start_login(req), lang=req.lang))
     data = flow.load_login(request.args["txn"])
-    return _login_page(data, info=_info())
+    return login_page(data, info=_info())
 
 
 @bp.post("/login")
@@ -72,14 +73,14 @@ def login_post() -> Response | tuple[str, int]:
     if "COGNITO" not in federation.client_providers(data):
         raise HostedError(federation.MESSAGES["not_enabled"](), 403)
     if not form.validate():
-        return _login_page(data, form.username.data or "", error=form_errors(form)), 400
+        return login_page(data, form.username.data or "", error=form_errors(form)), 400
     try:
         step = signin.password(mfa_step.env(data), flow.fresh(data), form.username.data, form.password.data)
     except (SignInFailed, Throttled, TriggerFailed) as exc:  # (a trigger's refusal shows its message)
-        _keep_refusal(exc)
-        return _login_page(data, form.username.data, error=exc.message), exc.status
+        keep_refusal(exc)
+        return login_page(data, form.username.data, error=exc.message), exc.status
     except Refused as exc:
-        return _refused(data, exc)
+        return refused(data, exc)
     return mfa_step.render(step)
 
 
@@ -87,12 +88,13 @@ def _after_password(data: dict[str, Any], user: User) -> Response:
     try:
         return mfa_step.render(signin.after_password(mfa_step.env(data), data, user))
     except Refused as exc:
-        return _refused(data, exc)
+        return refused(data, exc)
 
 
-def _refused(data: dict[str, Any], exc: Refused) -> Response:
-    """A sign-in the engine refused after the password: an unconfirmed sign-up goes on to its
-    confirmation, a required reset to its code (both sent again), anything else ends."""
+def refused(data: dict[str, Any], exc: Refused) -> Response:
+    """A sign-in the engine refused after the first factor (a password, a passkey, a code):
+    an unconfirmed sign-up goes on to its confirmation, a required reset to its code (both
+    sent again), anything else ends."""
     progress = exc.progress or data
     user = g.db_session.get(User, progress.get("user_id") or 0)
     if user is None or exc.reason not in (NOT_CONFIRMED, RESET_REQUIRED):
@@ -157,7 +159,7 @@ def signup() -> Response | str | tuple[str, int]:
                 flow.save_login(flow.proven(data, signed.user, password_proven_for=signed.user.username))
             return redirect(url_for("hosted.confirm_user", txn=data["txn"], username=form.username.data.strip().lower()))
         except (FormInvalid, LimitExceeded) as exc:
-            _keep_refusal(exc)
+            keep_refusal(exc)
             errors, status = _problems(exc), exc.status
     flow.browser_id()
     attributes = [{"name": n, "label": attribute_label(n), "type": t, "required": n in g.pool.required_attributes}
@@ -186,7 +188,7 @@ def confirm_user() -> Response | str | tuple[str, int]:
                 return mfa_step.begin(data, user)
             return redirect(url_for("hosted.login", txn=data["txn"], info="confirmed"))
         except (FormInvalid, LimitExceeded) as exc:
-            _keep_refusal(exc)
+            keep_refusal(exc)
             error, status = _problems(exc), exc.status
     page = _confirm_page(data, username, error=error, info=_info())
     return (page, status) if error else page
@@ -246,7 +248,7 @@ def confirm_forgot_password() -> Response | str | tuple[str, int]:
             g.db_session.commit()
             return redirect(url_for("hosted.login", txn=data["txn"], info="reset"))
         except (FormInvalid, LimitExceeded) as exc:
-            _keep_refusal(exc)
+            keep_refusal(exc)
             error, status = _problems(exc), exc.status
     page = render_template("confirm_forgot.html", action=url_for("hosted.confirm_forgot_password"), txn=data["txn"],
                            username=username[:128], error=error, info=_info(), policy=_policy(),
@@ -266,9 +268,25 @@ def _txn_for_page() -> dict[str, Any]:
     return data
 
 
-def _login_page(data: dict[str, Any], username: str = "", error: Any = None, info: str | None = None) -> str:
-    """The sign-in page: the password form when the app allows COGNITO, one button per
-    other IdP it allows, and an email field when one of them is routed by domain."""
+def passkeys_offered(data: dict[str, Any]) -> bool:
+    """Whether the sign-in page offers passkeys: the pool allows them as a first factor and
+    the app signs in with the pool's own accounts."""
+    return passkey_account.allowed() and "COGNITO" in federation.client_providers(data)
+
+
+def code_factors(data: dict[str, Any]) -> list[str]:
+    """The one-time codes (by email, by text message) the sign-in page offers instead of the
+    password: those the pool allows first, for an app that signs in with the pool's own
+    accounts, unless the sign-in is for managing second factors (it asks for the password)."""
+    if "COGNITO" not in federation.client_providers(data) or data.get("purpose") == "mfa_settings":
+        return []
+    return [f for f in first_factor.allowed(g.pool) if f in first_factor.CODE_FACTORS]
+
+
+def login_page(data: dict[str, Any], username: str = "", error: Any = None, info: str | None = None) -> str:
+    """The sign-in page: the password form when the app allows COGNITO (with the passkey
+    offered where the pool allows it), one button per other IdP it allows, and an email
+    field when one of them is routed by domain."""
     flow.browser_id()
     txn = data["txn"]
     allowed = federation.client_providers(data)
@@ -282,6 +300,9 @@ def _login_page(data: dict[str, Any], username: str = "", error: Any = None, inf
         providers=[{"name": idp.name, "type": idp.type, "url": url_for("federation.federate", txn=txn, idp=idp.name)}
                    for idp in upstreams],
         email_action=url_for("federation.federate_by_email") if any(idp.identifiers for idp in upstreams) else None,
+        passkey={"options_url": url_for("passkey_login.options"), "action": url_for("passkey_login.answer")}
+        if passkeys_offered(data) else None,
+        code_factors=code_factors(data) if password else [], code_action=url_for("code_login.send"),
     )
 
 
@@ -317,7 +338,7 @@ def _problems(exc: FormInvalid | LimitExceeded) -> list[str]:
     return exc.errors if isinstance(exc, FormInvalid) else [exc.message]
 
 
-def _keep_refusal(exc: Exception) -> None:
+def keep_refusal(exc: Exception) -> None:
     """A refused form's audit records stay; what a step wrote before a trigger failed it
     goes, as at the API (:func:`broker.api.protocol._run`; the trigger's own audit event is
     kept by :mod:`broker.triggers.journal`)."""

@@ -5,6 +5,7 @@ code for the app."""
 from __future__ import annotations
 
 import secrets
+import time
 from typing import Any
 
 from flask import current_app, g, redirect, render_template, request, url_for
@@ -21,7 +22,7 @@ from ..engine.challenges import ENDED, FACTOR_CHALLENGES, MFA_SETUP, NEW_PASSWOR
 from ..userpool import adaptive, mfa
 from ..userpool.security import Security
 from ..userpool.throttle import Throttle
-from . import flow, verify
+from . import flow, passkey_account, verify
 from .forms import MfaForm, TxnForm
 from .pools import pool_blueprint
 
@@ -42,6 +43,7 @@ def env(data: dict[str, Any]) -> signin.Env:
 def begin(data: dict[str, Any], user: User) -> Response:
     """After a confirmed sign-up: the second factor, or the end."""
     flow.require_proven(data, user)
+    data = {**data, "offer_passkey": True}  # the passkey page offers one at the end, where the pool allows them
     try:
         return render(signin.after_confirmation(env(data), data, user))
     except Refused as exc:
@@ -69,12 +71,16 @@ def complete(data: dict[str, Any], user: User, remember: bool = False) -> Respon
 
 def finish(data: dict[str, Any], user: User) -> Response:
     """What the hosted UI does after a sign-in: a changed email or phone number waits for its
-    code, a sign-in to manage the second factors goes there, any other goes back to the app."""
+    code, a sign-in to manage the second factors or the passkeys goes there (as does a
+    sign-up, to offer a passkey), any other goes back to the app."""
     if verify.due(data, user):
         return verify.start(data, user)
     if data.get("purpose") == "mfa_settings":  # signed in again to manage the second factors
-        flow.save_login({**data, "step": "mfa_settings", "user_id": user.id, "codes": None})
+        flow.save_login({**data, "step": "mfa_settings", "user_id": user.id, "codes": None,
+                         "signed_in_at": int(time.time())})
         return redirect(url_for("account.mfa_settings", txn=data["txn"]))
+    if passkey_account.wanted(data):
+        return passkey_account.show(data, user, int(time.time()))
     return flow.finish_login(data, user)
 
 
