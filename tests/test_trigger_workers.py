@@ -96,3 +96,19 @@ def test_a_cold_start_longer_than_the_timeout_fails_that_invocation_and_warms_th
         assert again.value["response"]["pid"] == warm.value["response"]["pid"]
     finally:
         pool.close()
+
+
+def test_a_worker_that_never_finishes_its_cold_start_is_replaced(monkeypatch):
+    monkeypatch.setattr("broker.triggers.workers.INIT_TIMEOUT", 1.0)
+    monkeypatch.setenv("COGNATE_TEST_IMPORT_SECONDS", "30")
+    pool = PythonWorkers(size=1, timeout=0.6)
+    try:
+        first = pool.invoke("tests.trigger_handlers.slow_start:pid", {"response": {}})
+        assert first.kind == TIMED_OUT and "cold start" in first.value
+        time.sleep(0.6)  # past INIT_TIMEOUT: the next caller gives up on that worker
+        second = pool.invoke("tests.trigger_handlers.slow_start:pid", {"response": {}})
+        assert second.kind == TIMED_OUT
+        third = pool.invoke(f"{HANDLERS}:pid", {"response": {}})
+        assert third.kind == RETURNED  # a fresh worker (the stuck one was killed)
+    finally:
+        pool.close()

@@ -218,12 +218,12 @@ class PythonWorkers:
         worker = self._take(deadline)
         if worker is None:
             return Outcome(TIMED_OUT, f"no free worker within {self.timeout:.2f} seconds: the handler never ran")
+        waited = time.time() - began
         try:
             if target not in worker.loaded:
                 worker.load(target)
             if not worker.settle(deadline):
                 return self._cold(worker)
-            waited = time.time() - began
             message = json.dumps([target, self._ids.next(), deadline, event], separators=(",", ":")).encode()
             answer = worker.call(message, deadline)
         except (EOFError, OSError):
