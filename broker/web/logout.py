@@ -13,7 +13,7 @@ from flask import g, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from ..i18n import gettext as _
-from ..oauth import authorize, backchannel, end_session
+from ..oauth import authorize, end_session
 from ..oauth.issue import issuer
 from ..runtime import runtime
 from . import flow, saml
@@ -67,10 +67,7 @@ def _sign_out(req: end_session.LogoutRequest, args: Any) -> Response | str:
     if req.sign_in_again:
         authorize.parse(g.db_session, g.pool, args)  # checked before anyone is signed out
         target = url_for("hosted.authorize_endpoint", **args.to_dict())
-    rt = runtime()
-    entry = flow.stored_sign_in()
-    flow.forget_sign_in()
-    backchannel.session_ended(g.db_session, rt.config, rt.state, rt.sender, g.pool.id, entry)
+    entry = flow.sign_out()
     after = target or url_for("logout.logout", **({"client_id": req.client.id} if req.client else {}))
     upstream = saml.begin_logout(entry, after)
     if upstream is not None:  # the SAML IdP that signed the user in ends its session too
