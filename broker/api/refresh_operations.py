@@ -12,9 +12,8 @@ from typing import Any
 
 from flask import g
 
-from ..oauth.issue import pre_token
+from ..oauth.issue import pre_token, still_allowed
 from ..oauth.refresh import RefreshTokenReused, StoredRefreshToken, find_refresh_token, rotate
-from ..oauth.server import still_allowed
 from ..oauth.tokens import ADMIN_SCOPE, Overrides
 from ..store.models import AppClient, UserPool
 from ..triggers import pre_token as pre_token_trigger

@@ -19,30 +19,22 @@ from sqlalchemy.orm import Session
 
 from ..runtime import runtime
 from ..store.models import AppClient, User, UserPool
-from ..triggers import pre_token as pre_token_trigger
-from ..userpool import audit
 from .authorize import AuthorizationRequest, add_fragment
-from .issue import issue_tokens, pre_token
-from .server import still_allowed
+from .issue import signed_in_tokens
 
 
 def location(session: Session, pool: UserPool, client: AppClient, user: User, req: AuthorizationRequest,
              sign_in: dict[str, Any], ip: str | None) -> str:
     """The redirect URI with the tokens for ``sign_in`` in its fragment; the tokens are a
-    family of their own (``origin_jti``), audited as ``TokenIssued`` with grant ``implicit``.
-    A failing PreTokenGeneration trigger fails the request before anything is written."""
+    family of their own (``origin_jti``), audited as ``TokenIssued`` with grant ``implicit``
+    (:func:`.issue.signed_in_tokens`, as for a code). A failing PreTokenGeneration trigger
+    fails the request before anything is written."""
     rt = runtime()
-    scopes = still_allowed(client, " ".join(req.scopes))
-    overrides = pre_token(session, pool, client, user, scopes, pre_token_trigger.HOSTED_AUTH)
-    origin_jti = str(uuid.uuid4())
-    token = issue_tokens(
-        session, rt.keys, rt.settings.base_url, pool, client, user, scopes, sign_in["auth_time"], origin_jti,
-        str(uuid.uuid4()), req.nonce, include_refresh_token=False, amr=tuple(sign_in.get("amr", ("pwd",))),
-        overrides=overrides, sid=sign_in.get("sid"),
+    token = signed_in_tokens(
+        session, rt.keys, rt.settings.base_url, pool, client, user, " ".join(req.scopes), grant_type="implicit",
+        include_refresh_token=False, ip=ip, auth_time=sign_in["auth_time"], origin_jti=str(uuid.uuid4()),
+        event_id=str(uuid.uuid4()), nonce=req.nonce, amr=tuple(sign_in.get("amr", ("pwd",))), sid=sign_in.get("sid"),
     )
-    audit.record(session, pool.id, "TokenIssued", audit.PASS, user=user, ip=ip, client_id=client.id,
-                 grant_type="implicit", scopes=list(scopes), origin_jti=origin_jti,
-                 token_types=sorted(k for k in token if k.endswith("_token")))
     session.commit()
     params = {k: str(v) for k, v in token.items()}
     if req.state:

@@ -17,10 +17,12 @@ import time
 import uuid
 from typing import Any
 
+from authlib.oauth2.rfc6749.util import scope_to_list
 from sqlalchemy.orm import Session
 
 from ..store import repo
 from ..triggers import invoke, pre_token as pre_token_trigger, settings as trigger_settings
+from ..userpool import audit
 from ..userpool.client_attributes import readable
 from ..userpool.idps import IDENTITIES, identities_of
 from ..store.models import AppClient, Group, RefreshToken, User, UserPool, utcnow
@@ -66,6 +68,32 @@ def pre_token(session: Session, pool: UserPool, client: AppClient, user: User, s
     if not invoke.configured(pool, trigger_settings.PRE_TOKEN_GENERATION):
         return None
     return pre_token_trigger.overrides(session, pool, client.id, user, subject_of(user), scopes, source)
+
+
+def still_allowed(client: AppClient, scope: str | None) -> tuple[str, ...]:
+    """The granted scopes the client still allows: a scope removed from the client (``broker
+    client update --scope``) stops at the next token its refresh tokens or codes bring."""
+    return tuple(s for s in dict.fromkeys(scope_to_list(scope) or []) if s in client.allowed_scopes)
+
+
+def signed_in_tokens(
+    session: Session, keys: KeyCache, base_url: str, pool: UserPool, client: AppClient, user: User,
+    scope: str | None, *, grant_type: str, include_refresh_token: bool, ip: str | None, auth_time: int,
+    origin_jti: str, event_id: str, nonce: str | None, amr: tuple[str, ...], sid: str | None,
+) -> dict[str, Any]:
+    """The tokens of a hosted sign-in, for its code (``grant_type`` ``authorization_code``,
+    RFC 6749 §4.1.4) or at once (``implicit``, §4.2.2): the scopes the client still allows,
+    the PreTokenGeneration trigger (before anything is written), the tokens, and a
+    ``TokenIssued`` audit event naming the token family (``origin_jti``), never a token.
+    Nothing is committed: the caller's transaction is (the token endpoint's, by Authlib)."""
+    scopes = still_allowed(client, scope)
+    overrides = pre_token(session, pool, client, user, scopes, pre_token_trigger.HOSTED_AUTH)
+    token = issue_tokens(session, keys, base_url, pool, client, user, scopes, auth_time, origin_jti, event_id, nonce,
+                         include_refresh_token=include_refresh_token, amr=amr, overrides=overrides, sid=sid)
+    audit.record(session, pool.id, "TokenIssued", audit.PASS, user=user, ip=ip, client_id=client.id,
+                 grant_type=grant_type, scopes=list(scopes), origin_jti=origin_jti,
+                 token_types=sorted(k for k in token if k.endswith("_token")))
+    return token
 
 
 def issue_tokens(

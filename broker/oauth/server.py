@@ -30,7 +30,7 @@ from ..userpool.app_clients import pkce_required
 from . import codes, errors, scopes
 from .endpoints import IntrospectionEndpoint, RevocationEndpoint
 from ..triggers import pre_token as pre_token_trigger
-from .issue import issue_client_token, issue_tokens, pre_token
+from .issue import issue_client_token, issue_tokens, pre_token, signed_in_tokens, still_allowed
 from .refresh import RefreshTokenReused, StoredRefreshToken, find_refresh_token, rotate
 
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
@@ -104,28 +104,16 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
 
     def generate_token(self, user=None, scope=None, grant_type=None, expires_in=None,  # type: ignore[override]
                        include_refresh_token=True) -> dict[str, Any]:
-        """Tokens for the code, and a ``TokenIssued`` audit event naming the token family
-        (``origin_jti``), never a token. Refresh and client_credentials grants write no
-        event, only the ``cognate_tokens_issued_total`` count by grant: a row per refresh
-        would double the cost of the hottest endpoint."""
+        """Tokens for the code (:func:`.issue.signed_in_tokens`). Refresh and client_credentials
+        grants write no audit event, only the ``cognate_tokens_issued_total`` count by grant:
+        a row per refresh would double the cost of the hottest endpoint."""
         rt, code = runtime(), self.request.authorization_code
-        scopes = still_allowed(self.client.row, scope)
-        overrides = pre_token(g.db_session, g.pool, self.client.row, user, scopes, pre_token_trigger.HOSTED_AUTH)
-        token = issue_tokens(
-            g.db_session, rt.keys, rt.settings.base_url, g.pool, self.client.row, user,
-            scopes, code.auth_time, code.origin_jti, code.event_id, code.nonce,
-            include_refresh_token=include_refresh_token, amr=code.amr, overrides=overrides, sid=code.sid,
+        return signed_in_tokens(
+            g.db_session, rt.keys, rt.settings.base_url, g.pool, self.client.row, user, scope,
+            grant_type="authorization_code", include_refresh_token=include_refresh_token,
+            ip=flask_request.remote_addr, auth_time=code.auth_time, origin_jti=code.origin_jti,
+            event_id=code.event_id, nonce=code.nonce, amr=code.amr, sid=code.sid,
         )
-        audit.record(g.db_session, g.pool.id, "TokenIssued", audit.PASS, user=user, ip=flask_request.remote_addr,
-                     client_id=self.client.row.id, grant_type="authorization_code", scopes=list(scopes),
-                     origin_jti=code.origin_jti, token_types=sorted(k for k in token if k.endswith("_token")))
-        return token
-
-
-def still_allowed(client: AppClient, scope: str | None) -> tuple[str, ...]:
-    """The granted scopes the client still allows: a scope removed from the client (``broker
-    client update --scope``) stops at the next token its refresh tokens or codes bring."""
-    return tuple(s for s in dict.fromkeys(scope_to_list(scope) or []) if s in client.allowed_scopes)
 
 
 def _revoke_reused_code(reused: codes.Reused, client: Client) -> None:

@@ -56,6 +56,11 @@ class Keys:
         return f"{PREFIX}{{{pool_id}}}:sid:{sid}:{client_id}"
 
     @staticmethod
+    def logout_request(pool_id: str, key: str) -> str:
+        """A logout request sent as a form, checked and held for the GET it stands for."""
+        return f"{PREFIX}{{{pool_id}}}:logout:{key}"
+
+    @staticmethod
     def code(pool_id: str, code_hash: str) -> str:
         return f"{PREFIX}{{{pool_id}}}:code:{code_hash}"
 

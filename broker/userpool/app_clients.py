@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
 
-from .. import branding
+from .. import branding, urls
 from ..errors import InvalidInput
 from ..store import repo
 from ..store.models import AppClient
@@ -27,7 +27,6 @@ STANDARD_SCOPES = ("openid", "email", "phone", "profile", "aws.cognito.signin.us
 FLOWS = ("code", "implicit", "client_credentials")
 #: Flows that send the browser back to a callback URL.
 BROWSER_FLOWS = ("code", "implicit")
-LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 LIMITS = {  # Cognito's bounds, seconds
     "access_token_ttl": (300, 86400),
     "id_token_ttl": (300, 86400),
@@ -40,7 +39,7 @@ def check_callback_url(url: str) -> str:
     parts = urlsplit(url)
     if not parts.scheme or parts.fragment or len(url) > 1024 or any(c.isspace() for c in url):
         raise InvalidInput(f"invalid URL {url!r}: absolute, no fragment, no spaces")
-    if parts.scheme == "http" and parts.hostname not in LOOPBACK:
+    if parts.scheme == "http" and parts.hostname not in urls.LOOPBACK:
         raise InvalidInput(f"invalid URL {url!r}: http is allowed only for localhost")
     if parts.scheme in {"http", "https"} and not parts.hostname:
         raise InvalidInput(f"invalid URL {url!r}: no host")
@@ -51,16 +50,15 @@ def check_callback_url(url: str) -> str:
 
 def check_backchannel_url(url: str | None) -> str | None:
     """Where back-channel logout tokens are POSTed (OpenID Connect Back-Channel Logout 1.0
-    §2.2, ``backchannel_logout_uri``): the server calls it, so it must be http(s) only (no
-    app scheme), https except on loopback, and without a fragment. ``""`` or None: none."""
+    §2.2, ``backchannel_logout_uri``): the server calls it, so it is checked as every URL the
+    server calls (:func:`broker.urls.problem`: https, or http on loopback; no credentials
+    nor fragment; a query allowed, §2.2), at most 1024 characters. ``""`` or None: none."""
     if not url:
         return None
-    parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"} or not parts.hostname or parts.fragment or len(url) > 1024 \
-            or any(c.isspace() or ord(c) < 32 for c in url):
-        raise InvalidInput(f"invalid back-channel logout URL {url!r}: an absolute http(s) URL without fragment")
-    if parts.scheme == "http" and parts.hostname not in LOOPBACK:
-        raise InvalidInput(f"invalid back-channel logout URL {url!r}: http is allowed only for localhost")
+    why = "must be at most 1024 characters, without spaces" if len(url) > 1024 or \
+        any(c.isspace() or ord(c) < 32 for c in url) else urls.problem(url, query=True)
+    if why:
+        raise InvalidInput(f"invalid back-channel logout URL {url!r}: {why}")
     return url
 
 

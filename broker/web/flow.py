@@ -188,6 +188,17 @@ def forget_sign_in() -> None:
             cookie.pop("sid", None)
 
 
+def sign_out() -> dict[str, Any] | None:
+    """Sign this browser out of the current pool: its hosted session's entry is forgotten and
+    the apps the session signed in are told (:func:`broker.oauth.backchannel.session_ended`).
+    Returns the entry (:func:`stored_sign_in`), for the upstream IdP to be told too."""
+    rt = runtime()
+    entry = stored_sign_in()
+    forget_sign_in()
+    backchannel.session_ended(g.db_session, rt.config, rt.state, rt.sender, g.pool.id, entry)
+    return entry
+
+
 def needs_login(req: AuthorizationRequest, sign_in: dict[str, Any] | None) -> bool:
     if sign_in is None or req.prompt == "login":
         return True

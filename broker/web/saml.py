@@ -24,7 +24,7 @@ from werkzeug.wrappers import Response
 from ..connectors import registry
 from ..connectors.base import UpstreamError
 from ..errors import HostedError
-from ..oauth import authorize, backchannel
+from ..oauth import authorize
 from ..runtime import runtime
 from ..store.models import IdentityProvider
 from ..store.state import Keys
@@ -148,9 +148,7 @@ def _logout_requested() -> Response:
     entry = flow.stored_sign_in()
     upstream = (entry or {}).get("upstream") or {}
     if upstream.get("idp") == idp.name and (upstream.get("logout") or {}).get("name_id") == name_id:
-        flow.forget_sign_in()
-        rt = runtime()  # the apps of the session are told too (back-channel logout)
-        backchannel.session_ended(g.db_session, rt.config, rt.state, rt.sender, g.pool.id, entry)
+        flow.sign_out()  # the apps of the session are told too (back-channel logout)
     return redirect(url, code=302)
 
 

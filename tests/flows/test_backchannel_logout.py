@@ -5,17 +5,23 @@ sign-out everywhere tells every app the user held refresh tokens of (``sub`` onl
 that is down never holds up a sign-out."""
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import jwt
 import pytest
+from sqlalchemy.orm import Session
 
+from broker import cli
+from broker.store import repo
 from tests.aws import cognito_idp
-from tests.conftest import Broker, free_port
+from tests.conftest import _CLI_LOCK, Broker, free_port
 from tests.peers.logout_receiver import LogoutReceiver, Post, verified_logout_token
 from tests.rp import CALLBACK, RelyingParty, pkce, query_of
 
@@ -36,13 +42,38 @@ class Apps:
     receiver: LogoutReceiver
 
 
+def _apps(broker: Broker, receiver: LogoutReceiver) -> Apps:
+    pool = broker.pool()
+    for name in ("alice", "bob"):
+        broker.cli("user", "create", "--pool", pool, "--username", name, "--password", PASSWORD,
+                   "--email", f"{name}@example.com", "--confirmed")
+    return Apps(broker, pool, receiver)
+
+
 @pytest.fixture
 def apps(shared_broker: Broker, receiver: LogoutReceiver) -> Apps:
-    pool = shared_broker.pool()
-    for name in ("alice", "bob"):
-        shared_broker.cli("user", "create", "--pool", pool, "--username", name, "--password", PASSWORD,
-                          "--email", f"{name}@example.com", "--confirmed")
-    return Apps(shared_broker, pool, receiver)
+    return _apps(shared_broker, receiver)
+
+
+@pytest.fixture
+def quick_apps(make_broker: Callable[..., Broker], tmp_path: Path, redis_url: str, receiver: LogoutReceiver) -> Apps:
+    """A server of its own that tries a failed delivery again after 1 s, then 2 s."""
+    broker = make_broker(database_url=f"sqlite:///{tmp_path}/quick.db", redis_url=redis_url,
+                         BROKER_DELIVERY_RETRY_SECONDS="1")
+    return _apps(broker, receiver)
+
+
+@contextlib.contextmanager
+def _cli_session(broker: Broker) -> Iterator[Session]:
+    """A database session as the ``broker`` command opens one (:func:`broker.cli._store`, which
+    tells the apps of the sign-outs it commits), in this process and with the server's settings."""
+    with _CLI_LOCK, pytest.MonkeyPatch.context() as mp:
+        for name in [n for n in os.environ if n not in broker.env]:
+            mp.delenv(name)
+        for name, value in broker.env.items():
+            mp.setenv(name, value)
+        with cli._store() as (_settings, session):
+            yield session
 
 
 def _client(apps: Apps, name: str, told: bool = True) -> RelyingParty:
@@ -152,11 +183,55 @@ def test_admin_sign_out_from_the_cli_tells_the_apps_at_once(apps):
 
 
 def test_a_rolled_back_sign_out_tells_nobody(apps):
-    """A sign-out that fails (an unknown user) commits nothing and announces nothing."""
+    """A sign-out everywhere notes the apps to tell while it revokes; once it is rolled back,
+    none is told (not even when the same session goes on to commit other work) and the
+    tokens still work. The same sign-out committed tells the app."""
     web = _client(apps, "web")
-    _tokens(web, "alice")
-    assert apps.broker.cli("user", "sign-out", "--pool", apps.pool, "--username", "nobody", check=False).returncode == 2
+    tokens = _tokens(web, "alice")
+    with _cli_session(apps.broker) as session:
+        alice = repo.get_user(session, apps.pool, "alice")
+        assert repo.revoke_user_tokens(session, alice) == 1
+        assert session.info[repo.SIGNED_OUT] == [[apps.pool, web.client_id, alice.sub]]  # to tell, at the commit
+        session.rollback()
+        assert repo.get_user(session, apps.pool, "alice").enabled  # more work, then the commit
     assert apps.receiver.wait(1, timeout=2, path=f"/{apps.pool}/web") == []
+    assert web.refresh(tokens["refresh_token"]).status_code == 200
+
+    with _cli_session(apps.broker) as session:
+        repo.revoke_user_tokens(session, repo.get_user(session, apps.pool, "alice"))
+    (post,) = apps.receiver.wait(1, timeout=5, path=f"/{apps.pool}/web")
+    assert _claims(apps, web, post)["sub"] == web.verify(tokens["id_token"])["sub"]
+    assert web.refresh(tokens["refresh_token"]).status_code == 400
+
+
+def test_a_failed_delivery_is_tried_three_times_in_all_and_a_refusal_once(quick_apps):
+    """A 5xx answer, or none, is tried again (after 1 s, then 2 s here), three times in all
+    (§2.8: the OP may retry); a 4xx is the app's refusal, not tried again. Each try is audited."""
+    apps = quick_apps
+    failing, silent, refusing = _client(apps, "failing"), _client(apps, "silent"), _client(apps, "refusing")
+    apps.receiver.status[f"/{apps.pool}/failing"] = 503
+    apps.receiver.status[f"/{apps.pool}/silent"] = None
+    apps.receiver.status[f"/{apps.pool}/refusing"] = 401
+    silent.browser = refusing.browser = failing.browser  # one hosted session, three apps
+    _tokens(failing, "alice")
+    _tokens(silent)
+    _tokens(refusing)
+
+    r = failing.browser.get(failing.config["end_session_endpoint"], allow_redirects=False, timeout=10,
+                            params={"client_id": failing.client_id, "logout_uri": LOGOUT})
+    assert r.status_code == 302
+
+    for name in ("failing", "silent"):
+        apps.receiver.wait(3, timeout=20, path=f"/{apps.pool}/{name}")
+    time.sleep(5)  # past when a fourth try would come (4 s after the third)
+    assert [len(_posts(apps, name)) for name in ("failing", "silent", "refusing")] == [3, 3, 1]
+    events = _wait_events(apps, 7)
+    tries = {c.client_id: [e for e in events if e["Details"]["client_id"] == c.client_id]
+             for c in (failing, silent, refusing)}
+    assert [e["Details"].get("status") for e in tries[failing.client_id]] == [503] * 3
+    assert all("reason" in e["Details"] for e in tries[silent.client_id]) and len(tries[silent.client_id]) == 3
+    assert [e["Details"]["status"] for e in tries[refusing.client_id]] == [401]
+    assert all(e["EventResponse"] == "Fail" for e in events)
 
 
 def test_an_app_that_is_down_or_refuses_never_holds_up_the_sign_out(apps):

@@ -21,6 +21,7 @@ import requests
 from cryptography import x509
 from lxml import etree
 
+from tests.peers.logout_receiver import LogoutReceiver, verified_logout_token
 from tests.peers.saml_idp import SamlIdp, running_idp, through_acs
 from tests.peers.social import Federation, assert_identities, attributes
 from tests.rp import CALLBACK, RelyingParty, query_of
@@ -272,6 +273,23 @@ def test_single_logout_started_by_the_idp_ends_the_hosted_session(shared_broker,
     assert idp.logout_responses == ["urn:oasis:names:tc:SAML:2.0:status:Success"]
     r = fed.authorize(prompt="none")[1]
     assert query_of(r.headers["Location"])["error"] == "login_required"
+
+
+def test_single_logout_started_by_the_idp_tells_the_apps_of_the_session(shared_broker, idp, tmp_path):
+    """The hosted session the IdP ends is signed out as at /logout: its apps with a
+    back-channel logout URL are told, with the session's ``sid``."""
+    fed = corp(shared_broker, idp, tmp_path)
+    with LogoutReceiver() as receiver:
+        shared_broker.cli("client", "update", "--pool", fed.pool, "--client", fed.rp.client_id,
+                          "--backchannel-logout-url", receiver.url("/web"))
+        id_claims, _access = fed.tokens(*sign_in(fed, idp))
+        r = fed.rp.browser.get(f"{idp.base_url}/idp-logout", allow_redirects=False, timeout=10,
+                               params={"sp": f"urn:cognate:sp:{fed.pool}", "user": "alice"})
+        assert fed.rp.browser.get(r.headers["Location"], allow_redirects=False, timeout=10).status_code == 302
+        (post,) = receiver.wait(1, path="/web")
+        claims = verified_logout_token(post.form["logout_token"], fed.rp.issuer, fed.rp.config["jwks_uri"],
+                                       fed.rp.client_id)
+    assert (claims["sub"], claims["sid"]) == (id_claims["sub"], id_claims["sid"])
 
 
 def test_single_logout_request_not_signed_by_the_idp_is_refused(shared_broker, idp, tmp_path):

@@ -8,6 +8,7 @@ import html
 import json
 import re
 import time
+from urllib.parse import parse_qs, urlsplit
 
 import jwt
 import pytest
@@ -15,12 +16,13 @@ import requests
 
 from tests.flows.hostile import (BAD_LOGOUT, CSRF_FAILED, LOGOUT, MISSING_CLIENT, UNKNOWN_CLIENT, World, _error_page,
                                  _b64, _fresh, _pool_private_key, _session_alive, _sign_in, _split, _tokens, world)
-from tests.rp import RelyingParty, form_fields, query_of
+from tests.rp import CALLBACK, RelyingParty, form_fields, pkce, query_of
 
 __all__ = ["world"]
 
 HINT_REFUSED = "The id_token_hint is not an ID token of this user pool for this application."
 ASKED = "An application asked to sign you out. Do you want to sign out?"
+HELD_EXPIRED = "This sign-out request has expired. Go back to the application and sign out again."
 
 
 def _signed_in(w: World) -> tuple[RelyingParty, dict]:
@@ -210,15 +212,91 @@ def test_ui_locales_chooses_the_language_of_the_question(world):
     assert "ui_locales=xx+fr-CA+en" in html.unescape(r.text) or "ui_locales=xx%20fr-CA%20en" in html.unescape(r.text)
 
 
+def _held_key(w: World, r: requests.Response) -> str:
+    """The key of a request sent as a form, from the 303 that answers it: the address names
+    only that key (and the page's language), nothing the form sent."""
+    assert r.status_code == 303, r.text
+    location = urlsplit(r.headers["Location"])
+    assert not location.scheme and not location.netloc and not location.fragment, r.headers["Location"]
+    assert location.path == f"/{w.pool}/logout" and set(parse_qs(location.query)) <= {"logout_request", "ui_locales"}
+    return query_of(r.headers["Location"])["logout_request"]
+
+
 def test_a_form_post_goes_on_as_the_get_it_stands_for(world):
     rp, tokens = _signed_in(world)
     data = {"id_token_hint": tokens["id_token"], "post_logout_redirect_uri": LOGOUT, "state": "p"}
     r = requests.post(rp.config["end_session_endpoint"], data=data, allow_redirects=False, timeout=10)  # cross-site
-    assert r.status_code == 303 and query_of(r.headers["Location"]) == data
+    _held_key(world, r)
+    assert tokens["id_token"] not in r.headers["Location"]  # (browser history, access logs)
     bad = requests.post(rp.config["end_session_endpoint"], data={**data, "post_logout_redirect_uri": "http://evil.example"},
                         allow_redirects=False, timeout=10)
     _error_page(bad, 400, BAD_LOGOUT)
+    again = requests.compat.urljoin(rp.config["end_session_endpoint"], r.headers["Location"])
+    r = rp.browser.get(again, allow_redirects=False, timeout=10)
+    assert r.status_code == 302 and r.headers["Location"] == LOGOUT + "?state=p"
+    assert not _session_alive(rp)
+
+
+def test_a_request_held_for_its_get_is_short_lived_and_used_once(world):
+    rp, tokens = _signed_in(world)
+    r = requests.post(rp.config["end_session_endpoint"], data={"id_token_hint": tokens["id_token"]},
+                      allow_redirects=False, timeout=10)
+    key = _held_key(world, r)
+    assert 0 < world.redis.ttl(f"cognate:{{{world.pool}}}:logout:{key}") <= 60
+    held = requests.compat.urljoin(rp.config["end_session_endpoint"], r.headers["Location"])
+    other = _fresh(world.pub)
+    _sign_in(other, "alice")
+    assert other.browser.get(held, allow_redirects=False, timeout=10).status_code == 200  # signed out there
+    assert not _session_alive(other)
+    _error_page(rp.browser.get(held, allow_redirects=False, timeout=10), 400, HELD_EXPIRED)  # spent
+    assert _session_alive(rp)
+    for key in ("", "unknown", "x" * 65):
+        r = rp.browser.get(rp.config["end_session_endpoint"], params={"logout_request": key, "client_id": rp.client_id,
+                                                                       "logout_uri": LOGOUT},
+                           allow_redirects=False, timeout=10)
+        _error_page(r, 400, HELD_EXPIRED)  # the URL's own parameters never stand in for it
+    assert _session_alive(rp)
+
+
+#: Names that ``url_for`` reads as its own arguments: sent to /logout, none may name the
+#: route, change the scheme or add a fragment (nor fail the request).
+URL_FOR_NAMES = [{"endpoint": "hosted.login"}, {"_method": "POST"}, {"_anchor": "evil"},
+                 {"_external": "1", "_scheme": "javascript"}, {"_scheme": "http"}, {"_external": "1"}]
+
+
+@pytest.mark.parametrize("extra", URL_FOR_NAMES, ids=lambda e: "+".join(e))
+def test_a_form_post_carries_only_the_logout_parameters(world, extra):
+    rp, _t = _signed_in(world)
+    data = {"client_id": rp.client_id, "logout_uri": LOGOUT, "state": "s", **extra}
+    r = requests.post(rp.config["end_session_endpoint"], data=data, allow_redirects=False, timeout=10)
+    _held_key(world, r)
     r = rp.browser.get(requests.compat.urljoin(rp.config["end_session_endpoint"], r.headers["Location"]),
                        allow_redirects=False, timeout=10)
-    assert r.status_code == 302 and r.headers["Location"] == LOGOUT + "?state=p"
+    assert r.status_code == 302 and r.headers["Location"] == LOGOUT + "?state=s"
+    assert not _session_alive(rp)
+
+
+def _sign_in_again(rp: RelyingParty) -> dict[str, str]:
+    """Cognito's logout that signs in again: an authorization request for the public client."""
+    return {"client_id": rp.client_id, "redirect_uri": CALLBACK, "response_type": "code", "scope": "openid",
+            "state": "again", "code_challenge": pkce()[1], "code_challenge_method": "S256"}
+
+
+@pytest.mark.parametrize("extra", URL_FOR_NAMES, ids=lambda e: "+".join(e))
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_signing_in_again_carries_only_the_authorization_parameters(world, extra, method):
+    rp, _t = _signed_in(world)
+    params = _sign_in_again(rp)
+    if method == "GET":
+        r = _logout(rp, **params, **extra)
+    else:
+        posted = requests.post(rp.config["end_session_endpoint"], data={**params, **extra}, allow_redirects=False,
+                               timeout=10)
+        _held_key(world, posted)
+        r = rp.browser.get(requests.compat.urljoin(rp.config["end_session_endpoint"], posted.headers["Location"]),
+                           allow_redirects=False, timeout=10)
+    assert r.status_code == 302, r.text
+    location = urlsplit(r.headers["Location"])
+    assert (location.scheme, location.netloc, location.fragment) == ("", "", ""), r.headers["Location"]
+    assert location.path == f"/{world.pool}/oauth2/authorize" and query_of(r.headers["Location"]) == params
     assert not _session_alive(rp)

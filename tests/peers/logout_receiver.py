@@ -1,6 +1,6 @@
 """An app's back-channel logout endpoint on loopback (OpenID Connect Back-Channel Logout 1.0
 §2.5): a real HTTP server that records each POST and answers with the status set for its
-path (200 unless told otherwise), and the logout token check an app makes, done with
+path (200 unless told otherwise; None: it drops the connection without an answer), and the logout token check an app makes, done with
 joserfc and the JWKS the pool publishes (nothing of Cognate's code).
 
     with LogoutReceiver() as receiver:
@@ -38,7 +38,8 @@ class Post:
 class LogoutReceiver:
     def __init__(self) -> None:
         self.posts: list[Post] = []
-        self.status: dict[str, int] = {}
+        #: The status to answer a path with (200 unless set); None: no answer at all.
+        self.status: dict[str, int | None] = {}
         self._lock = threading.Lock()
         receiver = self
 
@@ -47,7 +48,11 @@ class LogoutReceiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 with receiver._lock:
                     receiver.posts.append(Post(self.path, dict(self.headers.items()), body))
-                self.send_response(receiver.status.get(self.path, 200))
+                status = receiver.status.get(self.path, 200)
+                if status is None:  # no answer: the connection is dropped
+                    self.close_connection = True
+                    return
+                self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.send_header("Cache-Control", "no-store")
                 self.end_headers()
