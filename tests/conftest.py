@@ -220,7 +220,7 @@ def broker_env(tmp: Path, database_url: str | None, redis_url: str | None, port:
     env.update({
         "BROKER_BASE_URL": f"http://127.0.0.1:{port}",
         "BROKER_SECRET_KEY": secrets.token_urlsafe(40),
-        "BROKER_VAR_DIR": str(tmp / "var"),
+        "BROKER_DATA_DIR": str(tmp / "var"),
         "BROKER_ENV": "test",
         "BROKER_KEY_CACHE_SECONDS": "1",
         # Servers see configuration the CLI just wrote at their next request (production
