@@ -42,14 +42,15 @@ class DemoPool:
 
     def write_env(self, data_dir: str) -> Path:
         """``demo.env``: shell assignments of BASE, POOL, CLIENT and SECRET, rewritten at each
-        start (the port may have changed); readable by its owner only (it holds the secret)."""
+        start (the port may have changed); readable by its owner only (it holds the secret),
+        and never written through a symbolic link planted in its place."""
         path = Path(data_dir) / ENV_FILE
         values = {"BASE": self.base_url, "POOL": self.pool_id, "CLIENT": self.client_id,
                   "SECRET": self.client_secret or ""}
         text = "# The running demo's values for the README's tour; broker demo writes them at each start.\n"
         text += "".join(f"{name}={shlex.quote(value)}\n" for name, value in values.items())
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
             with os.fdopen(fd, "w") as fh:
                 fh.write(text)
             path.chmod(0o600)

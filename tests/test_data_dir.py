@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import sysconfig
@@ -15,6 +16,8 @@ from pathlib import Path
 import pytest
 
 from broker.config import load_settings, running_checkout
+from broker.demo import DemoPool
+from broker.errors import InvalidInput
 from tests.conftest import BROKER, ROOT, _wait_port, broker_env, cli_in_process, free_port
 
 
@@ -133,3 +136,20 @@ def test_a_bad_data_dir_is_one_line_and_exit_2(tmp_path, command):
     assert not (tmp_path / "var").exists() and not Path("/sys/cognate-data").exists()
     empty = cli_in_process(env, ("--data-dir", "", *command))
     assert empty.returncode == 2 and empty.stderr == "error: --data-dir must name a directory\n"
+
+
+def test_demo_env_is_owner_only_and_never_written_through_a_planted_link(tmp_path):
+    demo = DemoPool("http://localhost:8000", "local_Ab12Cd34E", "c" * 26, "s3cret 'quoted'")
+    path = demo.write_env(str(tmp_path))
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    printed = subprocess.run(["bash", "-c", f'. {path} && printf "%s|" "$BASE" "$POOL" "$CLIENT" "$SECRET"'],
+                             capture_output=True, text=True, check=True).stdout
+    assert printed == f"http://localhost:8000|local_Ab12Cd34E|{'c' * 26}|s3cret 'quoted'|"
+
+    victim = tmp_path / "victim"
+    victim.write_text("keep")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "demo.env").symlink_to(victim)
+    with pytest.raises(InvalidInput, match="cannot write"):
+        demo.write_env(str(tmp_path / "other"))
+    assert victim.read_text() == "keep"
