@@ -101,13 +101,22 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             client.delete(*made[start:start + 500])
         client.close()
         return
-    port, tmp = free_port(), tmp_path_factory.mktemp("redis")
+    with private_redis(tmp_path_factory.mktemp("redis")) as url:
+        yield f"{url}/0"
+
+
+@contextlib.contextmanager
+def private_redis(folder: Path) -> Iterator[str]:
+    """A redis-server on loopback without persistence, stopped on leaving: its base URL."""
+    port = free_port()
     proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no", "--dir", str(tmp)], stdout=subprocess.DEVNULL)
-    _wait_port(port, proc)
-    yield f"redis://127.0.0.1:{port}/0"
-    proc.terminate()
-    proc.wait(10)
+                             "--appendonly", "no", "--dir", str(folder)], stdout=subprocess.DEVNULL)
+    try:
+        _wait_port(port, proc)
+        yield f"redis://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 class PostgresServer:

@@ -14,7 +14,7 @@ from typing import Iterator
 import pytest
 import redis
 
-from tests.conftest import ROOT, _answers, _wait_port, free_port
+from tests.conftest import ROOT, _answers, private_redis
 
 INNER = '''
 import redis
@@ -44,13 +44,8 @@ def test_leaks(redis_url):
 @pytest.fixture
 def redis_server(tmp_path: Path) -> Iterator[str]:
     """A redis-server of this test's own: here the machine's shared Redis."""
-    port = free_port()
-    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no", "--dir", str(tmp_path)], stdout=subprocess.DEVNULL)
-    _wait_port(port, proc)
-    yield f"redis://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(10)
+    with private_redis(tmp_path) as url:
+        yield url
 
 
 def _pytest(tmp_path: Path, module: str, **env: str) -> subprocess.CompletedProcess[str]:
