@@ -102,7 +102,7 @@ def main() -> None:
     stack = Stack(Path(tempfile.mkdtemp(prefix="cognate-bench-import-")))
     try:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("BROKER_", "DATABASE_URL", "REDIS_URL"))}
-        env.update({"BROKER_SECRET_KEY": secrets.token_urlsafe(40), "BROKER_VAR_DIR": str(stack.tmp / "var"),
+        env.update({"BROKER_SECRET_KEY": secrets.token_urlsafe(40), "BROKER_DATA_DIR": str(stack.tmp / "var"),
                     "DATABASE_URL": make_database(stack, args.db, args.postgres_url), "BROKER_ENV": "development"})
         stack.env = env
         stack.cli("db", "upgrade", as_json=False)

@@ -100,7 +100,7 @@ def setup(stack: Stack, args: argparse.Namespace, hook: str) -> dict[str, dict[s
     """The three pools (none, python, webhook), each with its client and user; then the server."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BROKER_", "DATABASE_URL", "REDIS_URL"))}
     stack.env = env
-    env.update({"BROKER_SECRET_KEY": secrets.token_urlsafe(40), "BROKER_VAR_DIR": str(stack.tmp / "var"),
+    env.update({"BROKER_SECRET_KEY": secrets.token_urlsafe(40), "BROKER_DATA_DIR": str(stack.tmp / "var"),
                 "REDIS_URL": start_redis(stack, args.redis_url),
                 "DATABASE_URL": make_database(stack, args.db, args.postgres_url),
                 "BROKER_ENV": "development", "BROKER_BASE_URL": "http://127.0.0.1:8000",

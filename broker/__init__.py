@@ -58,7 +58,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = BrokerFlask("broker", template_folder=_asset_dir("templates"), static_folder=_asset_dir("static"))
     app.themes_dir = settings.themes_dir
     app.config.update(
-        SECRET_KEY=settings.secret_key or dev_secret_key(settings.var_dir),
+        SECRET_KEY=settings.secret_key or dev_secret_key(settings.data_dir),
         MAX_CONTENT_LENGTH=settings.max_content_length,
         # Over HTTPS the __Host- prefix makes browsers refuse the cookie unless it is Secure,
         # host-only and for Path=/: a sibling subdomain cannot plant its own session cookie

@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from . import sealing
-from .config import ConfigError, Settings, listening_base_url, load_settings, validate
+from .config import ConfigError, Settings, data_location, listening_base_url, load_settings, validate
 from .errors import FormInvalid, InvalidInput
 from .oauth import keys
 from .oauth.issue import issuer
@@ -31,7 +31,11 @@ def _settings(host: str | None = None, port: int | None = None) -> Settings:
     """The settings; for a command that listens on ``host:port``, the base URL defaults to
     where it listens (BROKER_BASE_URL or the config file still win)."""
     implied = {"base_url": listening_base_url(host, port)} if host is not None and port is not None else None
-    settings = load_settings(defaults=implied)
+    context = click.get_current_context(silent=True)
+    data_dir = context.find_root().params.get("data_dir") if context else None
+    if data_dir == "":
+        raise InvalidInput("--data-dir must name a directory")
+    settings = load_settings(defaults=implied, **({"data_dir": data_dir} if data_dir else {}))
     problems = validate(settings)
     if problems:
         raise ConfigError(problems)
@@ -85,7 +89,10 @@ def _pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-def cli() -> None:
+@click.option("--data-dir", metavar="DIR",
+              help="Where the SQLite database and the development key live (over BROKER_DATA_DIR; "
+                   "default: the checkout's var/, else $XDG_DATA_HOME/cognate).")
+def cli(data_dir: str | None) -> None:
     """Cognate, a self-hosted identity broker shaped like Amazon Cognito user pools."""
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -115,10 +122,9 @@ def demo(host: str, port: int) -> None:
 
     settings = _settings(host, port)
     with _store(settings) as (_s, session):
-        info = ensure_demo(session, settings)
-    click.echo(info)
+        demo_pool = ensure_demo(session, settings)
     logging.getLogger().setLevel(logging.INFO)
-    run(settings, host, port, None, None)
+    run(settings, host, port, None, None, demo_pool.banner(demo_pool.write_env(settings.data_dir)))
 
 
 @cli.group()
@@ -166,6 +172,8 @@ def pool_list(as_json: bool) -> None:
     with _store() as (settings, session):
         pools = [{"Id": p.id, "Name": p.name, "Issuer": issuer(settings.base_url, p.id)} for p in repo.list_pools(session)]
     _emit({"UserPools": pools}, as_json)
+    if not pools:  # on stderr: the JSON document stays Cognito's shape
+        click.echo(f"no pool yet in {data_location(settings)}: broker pool create --name NAME", err=True)
 
 
 @pool.command("delete")

@@ -7,10 +7,13 @@ import dataclasses
 import os
 import re
 import secrets
+import sys
+import tempfile
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
+from urllib.parse import urlsplit, urlunsplit
 
 from . import urls
 
@@ -58,7 +61,9 @@ class Settings:
     #: Seconds a node may serve configuration (pools, app clients, IdPs, branding, keys) from
     #: memory before it checks the database for changes made elsewhere (0: at every request).
     config_cache_seconds: int = 1
-    var_dir: str = "var"
+    #: Where Cognate keeps its own files: the default SQLite database, the development secret
+    #: key, the demo's client secret. Unset: :func:`default_data_dir`; always absolute once loaded.
+    data_dir: str = ""
     #: Host name → pool id: a custom domain serves its pool's endpoints at "/".
     #: TOML: a ``[domains]`` table; env: ``BROKER_DOMAINS="auth.example.com=local_Ab12Cd34E,..."``.
     domains: Mapping[str, str] = field(default_factory=dict)
@@ -114,7 +119,8 @@ _ENV = {
     "BROKER_SMTP_PASSWORD": "smtp_password",
     "BROKER_SMTP_STARTTLS": "smtp_starttls",
     "BROKER_DELIVERY_RETRY_SECONDS": "delivery_retry_seconds",
-    "BROKER_VAR_DIR": "var_dir",
+    "BROKER_VAR_DIR": "data_dir",  # the older name; BROKER_DATA_DIR wins when both are set
+    "BROKER_DATA_DIR": "data_dir",
     "BROKER_KEY_CACHE_SECONDS": "key_cache_seconds",
     "BROKER_CONFIG_CACHE_SECONDS": "config_cache_seconds",
     "BROKER_DOMAINS": "domains",
@@ -134,6 +140,8 @@ _ENV = {
 }
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
 _ENV_NAME = {attr: name for name, attr in _ENV.items()}
+#: Older names of settings in the TOML file.
+_TOML_ALIASES = {"var_dir": "data_dir"}
 
 
 def load_settings(environ: Mapping[str, str] | None = None, defaults: Mapping[str, object] | None = None,
@@ -154,12 +162,81 @@ def load_settings(environ: Mapping[str, str] | None = None, defaults: Mapping[st
     values = {k: _coerce(k, v, errors) for k, v in values.items()}
     if errors:
         raise ConfigError(errors)
-    settings = Settings(**values)  # type: ignore[arg-type]
-    if not settings.database_url:
-        settings = dataclasses.replace(
-            settings, database_url=f"sqlite:///{Path(settings.var_dir).resolve() / 'broker.db'}"
-        )
-    return settings
+    data_dir = Path(str(values.get("data_dir") or default_data_dir(environ))).expanduser().resolve()
+    values["data_dir"] = str(data_dir)
+    values.setdefault("database_url", "")
+    values["database_url"] = values["database_url"] or default_database_url(str(data_dir))
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def default_data_dir(environ: Mapping[str, str]) -> Path:
+    """Where Cognate keeps its files unless told (``--data-dir``, ``BROKER_DATA_DIR``): the
+    ``var/`` folder of the checkout it runs from, so that every command of one checkout finds
+    the same database from any working directory; else ``$XDG_DATA_HOME/cognate``
+    (``~/.local/share/cognate``), as the XDG Base Directory Specification asks of user data.
+    https://specifications.freedesktop.org/basedir-spec/latest/
+    """
+    checkout = running_checkout()
+    if checkout is not None:
+        return checkout / "var"
+    xdg = environ.get("XDG_DATA_HOME", "")
+    base = Path(xdg) if os.path.isabs(xdg) else Path(environ.get("HOME") or Path.home()) / ".local" / "share"
+    return base / "cognate"
+
+
+def running_checkout() -> Path | None:
+    """The Cognate checkout this program runs from: the one holding the imported package (an
+    editable install, the tests) or the virtualenv (``scripts/bootstrap``'s ``.venv``); None
+    for an installed copy (a wheel, a container image)."""
+    places = [Path(__file__).resolve().parent.parent]
+    if sys.prefix != sys.base_prefix:
+        places.append(Path(sys.prefix).parent)
+    for place in places:
+        try:
+            project = (place / "pyproject.toml").read_text()
+        except OSError:
+            continue
+        if re.search(r'^name = "cognate"$', project, re.M) and (place / "broker" / "__init__.py").is_file():
+            return place
+    return None
+
+
+def default_database_url(data_dir: str) -> str:
+    return f"sqlite:///{Path(data_dir) / 'broker.db'}"
+
+
+def uses_data_dir(settings: Settings) -> bool:
+    """Whether the data directory holds anything of this configuration: the default SQLite
+    database or the generated development key."""
+    return settings.database_url == default_database_url(settings.data_dir) or not settings.secret_key
+
+
+def data_location(settings: Settings) -> str:
+    """Where the pools are kept, as the start-up banner and an empty ``pool list`` say it: the
+    data directory, or the database URL without its password."""
+    if settings.database_url == default_database_url(settings.data_dir):
+        return settings.data_dir
+    parts = urlsplit(settings.database_url)
+    if parts.password is None:
+        return settings.database_url
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)))
+
+
+def data_dir_problem(path: str) -> str | None:
+    """Why Cognate cannot keep its files in ``path`` (None when it can: the folder is there
+    and writable, or its nearest existing parent is a folder it may create it in). Tried by
+    writing a temporary file: permission bits do not tell for root or a read-only mount."""
+    here = Path(path)
+    while not here.exists() and here != here.parent:
+        here = here.parent
+    if not here.is_dir():
+        return f"data directory {path}: {here} is not a directory"
+    try:
+        with tempfile.TemporaryFile(dir=here):
+            pass
+    except OSError as exc:
+        return f"data directory {path}: cannot write in {here} ({exc.strerror})"
+    return None
 
 
 def listening_base_url(host: str, port: int) -> str:
@@ -186,6 +263,7 @@ def _read_toml(path: str, errors: list[str]) -> dict[str, object]:
     values: dict[str, object] = {}
     for key, value in data.items():
         attr = key.replace("-", "_")
+        attr = _TOML_ALIASES.get(attr, attr)
         if attr not in _FIELDS or attr == "config_file":
             errors.append(f"BROKER_CONFIG {path}: unknown setting {key!r}")
         else:
@@ -256,6 +334,8 @@ def validate(settings: Settings) -> list[str]:
         wrong = getattr(settings, name) and urls.problem(getattr(settings, name), **rules)
         if wrong:
             errors.append(f"{_ENV_NAME[name]} {wrong}, got {getattr(settings, name)!r}")
+    if uses_data_dir(settings):
+        errors += filter(None, [data_dir_problem(settings.data_dir)])
     if settings.themes_dir and not Path(settings.themes_dir).is_dir():
         errors.append(f"BROKER_THEMES_DIR {settings.themes_dir!r} is not a directory")
     if settings.log_format not in {"", "json", "text"}:
@@ -273,9 +353,9 @@ def validate(settings: Settings) -> list[str]:
     return errors
 
 
-def dev_secret_key(var_dir: str) -> str:
-    """A development key kept under ``var_dir`` so restarts keep sessions valid."""
-    path = Path(var_dir) / "dev-secret-key"
+def dev_secret_key(data_dir: str) -> str:
+    """A development key kept in the data directory so restarts keep sessions valid."""
+    path = Path(data_dir) / "dev-secret-key"
     try:
         return path.read_text().strip()
     except FileNotFoundError:

@@ -36,7 +36,7 @@ def for_settings(settings: Settings) -> Sealer:
     """The sealer of a deployment: its ``BROKER_SECRET_KEY``, or the development key."""
     from .config import dev_secret_key
 
-    return Sealer(settings.secret_key or dev_secret_key(settings.var_dir))
+    return Sealer(settings.secret_key or dev_secret_key(settings.data_dir))
 
 
 def of(session: Session) -> Sealer:

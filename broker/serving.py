@@ -4,11 +4,11 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import Any
+from typing import Any, Sequence
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from .config import Settings
+from .config import Settings, data_location
 from .oauth.issue import issuer
 from .observability import logs, workers as workers_hooks
 from .store import repo
@@ -97,24 +97,28 @@ def prepare(settings: Settings) -> list[str] | None:
         db.dispose()
 
 
-def banner(settings: Settings, host: str, port: int, issuers: list[str] | None, server: str) -> str:
-    """What ``broker serve`` says once at start: where apps reach it, where it listens, and
-    each pool's issuer (the value apps configure)."""
+def banner(settings: Settings, host: str, port: int, issuers: list[str] | None, server: str,
+           more: Sequence[str] = ()) -> str:
+    """What ``broker serve`` says once at start: where apps reach it, where it listens, where
+    its data is, each pool's issuer (the value apps configure), then ``more`` (the demo's)."""
     lines = [f"Cognate at {settings.base_url} (listening on {host}:{port}, {server})"]
+    lines.append(f"  data: {data_location(settings)}")
     lines += [f"  issuer: {iss}" for iss in (issuers or [])[:BANNER_POOLS]]
     if issuers and len(issuers) > BANNER_POOLS:
         lines.append(f"  ... and {len(issuers) - BANNER_POOLS} more pools (broker pool list)")
     if issuers == []:
         lines.append("  no pool yet: broker pool create --name NAME")
-    return "\n".join(lines)
+    return "\n".join([*lines, *more])
 
 
-def serve(settings: Settings, host: str, port: int, workers: int | None, threads: int | None) -> None:
+def serve(settings: Settings, host: str, port: int, workers: int | None, threads: int | None,
+          more: Sequence[str] = ()) -> None:
+    """Migrate an embedded database, say the banner (with ``more`` lines), and serve."""
     logs.configure(settings)
     logging.getLogger("alembic").setLevel(logging.WARNING)  # the banner says what matters
     issuers = prepare(settings)
     server = "development server; --workers N runs gunicorn" if workers is None else f"gunicorn, {workers} workers"
-    log.info("%s", banner(settings, host, port, issuers, server))
+    log.info("%s", banner(settings, host, port, issuers, server, more))
     if workers is None:
         _development_server(settings, host, port)
         return

@@ -1,5 +1,7 @@
-"""Real peers on loopback: Redis and PostgreSQL (the machine's own when they answer, else
-private ones started here), and Cognate itself as a subprocess reached over real HTTP."""
+"""Real peers on loopback: a private Redis (or TEST_REDIS_URL's; the machine's Redis is left
+as it was found), PostgreSQL (the machine's when it answers, each test in a database of its
+own, else a private cluster; TEST_PRIVATE_POSTGRES asks for the private one), and Cognate
+itself as a subprocess reached over real HTTP."""
 from __future__ import annotations
 
 import contextlib
@@ -52,21 +54,69 @@ def _wait_port(port: int, proc: subprocess.Popen | None = None, timeout: float =
     raise RuntimeError(f"nothing listens on {port}")
 
 
+#: The machine's Redis, which other programs and other runs share: the tests leave nothing in it.
+SHARED_REDIS_URL = os.environ.get("TEST_SHARED_REDIS_URL") or "redis://127.0.0.1:6379/0"
+
+
+def _redis_keys(url: str) -> set[bytes] | None:
+    """Every key of the database at ``url``; None when nothing answers there."""
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=1)
+    try:
+        return set(client.scan_iter(count=1000))
+    except redis.ConnectionError:
+        return None
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_redis_untouched() -> Iterator[None]:
+    """Fails the run when keys appeared in the shared Redis during it (compared with the keys
+    there at the start): every test's Redis is its own (:func:`redis_url`)."""
+    before = _redis_keys(SHARED_REDIS_URL)
+    yield
+    after = _redis_keys(SHARED_REDIS_URL)
+    left = sorted((after or set()) - (before or set()))
+    assert not left, (f"the tests left {len(left)} keys in the shared Redis {SHARED_REDIS_URL}: "
+                      f"{', '.join(k.decode(errors='replace') for k in left[:5])}")
+
+
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if os.environ.get("TEST_REDIS_URL"):
-        yield os.environ["TEST_REDIS_URL"]
+    """A Redis of the tests' own: a private redis-server without persistence, stopped at the
+    end; or ``TEST_REDIS_URL`` (a database given to the tests), where the keys the run made
+    are deleted at the end and those there before it stay."""
+    given = os.environ.get("TEST_REDIS_URL")
+    if given:
+        import redis
+
+        before = _redis_keys(given)
+        assert before is not None, f"nothing answers at TEST_REDIS_URL {given}"
+        yield given
+        client = redis.Redis.from_url(given)
+        made = sorted((_redis_keys(given) or set()) - before)
+        for start in range(0, len(made), 500):
+            client.delete(*made[start:start + 500])
+        client.close()
         return
-    if _answers("127.0.0.1", 6379):
-        yield "redis://127.0.0.1:6379/0"
-        return
-    port, tmp = free_port(), tmp_path_factory.mktemp("redis")
+    with private_redis(tmp_path_factory.mktemp("redis")) as url:
+        yield f"{url}/0"
+
+
+@contextlib.contextmanager
+def private_redis(folder: Path) -> Iterator[str]:
+    """A redis-server on loopback without persistence, stopped on leaving: its base URL."""
+    port = free_port()
     proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no", "--dir", str(tmp)], stdout=subprocess.DEVNULL)
-    _wait_port(port, proc)
-    yield f"redis://127.0.0.1:{port}/0"
-    proc.terminate()
-    proc.wait(10)
+                             "--appendonly", "no", "--dir", str(folder)], stdout=subprocess.DEVNULL)
+    try:
+        _wait_port(port, proc)
+        yield f"redis://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 class PostgresServer:
@@ -220,7 +270,7 @@ def broker_env(tmp: Path, database_url: str | None, redis_url: str | None, port:
     env.update({
         "BROKER_BASE_URL": f"http://127.0.0.1:{port}",
         "BROKER_SECRET_KEY": secrets.token_urlsafe(40),
-        "BROKER_VAR_DIR": str(tmp / "var"),
+        "BROKER_DATA_DIR": str(tmp / "var"),
         "BROKER_ENV": "test",
         "BROKER_KEY_CACHE_SECONDS": "1",
         # Servers see configuration the CLI just wrote at their next request (production

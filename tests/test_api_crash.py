@@ -25,7 +25,7 @@ def test_crash_in_an_operation_is_an_internal_error_without_a_trace(tmp_path: Pa
     url = f"sqlite:///{tmp_path}/broker.db"
     Database(url).upgrade()
     settings = load_settings({"BROKER_BASE_URL": "http://localhost", "DATABASE_URL": url,
-                              "BROKER_VAR_DIR": str(tmp_path), "BROKER_SECRET_KEY": "k" * 40})
+                              "BROKER_DATA_DIR": str(tmp_path), "BROKER_SECRET_KEY": "k" * 40})
     app = create_app(settings)
     db = app.extensions["broker"].db
     with db.session() as session:

@@ -21,7 +21,7 @@ def test_unknown_toml_setting_is_refused(tmp_path):
 
 
 def test_production_refuses_dev_defaults_and_lists_every_problem():
-    settings = load_settings({"BROKER_ENV": "production"}, var_dir="/tmp/unused")
+    settings = load_settings({"BROKER_ENV": "production"}, data_dir="/tmp/unused")
     errors = validate(settings)
     assert any("BROKER_SECRET_KEY" in e for e in errors)
     assert any("REDIS_URL" in e for e in errors)

@@ -3,6 +3,8 @@ travel inside the wheel, and the app finds them there."""
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -75,3 +77,38 @@ def test_demo_bootstrap_installs_again_only_when_a_packaged_file_changed(tmp_pat
     (tmp_path / "static" / "css" / "hosted.css").unlink()
     assert installs() == 3
     assert "apt-get" not in calls.read_text()
+
+
+def _readme_packages() -> set[str]:
+    """The system packages the README's "What it installs" paragraph names."""
+    readme = (ROOT / "README.md").read_text()
+    paragraph = readme[readme.index("**What it installs.**"):].split("\n\n")[0]
+    named = paragraph[:paragraph.index("(`scripts/demo` installs")]
+    return set(re.findall(r"`([a-z0-9][a-z0-9.+-]+)`", named)) - {"scripts/test", "scripts/bootstrap --test"}
+
+
+def test_test_bootstrap_installs_only_what_the_readme_names_and_no_container_engine(tmp_path):
+    """scripts/bootstrap --test on a machine that has none of its tools: apt-get is asked for
+    the README's packages, never for Docker, Compose, containerd or Podman."""
+    script = (ROOT / "scripts" / "bootstrap").read_text()
+    assert set(re.findall(r"need\+=\(([^)]+)\)", script)) == _readme_packages()
+    (tmp_path / "scripts").mkdir()
+    (tmp_path / "scripts" / "bootstrap").write_text(script)
+    (tmp_path / "pyproject.toml").write_text("x\n")
+    bare, calls = tmp_path / "bin", tmp_path / "calls"
+    bare.mkdir()
+    for tool in ("dirname", "find", "sort", "sha256sum", "cut", "cat", "ls"):  # what the script itself uses
+        (bare / tool).symlink_to(shutil.which(tool))
+    for stub, code in (("apt-get", 0), ("id", 0), ("python3", 1), (".venv/bin/python", 0)):
+        path = (tmp_path / stub) if stub.startswith(".") else bare / stub
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f'#!/bin/sh\necho "{stub} $*" >> {calls}\n[ "$1" = -u ] && echo 0\nexit {code}\n')
+        path.chmod(0o755)
+    (tmp_path / ".venv" / "bin" / "python").write_text(f'#!/bin/sh\necho "python $*" >> {calls}\n')
+    subprocess.run([shutil.which("bash"), str(tmp_path / "scripts" / "bootstrap"), "--test"], check=True, timeout=60,
+                   env={"PATH": str(bare), "HOME": str(tmp_path)}, capture_output=True)
+    installs = [line.split()[4:] for line in calls.read_text().splitlines() if line.startswith("apt-get install")]
+    assert len(installs) == 1
+    asked = set(installs[0])
+    assert {"python3-venv", "curl", "redis-server", "xmlsec1", "npm"} <= asked <= _readme_packages()
+    assert not asked & {"docker.io", "docker-ce", "docker-compose", "docker-compose-plugin", "containerd", "podman"}

@@ -22,7 +22,7 @@ CONF = str(ROOT / "deploy" / "gunicorn.conf.py")
 def _env(tmp_path: Path, port: int, **extra: str) -> dict[str, str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("BROKER_", "DATABASE_URL", "REDIS_URL"))}
     return {**base, "BROKER_BASE_URL": f"http://127.0.0.1:{port}", "BROKER_SECRET_KEY": secrets.token_urlsafe(40),
-            "BROKER_VAR_DIR": str(tmp_path / "var"), "BROKER_LOG_FORMAT": "text", "GUNICORN_BIND": f"127.0.0.1:{port}",
+            "BROKER_DATA_DIR": str(tmp_path / "var"), "BROKER_LOG_FORMAT": "text", "GUNICORN_BIND": f"127.0.0.1:{port}",
             "WEB_CONCURRENCY": "1", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"), **extra}
 
 
