@@ -261,3 +261,14 @@ def test_the_sign_in_policy_and_passkey_settings_over_the_admin_api(server):
     shown = server.cli_json("pool", "describe", "--pool", pool)["UserPool"]
     assert shown["SignInPolicy"]["AllowedFirstAuthFactors"] == ["WEB_AUTHN", "PASSWORD", "EMAIL_OTP"]
     assert shown["WebAuthnConfiguration"]["RelyingPartyId"] == "auth.example.com"
+
+
+def test_an_admin_deletes_a_real_passkey_with_the_cli(server, idp, device):
+    pool, client_id = _site(server, *PASSKEYS)
+    token = _access(idp, client_id)
+    made = _register(idp, device, token)
+    deleted = server.cli_json("user", "passkeys", "delete", "--pool", pool, "--username", "ann",
+                              "--credential-id", made["id"])
+    assert deleted["Deleted"] is True and deleted["CredentialId"] == made["id"]
+    assert idp.list_web_authn_credentials(AccessToken=token)["Credentials"] == []
+    assert server.cli_json("user", "passkeys", "list", "--pool", pool, "--username", "ann") == {"Credentials": []}
