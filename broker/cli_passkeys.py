@@ -5,12 +5,14 @@ when imported; same rules (``--json``; bad input: one line on stderr, exit 2, no
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import click
 from sqlalchemy.orm import Session
 
 from .cli import _emit, _store, json_option, user
+from .config import Settings
 from .userpool import admin, passkeys, sign_in_policy
 
 
@@ -52,17 +54,43 @@ def _described(row: Any) -> dict[str, Any]:
             "BackupEligible": row.backup_eligible, "BackedUp": row.backed_up, "Aaguid": row.aaguid}
 
 
-def update_pool(session: Session, pool_id: str, first_factor: tuple[str, ...], rp_id: str | None,
-                user_verification: str | None, aaguid: tuple[str, ...], no_aaguids: bool) -> bool:
+def pool_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The sign-in policy and passkey options of ``broker pool update``."""
+    for option in reversed((
+        click.option("--first-factor", multiple=True, type=click.Choice(sign_in_policy.FACTORS),
+                     help="A first factor users may sign in with (repeat; PASSWORD must be one): the list is replaced."),
+        click.option("--passkey-rp-id", help="The passkeys' relying-party id (a domain); empty: the pool's host."),
+        click.option("--passkey-user-verification", type=click.Choice(("required", "preferred")),
+                     help="Whether passkeys must verify the user (PIN, biometrics)."),
+        click.option("--passkey-aaguid", multiple=True, metavar="UUID",
+                     help="An authenticator model (AAGUID) allowed to hold passkeys (repeat; needs "
+                          "BROKER_PASSKEY_ATTESTATION_ROOTS); none given: any."),
+        click.option("--any-passkey-aaguid", is_flag=True, help="Allow passkeys of any authenticator model again."),
+        click.option("--passkey-origin", multiple=True, metavar="URL",
+                     help="A further origin (https://host[:port]) whose pages may use the pool's passkeys, besides "
+                          "the server's, the pool's domains and its app clients' callback URLs (repeat: the list "
+                          "is replaced)."),
+        click.option("--no-passkey-origins", is_flag=True, help="Remove the pool's further passkey origins."),
+    )):
+        command = option(command)
+    return command
+
+
+def update_pool(session: Session, settings: Settings, pool_id: str, first_factor: tuple[str, ...],
+                passkey_rp_id: str | None, passkey_user_verification: str | None, passkey_aaguid: tuple[str, ...],
+                any_passkey_aaguid: bool, passkey_origin: tuple[str, ...], no_passkey_origins: bool) -> bool:
     """``broker pool update``'s sign-in policy and passkey options, those given; whether any was."""
     web_authn: dict[str, Any] = {}
-    if rp_id is not None:
-        web_authn["RelyingPartyId"] = rp_id or None
-    if user_verification is not None:
-        web_authn["UserVerification"] = user_verification
-    if aaguid or no_aaguids:
-        web_authn["AllowedAaguids"] = list(aaguid)
+    if passkey_rp_id is not None:
+        web_authn["RelyingPartyId"] = passkey_rp_id or None
+    if passkey_user_verification is not None:
+        web_authn["UserVerification"] = passkey_user_verification
+    if passkey_aaguid or any_passkey_aaguid:
+        web_authn["AllowedAaguids"] = list(passkey_aaguid)
+    if passkey_origin or no_passkey_origins:
+        web_authn["AllowedOrigins"] = list(passkey_origin)
     if not first_factor and not web_authn:
         return False
-    sign_in_policy.update(session, pool_id, factors=list(first_factor) or None, web_authn=web_authn or None)
+    sign_in_policy.update(session, pool_id, factors=list(first_factor) or None, web_authn=web_authn or None,
+                          roots=bool(settings.passkey_attestation_roots), own=True)
     return True

@@ -68,22 +68,13 @@ def _describe(settings: Settings, p: Any) -> dict[str, Any]:
                    "or an http(s):// webhook; NAME= removes it. Repeat.")
 @click.option("--pre-token-generation-version", type=click.Choice(trigger_settings.PRE_TOKEN_VERSIONS),
               help="PreTokenGeneration's event version (V2_0 can change access tokens and scopes).")
-@click.option("--first-factor", multiple=True, type=click.Choice(sign_in_policy.FACTORS),
-              help="A first factor users may sign in with (repeat; PASSWORD must be one): the list is replaced.")
-@click.option("--passkey-rp-id", help="The passkeys' relying-party id (a domain); empty: the pool's host.")
-@click.option("--passkey-user-verification", type=click.Choice(("required", "preferred")),
-              help="Whether passkeys must verify the user (PIN, biometrics).")
-@click.option("--passkey-aaguid", multiple=True, metavar="UUID",
-              help="An authenticator model (AAGUID) allowed to hold passkeys (repeat); none given: any.")
-@click.option("--any-passkey-aaguid", is_flag=True, help="Allow passkeys of any authenticator model again.")
+@cli_passkeys.pool_options
 @json_option
 def pool_update(pool_id: str, mfa: str | None, lockout_threshold: int | None, lockout_seconds: int | None,
                 password_history: int | None, compromised_check: bool | None, temp_password_days: int | None,
                 remember_devices_days: int | None, adaptive: tuple[str, ...], link_by_email: bool | None,
                 srp_enabled: bool | None, name: str | None, self_signup: bool | None, trigger: tuple[str, ...],
-                pre_token_generation_version: str | None, first_factor: tuple[str, ...], passkey_rp_id: str | None,
-                passkey_user_verification: str | None, passkey_aaguid: tuple[str, ...], any_passkey_aaguid: bool,
-                as_json: bool) -> None:
+                pre_token_generation_version: str | None, as_json: bool, **passkey: Any) -> None:
     """Change a pool's settings; those not given stay as they are.
 
     Message templates are set with `broker pool set-message`, the secret that signs webhook
@@ -95,8 +86,7 @@ def pool_update(pool_id: str, mfa: str | None, lockout_threshold: int | None, lo
                    temp_password_days=temp_password_days, remember_devices_days=remember_devices_days,
                    link_by_email=link_by_email, srp_enabled=srp_enabled, name=name, self_signup=self_signup)
     with _store() as (settings, session):
-        other = cli_passkeys.update_pool(session, pool_id, first_factor, passkey_rp_id, passkey_user_verification,
-                                         passkey_aaguid, any_passkey_aaguid)
+        other = cli_passkeys.update_pool(session, settings, pool_id, **passkey)
         if triggers or pre_token_generation_version:
             p = trigger_settings.set_triggers(session, admin.require_pool(session, pool_id), dict(triggers),
                                               pre_token_generation_version)

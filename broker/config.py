@@ -92,6 +92,9 @@ class Settings:
     identity_calls_per_minute: int = 300
     #: The same calls to one identity pool from all networks, per second; 0: no limit.
     identity_pool_calls_per_second: int = 200
+    #: A PEM bundle of the root certificates that passkey attestations must chain to (such as
+    #: the FIDO Metadata Service's); needed by pools that allow only some authenticator models.
+    passkey_attestation_roots: str | None = None
 
     @property
     def is_https(self) -> bool:
@@ -134,6 +137,7 @@ _ENV = {
     "BROKER_METRICS_TOKEN": "metrics_token",
     "BROKER_LOGIN_STARTS_PER_MINUTE": "login_starts_per_minute",
     "BROKER_STS_ENDPOINT": "sts_endpoint",
+    "BROKER_PASSKEY_ATTESTATION_ROOTS": "passkey_attestation_roots",
     "BROKER_STS_REGION": "sts_region",
     "BROKER_IDENTITY_CALLS_PER_MINUTE": "identity_calls_per_minute",
     "BROKER_IDENTITY_POOL_CALLS_PER_SECOND": "identity_pool_calls_per_second",
@@ -338,6 +342,11 @@ def validate(settings: Settings) -> list[str]:
         errors += filter(None, [data_dir_problem(settings.data_dir)])
     if settings.themes_dir and not Path(settings.themes_dir).is_dir():
         errors.append(f"BROKER_THEMES_DIR {settings.themes_dir!r} is not a directory")
+    from .userpool.passkey_origins import roots_problem  # (reads the bundle once, at start)
+
+    roots = roots_problem(settings.passkey_attestation_roots)
+    if roots:
+        errors.append(roots)
     if settings.log_format not in {"", "json", "text"}:
         errors.append(f"BROKER_LOG_FORMAT must be json or text, got {settings.log_format!r}")
     token = settings.metrics_token

@@ -84,7 +84,7 @@ def mfa_config(pool: UserPool) -> dict[str, Any]:
     if mfa.SMS_OTP in methods:
         out["SmsMfaConfiguration"] = {}
     described = sign_in_policy.describe(pool)
-    if pool.web_authn or sign_in_policy.WEB_AUTHN in described["SignInPolicy"]["AllowedFirstAuthFactors"]:
+    if pool.web_authn or sign_in_policy.WEB_AUTHN in sign_in_policy.factors_of(pool):
         out["WebAuthnConfiguration"] = {k: v for k, v in described["WebAuthnConfiguration"].items()
                                         if k in ("RelyingPartyId", "UserVerification")}
     return out

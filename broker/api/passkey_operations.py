@@ -4,9 +4,9 @@ DeleteWebAuthnCredential, over :mod:`broker.userpool.passkeys` (the rules the ho
 pages follow too).
 https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_StartWebAuthnRegistration.html
 
-The relying party is the pool's (:func:`broker.userpool.passkeys.relying_party_id`); the
-page that calls ``navigator.credentials.create`` may be any origin whose host is that id or
-below it (an app on ``app.example.com`` for ``example.com``), as a browser itself allows.
+The relying party is the pool's (:func:`broker.userpool.passkeys.relying_party`); the page
+that calls ``navigator.credentials.create`` must be one of its exact origins (the server's,
+the pool's domains, its app clients' callback URLs, the pool's ``AllowedOrigins``).
 Registration needs a pool whose sign-in policy allows ``WEB_AUTHN``; listing and deleting
 work whatever the policy, so that a user can still remove their passkeys.
 
@@ -17,12 +17,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..engine import first_factor
-from ..store.models import UserPool
 from ..userpool import passkeys
 from .bearer import resolve
 from .call import Call
-from .errors import AwsError
 from .listing import paged
 from .registry import operation
 
@@ -33,18 +30,16 @@ MAX_RESULTS = 20
 @operation("StartWebAuthnRegistration")
 def start_web_authn_registration(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     bearer = resolve(call, params["AccessToken"])
-    _require_enabled(bearer.pool)
-    options = passkeys.begin_registration(call.runtime.state, bearer.pool, bearer.user, rp_id(call, bearer.pool),
-                                          bearer.pool.name, passkeys.for_user(call.session, bearer.user))
+    options = passkeys.begin_registration(call.session, call.runtime.state, bearer.pool, bearer.user,
+                                          call.runtime.settings)
     return {"CredentialCreationOptions": options}
 
 
 @operation("CompleteWebAuthnRegistration")
 def complete_web_authn_registration(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     bearer = resolve(call, params["AccessToken"])
-    _require_enabled(bearer.pool)
     passkeys.finish_registration(call.session, call.runtime.state, bearer.pool, bearer.user, params["Credential"],
-                                 rp_id(call, bearer.pool), ip=call.ip)
+                                 call.runtime.settings, ip=call.ip)
     return {}
 
 
@@ -63,14 +58,3 @@ def delete_web_authn_credential(call: Call, params: dict[str, Any]) -> dict[str,
     passkeys.delete(call.session, bearer.pool, bearer.user, params["CredentialId"], ip=call.ip)
     return {}
 
-
-def rp_id(call: Call, pool: UserPool) -> str:
-    """The pool's relying-party id at this server (its base URL and custom domains)."""
-    settings = call.runtime.settings
-    return passkeys.relying_party_id(pool, settings.base_url, dict(settings.domains))
-
-
-def _require_enabled(pool: UserPool) -> None:
-    if not first_factor.passkeys_enabled(pool):
-        raise AwsError("WebAuthnNotEnabledException", "Passkeys are not enabled in this user pool: its sign-in "
-                       "policy does not allow WEB_AUTHN.")

@@ -27,12 +27,12 @@ from ..engine.challenges import EMAIL_OTP
 from ..engine.first_factor import SELECT_CHALLENGE, SMS_OTP, WEB_AUTHN
 from ..errors import LimitExceeded, Throttled
 from ..store.models import AppClient, User, UserPool
+from ..userpool import passkeys
 from . import auth_operations
 from .auth_operations import Answer, answer_with, srp_refusals
 from .auth_session import engine_env, first_progress, password_refusals, render, required, resume, resume_any
 from .call import Call
 from .errors import AwsError
-from .passkey_operations import rp_id
 
 
 def user_auth_flow(call: Call, client: AppClient, pool: UserPool, auth: dict[str, str]) -> dict[str, Any]:
@@ -41,7 +41,8 @@ def user_auth_flow(call: Call, client: AppClient, pool: UserPool, auth: dict[str
     username = required(auth, "USERNAME")
     call.check_secret_hash(client, username, {"AuthParameters": auth})
     env = engine_env(call, pool, auth.get("DEVICE_KEY"))
-    progress = {**first_progress(client, pool), "rp_id": rp_id(call, pool)}
+    progress = {**first_progress(client, pool),
+                **passkeys.relying_party(call.session, pool, call.runtime.settings).as_progress()}
     with srp_refusals(), password_refusals(), _choice_refusals():
         step = user_auth.start(env, progress, username, auth.get("PREFERRED_CHALLENGE"), auth)
     return render(call, client, pool, step)
@@ -80,7 +81,7 @@ def _code(key: str) -> Answer:
     return answer
 
 
-def _passkey(env: signin.Env, progress: dict[str, Any], user: User, responses: dict[str, str]) -> signin.Step:
+def _passkey(env: signin.Env, progress: dict[str, Any], user: User | None, responses: dict[str, str]) -> signin.Step:
     return first_factor.answer_passkey(env, progress, required(responses, "CREDENTIAL"), user)
 
 
@@ -103,5 +104,5 @@ auth_operations.RESPONDERS.update({
     SELECT_CHALLENGE: responder(SELECT_CHALLENGE, _select, nameless=True),
     EMAIL_OTP: responder(EMAIL_OTP, _code("EMAIL_OTP_CODE"), nameless=True),
     SMS_OTP: responder(SMS_OTP, _code("SMS_OTP_CODE"), nameless=True),
-    WEB_AUTHN: responder(WEB_AUTHN, _passkey, nameless=False),
+    WEB_AUTHN: responder(WEB_AUTHN, _passkey, nameless=True),
 })

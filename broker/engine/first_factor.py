@@ -1,7 +1,7 @@
 """Choice-based sign-in (Cognito's ``USER_AUTH``): the first factor is chosen per user among
 those the pool allows (its ``SignInPolicy.AllowedFirstAuthFactors``): a passkey, a code by
 email or text message, or the password. This module holds what both doors share: which
-factors a user can use, and the passkey's challenge and answer.
+factors a sign-in offers, and the passkey's challenge and answer.
 https://docs.aws.amazon.com/cognito/latest/developerguide/authentication-flows-selection-sdk.html
 
 A passkey proves possession of a device-bound key and, with user verification, the user
@@ -9,17 +9,22 @@ A passkey proves possession of a device-bound key and, with user verification, t
 a second one even where the pool requires MFA, after the account's status, PreAuthentication
 and the risk decision have had their say.
 
+What a sign-in offers (:func:`offered`, Cognito's ``AvailableChallenges``) is the pool's,
+the same for every name: telling one user's factors would tell who exists and how they sign
+in. A factor a user cannot use fails as it does for a name the pool lacks: a wrong password,
+a refused passkey, a code that never comes.
+
 A code by email or text message as the first factor proves the address it went to
-(``otp``); Cognito offers it only to users without a second factor, in pools that do not
-require one ("MFA and passwordless cannot be used together"), and so does :func:`available`:
-an emailed code never stands in for a user's authenticator app. A name the pool lacks, or a
-user who cannot get the code, gets the same challenge with a stand-in destination and no
-code, and every answer fails as a wrong code does. The codes' bounds are the second
+(``otp``); Cognito offers it only in pools that do not require MFA ("MFA and passwordless
+cannot be used together", :func:`code_factors`), and sends it only to users without a second
+factor: an emailed code never stands in for a user's authenticator app. A name the pool
+lacks, or a user who cannot get the code, gets the same challenge with a stand-in
+destination and no code, and every answer fails as a wrong code does. The codes' bounds are the second
 factor's: :data:`~.signin.MAX_FAILURES` per sign-in, the user's lockout
 (:func:`broker.userpool.lockout.factor_try`), and the per-name and per-address limits on
 codes sent (:func:`broker.userpool.limits.send`), for unknown names alike.
 
-    step = passkey_challenge(env, progress, "example.com")           # WEB_AUTHN, options
+    step = passkey_challenge(env, progress, relying_party)          # WEB_AUTHN, options
     step = answer_passkey(env, step.progress, credential_json)      # SignedIn
     step = send_code(env, progress, "alice", EMAIL_OTP)             # EMAIL_OTP, code sent
     step = answer_code(env, step.progress, user, "123456")          # SignedIn, or Refused
@@ -29,15 +34,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..errors import SignInFailed
+from ..errors import InvalidInput
 from ..i18n import gettext as _
 from ..store.models import User, UserPool
 from ..triggers import authentication
-from ..userpool import adaptive, audit, delivery, limits, mfa, passkeys, risk, sign_in_policy
-from ..userpool.sign_in_policy import EMAIL_OTP, FACTORS, PASSWORD, SMS_OTP, WEB_AUTHN  # noqa: F401 (theirs)
+from ..userpool import adaptive, attributes, audit, delivery, limits, mfa, passkeys, risk, sign_in_policy
+from ..userpool.sign_in_policy import EMAIL_OTP, PASSWORD, SMS_OTP, WEB_AUTHN
 from . import password_verifier
-from .challenges import BLOCKED, Challenge, Refused, Step
-from .signin import Env, account_status, after_password, code_refused, proven, signed_in
+from .challenges import Challenge, Step
+from .signin import Env, account_status, after_password, blocked, code_refused, proven, signed_in
 from .signin import send_code as send_factor_code
 
 #: Challenge names of choice-based sign-in (the password's two forms are two challenges).
@@ -55,45 +60,32 @@ def allowed(pool: UserPool) -> tuple[str, ...]:
     return tuple(sign_in_policy.factors_of(pool))
 
 
-def passkeys_enabled(pool: UserPool) -> bool:
-    """Whether users of ``pool`` may register passkeys and sign in with them."""
-    return WEB_AUTHN in allowed(pool)
+def code_factors(pool: UserPool) -> list[str]:
+    """The codes a sign-in may offer first (both doors ask here): those the pool allows,
+    none where the pool requires MFA (Cognito: "MFA and passwordless cannot be used together")."""
+    return [] if pool.mfa == "ON" else [f for f in allowed(pool) if f in CODE_FACTORS]
 
 
-def available(env: Env, user: User) -> list[str]:
-    """The first factors ``user`` can use now (Cognito's ``AvailableChallenges``): the
-    password where they have one, their passkeys, codes to a verified address."""
+def offered(pool: UserPool) -> list[str]:
+    """The first factors a sign-in offers (``AvailableChallenges``), the same for every name:
+    the password in both its forms, passkeys, and :func:`code_factors`."""
     out: list[str] = []
-    attributes = user.attributes
-    second = mfa.challenge(env.db, env.pool, user)
-    codes = second.factor is None and not second.setup  # (Cognito: no passwordless code with MFA)
-    for factor in allowed(env.pool):
-        if factor == WEB_AUTHN and passkeys.for_user(env.db, user):
-            out.append(WEB_AUTHN)
-        elif factor == PASSWORD and user.password_hash:
-            out += [PASSWORD, PASSWORD_SRP]
-        elif factor == EMAIL_OTP and codes and attributes.get("email") and \
-                attributes.get("email_verified") in ("true", True):
-            out.append(EMAIL_OTP)
-        elif factor == SMS_OTP and codes and attributes.get("phone_number") and \
-                attributes.get("phone_number_verified") in ("true", True):
-            out.append(SMS_OTP)
-    return out
-
-
-def offered(env: Env, user: User | None) -> list[str]:
-    """The first factors a sign-in offers (``AvailableChallenges``): the user's own, or for a
-    name the pool lacks (or a disabled user) those of a user with a password and a verified
-    address, which most users of a pool are, so that the offer does not tell who exists."""
-    if user is not None and user.enabled:
-        return available(env, user)
-    out: list[str] = []
-    for factor in allowed(env.pool):
+    for factor in allowed(pool):
         if factor == PASSWORD:
             out += [PASSWORD, PASSWORD_SRP]
-        elif factor in CODE_FACTORS and env.pool.mfa != "ON":
+        elif factor == WEB_AUTHN or factor in code_factors(pool):
             out.append(factor)
     return out
+
+
+def _gets_code(env: Env, user: User | None, factor: str) -> bool:
+    """Whether ``user`` may get ``factor``'s code now: enabled, with that address verified,
+    and no second factor to use instead."""
+    if user is None or not user.enabled:
+        return False
+    second = mfa.challenge(env.db, env.pool, user)
+    address = "email" if factor == EMAIL_OTP else "phone_number"
+    return second.factor is None and not second.setup and attributes.verified(user.attributes, address)
 
 
 def send_code(env: Env, progress: dict[str, Any], username: str, factor: str) -> Challenge:
@@ -102,21 +94,23 @@ def send_code(env: Env, progress: dict[str, Any], username: str, factor: str) ->
     the pool's PreAuthentication let it go. A name that cannot get the code (unknown,
     disabled, no verified address, or a second factor to use) gets the same challenge with
     a stand-in destination, and no code. :class:`broker.errors.LimitExceeded` when no code
-    may be sent now, for every name alike."""
+    may be sent now, for every name alike; :class:`InvalidInput` for a factor the sign-in
+    does not offer (:func:`code_factors`)."""
+    if factor not in code_factors(env.pool):
+        raise InvalidInput(_("This way of signing in is not available."))
     name, user = password_verifier.find(env, username)
     limits.send(env.db, env.state, env.pool.id, name or "-", user,
                 limits.Requester(env.context.ip, env.context.device_key))
     with authentication.initiating() as validation:
         password_verifier.gate(env, name, user, validation)
-    usable = user is not None and user.enabled and factor in available(env, user)
-    if user is not None and usable:
+    if user is not None and _gets_code(env, user, factor):
         parameters = send_factor_code(env, user, factor)
-        identity: dict[str, Any] = {"user_id": user.id, "sub": user.sub, "epoch": user.session_epoch}
+        waiting = proven(progress, user)
     else:
         parameters = _stand_in(env, name, factor)
-        identity = {"user_id": None}
+        waiting = {**progress, "user_id": None}
     env.db.commit()
-    waiting = {**progress, **identity, "username": name, "step": factor, "factor": factor, "first_factor": True,
+    waiting = {**waiting, "username": name, "step": factor, "factor": factor, "first_factor": True,
                "failures": 0}
     return Challenge(factor, waiting, parameters)
 
@@ -145,37 +139,39 @@ def answer_code(env: Env, progress: dict[str, Any], user: User | None, code: str
     return _signed_in(env, proven(done, user), user, str(progress["factor"]), OTP_AMR)
 
 
-def passkey_challenge(env: Env, progress: dict[str, Any], rp_id: str, user: User | None = None) -> Challenge:
-    """WEB_AUTHN: the request options (``CREDENTIAL_REQUEST_OPTIONS``, a JSON string) for
-    ``user``'s passkeys, or for any discoverable one when no user is named yet; the
-    challenge stays in the sign-in's progress until the answer."""
-    options, challenge = passkeys.authentication_options(
-        env.pool, rp_id, passkeys.for_user(env.db, user) if user is not None else None)
-    more = {"user_id": user.id, "sub": user.sub} if user is not None else {}
-    return Challenge(WEB_AUTHN, {**progress, **more, "step": WEB_AUTHN, "webauthn": challenge, "rp_id": rp_id},
+def passkey_challenge(env: Env, progress: dict[str, Any], rp: passkeys.RelyingParty, user: User | None = None,
+                      named: bool = False) -> Challenge:
+    """WEB_AUTHN: the request options (``CREDENTIAL_REQUEST_OPTIONS``, a JSON string), the
+    same whoever is named (no credential ids: every passkey is discoverable); ``named``: the
+    answer must be ``user``'s (None: a name the pool lacks, which no passkey answers). The
+    challenge and the relying party stay in the sign-in's progress until the answer."""
+    options, challenge = passkeys.authentication_options(env.pool, rp.id)
+    waiting = proven(progress, user) if user is not None else {**progress, "user_id": None} if named else progress
+    return Challenge(WEB_AUTHN, {**waiting, "step": WEB_AUTHN, "webauthn": challenge, "named": named,
+                                 **rp.as_progress()},
                      {"CREDENTIAL_REQUEST_OPTIONS": json.dumps(options, separators=(",", ":"))})
 
 
-def answer_passkey(env: Env, progress: dict[str, Any], credential: str | dict[str, Any],
-                   user: User | None = None) -> Step:
+def answer_passkey(env: Env, progress: dict[str, Any], credential: object, user: User | None = None) -> Step:
     """The browser's answer to :func:`passkey_challenge` (its JSON form): the user it signs
     in, past their account's status, PreAuthentication and the risk decision.
-    :class:`broker.errors.SignInFailed` with the one generic message otherwise."""
-    challenge, rp_id = progress.get("webauthn"), progress.get("rp_id")
-    if not challenge or not rp_id:
-        raise SignInFailed(_("The passkey could not sign you in."))
+    :class:`~broker.userpool.passkeys.PasskeySignInFailed` with the one generic message
+    otherwise, for a name the pool lacks too."""
+    challenge, rp = progress.get("webauthn"), passkeys.RelyingParty.from_progress(progress)
     ip = env.context.ip
     try:
-        owner, _passkey, verified = passkeys.finish_authentication(env.db, env.pool, credential, str(challenge), str(rp_id),
-                                                         user=user, ip=ip)
+        if not challenge or rp is None or (progress.get("named") and user is None):
+            raise passkeys.PasskeySignInFailed(_("The passkey could not sign you in."))
+        owner, _passkey, verified = passkeys.finish_authentication(env.db, env.pool, credential, str(challenge), rp,
+                                                                   user=user, ip=ip)
     except passkeys.PasskeySignInFailed:
         audit.record(env.db, env.pool.id, "SignIn", audit.FAIL, user=user, ip=ip, reason="passkey")
         env.db.commit()
         raise
     if not owner.enabled:
         env.db.rollback()
-        raise SignInFailed(_("The passkey could not sign you in."))
-    progress = proven({k: v for k, v in progress.items() if k != "webauthn"}, owner)
+        raise passkeys.PasskeySignInFailed(_("The passkey could not sign you in."))
+    progress = proven({k: v for k, v in progress.items() if k not in ("webauthn", "named")}, owner)
     if not verified:  # (a pool that prefers verification only) possession alone: one factor, as a password is
         authentication.pre_authentication(env.db, env.pool, owner.username, owner, {})
         return after_password(env, {**progress, "amr": ["hwk"]}, owner)
@@ -197,7 +193,7 @@ def _signed_in(env: Env, progress: dict[str, Any], user: User, factor: str, amr:
     assessment = adaptive.decide(env.db, env.pool, user, env.context)
     if assessment.action == risk.BLOCK:
         env.db.commit()
-        raise Refused(BLOCKED, _("This sign-in was blocked for your protection. Contact your administrator."))
+        blocked()
     audit.record(env.db, env.pool.id, "SignIn", audit.PASS, user=user, ip=env.context.ip, factor=factor)
     env.db.commit()
     return signed_in(env, {**progress, "amr": amr}, user)

@@ -164,6 +164,11 @@ def answer_new_password(env: Env, progress: dict[str, Any], user: User, password
     return second_factor(env, progress, user)
 
 
+def blocked() -> NoReturn:
+    """The risk decision blocks this sign-in (said the same way wherever it is met)."""
+    raise Refused(BLOCKED, _("This sign-in was blocked for your protection. Contact your administrator."))
+
+
 def second_factor(env: Env, progress: dict[str, Any], user: User) -> Step:
     """Follow the risk decision made at the password (weighed now when the user came
     another way, such as a confirmed sign-up), then ask for the factor the pool, the user
@@ -171,7 +176,7 @@ def second_factor(env: Env, progress: dict[str, Any], user: User) -> Step:
     assessment = adaptive.from_data(progress.get("risk")) or adaptive.decide(env.db, env.pool, user, env.context)
     env.db.commit()
     if assessment.action == risk.BLOCK:  # not after a password: a password step answers a block as a wrong one
-        raise Refused(BLOCKED, _("This sign-in was blocked for your protection. Contact your administrator."))
+        blocked()
     found = mfa.challenge(env.db, env.pool, user)
     progress = {**progress, "user_id": user.id, "amr": progress.get("amr") or ["pwd"]}
     if found.setup:
@@ -181,7 +186,7 @@ def second_factor(env: Env, progress: dict[str, Any], user: User) -> Step:
     if factor is None and assessment.action == risk.MFA and not skip:
         factor = adaptive.step_up_factor(env.db, env.pool, user)
         if factor is None:
-            raise Refused(BLOCKED, _("This sign-in was blocked for your protection. Contact your administrator."))
+            blocked()
     if factor and env.can_select and factor == found.factor and found.choices:
         choices = json.dumps([FACTOR_CHALLENGES[f] for f in found.choices])
         return Challenge(SELECT_MFA_TYPE, {**progress, "step": SELECT_MFA_TYPE, "choices": list(found.choices)},

@@ -7,13 +7,16 @@ USER_PASSWORD_AUTH (MFA and all), ``PASSWORD_SRP`` to PASSWORD_VERIFIER as at US
 a code or a passkey as :mod:`.first_factor` has them.
 https://docs.aws.amazon.com/cognito/latest/developerguide/authentication-flows-selection-sdk.html
 
-A preferred factor the user cannot use is not refused: the choice is offered instead, as
-Cognito does. A name the pool lacks is offered what a typical user is
-(:func:`.first_factor.offered`) and goes through the same steps to the same failure.
+What is offered is the pool's (:func:`.first_factor.offered`), the same for every name; a
+preferred factor the pool does not offer is not refused: the choice is offered instead, as
+Cognito does. A name the pool lacks, or a factor a user cannot use, goes through the same
+steps to the same failure as a wrong answer.
 
     step = start(env, progress, "alice", "EMAIL_OTP", {})   # EMAIL_OTP (code sent)
     step = start(env, progress, "alice", None, {})          # SELECT_CHALLENGE
     step = select(env, step.progress, user, "PASSWORD", {"PASSWORD": "..."})
+
+The door puts the pool's relying party in ``progress`` (``RelyingParty.as_progress()``).
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ from typing import Any
 
 from ..errors import InvalidInput
 from ..store.models import User
+from ..userpool.passkeys import RelyingParty
 from . import first_factor, password_verifier, signin
 from .challenges import NOT_AVAILABLE, Challenge, Refused, Step
 from .first_factor import CODE_FACTORS, PASSWORD, PASSWORD_SRP, SELECT_CHALLENGE, WEB_AUTHN
@@ -38,23 +42,22 @@ class MissingAnswer(InvalidInput):
 
 def start(env: Env, progress: dict[str, Any], username: str, preferred: str | None,
           given: dict[str, str]) -> Step:
-    """InitiateAuth ``USER_AUTH``: the preferred factor's challenge when the user can use
-    it, else SELECT_CHALLENGE. ``progress`` carries ``rp_id`` for passkeys."""
+    """InitiateAuth ``USER_AUTH``: the preferred factor's challenge when the pool offers it,
+    else SELECT_CHALLENGE."""
     if preferred is not None and preferred not in CHOICES:
         raise InvalidInput(f"PREFERRED_CHALLENGE must be one of {', '.join(CHOICES)}.")
     name, user = password_verifier.find(env, username)
-    offer = first_factor.offered(env, user)
+    user = user if user is not None and user.enabled else None  # (a disabled user: as a name the pool lacks)
+    offer = first_factor.offered(env.pool)
     if preferred in offer:
         return _chosen(env, progress, name, user, str(preferred), given)
-    identity = {"user_id": user.id, "sub": user.sub, "epoch": user.session_epoch} if user is not None and \
-        user.enabled else {"user_id": None}
-    return Challenge(SELECT_CHALLENGE, {**progress, **identity, "step": SELECT_CHALLENGE, "username": name,
-                                        "offered": offer})
+    waiting = signin.proven(progress, user) if user is not None else {**progress, "user_id": None}
+    return Challenge(SELECT_CHALLENGE, {**waiting, "step": SELECT_CHALLENGE, "username": name, "offered": offer})
 
 
 def select(env: Env, progress: dict[str, Any], user: User | None, answer: str, given: dict[str, str]) -> Step:
     """SELECT_CHALLENGE answered: the chosen factor's challenge (or, for a password, what
-    follows it). A factor not offered is :class:`Refused` (``NOT_OFFERED``) and the choice
+    follows it). A factor not offered is :class:`Refused` (``NOT_AVAILABLE``) and the choice
     may be made again."""
     if answer not in progress.get("offered", ()):
         raise Refused(NOT_AVAILABLE, "The chosen challenge is not one of the AvailableChallenges.", progress)
@@ -70,9 +73,9 @@ def _chosen(env: Env, progress: dict[str, Any], name: str, user: User | None, fa
         return password_verifier.start(env, progress, name, _needed(given, "SRP_A"))
     if factor in CODE_FACTORS:
         return first_factor.send_code(env, progress, name, factor)
-    assert user is not None  # WEB_AUTHN is offered only to a user with passkeys
-    return first_factor.passkey_challenge(env, {**progress, "username": name, "epoch": user.session_epoch},
-                                          str(progress["rp_id"]), user)
+    rp = RelyingParty.from_progress(progress)
+    assert rp is not None  # (the door's)
+    return first_factor.passkey_challenge(env, {**progress, "username": name}, rp, user, named=True)
 
 
 def _needed(given: dict[str, str], key: str) -> str:

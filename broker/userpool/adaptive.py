@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from ..i18n import gettext as _
 from ..store.models import User, UserPool, utcnow
-from . import audit, mfa, outgoing, risk
+from . import attributes, audit, mfa, outgoing, risk
 from .security import Security
 from .senders import Message, Sender
 
@@ -65,7 +65,7 @@ def step_up_factor(session: Session, pool: UserPool, user: User) -> str | None:
     enrolled = mfa.challenge(session, pool, user).factor
     if enrolled:
         return enrolled
-    verified = user.attributes.get("email_verified") in ("true", True) and user.attributes.get("email")
+    verified = attributes.verified(user.attributes, "email")
     return mfa.EMAIL_OTP if verified and mfa.EMAIL_OTP in pool.mfa_methods else None
 
 

@@ -81,3 +81,9 @@ def label(name: str) -> str:
     labels = {"email": _("Email"), "phone_number": _("Phone number"), "given_name": _("Given name"),
               "family_name": _("Family name"), "name": _("Name"), "birthdate": _("Birthdate")}
     return labels.get(name, name.removeprefix("custom:").replace("_", " ").capitalize())
+
+
+def verified(attributes: dict[str, Any], name: str) -> bool:
+    """Whether the user's ``email`` or ``phone_number`` is set and verified (codes go only
+    to such an address)."""
+    return bool(attributes.get(name)) and attributes.get(f"{name}_verified") in ("true", True)

@@ -24,7 +24,7 @@ from ..errors import InvalidInput
 from ..i18n import gettext as _
 from ..store.models import User, UserMfa, UserPool
 from ..store.state import Keys, StateStore
-from . import audit, mfa
+from . import attributes, audit, mfa
 
 FACTORS = (mfa.TOTP, mfa.EMAIL_OTP, mfa.SMS_OTP)
 #: How long a secret handed out waits for its first code.
@@ -66,8 +66,7 @@ def finish_totp(session: Session, state: StateStore, pool: UserPool, user: User,
 
 def email_allowed(pool: UserPool, user: User) -> bool:
     """Codes by email need a verified address and a pool that offers them."""
-    verified = user.attributes.get("email_verified") in ("true", True) and bool(user.attributes.get("email"))
-    return verified and mfa.EMAIL_OTP in pool.mfa_methods
+    return attributes.verified(user.attributes, "email") and mfa.EMAIL_OTP in pool.mfa_methods
 
 
 def refusal(pool: UserPool, user: User, row: UserMfa, factor: str) -> str | None:

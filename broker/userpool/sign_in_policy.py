@@ -45,26 +45,30 @@ def parse_factors(given: Any) -> list[str]:
     return [f for f in FACTORS if f in given]
 
 
-def parse_web_authn(given: dict[str, Any], pool: UserPool) -> dict[str, Any]:
-    """Cognito's ``WebAuthnConfiguration`` (or the CLI's options) over the pool's current
-    passkey settings, in their stored form; :class:`InvalidInput` names what is wrong."""
+def parse_web_authn(given: dict[str, Any], pool: UserPool, roots: bool = False, own: bool = False) -> dict[str, Any]:
+    """Cognito's ``WebAuthnConfiguration`` (or, ``own``, the CLI's options with Cognate's
+    ``AllowedAaguids`` and ``AllowedOrigins``) over the pool's current passkey settings, in
+    their stored form; :class:`InvalidInput` names what is wrong. ``roots``: the server has
+    attestation roots (an allow-list of models needs them)."""
     factor = given.get("FactorConfiguration")
     if factor is not None and factor != MULTI_FACTOR:
         raise InvalidInput(f"WebAuthnConfiguration.FactorConfiguration: Cognate counts a passkey with user "
                            f"verification as two factors ({MULTI_FACTOR} only).")
-    known = {k: v for k, v in given.items() if k in ("RelyingPartyId", "UserVerification", "AllowedAaguids")}
-    return passkeys.parse_config(known, passkeys.Config.of(pool))
+    fields = ("RelyingPartyId", "UserVerification") + (("AllowedAaguids", "AllowedOrigins") if own else ())
+    known = {k: v for k, v in given.items() if k in fields}
+    return passkeys.parse_config(known, passkeys.Config.of(pool), roots=roots)
 
 
 def update(session: Session, pool_id: str, factors: list[str] | None = None,
-           web_authn: dict[str, Any] | None = None) -> UserPool:
-    """Set the pool's allowed first factors and (checked) passkey settings, those given."""
+           web_authn: dict[str, Any] | None = None, roots: bool = False, own: bool = False) -> UserPool:
+    """Set the pool's allowed first factors and (checked) passkey settings, those given
+    (``roots``, ``own``: as :func:`parse_web_authn` has them)."""
     pool = admin.require_pool(session, pool_id)
     changes: dict[str, Any] = {}  # (all checked before any is set)
     if factors is not None:
         changes["first_factors"] = parse_factors(factors)
     if web_authn is not None:
-        changes["web_authn"] = parse_web_authn(web_authn, pool)
+        changes["web_authn"] = parse_web_authn(web_authn, pool, roots, own)
     for name, value in changes.items():
         setattr(pool, name, value)
     if changes:

@@ -8,19 +8,16 @@ https://docs.aws.amazon.com/cognito/latest/developerguide/authentication-flows-s
 """
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
-from flask import g, redirect, render_template, request, session as cookie, url_for
+from flask import g, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from ..engine import first_factor
 from ..engine.challenges import CODE_MISMATCH, ENDED, Refused
-from ..errors import HostedError, LimitExceeded, TriggerFailed
+from ..errors import LimitExceeded, TriggerFailed
 from ..i18n import gettext as _
-from ..runtime import runtime
 from ..store.models import User
-from ..store.state import Keys
 from . import flow, hosted
 from . import mfa as mfa_step
 from .forms import CodeSignInForm, MfaForm, problems
@@ -53,9 +50,8 @@ def _waiting() -> tuple[dict[str, Any], User | None]:
     a name that got no code); anything else is an expired sign-in."""
     txn = request.form.get("txn") if request.method == "POST" else request.args.get("txn")
     data = flow.load_login(txn)
-    browser = cookie.get("bid")
     if not data.get("first_factor") or data.get("step") not in first_factor.CODE_FACTORS or \
-            not isinstance(browser, str) or not secrets.compare_digest(str(data.get("browser", "")), browser):
+            not flow.same_browser(data):
         raise flow.expired()
     user = g.db_session.get(User, data.get("user_id") or 0)
     if user is not None and not flow.still_signed_in(data, user):
@@ -74,13 +70,9 @@ def verify() -> Response | str | tuple[str, int]:
             try:
                 return mfa_step.render(first_factor.answer_code(mfa_step.env(data), data, user, form.code.data.strip()))
             except Refused as exc:
-                if exc.reason == ENDED:
-                    runtime().state.delete(Keys.login(data["txn"]))
-                    raise HostedError(exc.message) from None
-                if exc.reason != CODE_MISMATCH or exc.progress is None:
+                if exc.reason != ENDED and (exc.reason != CODE_MISMATCH or exc.progress is None):
                     return hosted.refused(data, exc)  # the account's status, or a blocked sign-in
-                flow.save_login(exc.progress)
-                error = exc.message
+                error = mfa_step.code_refused(data, exc)
     page = render_template("signin_code.html", action=url_for("code_login.verify"), txn=data["txn"],
                            factor=data["factor"], destination=data.get("destination", ""), error=error,
                            back_url=url_for("hosted.login", txn=data["txn"]))

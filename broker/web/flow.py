@@ -82,10 +82,14 @@ def require_proven(data: dict[str, Any], user: User) -> None:
     """Refuse, as expired, a sign-in in progress that ``user`` did not prove in this very
     browser (a transaction id planted in a link, or seen, gives nobody the sign-in), or that
     a sign-out everywhere ended since."""
-    browser = cookie.get("bid")
-    here = isinstance(browser, str) and secrets.compare_digest(str(data.get("browser", "")), browser)
-    if not here or not still_signed_in(data, user):
+    if not same_browser(data) or not still_signed_in(data, user):
         raise expired()
+
+
+def same_browser(data: dict[str, Any]) -> bool:
+    """Whether this request comes from the browser that started the sign-in ``data``."""
+    browser = cookie.get("bid")
+    return isinstance(browser, str) and secrets.compare_digest(str(data.get("browser", "")), browser)
 
 
 def load_login(txn: str | None) -> dict[str, Any]:

@@ -280,7 +280,7 @@ def code_factors(data: dict[str, Any]) -> list[str]:
     accounts, unless the sign-in is for managing second factors (it asks for the password)."""
     if "COGNITO" not in federation.client_providers(data) or data.get("purpose") == "mfa_settings":
         return []
-    return [f for f in first_factor.allowed(g.pool) if f in first_factor.CODE_FACTORS]
+    return first_factor.code_factors(g.pool)
 
 
 def login_page(data: dict[str, Any], username: str = "", error: Any = None, info: str | None = None) -> str:

@@ -122,14 +122,20 @@ def challenge_page() -> Response | str | tuple[str, int]:
         try:
             return render(signin.answer_code(env(data), data, user, code, request.form.get("remember") == "yes"))
         except Refused as exc:
-            if exc.reason == ENDED or exc.progress is None:
-                runtime().state.delete(Keys.login(data["txn"]))
-                raise HostedError(exc.message) from None
-            flow.save_login(exc.progress)
-            error = exc.message
+            error = code_refused(data, exc)
     page = render_template("mfa.html", action=url_for("mfa.challenge_page"), txn=data["txn"], factor=data["factor"],
                            error=error, resend_action=url_for("mfa.resend"), remember_days=_remember_days())
     return (page, 400) if error else page
+
+
+def code_refused(data: dict[str, Any], exc: Refused) -> str:
+    """A wrong code: the message to show, the sign-in kept for another try; one the refusal
+    ended (too many wrong codes, a locked-out user) is gone, and an error page says why."""
+    if exc.reason == ENDED or exc.progress is None:
+        runtime().state.delete(Keys.login(data["txn"]))
+        raise HostedError(exc.message) from None
+    flow.save_login(exc.progress)
+    return exc.message
 
 
 @bp.post("/mfa/resend")

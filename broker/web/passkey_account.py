@@ -17,7 +17,6 @@ from flask import g, jsonify, redirect, render_template, request, url_for
 from flask_babel import format_datetime
 from werkzeug.wrappers import Response
 
-from ..engine import first_factor
 from ..errors import InvalidInput, LimitExceeded
 from ..i18n import gettext as _
 from ..oauth import authorize
@@ -41,13 +40,7 @@ def wanted(data: dict[str, Any]) -> bool:
 
 
 def allowed() -> bool:
-    return first_factor.passkeys_enabled(g.pool)
-
-
-def rp_id() -> str:
-    """The relying-party id of the current pool's passkeys."""
-    settings = runtime().settings
-    return passkeys.relying_party_id(g.pool, settings.base_url, settings.domains)
+    return passkeys.enabled(g.pool)
 
 
 def show(data: dict[str, Any], user: User, signed_in_at: int | None = None) -> Response:
@@ -80,14 +73,13 @@ def options() -> Response | tuple[Response, int]:
     sign-in too old first goes back to the sign-in page (``{"location": ...}``)."""
     data, user = flow.load_step(STEP)
     problems(TxnForm())
-    if not allowed():
-        return jsonify(message=_("Passkeys are not available for this application.")), 403
     if not _fresh(data):
         flow.save_login({**flow.fresh(data), "purpose": STEP})
         return jsonify(location=url_for("hosted.login", txn=data["txn"], info="reauth")), 403
     try:
-        options = passkeys.begin_registration(runtime().state, g.pool, user, rp_id(), g.pool.name,
-                                              passkeys.for_user(g.db_session, user))
+        options = passkeys.begin_registration(g.db_session, runtime().state, g.pool, user, runtime().settings)
+    except passkeys.PasskeysNotEnabled:
+        return jsonify(message=_("Passkeys are not available for this application.")), 403
     except LimitExceeded as exc:
         return jsonify(message=exc.message), 400
     return jsonify(options)
@@ -122,13 +114,14 @@ def manage() -> Response | str | tuple[str, int]:
 
 def _add(user: User, credential: str, name: str) -> tuple[str | None, str | None]:
     """Keep the passkey the browser made (error, info)."""
-    if not allowed():
-        return _("Passkeys are not available for this application."), None
     if not credential:
         return _("Adding a passkey needs a browser with JavaScript and passkey support."), None
     try:
-        passkeys.finish_registration(g.db_session, runtime().state, g.pool, user, credential, rp_id(),
+        passkeys.finish_registration(g.db_session, runtime().state, g.pool, user, credential, runtime().settings,
                                      name.strip()[:passkeys.MAX_NAME] or None, ip=request.remote_addr)
+    except passkeys.PasskeysNotEnabled:
+        g.db_session.rollback()
+        return _("Passkeys are not available for this application."), None
     except InvalidInput as exc:
         g.db_session.rollback()
         return exc.message, None

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import g
 from werkzeug.wrappers import Response
 
 from ..engine import first_factor
@@ -22,11 +23,10 @@ from ..errors import HostedError, SignInFailed, TriggerFailed
 from ..i18n import gettext as _
 from ..runtime import runtime
 from ..store.state import Keys
-from ..userpool.passkeys import CEREMONY_SECONDS
+from ..userpool import passkeys
 from . import flow, hosted
 from . import mfa as mfa_step
 from .forms import PasskeyAnswerForm, TxnForm, problems
-from .passkey_account import rp_id
 from .pools import pool_blueprint
 
 bp = pool_blueprint("passkey_login")
@@ -47,9 +47,10 @@ def options() -> Response:
     """Request options for any of this site's passkeys (username-less); their challenge
     waits beside the login transaction (a new one replaces it), which stays as it is."""
     data = _transaction(TxnForm())
-    step = first_factor.passkey_challenge(mfa_step.env(data), flow.fresh(data), rp_id())
-    runtime().state.put(Keys.passkey_sign_in(data["txn"]),
-                        {"webauthn": step.progress["webauthn"], "rp_id": step.progress["rp_id"]}, CEREMONY_SECONDS)
+    rp = passkeys.relying_party(g.db_session, g.pool, runtime().settings)
+    step = first_factor.passkey_challenge(mfa_step.env(data), flow.fresh(data), rp)
+    runtime().state.put(Keys.passkey_sign_in(data["txn"]), {"webauthn": step.progress["webauthn"], **rp.as_progress()},
+                        passkeys.CEREMONY_SECONDS)
     return Response(step.parameters["CREDENTIAL_REQUEST_OPTIONS"], mimetype="application/json")
 
 
@@ -63,7 +64,7 @@ def answer() -> Response | tuple[str, int]:
     waiting = runtime().state.take(Keys.passkey_sign_in(data["txn"]))
     if not waiting or not form.credential.data or form.errors:
         return hosted.login_page(data, error=_("The passkey could not sign you in.")), 400
-    progress = {**flow.fresh(data), "webauthn": waiting.get("webauthn"), "rp_id": waiting.get("rp_id")}
+    progress = {**flow.fresh(data), **{k: waiting.get(k) for k in ("webauthn", "rp_id", "origins")}}
     try:
         step = first_factor.answer_passkey(mfa_step.env(progress), progress, form.credential.data)
     except (SignInFailed, TriggerFailed) as exc:

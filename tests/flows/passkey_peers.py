@@ -61,10 +61,13 @@ class Server:
         return pool
 
     def set_pool(self, pool: str, first_factors: tuple[str, ...], web_authn: dict[str, Any] | None = None) -> None:
-        """The pool's allowed first factors and passkey relying-party id, set with the admin CLI."""
+        """The pool's allowed first factors, passkey relying-party id and further origins, set
+        with the admin CLI."""
         factors = [arg for factor in first_factors for arg in ("--first-factor", factor)]
         rp_id = (web_authn or {}).get("RelyingPartyId", "")
-        self.broker.cli("pool", "update", "--pool", pool, *factors, "--passkey-rp-id", rp_id)
+        origins = [arg for origin in (web_authn or {}).get("AllowedOrigins", ()) for arg in ("--passkey-origin", origin)]
+        self.broker.cli("pool", "update", "--pool", pool, *factors, "--passkey-rp-id", rp_id,
+                        *(origins or ["--no-passkey-origins"]))
 
     def site(self, pool: str, username: str | None = "mia") -> RelyingParty:
         """A confirmed user with a password (unless ``username`` is None) and a public app

@@ -92,7 +92,7 @@ def test_a_texted_code_signs_in_a_user_with_a_verified_number(server, idp, sms):
     pool, client_id = _site(server, "--first-factor", "PASSWORD", "--first-factor", "SMS_OTP")
     server.cli("user", "create", "--pool", pool, "--username", "pat", "--password", PASSWORD, "--confirmed",
                "--attribute", "phone_number=+14325551212", "--attribute", "phone_number_verified=true")
-    assert _start(idp, client_id)["AvailableChallenges"] == ["PASSWORD", "PASSWORD_SRP"]  # ann has no number
+    assert _start(idp, client_id)["AvailableChallenges"] == ["PASSWORD", "PASSWORD_SRP", "SMS_OTP"]  # (the pool's)
     challenge = _start(idp, client_id, "pat", PREFERRED_CHALLENGE="SMS_OTP")
     assert challenge["ChallengeName"] == "SMS_OTP"
     assert challenge["ChallengeParameters"]["CODE_DELIVERY_DELIVERY_MEDIUM"] == "SMS"
@@ -209,9 +209,14 @@ def test_a_user_with_a_second_factor_gets_no_passwordless_code(server, idp, mail
     pool, client_id = _site(server, *CODES)
     server.cli("pool", "set-mfa", "--pool", pool, "--mfa", "OPTIONAL", "--method", "EMAIL_OTP")
     server.cli("user", "mfa", "set", "--pool", pool, "--username", "ann", "--email-otp", "--preferred", "EMAIL_OTP")
-    choice = _start(idp, client_id, PREFERRED_CHALLENGE="EMAIL_OTP")
-    assert choice["ChallengeName"] == "SELECT_CHALLENGE" and choice["AvailableChallenges"] == ["PASSWORD", "PASSWORD_SRP"]
+    stand_in = _start(idp, client_id, PREFERRED_CHALLENGE="EMAIL_OTP")  # (as for a name the pool lacks)
+    assert stand_in["ChallengeName"] == "EMAIL_OTP" and stand_in["ChallengeParameters"]["CODE_DELIVERY_DESTINATION"]
     assert mail.pending("ann@example.com") == []
+    wrong = refused(lambda: _respond(idp, client_id, "EMAIL_OTP", stand_in["Session"], USERNAME="ann",
+                                     EMAIL_OTP_CODE="123456"))
+    assert wrong[0] == "CodeMismatchException"
+    choice = _start(idp, client_id)
+    assert choice["ChallengeName"] == "SELECT_CHALLENGE"
     second = _respond(idp, client_id, "SELECT_CHALLENGE", choice["Session"], USERNAME="ann", ANSWER="PASSWORD",
                       PASSWORD=PASSWORD)
     assert second["ChallengeName"] == "EMAIL_OTP"  # now as the second factor, after the password

@@ -100,3 +100,15 @@ def test_codes_not_allowed_or_forged_are_refused(server: Server) -> None:  # noq
     _params, page = _login_page(password_only)
     assert "sign-in code" not in page.text
     assert _ask_code(password_only, page, "mia").status_code == 400
+
+
+def test_a_pool_that_requires_mfa_offers_no_code_sign_in(server: Server) -> None:  # noqa: F811
+    """Cognito: MFA and passwordless codes do not go together; the engine sends none, so the
+    page offers none, and a form that asks for one anyway is refused with no mail sent."""
+    rp = _pool(server)
+    server.broker.cli("pool", "update", "--pool", rp.pool_id, "--mfa", "ON")
+    _params, page = _login_page(rp)
+    assert not EMAIL_BUTTON.search(page.text) and "sign-in code" not in page.text
+    asked = _ask_code(rp, page, "mia")
+    assert asked.status_code == 400 and "This change is not available." in asked.text
+    assert server.mail.pending("mia@example.com") == []

@@ -227,13 +227,16 @@ def test_a_passkey_of_another_relying_party_id_is_refused(server: Server, browse
     """mia's passkey is for ``rp.localhost``; the pool's passkeys then move to
     ``id.rp.localhost``: an assertion or a registration for ``rp.localhost`` (a parent
     domain, which the browser allows a page of id.rp.localhost to ask for) is refused."""
-    pool = server.pool(web_authn={"RelyingPartyId": "rp.localhost"})
+    port = urlsplit(server.broker.base_url).port
+    origins = [f"http://rp.localhost:{port}", f"http://id.rp.localhost:{port}"]
+    pool = server.pool(web_authn={"RelyingPartyId": "rp.localhost", "AllowedOrigins": origins})
     rp = server.site(pool)
     with tab(browser) as t:
         device = Authenticator(t.page)
         _register(t, _at_host(rp, "rp.localhost"))
         assert device.credentials()[0]["rpId"] == "rp.localhost"
-        server.set_pool(pool, ("PASSWORD", "WEB_AUTHN"), {"RelyingPartyId": "id.rp.localhost"})
+        server.set_pool(pool, ("PASSWORD", "WEB_AUTHN"), {"RelyingPartyId": "id.rp.localhost",
+                                                          "AllowedOrigins": origins[1:]})
         moved = _at_host(rp, "id.rp.localhost")
         _without_autofill(t)
         _tamper_rp_id(t.page, "**/login/passkey/options", "rp.localhost")
