@@ -112,3 +112,10 @@ def test_a_worker_that_never_finishes_its_cold_start_is_replaced(monkeypatch):
         assert third.kind == RETURNED  # a fresh worker (the stuck one was killed)
     finally:
         pool.close()
+
+
+def test_a_worker_runs_on_the_cpu_of_the_thread_that_waits_for_it(workers):
+    allowed = os.sched_getaffinity(0)
+    answer = workers.invoke(f"{HANDLERS}:pid", {"response": {}})
+    pinned = os.sched_getaffinity(answer.value["response"]["pid"])
+    assert len(pinned) == 1 and pinned <= allowed  # one CPU: the one this thread ran on when it called

@@ -12,11 +12,16 @@ still starting or importing when that invocation gives up is kept (for up to
 starts. An invocation that does not answer within the timeout has its worker killed; a
 worker that died is replaced on the next call.
 
+The caller waits while its worker runs, so the worker is kept on the caller's CPU (its
+affinity follows the calling thread): a wake-up across cores costs more than the whole
+call on a virtual machine (bench/README.md, "PreTokenGeneration triggers").
+
     workers = PythonWorkers(size=2, timeout=5.0)
     outcome = workers.invoke("handlers.signup:handler", event, "PreSignUp")
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import itertools
 import json
@@ -140,11 +145,22 @@ class _Worker:
         #: Answers of init steps still to come (READY, then one per module loaded), and
         #: since when the latest step runs.
         self.pending, self.init_since = 1, time.time()
+        self.cpu: int | None = None
         # poll objects made once: no selector per call (Process.is_alive makes one each time)
         self.answered = select.poll()
         self.answered.register(ours.fileno(), select.POLLIN)
         self.exited = select.poll()
         self.exited.register(self.process.sentinel, select.POLLIN)
+
+    def follow(self, cpu: int | None) -> None:
+        """Keep the worker on the caller's CPU: the caller waits while it runs, and a wake-up
+        on another core costs far more than the call itself on a virtual machine."""
+        if cpu is not None and cpu != self.cpu:
+            try:
+                os.sched_setaffinity(self.process.pid, {cpu})
+                self.cpu = cpu
+            except OSError:
+                pass
 
     def alive(self) -> bool:
         return not self.exited.poll(0)
@@ -183,6 +199,24 @@ class _Worker:
 _FREED = object()
 
 
+@functools.cache
+def _cpu_reader() -> Any:
+    """libc's ``sched_getcpu`` (read from the vDSO: no system call), or None where there is none."""
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).sched_getcpu
+    except (OSError, AttributeError):
+        return None
+
+
+def _current_cpu() -> int | None:
+    """The CPU the calling thread runs on now (None: not known here)."""
+    reader = _cpu_reader()
+    cpu = reader() if reader is not None else -1
+    return cpu if cpu >= 0 else None
+
+
 class _RequestIds:
     """Lambda-like request ids (UUID-shaped), cheaper than a uuid4 per call: a random prefix
     per process and a counter."""
@@ -204,6 +238,8 @@ class PythonWorkers:
     def __init__(self, size: int = 2, timeout: float = 5.0) -> None:
         self.size, self.timeout = size, timeout
         self._ctx = multiprocessing.get_context("forkserver")
+        # the server's main module (as by default) and this one: each worker forks ready to serve
+        self._ctx.set_forkserver_preload(["__main__", __name__])
         self._idle: queue.LifoQueue[Any] = queue.LifoQueue()  # workers, and _FREED places
         self._started = 0
         self._pid = os.getpid()
@@ -225,6 +261,7 @@ class PythonWorkers:
             if not worker.settle(deadline):
                 return self._cold(worker)
             message = json.dumps([target, self._ids.next(), deadline, event], separators=(",", ":")).encode()
+            worker.follow(_current_cpu())
             answer = worker.call(message, deadline)
         except (EOFError, OSError):
             answer = b""
