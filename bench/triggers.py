@@ -154,7 +154,7 @@ def run(stack: Stack, args: argparse.Namespace, sites: dict, echo_pid: int) -> d
         warm = argparse.Namespace(**{**vars(args), "seconds": 2.0, "warmup": 0.5})
         for kind in KINDS:
             measure(stack, warm, make(kind))
-        for _ in range(30):  # until every server process has started its trigger workers (a second of CPU)
+        for _ in range(30):  # until every server process has started its trigger workers
             if trigger_servers(stack) >= args.workers:
                 break
             measure(stack, argparse.Namespace(**{**vars(warm), "seconds": 0.5}), make("python"))
@@ -171,20 +171,18 @@ def run(stack: Stack, args: argparse.Namespace, sites: dict, echo_pid: int) -> d
 
 
 def trigger_servers(stack: Stack) -> int:
-    """How many server processes have started their trigger workers' forkserver."""
-    def forkserver(pid: int) -> bool:
-        return b"multiprocessing.forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes()
-
+    """How many server processes have started trigger workers."""
     def parent(pid: int) -> int:
         return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
 
-    found = 0
+    parents = set()
     for pid in process_tree(stack.server.pid):  # type: ignore[union-attr]
         try:
-            found += forkserver(pid) and not forkserver(parent(pid))  # not one of its children
+            if b"broker.triggers.workers" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                parents.add(parent(pid))
         except OSError:
             continue
-    return found
+    return len(parents)
 
 
 def trigger_waits(stack: Stack) -> dict[tuple[str, str], tuple[float, int]]:

@@ -2,9 +2,9 @@
 ``function(event, context)`` in a process of its own, so that a handler that hangs, leaks
 or kills its interpreter costs one invocation and never the server.
 
-Each server process keeps a small pool of worker processes, started on first use with
-multiprocessing's ``forkserver`` method (a clean interpreter, never a fork of a threaded
-server) and the server's environment, as a Lambda gets its environment variables. A
+Each server process keeps a small pool of worker processes, started on first use as fresh
+interpreters (never a fork of a threaded server) that import this module and the handlers
+only, with the server's environment, as a Lambda gets its environment variables. A
 worker imports a handler's module once and keeps it, as a warm Lambda does. A cold start
 counts toward the invocation's timeout, as it does toward Cognito's 5 seconds; but a worker
 still starting or importing when that invocation gives up is kept (for up to
@@ -26,7 +26,7 @@ import importlib
 import itertools
 import json
 import logging
-import multiprocessing
+import subprocess
 import os
 import queue
 import select
@@ -73,23 +73,28 @@ class LambdaContext:
         return max(0, int((self._deadline - time.time()) * 1000))
 
 
-def _serve(conn: Connection, path: list[str]) -> None:
+def _child(requests: int, answers: int, path: str) -> None:
+    """A worker process's entry (:data:`CHILD`): the server's ``sys.path``, then :func:`_serve`."""
+    sys.path[:0] = [p for p in json.loads(path) if p not in sys.path]
+    _serve(Connection(requests, writable=False), Connection(answers, readable=False))
+
+
+def _serve(requests: Connection, answers: Connection) -> None:
     """A worker's loop: ``READY`` once started; then for each JSON ``[target]`` (load it)
     or ``[target, request_id, deadline, event]`` (call it) one JSON ``[kind, value]``,
     until the server closes the pipe."""
-    sys.path[:0] = [p for p in path if p not in sys.path]
     handlers: dict[str, Any] = {}
-    conn.send_bytes(READY)
+    answers.send_bytes(READY)
     while True:
         try:
-            message = json.loads(conn.recv_bytes())
+            message = json.loads(requests.recv_bytes())
         except (EOFError, OSError):
             return
         if len(message) == 1:
-            conn.send_bytes(_preload(handlers, message[0]))
+            answers.send_bytes(_preload(handlers, message[0]))
             continue
         target, request_id, deadline, event = message
-        conn.send_bytes(_call(handlers, target, event, request_id, deadline))
+        answers.send_bytes(_call(handlers, target, event, request_id, deadline))
 
 
 READY = b"ready"
@@ -134,23 +139,35 @@ def _load(target: str) -> Any:
 
 
 class _Worker:
-    def __init__(self, ctx: Any) -> None:
-        ours, theirs = ctx.Pipe()
-        self.conn: Connection = ours
-        self.process = ctx.Process(target=_serve, args=(theirs, list(sys.path)), daemon=True,
-                                   name="cognate-trigger")
-        self.process.start()
-        theirs.close()
+    """One worker process: a fresh interpreter (``python -c``) that imports this module only
+    (not the server's main module, as multiprocessing's start methods would), reached over
+    two pipes of its own; its stdout and stderr are the server's."""
+
+    def __init__(self) -> None:
+        their_in, ours_out = os.pipe()
+        ours_in, their_out = os.pipe()
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", CHILD, str(their_in), str(their_out), json.dumps(sys.path)],
+                pass_fds=(their_in, their_out), stdin=subprocess.DEVNULL)
+        except BaseException:
+            os.close(ours_out)
+            os.close(ours_in)
+            raise
+        finally:
+            os.close(their_in)
+            os.close(their_out)
+        self.requests = Connection(ours_out, readable=False)
+        self.answers = Connection(ours_in, writable=False)
         self.loaded: set[str] = set()
         #: Answers of init steps still to come (READY, then one per module loaded), and
         #: since when the latest step runs.
         self.pending, self.init_since = 1, time.time()
         self.cpu: int | None = None
-        # poll objects made once: no selector per call (Process.is_alive makes one each time)
+        # poll objects made once: no selector or wait per call
         self.answered = select.poll()
-        self.answered.register(ours.fileno(), select.POLLIN)
-        self.exited = select.poll()
-        self.exited.register(self.process.sentinel, select.POLLIN)
+        self.answered.register(ours_in, select.POLLIN)
+        self.exited = _exit_watch(self.process.pid)
 
     def follow(self, cpu: int | None) -> None:
         """Keep the worker on the caller's CPU: the caller waits while it runs, and a wake-up
@@ -163,12 +180,12 @@ class _Worker:
                 pass
 
     def alive(self) -> bool:
-        return not self.exited.poll(0)
+        return not self.exited.poll(0) if self.exited is not None else self.process.poll() is None
 
     def load(self, target: str) -> None:
         """Have the worker import ``target`` (once; an import that fails is reported by the
         call that follows)."""
-        self.conn.send_bytes(json.dumps([target]).encode())
+        self.requests.send_bytes(json.dumps([target]).encode())
         self.loaded.add(target)
         self.pending, self.init_since = self.pending + 1, time.time()
 
@@ -177,22 +194,55 @@ class _Worker:
         while self.pending:
             if not self._wait(deadline):
                 return False
-            self.conn.recv_bytes()
+            self.answers.recv_bytes()
             self.pending -= 1
         return True
 
     def call(self, message: bytes, deadline: float) -> bytes | None:
         """The worker's answer to ``message``, or None when none came by ``deadline``."""
-        self.conn.send_bytes(message)
-        return self.conn.recv_bytes() if self._wait(deadline) else None
+        self.requests.send_bytes(message)
+        return self.answers.recv_bytes() if self._wait(deadline) else None
 
     def _wait(self, deadline: float) -> bool:
         return bool(self.answered.poll(max(0, int((deadline - time.time()) * 1000))))
 
     def kill(self) -> None:
         self.process.kill()
-        self.process.join(1)
-        self.conn.close()
+        try:
+            self.process.wait(1)
+        except subprocess.TimeoutExpired:
+            pass
+        self.requests.close()
+        self.answers.close()
+        if self.exited is not None:
+            self.exited.close()
+
+
+#: A worker's program: this module's loop on the two pipes it is given.
+CHILD = ("import sys; from broker.triggers.workers import _child; "
+         "_child(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3])")
+
+
+class _ExitWatch:
+    """A process's exit as a poll (Linux's pidfd): no system call but the poll per check."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self._poll = select.poll()
+        self._poll.register(fd, select.POLLIN)
+
+    def poll(self, timeout: int) -> bool:
+        return bool(self._poll.poll(timeout))
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+def _exit_watch(pid: int) -> _ExitWatch | None:
+    try:
+        return _ExitWatch(os.pidfd_open(pid))
+    except (AttributeError, OSError):  # no pidfd here: Popen.poll instead
+        return None
 
 
 #: Put in the idle queue when a worker is discarded: a caller waiting there may start one.
@@ -237,9 +287,6 @@ class PythonWorkers:
 
     def __init__(self, size: int = 2, timeout: float = 5.0) -> None:
         self.size, self.timeout = size, timeout
-        self._ctx = multiprocessing.get_context("forkserver")
-        # the server's main module (as by default) and this one: each worker forks ready to serve
-        self._ctx.set_forkserver_preload(["__main__", __name__])
         self._idle: queue.LifoQueue[Any] = queue.LifoQueue()  # workers, and _FREED places
         self._started = 0
         self._pid = os.getpid()
@@ -317,7 +364,7 @@ class PythonWorkers:
                 return None
             self._started += 1
         try:
-            return _Worker(self._ctx)
+            return _Worker()
         except BaseException:
             with self._lock:
                 self._started -= 1
