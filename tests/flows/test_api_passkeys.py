@@ -16,6 +16,7 @@ import pytest
 from playwright.sync_api import Browser, Route
 
 from tests.aws import api_broker, cognito_idp, refused
+from tests.flows.test_api_user_auth import site
 from tests.aws_admin import admin
 from tests.browser import browser  # noqa: F401 (a fixture)
 from tests.conftest import free_port
@@ -84,14 +85,7 @@ def device(browser: Browser) -> Iterator[Authenticator]:  # noqa: F811 (the fixt
 
 
 def _site(server, *pool_args: str, users: tuple[str, ...] = ("ann",)) -> tuple[str, str]:
-    pool = server.pool()
-    if pool_args:
-        server.cli("pool", "update", "--pool", pool, *pool_args)
-    client = server.cli_json("client", "create", "--pool", pool, "--name", "app", "--callback-url", CALLBACK, *FLOWS)
-    for name in users:
-        server.cli("user", "create", "--pool", pool, "--username", name, "--password", PASSWORD,
-                   "--email", f"{name}@example.com", "--confirmed")
-    return pool, client["ClientId"]
+    return site(server, *pool_args, flows=FLOWS, users=users)
 
 
 def _access(idp, client_id: str, username: str = "ann") -> str:

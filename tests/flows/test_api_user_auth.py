@@ -48,7 +48,9 @@ def idp(server):
     return cognito_idp(server.base_url)
 
 
-def _site(server, *factors: str, flows: tuple[str, ...] = USER_AUTH, users: tuple[str, ...] = ("ann",)) -> tuple[str, str]:
+def site(server, *factors: str, flows: tuple[str, ...] = USER_AUTH, users: tuple[str, ...] = ("ann",)) -> tuple[str, str]:
+    """A pool (``factors``: its `pool update` options), an app client allowed ``flows``, and
+    confirmed ``users`` with a password and an email address; the pool's and client's ids."""
     pool = server.pool()
     if factors:
         server.cli("pool", "update", "--pool", pool, *factors)
@@ -74,7 +76,7 @@ def _claims(token: str) -> dict:
 
 
 def test_an_emailed_code_signs_in_without_a_password(server, idp, mail):
-    _pool, client_id = _site(server, *CODES)
+    _pool, client_id = site(server, *CODES)
     challenge = _start(idp, client_id, PREFERRED_CHALLENGE="EMAIL_OTP")
     assert challenge["ChallengeName"] == "EMAIL_OTP"
     assert challenge["ChallengeParameters"]["CODE_DELIVERY_DELIVERY_MEDIUM"] == "EMAIL"
@@ -89,7 +91,7 @@ def test_an_emailed_code_signs_in_without_a_password(server, idp, mail):
 
 
 def test_a_texted_code_signs_in_a_user_with_a_verified_number(server, idp, sms):
-    pool, client_id = _site(server, "--first-factor", "PASSWORD", "--first-factor", "SMS_OTP")
+    pool, client_id = site(server, "--first-factor", "PASSWORD", "--first-factor", "SMS_OTP")
     server.cli("user", "create", "--pool", pool, "--username", "pat", "--password", PASSWORD, "--confirmed",
                "--attribute", "phone_number=+14325551212", "--attribute", "phone_number_verified=true")
     assert _start(idp, client_id)["AvailableChallenges"] == ["PASSWORD", "PASSWORD_SRP", "SMS_OTP"]  # (the pool's)
@@ -103,7 +105,7 @@ def test_a_texted_code_signs_in_a_user_with_a_verified_number(server, idp, sms):
 
 
 def test_the_password_and_its_srp_proof_sign_in_through_user_auth(server, idp):
-    pool, client_id = _site(server)
+    pool, client_id = site(server)
     tokens = _start(idp, client_id, PREFERRED_CHALLENGE="PASSWORD", PASSWORD=PASSWORD)["AuthenticationResult"]
     assert _claims(tokens["IdToken"])["amr"] == ["pwd"]
     assert refused(lambda: _start(idp, client_id, PREFERRED_CHALLENGE="PASSWORD", PASSWORD="Wrong-Horse-1!")) == \
@@ -121,7 +123,7 @@ def test_the_password_and_its_srp_proof_sign_in_through_user_auth(server, idp):
 
 
 def test_without_a_preference_the_user_chooses_among_the_available_challenges(server, idp, mail):
-    _pool, client_id = _site(server, *CODES)
+    _pool, client_id = site(server, *CODES)
     choice = _start(idp, client_id)
     assert choice["ChallengeName"] == "SELECT_CHALLENGE"
     assert choice["AvailableChallenges"] == ["PASSWORD", "PASSWORD_SRP", "EMAIL_OTP"]
@@ -141,7 +143,7 @@ def test_without_a_preference_the_user_chooses_among_the_available_challenges(se
 
 
 def test_wrong_codes_end_the_sign_in_and_the_sent_code_with_it(server, idp, mail):
-    _pool, client_id = _site(server, *CODES)
+    _pool, client_id = site(server, *CODES)
     challenge = _start(idp, client_id, PREFERRED_CHALLENGE="EMAIL_OTP")
     code = code_in(mail.wait_for("ann@example.com"))
     wrong = "000000" if code != "000000" else "111111"
@@ -155,7 +157,7 @@ def test_wrong_codes_end_the_sign_in_and_the_sent_code_with_it(server, idp, mail
 
 
 def test_a_name_the_pool_lacks_is_answered_as_a_user_is(server, idp, mail):
-    _pool, client_id = _site(server, *CODES)
+    _pool, client_id = site(server, *CODES)
     known, unknown = _start(idp, client_id), _start(idp, client_id, "nobody")
     assert unknown["ChallengeName"] == known["ChallengeName"] == "SELECT_CHALLENGE"
     assert unknown["AvailableChallenges"] == known["AvailableChallenges"]
@@ -179,7 +181,7 @@ def test_a_name_the_pool_lacks_is_answered_as_a_user_is(server, idp, mail):
 
 def test_the_time_of_a_code_sent_does_not_tell_whether_the_name_exists(server, mail):
     known, unknown = [f"known{i}" for i in range(TRIES)], [f"ghost{i}" for i in range(TRIES)]
-    _pool, client_id = _site(server, *CODES, users=tuple(known))
+    _pool, client_id = site(server, *CODES, users=tuple(known))
 
     def sent(ip: str, username: str) -> tuple[float, tuple]:
         return call(server, ip, "InitiateAuth", {"ClientId": client_id, "AuthFlow": "USER_AUTH", "AuthParameters": {
@@ -191,12 +193,12 @@ def test_the_time_of_a_code_sent_does_not_tell_whether_the_name_exists(server, m
 
 
 def test_the_client_must_allow_user_auth_and_the_pool_the_factor(server, idp, mail):
-    _pool, client_id = _site(server, *CODES, flows=("--auth-flow", "ALLOW_USER_PASSWORD_AUTH"))
+    _pool, client_id = site(server, *CODES, flows=("--auth-flow", "ALLOW_USER_PASSWORD_AUTH"))
     assert refused(lambda: _start(idp, client_id, PREFERRED_CHALLENGE="EMAIL_OTP")) == \
         ("InvalidParameterException", "USER_AUTH flow not enabled for this client")
     assert mail.pending("ann@example.com") == []
 
-    _pool, client_id = _site(server)  # the password only, as every pool without a sign-in policy
+    _pool, client_id = site(server)  # the password only, as every pool without a sign-in policy
     choice = _start(idp, client_id, PREFERRED_CHALLENGE="EMAIL_OTP")
     assert choice["ChallengeName"] == "SELECT_CHALLENGE" and choice["AvailableChallenges"] == ["PASSWORD", "PASSWORD_SRP"]
     code, _message = refused(lambda: _respond(idp, client_id, "SELECT_CHALLENGE", choice["Session"], USERNAME="ann",
@@ -207,7 +209,7 @@ def test_the_client_must_allow_user_auth_and_the_pool_the_factor(server, idp, ma
 
 
 def test_a_user_with_a_second_factor_gets_no_passwordless_code(server, idp, mail):
-    pool, client_id = _site(server, *CODES)
+    pool, client_id = site(server, *CODES)
     server.cli("pool", "set-mfa", "--pool", pool, "--mfa", "OPTIONAL", "--method", "EMAIL_OTP")
     server.cli("user", "mfa", "set", "--pool", pool, "--username", "ann", "--email-otp", "--preferred", "EMAIL_OTP")
     stand_in = _start(idp, client_id, PREFERRED_CHALLENGE="EMAIL_OTP")  # (as for a name the pool lacks)
