@@ -65,7 +65,7 @@ def test_demo_bootstrap_installs_again_only_when_a_packaged_file_changed(tmp_pat
 
     def installs() -> int:
         subprocess.run(["bash", str(tmp_path / "scripts" / "bootstrap")], env=env, check=True, timeout=60)
-        return calls.read_text().count(".venv/bin/python -m pip install -q .")
+        return calls.read_text().count(".venv/bin/python -m pip install -qq .")
 
     assert installs() == 1
     assert installs() == 1  # nothing changed

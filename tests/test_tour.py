@@ -202,6 +202,7 @@ def test_the_demo_prints_one_banner_and_writes_the_tours_values(demo):
     text = demo.banner()
     env_file = demo.checkout / "var" / "demo.env"
     assert text.count("Cognate at ") == 1 and text.count("Demo pool (") == 1, text
+    assert not re.search(r"^\s*WARNING: |Warning: ", text, re.M), text  # pip's and the build's, among others
     assert f"\n  data: {demo.checkout / 'var'}\n" in text
     assert f"in another terminal: . {env_file})" in text
     assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
