@@ -54,16 +54,18 @@ def cpu_per_call(call: Callable[[], None], calls: int) -> float:
 
 def build(database_url: str, redis_url: str) -> tuple[dict[str, Callable[[], None]], Callable[[], None]]:
     """A pool, a confidential client with both flows, a user with a refresh token, and the app."""
+    secret_key = secrets.token_hex(24)
     os.environ.update({"DATABASE_URL": database_url, "REDIS_URL": redis_url, "BROKER_LOG_FORMAT": "text",
-                       "BROKER_BASE_URL": "https://auth.example.com", "BROKER_SECRET_KEY": secrets.token_hex(24)})
+                       "BROKER_BASE_URL": "https://auth.example.com", "BROKER_SECRET_KEY": secret_key})
     from broker import create_app
     from broker.oauth.issue import new_refresh_token
     from broker.oauth.tokens import Grant
     from broker.store import repo
+    from broker.sealing import Sealer
     from broker.store.db import Database
     from broker.userpool import admin, app_clients, resource_servers
 
-    db = Database(database_url)
+    db = Database(database_url, Sealer(secret_key))
     db.upgrade()
     with db.session() as s:
         pool = admin.create_pool(s, "bench")

@@ -32,6 +32,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from .identity.keys import IDENTITY_KEY_ROWS
     from .oauth import backchannel
     from .oauth.keys import KeyCache
+    from .oauth.lean_token import LeanTokenEndpoint
     from .oauth.server import build_server
     from .runtime import Runtime
     from .sealing import Sealer
@@ -88,6 +89,9 @@ def create_app(settings: Settings | None = None) -> Flask:
                                        sms=outbox, sealer=sealer, identity_keys=identity_keys)
     app.before_request(outbox.ensure_courier)
     app.after_request(outbox.after_request)
+    lean = LeanTokenEndpoint(app.wsgi_app, app.extensions["broker"], observability.token_issued,
+                             api.token_answer_headers(settings.is_https))
+    app.wsgi_app = app.extensions["broker.lean_token"] = lean  # type: ignore[method-assign]
     observability.init_app(app, settings)  # inside ProxyFix: it logs the client's address
     if settings.trusted_proxies:
         from werkzeug.middleware.proxy_fix import ProxyFix

@@ -35,6 +35,11 @@ def body(error: str, description: str | None) -> dict[str, Any]:
     return {"error": error, "error_description": description or DESCRIPTIONS.get(error, DESCRIPTIONS["invalid_request"])}
 
 
+def for_status(status: int) -> str:
+    """The code of an error that is not OAuth's own (a trigger's refusal, a store away), by status."""
+    return {401: "invalid_client", 503: "temporarily_unavailable"}.get(status, "invalid_request")
+
+
 def bearer_challenge(error: str, description: str) -> str:
     """RFC 6750 §3's ``WWW-Authenticate`` value (a quoted-string may not hold ``"``)."""
     return f'Bearer error="{error}", error_description="{description.replace(chr(34), chr(39))}"'

@@ -65,6 +65,12 @@ def exposition() -> tuple[bytes, str]:
     return _metrics.exposition()
 
 
+def token_issued(grant_type: str) -> None:
+    """Count tokens issued by a grant answered outside the app's views."""
+    if _metrics is not None:
+        _metrics.token_issued(grant_type)
+
+
 def audit_event(event: str, outcome: str, details: Mapping[str, Any]) -> None:
     """Count the audit events that metrics follow (sign-ins, lockouts)."""
     if _metrics is not None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import weakref
 from pathlib import Path
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from . import repo
 from .cache import track_changes
+from .refresh_read import RefreshRead
 
 if TYPE_CHECKING:
     from ..sealing import Sealer
@@ -36,7 +38,8 @@ class Database:
         self.url = _driver_url(url)
         if self.url.startswith("sqlite:///"):
             Path(self.url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-            self.engine = create_engine(self.url, connect_args={"timeout": 30})
+            self._engine_options: dict = {"connect_args": {"timeout": 30}}
+            self.engine = create_engine(self.url, **self._engine_options)
             event.listen(self.engine, "connect", _sqlite_pragmas)
         else:
             # pool_pre_ping: a connection left over from before a PostgreSQL restart is found
@@ -44,8 +47,8 @@ class Database:
             # after the restart succeeds. connect_timeout: while the server is unreachable a
             # request answers 503 within seconds instead of hanging (unless the URL sets its own).
             timeout = {} if "connect_timeout" in make_url(self.url).query else {"connect_timeout": CONNECT_TIMEOUT}
-            self.engine = create_engine(self.url, pool_pre_ping=True, pool_size=10, max_overflow=20,
-                                        connect_args=timeout)
+            self._engine_options = {"pool_size": 10, "max_overflow": 20, "connect_args": timeout}
+            self.engine = create_engine(self.url, pool_pre_ping=True, **self._engine_options)
         # Every session carries the deployment's sealer: code that stores a sealed value
         # (a client secret, an SRP verifier) reaches it from the session it writes with.
         self.sessions = sessionmaker(self.engine, expire_on_commit=False, info={"sealer": sealer})
@@ -57,6 +60,12 @@ class Database:
         self.sign_outs_committed: list[Callable[[list[list[str]]], None]] = []
         event.listen(self.sessions, "after_commit", self._signed_out)
         event.listen(self.sessions, "after_rollback", lambda session: session.info.pop(repo.SIGNED_OUT, None))
+
+    @functools.cached_property
+    def refresh_read(self) -> RefreshRead:
+        """The token endpoint's read of refresh tokens, on connections of its own (:mod:`.refresh_read`)."""
+        sqlite = self.url.startswith("sqlite")
+        return RefreshRead(self.url, self._engine_options, _sqlite_pragmas if sqlite else None)
 
     def _signed_out(self, session: Session) -> None:
         """After the commit: a failure to announce is logged, never the committed sign-out's."""
@@ -87,6 +96,8 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if "refresh_read" in self.__dict__:
+            self.refresh_read.dispose()
 
     @classmethod
     def dispose_all(cls) -> None:

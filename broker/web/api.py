@@ -2,7 +2,7 @@
 revocation, introspection."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from flask import current_app, g, jsonify, request
 from werkzeug.wrappers import Response
@@ -15,22 +15,34 @@ from ..oauth.verify import InvalidToken, verify_access_token
 from ..runtime import runtime
 from ..userpool.app_clients import STANDARD_SCOPES
 from ..userpool.client_attributes import readable
-from .errors import oauth_error
+from .errors import oauth_error, security_headers
 from .pools import pool_blueprint
 
 bp = pool_blueprint("api")
 
 
+#: Browser apps (SPAs) call these endpoints with fetch. None of them reads cookies, so any
+#: origin may: the answer depends only on the credentials sent in the request.
+CORS = [("Access-Control-Allow-Origin", "*"), ("Access-Control-Allow-Headers", "Authorization, Content-Type"),
+        ("Access-Control-Allow-Methods", "GET, POST, OPTIONS"), ("Access-Control-Max-Age", "600")]
+
+
 @bp.after_request
 def _cors(response: Response) -> Response:
-    """Browser apps (SPAs) call these endpoints with fetch. None of them reads cookies, so
-    any origin may: the answer depends only on the credentials sent in the request."""
     if "Origin" in request.headers:
-        response.headers["Access-Control-Allow-Origin"] = "*"
-        response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
-        response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
-        response.headers["Access-Control-Max-Age"] = "600"
+        response.headers.update(CORS)
     return response
+
+
+def token_answer_headers(https: bool) -> Callable[[dict[str, Any]], list[tuple[str, str]]]:
+    """The headers this blueprint and the app's hooks give a token answer, for the answers
+    made before the app (:mod:`broker.oauth.lean_token`): by the request's WSGI environ."""
+    always = security_headers(https)
+
+    def headers(environ: dict[str, Any]) -> list[tuple[str, str]]:
+        return [*always, *CORS] if "HTTP_ORIGIN" in environ else always
+
+    return headers
 
 
 def _server() -> Any:

@@ -39,8 +39,7 @@ def oauth_error(error: str, description: str | None, status: int) -> Response:
 
 def error_response(message: str, status: int, back_url: str | None = None, title: str | None = None) -> Response:
     if _wants_json():
-        error = {401: "invalid_client", 503: "temporarily_unavailable"}.get(status, "invalid_request")
-        response = oauth_error(error, message, status)
+        response = oauth_error(errors.for_status(status), message, status)
     else:
         response = Response(render_template("error.html", title=title or _("Something went wrong"),
                                             message=message, back_url=back_url), mimetype="text/html")
@@ -48,6 +47,13 @@ def error_response(message: str, status: int, back_url: str | None = None, title
     if status == 503:
         response.headers["Retry-After"] = "5"
     return response
+
+
+def security_headers(https: bool) -> list[tuple[str, str]]:
+    """The headers every response carries (HSTS over HTTPS only)."""
+    headers = [("Content-Security-Policy", CSP), ("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"),
+               ("Referrer-Policy", "no-referrer")]
+    return [*headers, ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")] if https else headers
 
 
 def init_app(app: Flask) -> None:
@@ -95,12 +101,8 @@ def init_app(app: Flask) -> None:
     @app.after_request
     def _headers(response: Response) -> Response:
         h = response.headers
-        h.setdefault("Content-Security-Policy", CSP)
-        h.setdefault("X-Content-Type-Options", "nosniff")
-        h.setdefault("X-Frame-Options", "DENY")
-        h.setdefault("Referrer-Policy", "no-referrer")
-        if app.config.get("PREFERRED_URL_SCHEME") == "https":
-            h.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        for name, value in security_headers(app.config.get("PREFERRED_URL_SCHEME") == "https"):
+            h.setdefault(name, value)
         if "Cache-Control" not in h and not request.path.startswith("/static/"):
             h["Cache-Control"] = "no-store"
         return response

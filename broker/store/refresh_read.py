@@ -1,0 +1,116 @@
+"""The refresh grant's one read, without the ORM: a refresh token with its user and the
+user's groups, from one SQL statement compiled once, on a connection of its own that
+autocommits (no ``BEGIN``, no ``COMMIT``, no ping before each use).
+
+A pooled PostgreSQL connection may have died since its last use (a server restart): the
+read finds out by failing, and since it changes nothing it is simply made again on a new
+connection, once. That is what ``pool_pre_ping`` does for the sessions, for one round trip
+per request less.
+
+    reads = RefreshRead(db)
+    found = reads.find(repo.sha256(value))   # a Found, or None
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import bindparam, create_engine, event, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
+
+from .models import Group, RefreshToken, RevokedOrigin, User, UserGroup
+
+_TOKEN = (RefreshToken.id, RefreshToken.pool_id, RefreshToken.client_id, RefreshToken.scope, RefreshToken.origin_jti,
+          RefreshToken.event_id, RefreshToken.auth_time, RefreshToken.amr, RefreshToken.sid, RefreshToken.expires_at,
+          RefreshToken.rotated_at, RefreshToken.revoked_at)
+_USER = (User.id, User.pool_id, User.sub, User.username, User.status, User.enabled, User.attributes,
+         User.session_epoch)
+_GROUP = (Group.id, Group.pool_id, Group.name, Group.precedence, Group.role_arn)
+
+
+@dataclass(frozen=True)
+class Found:
+    """The columns read, by model: ``token``, ``user`` and each of ``groups`` map a
+    column's attribute name to its value."""
+
+    token: dict[str, Any]
+    user: dict[str, Any]
+    groups: list[dict[str, Any]]
+
+    def user_row(self) -> User:
+        """The user as a transient :class:`User` (never added to a session) with its groups,
+        for the code that reads users: claims, triggers."""
+        user = User(**self.user)
+        user.groups = [Group(**g) for g in self.groups]
+        return user
+
+
+class RefreshRead:
+    """Reads of refresh tokens for one :class:`~broker.store.db.Database`."""
+
+    def __init__(self, url: str, engine_options: dict[str, Any], on_connect: Any = None) -> None:
+        self.engine: Engine = create_engine(url, isolation_level="AUTOCOMMIT", pool_pre_ping=False,
+                                            pool_reset_on_return=None, **engine_options)
+        if on_connect is not None:
+            event.listen(self.engine, "connect", on_connect)
+        revoked = select(RevokedOrigin.origin_jti).where(RevokedOrigin.origin_jti == RefreshToken.origin_jti).exists()
+        stmt = (select(*_TOKEN, *_USER, *_GROUP).select_from(RefreshToken)
+                .join(User, User.id == RefreshToken.user_id)
+                .outerjoin(UserGroup, UserGroup.user_id == User.id).outerjoin(Group, Group.id == UserGroup.group_id)
+                .where(RefreshToken.token_hash == bindparam("token_hash"), ~revoked))
+        dialect = self.engine.dialect
+        compiled = stmt.compile(dialect=dialect)
+        self._sql = str(compiled)
+        self._compiled = compiled
+        columns = (*_TOKEN, *_USER, *_GROUP)
+        self._processors = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
+        self._names = [c.key for c in columns]
+
+    def find(self, token_hash: str) -> Found | None:
+        """The token of SHA-256 ``token_hash`` unless its family was revoked; None when none is."""
+        params = self._compiled.construct_params({"token_hash": token_hash})
+        args = tuple(params[n] for n in self._compiled.positiontup) if self._compiled.positional else params
+        rows = self._execute(args)
+        if not rows:
+            return None
+        rows = [[p(v) if p else v for p, v in zip(self._processors, row)] for row in rows]
+        first, t, u = rows[0], len(_TOKEN), len(_TOKEN) + len(_USER)
+        token = dict(zip(self._names[:t], first[:t]))
+        user = dict(zip(self._names[t:u], first[t:u]))
+        groups = [dict(zip(self._names[u:], row[u:])) for row in rows if row[u] is not None]
+        return Found(token, user, groups)
+
+    def _execute(self, args: Any) -> list[Any]:
+        """The rows; a failure raises SQLAlchemy's error for it (``OperationalError``...), as a session's would."""
+        dialect = self.engine.dialect
+        try:
+            try:
+                return self._once(args)
+            except dialect.loaded_dbapi.Error as exc:
+                if not getattr(exc, "connection_gone", False):
+                    raise
+                return self._once(args)
+        except dialect.loaded_dbapi.Error as exc:
+            raise DBAPIError.instance(self._sql, args, exc, dialect.loaded_dbapi.Error, dialect=dialect) from exc
+
+    def _once(self, args: Any) -> list[Any]:
+        dialect = self.engine.dialect
+        connection = self.engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            cursor.execute(self._sql, args)
+            rows = cursor.fetchall()
+            cursor.close()
+            return rows
+        except dialect.loaded_dbapi.Error as exc:
+            if dialect.is_disconnect(exc, connection.dbapi_connection, None):
+                exc.connection_gone = True  # type: ignore[attr-defined]
+                connection.invalidate(exc)
+                self.engine.dispose(close=False)  # the others died with it: new connections from here on
+            raise
+        finally:
+            connection.close()
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,274 @@
+"""The token endpoint's lean path (broker/oauth/lean_token.py) answers refresh and
+client_credentials grants exactly as the Authlib endpoint behind it would, and passes every
+other request on to it untouched: each answer here is set beside the full endpoint's for the
+same request, on SQLite and PostgreSQL."""
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import secrets
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from joserfc import jwt
+from werkzeug.test import Client
+
+from broker import create_app, load_settings
+from broker.oauth.issue import new_refresh_token
+from broker.oauth.tokens import Grant
+from broker.store import repo
+from broker.store.models import RefreshToken
+from broker.triggers import invoke, journal, settings as trigger_settings
+from broker.userpool import admin, app_clients, groups, resource_servers
+
+PASSWORD = "Corr3ct-Horse!"
+CALLBACK = "https://app.example.com/cb"
+#: What differs between two answers to one request: when and which token, and the request id.
+VARYING_CLAIMS = {"jti", "iat", "exp", "at_hash"}
+VARYING_HEADERS = {"Content-Length", "X-Request-Id"}
+
+
+class Site:
+    """An app whose token endpoint is reached with (``lean``) or without (``full``) the lean path."""
+
+    def __init__(self, tmp_path: Path, database_url: str) -> None:
+        settings = load_settings({"BROKER_BASE_URL": "https://auth.example.com", "DATABASE_URL": database_url,
+                                  "BROKER_DATA_DIR": str(tmp_path), "BROKER_SECRET_KEY": "k" * 40})
+        self.app = create_app(settings)
+        self.rt = self.app.extensions["broker"]
+        self.rt.db.upgrade()
+        lean = self.app.extensions["broker.lean_token"]
+        self.passed_on: list[str] = []  # requests the lean path handed to the full endpoint
+        inner = lean.app
+
+        def full_endpoint(environ: dict, start_response: Any) -> Any:
+            self.passed_on.append(environ["PATH_INFO"])
+            return inner(environ, start_response)
+
+        lean.app = full_endpoint
+        self.lean, self.full = self.app.test_client(), Client(inner)
+        with self.rt.db.session() as s:
+            pool = admin.create_pool(s, "lean")
+            resource_servers.create_resource_server(s, pool.id, "api", "API", ["read", "write"])
+            self.web, self.secret = app_clients.create_client(
+                s, pool.id, "web", [CALLBACK], secret=True, flows=["code", "client_credentials"],
+                scopes=["openid", "email", "profile", "api/read"])
+            self.spa, _ = app_clients.create_client(s, pool.id, "spa", [CALLBACK], scopes=["openid", "email"])
+            self.spa.rotate_refresh_tokens = False  # (a public client's rotate by default: see below)
+            self.rotating, _ = app_clients.create_client(s, pool.id, "rotating", [CALLBACK], scopes=["openid"])
+            user = admin.create_user(s, pool.id, "alice", PASSWORD, {"email": "alice@example.com", "name": "Alice"},
+                                     confirmed=True)[0]
+            for name, precedence, role in (("admins", 1, "arn:aws:iam::123456789012:role/admins"),
+                                           ("staff", 2, None)):
+                group = groups.create_group(s, pool.id, name, precedence=precedence, role_arn=role)
+                repo.add_user_to_group(s, user, group)
+            self.pool_id, self.user_id = pool.id, user.id
+            self.tokens = {name: self.refresh_token(s, client, user)
+                           for name, client in (("web", self.web), ("spa", self.spa), ("rotating", self.rotating))}
+
+    def close(self) -> None:
+        """Write what the triggers queued, stop their workers, close the connections."""
+        journal.flush()
+        with self.rt.db.sessions() as s:
+            invoke.of(s).python.close()
+        self.rt.db.dispose()
+
+    def refresh_token(self, session: Any, client: Any, user: Any) -> str:
+        grant = Grant(issuer="", client_id=client.id, scopes=("openid", "email", "profile"), auth_time=int(time.time()),
+                      origin_jti=str(uuid.uuid4()), event_id=str(uuid.uuid4()), amr=("pwd",), sid="s-1")
+        return new_refresh_token(session, client, user, grant)
+
+    @property
+    def path(self) -> str:
+        return f"/{self.pool_id}/oauth2/token"
+
+    def basic(self, client_id: str | None = None, secret: str | None = None) -> dict[str, str]:
+        pair = f"{client_id or self.web.id}:{secret or self.secret}".encode()
+        return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
+
+    def both(self, form: dict[str, str] | str, headers: dict[str, str] | None = None,
+             query: str = "") -> tuple[Any, Any]:
+        """The same request to the app as deployed and to the full endpoint alone."""
+        args = {"data": form, "headers": headers or {}, "query_string": query}
+        return self.lean.post(self.path, **args), self.full.post(self.path, **args)
+
+    def claims(self, token: str) -> dict[str, Any]:
+        with self.rt.db.sessions() as s:
+            keys = self.rt.keys.get(s, self.rt.config.pool(s, self.pool_id))
+        return jwt.decode(token, keys.verifying).claims
+
+
+@pytest.fixture
+def site(tmp_path: Path, any_database_url: str) -> Iterator[Site]:
+    made = Site(tmp_path, any_database_url)
+    yield made
+    made.close()
+
+
+def _same(site: Site, lean: Any, full: Any, varying: set[str] = VARYING_CLAIMS) -> None:
+    """Two answers that say the same: status, headers, members, and the tokens' claims
+    but for those ``varying`` from one token to the next."""
+    assert lean.status_code == full.status_code, (lean.get_data(as_text=True), full.get_data(as_text=True))
+    headers = [{k: v for k, v in r.headers.items() if k not in VARYING_HEADERS} for r in (lean, full)]
+    assert headers[0] == headers[1]
+    ours, theirs = lean.get_json(), full.get_json()
+    assert ours.keys() == theirs.keys()
+    for name, value in ours.items():
+        if name.endswith("_token"):
+            mine, other = site.claims(value), site.claims(theirs[name])
+            assert {k: v for k, v in mine.items() if k not in varying} == \
+                {k: v for k, v in other.items() if k not in varying}
+        else:
+            assert value == theirs[name]
+
+
+def test_refresh_and_client_credentials_are_answered_here_as_the_full_endpoint_answers(site: Site) -> None:
+    requests = [
+        ({"grant_type": "refresh_token", "refresh_token": site.tokens["web"]}, site.basic()),
+        ({"grant_type": "refresh_token", "refresh_token": site.tokens["web"], "client_id": site.web.id,
+          "client_secret": site.secret}, {}),
+        ({"grant_type": "refresh_token", "refresh_token": site.tokens["spa"], "client_id": site.spa.id},
+         {"Origin": "https://app.example.com"}),
+        ({"grant_type": "client_credentials"}, site.basic()),
+        ({"grant_type": "client_credentials", "scope": "api/read"}, {**site.basic(), "Origin": "https://x.example"}),
+    ]
+    for form, headers in requests:
+        lean, full = site.both(form, headers)
+        assert lean.status_code == 200
+        fresh = form["grant_type"] == "client_credentials"  # (each of its tokens starts a family)
+        _same(site, lean, full, VARYING_CLAIMS | {"origin_jti", "event_id"} if fresh else VARYING_CLAIMS)
+    assert site.passed_on == []  # every one was answered by the lean path
+    access = site.claims(site.lean.post(site.path, data=requests[0][0], headers=requests[0][1]).json["access_token"])
+    assert access["cognito:groups"] == ["admins", "staff"] and access["amr"] == ["pwd"]
+    assert access["scope"] == "openid email profile" and access["username"] == "alice"
+    id_token = site.claims(site.lean.post(site.path, data=requests[0][0], headers=requests[0][1]).json["id_token"])
+    assert id_token["cognito:preferred_role"] == "arn:aws:iam::123456789012:role/admins"
+    assert id_token["email"] == "alice@example.com" and id_token["sid"] == "s-1" and id_token["aud"] == site.web.id
+
+
+def test_every_other_request_is_passed_on_untouched(site: Site) -> None:
+    web, spa = site.tokens["web"], site.tokens["spa"]
+    with site.rt.db.session() as s:  # an expired token, another user's disabled account, a revoked family
+        expired = site.refresh_token(s, site.web, repo.get_user(s, site.pool_id, "alice"))
+        s.query(RefreshToken).filter_by(token_hash=repo.sha256(expired)).update(
+            {"expires_at": dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)})
+        bob = admin.create_user(s, site.pool_id, "bob", PASSWORD, {"email": "bob@example.com"}, confirmed=True)[0]
+        disabled = site.refresh_token(s, site.web, bob)
+        bob.enabled = False
+        revoked = site.refresh_token(s, site.web, repo.get_user(s, site.pool_id, "alice"))
+        repo.revoke_origin(s, s.query(RefreshToken).filter_by(token_hash=repo.sha256(revoked)).one().origin_jti)
+    cases: list[tuple[Any, dict[str, str], str]] = [
+        ({"grant_type": "refresh_token", "refresh_token": web}, site.basic(secret="wrong"), ""),
+        ({"grant_type": "refresh_token", "refresh_token": web}, {"Authorization": "Basic !!!"}, ""),
+        ({"grant_type": "refresh_token", "refresh_token": web}, {"Authorization": "Bearer x"}, ""),
+        ({"grant_type": "refresh_token", "refresh_token": "nope"}, site.basic(), ""),
+        ({"grant_type": "refresh_token", "refresh_token": spa}, site.basic(), ""),  # another client's
+        ({"grant_type": "refresh_token", "refresh_token": expired}, site.basic(), ""),
+        ({"grant_type": "refresh_token", "refresh_token": disabled}, site.basic(), ""),
+        ({"grant_type": "refresh_token", "refresh_token": revoked}, site.basic(), ""),
+        ({"grant_type": "refresh_token", "refresh_token": web, "scope": "openid"}, site.basic(), ""),
+        ({"grant_type": "refresh_token", "refresh_token": web, "client_id": site.web.id}, site.basic(), ""),
+        ({"grant_type": "refresh_token", "refresh_token": spa, "client_id": site.spa.id, "client_secret": "x"}, {}, ""),
+        ({"grant_type": "refresh_token", "refresh_token": web}, site.basic(), "grant_type=refresh_token"),
+        ({"grant_type": "refresh_token", "refresh_token": ""}, site.basic(), ""),
+        (f"grant_type=refresh_token&refresh_token={web}&refresh_token={spa}", site.basic(), ""),
+        ({"grant_type": "client_credentials", "scope": "api/write"}, site.basic(), ""),
+        ({"grant_type": "client_credentials", "scope": "openid"}, site.basic(), ""),
+        ({"grant_type": "client_credentials", "client_id": site.spa.id}, {}, ""),
+        ({"grant_type": "password", "username": "alice", "password": PASSWORD}, site.basic(), ""),
+    ]
+    for form, headers, query in cases:
+        before = len(site.passed_on)
+        lean, full = site.both(form, headers, query)
+        assert len(site.passed_on) == before + 1, form  # handed on, not answered here
+        if lean.status_code == 200:  # a narrower scope (RFC 6749 §6), granted there
+            _same(site, lean, full)
+        else:
+            assert lean.status_code == full.status_code >= 400 and lean.get_json() == full.get_json(), form
+    rotating = {"grant_type": "refresh_token", "refresh_token": site.tokens["rotating"], "client_id": site.rotating.id}
+    r = site.lean.post(site.path, data=rotating)  # rotation and its reuse detection are the full endpoint's
+    assert r.status_code == 200 and r.json["refresh_token"] and len(site.passed_on) == len(cases) + 1
+    assert site.lean.post(site.path, data=rotating).json["error"] == "invalid_grant"  # reused: the family is revoked
+    body = json.dumps({"grant_type": "refresh_token", "refresh_token": web})
+    lean, full = site.both(body, {**site.basic(), "Content-Type": "application/json"})
+    assert lean.status_code == full.status_code == 400 and lean.get_json() == full.get_json()
+
+
+def test_a_pre_token_trigger_runs_once_and_its_refusal_is_answered_as_the_app_answers_it(site: Site) -> None:
+    form, headers = {"grant_type": "refresh_token", "refresh_token": site.tokens["web"]}, site.basic()
+    with site.rt.db.session() as s:
+        trigger_settings.set_triggers(s, repo.get_pool(s, site.pool_id), {
+            "PreTokenGeneration": "python:tests.trigger_handlers.tokens_claims:lambda_handler"})
+    site.rt.config.clear()
+    lean, full = site.both(form, headers)
+    _same(site, lean, full)
+    claims = site.claims(lean.json["id_token"])
+    assert claims["tier"] == "gold" and claims["source"] == "TokenGeneration_RefreshTokens" and "email" not in claims
+    with site.rt.db.session() as s:
+        trigger_settings.set_triggers(s, repo.get_pool(s, site.pool_id), {
+            "PreTokenGeneration": "python:tests.trigger_handlers.misbehaving:refuse"})
+    site.rt.config.clear()
+    lean, full = site.both(form, headers)
+    assert lean.status_code == full.status_code == 400
+    assert lean.get_json() == full.get_json() == {
+        "error": "invalid_request", "error_description": "PreTokenGeneration failed with error Sign-ups are closed today."}
+    _same_headers = [{k: v for k, v in r.headers.items() if k not in VARYING_HEADERS} for r in (lean, full)]
+    assert _same_headers[0] == _same_headers[1]
+    assert site.passed_on == []
+
+
+def test_connections_cut_by_the_database_are_replaced_at_once(tmp_path: Path, postgres_url: str) -> None:
+    import psycopg
+
+    site = Site(tmp_path, postgres_url)
+    try:
+        form, headers = {"grant_type": "refresh_token", "refresh_token": site.tokens["web"]}, site.basic()
+        assert site.lean.post(site.path, data=form, headers=headers).status_code == 200
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            cut = conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                               "WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchall()
+        assert cut  # the pooled connections were there, and are gone
+        for _ in range(3):
+            assert site.lean.post(site.path, data=form, headers=headers).status_code == 200
+        assert site.passed_on == []  # answered by the lean path, on a new connection
+    finally:
+        site.close()
+
+
+def test_unknown_pools_and_custom_domains(tmp_path: Path, any_database_url: str) -> None:
+    made = Site(tmp_path, any_database_url)
+    try:
+        form = {"grant_type": "client_credentials"}
+        r = made.lean.post(f"/{'x' * 60}/oauth2/token", data=form, headers=made.basic())
+        assert r.status_code == 404 and made.passed_on
+        r = made.lean.post("/eu-west-1_nothere/oauth2/token", data=form, headers=made.basic())
+        assert r.status_code == 404
+    finally:
+        made.close()
+    settings = {"BROKER_BASE_URL": "https://auth.example.com", "DATABASE_URL": any_database_url,
+                "BROKER_DATA_DIR": str(tmp_path), "BROKER_SECRET_KEY": "k" * 40,
+                "BROKER_DOMAINS": f"login.example.com={made.pool_id}"}
+    app = create_app(load_settings(settings))
+    try:
+        r = app.test_client().post("/oauth2/token", data=form, headers={**made.basic(), "Host": "login.example.com"})
+        assert r.status_code == 200 and r.json["token_type"] == "Bearer"
+        r = app.test_client().post("/oauth2/token", data=form, headers={**made.basic(), "Host": "other.example.com"})
+        assert r.status_code == 404
+    finally:
+        app.extensions["broker"].db.dispose()
+
+
+def test_secrets_never_reach_a_client_that_has_none(site: Site) -> None:
+    """A public client's refresh with a made-up secret, and a confidential one's without any,
+    are the full endpoint's (invalid_client), never tokens."""
+    spa = {"grant_type": "refresh_token", "refresh_token": site.tokens["spa"], "client_id": site.spa.id,
+           "client_secret": secrets.token_urlsafe(8)}
+    web = {"grant_type": "refresh_token", "refresh_token": site.tokens["web"], "client_id": site.web.id}
+    for form in (spa, web):
+        lean, full = site.both(form)
+        assert lean.status_code == full.status_code == 401
+        assert lean.get_json()["error"] == full.get_json()["error"] == "invalid_client"
