@@ -213,7 +213,10 @@ def _percentile(sorted_values: list[float], q: float) -> float | None:
 
 
 def measure(peer: Peer, grant: str, args: argparse.Namespace) -> dict:
+    spy = profile(peer, grant, args) if args.profile and not peer.node else None
     full = load(peer, grant, args)
+    if spy is not None:
+        spy.wait(60)
     half = load(peer, grant, args, rate=full["rate"] / 2) if full["rate"] else full
     rate, cpu = full["rate"], full["cpu"]
     per_grant = (lambda busy: busy / rate * 1000) if rate else (lambda busy: 0.0)
@@ -242,6 +245,60 @@ def median_rows(rows: list[dict]) -> list[dict]:
     for row in rows:
         groups.setdefault((row["grant"], row["peer"]), []).append(row)
     return [sorted(g, key=lambda r: r["rate"])[(len(g) - 1) // 2] for g in groups.values()]
+
+
+# -- where a worker's time goes (--profile) ---------------------------------------------------
+
+def profile(peer: Peer, grant: str, args: argparse.Namespace) -> subprocess.Popen:
+    """py-spy (from PyPI) sampling the gunicorn worker through the saturating run, without
+    stopping it (``--nonblocking``), on the client's CPUs; its stacks go to ``--profile``."""
+    out = Path(args.profile) / f"{peer.name.split(' (')[1].split(' ')[0].lower()}-{grant}.txt"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--nonblocking", "--gil", "--format", "raw",
+                            "--rate", "250", "--duration", str(int(args.warmup + args.seconds)),
+                            "--pid", str(peer.workers()[0]), "--output", str(out)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if args.client_cpus:
+        os.sched_setaffinity(spy.pid, args.client_cpus)
+    return spy
+
+
+#: What a frame is counted as when it is the innermost of these on a sample's stack (the
+#: first listed whose text is in the frame wins).
+PARTS = (
+    ("RSA/EC signature", ("jws_algs.py",)),  # (the native signing runs under this frame)
+    ("JWT encoding (joserfc)", ("joserfc",)),
+    ("refresh token read (SQL)", ("refresh_read.py",)),
+    ("claims and token response", ("tokens.py", "issue.py")),
+    ("lean grant (parse, client, checks)", ("lean_token.py",)),
+    ("Authlib", ("authlib",)),
+    ("SQLAlchemy/psycopg", ("sqlalchemy", "psycopg")),
+    ("Flask/Werkzeug", ("flask", "werkzeug")),
+    ("metrics and access log", ("observability",)),
+    ("gunicorn (HTTP, threads)", ("gunicorn",)),
+)
+
+
+def breakdown(path: Path) -> list[tuple[str, float]]:
+    """Shares of the samples by :data:`PARTS` (the innermost matching frame of each stack)."""
+    counts: dict[str, int] = {}
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, n = line.rpartition(" ")
+        if not n.isdigit():
+            continue
+        frames, total = stack.split(";"), total + int(n)
+        part = next((name for frame in reversed(frames) for name, marks in PARTS if any(m in frame for m in marks)),
+                    "other (interpreter, threads idle)")
+        counts[part] = counts.get(part, 0) + int(n)
+    return sorted(((name, n / total) for name, n in counts.items()), key=lambda x: -x[1]) if total else []
+
+
+def print_profiles(directory: str) -> None:
+    for path in sorted(Path(directory).glob("*.txt")):
+        print(f"\nwhere the worker's samples went, {path.stem} ({path}):")
+        for name, share in breakdown(path):
+            print(f"  {share * 100:5.1f} %  {name}")
 
 
 # -- the report -----------------------------------------------------------------------------
@@ -320,6 +377,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="admin URL; a temporary database is created beside it and dropped")
     p.add_argument("--redis-url", default=None, help="an existing Redis (default: a private redis-server)")
     p.add_argument("--json", action="store_true", help="also print every figure as one JSON line")
+    p.add_argument("--profile", metavar="DIR", help="sample Cognate's worker with py-spy during each saturating run "
+                                                    "(stacks saved in DIR) and print where the time went")
     args = p.parse_args(argv)
     args.grants = tuple(args.grant or GRANTS)
     cpus = sorted(os.sched_getaffinity(0))
@@ -365,6 +424,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         close_stacks(stacks)
     report(args, rows, rss, background)
+    if args.profile:
+        print_profiles(args.profile)
     return 0 if all(r["rate"] and not r["errors"] and not r["half_errors"] for r in rows) else 1
 
 

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from ..store.models import AppClient, SigningKey, UserPool, utcnow
 from ..userpool import audit
+from .signer import Signer
 
 SUPPORTED_ALGS = ("RS256", "ES256")
 #: What a key id can be (``new_jwk`` makes 22 of these characters; the column holds 64).
@@ -120,6 +121,8 @@ class KeyOwner(Protocol):
 class ParsedKeys:
     signing: RSAKey | ECKey
     alg: str
+    #: Signs with ``signing`` (:mod:`.signer`: its header and key object prepared once).
+    signer: Signer
     verifying: KeySet
     jwks: dict
     kids: frozenset[str]
@@ -166,9 +169,11 @@ class KeyCache:
             rows = [*active, *rows]
         signing = _signing(active, now, self.rows.publish_ahead)
         public = [r.public_jwk for r in rows]
+        private = _import(signing.private_jwk)
         keys = ParsedKeys(
-            signing=_import(signing.private_jwk),
+            signing=private,
             alg=signing.alg,
+            signer=Signer(private, signing.alg),
             verifying=KeySet.import_key_set({"keys": public}),
             jwks={"keys": public},
             kids=frozenset(r.kid for r in rows),

@@ -18,8 +18,6 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from joserfc import jwt
-
 from .keys import ParsedKeys
 
 EMAIL_CLAIMS = ("email", "email_verified")
@@ -172,8 +170,7 @@ def at_hash(access_token: str) -> str:
 def sign(claims: dict[str, Any], keys: ParsedKeys, typ: str | None = None) -> str:
     """A JWS of ``claims`` under the pool's signing key; ``typ`` sets the header's type
     (``logout+jwt`` for logout tokens, so that no other JWT can pass for one)."""
-    header = {"alg": keys.alg, "kid": keys.signing.kid, **({"typ": typ} if typ else {})}
-    return jwt.encode(header, claims, keys.signing, algorithms=[keys.alg])
+    return keys.signer.sign(claims, typ or "JWT")
 
 
 # -- what a PreTokenGeneration trigger changes, applied as data ---------------------------
