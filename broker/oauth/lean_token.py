@@ -175,7 +175,7 @@ def _refresh(session: Any, rt: Runtime, pool: UserPool, client: AppClient, value
         and token["rotated_at"] is None and token["expires_at"] > utcnow()
     if not usable or not found.user["enabled"]:
         raise Declined()
-    user = found.user_row()
+    user = found.user_view()  # (read as a User by the claims and the trigger: see UserView)
     granted = still_allowed(client, token["scope"])
     overrides = pre_token(session, pool, client, user, granted, pre_token_trigger.REFRESH_TOKENS)
     return issue_tokens(session, rt.keys, rt.settings.base_url, pool, client, user, granted, token["auth_time"],

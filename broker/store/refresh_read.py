@@ -30,6 +30,35 @@ _GROUP = (Group.id, Group.pool_id, Group.name, Group.precedence, Group.role_arn)
 
 
 @dataclass(frozen=True)
+class GroupView:
+    """A group as tokens read it (:class:`~.models.Group`'s names)."""
+
+    id: int
+    pool_id: str
+    name: str
+    precedence: int | None
+    role_arn: str | None
+
+
+@dataclass
+class UserView:
+    """A user as the tokens and the PreTokenGeneration trigger read it: the columns of
+    :class:`~.models.User` that :func:`broker.oauth.issue.subject_of` and the trigger's
+    event read, by the same names, and the groups; not an entity of any session, so
+    nothing of it can be written by mistake (and it costs no ORM instrumentation)."""
+
+    id: int
+    pool_id: str
+    sub: str
+    username: str
+    status: str
+    enabled: bool
+    attributes: dict[str, Any]
+    session_epoch: int
+    groups: list[GroupView]
+
+
+@dataclass(frozen=True)
 class Found:
     """The columns read, by model: ``token``, ``user`` and each of ``groups`` map a
     column's attribute name to its value."""
@@ -38,12 +67,8 @@ class Found:
     user: dict[str, Any]
     groups: list[dict[str, Any]]
 
-    def user_row(self) -> User:
-        """The user as a transient :class:`User` (never added to a session) with its groups,
-        for the code that reads users: claims, triggers."""
-        user = User(**self.user)
-        user.groups = [Group(**g) for g in self.groups]
-        return user
+    def user_view(self) -> UserView:
+        return UserView(**self.user, groups=[GroupView(**g) for g in self.groups])
 
 
 class RefreshRead:
