@@ -54,10 +54,11 @@ bind = [os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{_int_env('PORT', 8000)}"]
 
 # Every sign-in costs one Argon2id hash (~20 ms of CPU, 19 MiB); argon2-cffi releases the
 # GIL while hashing, so gthread workers overlap hashes with the rest of the requests. Memory:
-# about 85 MiB per worker (much of it shared with the master) plus 19 MiB per thread that has
-# hashed: glibc keeps each thread's block for its next hash. MALLOC_MMAP_THRESHOLD_=1048576
-# in the environment makes it give the block back after every hash, at about 60 % more CPU
-# per hash (measured: 29.7 against 48.0 ms).
+# about 85 MiB per worker (much of it shared with the master) plus 19 MiB for each of the
+# two threads that hash (broker/userpool/passwords.py, HASHING_THREADS): glibc keeps each
+# thread's block for its next hash. MALLOC_MMAP_THRESHOLD_=1048576 in the environment makes
+# it give the blocks back after every hash, at about 60 % more CPU per hash (measured: 29.7
+# against 48.0 ms).
 workers = _int_env("WEB_CONCURRENCY", 2 * _cpus() + 1)
 worker_class = GUNICORN_DEFAULTS["worker_class"]
 threads = _int_env("GUNICORN_THREADS", GUNICORN_DEFAULTS["threads"])

@@ -53,3 +53,35 @@ def test_policy_names_each_broken_rule():
     assert any("uppercase" in p for p in problems) and any("number" in p for p in problems)
     assert any("symbol" in p for p in problems)
     assert PasswordPolicy(require_symbols=False).violations("Abcdefg1") == []
+
+
+def test_hashes_run_on_a_few_threads_whatever_the_number_of_callers(monkeypatch):
+    """However many request threads sign users in at once, Argon2id runs on at most
+    HASHING_THREADS threads of the process (each keeps its last 19 MiB block): the
+    memory of a worker stays bounded."""
+    from concurrent.futures import ThreadPoolExecutor
+    import threading
+
+    from broker.userpool import passwords
+
+    seen: set[str] = set()
+    real = passwords.HASHER
+
+    class Recording:
+        def hash(self, password: str) -> str:
+            seen.add(threading.current_thread().name)
+            return real.hash(password)
+
+        def verify(self, stored: str, password: str) -> bool:
+            seen.add(threading.current_thread().name)
+            return real.verify(stored, password)
+
+    stored = hash_password("Corr3ct-Horse!")
+    monkeypatch.setattr(passwords, "HASHER", Recording())
+    with ThreadPoolExecutor(8) as callers:
+        checks = list(callers.map(lambda i: verify_password(stored, "Corr3ct-Horse!" if i % 2 else "wrong"), range(16)))
+        made = list(callers.map(hash_password, ["a-Passw0rd!"] * 8))
+    assert checks == [i % 2 == 1 for i in range(16)]
+    assert all(real.verify(h, "a-Passw0rd!") for h in made)
+    assert seen and len(seen) <= passwords.HASHING_THREADS
+    assert all(name.startswith("cognate-hash") for name in seen)

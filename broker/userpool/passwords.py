@@ -8,15 +8,20 @@ See https://cheatsheetseries.owasp.org/cheatsheets/Password_Storage_Cheat_Sheet.
 from __future__ import annotations
 
 import functools
+import os
 import string
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from ..i18n import lazy_gettext as _l
 from . import hash_formats
+
+T = TypeVar("T")
 
 #: OWASP: Argon2id, m=19 MiB, t=2, p=1.
 HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1, hash_len=32, salt_len=16)
@@ -25,12 +30,44 @@ MAX_PASSWORD_LENGTH = 256
 SYMBOLS = set("^$*.[]{}()?\"!@#%&/\\,><':;|_~`=+- ")
 
 
+#: Threads of a process that hash. Each keeps the memory of its last hash (glibc holds
+#: Argon2's 19 MiB block in the thread's arena for the next one), so a worker holds at most
+#: this many blocks however many threads serve requests; more would add no speed on one
+#: core (the hash releases the GIL, and the request waits for it either way).
+HASHING_THREADS = 2
+
+
+class _Hashing:
+    """The threads that run every hash and check of this process, started in the process
+    that uses them (a forked worker starts its own)."""
+
+    def __init__(self) -> None:
+        self._pool: tuple[int, ThreadPoolExecutor] | None = None
+        self._lock = threading.Lock()
+
+    def run(self, work: Callable[..., T], *args: Any) -> T:
+        pool = self._pool
+        if pool is None or pool[0] != os.getpid():
+            with self._lock:
+                if self._pool is None or self._pool[0] != os.getpid():
+                    self._pool = (os.getpid(), ThreadPoolExecutor(HASHING_THREADS, thread_name_prefix="cognate-hash"))
+                pool = self._pool
+        return pool[1].submit(work, *args).result()
+
+
+_hashing = _Hashing()
+
+
 def hash_password(password: str) -> str:
-    return HASHER.hash(password)
+    return _hashing.run(HASHER.hash, password)
 
 
 def verify_password(stored: str | None, password: str) -> bool:
     """Constant-work check of ``password`` against any supported hash format."""
+    return _hashing.run(_verify, stored, password)
+
+
+def _verify(stored: str | None, password: str) -> bool:
     if not stored:
         _burn(password)
         return False
