@@ -13,7 +13,7 @@ from typing import Any
 from flask import g
 
 from ..oauth.issue import pre_token, still_allowed
-from ..oauth.refresh import RefreshTokenReused, StoredRefreshToken, find_refresh_token, rotate
+from ..oauth.refresh import RefreshTokenReused, StoredRefreshToken, find_refresh_token, read_live, rotate
 from ..oauth.tokens import ADMIN_SCOPE, Overrides
 from ..store.models import AppClient, UserPool
 from ..triggers import pre_token as pre_token_trigger
@@ -79,9 +79,13 @@ def _refreshed(call: Call, client: AppClient, pool: UserPool, token: StoredRefre
 
 def _find(call: Call, client: AppClient, pool: UserPool, value: str | None) -> StoredRefreshToken:
     """The live refresh token ``value`` of this client (reuse past rotation revokes its
-    family, as at the token endpoint), of a user still enabled."""
+    family, as at the token endpoint), of a user still enabled. A client that does not
+    rotate has it read in one statement first, as at the token endpoint (:func:`read_live`)."""
     g.pool, g.db_session = pool, call.session  # the token store reads the request's pool
-    token = find_refresh_token(value, client.id) if value else None
+    token = read_live(call.runtime.db, pool.id, client.id, value) if value and not client.rotate_refresh_tokens \
+        else None
+    if token is None:
+        token = find_refresh_token(value, client.id) if value else None
     if token is None or not token.user.enabled:
         raise AwsError("NotAuthorizedException", INVALID)
     return token

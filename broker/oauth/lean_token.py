@@ -32,10 +32,11 @@ from ..errors import TriggerFailed
 from ..observability.middleware import ENDPOINT_KEY
 from ..runtime import Runtime
 from ..store import repo
-from ..store.models import AppClient, UserPool, utcnow
+from ..store.models import AppClient, UserPool
 from ..triggers import pre_token as pre_token_trigger
 from . import errors, scopes as scope_rules
 from .issue import issue_client_token, issue_tokens, pre_token, still_allowed
+from .refresh import read_live
 
 #: Longest body read here; a longer one goes to the full endpoint (refresh tokens are 64 characters).
 MAX_BODY = 4096
@@ -167,20 +168,15 @@ def _basic(authorization: str) -> tuple[str, str]:
 def _refresh(session: Any, rt: Runtime, pool: UserPool, client: AppClient, value: str) -> dict[str, Any]:
     if "code" not in client.allowed_flows or client.rotate_refresh_tokens:
         raise Declined()
-    found = rt.db.refresh_read.find(repo.sha256(value))
-    if found is None:
+    stored = read_live(rt.db, pool.id, client.id, value)
+    if stored is None:
         raise Declined()
-    token = found.token
-    usable = token["pool_id"] == pool.id and token["client_id"] == client.id and token["revoked_at"] is None \
-        and token["rotated_at"] is None and token["expires_at"] > utcnow()
-    if not usable or not found.user["enabled"]:
-        raise Declined()
-    user = found.user_view()  # (read as a User by the claims and the trigger: see UserView)
-    granted = still_allowed(client, token["scope"])
+    token, user = stored.row, stored.user
+    granted = still_allowed(client, token.scope)
     overrides = pre_token(session, pool, client, user, granted, pre_token_trigger.REFRESH_TOKENS)
-    return issue_tokens(session, rt.keys, rt.settings.base_url, pool, client, user, granted, token["auth_time"],
-                        token["origin_jti"], token["event_id"], include_refresh_token=False,
-                        amr=tuple(token["amr"] or ()), overrides=overrides, sid=token["sid"])
+    return issue_tokens(session, rt.keys, rt.settings.base_url, pool, client, user, granted, token.auth_time,
+                        token.origin_jti, token.event_id, include_refresh_token=False, amr=tuple(token.amr or ()),
+                        overrides=overrides, sid=token.sid)
 
 
 def _client_credentials(session: Any, rt: Runtime, pool: UserPool, client: AppClient,

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from ..runtime import runtime
 from ..store import repo
+from ..store.db import Database
 from ..store.models import RefreshToken, User, utcnow
 from ..userpool import audit
 
@@ -67,6 +68,21 @@ def find_refresh_token(value: str, client_id: str | None = None) -> StoredRefres
         _reused(row, user)
         return None
     return StoredRefreshToken(row, user)
+
+
+def read_live(db: Database, pool_id: str, client_id: str, value: str) -> StoredRefreshToken | None:
+    """The live refresh token ``value`` of this pool and client, never rotated, of a user
+    still enabled, read in one statement without the ORM (:mod:`..store.refresh_read`); its
+    row and user are read-only views. None for any other token (unknown, expired, revoked,
+    rotated, another client's, a disabled user's): :func:`find_refresh_token` answers those,
+    reuse detection included."""
+    found = db.refresh_read.find(repo.sha256(value))
+    if found is None:
+        return None
+    token = found.token
+    live = token["pool_id"] == pool_id and token["client_id"] == client_id and token["revoked_at"] is None \
+        and token["rotated_at"] is None and token["expires_at"] > utcnow()
+    return StoredRefreshToken(found.token_view(), found.user_view()) if live and found.user["enabled"] else None  # type: ignore[arg-type]
 
 
 def issued_to_another_client(session: Session, pool_id: str, client_id: str, value: str) -> bool:

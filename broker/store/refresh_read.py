@@ -12,6 +12,7 @@ per request less.
 """
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +41,24 @@ class GroupView:
     role_arn: str | None
 
 
+@dataclass(frozen=True)
+class TokenView:
+    """A refresh token's columns as the grant reads them (:class:`~.models.RefreshToken`'s names)."""
+
+    id: int
+    pool_id: str
+    client_id: str
+    scope: str
+    origin_jti: str
+    event_id: str
+    auth_time: int
+    amr: list[str] | None
+    sid: str | None
+    expires_at: dt.datetime
+    rotated_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+
+
 @dataclass
 class UserView:
     """A user as the tokens and the PreTokenGeneration trigger read it: the columns of
@@ -66,6 +85,9 @@ class Found:
     token: dict[str, Any]
     user: dict[str, Any]
     groups: list[dict[str, Any]]
+
+    def token_view(self) -> TokenView:
+        return TokenView(**self.token)
 
     def user_view(self) -> UserView:
         return UserView(**self.user, groups=[GroupView(**g) for g in self.groups])
