@@ -67,7 +67,7 @@ class LeanTokenEndpoint:
             except (Declined, SQLAlchemyError):  # (a store away: asked before any trigger runs)
                 pass
             else:
-                environ[ENDPOINT_KEY] = "api.token"
+                environ[ENDPOINT_KEY] = "api_domain.token" if path == PATH else "api.token"  # (the view's name)
                 if status == 200:
                     self.count(grant)
                 payload = json.dumps(body).encode()
@@ -96,7 +96,7 @@ class LeanTokenEndpoint:
                     return 200, _refresh(session, rt, pool, client, form["refresh_token"]), grant
                 return 200, _client_credentials(session, rt, pool, client, form.get("scope")), grant
             except TriggerFailed as exc:  # the trigger ran: answered here as the app's handler would
-                return exc.status, errors.body("invalid_request", exc.message), grant
+                return exc.status, errors.body(errors.for_status(exc.status), exc.message), grant
         finally:
             session.close()
 
