@@ -71,35 +71,66 @@ def _redis_keys(url: str) -> set[bytes] | None:
         client.close()
 
 
-@pytest.fixture(scope="session", autouse=True)
-def shared_redis_untouched() -> Iterator[None]:
-    """Fails the run when keys appeared in the shared Redis during it (compared with the keys
-    there at the start): every test's Redis is its own (:func:`redis_url`)."""
-    before = _redis_keys(SHARED_REDIS_URL)
-    yield
-    after = _redis_keys(SHARED_REDIS_URL)
-    left = sorted((after or set()) - (before or set()))
-    assert not left, (f"the tests left {len(left)} keys in the shared Redis {SHARED_REDIS_URL}: "
-                      f"{', '.join(k.decode(errors='replace') for k in left[:5])}")
+def _runs_the_session(config: pytest.Config) -> bool:
+    """True in the process that runs the whole session: pytest without xdist, or xdist's
+    controller (which starts before its workers and ends after them); False in a worker."""
+    return not hasattr(config, "workerinput")
+
+
+_REDIS_BEFORE = pytest.StashKey[dict[str, "set[bytes] | None"]]()
+_REDIS_LEFT = pytest.StashKey[str]()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The keys in the shared Redis (and in ``TEST_REDIS_URL``'s) before any test runs: the
+    session's end compares with them (:func:`pytest_sessionfinish`)."""
+    if _runs_the_session(session.config):
+        given = os.environ.get("TEST_REDIS_URL")
+        session.config.stash[_REDIS_BEFORE] = {
+            "shared": _redis_keys(SHARED_REDIS_URL), "given": _redis_keys(given) if given else None}
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Deletes the keys the run made in ``TEST_REDIS_URL``'s database, then fails the run when
+    keys appeared in the shared Redis during it: every test's Redis is its own
+    (:func:`redis_url`). Done once, after every test of every xdist worker."""
+    before = session.config.stash.get(_REDIS_BEFORE, None)
+    if before is None:
+        return
+    given = os.environ.get("TEST_REDIS_URL")
+    if given and before["given"] is not None:
+        import redis
+
+        client = redis.Redis.from_url(given)
+        made = sorted((_redis_keys(given) or set()) - before["given"])
+        for start in range(0, len(made), 500):
+            client.delete(*made[start:start + 500])
+        client.close()
+    left = sorted((_redis_keys(SHARED_REDIS_URL) or set()) - (before["shared"] or set()))
+    if left:
+        session.config.stash[_REDIS_LEFT] = (
+            f"the tests left {len(left)} keys in the shared Redis {SHARED_REDIS_URL}: "
+            f"{', '.join(k.decode(errors='replace') for k in left[:5])}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    left = terminalreporter.config.stash.get(_REDIS_LEFT, None)
+    if left:
+        terminalreporter.write_sep("=", "shared Redis", red=True)
+        terminalreporter.write_line(left)
 
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A Redis of the tests' own: a private redis-server without persistence, stopped at the
-    end; or ``TEST_REDIS_URL`` (a database given to the tests), where the keys the run made
-    are deleted at the end and those there before it stay."""
+    end (one per xdist worker); or ``TEST_REDIS_URL`` (a database given to the tests, shared
+    by the workers), where the keys the run made are deleted at the session's end and those
+    there before it stay."""
     given = os.environ.get("TEST_REDIS_URL")
     if given:
-        import redis
-
-        before = _redis_keys(given)
-        assert before is not None, f"nothing answers at TEST_REDIS_URL {given}"
+        assert _redis_keys(given) is not None, f"nothing answers at TEST_REDIS_URL {given}"
         yield given
-        client = redis.Redis.from_url(given)
-        made = sorted((_redis_keys(given) or set()) - before)
-        for start in range(0, len(made), 500):
-            client.delete(*made[start:start + 500])
-        client.close()
         return
     with private_redis(tmp_path_factory.mktemp("redis")) as url:
         yield f"{url}/0"
