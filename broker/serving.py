@@ -33,24 +33,35 @@ GUNICORN_DEFAULTS: dict[str, Any] = {
 }
 
 
-#: What a worker's app imports (``create_app``), imported by the gunicorn master before it forks.
-APP_MODULES = (
-    "flask_wtf.csrf", "broker.oauth.server", "broker.store.state", "broker.userpool.outbox",
-    "broker.web.themes", "broker.web.account", "broker.web.api", "broker.web.assets", "broker.web.errors",
-    "broker.web.federation", "broker.web.health", "broker.web.hosted", "broker.web.mfa", "broker.web.saml",
-    "broker.web.verify", "sqlalchemy.dialects.postgresql.psycopg", "psycopg", "redis",
-)
+#: Modules of other packages that a worker's app imports lazily (``create_app``, the first requests).
+APP_MODULES = ("flask_wtf.csrf", "sqlalchemy.dialects.postgresql.psycopg", "psycopg", "redis")
+#: Modules of this package that do something when imported: the WSGI entry point builds an
+#: app, and Alembic runs the migrations.
+NOT_PRELOADED = ("broker.wsgi", "broker.store.migrations")
+
+
+def app_modules() -> list[str]:
+    """Every module a worker's app may import: :data:`APP_MODULES` and this package's own
+    (with the JSON API's operations and AWS's service models they read), but those of
+    :data:`NOT_PRELOADED`."""
+    import pkgutil
+
+    import broker
+
+    own = [m.name for m in pkgutil.walk_packages(broker.__path__, "broker.")
+           if not m.name.startswith(NOT_PRELOADED)]
+    return [*APP_MODULES, *own]
 
 
 def when_ready(server: Any) -> None:
     """gunicorn hook: import the app's modules in the master, once the metrics folder is set
-    and before the first fork. A worker then boots in tens of milliseconds instead of half a
-    second, which is what every request waits for when the only worker recycles after
-    ``max_requests``. Modules only: no app, engine, pool or connection exists before the
-    fork, so nothing is shared with the workers."""
+    and before the first fork. A worker then boots in a few tens of milliseconds instead of
+    half a second, which is what every request waits for when the only worker recycles
+    after ``max_requests``. Modules only: no app, engine, pool or connection exists before
+    the fork, so nothing is shared with the workers."""
     import importlib
 
-    for name in APP_MODULES:
+    for name in app_modules():
         importlib.import_module(name)
 
 

@@ -86,7 +86,8 @@ if _json_logs():
 
 # Never build the app in the master: each worker opens its own database pool and Redis
 # connections after the fork (SQLAlchemy engines and redis-py pools are not fork-safe). The
-# master only imports the modules (when_ready), so that a recycled worker boots at once.
+# master only imports the modules (when_ready: every module of the package), so that a
+# recycled worker boots at once.
 preload_app = False
 
 # Worker heartbeat files on tmpfs: on a container's overlay filesystem a slow fsync can make

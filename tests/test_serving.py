@@ -121,3 +121,25 @@ def test_serve_starts_with_one_banner_and_logs_without_colour_codes(tmp_path):
     for noise in ("alembic", "Serving Flask app", "Debug mode", "Running on", "Press CTRL+C"):
         assert noise not in text, noise
     assert '"GET /nowhere HTTP/1.1" 404' in text  # access lines stay, plain
+
+
+def test_the_master_imports_every_module_a_worker_needs(tmp_path):
+    """After gunicorn's ``when_ready`` hook (run by the master before it forks), building
+    the app imports no module of the package: a worker recycled after ``max_requests``
+    has only the app to build."""
+    script = """
+import sys
+from broker.serving import app_modules, when_ready
+when_ready(None)
+assert "broker.wsgi" not in sys.modules and "broker.store.migrations.env" not in sys.modules
+assert not any(m.startswith("broker.store.migrations.versions.") for m in sys.modules)
+before = set(sys.modules)
+from broker import create_app
+create_app()
+print(sorted(m for m in set(sys.modules) - before if m.startswith("broker")))
+"""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BROKER_", "DATABASE_URL", "REDIS_URL"))}
+    env.update({"BROKER_DATA_DIR": str(tmp_path), "BROKER_SECRET_KEY": secrets.token_urlsafe(40)})
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "[]"
