@@ -266,8 +266,7 @@ def profile(peer: Peer, grant: str, args: argparse.Namespace) -> subprocess.Pope
 #: What a frame is counted as when it is the innermost of these on a sample's stack (the
 #: first listed whose text is in the frame wins).
 PARTS = (
-    ("RSA/EC signature", ("jws_algs.py",)),  # (the native signing runs under this frame)
-    ("JWT encoding (joserfc)", ("joserfc",)),
+    ("JWS: RSA signature, JSON, base64", ("signer.py", "joserfc")),  # (the native signing runs under these frames)
     ("refresh token read (SQL)", ("refresh_read.py",)),
     ("claims and token response", ("tokens.py", "issue.py")),
     ("lean grant (parse, client, checks)", ("lean_token.py",)),

@@ -82,10 +82,11 @@ def _find(call: Call, client: AppClient, pool: UserPool, value: str | None) -> S
     family, as at the token endpoint), of a user still enabled. A client that does not
     rotate has it read in one statement first, as at the token endpoint (:func:`read_live`)."""
     g.pool, g.db_session = pool, call.session  # the token store reads the request's pool
-    token = read_live(call.runtime.db, pool.id, client.id, value) if value and not client.rotate_refresh_tokens \
-        else None
+    if not value:
+        raise AwsError("NotAuthorizedException", INVALID)
+    token = None if client.rotate_refresh_tokens else read_live(call.runtime.db, pool.id, client.id, value)
     if token is None:
-        token = find_refresh_token(value, client.id) if value else None
+        token = find_refresh_token(value, client.id)
     if token is None or not token.user.enabled:
         raise AwsError("NotAuthorizedException", INVALID)
     return token

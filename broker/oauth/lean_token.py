@@ -7,27 +7,33 @@ token, its user and groups in one autocommitted statement (:mod:`..store.refresh
 the tokens minted by the same functions as everywhere (:func:`.issue.issue_tokens`,
 PreTokenGeneration included).
 
-It answers only requests that succeed. Anything else -- a malformed or unusual request, a
-failed client authentication, an unknown, expired, revoked or rotated token, a rotating
-client, a store that does not answer -- is handed, untouched, to the Authlib endpoint
+It answers the requests that pass every check. Anything else -- a malformed or unusual
+request, a failed client authentication, an unknown, expired, revoked or rotated token, a
+rotating client, an error of any kind -- is handed, untouched, to the Authlib endpoint
 (:mod:`.server`), which answers it as before: errors keep one source, and reuse detection
-(:mod:`.refresh`) keeps its one place. Nothing is written before that decision.
+(:mod:`.refresh`) keeps its one place. Nothing runs or is written before that decision.
+Once it is taken (the PreTokenGeneration trigger may run), this path answers whatever
+happens, as the app's error handlers would: a trigger's refusal, a store that does not
+answer (503), anything else (500, logged). A database that does not answer is answered at
+once too (503), rather than waited for twice.
 
-    app.wsgi_app = LeanTokenEndpoint(app.wsgi_app, runtime, metrics)
+    app.wsgi_app = LeanTokenEndpoint(app.wsgi_app, runtime, metrics.token_issued, headers)
 """
 from __future__ import annotations
 
 import base64
-import binascii
 import hmac
 import io
 import json
+import logging
 from http import HTTPStatus
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, NamedTuple
 from urllib.parse import parse_qsl, unquote
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
+from .. import observability
 from ..errors import TriggerFailed
 from ..observability.middleware import ENDPOINT_KEY
 from ..runtime import Runtime
@@ -36,8 +42,11 @@ from ..store.models import AppClient, UserPool
 from ..triggers import pre_token as pre_token_trigger
 from . import errors, scopes as scope_rules
 from .issue import issue_client_token, issue_tokens, pre_token, still_allowed
-from .refresh import read_live
+from .refresh import StoredRefreshToken, read_live
+from .server import grant_allowed, machine_scopes
 
+#: Lengths past which a pool id or client id cannot be one (the full endpoint answers those).
+MAX_POOL_ID, MAX_CLIENT_ID = 55, 128
 #: Longest body read here; a longer one goes to the full endpoint (refresh tokens are 64 characters).
 MAX_BODY = 4096
 #: Parameters each grant may carry here (client credentials in the body included).
@@ -47,13 +56,23 @@ ALLOWED = {
 }
 PATH = "/oauth2/token"
 
+log = logging.getLogger("broker.web")
+
 
 class Declined(Exception):
     """This request is the full endpoint's to answer."""
 
 
+class Answer(NamedTuple):
+    status: int
+    body: dict[str, Any]
+    grant: str
+    headers: tuple[tuple[str, str], ...] = ()
+
+
 class LeanTokenEndpoint:
-    """WSGI middleware: answers the successful grants it recognises, passes on the rest."""
+    """WSGI middleware: answers the grants that pass its checks, passes on the rest.
+    ``app.extensions["broker.lean_token"]`` holds it (the tests reach the app behind it)."""
 
     def __init__(self, app: Callable[..., Iterable[bytes]], runtime: Runtime, count: Callable[[str], None],
                  response_headers: Callable[[dict[str, Any]], list[tuple[str, str]]]) -> None:
@@ -63,42 +82,64 @@ class LeanTokenEndpoint:
         path = environ.get("PATH_INFO", "")
         if environ.get("REQUEST_METHOD") == "POST" and path.endswith(PATH):
             try:
-                status, body, grant = self._answer(environ, path)
-            except (Declined, SQLAlchemyError):  # (a store away: asked before any trigger runs)
+                answer = self._answer(environ, path)
+            except Declined:
                 pass
             else:
                 environ[ENDPOINT_KEY] = "api_domain.token" if path == PATH else "api.token"  # (the view's name)
-                if status == 200:
-                    self.count(grant)
-                payload = json.dumps(body).encode()
-                start_response(f"{status} {HTTPStatus(status).phrase}", [
+                if answer.status == 200:
+                    self.count(answer.grant)
+                payload = json.dumps(answer.body).encode()
+                start_response(f"{answer.status} {HTTPStatus(answer.status).phrase}", [
                     ("Content-Type", "application/json"), ("Content-Length", str(len(payload))),
-                    *errors.NO_STORE.items(), *self.response_headers(environ)])
+                    *errors.NO_STORE.items(), *answer.headers, *self.response_headers(environ)])
                 return [payload]
         return self.app(environ, start_response)
 
-    def _answer(self, environ: dict[str, Any], path: str) -> tuple[int, dict[str, Any], str]:
-        pool_id = self._pool_id(environ, path)
-        form = _form(environ)
+    def _answer(self, environ: dict[str, Any], path: str) -> Answer:
+        session = self.runtime.db.sessions()  # connects only if a cache is stale or a trigger writes
+        try:
+            try:
+                grant, mint = self._checked(session, environ, path)
+            except OperationalError as exc:
+                return _unavailable(exc)
+            except Declined:
+                raise
+            except Exception:  # the full endpoint meets it too, and answers it its way
+                raise Declined() from None
+            try:
+                return Answer(200, mint(), grant)
+            except TriggerFailed as exc:  # as the app's handler answers it
+                return Answer(exc.status, errors.body(errors.for_status(exc.status), exc.message), grant)
+            except OperationalError as exc:
+                return _unavailable(exc, grant)
+            except Exception:
+                log.exception("unexpected error on POST %s", path)
+                return Answer(500, errors.body(errors.for_status(500), "Something went wrong on our side. Try again."),
+                              grant)
+        finally:
+            session.close()
+
+    def _checked(self, session: Session, environ: dict[str, Any], path: str) -> tuple[str, Callable[[], dict]]:
+        """Every check of the request, with nothing run or written: its grant, and what
+        makes its tokens (the trigger included); :class:`Declined` for any other request."""
+        pool_id, form = self._pool_id(environ, path), _form(environ)
         grant = form.get("grant_type", "")
         if grant not in ALLOWED or not set(form) <= ALLOWED[grant]:
             raise Declined()
         rt = self.runtime
-        session = rt.db.sessions()  # connects only if a cache is stale or a trigger writes
-        try:
-            pool = rt.config.pool(session, pool_id)
-            if pool is None:
-                raise Declined()
-            client = _client(session, rt, pool, form, environ.get("HTTP_AUTHORIZATION"))
-            rt.keys.get(session, pool)  # (read now if due: no store is asked after a trigger has run)
-            try:
-                if grant == "refresh_token":
-                    return 200, _refresh(session, rt, pool, client, form["refresh_token"]), grant
-                return 200, _client_credentials(session, rt, pool, client, form.get("scope")), grant
-            except TriggerFailed as exc:  # the trigger ran: answered here as the app's handler would
-                return exc.status, errors.body(errors.for_status(exc.status), exc.message), grant
-        finally:
-            session.close()
+        pool = rt.config.pool(session, pool_id)
+        if pool is None:
+            raise Declined()
+        client = _client(session, rt, pool, form, environ.get("HTTP_AUTHORIZATION"))
+        if not grant_allowed(client, grant):
+            raise Declined()
+        rt.keys.get(session, pool)  # (read now if due: before any trigger runs)
+        if grant == "refresh_token":
+            stored = _refreshable(rt, pool, client, form["refresh_token"])
+            return grant, lambda: _refreshed(session, rt, pool, client, stored)
+        scopes = _scopes(client, form.get("scope"))
+        return grant, lambda: issue_client_token(session, rt.keys, rt.settings.base_url, pool, client, scopes)
 
     def _pool_id(self, environ: dict[str, Any], path: str) -> str:
         if path == PATH:  # a custom domain's
@@ -106,9 +147,16 @@ class LeanTokenEndpoint:
             pool_id = self.runtime.settings.domains.get(host)
         else:
             pool_id = path[1:-len(PATH)]
-        if not pool_id or "/" in pool_id or len(pool_id) > 55:
+        if not pool_id or "/" in pool_id or len(pool_id) > MAX_POOL_ID:
             raise Declined()
         return pool_id
+
+
+def _unavailable(exc: OperationalError, grant: str = "") -> Answer:
+    """A database that does not answer, as the app's handler answers it."""
+    log.error("backing store unavailable: %s", exc)
+    observability.backend_error("database")
+    return Answer(503, errors.body("temporarily_unavailable", None), grant, (("Retry-After", "5"),))
 
 
 def _form(environ: dict[str, Any]) -> dict[str, str]:
@@ -116,8 +164,8 @@ def _form(environ: dict[str, Any]) -> dict[str, str]:
     string, no parameter twice or empty."""
     mimetype = environ.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower()
     length = environ.get("CONTENT_LENGTH") or ""
-    if mimetype != "application/x-www-form-urlencoded" or environ.get("QUERY_STRING") or not length.isdigit() \
-            or int(length) > MAX_BODY:
+    if mimetype != "application/x-www-form-urlencoded" or environ.get("QUERY_STRING") \
+            or not (length.isascii() and length.isdigit()) or int(length) > MAX_BODY:
         raise Declined()
     raw = environ["wsgi.input"].read(int(length))
     environ["wsgi.input"] = io.BytesIO(raw)
@@ -131,7 +179,8 @@ def _form(environ: dict[str, Any]) -> dict[str, str]:
     return form
 
 
-def _client(session: Any, rt: Runtime, pool: UserPool, form: dict[str, str], authorization: str | None) -> AppClient:
+def _client(session: Session, rt: Runtime, pool: UserPool, form: dict[str, str],
+            authorization: str | None) -> AppClient:
     """The client as Authlib would authenticate it (``client_secret_basic``, then
     ``client_secret_post``, then ``none`` for a client without a secret), when it does."""
     if authorization is not None:
@@ -140,7 +189,7 @@ def _client(session: Any, rt: Runtime, pool: UserPool, form: dict[str, str], aut
         client_id, secret = _basic(authorization)
     else:
         client_id, secret = form.get("client_id", ""), form.get("client_secret")
-    client = rt.config.client(session, pool.id, client_id) if 0 < len(client_id) <= 128 else None
+    client = rt.config.client(session, pool.id, client_id) if 0 < len(client_id) <= MAX_CLIENT_ID else None
     if client is None:
         raise Declined()
     if client.secret_hash:
@@ -152,12 +201,13 @@ def _client(session: Any, rt: Runtime, pool: UserPool, form: dict[str, str], aut
 
 
 def _basic(authorization: str) -> tuple[str, str]:
+    """RFC 6749 §2.3.1: the form-encoded client id and secret of a Basic ``Authorization``."""
     scheme, _, value = authorization.partition(" ")
     if scheme.lower() != "basic":
         raise Declined()
     try:
         decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # (binascii.Error, UnicodeDecodeError, and characters outside ASCII)
         raise Declined() from None
     client_id, colon, secret = decoded.partition(":")
     if not colon:
@@ -165,12 +215,18 @@ def _basic(authorization: str) -> tuple[str, str]:
     return unquote(client_id), unquote(secret)
 
 
-def _refresh(session: Any, rt: Runtime, pool: UserPool, client: AppClient, value: str) -> dict[str, Any]:
-    if "code" not in client.allowed_flows or client.rotate_refresh_tokens:
-        raise Declined()
-    stored = read_live(rt.db, pool.id, client.id, value)
+def _refreshable(rt: Runtime, pool: UserPool, client: AppClient, value: str) -> StoredRefreshToken:
+    """The live, unrotated refresh token ``value`` of a client that does not rotate them."""
+    stored = None if client.rotate_refresh_tokens else read_live(rt.db, pool.id, client.id, value)
     if stored is None:
         raise Declined()
+    return stored
+
+
+def _refreshed(session: Session, rt: Runtime, pool: UserPool, client: AppClient,
+               stored: StoredRefreshToken) -> dict[str, Any]:
+    """New access and ID tokens for ``stored``, the trigger's changes applied (as
+    :class:`.server.RefreshTokenGrant` makes them)."""
     token, user = stored.row, stored.user
     granted = still_allowed(client, token.scope)
     overrides = pre_token(session, pool, client, user, granted, pre_token_trigger.REFRESH_TOKENS)
@@ -179,16 +235,12 @@ def _refresh(session: Any, rt: Runtime, pool: UserPool, client: AppClient, value
                         overrides=overrides, sid=token.sid)
 
 
-def _client_credentials(session: Any, rt: Runtime, pool: UserPool, client: AppClient,
-                        scope: str | None) -> dict[str, Any]:
-    """The checks of :class:`.server.ClientCredentialsGrant`: resource-server scopes of the client's."""
-    if not client.secret_hash or "client_credentials" not in client.allowed_flows:
-        raise Declined()
+def _scopes(client: AppClient, scope: str | None) -> tuple[str, ...]:
+    """A client_credentials token's scopes (:func:`.server.machine_scopes`)."""
     try:
-        requested = scope_rules.requested(scope)
+        scopes = machine_scopes(client, list(scope_rules.requested(scope)))
     except scope_rules.ScopeError:
         raise Declined() from None
-    allowed = [s for s in client.allowed_scopes if "/" in s]
-    if any(s not in allowed for s in requested) or not (requested or allowed):
+    if scopes is None or not client.secret_hash:
         raise Declined()
-    return issue_client_token(session, rt.keys, rt.settings.base_url, pool, client, tuple(requested or allowed))
+    return scopes

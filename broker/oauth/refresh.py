@@ -29,12 +29,16 @@ from sqlalchemy.orm import Session
 from ..runtime import runtime
 from ..store import repo
 from ..store.db import Database
+from ..store.refresh_read import TokenView, UserView
 from ..store.models import RefreshToken, User, utcnow
 from ..userpool import audit
 
 
 class StoredRefreshToken:
-    def __init__(self, row: RefreshToken, user: User) -> None:
+    """A refresh token and its user: entities of the request's session, or read-only views
+    of them (:func:`read_live`)."""
+
+    def __init__(self, row: RefreshToken | TokenView, user: User | UserView) -> None:
         self.row = row
         self.user = user
 
@@ -60,9 +64,7 @@ def find_refresh_token(value: str, client_id: str | None = None) -> StoredRefres
         return None
     row, user = found
     now = utcnow()
-    if row.pool_id != g.pool.id or row.revoked_at or row.expires_at <= now:
-        return None
-    if client_id is not None and row.client_id != client_id:
+    if not live(row, g.pool.id, client_id, now):
         return None
     if row.rotated_at is not None and not _within_grace(row, row.rotated_at, now):
         _reused(row, user)
@@ -70,19 +72,24 @@ def find_refresh_token(value: str, client_id: str | None = None) -> StoredRefres
     return StoredRefreshToken(row, user)
 
 
+def live(row: RefreshToken | TokenView, pool_id: str, client_id: str | None, now: dt.datetime) -> bool:
+    """Whether a refresh token of the pool (and of ``client_id`` when given) is neither
+    revoked nor expired: what every door asks of it before anything else."""
+    return row.pool_id == pool_id and (client_id is None or row.client_id == client_id) and row.revoked_at is None \
+        and row.expires_at > now
+
+
 def read_live(db: Database, pool_id: str, client_id: str, value: str) -> StoredRefreshToken | None:
-    """The live refresh token ``value`` of this pool and client, never rotated, of a user
-    still enabled, read in one statement without the ORM (:mod:`..store.refresh_read`); its
-    row and user are read-only views. None for any other token (unknown, expired, revoked,
-    rotated, another client's, a disabled user's): :func:`find_refresh_token` answers those,
-    reuse detection included."""
+    """The :func:`live` refresh token ``value`` of this pool and client, never rotated, of a
+    user still enabled, read in one statement without the ORM (:mod:`..store.refresh_read`);
+    its row and user are read-only views. None for any other token: :func:`find_refresh_token`
+    answers those, reuse detection included."""
     found = db.refresh_read.find(repo.sha256(value))
     if found is None:
         return None
-    token = found.token
-    live = token["pool_id"] == pool_id and token["client_id"] == client_id and token["revoked_at"] is None \
-        and token["rotated_at"] is None and token["expires_at"] > utcnow()
-    return StoredRefreshToken(found.token_view(), found.user_view()) if live and found.user["enabled"] else None  # type: ignore[arg-type]
+    row, user = found
+    usable = live(row, pool_id, client_id, utcnow()) and row.rotated_at is None and user.enabled
+    return StoredRefreshToken(row, user) if usable else None
 
 
 def issued_to_another_client(session: Session, pool_id: str, client_id: str, value: str) -> bool:

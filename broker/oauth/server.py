@@ -69,9 +69,23 @@ class Client(ClientMixin):
         return response_type == "code" and "code" in self.row.allowed_flows
 
     def check_grant_type(self, grant_type: str) -> bool:
-        if grant_type in {"authorization_code", "refresh_token"}:
-            return "code" in self.row.allowed_flows
-        return grant_type == "client_credentials" and "client_credentials" in self.row.allowed_flows
+        return grant_allowed(self.row, grant_type)
+
+
+def grant_allowed(client: AppClient, grant_type: str) -> bool:
+    """Whether ``client`` may use ``grant_type`` at the token endpoint (its OAuth flows)."""
+    if grant_type in {"authorization_code", "refresh_token"}:
+        return "code" in client.allowed_flows
+    return grant_type == "client_credentials" and "client_credentials" in client.allowed_flows
+
+
+def machine_scopes(client: AppClient, requested: list[str]) -> tuple[str, ...] | None:
+    """The scopes of a client_credentials token: those ``requested``, else all the client's
+    resource-server scopes; None when one requested is not the client's, or it has none."""
+    allowed = [s for s in client.allowed_scopes if "/" in s]
+    if any(s not in allowed for s in requested) or not (requested or allowed):
+        return None
+    return tuple(requested or allowed)
 
 
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
@@ -175,12 +189,10 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
     def validate_token_request(self) -> None:
         super().validate_token_request()
         requested = _requested_scopes(self.request.payload.scope)
-        allowed = [s for s in self.client.row.allowed_scopes if "/" in s]
-        if any(s not in allowed for s in requested):
-            raise InvalidScopeError()
-        if not (requested or allowed):
-            raise InvalidScopeError(description="The client has no resource-server scopes.")
-        self.request.scope = " ".join(requested or allowed)
+        scopes = machine_scopes(self.client.row, requested)
+        if scopes is None:
+            raise InvalidScopeError(description=None if requested else "The client has no resource-server scopes.")
+        self.request.scope = " ".join(scopes)
 
     def generate_token(self, user=None, scope=None, grant_type=None, expires_in=None,  # type: ignore[override]
                        include_refresh_token=False) -> dict[str, Any]:
@@ -203,11 +215,11 @@ def _query_client(client_id: str) -> Client | None:
 
 
 def _client_secret_basic(query_client: Any, request: Any) -> Client | None:
-    """Authlib's ``client_secret_basic``, except that credentials that are not UTF-8 are
-    no credentials (Authlib lets the UnicodeDecodeError through: a 500)."""
+    """Authlib's ``client_secret_basic``, except that credentials that are not UTF-8, or not
+    ASCII base64, are no credentials (Authlib lets the ValueError through: a 500)."""
     try:
         return authenticate_client_secret_basic(query_client, request)
-    except UnicodeDecodeError:
+    except ValueError:  # (UnicodeDecodeError included; base64 of characters outside ASCII too)
         return None
 
 

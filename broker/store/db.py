@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import contextlib
-import functools
+import threading
 import logging
 import weakref
 from pathlib import Path
@@ -25,6 +25,9 @@ log = logging.getLogger("broker.store")
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: Seconds to wait for PostgreSQL to accept a connection.
 CONNECT_TIMEOUT = 5
+#: The refresh reads' pool: a read holds its connection for one statement, so a worker
+#: (gunicorn's 4 threads) keeps 4 idle at most.
+READ_POOL = {"pool_size": 4, "max_overflow": 16}
 
 
 class Database:
@@ -49,6 +52,8 @@ class Database:
             timeout = {} if "connect_timeout" in make_url(self.url).query else {"connect_timeout": CONNECT_TIMEOUT}
             self._engine_options = {"pool_size": 10, "max_overflow": 20, "connect_args": timeout}
             self.engine = create_engine(self.url, pool_pre_ping=True, **self._engine_options)
+        self._refresh_read: RefreshRead | None = None
+        self._lock = threading.Lock()
         # Every session carries the deployment's sealer: code that stores a sealed value
         # (a client secret, an SRP verifier) reaches it from the session it writes with.
         self.sessions = sessionmaker(self.engine, expire_on_commit=False, info={"sealer": sealer})
@@ -61,11 +66,17 @@ class Database:
         event.listen(self.sessions, "after_commit", self._signed_out)
         event.listen(self.sessions, "after_rollback", lambda session: session.info.pop(repo.SIGNED_OUT, None))
 
-    @functools.cached_property
+    @property
     def refresh_read(self) -> RefreshRead:
-        """The token endpoint's read of refresh tokens, on connections of its own (:mod:`.refresh_read`)."""
-        sqlite = self.url.startswith("sqlite")
-        return RefreshRead(self.url, self._engine_options, _sqlite_pragmas if sqlite else None)
+        """The refresh grants' read of refresh tokens (:mod:`.refresh_read`), on connections
+        of its own: on PostgreSQL as many idle ones as a worker has threads, by default."""
+        if self._refresh_read is None:
+            with self._lock:
+                if self._refresh_read is None:
+                    sqlite = self.url.startswith("sqlite")
+                    options = self._engine_options if sqlite else {**self._engine_options, **READ_POOL}
+                    self._refresh_read = RefreshRead(self.url, options, _sqlite_pragmas if sqlite else None)
+        return self._refresh_read
 
     def _signed_out(self, session: Session) -> None:
         """After the commit: a failure to announce is logged, never the committed sign-out's."""
@@ -96,8 +107,8 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
-        if "refresh_read" in self.__dict__:
-            self.refresh_read.dispose()
+        if self._refresh_read is not None:
+            self._refresh_read.dispose()
 
     @classmethod
     def dispose_all(cls) -> None:

@@ -7,8 +7,7 @@ read finds out by failing, and since it changes nothing it is simply made again 
 connection, once. That is what ``pool_pre_ping`` does for the sessions, for one round trip
 per request less.
 
-    reads = RefreshRead(db)
-    found = reads.find(repo.sha256(value))   # a Found, or None
+    token, user = db.refresh_read.find(repo.sha256(value))   # or None
 """
 from __future__ import annotations
 
@@ -31,17 +30,6 @@ _GROUP = (Group.id, Group.pool_id, Group.name, Group.precedence, Group.role_arn)
 
 
 @dataclass(frozen=True)
-class GroupView:
-    """A group as tokens read it (:class:`~.models.Group`'s names)."""
-
-    id: int
-    pool_id: str
-    name: str
-    precedence: int | None
-    role_arn: str | None
-
-
-@dataclass(frozen=True)
 class TokenView:
     """A refresh token's columns as the grant reads them (:class:`~.models.RefreshToken`'s names)."""
 
@@ -59,7 +47,18 @@ class TokenView:
     revoked_at: dt.datetime | None
 
 
-@dataclass
+@dataclass(frozen=True)
+class GroupView:
+    """A group as tokens read it (:class:`~.models.Group`'s names)."""
+
+    id: int
+    pool_id: str
+    name: str
+    precedence: int | None
+    role_arn: str | None
+
+
+@dataclass(frozen=True)
 class UserView:
     """A user as the tokens and the PreTokenGeneration trigger read it: the columns of
     :class:`~.models.User` that :func:`broker.oauth.issue.subject_of` and the trigger's
@@ -77,20 +76,8 @@ class UserView:
     groups: list[GroupView]
 
 
-@dataclass(frozen=True)
-class Found:
-    """The columns read, by model: ``token``, ``user`` and each of ``groups`` map a
-    column's attribute name to its value."""
-
-    token: dict[str, Any]
-    user: dict[str, Any]
-    groups: list[dict[str, Any]]
-
-    def token_view(self) -> TokenView:
-        return TokenView(**self.token)
-
-    def user_view(self) -> UserView:
-        return UserView(**self.user, groups=[GroupView(**g) for g in self.groups])
+class Gone(Exception):
+    """The connection was found dead (the database restarted since its last use)."""
 
 
 class RefreshRead:
@@ -107,55 +94,48 @@ class RefreshRead:
                 .outerjoin(UserGroup, UserGroup.user_id == User.id).outerjoin(Group, Group.id == UserGroup.group_id)
                 .where(RefreshToken.token_hash == bindparam("token_hash"), ~revoked))
         dialect = self.engine.dialect
-        compiled = stmt.compile(dialect=dialect)
-        self._sql = str(compiled)
-        self._compiled = compiled
+        self._compiled = stmt.compile(dialect=dialect)
+        self._sql = str(self._compiled)
         columns = (*_TOKEN, *_USER, *_GROUP)
         self._processors = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
-        self._names = [c.key for c in columns]
 
-    def find(self, token_hash: str) -> Found | None:
-        """The token of SHA-256 ``token_hash`` unless its family was revoked; None when none is."""
+    def find(self, token_hash: str) -> tuple[TokenView, UserView] | None:
+        """The token of SHA-256 ``token_hash`` and its user, unless its family was revoked."""
         params = self._compiled.construct_params({"token_hash": token_hash})
         args = tuple(params[n] for n in self._compiled.positiontup) if self._compiled.positional else params
-        rows = self._execute(args)
+        rows = [[p(v) if p else v for p, v in zip(self._processors, row)] for row in self._execute(args)]
         if not rows:
             return None
-        rows = [[p(v) if p else v for p, v in zip(self._processors, row)] for row in rows]
-        first, t, u = rows[0], len(_TOKEN), len(_TOKEN) + len(_USER)
-        token = dict(zip(self._names[:t], first[:t]))
-        user = dict(zip(self._names[t:u], first[t:u]))
-        groups = [dict(zip(self._names[u:], row[u:])) for row in rows if row[u] is not None]
-        return Found(token, user, groups)
+        t, u = len(_TOKEN), len(_TOKEN) + len(_USER)
+        groups = [GroupView(*row[u:]) for row in rows if row[u] is not None]
+        return TokenView(*rows[0][:t]), UserView(*rows[0][t:u], groups=groups)
 
     def _execute(self, args: Any) -> list[Any]:
-        """The rows; a failure raises SQLAlchemy's error for it (``OperationalError``...), as a session's would."""
-        dialect = self.engine.dialect
+        """The rows; a failure raises SQLAlchemy's error for it (``OperationalError``...), as
+        a session's would. A connection found dead is replaced, and the read made again, once."""
         try:
-            try:
-                return self._once(args)
-            except dialect.loaded_dbapi.Error as exc:
-                if not getattr(exc, "connection_gone", False):
-                    raise
-                return self._once(args)
-        except dialect.loaded_dbapi.Error as exc:
-            raise DBAPIError.instance(self._sql, args, exc, dialect.loaded_dbapi.Error, dialect=dialect) from exc
+            return self._once(args, retry=True)
+        except Gone:
+            return self._once(args, retry=False)
 
-    def _once(self, args: Any) -> list[Any]:
+    def _once(self, args: Any, retry: bool) -> list[Any]:
         dialect = self.engine.dialect
         connection = self.engine.raw_connection()
         try:
             cursor = connection.cursor()
-            cursor.execute(self._sql, args)
-            rows = cursor.fetchall()
-            cursor.close()
-            return rows
+            try:
+                cursor.execute(self._sql, args)
+                return cursor.fetchall()
+            finally:
+                cursor.close()
         except dialect.loaded_dbapi.Error as exc:
+            error = DBAPIError.instance(self._sql, args, exc, dialect.loaded_dbapi.Error, dialect=dialect)
             if dialect.is_disconnect(exc, connection.dbapi_connection, None):
-                exc.connection_gone = True  # type: ignore[attr-defined]
                 connection.invalidate(exc)
-                self.engine.dispose(close=False)  # the others died with it: new connections from here on
-            raise
+                self.engine.dispose()  # the others died with it: new connections from here on
+                if retry:
+                    raise Gone() from error
+            raise error from exc
         finally:
             connection.close()
 
