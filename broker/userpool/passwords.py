@@ -44,15 +44,23 @@ class _Hashing:
     def __init__(self) -> None:
         self._pool: tuple[int, ThreadPoolExecutor] | None = None
         self._lock = threading.Lock()
+        self._here = threading.local()  # set on the hashing threads: work asked there runs there
 
     def run(self, work: Callable[..., T], *args: Any) -> T:
+        if getattr(self._here, "hashing", False):
+            return work(*args)
         pool = self._pool
         if pool is None or pool[0] != os.getpid():
             with self._lock:
                 if self._pool is None or self._pool[0] != os.getpid():
-                    self._pool = (os.getpid(), ThreadPoolExecutor(HASHING_THREADS, thread_name_prefix="cognate-hash"))
+                    self._pool = (os.getpid(), ThreadPoolExecutor(HASHING_THREADS, thread_name_prefix="cognate-hash",
+                                                                  initializer=self._mark))
                 pool = self._pool
         return pool[1].submit(work, *args).result()
+
+
+    def _mark(self) -> None:
+        self._here.hashing = True
 
 
 _hashing = _Hashing()
