@@ -102,6 +102,8 @@ def setup(stack: Stack, args: argparse.Namespace) -> dict[str, str]:
                 "REDIS_URL": start_redis(stack, args.redis_url),
                 "DATABASE_URL": make_database(stack, args.db, args.postgres_url),
                 "BROKER_ENV": "development",
+                # every sign-in of the load comes from one address: no per-network limit on starting them
+                "BROKER_LOGIN_STARTS_PER_MINUTE": "0",
                 "BROKER_BASE_URL": "http://127.0.0.1:8000"})
     if args.db == "postgresql":
         stack.cli("db", "upgrade", as_json=False)
