@@ -39,6 +39,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 from multiprocessing import get_context
 from pathlib import Path
 from urllib.parse import urlencode
@@ -94,8 +95,10 @@ def measure_hashing(seconds: float) -> tuple[float, float]:
 
 # -- the peers: Redis, the database, the server ----------------------------------------
 
-def setup(stack: Stack, args: argparse.Namespace) -> dict[str, str]:
-    """Store, server and one pool with a public client and a confirmed user (via the CLI)."""
+def setup(stack: Stack, args: argparse.Namespace, users: int = 1) -> dict[str, Any]:
+    """Store, server and one pool with a public client and ``users`` confirmed users (via
+    the CLI), their names in ``users``: a load signs each in from one thread, since one
+    user's sign-ins at the same moment are throttled as a burst would be."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BROKER_", "DATABASE_URL", "REDIS_URL"))}
     stack.env = env
     env.update({"BROKER_SECRET_KEY": secrets.token_urlsafe(40), "BROKER_DATA_DIR": str(stack.tmp / "var"),
@@ -109,10 +112,12 @@ def setup(stack: Stack, args: argparse.Namespace) -> dict[str, str]:
         stack.cli("db", "upgrade", as_json=False)
     pool = stack.cli("pool", "create", "--name", "bench")["Id"]
     client = stack.cli("client", "create", "--pool", pool, "--name", "bench-spa", "--callback-url", CALLBACK)
-    stack.cli("user", "create", "--pool", pool, "--username", USERNAME, "--password", PASSWORD,
-              "--email", "bench@example.com", "--confirmed")
+    names = [USERNAME, *(f"{USERNAME}-{i}" for i in range(1, users))]
+    for name in names:
+        stack.cli("user", "create", "--pool", pool, "--username", name, "--password", PASSWORD,
+                  "--email", f"{name}@example.com", "--confirmed")
     start_server(stack, args.workers, args.threads, args.launcher)
-    return {"pool": pool, "client_id": client["ClientId"]}
+    return {"pool": pool, "client_id": client["ClientId"], "users": names}
 
 
 # -- (b) the login flow ----------------------------------------------------------------
@@ -198,6 +203,7 @@ class Client:
     #: Cookies kept from one login to the next: the device cookie of a returning browser,
     #: or none (every login from a brand-new browser, hence a new device of the user).
     keep: frozenset[str] = frozenset({DEVICE_COOKIE})
+    username: str = USERNAME
 
     def flow(self) -> list[float]:
         """One whole login; returns the time after each step, or raises FlowFailed."""
@@ -216,7 +222,7 @@ class Client:
         _expect(status == 200, "login_page", status)
         marks.append(time.perf_counter())
         form = {"csrf_token": CSRF.search(page)[1], "txn": TXN.search(page)[1],
-                "username": USERNAME, "password": PASSWORD}
+                "username": self.username, "password": PASSWORD}
         status, location, _ = http.post(ACTION.search(page)[1].replace("&amp;", "&"), form)
         _expect(status == 302 and (location or "").startswith(CALLBACK) and f"state={state}" in location,
                 "login_post", status)
@@ -268,7 +274,7 @@ def drive(client: Client, tally: Tally) -> None:
 def measure_flows(stack: Stack, ids: dict[str, str], args: argparse.Namespace) -> dict:
     transport = TRANSPORTS[args.client]
     keep = frozenset() if args.new_device else frozenset({DEVICE_COOKIE})
-    clients = [Client(transport(stack.base_url), ids["pool"], ids["client_id"], keep) for _ in range(args.clients)]
+    clients = [Client(transport(stack.base_url), ids["pool"], ids["client_id"], keep, name) for name in ids["users"]]
     for client in clients:
         client.flow()  # a first flow per client: connections open, templates compiled
     now = time.perf_counter()
@@ -381,7 +387,7 @@ def main(argv: list[str] | None = None) -> int:
     parallel = parallel_hash_rate(os.cpu_count() or 1, args.hash_seconds)
     stack = Stack(tmp=Path(tempfile.mkdtemp(prefix="cognate-bench-")))
     try:
-        ids = setup(stack, args)
+        ids = setup(stack, args, users=args.clients)
         print(f"server up at {stack.base_url}; driving flows for {args.warmup + args.seconds:g} s ...", flush=True)
         flows = measure_flows(stack, ids, args)
     except (FlowFailed, RuntimeError, OSError, requests.RequestException) as exc:

@@ -76,12 +76,12 @@ class App:
     authorization: str | None
 
 
-def session(http: AppTransport, pool: str, app: App, args: argparse.Namespace, rec: Recorder,
+def session(http: AppTransport, pool: str, app: App, username: str, args: argparse.Namespace, rec: Recorder,
             end: float, doing: list[str]) -> None:
     """One login, then refreshes with userInfo calls in between; ``doing`` names the step
     under way, for an exception the caller records."""
     doing[0], began = "login", time.monotonic()
-    Client(http, pool, app.client_id).flow()
+    Client(http, pool, app.client_id, username=username).flow()
     tokens = http.token_response
     rec.record("login", began)
     for _ in range(args.refreshes):
@@ -104,12 +104,13 @@ def session(http: AppTransport, pool: str, app: App, args: argparse.Namespace, r
         tokens = {**tokens, **json.loads(body)}  # a rotated refresh token replaces the old one
 
 
-def drive(base_url: str, pool: str, app: App, args: argparse.Namespace, rec: Recorder, end: float) -> None:
+def drive(base_url: str, pool: str, app: App, username: str, args: argparse.Namespace, rec: Recorder,
+          end: float) -> None:
     browser, doing = AppTransport(base_url, app.authorization), ["login"]
     while time.monotonic() < end:
         began = time.monotonic()
         try:
-            session(browser, pool, app, args, rec, end, doing)
+            session(browser, pool, app, username, args, rec, end, doing)
         except FlowFailed as exc:
             rec.record("login", began, str(exc))
         except (http.client.HTTPException, OSError, KeyError, TypeError, ValueError) as exc:
@@ -119,14 +120,16 @@ def drive(base_url: str, pool: str, app: App, args: argparse.Namespace, rec: Rec
 
 # -- the run ----------------------------------------------------------------------------------
 
-def start(stack: Stack, args: argparse.Namespace) -> tuple[str, list[App]]:
-    """Server, pool, user and the public SPA client (as login_flow.py), plus a confidential
-    web client that rotates its refresh tokens with a 10 s grace period."""
+def start(stack: Stack, args: argparse.Namespace) -> tuple[str, list[App], list[str]]:
+    """Server, pool, a user per client thread and the public SPA client (as login_flow.py),
+    plus a confidential web client that rotates its refresh tokens with a 10 s grace period."""
     ids = setup(stack, argparse.Namespace(redis_url=args.redis_url, db=args.db, postgres_url=args.postgres_url,
-                                          workers=args.workers, threads=args.threads, launcher=args.launcher))
+                                          workers=args.workers, threads=args.threads, launcher=args.launcher),
+                users=args.clients)
     web = stack.cli("client", "create", "--pool", ids["pool"], "--name", "soak-web", "--callback-url", CALLBACK,
                     "--secret", "--rotate-refresh-tokens", "--refresh-grace", "10")
-    return ids["pool"], [App(ids["client_id"], None), App(web["ClientId"], basic(web["ClientId"], web["ClientSecret"]))]
+    return ids["pool"], [App(ids["client_id"], None), App(web["ClientId"], basic(web["ClientId"], web["ClientSecret"]))], \
+        ids["users"]
 
 
 def _p(values: list[float], q: float) -> float:
@@ -199,14 +202,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     stack = Stack(tmp=Path(tempfile.mkdtemp(prefix="cognate-soak-")))
     try:
-        pool, apps = start(stack, args)
+        pool, apps, users = start(stack, args)
         print(f"{time.strftime('%Y-%m-%d %H:%M:%S')}  soak: {args.minutes} min, {args.clients} clients, "
               f"{args.workers} workers x {args.threads} threads, {args.db} + Redis, at {stack.base_url}; "
               f"per login {args.refreshes} refreshes, {args.userinfo} userInfo before each", flush=True)
         rec = Recorder(time.monotonic())
         end = rec.start + args.minutes * 60
-        threads = [threading.Thread(target=drive, args=(stack.base_url, pool, apps[i % len(apps)], args, rec, end),
-                                    daemon=True) for i in range(args.clients)]
+        threads = [threading.Thread(target=drive, args=(stack.base_url, pool, apps[i % len(apps)], users[i], args, rec,
+                                                        end), daemon=True) for i in range(args.clients)]
         for t in threads:
             t.start()
         others = watch(stack, rec, args)
