@@ -26,6 +26,8 @@ DESCRIPTIONS = {
     "insufficient_scope": "The access token lacks a scope this request requires.",
     "temporarily_unavailable": "The service is temporarily unavailable.",
 }
+#: Seconds a 503 answer asks the client to wait before it asks again (``Retry-After``).
+RETRY_AFTER = "5"
 #: Headers of every error answer (RFC 6749 §5.1 asks them of token responses).
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 

@@ -156,7 +156,7 @@ def _unavailable(exc: OperationalError, grant: str = "") -> Answer:
     """A database that does not answer, as the app's handler answers it."""
     log.error("backing store unavailable: %s", exc)
     observability.backend_error("database")
-    return Answer(503, errors.body("temporarily_unavailable", None), grant, (("Retry-After", "5"),))
+    return Answer(503, errors.body("temporarily_unavailable", None), grant, (("Retry-After", errors.RETRY_AFTER),))
 
 
 def _form(environ: dict[str, Any]) -> dict[str, str]:

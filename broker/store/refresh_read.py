@@ -24,9 +24,8 @@ from .models import Group, RefreshToken, RevokedOrigin, User, UserGroup
 _TOKEN = (RefreshToken.id, RefreshToken.pool_id, RefreshToken.client_id, RefreshToken.scope, RefreshToken.origin_jti,
           RefreshToken.event_id, RefreshToken.auth_time, RefreshToken.amr, RefreshToken.sid, RefreshToken.expires_at,
           RefreshToken.rotated_at, RefreshToken.revoked_at)
-_USER = (User.id, User.pool_id, User.sub, User.username, User.status, User.enabled, User.attributes,
-         User.session_epoch)
-_GROUP = (Group.id, Group.pool_id, Group.name, Group.precedence, Group.role_arn)
+_USER = (User.id, User.pool_id, User.sub, User.username, User.status, User.enabled, User.attributes)
+_GROUP = (Group.name, Group.precedence, Group.role_arn)
 
 
 @dataclass(frozen=True)
@@ -51,8 +50,6 @@ class TokenView:
 class GroupView:
     """A group as tokens read it (:class:`~.models.Group`'s names)."""
 
-    id: int
-    pool_id: str
     name: str
     precedence: int | None
     role_arn: str | None
@@ -72,7 +69,6 @@ class UserView:
     status: str
     enabled: bool
     attributes: dict[str, Any]
-    session_epoch: int
     groups: list[GroupView]
 
 
@@ -107,7 +103,7 @@ class RefreshRead:
         if not rows:
             return None
         t, u = len(_TOKEN), len(_TOKEN) + len(_USER)
-        groups = [GroupView(*row[u:]) for row in rows if row[u] is not None]
+        groups = [GroupView(*row[u:]) for row in rows if row[u] is not None]  # (a group's name is never null)
         return TokenView(*rows[0][:t]), UserView(*rows[0][t:u], groups=groups)
 
     def _execute(self, args: Any) -> list[Any]:

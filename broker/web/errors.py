@@ -45,7 +45,7 @@ def error_response(message: str, status: int, back_url: str | None = None, title
                                             message=message, back_url=back_url), mimetype="text/html")
     response.status_code = status
     if status == 503:
-        response.headers["Retry-After"] = "5"
+        response.headers["Retry-After"] = errors.RETRY_AFTER
     return response
 
 

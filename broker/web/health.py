@@ -5,6 +5,7 @@ from flask import Blueprint, jsonify
 from sqlalchemy import text
 from werkzeug.wrappers import Response
 
+from ..oauth.errors import RETRY_AFTER
 from ..runtime import runtime
 
 bp = Blueprint("health", __name__)
@@ -32,5 +33,5 @@ def ready() -> Response:
     response = jsonify({"status": "ok" if ok else "unavailable", **checks})
     if not ok:  # as every other 503: load balancers and probes learn when to ask again
         response.status_code = 503
-        response.headers["Retry-After"] = "5"
+        response.headers["Retry-After"] = RETRY_AFTER
     return response
