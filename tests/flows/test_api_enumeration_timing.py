@@ -17,6 +17,8 @@ from tests.flows.test_enumeration_timing import TRIES, compare
 from tests.rp import CALLBACK
 from tests.smtp import broker_with_mail
 
+pytestmark = pytest.mark.timing  # medians of response times: run alone (scripts/test)
+
 FLOWS = ("--auth-flow", "ALLOW_USER_SRP_AUTH", "--auth-flow", "ALLOW_USER_PASSWORD_AUTH")
 WRONG = "Wr0ng-Passw0rd!"
 

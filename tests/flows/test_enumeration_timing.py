@@ -15,6 +15,8 @@ import requests
 from tests.flows.test_code_guessing import PASSWORD, Site, Visitor
 from tests.smtp import broker_with_mail
 
+pytestmark = pytest.mark.timing  # medians of response times: run alone (scripts/test)
+
 TRIES = 20
 MAX_MEDIAN_GAP = 0.010  # seconds, on loopback
 
