@@ -10,6 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .config import Settings, data_location
 from .oauth.issue import issuer
+from . import recycling
 from .observability import logs, workers as workers_hooks
 from .store import repo
 from .store.db import Database
@@ -56,24 +57,24 @@ def app_modules() -> list[str]:
 def when_ready(server: Any) -> None:
     """gunicorn hook: import the app's modules in the master, once the metrics folder is set
     and before the first fork. A worker then boots in a few tens of milliseconds instead of
-    half a second, which is what every request waits for when the only worker recycles
-    after ``max_requests``. Modules only: no app, engine, pool or connection exists before
-    the fork, so nothing is shared with the workers."""
+    half a second (a recycled worker waits that long for its replacement, :mod:`.recycling`).
+    Modules only: no app, engine, pool or connection exists before the fork, so nothing is
+    shared with the workers. Then the channel on which workers ask for their replacement."""
     import importlib
 
     for name in app_modules():
         importlib.import_module(name)
+    recycling.open_channel()
 
 
 def worker_exit(server: Any, worker: Any) -> None:
     """gunicorn hook: a worker leaving after ``max_requests`` (its requests all answered)
-    closes its database connections and ends at once. The interpreter's teardown it skips
-    takes about 0.2 s, and the master starts the replacement only once the worker is gone:
-    with a single worker, every request would wait. Any other exit (a boot error above all,
+    closes its database connections and ends at once: the interpreter's teardown it skips
+    takes about 0.2 s, while the worker's memory and the master's extra worker are held
+    (:mod:`.recycling`), or, recycled gunicorn's way, every client waits. Any other exit (a boot error above all,
     whose status stops the master) keeps its status and its normal teardown."""
     leaving = sys.exc_info()[1]
-    recycled = bool(worker.max_requests) and worker.nr >= worker.max_requests
-    if not recycled or not isinstance(leaving, SystemExit) or leaving.code not in (0, None):
+    if not recycling.recycled(worker) or not isinstance(leaving, SystemExit) or leaving.code not in (0, None):
         return
     if getattr(worker, "nr_conns", 0):  # past graceful_timeout with requests still running: let them finish
         return
@@ -84,6 +85,17 @@ def worker_exit(server: Any, worker: Any) -> None:
     logging.shutdown()
     os._exit(0)
 
+
+def child_exit(server: Any, worker: Any) -> None:
+    """gunicorn hook, in the master: the worker's metrics files, and the worker added for a
+    recycled one (:mod:`.recycling`)."""
+    workers_hooks.child_exit(server, worker)
+    recycling.child_exit(server, worker)
+
+
+#: Every server hook of Cognate's gunicorn, for ``broker serve`` and deploy/gunicorn.conf.py alike.
+HOOKS = {**workers_hooks.HOOKS, **recycling.HOOKS, "child_exit": child_exit, "when_ready": when_ready,
+         "worker_exit": worker_exit}
 
 #: Control characters of a request line, escaped in the access line.
 CONTROL_CHARACTERS = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))}
@@ -136,8 +148,7 @@ def serve(settings: Settings, host: str, port: int, workers: int | None, threads
     if settings.embedded_store and workers > 1:
         log.warning("the embedded store is per process: with %s workers, set REDIS_URL", workers)
     # metrics files shared by the workers, and JSON lines from gunicorn itself when asked
-    observe = {**workers_hooks.HOOKS, "logger_class": workers_hooks.JSON_LOGGER if settings.json_logs else None,
-               "when_ready": when_ready, "worker_exit": worker_exit}
+    observe = {**HOOKS, "logger_class": workers_hooks.JSON_LOGGER if settings.json_logs else None}
     _Gunicorn(settings, {**GUNICORN_DEFAULTS, **observe, "bind": f"{host}:{port}", "workers": workers,
                          "threads": threads or GUNICORN_DEFAULTS["threads"]}).run()
 

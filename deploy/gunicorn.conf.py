@@ -22,8 +22,8 @@ import os
 from pathlib import Path
 
 from broker.config import ConfigError, load_settings
-from broker.observability.workers import JSON_LOGGER, child_exit, on_exit, on_starting  # noqa: F401 - server hooks
-from broker.serving import GUNICORN_DEFAULTS, when_ready, worker_exit  # noqa: F401 - server hooks
+from broker.observability.workers import JSON_LOGGER
+from broker.serving import GUNICORN_DEFAULTS, HOOKS
 
 
 def _int_env(name: str, default: int) -> int:
@@ -83,6 +83,12 @@ def _json_logs() -> bool:
 # BROKER_LOG_FORMAT=json (the default with BROKER_ENV=production): gunicorn's lines are JSON too.
 if _json_logs():
     logger_class = JSON_LOGGER
+
+# Server hooks: the metrics files the workers share, the modules the master imports before
+# it forks, a recycled worker's quick exit, and its replacement started before it stops
+# (broker/recycling.py): on_starting, on_exit, child_exit, when_ready, worker_exit,
+# pre_request, pre_fork, post_worker_init.
+globals().update(HOOKS)
 
 # Never build the app in the master: each worker opens its own database pool and Redis
 # connections after the fork (SQLAlchemy engines and redis-py pools are not fork-safe). The

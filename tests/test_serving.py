@@ -9,8 +9,11 @@ import re
 import secrets
 import subprocess
 import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
 import requests
 
 from tests.conftest import BROKER, ROOT, _wait_port, broker_env, cli_in_process, free_port
@@ -26,28 +29,56 @@ def _env(tmp_path: Path, port: int, **extra: str) -> dict[str, str]:
             "WEB_CONCURRENCY": "1", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"), **extra}
 
 
-def test_recycled_workers_answer_every_request_and_leave_cleanly(tmp_path, postgres_url, redis_url):
+@pytest.mark.parametrize("workers", [1, 3])
+def test_recycled_workers_answer_every_request_and_leave_cleanly(tmp_path, postgres_url, redis_url, workers):
+    """Each recycled worker is stopped by its replacement once that one is ready (so the
+    listening socket always has a worker), and the master ends with as many workers as
+    configured: the one it adds for each recycle is taken back."""
     port = free_port()
-    env = _env(tmp_path, port, DATABASE_URL=postgres_url, REDIS_URL=redis_url,
+    env = _env(tmp_path, port, DATABASE_URL=postgres_url, REDIS_URL=redis_url, WEB_CONCURRENCY=str(workers),
                GUNICORN_CMD_ARGS="--max-requests 25 --max-requests-jitter 0")
     subprocess.run([BROKER, "db", "upgrade"], env=env, check=True, capture_output=True, timeout=120)
     log = tmp_path / "gunicorn.log"
     with open(log, "wb") as out:
         server = subprocess.Popen([GUNICORN, "-c", CONF], env=env, stdout=out, stderr=subprocess.STDOUT)
+
+    def client(_: int) -> list[int]:
+        with requests.Session() as http:
+            return [http.get(f"http://127.0.0.1:{port}/ready", timeout=15).status_code for _ in range(150)]
+
     try:
         _wait_port(port, server)
-        with requests.Session() as http:
-            answers = [http.get(f"http://127.0.0.1:{port}/ready", timeout=15) for _ in range(150)]
-        assert [r.status_code for r in answers] == [200] * 150  # /ready reads PostgreSQL and Redis
+        with ThreadPoolExecutor(workers) as pool:  # /ready reads PostgreSQL and Redis
+            assert list(pool.map(client, range(workers))) == [[200] * 150] * workers
+        children = _settled_children(server.pid)
     finally:
         server.terminate()
         server.wait(30)
     text = log.read_text()
-    pids = set(re.findall(r"Booting worker with pid: (\d+)", text))
-    assert len(pids) >= 6, text[-2000:]  # one worker per 25 requests
-    assert text.count("Autorestarting worker") >= 5
+    booted = re.findall(r"Booting worker with pid: (\d+)", text)
+    # one worker per 25 requests and what it answers while its replacement boots
+    assert len(booted) >= workers + 2, text[-2000:]
+    handovers = re.findall(r"worker (\d+): ready; stopping worker (\d+), which it replaces", text)
+    assert sorted(new for new, _ in handovers) == sorted(booted[workers:]), text[-3000:]  # every later one replaced one
+    for new, old in handovers:  # the old worker served until its replacement was up
+        assert text.index(f"Booting worker with pid: {new}") < text.index(f"Worker exiting (pid: {old})")
+        assert text.index(f"stopping worker {old}") < text.index(f"Worker exiting (pid: {old})")
+    assert len(children) == workers, text[-3000:]  # WEB_CONCURRENCY
+    assert "Autorestarting worker" not in text and "no replacement" not in text
     assert "exited with code" not in text and "Traceback" not in text, text[-3000:]
     assert server.returncode == 0
+
+
+def _settled_children(pid: int) -> list[int]:
+    """The children of ``pid`` once their number has stopped changing (a recycle may be under way)."""
+    seen: list[list[int]] = []
+    for _ in range(100):
+        children = sorted(int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split())
+        seen.append(children)
+        if len(seen) >= 5 and all(s == children for s in seen[-5:]):
+            return children
+        time.sleep(0.1)
+    return seen[-1]
 
 
 def test_a_worker_that_cannot_boot_still_stops_the_master(tmp_path):
