@@ -56,7 +56,8 @@ def build(database_url: str, redis_url: str) -> tuple[dict[str, Callable[[], Non
     """A pool, a confidential client with both flows, a user with a refresh token, and the app."""
     secret_key = secrets.token_hex(24)
     os.environ.update({"DATABASE_URL": database_url, "REDIS_URL": redis_url, "BROKER_LOG_FORMAT": "text",
-                       "BROKER_BASE_URL": "https://auth.example.com", "BROKER_SECRET_KEY": secret_key})
+                       "BROKER_BASE_URL": "https://auth.example.com", "BROKER_SECRET_KEY": secret_key,
+                       "BROKER_LOGIN_STARTS_PER_MINUTE": "0"})  # every login of the run starts from one address
     from broker import create_app
     from broker.oauth.issue import new_refresh_token
     from broker.oauth.tokens import Grant
@@ -117,7 +118,7 @@ def build(database_url: str, redis_url: str) -> tuple[dict[str, Callable[[], Non
         ok(web.get(form))
 
     def login() -> None:
-        web.delete_cookie("cognate")  # a returning browser whose session ended: it keeps its device cookie
+        web.delete_cookie(app.config["SESSION_COOKIE_NAME"])  # a returning browser whose session ended: it keeps its device cookie
         form = ok(web.get(f"/{pool_id}/oauth2/authorize", query_string=authorize), 302).headers["Location"]
         page = ok(web.get(form)).get_data(as_text=True)
         fields = {"csrf_token": CSRF.search(page)[1], "txn": TXN.search(page)[1], "username": "alice",
