@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from broker.store.db import Database
-from broker.store.models import Device, User, UserPool, utcnow
+from broker.store.models import AuditEvent, Device, User, UserPool, utcnow
 from broker.userpool import risk
 from broker.userpool.retention import Retention, prune
 
@@ -92,3 +92,55 @@ def test_a_known_device_keeps_its_row_its_memory_and_the_id_sequence(db):
     assert [tuple(r)[1:] for r in rows] == [(risk.device_hash(DEVICE_KEY), "192.0.2.9", True),
                                             (risk.device_hash("another-browser"), "192.0.2.1", False)]
     assert rows[1].id == rows[0].id + 1
+
+
+def test_networks_come_from_the_most_recent_devices_and_the_device_is_found_however_old(db):
+    """One read finds this browser's device among many (the oldest of them, here) and the
+    networks of the user's 50 most recently seen devices, not of older ones."""
+    now = utcnow()
+    with db.session() as s:
+        user = s.scalars(select(User)).one()
+        s.add(Device(user_id=user.id, key_hash=risk.device_hash(DEVICE_KEY), last_ip="192.0.2.7",
+                     first_seen=now - dt.timedelta(days=90), last_seen=now - dt.timedelta(days=90)))
+        for n in range(55):  # 50 recent ones on 10.n.0.0/24, five older on 172.16.n.0/24
+            older = n >= risk.RECENT_DEVICES
+            seen = now - dt.timedelta(days=30 + n if older else n)
+            s.add(Device(user_id=user.id, key_hash=f"other-{n}", first_seen=seen, last_seen=seen,
+                         last_ip=f"172.16.{n}.1" if older else f"10.{n}.0.1"))
+        s.add(Device(user_id=user.id, key_hash="never-signed-in", first_seen=now, last_seen=now))
+    with db.session() as s:
+        _, recent = _assess(s, "10.49.0.200")
+        _, older = _assess(s, "172.16.50.9")
+        _, own = _assess(s, "192.0.2.200")
+    assert (recent.signals["new_device"], recent.signals["new_network"]) == (False, False)
+    assert older.signals["new_network"] is True  # the 51st most recent device does not count
+    assert own.signals["new_network"] is True  # nor does this device's own network, 90 days old
+    with db.session() as s:
+        user = s.scalars(select(User)).one()
+        s.execute(update(Device).where(Device.key_hash == risk.device_hash(DEVICE_KEY)).values(last_seen=now))
+    with db.session() as s:
+        _, own = _assess(s, "192.0.2.200")
+    assert own.signals["new_network"] is False  # once seen again, it is among the recent ones
+
+
+def test_failures_count_from_the_last_unlock_or_reset_within_the_hour(db):
+    """Failed sign-ins of the last hour count, from this device and elsewhere, except those
+    before the last ``Pass`` of an unlock or password reset."""
+    now = utcnow()
+    tag = risk.device_tag(risk.device_hash(DEVICE_KEY))
+
+    def event(minutes_ago: int, name: str = "SignIn", outcome: str = "Fail", device: str = "elsewhere") -> AuditEvent:
+        return AuditEvent(pool_id="local_devices", user_id=user_id, event=name, outcome=outcome,
+                          details={"device": device}, created_at=now - dt.timedelta(minutes=minutes_ago))
+
+    with db.session() as s:
+        user_id = s.scalars(select(User)).one().id
+        s.add_all([event(90), event(50), event(40, device=tag), event(30), event(20, device=tag)])
+    with db.session() as s:
+        user = s.scalars(select(User)).one()
+        assert risk.recent_failures(s, s.get(UserPool, "local_devices"), user, risk.device_hash(DEVICE_KEY),
+                                    now) == (2, 2)  # the one of 90 minutes ago is too old
+        s.add_all([event(35, "AdminUnlockUser", "Pass"), event(25, "ConfirmForgotPassword", "Fail")])
+        s.flush()
+        assert risk.recent_failures(s, s.get(UserPool, "local_devices"), user, risk.device_hash(DEVICE_KEY),
+                                    now) == (1, 1)  # after the unlock; a failed reset ends nothing

@@ -27,7 +27,7 @@ import io
 import json
 import logging
 from http import HTTPStatus
-from typing import Any, Callable, Iterable, NamedTuple
+from typing import Any, Callable, Iterable, NamedTuple, cast
 from urllib.parse import parse_qsl, unquote
 
 from sqlalchemy.exc import OperationalError
@@ -97,7 +97,7 @@ class LeanTokenEndpoint:
         return self.app(environ, start_response)
 
     def _answer(self, environ: dict[str, Any], path: str) -> Answer:
-        session = self.runtime.db.sessions()  # connects only if a cache is stale or a trigger writes
+        session = cast(Session, _OnDemand(self.runtime.db.sessions))
         try:
             try:
                 grant, mint = self._checked(session, environ, path)
@@ -150,6 +150,24 @@ class LeanTokenEndpoint:
         if not pool_id or "/" in pool_id or len(pool_id) > MAX_POOL_ID:
             raise Declined()
         return pool_id
+
+
+class _OnDemand:
+    """A session made at its first use: a grant whose pool, client and keys are cached
+    needs none (the refresh token is read apart, :mod:`..store.refresh_read`); a stale
+    cache or a trigger that writes makes one."""
+
+    def __init__(self, make: Callable[[], Session]) -> None:
+        self._make, self._session = make, None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._session is None:
+            self._session = self._make()
+        return getattr(self._session, name)
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
 
 
 def _unavailable(exc: OperationalError, grant: str = "") -> Answer:

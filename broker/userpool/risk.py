@@ -32,6 +32,8 @@ ALLOW, MFA, BLOCK = "ALLOW", "MFA", "BLOCK"
 FRESH_START = ("AdminUnlockUser", "ConfirmForgotPassword", "AdminResendInvitation")
 #: Enough failures to reach every threshold, however many there were.
 MAX_FAILURES_READ = 200
+#: The user's devices whose networks are known ones (the most recently seen).
+RECENT_DEVICES = 50
 
 
 @dataclass(frozen=True)
@@ -58,12 +60,11 @@ def network_of(ip: str) -> str:
 def assess(session: Session, pool: UserPool, user: User, device_key: str, ip: str,
            now: dt.datetime | None = None) -> Assessment:
     now = now or utcnow()
-    device = find_device(session, user, device_key)
-    recent = select(Device.last_ip).where(Device.user_id == user.id, Device.last_ip.is_not(None))
-    known_networks = {network_of(ip) for ip in session.scalars(recent.order_by(Device.last_seen.desc()).limit(50))}
-    here, elsewhere = recent_failures(session, pool, user, device_hash(device_key), now)
+    key_hash = device_hash(device_key)
+    device, networks = _devices(session, user, key_hash)
+    here, elsewhere = recent_failures(session, pool, user, key_hash, now)
     failures = here + elsewhere
-    signals = {"new_device": device is None, "new_network": network_of(ip) not in known_networks,
+    signals = {"new_device": device is None, "new_network": network_of(ip) not in networks,
                "failed_last_hour": failures, "impossible_travel": "not evaluated (no GeoIP database)"}
     if device is None:
         failure_score = _failure_score(failures)
@@ -76,6 +77,18 @@ def assess(session: Session, pool: UserPool, user: User, device_key: str, ip: st
     return Assessment(level, action, signals, remembered)
 
 
+def _devices(session: Session, user: User, key_hash: str) -> tuple[Device | None, set[str]]:
+    """This browser's device of the user, and the networks the user's
+    :data:`RECENT_DEVICES` most recently seen devices last signed in from, in one read: the
+    device first (whenever it was last seen), then the most recent others."""
+    this = Device.key_hash == key_hash
+    rows = session.scalars(select(Device).where(Device.user_id == user.id, this | Device.last_ip.is_not(None))
+                           .order_by(this.desc(), Device.last_seen.desc()).limit(RECENT_DEVICES + 1)).all()
+    device = rows[0] if rows and rows[0].key_hash == key_hash else None
+    recent = sorted((r for r in rows if r.last_ip is not None), key=lambda r: r.last_seen, reverse=True)
+    return device, {network_of(r.last_ip) for r in recent[:RECENT_DEVICES]}
+
+
 def _failure_score(failures: int) -> int:
     return (1 if failures >= 3 else 0) + (2 if failures >= 10 else 0)
 
@@ -84,12 +97,12 @@ def recent_failures(session: Session, pool: UserPool, user: User, device: str, n
     """The user's failed sign-ins in the last hour, from this device and from anywhere else;
     only those after the user's last unlock or password reset, which end what came before."""
     since = now - dt.timedelta(hours=1)
-    fresh_start = session.scalar(select(func.max(AuditEvent.created_at)).where(
+    fresh_start = select(func.max(AuditEvent.created_at)).where(
         AuditEvent.pool_id == pool.id, AuditEvent.user_id == user.id, AuditEvent.event.in_(FRESH_START),
-        AuditEvent.outcome == "Pass", AuditEvent.created_at > since))
+        AuditEvent.outcome == "Pass", AuditEvent.created_at > since).scalar_subquery()
     failed = select(AuditEvent.details).where(
         AuditEvent.pool_id == pool.id, AuditEvent.user_id == user.id, AuditEvent.event == "SignIn",
-        AuditEvent.outcome == "Fail", AuditEvent.created_at > (fresh_start or since))
+        AuditEvent.outcome == "Fail", AuditEvent.created_at > func.coalesce(fresh_start, since))
     tags = [details.get("device") if isinstance(details, dict) else None
             for details in session.scalars(failed.limit(MAX_FAILURES_READ))]
     here = sum(1 for tag in tags if tag == device_tag(device))
