@@ -14,7 +14,8 @@ with its in-memory adapter. Each server's process tree is pinned to one CPU, and
 generator, PostgreSQL's backends and Redis to the others, so "grants/s" is per core and the
 stores' CPU is counted beside. For each peer and grant, in the same run: the saturating rate
 (closed loop, ``--connections`` keep-alive connections), then p50/p99 latency at half that
-rate (open loop, latency counted from when each request was due), then RSS per worker. It
+rate (open loop, latency counted from when each request was due) with the workers gunicorn
+recycled meanwhile (after ``max_requests``), then RSS per worker. It
 prints one table and the ratios Cognate / oidc-provider (goal: >= 1.0).
 
 Run from the repository root::
@@ -217,7 +218,9 @@ def measure(peer: Peer, grant: str, args: argparse.Namespace) -> dict:
     full = load(peer, grant, args)
     if spy is not None:
         spy.wait(60)
+    handed_over = recycles(peer)
     half = load(peer, grant, args, rate=full["rate"] / 2) if full["rate"] else full
+    handed_over = recycles(peer) - handed_over
     rate, cpu = full["rate"], full["cpu"]
     per_grant = (lambda busy: busy / rate * 1000) if rate else (lambda busy: 0.0)
     return {
@@ -229,7 +232,15 @@ def measure(peer: Peer, grant: str, args: argparse.Namespace) -> dict:
         "saturated_p50_ms": _percentile(full["latencies"], 0.50),
         "half_rate": half["rate"], "half_errors": half["errors"],
         "p50_ms": _percentile(half["latencies"], 0.50), "p99_ms": _percentile(half["latencies"], 0.99),
+        "recycles": handed_over,
     }
+
+
+def recycles(peer: Peer) -> int:
+    """Workers the server has recycled so far (each replacement says so in the log when it
+    takes over; broker/recycling.py)."""
+    log = peer.stack.tmp / "server.log"
+    return 0 if peer.node or not log.exists() else log.read_text(errors="replace").count("which it replaces")
 
 
 def idle_background(seconds: float) -> float:
@@ -315,14 +326,14 @@ def report(args: argparse.Namespace, runs: list[dict], rss: dict[str, list[float
           f"refresh tokens {'rotated at each use' if args.rotate else 'not rotated'}; "
           f"{args.seconds:g} s measured after {args.warmup:g} s, median of {args.rounds} round(s)\n")
     head = (f"{'grant':<19}{'server':<30}{'grants/s':>9}{'server':>8}{'CPU ms/grant':>14}{'client':>8}"
-            f"{'half-rate p50/p99 ms':>22}{'errors':>8}{'other':>7}")
+            f"{'half-rate p50/p99 ms':>22}{'recycles':>9}{'errors':>8}{'other':>7}")
     print(head + "\n" + f"{'':<19}{'':<30}{'(1 core)':>9}{'busy':>8}{'srv + stores':>14}{'ms':>8}")
     for r in rows:
         latency = f"{r['p50_ms']:.1f} / {r['p99_ms']:.1f}" if r["p50_ms"] is not None else "-"
         errors = sum(r["errors"].values()) + sum(r["half_errors"].values())
         print(f"{r['grant']:<19}{r['peer']:<30}{r['rate']:>9.1f}{r['server_busy']:>8.2f}"
               f"{r['server_ms']:>8.2f} +{r['stores_ms']:>5.2f}{r['client_ms']:>8.2f}"
-              f"{latency:>22}{errors:>8}{r['other_busy']:>7.2f}")
+              f"{latency:>22}{r['recycles']:>9}{errors:>8}{r['other_busy']:>7.2f}")
     unsaturated = [r for r in rows if r["server_busy"] < SATURATED]
     for r in unsaturated:
         print(f"  note: {r['peer']} ({r['grant']}) used {r['server_busy']:.2f} of its core: the server was "

@@ -351,12 +351,15 @@ def test_a_scrape_skips_a_worker_file_that_is_still_being_created(tmp_path):
 def test_deploy_gunicorn_conf_sets_up_metrics_and_json_logs():
     code = ("import json, runpy, sys; c = runpy.run_path(sys.argv[1]); "
             "print(json.dumps({k: getattr(c.get(k), '__module__', c.get(k)) "
-            "for k in ('on_starting', 'child_exit', 'on_exit', 'logger_class')}))")
+            "for k in ('on_starting', 'child_exit', 'on_exit', 'logger_class', 'pre_request', 'pre_fork', "
+            "'post_worker_init', 'when_ready', 'worker_exit')}))")
     conf = str(ROOT / "deploy" / "gunicorn.conf.py")
     base = {k: v for k, v in os.environ.items() if not k.startswith("BROKER_")}
     for env, json_logs in (({"BROKER_ENV": "production"}, True), ({}, False)):
         out = subprocess.run([sys.executable, "-c", code, conf], env={**base, **env}, capture_output=True,
                              text=True, timeout=60, check=True).stdout
         hooks = json.loads(out)
-        assert hooks["on_starting"] == hooks["child_exit"] == hooks["on_exit"] == "broker.observability.workers"
+        assert hooks["on_starting"] == hooks["on_exit"] == "broker.observability.workers"
+        assert hooks["child_exit"] == hooks["when_ready"] == hooks["worker_exit"] == "broker.serving"  # (metrics too)
+        assert hooks["pre_request"] == hooks["pre_fork"] == hooks["post_worker_init"] == "broker.recycling"
         assert (hooks["logger_class"] == workers.JSON_LOGGER) is json_logs

@@ -67,5 +67,17 @@ def consume(state: StateStore, pool_id: str, code: str) -> CodeRecord | Reused |
         return None
     if old.get("used"):
         return Reused(origin_jti_of(code))
+    return _record(old)
+
+
+def peek(state: StateStore, pool_id: str, code: str) -> CodeRecord | None:
+    """The record of a code not used yet, leaving it so (None for any other code)."""
+    if not code or len(code) > 128:
+        return None
+    stored = state.get(Keys.code(pool_id, repo.sha256(code)))
+    return None if stored is None or stored.get("used") else _record(stored)
+
+
+def _record(stored: dict) -> CodeRecord:
     known = {f.name for f in fields(CodeRecord)} - {"amr"}  # a newer node's record may hold more
-    return CodeRecord(**{k: v for k, v in old.items() if k in known}, amr=tuple(old.get("amr", ())))
+    return CodeRecord(**{k: v for k, v in stored.items() if k in known}, amr=tuple(stored.get("amr", ())))

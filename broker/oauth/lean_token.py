@@ -1,19 +1,22 @@
-"""The token endpoint's two busiest grants, answered before the framework:
-``refresh_token`` (RFC 6749 §6) and ``client_credentials`` (§4.4).
+"""The token endpoint's grants, answered before the framework: ``refresh_token`` (RFC 6749
+§6), ``client_credentials`` (§4.4) and ``authorization_code`` (§4.1.3, with PKCE).
 
-Every refresh of every signed-in app comes here, so this path does the grant's work and
-no more: the form parsed once, the client and keys from the in-process caches, the refresh
-token, its user and groups in one autocommitted statement (:mod:`..store.refresh_read`),
-the tokens minted by the same functions as everywhere (:func:`.issue.issue_tokens`,
-PreTokenGeneration included).
+Every refresh of every signed-in app comes here, and every sign-in ends here, so this path
+does the grant's work and no more: the form parsed once, the client and keys from the
+in-process caches, the refresh token, its user and groups in one autocommitted statement
+(:mod:`..store.refresh_read`), a code checked before it is consumed, the tokens minted by
+the same functions as everywhere (:mod:`.issue`, PreTokenGeneration included).
 
 It answers the requests that pass every check. Anything else -- a malformed or unusual
 request, a failed client authentication, an unknown, expired, revoked or rotated token, a
-rotating client, an error of any kind -- is handed, untouched, to the Authlib endpoint
-(:mod:`.server`), which answers it as before: errors keep one source, and reuse detection
-(:mod:`.refresh`) keeps its one place. Nothing runs or is written before that decision.
-Once it is taken (the PreTokenGeneration trigger may run), this path answers whatever
-happens, as the app's error handlers would: a trigger's refusal, a store that does not
+rotating client, a code unknown, used, or not matched by its redirect_uri or verifier, an
+error of any kind -- is handed, untouched, to the Authlib endpoint (:mod:`.server`), which
+answers it as before: errors keep one source, and reuse detection (:mod:`.refresh`,
+:mod:`.codes`) keeps its one place. Nothing runs or is written before that decision, but
+the consumption of a code, its last step (a code used meanwhile goes on to the full
+endpoint, which finds it used). Once it is taken (the PreTokenGeneration trigger may run),
+this path answers whatever happens, as the app's error handlers would: a code whose user
+was disabled or signed out everywhere since, a trigger's refusal, a store that does not
 answer (503), anything else (500, logged). A database that does not answer is answered at
 once too (503), rather than waited for twice.
 
@@ -40,10 +43,10 @@ from ..runtime import Runtime
 from ..store import repo
 from ..store.models import AppClient, UserPool
 from ..triggers import pre_token as pre_token_trigger
-from . import errors, scopes as scope_rules
-from .issue import issue_client_token, issue_tokens, pre_token, still_allowed
+from . import codes, errors, scopes as scope_rules
+from .issue import issue_client_token, issue_tokens, pre_token, signed_in_tokens, still_allowed
 from .refresh import StoredRefreshToken, read_live
-from .server import grant_allowed, machine_scopes
+from .server import code_user, grant_allowed, machine_scopes, pkce_passes
 
 #: Lengths past which a pool id or client id cannot be one (the full endpoint answers those).
 MAX_POOL_ID, MAX_CLIENT_ID = 55, 128
@@ -51,6 +54,8 @@ MAX_POOL_ID, MAX_CLIENT_ID = 55, 128
 MAX_BODY = 4096
 #: Parameters each grant may carry here (client credentials in the body included).
 ALLOWED = {
+    "authorization_code": frozenset({"grant_type", "code", "redirect_uri", "code_verifier", "client_id",
+                                     "client_secret"}),
     "refresh_token": frozenset({"grant_type", "refresh_token", "client_id", "client_secret"}),
     "client_credentials": frozenset({"grant_type", "scope", "client_id", "client_secret"}),
 }
@@ -61,6 +66,12 @@ log = logging.getLogger("broker.web")
 
 class Declined(Exception):
     """This request is the full endpoint's to answer."""
+
+
+class NoUser(Exception):
+    """The code's user is disabled or signed out everywhere since the code (Authlib's words)."""
+
+    description = "There is no 'user' for this code."
 
 
 class Answer(NamedTuple):
@@ -109,6 +120,8 @@ class LeanTokenEndpoint:
                 raise Declined() from None
             try:
                 return Answer(200, mint(), grant)
+            except NoUser as exc:  # as the full endpoint answers it
+                return Answer(400, errors.body("invalid_grant", exc.description), grant)
             except TriggerFailed as exc:  # as the app's handler answers it
                 return Answer(exc.status, errors.body(errors.for_status(exc.status), exc.message), grant)
             except OperationalError as exc:
@@ -135,6 +148,9 @@ class LeanTokenEndpoint:
         if not grant_allowed(client, grant):
             raise Declined()
         rt.keys.get(session, pool)  # (read now if due: before any trigger runs)
+        if grant == "authorization_code":
+            record = _exchangeable(rt, pool, client, form)  # (the code consumed: nothing may fail after)
+            return grant, lambda: _exchanged(session, rt, pool, client, record, environ.get("REMOTE_ADDR"))
         if grant == "refresh_token":
             stored = _refreshable(rt, pool, client, form["refresh_token"])
             return grant, lambda: _refreshed(session, rt, pool, client, stored)
@@ -231,6 +247,36 @@ def _basic(authorization: str) -> tuple[str, str]:
     if not colon:
         raise Declined()
     return unquote(client_id), unquote(secret)
+
+
+def _exchangeable(rt: Runtime, pool: UserPool, client: AppClient, form: dict[str, str]) -> codes.CodeRecord:
+    """The record of the code, consumed, when the full endpoint would exchange it: issued
+    to this client for the same redirect_uri, still one of its callback URLs, PKCE passed.
+    Every check runs on the record as it is; the code is consumed last, and only the record
+    checked is exchanged (a code used meanwhile is the full endpoint's: its reuse)."""
+    code = form.get("code", "")
+    record = codes.peek(rt.state, pool.id, code)
+    if record is None or record.client_id != client.id or record.redirect_uri not in client.callback_urls \
+            or form.get("redirect_uri") != record.redirect_uri \
+            or not pkce_passes(client, record, form.get("code_verifier")):
+        raise Declined()
+    if codes.consume(rt.state, pool.id, code) != record:
+        raise Declined()
+    return record
+
+
+def _exchanged(session: Session, rt: Runtime, pool: UserPool, client: AppClient, record: codes.CodeRecord,
+               ip: str | None) -> dict[str, Any]:
+    """The code's tokens, committed (as :class:`.server.AuthorizationCodeGrant` makes them)."""
+    user = code_user(session, pool.id, record)
+    if user is None:
+        raise NoUser()
+    token = signed_in_tokens(
+        session, rt.keys, rt.settings.base_url, pool, client, user, record.scope, grant_type="authorization_code",
+        include_refresh_token=grant_allowed(client, "refresh_token"), ip=ip, auth_time=record.auth_time,
+        origin_jti=record.origin_jti, event_id=record.event_id, nonce=record.nonce, amr=record.amr, sid=record.sid)
+    session.commit()
+    return token
 
 
 def _refreshable(rt: Runtime, pool: UserPool, client: AppClient, value: str) -> StoredRefreshToken:

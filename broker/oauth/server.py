@@ -18,8 +18,10 @@ from authlib.oauth2.rfc6749.authenticate_client import authenticate_client_secre
 from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidScopeError
 from authlib.oauth2.rfc6749.util import scope_to_list
 from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oauth2.rfc7636.challenge import CODE_VERIFIER_PATTERN
 from flask import Flask, g, jsonify
 from flask import request as flask_request
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from ..runtime import runtime
@@ -110,11 +112,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         """The code's user, unless disabled or signed out everywhere since the code. The
         row is read FOR SHARE (PostgreSQL): a sign-out committing meanwhile waits for this
         exchange's refresh token, and so revokes it, or this exchange sees its epoch."""
-        user = g.db_session.get(User, authorization_code.user_id, with_for_update={"read": True})
-        if user is None or not user.enabled or user.pool_id != g.pool.id:
-            return None
-        same = authorization_code.sub in (None, user.sub)  # None: a code from before subs were kept
-        return user if same and user.session_epoch == authorization_code.epoch else None
+        return code_user(g.db_session, g.pool.id, authorization_code)
 
     def generate_token(self, user=None, scope=None, grant_type=None, expires_in=None,  # type: ignore[override]
                        include_refresh_token=True) -> dict[str, Any]:
@@ -128,6 +126,15 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             ip=flask_request.remote_addr, auth_time=code.auth_time, origin_jti=code.origin_jti,
             event_id=code.event_id, nonce=code.nonce, amr=code.amr, sid=code.sid,
         )
+
+
+def code_user(session: Session, pool_id: str, record: codes.CodeRecord) -> User | None:
+    """The user a code was issued for, unless disabled or signed out everywhere since."""
+    user = session.get(User, record.user_id, with_for_update={"read": True})
+    if user is None or not user.enabled or user.pool_id != pool_id:
+        return None
+    same = record.sub in (None, user.sub)  # None: a code from before subs were kept
+    return user if same and user.session_epoch == record.epoch else None
 
 
 def _revoke_reused_code(reused: codes.Reused, client: Client) -> None:
@@ -269,6 +276,19 @@ class ClientCodeChallenge(CodeChallenge):
         if exempt and not request.form.get("code_verifier") and not request.authorization_code.code_challenge:
             return
         super().validate_code_verifier(grant, result)
+
+
+def pkce_passes(client: AppClient, record: codes.CodeRecord, verifier: str | None) -> bool:
+    """Whether :class:`ClientCodeChallenge` lets an exchange of ``record`` with ``verifier``
+    (None: not sent) through."""
+    challenge = record.code_challenge
+    if not challenge:
+        return verifier is None and not pkce_required(client)
+    if verifier is None or not CODE_VERIFIER_PATTERN.match(verifier):
+        return False
+    compare = CodeChallenge.CODE_CHALLENGE_METHODS.get(
+        record.code_challenge_method or CodeChallenge.DEFAULT_CODE_CHALLENGE_METHOD)
+    return compare is not None and compare(verifier, challenge)
 
 
 def build_server(app: Flask) -> AuthorizationServer:
