@@ -34,7 +34,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from .oauth.keys import KeyCache
     from .oauth.lean_token import LeanTokenEndpoint
     from .oauth.server import build_server
-    from .runtime import Runtime
+    from .runtime import Runtime, warm
     from .sealing import Sealer
     from .store.cache import ConfigCache
     from .store.db import Database
@@ -87,6 +87,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     db.sign_outs_committed.append(backchannel.signed_out(outbox))
     app.extensions["broker"] = Runtime(settings=settings, db=db, state=state, sender=outbox, keys=keys, config=config,
                                        sms=outbox, sealer=sealer, identity_keys=identity_keys)
+    app.extensions["broker.warm"] = lambda: warm(app.extensions["broker"])  # (a recycled worker's replacement)
     app.before_request(outbox.ensure_courier)
     app.after_request(outbox.after_request)
     lean = LeanTokenEndpoint(app.wsgi_app, app.extensions["broker"], observability.token_issued,

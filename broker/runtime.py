@@ -28,5 +28,26 @@ class Runtime:
     identity_keys: KeyCache
 
 
+#: Pools whose configuration and signing keys :func:`warm` reads (the oldest).
+WARM_POOLS = 20
+
+
+def warm(rt: Runtime) -> None:
+    """What the first requests of a new worker would otherwise wait for: a connection of
+    each database engine and of the state store, the configuration's version, and the
+    signing keys of the first :data:`WARM_POOLS` pools."""
+    from sqlalchemy import select
+
+    from .store.models import UserPool
+
+    with rt.db.sessions() as session:
+        for pool_id in session.scalars(select(UserPool.id).order_by(UserPool.created_at).limit(WARM_POOLS)).all():
+            pool = rt.config.pool(session, pool_id)
+            if pool is not None:
+                rt.keys.get(session, pool)
+    rt.db.refresh_read.engine.connect().close()
+    rt.state.ping()
+
+
 def runtime() -> Runtime:
     return current_app.extensions["broker"]

@@ -50,35 +50,35 @@ def test_recycled_workers_answer_every_request_and_leave_cleanly(tmp_path, postg
         _wait_port(port, server)
         with ThreadPoolExecutor(workers) as pool:  # /ready reads PostgreSQL and Redis
             assert list(pool.map(client, range(workers))) == [[200] * 150] * workers
-        children = _settled_children(server.pid)
+        children = _settled_children(server.pid, workers)
     finally:
         server.terminate()
         server.wait(30)
     text = log.read_text()
     booted = re.findall(r"Booting worker with pid: (\d+)", text)
-    # one worker per 25 requests and what it answers while its replacement boots
-    assert len(booted) >= workers + 2, text[-2000:]
+    # recycled after 25 requests, each worker answers more while its replacement boots
+    assert len(booted) >= workers + 1, text[-2000:]
     handovers = re.findall(r"worker (\d+): ready; stopping worker (\d+), which it replaces", text)
     assert sorted(new for new, _ in handovers) == sorted(booted[workers:]), text[-3000:]  # every later one replaced one
     for new, old in handovers:  # the old worker served until its replacement was up
         assert text.index(f"Booting worker with pid: {new}") < text.index(f"Worker exiting (pid: {old})")
         assert text.index(f"stopping worker {old}") < text.index(f"Worker exiting (pid: {old})")
     assert len(children) == workers, text[-3000:]  # WEB_CONCURRENCY
-    assert "Autorestarting worker" not in text and "no replacement" not in text
+    assert "Autorestarting worker" not in text and "no replacement" not in text and "warming up failed" not in text
     assert "exited with code" not in text and "Traceback" not in text, text[-3000:]
     assert server.returncode == 0
 
 
-def _settled_children(pid: int) -> list[int]:
-    """The children of ``pid`` once their number has stopped changing (a recycle may be under way)."""
-    seen: list[list[int]] = []
-    for _ in range(100):
+def _settled_children(pid: int, workers: int) -> list[int]:
+    """The children of ``pid`` once recycling is over: as many as ``workers`` for a second."""
+    steady = 0
+    for _ in range(300):
         children = sorted(int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split())
-        seen.append(children)
-        if len(seen) >= 5 and all(s == children for s in seen[-5:]):
+        steady = steady + 1 if len(children) == workers else 0
+        if steady >= 10:
             return children
         time.sleep(0.1)
-    return seen[-1]
+    return children
 
 
 def test_a_worker_that_cannot_boot_still_stops_the_master(tmp_path):
@@ -174,3 +174,31 @@ print(sorted(m for m in set(sys.modules) - before if m.startswith("broker")))
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "[]"
+
+
+def test_a_replacement_boots_at_idle_priority_and_a_busy_core_hurries_it():
+    """The replacement of a recycled worker boots under SCHED_IDLE; the worker it replaces,
+    still waiting after recycling.IDLE_BOOT, gives it (every thread of it) the normal policy."""
+    from types import SimpleNamespace
+
+    from broker import recycling
+
+    booting = subprocess.Popen([sys.executable, "-c", "import threading, time; "
+                                "threading.Thread(target=time.sleep, args=(60,)).start(); time.sleep(60)"])
+    try:
+        time.sleep(0.5)
+        tasks = [int(t) for t in os.listdir(f"/proc/{booting.pid}/task")]
+        assert len(tasks) == 2
+        recycling._schedule(recycling.IDLE, booting.pid)
+        assert {os.sched_getscheduler(t) for t in tasks} == {os.SCHED_IDLE}
+        waiting = SimpleNamespace(pid=os.getpid(), ppid=os.getpid(), alive=True, nr=100, max_requests=10**9,
+                                  replacement_asked=time.monotonic() - recycling.IDLE_BOOT - 1)
+        recycling.pre_request(waiting, None)
+        assert {os.sched_getscheduler(t) for t in tasks} == {os.SCHED_OTHER}
+        assert waiting.replacement_hurried and waiting.alive  # once; and it keeps serving until replaced
+        waiting.replacement_asked -= recycling.REPLACEMENT_WAIT
+        recycling.pre_request(waiting, None)
+        assert not waiting.alive  # no replacement at all: it stops, as gunicorn would have
+    finally:
+        booting.kill()
+        booting.wait()
