@@ -34,8 +34,8 @@ WARM_POOLS = 20
 
 def warm(rt: Runtime) -> None:
     """What the first requests of a new worker would otherwise wait for: a connection of
-    each database engine and of the state store, the configuration's version, and the
-    signing keys of the first :data:`WARM_POOLS` pools."""
+    each database engine (the refresh tokens' statement compiled) and of the state store,
+    the configuration's version, and the signing keys of the first :data:`WARM_POOLS` pools."""
     from sqlalchemy import select
 
     from .store.models import UserPool
@@ -45,7 +45,7 @@ def warm(rt: Runtime) -> None:
             pool = rt.config.pool(session, pool_id)
             if pool is not None:
                 rt.keys.get(session, pool)
-    rt.db.refresh_read.engine.connect().close()
+    rt.db.refresh_read.find("")  # (no such token: its statement compiled, a connection open)
     rt.state.ping()
 
 
