@@ -33,9 +33,9 @@ WARM_POOLS = 20
 
 
 def warm(rt: Runtime) -> None:
-    """What the first requests of a new worker would otherwise wait for: a connection of
-    each database engine (the refresh tokens' statement compiled) and of the state store,
-    the configuration's version, and the signing keys of the first :data:`WARM_POOLS` pools."""
+    """What the first requests of a new worker would otherwise wait for: connections of the
+    database engines (as many as the refresh tokens' read keeps) and of the state store, the
+    configuration's version, and the signing keys of the first :data:`WARM_POOLS` pools."""
     from sqlalchemy import select
 
     from .store.models import UserPool
@@ -45,7 +45,12 @@ def warm(rt: Runtime) -> None:
             pool = rt.config.pool(session, pool_id)
             if pool is not None:
                 rt.keys.get(session, pool)
-    rt.db.refresh_read.find("")  # (no such token: its statement compiled, a connection open)
+    read = rt.db.refresh_read
+    size = getattr(read.engine.pool, "size", lambda: 1)()  # the connections it keeps (PostgreSQL's pool)
+    opened = [read.engine.connect() for _ in range(size)]
+    for connection in opened:
+        connection.close()
+    read.find("")  # (no such token)
     rt.state.ping()
 
 
