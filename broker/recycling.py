@@ -4,21 +4,27 @@ gunicorn recycles a worker after ``max_requests`` by stopping it (it accepts no 
 connections and closes its kept-alive ones) and starts the replacement only once the
 worker has gone. With one worker, or all of them busy, every client waits meanwhile: at the
 token endpoint's rates that was a p99 of hundreds of milliseconds every few seconds. These
-hooks change the order, the way a rolling deployment does it:
+hooks change the order, the way a rolling deployment does it. Workers tell the master on a
+pipe (and wake it with :data:`WAKE`, whose handler reads the pipe, so that signals sent
+together count each message):
 
-1. the worker about to reach its limit (``pre_request``) keeps serving, tells the master
-   its pid on a pipe and asks it for one worker more (``SIGTTIN``);
-2. the master gives that pid to the worker it forks next (``pre_fork``);
-3. the replacement boots at idle priority (``post_fork``), on CPU time the old worker leaves
-   unused; once its app is built it opens its connections and reads its pools' keys, takes
-   the normal priority back, and stops the old worker gracefully (``post_worker_init``;
-   ``SIGTERM``: in-flight requests answered, kept-alive connections closed);
-4. when the old worker has gone (``child_exit``) the master takes back the worker it added.
+1. the worker about to reach its limit (``pre_request``) keeps serving and asks for its
+   replacement: the master counts one worker more and gives that worker's pid to the worker
+   it forks next (``pre_fork``);
+2. the replacement boots (at idle priority where it may take the normal one back,
+   ``post_fork``: on CPU time the old worker leaves unused), opens its connections and
+   reads its pools' keys, then says it is ready (``post_worker_init``);
+3. the master stops the old worker, its child still, gracefully (``SIGTERM``: in-flight
+   requests answered, kept-alive connections closed);
+4. when it has gone (``child_exit``) the master counts one worker less. A replacement that
+   dies before it is ready leaves its old worker waiting for the next one.
 
 On a core busy all the time, idle priority gets next to no CPU: after :data:`IDLE_BOOT`
 seconds the old worker gives its replacement the normal priority. A worker whose
-replacement never comes stops itself after :data:`REPLACEMENT_WAIT`, as gunicorn would have. Without :func:`open_channel` in the master (a configuration of its
-own), the hooks do nothing and gunicorn recycles its way.
+replacement never comes stops itself after :data:`REPLACEMENT_WAIT`, as gunicorn would have.
+A reload (``SIGHUP``) replaces every worker anyway: the requests under way are forgotten.
+Without :func:`open_channel` in the master (a configuration of its own), the hooks do
+nothing and gunicorn recycles its way.
 """
 from __future__ import annotations
 
@@ -42,43 +48,64 @@ REPLACEMENT_WAIT = 30.0
 IDLE_BOOT = 2.0
 #: Scheduling policies of a replacement while it boots and afterwards (Linux; None elsewhere).
 IDLE, NORMAL = getattr(os, "SCHED_IDLE", None), getattr(os, "SCHED_OTHER", None)
-_PID = struct.Struct("=i")
+#: The master's wake-up: ignored by default, unused by gunicorn.
+WAKE = signal.SIGURG
+#: Messages on the pipe: (kind, pid), written at once (shorter than PIPE_BUF).
+_MESSAGE = struct.Struct("=ii")
+ASK, READY = 1, 2
 
 #: The pipe from workers to the master (read end, write end); made by the master before it forks.
 _channel: tuple[int, int] | None = None
-#: In the master: workers waiting for a replacement (in the order they asked), and every
-#: worker that asked and has not exited yet.
+#: The master (gunicorn's arbiter), in the master and, as forked, in its workers.
+_server: Any = None
+#: Whether a replacement may boot at idle priority: it can take the normal one back.
+_idle_boot = False
+#: In the master: workers waiting for a replacement (in the order they asked); every worker
+#: that asked and has not exited; those whose replacement said it is ready.
 _waiting: list[int] = []
 _recycling: set[int] = set()
+_replaced: set[int] = set()
 #: In a worker: one request thread asks the master, once.
 _asking = threading.Lock()
 
 
-def open_channel() -> None:
+def open_channel(server: Any) -> None:
     """In the master, before the first fork (``when_ready``)."""
-    global _channel
+    global _channel, _server, _idle_boot
     if _channel is None:
         read, write = os.pipe()
         os.set_blocking(read, False)
         _channel = (read, write)
+    _server = server
+    _idle_boot = _idle_restorable() and server.cfg.uid == os.geteuid() and server.cfg.gid == os.getegid()
+    signal.signal(WAKE, lambda signum, frame: _read())
+
+
+def on_reload(server: Any) -> None:
+    """gunicorn hook, in the master: a reload starts every worker anew and counts them from
+    the configuration again; the recycles under way are forgotten."""
+    _read()
+    _waiting.clear()
+    _recycling.clear()
+    _replaced.clear()
 
 
 def pre_request(worker: Any, req: Any) -> None:
-    """gunicorn hook, in a worker: the request before its last asks for a replacement and
-    takes the limit away. While it waits, a replacement still booting at idle priority after
-    :data:`IDLE_BOOT` seconds (a core busy all the time) gets the normal one; past
+    """gunicorn hook, in a worker: a request among the last ones (one per thread) asks for a
+    replacement and takes the limit away. While it waits, a replacement still booting at idle
+    priority after :data:`IDLE_BOOT` seconds gets the normal one; past
     :data:`REPLACEMENT_WAIT` without a replacement, the worker stops."""
     asked = getattr(worker, "replacement_asked", None)
     if asked is not None:
         waited = time.monotonic() - asked
-        if waited > IDLE_BOOT and not getattr(worker, "replacement_hurried", False):
+        if waited > IDLE_BOOT and _idle_boot and not getattr(worker, "replacement_hurried", False):
             worker.replacement_hurried = True
             _hurry_siblings(worker)
         if waited > REPLACEMENT_WAIT and worker.alive:
             log.warning("worker %s: no replacement after %.0f s; stopping", worker.pid, REPLACEMENT_WAIT)
             worker.alive = False
         return
-    if _channel is None or worker.nr + 1 < worker.max_requests:
+    if _channel is None or worker.nr + max(1, worker.cfg.threads) < worker.max_requests:
         return
     with _asking:
         if getattr(worker, "replacement_asked", None) is not None:
@@ -86,8 +113,7 @@ def pre_request(worker: Any, req: Any) -> None:
         worker.replacement_asked = time.monotonic()
         worker.max_requests = sys.maxsize  # gunicorn's own stop would come first
     log.info("worker %s: %s requests served; starting its replacement", worker.pid, worker.nr)
-    os.write(_channel[1], _PID.pack(worker.pid))
-    os.kill(worker.ppid, signal.SIGTTIN)
+    _tell(worker, ASK, worker.pid)
 
 
 def recycled(worker: Any) -> bool:
@@ -96,40 +122,26 @@ def recycled(worker: Any) -> bool:
         (bool(worker.max_requests) and worker.nr >= worker.max_requests)
 
 
-def _drain() -> None:
-    """In the master: the pids written since the last read."""
-    if _channel is None:
-        return
-    while True:
-        try:
-            data = os.read(_channel[0], _PID.size * 256)
-        except OSError as exc:
-            if exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK):
-                return
-            raise
-        pids = [p for (p,) in _PID.iter_unpack(data)]
-        _waiting.extend(pids)
-        _recycling.update(pids)
-
-
 def pre_fork(server: Any, worker: Any) -> None:
     """gunicorn hook, in the master: the next worker replaces the first one waiting."""
-    _drain()
+    _read()
     worker.replaces = _waiting.pop(0) if _waiting else None
 
 
 def post_fork(server: Any, worker: Any) -> None:
-    """gunicorn hook, in a new worker: a replacement boots at idle priority (``SCHED_IDLE``),
-    on the CPU time left unused, so that the requests the old worker still answers do not
-    wait for it (a boot costs about 0.15 s of CPU, on the same cores)."""
-    if getattr(worker, "replaces", None) is not None:
+    """gunicorn hook, in a new worker: the master's wake-up is no business of a worker's;
+    a replacement boots at idle priority (``SCHED_IDLE``), on the CPU time left unused, so
+    that the requests the old worker still answers do not wait for it (a boot costs about
+    0.15 s of CPU, on the same cores)."""
+    signal.signal(WAKE, signal.SIG_DFL)
+    if getattr(worker, "replaces", None) is not None and _idle_boot:
         _schedule(IDLE)
 
 
 def post_worker_init(worker: Any) -> None:
-    """gunicorn hook, in the new worker once its app is built: the replacement opens its
-    connections and reads its pools' keys (still at idle priority), takes the normal one
-    back, and stops the old worker, if it is still the master's, gracefully."""
+    """gunicorn hook, in the new worker once its app is built: a replacement opens its
+    connections and reads its pools' keys (still at idle priority), takes the normal
+    priority back, and tells the master it is ready."""
     old = getattr(worker, "replaces", None)
     if old is None:
         return
@@ -139,39 +151,101 @@ def post_worker_init(worker: Any) -> None:
             warm()
     except Exception:  # a cold start, not a failed one: the requests will connect as usual
         log.warning("worker %s: warming up failed", worker.pid, exc_info=True)
-    _schedule(NORMAL)
-    if _parent(old) != worker.ppid:  # gone already (its pid possibly someone else's by now)
-        return
+    if _idle_boot and not _schedule(NORMAL):
+        log.warning("worker %s: could not take the normal scheduling priority back", worker.pid)
     log.info("worker %s: ready; stopping worker %s, which it replaces", worker.pid, old)
-    os.kill(old, signal.SIGTERM)
+    _tell(worker, READY, old)
 
 
 def child_exit(server: Any, worker: Any) -> None:
-    """gunicorn hook, in the master after a worker exited: the worker added for a recycled
-    one is taken back (unless the count was lowered meanwhile, ``SIGTTOU``)."""
-    _drain()
-    if worker.pid not in _recycling:
-        return
-    _recycling.discard(worker.pid)
-    if worker.pid in _waiting:
-        _waiting.remove(worker.pid)
-    if server.num_workers > len(server.WORKERS):
+    """gunicorn hook, in the master after a worker exited: one worker less for a recycled
+    one; a replacement that died before it was ready leaves its old worker waiting again."""
+    _read()
+    old = getattr(worker, "replaces", None)
+    if old in _recycling and old not in _replaced and old in server.WORKERS:
+        _waiting.insert(0, old)
+    if worker.pid in _recycling:
+        _recycling.discard(worker.pid)
+        _replaced.discard(worker.pid)
+        if worker.pid in _waiting:
+            _waiting.remove(worker.pid)
         server.num_workers -= 1
 
 
-def _schedule(policy: int | None, pid: int | None = None) -> None:
-    """Every thread of process ``pid`` (this one by default) under ``policy``."""
-    if policy is None:
+def _tell(worker: Any, kind: int, pid: int) -> None:
+    """From a worker: one message to the master, and its wake-up."""
+    assert _channel is not None
+    os.write(_channel[1], _MESSAGE.pack(kind, pid))
+    os.kill(worker.ppid, WAKE)
+
+
+def _read() -> None:
+    """In the master (its wake-up's handler too): the messages written since the last read."""
+    if _channel is None or _server is None:
         return
+    asked = False
+    while True:
+        try:
+            data = os.read(_channel[0], _MESSAGE.size * 256)
+        except OSError as exc:
+            if exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK):
+                break
+            raise
+        for kind, pid in _MESSAGE.iter_unpack(data):
+            if kind == ASK and pid not in _recycling:
+                _recycling.add(pid)
+                _waiting.append(pid)
+                _server.num_workers += 1
+                asked = True
+            elif kind == READY and pid in _recycling and pid in _server.WORKERS:
+                _replaced.add(pid)
+                try:
+                    os.kill(pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+    if asked:
+        _server.wakeup()  # (the main loop forks the replacements)
+
+
+def _idle_restorable() -> bool:
+    """Whether this process may leave idle priority once it took it: an unprivileged one
+    may not (without CAP_SYS_NICE, or RLIMIT_NICE at 20). Tried on a thread of its own."""
+    if IDLE is None or NORMAL is None:
+        return False
+    outcome: list[bool] = []
+
+    def trial() -> None:
+        try:
+            os.sched_setscheduler(0, IDLE, os.sched_param(0))
+            os.sched_setscheduler(0, NORMAL, os.sched_param(0))
+            outcome.append(True)
+        except OSError:
+            outcome.append(False)
+
+    thread = threading.Thread(target=trial, name="cognate-priority-trial")
+    thread.start()
+    thread.join()
+    return outcome == [True]
+
+
+def _schedule(policy: int | None, pid: int | None = None) -> bool:
+    """Every thread of process ``pid`` (this one by default) under ``policy``; False if one
+    could not be."""
+    if policy is None:
+        return False
     try:
         tasks = os.listdir(f"/proc/{pid or 'self'}/task")
     except OSError:
         tasks = [str(pid or 0)]  # (its main thread)
+    done = True
     for task in tasks:
         try:
             os.sched_setscheduler(int(task), policy, os.sched_param(0))
-        except OSError:  # gone, or not allowed: the boot competes as any process does
+        except ProcessLookupError:  # a thread gone meanwhile
             pass
+        except OSError:
+            done = False
+    return done
 
 
 def _hurry_siblings(worker: Any) -> None:
@@ -189,13 +263,5 @@ def _hurry_siblings(worker: Any) -> None:
             pass
 
 
-def _parent(pid: int) -> int | None:
-    """The parent of ``pid`` (Linux's /proc); None when it cannot be read."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return int(f.read().rsplit(b")", 1)[1].split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-HOOKS = {"pre_request": pre_request, "pre_fork": pre_fork, "post_fork": post_fork, "post_worker_init": post_worker_init}
+HOOKS = {"on_reload": on_reload, "pre_request": pre_request, "pre_fork": pre_fork, "post_fork": post_fork,
+         "post_worker_init": post_worker_init}

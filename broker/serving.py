@@ -64,7 +64,7 @@ def when_ready(server: Any) -> None:
 
     for name in app_modules():
         importlib.import_module(name)
-    recycling.open_channel()
+    recycling.open_channel(server)
 
 
 def worker_exit(server: Any, worker: Any) -> None:

@@ -86,8 +86,8 @@ if _json_logs():
 
 # Server hooks: the metrics files the workers share, the modules the master imports before
 # it forks, a recycled worker's quick exit, and its replacement started before it stops
-# (broker/recycling.py): on_starting, on_exit, child_exit, when_ready, worker_exit,
-# pre_request, pre_fork, post_worker_init.
+# (broker/recycling.py): on_starting, on_exit, on_reload, child_exit, when_ready,
+# worker_exit, pre_request, pre_fork, post_fork, post_worker_init.
 globals().update(HOOKS)
 
 # Never build the app in the master: each worker opens its own database pool and Redis

@@ -405,3 +405,23 @@ def test_a_code_whose_user_left_meanwhile_is_answered_here_as_there(site: Site) 
         assert s.query(AuditEvent).filter_by(event="TokenIssued").count() == 0
     assert site.lean.post(site.path, data={**base, "code": lean_code}, headers=site.basic()).json["error"] == \
         "invalid_grant"  # consumed
+
+
+def test_a_store_that_fails_while_consuming_a_code_is_answered_503_not_taken_for_a_reuse(site: Site, monkeypatch) -> None:
+    """The code swapped out, then the store's answer lost: 503 (try again, with a new sign-in),
+    never the reuse alarm the full endpoint would raise on finding the code used."""
+    import redis
+
+    swap = site.rt.state.swap
+
+    def lost(key: str, value: dict) -> Any:
+        swap(key, value)
+        raise redis.exceptions.ConnectionError("connection reset")
+
+    monkeypatch.setattr(site.rt.state, "swap", lost)
+    r = site.lean.post(site.path, data={"grant_type": "authorization_code", "redirect_uri": CALLBACK,
+                                        "code": _code(site, site.web)}, headers=site.basic())
+    assert r.status_code == 503 and r.json["error"] == "temporarily_unavailable" and r.headers["Retry-After"]
+    assert site.passed_on == []
+    with site.rt.db.sessions() as s:
+        assert s.query(AuditEvent).filter_by(event="AuthorizationCodeReuse").count() == 0

@@ -161,8 +161,10 @@ def test_the_master_imports_every_module_a_worker_needs(tmp_path):
     has only the app to build."""
     script = """
 import sys
+import os
+from types import SimpleNamespace
 from broker.serving import app_modules, when_ready
-when_ready(None)
+when_ready(SimpleNamespace(cfg=SimpleNamespace(uid=os.geteuid(), gid=os.getegid())))
 assert "broker.wsgi" not in sys.modules and "broker.store.migrations.env" not in sys.modules
 assert not any(m.startswith("broker.store.migrations.versions.") for m in sys.modules)
 before = set(sys.modules)
@@ -177,7 +179,7 @@ print(sorted(m for m in set(sys.modules) - before if m.startswith("broker")))
     assert out.stdout.strip() == "[]"
 
 
-def test_a_replacement_boots_at_idle_priority_and_a_busy_core_hurries_it():
+def test_a_replacement_boots_at_idle_priority_and_a_busy_core_hurries_it(monkeypatch):
     """The replacement of a recycled worker boots under SCHED_IDLE; the worker it replaces,
     still waiting after recycling.IDLE_BOOT, gives it (every thread of it) the normal policy."""
     from types import SimpleNamespace
@@ -194,6 +196,7 @@ def test_a_replacement_boots_at_idle_priority_and_a_busy_core_hurries_it():
         assert {os.sched_getscheduler(t) for t in tasks} == {os.SCHED_IDLE}
         waiting = SimpleNamespace(pid=os.getpid(), ppid=os.getpid(), alive=True, nr=100, max_requests=10**9,
                                   replacement_asked=time.monotonic() - recycling.IDLE_BOOT - 1)
+        monkeypatch.setattr(recycling, "_idle_boot", True)  # (as the master found it: root may)
         recycling.pre_request(waiting, None)
         assert {os.sched_getscheduler(t) for t in tasks} == {os.SCHED_OTHER}
         assert waiting.replacement_hurried and waiting.alive  # once; and it keeps serving until replaced
@@ -203,3 +206,16 @@ def test_a_replacement_boots_at_idle_priority_and_a_busy_core_hurries_it():
     finally:
         booting.kill()
         booting.wait()
+
+
+def test_a_process_that_could_not_leave_idle_priority_never_takes_it(tmp_path):
+    """Without CAP_SYS_NICE (a container's user), SCHED_IDLE is a one-way door: the master
+    finds so, and replacements then boot at the normal priority."""
+    script = ("import os; from broker import recycling; os.setgid(65534); os.setuid(65534); "
+              "print(recycling._idle_restorable(), os.sched_getscheduler(0) == os.SCHED_OTHER)")
+    out = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.stdout.split() == ["False", "True"], out.stderr[-2000:]
+    from broker import recycling
+
+    assert recycling._idle_restorable() is (os.geteuid() == 0)  # (root here: CAP_SYS_NICE)

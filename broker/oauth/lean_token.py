@@ -17,8 +17,9 @@ the consumption of a code, its last step (a code used meanwhile goes on to the f
 endpoint, which finds it used). Once it is taken (the PreTokenGeneration trigger may run),
 this path answers whatever happens, as the app's error handlers would: a code whose user
 was disabled or signed out everywhere since, a trigger's refusal, a store that does not
-answer (503), anything else (500, logged). A database that does not answer is answered at
-once too (503), rather than waited for twice.
+answer (503), anything else (500, logged). A database or state store that does not answer
+is answered at once too (503), rather than waited for twice (and a code whose consumption
+failed half-way is not then taken for a reused one).
 
     app.wsgi_app = LeanTokenEndpoint(app.wsgi_app, runtime, metrics.token_issued, headers)
 """
@@ -33,6 +34,7 @@ from http import HTTPStatus
 from typing import Any, Callable, Iterable, NamedTuple, cast
 from urllib.parse import parse_qsl, unquote
 
+from redis.exceptions import RedisError
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -112,7 +114,7 @@ class LeanTokenEndpoint:
         try:
             try:
                 grant, mint = self._checked(session, environ, path)
-            except OperationalError as exc:
+            except (OperationalError, RedisError) as exc:  # (a code's consumption failing included)
                 return _unavailable(exc)
             except Declined:
                 raise
@@ -124,7 +126,7 @@ class LeanTokenEndpoint:
                 return Answer(400, errors.body("invalid_grant", exc.description), grant)
             except TriggerFailed as exc:  # as the app's handler answers it
                 return Answer(exc.status, errors.body(errors.for_status(exc.status), exc.message), grant)
-            except OperationalError as exc:
+            except (OperationalError, RedisError) as exc:
                 return _unavailable(exc, grant)
             except Exception:
                 log.exception("unexpected error on POST %s", path)
@@ -186,10 +188,10 @@ class _OnDemand:
             self._session.close()
 
 
-def _unavailable(exc: OperationalError, grant: str = "") -> Answer:
-    """A database that does not answer, as the app's handler answers it."""
+def _unavailable(exc: Exception, grant: str = "") -> Answer:
+    """A database or state store that does not answer, as the app's handler answers it."""
     log.error("backing store unavailable: %s", exc)
-    observability.backend_error("database")
+    observability.backend_error("redis" if isinstance(exc, RedisError) else "database")
     return Answer(503, errors.body("temporarily_unavailable", None), grant, (("Retry-After", errors.RETRY_AFTER),))
 
 

@@ -19,7 +19,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select
 from sqlalchemy.orm import Session
 
 from ..store import repo
@@ -102,7 +102,8 @@ def recent_failures(session: Session, pool: UserPool, user: User, device: str, n
         AuditEvent.outcome == "Pass", AuditEvent.created_at > since).scalar_subquery()
     failed = select(AuditEvent.details).where(
         AuditEvent.pool_id == pool.id, AuditEvent.user_id == user.id, AuditEvent.event == "SignIn",
-        AuditEvent.outcome == "Fail", AuditEvent.created_at > func.coalesce(fresh_start, since))
+        AuditEvent.outcome == "Fail",
+        AuditEvent.created_at > func.coalesce(fresh_start, literal(since, AuditEvent.created_at.type)))
     tags = [details.get("device") if isinstance(details, dict) else None
             for details in session.scalars(failed.limit(MAX_FAILURES_READ))]
     here = sum(1 for tag in tags if tag == device_tag(device))
