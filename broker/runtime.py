@@ -34,8 +34,9 @@ WARM_POOLS = 20
 
 def warm(rt: Runtime) -> None:
     """What the first requests of a new worker would otherwise wait for: connections of the
-    database engines (as many as the refresh tokens' read keeps) and of the state store, the
-    configuration's version, and the signing keys of the first :data:`WARM_POOLS` pools."""
+    database engines (as many as the refresh tokens' read keeps, each having read once) and
+    of the state store, the configuration's version, and the signing keys of the first
+    :data:`WARM_POOLS` pools."""
     from sqlalchemy import select
 
     from .store.models import UserPool
@@ -45,12 +46,7 @@ def warm(rt: Runtime) -> None:
             pool = rt.config.pool(session, pool_id)
             if pool is not None:
                 rt.keys.get(session, pool)
-    read = rt.db.refresh_read
-    size = getattr(read.engine.pool, "size", lambda: 1)()  # the connections it keeps (PostgreSQL's pool)
-    opened = [read.engine.connect() for _ in range(size)]
-    for connection in opened:
-        connection.close()
-    read.find("")  # (no such token)
+    rt.db.refresh_read.warm()
     rt.state.ping()
 
 

@@ -377,8 +377,8 @@ def test_codes_the_full_endpoint_refuses_are_passed_on_and_it_answers(site: Site
     assert first.status_code == 200 and site.passed_on.count(site.path) == len(cases)
     again = site.lean.post(site.path, data={**base, "code": used}, headers=site.basic())
     assert again.json["error"] == "invalid_grant" and site.passed_on.count(site.path) == len(cases) + 1
-    reused = site.lean.post(site.path, data={"grant_type": "refresh_token", "refresh_token": first.json["refresh_token"]},
-                            headers=site.basic())
+    refresh = {"grant_type": "refresh_token", "refresh_token": first.json["refresh_token"]}
+    reused = site.lean.post(site.path, data=refresh, headers=site.basic())
     assert reused.json["error"] == "invalid_grant"  # the reuse revoked what the first exchange issued
 
 
@@ -407,7 +407,7 @@ def test_a_code_whose_user_left_meanwhile_is_answered_here_as_there(site: Site) 
         "invalid_grant"  # consumed
 
 
-def test_a_store_that_fails_while_consuming_a_code_is_answered_503_not_taken_for_a_reuse(site: Site, monkeypatch) -> None:
+def test_a_store_failing_as_a_code_is_consumed_is_answered_503_not_taken_for_a_reuse(site: Site, monkeypatch) -> None:
     """The code swapped out, then the store's answer lost: 503 (try again, with a new sign-in),
     never the reuse alarm the full endpoint would raise on finding the code used."""
     import redis

@@ -97,14 +97,17 @@ class RefreshRead:
 
     def find(self, token_hash: str) -> tuple[TokenView, UserView] | None:
         """The token of SHA-256 ``token_hash`` and its user, unless its family was revoked."""
-        params = self._compiled.construct_params({"token_hash": token_hash})
-        args = tuple(params[n] for n in self._compiled.positiontup) if self._compiled.positional else params
-        rows = [[p(v) if p else v for p, v in zip(self._processors, row)] for row in self._execute(args)]
+        found = self._execute(self._args(token_hash))
+        rows = [[p(v) if p else v for p, v in zip(self._processors, row)] for row in found]
         if not rows:
             return None
         t, u = len(_TOKEN), len(_TOKEN) + len(_USER)
         groups = [GroupView(*row[u:]) for row in rows if row[u] is not None]  # (a group's name is never null)
         return TokenView(*rows[0][:t]), UserView(*rows[0][t:u], groups=groups)
+
+    def _args(self, token_hash: str) -> Any:
+        params = self._compiled.construct_params({"token_hash": token_hash})
+        return tuple(params[n] for n in self._compiled.positiontup) if self._compiled.positional else params
 
     def _execute(self, args: Any) -> list[Any]:
         """The rows; a failure raises SQLAlchemy's error for it (``OperationalError``...), as
@@ -134,6 +137,24 @@ class RefreshRead:
             raise error from exc
         finally:
             connection.close()
+
+    def warm(self) -> None:
+        """As many connections as the pool keeps, open at once, each having made the read
+        (of no token): every database process behind them has loaded what the read needs."""
+        size = getattr(self.engine.pool, "size", lambda: 1)()
+        args = self._args("")
+        held = [self.engine.raw_connection() for _ in range(size)]
+        try:
+            for connection in held:
+                cursor = connection.cursor()
+                try:
+                    cursor.execute(self._sql, args)
+                    cursor.fetchall()
+                finally:
+                    cursor.close()
+        finally:
+            for connection in held:
+                connection.close()
 
     def dispose(self) -> None:
         self.engine.dispose()
