@@ -78,7 +78,7 @@ def open_channel(server: Any) -> None:
         _channel = (read, write)
     _server = server
     _idle_boot = _idle_restorable() and server.cfg.uid == os.geteuid() and server.cfg.gid == os.getegid()
-    signal.signal(WAKE, lambda signum, frame: _read())
+    signal.signal(WAKE, lambda signum, frame: _read())  # (never raises into the master's loop)
 
 
 def on_reload(server: Any) -> None:
@@ -173,10 +173,14 @@ def child_exit(server: Any, worker: Any) -> None:
 
 
 def _tell(worker: Any, kind: int, pid: int) -> None:
-    """From a worker: one message to the master, and its wake-up."""
+    """From a worker: one message to the master, and its wake-up (a master gone meanwhile is
+    gunicorn's to notice; a worker left asking stops after :data:`REPLACEMENT_WAIT`)."""
     assert _channel is not None
-    os.write(_channel[1], _MESSAGE.pack(kind, pid))
-    os.kill(worker.ppid, WAKE)
+    try:
+        os.write(_channel[1], _MESSAGE.pack(kind, pid))
+        os.kill(worker.ppid, WAKE)
+    except OSError as exc:
+        log.warning("worker %s: cannot tell the master: %s", worker.pid, exc)
 
 
 def _read() -> None:
@@ -188,9 +192,11 @@ def _read() -> None:
         try:
             data = os.read(_channel[0], _MESSAGE.size * 256)
         except OSError as exc:
-            if exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK):
-                break
-            raise
+            if exc.errno not in (errno.EAGAIN, errno.EWOULDBLOCK):
+                log.error("cannot read the workers' messages: %s", exc)
+            break
+        if not data:
+            break
         for kind, pid in _MESSAGE.iter_unpack(data):
             if kind == ASK and pid not in _recycling:
                 _recycling.add(pid)
