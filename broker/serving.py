@@ -8,9 +8,9 @@ from typing import Any, Sequence
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from . import recycling
 from .config import Settings, data_location
 from .oauth.issue import issuer
-from . import recycling
 from .observability import logs, workers as workers_hooks
 from .store import repo
 from .store.db import Database
@@ -70,9 +70,10 @@ def when_ready(server: Any) -> None:
 def worker_exit(server: Any, worker: Any) -> None:
     """gunicorn hook: a worker leaving after ``max_requests`` (its requests all answered)
     closes its database connections and ends at once: the interpreter's teardown it skips
-    takes about 0.2 s, while the worker's memory and the master's extra worker are held
-    (:mod:`.recycling`), or, recycled gunicorn's way, every client waits. Any other exit (a boot error above all,
-    whose status stops the master) keeps its status and its normal teardown."""
+    takes about 0.2 s, while its memory and the master's extra worker are held
+    (:mod:`.recycling`; recycled gunicorn's way, every client would wait). Any other exit (a
+    boot error above all, whose status stops the master) keeps its status and its normal
+    teardown."""
     leaving = sys.exc_info()[1]
     if not recycling.recycled(worker) or not isinstance(leaving, SystemExit) or leaving.code not in (0, None):
         return

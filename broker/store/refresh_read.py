@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import bindparam, create_engine, event, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import QueuePool
 
 from .models import Group, RefreshToken, RevokedOrigin, User, UserGroup
 
@@ -141,7 +142,7 @@ class RefreshRead:
     def warm(self) -> None:
         """As many connections as the pool keeps, open at once, each having made the read
         (of no token): every database process behind them has loaded what the read needs."""
-        size = getattr(self.engine.pool, "size", lambda: 1)()
+        size = self.engine.pool.size() if isinstance(self.engine.pool, QueuePool) else 1
         args = self._args("")
         held = [self.engine.raw_connection() for _ in range(size)]
         try:
