@@ -19,7 +19,10 @@ the API reference of GetId, GetOpenIdToken, GetCredentialsForIdentity):
   match...", as the survivor would.
 
 Two calls linking one new login at once both try to insert it: the unique (pool,
-provider, subject) constraint lets one win, and the other runs again and finds it.
+provider, subject) constraint lets one win, and the other runs again and finds it. The
+identity named is read with its logins before the links are: a login another call links to
+it meanwhile is then found among the links as well, not in its logins alone (which would
+refuse the call as "Logins don't match").
 
     identity = resolve(session, pool, None, logins)                  # GetId
     identity = resolve(session, pool, identity_id, logins)           # GetCredentialsForIdentity
@@ -130,6 +133,8 @@ def _resolve(session: Session, pool: IdentityPool, identity_id: str | None, logi
     requested = find(session, pool, identity_id) if identity_id else None
     if not logins:
         return _guest(session, pool, requested)
+    if requested is not None and (named := survivor_of(session, requested)) is not None:
+        len(named.logins)  # read before the links: a login linked to it meanwhile is among the links too
     linkable = [login for login in logins if login.provider != COGNITO_IDENTITY]
     links = _links(session, pool, linkable)
     owners = _owners(session, pool, links, logins)
