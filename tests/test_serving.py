@@ -31,7 +31,7 @@ def _env(tmp_path: Path, port: int, **extra: str) -> dict[str, str]:
 
 @pytest.mark.parametrize("workers", [1, 3])
 def test_recycled_workers_answer_every_request_and_leave_cleanly(tmp_path, postgres_url, redis_url, workers):
-    """Each recycled worker is stopped by its replacement once that one is ready (so the
+    """Each recycled worker is stopped by the master once its replacement is ready (so the
     listening socket always has a worker), and the master ends with as many workers as
     configured: the one it adds for each recycle is taken back."""
     port = free_port()
