@@ -37,8 +37,8 @@ sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve
 
 from pycognito.aws_srp import AWSSRP  # noqa: E402
 
-from harness import Stack, cpu_model, cpu_reading, cpu_reading_at, cpu_spent, make_database, start_redis, \
-    start_server  # noqa: E402
+from harness import Stack, cpu_model, cpu_reading, cpu_reading_at, cpu_spent, make_database, recycles, \
+    start_redis, start_server  # noqa: E402
 from login_flow import measure_hashing  # noqa: E402
 
 CALLBACK = "http://localhost:9000/callback"
@@ -156,18 +156,22 @@ def measure(stack: Stack, args: argparse.Namespace, make: Callable[[Api], Callab
                                                             - cpu["redis"] - cpu["database"] - peer_spent) / args.seconds}
 
 
-def alternate(stack: Stack, args: argparse.Namespace, makers: tuple, peer: Callable[[], float] | None = None
-              ) -> list[dict]:
-    """Each of ``makers`` measured in turns, ``ROUNDS`` times for a part of ``args.seconds``,
-    and summed: what drifts on the machine meanwhile weighs on both alike."""
-    rounds = argparse.Namespace(**{**vars(args), "seconds": args.seconds / ROUNDS, "warmup": 1.0})
+def alternate(stack: Stack, args: argparse.Namespace, makers: tuple, peer: Callable[[], float] | None = None,
+              turns: int = ROUNDS) -> list[dict]:
+    """Each of ``makers`` measured in turns, ``turns`` times for a part of ``args.seconds``,
+    and summed: what drifts on the machine meanwhile weighs on all alike. ``recycles``: the
+    server's workers recycled while each was measured (a replacement's start costs the
+    figure it lands on about two seconds of CPU)."""
+    rounds = argparse.Namespace(**{**vars(args), "seconds": args.seconds / turns, "warmup": 1.0})
     figures = ("rate", "server_ms", "stores_ms", "peer_ms", "client_ms", "other")
-    totals = [{"failures": {}, **{name: 0.0 for name in figures}} for _ in makers]
-    for _ in range(ROUNDS):
+    totals = [{"failures": {}, "recycles": 0, **{name: 0.0 for name in figures}} for _ in makers]
+    for _ in range(turns):
         for total, make in zip(totals, makers):
+            recycled = recycles(stack)
             found = measure(stack, rounds, make, peer)
+            total["recycles"] += recycles(stack) - recycled
             for name in figures:
-                total[name] += found[name] / ROUNDS
+                total[name] += found[name] / turns
             for why, n in found["failures"].items():
                 total["failures"][why] = total["failures"].get(why, 0) + n
     return totals

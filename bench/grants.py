@@ -46,7 +46,7 @@ sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve
 
 from broker.serving import GUNICORN_DEFAULTS  # noqa: E402
 from harness import (Job, Stack, cpu_model, free_port, machine_cpu, pin_tree, process_tree, rss_mib,  # noqa: E402
-                     run_load, store_pids, wait_port)
+                     recycles as harness_recycles, run_load, store_pids, wait_port)
 from login_flow import BUSY, CALLBACK, CODE, USERNAME, Client, RawTransport, setup  # noqa: E402
 
 PROVIDER_DIR = Path(__file__).resolve().parent / "oidc_provider"
@@ -237,10 +237,8 @@ def measure(peer: Peer, grant: str, args: argparse.Namespace) -> dict:
 
 
 def recycles(peer: Peer) -> int:
-    """Workers the server has recycled so far (each replacement says so in the log when it
-    takes over; broker/recycling.py)."""
-    log = peer.stack.tmp / "server.log"
-    return 0 if peer.node or not log.exists() else log.read_text(errors="replace").count("which it replaces")
+    """Workers the server has recycled so far (none for oidc-provider)."""
+    return 0 if peer.node else harness_recycles(peer.stack)
 
 
 def idle_background(seconds: float) -> float:

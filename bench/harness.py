@@ -146,6 +146,13 @@ def start_server(stack: Stack, workers: int, threads: int, launcher: str = "serv
 
 # -- CPU accounting ------------------------------------------------------------------------
 
+def recycles(stack: Stack) -> int:
+    """Workers the server has recycled so far (each replacement says so in the log when it
+    takes over; broker/recycling.py)."""
+    log = stack.tmp / "server.log"
+    return log.read_text(errors="replace").count("which it replaces") if log.exists() else 0
+
+
 def machine_cpu() -> float:
     """Busy CPU seconds of the whole machine (all cores), from /proc/stat."""
     values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]

@@ -10,8 +10,9 @@ with itself). Prints, for each of
 (b) InitiateAuth REFRESH_TOKEN_AUTH (the token path: no hash, the tokens only),
 
 the calls per second with the Python trigger ÷ without (goal ≥ 0.9 on (b)) and with the
-webhook ÷ without, each measured in turns (three of each) so that the machine's drift weighs
-on all three alike; and the server's CPU per call (the gunicorn workers and, for Python
+webhook ÷ without, each measured in turns (six of each) so that the machine's drift, and
+the recycling of a server worker after ``max_requests`` (about two seconds of CPU for its
+replacement's start, counted for each figure), weigh on all three alike; and the server's CPU per call (the gunicorn workers and, for Python
 targets, their trigger workers), the steadier figure, with the webhook receiver's own.
 
 Client threads drive each call over keep-alive ``http.client`` connections against
@@ -159,7 +160,7 @@ def run(stack: Stack, args: argparse.Namespace, sites: dict, echo_pid: int) -> d
                 break
             measure(stack, argparse.Namespace(**{**vars(warm), "seconds": 0.5}), make("python"))
         before, echo_before, started = cpu_reading(stack), process_cpu(echo_pid), time.monotonic()
-        found[name] = alternate(stack, args, tuple(make(kind) for kind in KINDS))
+        found[name] = alternate(stack, args, tuple(make(kind) for kind in KINDS), turns=args.turns)
         spent = cpu_spent(before, cpu_reading(stack))
         echo = process_cpu(echo_pid) - echo_before
         ours = spent["client"] + spent["server"] + spent["redis"] + spent["database"] + echo
@@ -209,7 +210,7 @@ def trigger_waits(stack: Stack) -> dict[tuple[str, str], tuple[float, int]]:
 
 def report(args: argparse.Namespace, found: dict[str, list[dict]]) -> None:
     print(f"machine: {os.cpu_count()} CPUs ({cpu_model()}); {args.db}, broker serve --workers {args.workers}, "
-          f"{args.clients} client threads, {args.seconds:g} s per figure in 3 turns")
+          f"{args.clients} client threads, {args.seconds:g} s per figure in {args.turns} turns")
     waits = found.pop("waits")  # type: ignore[arg-type]
     for label, (name, results) in zip(("(a)", "(b)"), found.items()):
         none, python, hook = results
@@ -224,7 +225,8 @@ def report(args: argparse.Namespace, found: dict[str, list[dict]]) -> None:
         if none["others"] > 0.25:
             print(f"    WARNING: other processes kept {none['others']:.2f} CPUs busy meanwhile: not quotable")
         failures = {kind: r["failures"] for kind, r in zip(KINDS, results) if r["failures"]}
-        print(f"    failures: {failures or 'none'}")
+        print(f"    failures: {failures or 'none'}; workers recycled: "
+              + ", ".join(f"{kind} {r['recycles']}" for kind, r in zip(KINDS, results)))
     for (target, source), (mean, count) in waits.items():
         print(f"    {target} target, {source}: answered in {mean:.2f} ms on average ({count} invocations)")
 
@@ -233,6 +235,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--turns", type=int, default=6, help="turns each figure is measured in")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4, help="per worker (gunicorn's, as deployed: 4)")
     parser.add_argument("--clients", type=int, default=4)

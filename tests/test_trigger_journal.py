@@ -3,6 +3,7 @@ database error while it writes row by row leaves the rest queued and its thread 
 and a flush (the process leaving) waits for the rows its thread is writing."""
 from __future__ import annotations
 
+import json
 import threading
 import time
 from typing import Any
@@ -83,3 +84,21 @@ def test_a_flush_waits_for_the_rows_the_thread_is_writing(database: Database) ->
     database.release.set()
     flushing.join(5)
     assert database.stored == [1]
+
+
+def test_an_invocation_that_answered_is_a_debug_line_and_one_that_failed_an_info_line(
+        database: Database, caplog: pytest.LogCaptureFixture) -> None:
+    """Every refresh of a pool with a PreTokenGeneration trigger fires it: its line is for
+    debugging, as refreshes themselves are only counted; a failure is told at INFO."""
+    j = journal.Journal(interval=0.05)
+    with caplog.at_level("DEBUG", logger="broker.audit"):
+        _record(j, 1)
+        j.record(FakeSession(), "local_pool", audit.FAIL, "ann", {"n": 2})  # type: ignore[arg-type]
+    lines = [(r.levelname, json.loads(r.getMessage())) for r in caplog.records if r.name == "broker.audit"]
+    assert [(level, line["event"], line["outcome"], line["n"]) for level, line in lines] == [
+        ("DEBUG", "Trigger", audit.PASS, 1), ("INFO", "Trigger", audit.FAIL, 2)]
+    with caplog.at_level("INFO", logger="broker.audit"):
+        caplog.clear()
+        _record(j, 3)
+    assert not [r for r in caplog.records if r.name == "broker.audit"]
+    _wait_for(lambda: database.stored == [1, 2, 3])  # every one of them is a row all the same

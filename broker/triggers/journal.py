@@ -1,7 +1,9 @@
 """The ``Trigger`` audit events, stored in batches off the request's path.
 
 Every invocation is an audit event (its trigger, source, target kind, outcome and
-duration), logged and counted at once (:func:`broker.userpool.audit.announce`). Its row is
+duration), logged and counted at once (:func:`broker.userpool.audit.announce`): an
+invocation that answered is logged at DEBUG, as it comes with every refresh of a pool with a
+PreTokenGeneration trigger (refreshes themselves are only counted), one that failed at INFO. Its row is
 queued and written by a thread of the server process a moment later, many rows to one
 transaction: a refresh, which writes nothing of its own, would otherwise pay a write
 transaction for its PreTokenGeneration event (a third of its cost on SQLite), and an
@@ -57,7 +59,8 @@ class Journal:
 
     def record(self, session: Session, pool_id: str, outcome: str, username: str | None,
                details: dict[str, Any]) -> None:
-        row = audit.announce(pool_id, "Trigger", outcome, username=username, details=details)
+        row = audit.announce(pool_id, "Trigger", outcome, username=username, details=details,
+                             level=logging.DEBUG if outcome == audit.PASS else logging.INFO)
         engine = session.get_bind()
         with self._lock:
             self._queued.append((engine, row))  # type: ignore[arg-type]

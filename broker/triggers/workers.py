@@ -26,17 +26,17 @@ import importlib
 import itertools
 import json
 import logging
-import subprocess
 import os
 import queue
 import select
+import struct
+import subprocess
 import sys
 import threading
 import time
 import traceback
 import uuid
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
 from typing import Any
 
 log = logging.getLogger("broker.triggers")
@@ -76,25 +76,73 @@ class LambdaContext:
 def _child(requests: int, answers: int, path: str) -> None:
     """A worker process's entry (:data:`CHILD`): the server's ``sys.path``, then :func:`_serve`."""
     sys.path[:0] = [p for p in json.loads(path) if p not in sys.path]
-    _serve(Connection(requests, writable=False), Connection(answers, readable=False))
+    _serve(_Frames(requests), answers)
 
 
-def _serve(requests: Connection, answers: Connection) -> None:
+def _serve(requests: _Frames, answers: int) -> None:
     """A worker's loop: ``READY`` once started; then for each JSON ``[target]`` (load it)
     or ``[target, request_id, deadline, event]`` (call it) one JSON ``[kind, value]``,
     until the server closes the pipe."""
     handlers: dict[str, Any] = {}
-    answers.send_bytes(READY)
-    while True:
-        try:
-            message = json.loads(requests.recv_bytes())
-        except (EOFError, OSError):
-            return
-        if len(message) == 1:
-            answers.send_bytes(_preload(handlers, message[0]))
-            continue
-        target, request_id, deadline, event = message
-        answers.send_bytes(_call(handlers, target, event, request_id, deadline))
+    try:
+        _send(answers, READY)
+        while (message := requests.next()) is not None:
+            request = json.loads(message)
+            if len(request) == 1:
+                _send(answers, _preload(handlers, request[0]))
+                continue
+            target, request_id, deadline, event = request
+            _send(answers, _call(handlers, target, event, request_id, deadline))
+    except OSError:  # the server has gone
+        return
+
+
+#: A message's length, before it on the pipe.
+HEADER = struct.Struct("!I")
+#: The most read from a pipe at once (a pipe's usual capacity): a whole message, mostly.
+CHUNK = 65536
+
+
+def _send(fd: int, message: bytes) -> None:
+    """One message: its length and itself, in one write where the pipe takes it."""
+    data = memoryview(HEADER.pack(len(message)) + message)
+    while data:
+        data = data[os.write(fd, data):]
+
+
+class _Frames:
+    """The messages coming on a pipe, read as they come: one read takes all the pipe holds,
+    so a message costs one system call where it has arrived whole (each is one more point
+    where the calling thread lets go of the GIL and may wait to get it back)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self._buffer = bytearray()
+
+    def next(self) -> bytes | None:
+        """The next message, waiting for it (a blocking pipe); None at the end of the pipe."""
+        while (message := self.ready()) is None:
+            if not self.fill():
+                return None
+        return message
+
+    def ready(self) -> bytes | None:
+        """The next message if it has arrived whole, taken from what was read."""
+        if len(self._buffer) < HEADER.size:
+            return None
+        end = HEADER.size + HEADER.unpack_from(self._buffer)[0]
+        if len(self._buffer) < end:
+            return None
+        message = bytes(self._buffer[HEADER.size:end])
+        del self._buffer[:end]
+        return message
+
+    def fill(self) -> bool:
+        """Read what the pipe holds (False: its end); a pipe set not to block raises
+        BlockingIOError when it holds nothing."""
+        chunk = os.read(self.fd, CHUNK)
+        self._buffer += chunk
+        return bool(chunk)
 
 
 READY = b"ready"
@@ -157,17 +205,17 @@ class _Worker:
         finally:
             os.close(their_in)
             os.close(their_out)
-        self.requests = Connection(ours_out, readable=False)
-        self.answers = Connection(ours_in, writable=False)
+        self.requests = ours_out
+        os.set_blocking(ours_in, False)  # an answer is read at once when it is there, else polled for
+        self.answers = _Frames(ours_in)
         self.loaded: set[str] = set()
         #: Answers of init steps still to come (READY, then one per module loaded), and
         #: since when the latest step runs.
         self.pending, self.init_since = 1, time.time()
         self.cpu: int | None = None
-        # poll objects made once: no selector or wait per call
+        # a poll object made once: no selector per call
         self.answered = select.poll()
         self.answered.register(ours_in, select.POLLIN)
-        self.exited = _exit_watch(self.process.pid)
 
     def follow(self, cpu: int | None) -> None:
         """Keep the worker on the caller's CPU: the caller waits while it runs, and a wake-up
@@ -179,32 +227,38 @@ class _Worker:
             except OSError:
                 pass
 
-    def alive(self) -> bool:
-        return not self.exited.poll(0) if self.exited is not None else self.process.poll() is None
-
     def load(self, target: str) -> None:
         """Have the worker import ``target`` (once; an import that fails is reported by the
-        call that follows)."""
-        self.requests.send_bytes(json.dumps([target]).encode())
+        call that follows). BrokenPipeError: the worker has exited."""
+        _send(self.requests, json.dumps([target]).encode())
         self.loaded.add(target)
         self.pending, self.init_since = self.pending + 1, time.time()
 
     def settle(self, deadline: float) -> bool:
-        """Whether the worker's start and imports are done by ``deadline``."""
+        """Whether the worker's start and imports are done by ``deadline``; EOFError: it exited."""
         while self.pending:
-            if not self._wait(deadline):
+            if self._receive(deadline) is None:
                 return False
-            self.answers.recv_bytes()
             self.pending -= 1
         return True
 
-    def call(self, message: bytes, deadline: float) -> bytes | None:
-        """The worker's answer to ``message``, or None when none came by ``deadline``."""
-        self.requests.send_bytes(message)
-        return self.answers.recv_bytes() if self._wait(deadline) else None
+    def send(self, message: bytes) -> None:
+        """BrokenPipeError: the worker has exited (before it could read ``message``)."""
+        _send(self.requests, message)
 
-    def _wait(self, deadline: float) -> bool:
-        return bool(self.answered.poll(max(0, int((deadline - time.time()) * 1000))))
+    def answer(self, deadline: float) -> bytes | None:
+        """The worker's answer, or None when none came by ``deadline``; EOFError: it exited."""
+        return self._receive(deadline)
+
+    def _receive(self, deadline: float) -> bytes | None:
+        while (message := self.answers.ready()) is None:
+            try:
+                if not self.answers.fill():
+                    raise EOFError
+            except BlockingIOError:
+                if not self.answered.poll(max(0, int((deadline - time.time()) * 1000))):
+                    return None
+        return message
 
     def kill(self) -> None:
         self.process.kill()
@@ -212,37 +266,13 @@ class _Worker:
             self.process.wait(1)
         except subprocess.TimeoutExpired:
             pass
-        self.requests.close()
-        self.answers.close()
-        if self.exited is not None:
-            self.exited.close()
+        os.close(self.requests)
+        os.close(self.answers.fd)
 
 
 #: A worker's program: this module's loop on the two pipes it is given.
 CHILD = ("import sys; from broker.triggers.workers import _child; "
          "_child(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3])")
-
-
-class _ExitWatch:
-    """A process's exit as a poll (Linux's pidfd): no system call but the poll per check."""
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-        self._poll = select.poll()
-        self._poll.register(fd, select.POLLIN)
-
-    def poll(self, timeout: int) -> bool:
-        return bool(self._poll.poll(timeout))
-
-    def close(self) -> None:
-        os.close(self.fd)
-
-
-def _exit_watch(pid: int) -> _ExitWatch | None:
-    try:
-        return _ExitWatch(os.pidfd_open(pid))
-    except (AttributeError, OSError):  # no pidfd here: Popen.poll instead
-        return None
 
 
 #: Put in the idle queue when a worker is discarded: a caller waiting there may start one.
@@ -255,7 +285,7 @@ def _cpu_reader() -> Any:
     try:
         import ctypes
 
-        return ctypes.CDLL(None, use_errno=True).sched_getcpu
+        return ctypes.PyDLL(None).sched_getcpu  # (PyDLL: the call keeps the GIL, which it needs no time to)
     except (OSError, AttributeError):
         return None
 
@@ -298,18 +328,29 @@ class PythonWorkers:
         handler does."""
         began = time.time()
         deadline = began + self.timeout
-        worker = self._take(deadline)
-        if worker is None:
-            return Outcome(TIMED_OUT, f"no free worker within {self.timeout:.2f} seconds: the handler never ran")
+        message = json.dumps([target, self._ids.next(), deadline, event], separators=(",", ":")).encode()
+        while True:
+            worker = self._take(deadline)
+            if worker is None:
+                return Outcome(TIMED_OUT, f"no free worker within {self.timeout:.2f} seconds: the handler never ran")
+            try:
+                worker.follow(_current_cpu())
+                sent = target in worker.loaded and not worker.pending  # warm: the call goes at once
+                if sent:
+                    worker.send(message)
+                elif target not in worker.loaded:
+                    worker.load(target)
+            except BrokenPipeError:  # it died while idle (the OOM killer, say): not this invocation's doing
+                self._discard(worker)
+                continue
+            break
         waited = time.time() - began
         try:
-            if target not in worker.loaded:
-                worker.load(target)
-            if not worker.settle(deadline):
-                return self._cold(worker)
-            message = json.dumps([target, self._ids.next(), deadline, event], separators=(",", ":")).encode()
-            worker.follow(_current_cpu())
-            answer = worker.call(message, deadline)
+            if not sent:
+                if not worker.settle(deadline):
+                    return self._cold(worker)
+                worker.send(message)
+            answer = worker.answer(deadline)
         except (EOFError, OSError):
             answer = b""
         if not answer:
@@ -339,8 +380,8 @@ class PythonWorkers:
                 f"after waiting {waited:.2f} seconds for a free worker")
 
     def _take(self, deadline: float) -> _Worker | None:
-        """An idle worker that is alive, a new one while fewer than ``size`` run, or the
-        first one freed before ``deadline`` (None: none was)."""
+        """An idle worker, a new one while fewer than ``size`` run, or the first one freed
+        before ``deadline`` (None: none was)."""
         self._after_fork()
         while True:
             try:
@@ -352,11 +393,8 @@ class PythonWorkers:
                         worker = self._idle.get(timeout=max(0.0, deadline - time.time()))
                     except queue.Empty:
                         return None
-            if worker is _FREED:
-                continue  # a place freed: start a worker there
-            if worker.alive():
+            if worker is not _FREED:  # (else a place freed: start a worker there)
                 return worker
-            self._discard(worker)  # died while idle: nobody's invocation is to blame
 
     def _start(self) -> _Worker | None:
         with self._lock:

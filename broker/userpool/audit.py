@@ -48,17 +48,18 @@ def record(session: Session, pool_id: str, event: str, outcome: str, /, user: Us
 
 
 def announce(pool_id: str, event: str, outcome: str, user: User | None = None, username: str | None = None,
-             ip: str | None = None, risk: str | None = None, details: dict[str, Any] | None = None) -> dict[str, Any]:
+             ip: str | None = None, risk: str | None = None, details: dict[str, Any] | None = None,
+             level: int = logging.INFO) -> dict[str, Any]:
     """The event's row as column values (no ORM object: writers that store rows in batches
-    of their own insert them as they are, :mod:`broker.triggers.journal`), once logged and
-    counted."""
+    of their own insert them as they are, :mod:`broker.triggers.journal`), once logged (at
+    ``level``) and counted."""
     details = details or {}
     name = _clean(user.username if user is not None else username) or None
     row = {"pool_id": pool_id, "user_id": user.id if user is not None else None,
            "username": name[:128] if name else None, "event": event, "outcome": outcome, "risk": risk,
            "ip": _clean(ip)[:64] if ip else None, "details": _clean(details), "created_at": utcnow()}
-    if log.isEnabledFor(logging.INFO):
-        log.info(observability.Structured("audit", f"{event} {outcome}", {
+    if log.isEnabledFor(level):
+        log.log(level, observability.Structured("audit", f"{event} {outcome}", {
             "time": row["created_at"].isoformat(), "pool": pool_id, "event": event, "outcome": outcome,
             "username": row["username"], "sub": user.sub if user is not None else None, "ip": row["ip"],
             "risk": risk, "request_id": observability.request_id(), **details}))
