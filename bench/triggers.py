@@ -46,6 +46,7 @@ USERNAME, PASSWORD = "bench-user", "Corr3ct-Horse!"
 NOOP = "python:tests.trigger_handlers.tokens_claims:noop"
 FLOWS = ("--auth-flow", "ALLOW_USER_PASSWORD_AUTH", "--auth-flow", "ALLOW_REFRESH_TOKEN_AUTH")
 KINDS = ("none", "python", "webhook")
+FLOW_NAMES = ["USER_PASSWORD_AUTH", "REFRESH_TOKEN_AUTH"]
 
 
 class _Echo(BaseHTTPRequestHandler):
@@ -152,6 +153,8 @@ def run(stack: Stack, args: argparse.Namespace, sites: dict, echo_pid: int) -> d
         ("USER_PASSWORD_AUTH", signer),
         ("REFRESH_TOKEN_AUTH", lambda kind: lambda api: lambda: refresh(api, sites[kind]["client_id"], tokens[kind])),
     ):
+        if name not in args.flow:
+            continue
         warm = argparse.Namespace(**{**vars(args), "seconds": 2.0, "warmup": 0.5})
         for kind in KINDS:
             measure(stack, warm, make(kind))
@@ -212,7 +215,8 @@ def report(args: argparse.Namespace, found: dict[str, list[dict]]) -> None:
     print(f"machine: {os.cpu_count()} CPUs ({cpu_model()}); {args.db}, broker serve --workers {args.workers}, "
           f"{args.clients} client threads, {args.seconds:g} s per figure in {args.turns} turns")
     waits = found.pop("waits")  # type: ignore[arg-type]
-    for label, (name, results) in zip(("(a)", "(b)"), found.items()):
+    for name, results in found.items():
+        label = "(a)" if name == "USER_PASSWORD_AUTH" else "(b)"
         none, python, hook = results
         print(f"{label} {name}/s: none {none['rate']:.1f}, python {python['rate']:.1f}, "
               f"webhook {hook['rate']:.1f}")
@@ -236,6 +240,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--turns", type=int, default=6, help="turns each figure is measured in")
+    parser.add_argument("--flow", action="append", choices=FLOW_NAMES,
+                        help="measure this one only (repeatable; default: both)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4, help="per worker (gunicorn's, as deployed: 4)")
     parser.add_argument("--clients", type=int, default=4)
@@ -244,6 +250,7 @@ def main() -> None:
     parser.add_argument("--redis-url", default=None, help="use this Redis instead of a private one")
     parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     args = parser.parse_args()
+    args.flow = args.flow or FLOW_NAMES
     stack = Stack(tmp=Path(tempfile.mkdtemp(prefix="cognate-bench-")))
     try:
         hook, echo_pid = start_echo(stack)
