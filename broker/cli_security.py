@@ -88,11 +88,11 @@ def pool_update(pool_id: str, mfa: str | None, lockout_threshold: int | None, lo
     with _store() as (settings, session):
         other = cli_passkeys.update_pool(session, settings, pool_id, **passkey)
         if triggers or pre_token_generation_version:
-            p = trigger_settings.set_triggers(session, admin.require_pool(session, pool_id), dict(triggers),
-                                              pre_token_generation_version)
+            trigger_settings.set_triggers(session, admin.require_pool(session, pool_id), dict(triggers),
+                                          pre_token_generation_version)
             other = True
         if any(v is not None for v in changes.values()) or not other:
-            p = admin_security.update_pool(session, pool_id, **changes)  # type: ignore[arg-type]
+            admin_security.update_pool(session, pool_id, **changes)  # type: ignore[arg-type]
         out = _describe(settings, admin.require_pool(session, pool_id))
     _emit(out, as_json)
 
