@@ -250,7 +250,7 @@ def main() -> None:
     parser.add_argument("--redis-url", default=None, help="use this Redis instead of a private one")
     parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     args = parser.parse_args()
-    args.flow = args.flow or FLOW_NAMES
+    args.flow, args.turns = args.flow or FLOW_NAMES, max(1, args.turns)
     stack = Stack(tmp=Path(tempfile.mkdtemp(prefix="cognate-bench-")))
     try:
         hook, echo_pid = start_echo(stack)

@@ -119,3 +119,39 @@ def test_a_worker_runs_on_the_cpu_of_the_thread_that_waits_for_it(workers):
     answer = workers.invoke(f"{HANDLERS}:pid", {"response": {}})
     pinned = os.sched_getaffinity(answer.value["response"]["pid"])
     assert len(pinned) == 1 and pinned <= allowed  # one CPU: the one this thread ran on when it called
+
+
+def test_a_process_a_handler_left_behind_does_not_keep_its_dead_worker_for_alive(workers):
+    """The left process inherits nothing of the worker's pipes: once the worker dies while
+    idle, the next invocation finds that out at once and runs in a fresh worker."""
+    first = workers.invoke(f"{HANDLERS}:leave_behind", {"response": {}})
+    assert first.kind == RETURNED
+    left, dead = first.value["response"]["left"], first.value["response"]["pid"]
+    try:
+        os.kill(dead, signal.SIGKILL)
+        time.sleep(0.2)
+        started = time.monotonic()
+        again = workers.invoke(f"{HANDLERS}:pid", {"response": {}})
+        assert again.kind == RETURNED and again.value["response"]["pid"] != dead
+        assert time.monotonic() - started < 1.0  # not after the whole timeout
+    finally:
+        os.kill(left, signal.SIGKILL)
+
+
+def test_a_worker_that_died_while_warming_up_is_replaced_not_blamed(monkeypatch):
+    """A worker kept after a cold start that timed out, then killed while idle: the next
+    invocation runs in a fresh worker instead of failing as a crash of the handler."""
+    monkeypatch.setenv("COGNATE_TEST_IMPORT_SECONDS", "1")
+    pool = PythonWorkers(size=1, timeout=0.3)
+    try:
+        cold = pool.invoke("tests.trigger_handlers.slow_start:pid", {"response": {}})
+        assert cold.kind == TIMED_OUT and "cold start" in cold.value
+        (worker,) = [w for w in pool._idle.queue if hasattr(w, "process")]
+        os.kill(worker.process.pid, signal.SIGKILL)
+        time.sleep(0.2)
+        monkeypatch.setenv("COGNATE_TEST_IMPORT_SECONDS", "0")
+        pool.timeout = 5.0
+        warm = pool.invoke("tests.trigger_handlers.slow_start:pid", {"response": {}})
+        assert warm.kind == RETURNED and warm.value["response"]["pid"] != worker.process.pid
+    finally:
+        pool.close()

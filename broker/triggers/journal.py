@@ -1,11 +1,11 @@
 """The ``Trigger`` audit events, stored in batches off the request's path.
 
 Every invocation is an audit event (its trigger, source, target kind, outcome and
-duration), logged and counted at once (:func:`broker.userpool.audit.announce`): an
-invocation that answered is logged at DEBUG, as it comes with every refresh of a pool with a
-PreTokenGeneration trigger (refreshes themselves are only counted), one that failed at INFO. Its row is
-queued and written by a thread of the server process a moment later, many rows to one
-transaction: a refresh, which writes nothing of its own, would otherwise pay a write
+duration), logged and counted at once (:func:`broker.userpool.audit.announce`). An
+invocation that returned its response is logged at DEBUG, as one comes with every refresh
+of a pool with a PreTokenGeneration trigger (refreshes themselves are only counted); one
+that failed, at INFO. Its row is queued and written by a thread of the server process a
+moment later, many rows to one transaction: a refresh, which writes nothing of its own, would otherwise pay a write
 transaction for its PreTokenGeneration event (a third of its cost on SQLite), and an
 operation that fails after its trigger ran would roll its trigger's event back with it.
 

@@ -74,7 +74,11 @@ class LambdaContext:
 
 
 def _child(requests: int, answers: int, path: str) -> None:
-    """A worker process's entry (:data:`CHILD`): the server's ``sys.path``, then :func:`_serve`."""
+    """A worker process's entry (:data:`CHILD`): the server's ``sys.path``, then :func:`_serve`.
+    The pipes are the worker's alone: a process its handler leaves running must not hold
+    them open after the worker has gone (the server would take that worker for alive)."""
+    os.set_inheritable(requests, False)
+    os.set_inheritable(answers, False)
     sys.path[:0] = [p for p in json.loads(path) if p not in sys.path]
     _serve(_Frames(requests), answers)
 
@@ -340,9 +344,13 @@ class PythonWorkers:
                     worker.send(message)
                 elif target not in worker.loaded:
                     worker.load(target)
+                elif worker.process.poll() is not None:  # still warming up, so nothing to write yet
+                    raise BrokenPipeError
             except BrokenPipeError:  # it died while idle (the OOM killer, say): not this invocation's doing
                 self._discard(worker)
-                continue
+                if time.time() < deadline:
+                    continue
+                return Outcome(TIMED_OUT, f"no worker started within {self.timeout:.2f} seconds: the handler never ran")
             break
         waited = time.time() - began
         try:

@@ -46,3 +46,13 @@ def remaining(event, context):
 def pid(event, context):
     event["response"]["pid"] = os.getpid()
     return event
+
+
+def leave_behind(event, context):
+    """Starts a process that outlives the handler's worker (a shell's ``cmd &``, say) and
+    hands it whatever descriptors the worker may pass on."""
+    import subprocess
+
+    event["response"]["left"] = subprocess.Popen(["sleep", "30"], close_fds=False).pid
+    event["response"]["pid"] = os.getpid()
+    return event
