@@ -5,9 +5,10 @@ duration), logged and counted at once (:func:`broker.userpool.audit.announce`). 
 invocation that returned its response is logged at DEBUG, as one comes with every refresh
 of a pool with a PreTokenGeneration trigger (refreshes themselves are only counted); one
 that failed, at INFO. Its row is queued and written by a thread of the server process a
-moment later, many rows to one transaction: a refresh, which writes nothing of its own, would otherwise pay a write
-transaction for its PreTokenGeneration event (a third of its cost on SQLite), and an
-operation that fails after its trigger ran would roll its trigger's event back with it.
+moment later, many rows to one transaction: a refresh, which writes nothing of its own,
+would otherwise pay a write transaction for its PreTokenGeneration event (a third of its
+cost on SQLite), and an operation that fails after its trigger ran would roll its
+trigger's event back with it.
 
     journal.record(session, pool.id, audit.PASS, "alice", {"trigger": "PreSignUp", ...})
     journal.flush()   # what is queued, now (the process is leaving; tests)
