@@ -160,8 +160,8 @@ def alternate(stack: Stack, args: argparse.Namespace, makers: tuple, peer: Calla
               turns: int = ROUNDS) -> list[dict]:
     """Each of ``makers`` measured in turns, ``turns`` times for a part of ``args.seconds``,
     and summed: what drifts on the machine meanwhile weighs on all alike. ``recycles``: the
-    server's workers recycled while each was measured (a replacement's start costs the
-    figure it lands on about two seconds of CPU)."""
+    server's workers recycled while each was measured (a replacement's start, its warm-up
+    and its first requests' cold paths land on whichever figure runs then)."""
     rounds = argparse.Namespace(**{**vars(args), "seconds": args.seconds / turns, "warmup": 1.0})
     figures = ("rate", "server_ms", "stores_ms", "peer_ms", "client_ms", "other")
     totals = [{"failures": {}, "recycles": 0, **{name: 0.0 for name in figures}} for _ in makers]

@@ -11,8 +11,8 @@ with itself). Prints, for each of
 
 the calls per second with the Python trigger ÷ without (goal ≥ 0.9 on (b)) and with the
 webhook ÷ without, each measured in turns (six of each) so that the machine's drift, and
-the recycling of a server worker after ``max_requests`` (about two seconds of CPU for its
-replacement's start, counted for each figure), weigh on all three alike; and the server's CPU per call (the gunicorn workers and, for Python
+the recycling of a server worker after ``max_requests`` (counted for each figure), weigh
+on all three alike; and the server's CPU per call (the gunicorn workers and, for Python
 targets, their trigger workers), the steadier figure, with the webhook receiver's own.
 
 Client threads drive each call over keep-alive ``http.client`` connections against

@@ -133,14 +133,13 @@ def _resolve(session: Session, pool: IdentityPool, identity_id: str | None, logi
     requested = find(session, pool, identity_id) if identity_id else None
     if not logins:
         return _guest(session, pool, requested)
-    if requested is not None and (named := survivor_of(session, requested)) is not None:
-        len(named.logins)  # read before the links: a login linked to it meanwhile is among the links too
+    target = survivor_of(session, requested) if requested is not None else None
+    if target is not None:
+        len(target.logins)  # read before the links: a login linked to it meanwhile is among the links too
     linkable = [login for login in logins if login.provider != COGNITO_IDENTITY]
     links = _links(session, pool, linkable)
     owners = _owners(session, pool, links, logins)
-    target = None
     if requested is not None:
-        target = survivor_of(session, requested)
         if target is None:
             raise forbidden(requested.id)
         if target.logins and target.id not in owners and not vouched:
