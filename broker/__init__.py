@@ -87,7 +87,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     db.sign_outs_committed.append(backchannel.signed_out(outbox))
     app.extensions["broker"] = Runtime(settings=settings, db=db, state=state, sender=outbox, keys=keys, config=config,
                                        sms=outbox, sealer=sealer, identity_keys=identity_keys)
-    app.extensions["broker.warm"] = lambda: warm(app.extensions["broker"])  # (a recycled worker's replacement)
+    # (a recycled worker's replacement)
+    app.extensions["broker.warm"] = lambda concurrency=1: warm(app.extensions["broker"], concurrency)
     app.before_request(outbox.ensure_courier)
     app.after_request(outbox.after_request)
     lean = LeanTokenEndpoint(app.wsgi_app, app.extensions["broker"], observability.token_issued,

@@ -140,15 +140,16 @@ def post_fork(server: Any, worker: Any) -> None:
 
 def post_worker_init(worker: Any) -> None:
     """gunicorn hook, in the new worker once its app is built: a replacement opens its
-    connections and reads its pools' keys (still at idle priority), takes the normal
-    priority back, and tells the master it is ready."""
+    connections, reads its pools' keys and starts their Python triggers' workers, one per
+    request thread (still at idle priority), takes the normal priority back, and tells the
+    master it is ready."""
     old = getattr(worker, "replaces", None)
     if old is None:
         return
     try:
         warm = getattr(worker.wsgi, "extensions", {}).get("broker.warm")
         if warm is not None:
-            warm()
+            warm(max(1, worker.cfg.threads))
     except Exception:  # a cold start, not a failed one: the requests will connect as usual
         log.warning("worker %s: warming up failed", worker.pid, exc_info=True)
     if _idle_boot and not _schedule(NORMAL):
@@ -235,7 +236,8 @@ def _idle_restorable() -> bool:
 
 
 def _schedule(policy: int | None, pid: int | None = None) -> bool:
-    """Every thread of process ``pid`` (this one by default) under ``policy``; False if one
+    """Every thread of process ``pid`` (this one by default) and of its children (the
+    trigger workers a replacement started while warming up) under ``policy``; False if one
     could not be."""
     if policy is None:
         return False
@@ -244,13 +246,20 @@ def _schedule(policy: int | None, pid: int | None = None) -> bool:
     except OSError:
         tasks = [str(pid or 0)]  # (its main thread)
     done = True
+    children: list[int] = []
     for task in tasks:
         try:
             os.sched_setscheduler(int(task), policy, os.sched_param(0))
         except ProcessLookupError:  # a thread gone meanwhile
-            pass
+            continue
         except OSError:
             done = False
+        try:
+            children += [int(c) for c in Path(f"/proc/{pid or 'self'}/task/{task}/children").read_text().split()]
+        except OSError:
+            pass
+    for child in children:
+        done = _schedule(policy, child) and done
     return done
 
 

@@ -7,6 +7,7 @@ import json
 import os
 import re
 import secrets
+import signal
 import subprocess
 import sys
 import time
@@ -68,6 +69,49 @@ def test_recycled_workers_answer_every_request_and_leave_cleanly(tmp_path, postg
     assert "Autorestarting worker" not in text and "no replacement" not in text and "warming up failed" not in text
     assert "exited with code" not in text and "Traceback" not in text, text[-3000:]
     assert server.returncode == 0
+
+
+def test_a_replacement_starts_its_trigger_workers_before_it_serves(tmp_path, redis_url):
+    """A recycled worker's replacement starts one trigger worker per thread for its pools'
+    Python triggers while it warms up (no request has fired a trigger), and they run at
+    the normal priority once it serves, whatever priority it booted at."""
+    port = free_port()
+    env = _env(tmp_path, port, DATABASE_URL=f"sqlite:///{tmp_path}/broker.db", REDIS_URL=redis_url,
+               GUNICORN_THREADS="2", GUNICORN_CMD_ARGS="--max-requests 20 --max-requests-jitter 0",
+               PYTHONPATH=str(ROOT))
+    subprocess.run([BROKER, "db", "upgrade"], env=env, check=True, capture_output=True, timeout=120)
+    pool = json.loads(subprocess.run([BROKER, "pool", "create", "--name", "hooks", "--json"], env=env, check=True,
+                                     capture_output=True, text=True, timeout=120).stdout)["Id"]
+    subprocess.run([BROKER, "pool", "update", "--pool", pool, "--trigger",
+                    "PreTokenGeneration=python:tests.trigger_handlers.tokens_claims:noop"],
+                   env=env, check=True, capture_output=True, timeout=120)
+    log = tmp_path / "gunicorn.log"
+    with open(log, "wb") as out:
+        server = subprocess.Popen([GUNICORN, "-c", CONF], env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        _wait_port(port, server)
+        with requests.Session() as http:
+            assert {http.get(f"http://127.0.0.1:{port}/health", timeout=15).status_code for _ in range(30)} == {200}
+        [worker] = _settled_children(server.pid, 1)
+        text = log.read_text()
+        assert f"worker {worker}: ready; stopping worker" in text, text[-3000:]  # the replacement
+        triggers = _trigger_workers(worker)
+        assert len(triggers) == 2, text[-3000:]
+        assert {os.sched_getscheduler(pid) for pid in triggers} == {os.SCHED_OTHER}
+    finally:
+        server.terminate()
+        server.wait(30)
+    assert "warming up failed" not in log.read_text()
+
+
+def _trigger_workers(pid: int) -> list[int]:
+    """The trigger worker processes among the children of ``pid``."""
+    found = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        for child in Path(f"/proc/{pid}/task/{task}/children").read_text().split():
+            if b"broker.triggers.workers" in Path(f"/proc/{child}/cmdline").read_bytes():
+                found.append(int(child))
+    return found
 
 
 def _settled_children(pid: int, workers: int) -> list[int]:
@@ -181,17 +225,22 @@ print(sorted(m for m in set(sys.modules) - before if m.startswith("broker")))
 
 def test_a_replacement_boots_at_idle_priority_and_a_busy_core_hurries_it(monkeypatch):
     """The replacement of a recycled worker boots under SCHED_IDLE; the worker it replaces,
-    still waiting after recycling.IDLE_BOOT, gives it (every thread of it) the normal policy."""
+    still waiting after recycling.IDLE_BOOT, gives it (every thread of it, and of the
+    trigger workers it started while warming up) the normal policy."""
     from types import SimpleNamespace
 
     from broker import recycling
 
-    booting = subprocess.Popen([sys.executable, "-c", "import threading, time; "
+    booting = subprocess.Popen([sys.executable, "-c", "import subprocess, sys, threading, time; "
+                                "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); "
                                 "threading.Thread(target=time.sleep, args=(60,)).start(); time.sleep(60)"])
+    children: list[int] = []
     try:
-        time.sleep(0.5)
-        tasks = [int(t) for t in os.listdir(f"/proc/{booting.pid}/task")]
-        assert len(tasks) == 2
+        time.sleep(1.0)
+        children = [int(c) for c in Path(f"/proc/{booting.pid}/task/{booting.pid}/children").read_text().split()]
+        assert len(children) == 1
+        tasks = [int(t) for pid in (booting.pid, *children) for t in os.listdir(f"/proc/{pid}/task")]
+        assert len(tasks) == 3
         recycling._schedule(recycling.IDLE, booting.pid)
         assert {os.sched_getscheduler(t) for t in tasks} == {os.SCHED_IDLE}
         waiting = SimpleNamespace(pid=os.getpid(), ppid=os.getpid(), alive=True, nr=100, max_requests=10**9,
@@ -204,6 +253,8 @@ def test_a_replacement_boots_at_idle_priority_and_a_busy_core_hurries_it(monkeyp
         recycling.pre_request(waiting, None)
         assert not waiting.alive  # no replacement at all: it stops, as gunicorn would have
     finally:
+        for child in children:
+            os.kill(child, signal.SIGKILL)
         booting.kill()
         booting.wait()
 

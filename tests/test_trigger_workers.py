@@ -155,3 +155,47 @@ def test_a_worker_that_died_while_warming_up_is_replaced_not_blamed(monkeypatch)
         assert warm.kind == RETURNED and warm.value["response"]["pid"] != worker.process.pid
     finally:
         pool.close()
+
+
+def test_warming_up_starts_workers_with_their_handlers_imported_before_the_first_call():
+    """A recycled server process's replacement starts its trigger workers before it takes
+    requests (broker.runtime.warm): the first calls then start none and import nothing."""
+    workers = PythonWorkers(size=3, timeout=5.0)
+    try:
+        ready = workers.warm([f"{HANDLERS}:remaining", f"{HANDLERS}:refuse"], 2, time.time() + 10)
+        assert ready == 2 and workers._started == 2
+        idle = list(workers._idle.queue)
+        assert len(idle) == 2
+        assert all(w.loaded == {f"{HANDLERS}:remaining", f"{HANDLERS}:refuse"} and not w.pending for w in idle)
+        assert workers.invoke(f"{HANDLERS}:refuse", {}).kind == RAISED
+        assert workers.invoke(f"{HANDLERS}:remaining", {"response": {}}).kind == RETURNED
+        assert workers._started == 2  # no worker started by the calls
+        assert workers.warm([f"{HANDLERS}:remaining"], 5, time.time() + 10) == 1  # up to the pool's size
+    finally:
+        workers.close()
+
+
+def test_an_app_warms_the_trigger_workers_of_its_pools_python_triggers(tmp_path):
+    from broker import create_app, load_settings
+    from broker.triggers import invoke, settings as trigger_settings
+    from broker.userpool import admin
+
+    settings = load_settings({"BROKER_BASE_URL": "https://auth.example.com", "BROKER_DATA_DIR": str(tmp_path),
+                              "DATABASE_URL": f"sqlite:///{tmp_path}/warm.db", "BROKER_SECRET_KEY": "k" * 40})
+    app = create_app(settings)
+    rt = app.extensions["broker"]
+    rt.db.upgrade()
+    with rt.db.session() as s:
+        admin.create_pool(s, "plain")
+        pool = admin.create_pool(s, "with triggers")
+        trigger_settings.set_triggers(s, pool, {"PreSignUp": f"python:{HANDLERS}:refuse",
+                                                "PreTokenGeneration": "https://hooks.example.com/tokens"})
+    try:
+        app.extensions["broker.warm"](2)
+        with rt.db.sessions() as s:
+            python = invoke.of(s).python
+        assert python._started == 2
+        assert {frozenset(w.loaded) for w in python._idle.queue} == {frozenset({f"{HANDLERS}:refuse"})}
+    finally:
+        python.close()
+        rt.db.dispose()

@@ -370,6 +370,33 @@ class PythonWorkers:
         kind, value = json.loads(answer)
         return Outcome(kind, value)
 
+    def warm(self, targets: list[str], count: int, deadline: float) -> int:
+        """Start up to ``count`` more workers (``size`` in all at most) with ``targets``
+        imported, before a call needs them: a recycled server process's replacement does
+        so before it takes requests (:func:`broker.runtime.warm`), so that its first calls
+        do not start workers on the cores serving the load. How many were ready by
+        ``deadline``; the others are kept warming up, as a cold call keeps its worker."""
+        self._after_fork()
+        started = []
+        while len(started) < count and (worker := self._start()) is not None:
+            started.append(worker)
+        for worker in list(started):  # every worker imports while the first is waited for
+            try:
+                for target in targets:
+                    worker.load(target)
+            except BrokenPipeError:  # it exited while starting: the next call starts another
+                started.remove(worker)
+                self._discard(worker)
+        ready = 0
+        for worker in started:
+            try:
+                ready += worker.settle(deadline)
+            except EOFError:
+                self._discard(worker)
+                continue
+            self._idle.put(worker)
+        return ready
+
     def _cold(self, worker: _Worker) -> Outcome:
         """The invocation's time ran out while its worker started or imported the handler:
         the worker goes on warming up for the next one, unless it has taken too long."""
