@@ -159,22 +159,30 @@ def measure(stack: Stack, args: argparse.Namespace, make: Callable[[Api], Callab
 def alternate(stack: Stack, args: argparse.Namespace, makers: tuple, peer: Callable[[], float] | None = None,
               turns: int = ROUNDS) -> list[dict]:
     """Each of ``makers`` measured in turns, ``turns`` times for a part of ``args.seconds``,
-    and summed: what drifts on the machine meanwhile weighs on all alike. ``recycles``: the
+    and summed: what drifts on the machine meanwhile weighs on all alike (``turn_rates``: each
+    turn's rate, for ratios taken turn by turn, :func:`turn_ratios`). ``recycles``: the
     server's workers recycled while each was measured (a replacement's start, its warm-up
     and its first requests' cold paths land on whichever figure runs then)."""
     rounds = argparse.Namespace(**{**vars(args), "seconds": args.seconds / turns, "warmup": 1.0})
     figures = ("rate", "server_ms", "stores_ms", "peer_ms", "client_ms", "other")
-    totals = [{"failures": {}, "recycles": 0, **{name: 0.0 for name in figures}} for _ in makers]
+    totals = [{"failures": {}, "recycles": 0, "turn_rates": [], **{name: 0.0 for name in figures}} for _ in makers]
     for _ in range(turns):
         for total, make in zip(totals, makers):
             recycled = recycles(stack)
             found = measure(stack, rounds, make, peer)
             total["recycles"] += recycles(stack) - recycled
+            total["turn_rates"].append(found["rate"])
             for name in figures:
                 total[name] += found[name] / turns
             for why, n in found["failures"].items():
                 total["failures"][why] = total["failures"].get(why, 0) + n
     return totals
+
+
+def turn_ratios(figure: dict, base: dict) -> list[float]:
+    """``figure``'s rate ÷ ``base``'s, turn by turn (:func:`alternate`), sorted: two figures
+    measured a few seconds apart share the machine's state more than two sums do."""
+    return sorted(a / b for a, b in zip(figure["turn_rates"], base["turn_rates"]) if b)
 
 
 def client_srp_ms(ids: dict[str, str], rounds: int = 20) -> float:

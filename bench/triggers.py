@@ -29,6 +29,7 @@ import multiprocessing
 import os
 import secrets
 import socket
+import statistics
 import sys
 import tempfile
 import time
@@ -37,7 +38,7 @@ from pathlib import Path
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent)]
 
-from api_signin import Api, alternate, measure  # noqa: E402
+from api_signin import Api, alternate, measure, turn_ratios  # noqa: E402
 from harness import ROOT, Stack, cpu_model, cpu_reading, cpu_spent, free_port, make_database, process_tree, \
     start_redis, start_server  # noqa: E402
 
@@ -222,6 +223,10 @@ def report(args: argparse.Namespace, found: dict[str, list[dict]]) -> None:
               f"webhook {hook['rate']:.1f}")
         print(f"    python ÷ none = {python['rate'] / none['rate']:.2f}   webhook ÷ none = "
               f"{hook['rate'] / none['rate']:.2f}")
+        for kind, figure in (("python", python), ("webhook", hook)):
+            ratios = turn_ratios(figure, none)
+            print(f"    {kind} ÷ none turn by turn: median {statistics.median(ratios):.2f} "
+                  f"({', '.join(f'{r:.2f}' for r in ratios)})")
         cpu = [r["server_ms"] + r["stores_ms"] for r in results]
         print(f"    server + stores CPU per call: none {cpu[0]:.2f} ms, python {cpu[1]:.2f} ms "
               f"(+{cpu[1] - cpu[0]:.2f}), webhook {cpu[2]:.2f} ms (+{cpu[2] - cpu[0]:.2f}) "
