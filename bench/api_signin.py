@@ -179,10 +179,11 @@ def alternate(stack: Stack, args: argparse.Namespace, makers: tuple, peer: Calla
     return totals
 
 
-def turn_ratios(figure: dict, base: dict) -> list[float]:
-    """``figure``'s rate ÷ ``base``'s, turn by turn (:func:`alternate`), sorted: two figures
-    measured a few seconds apart share the machine's state more than two sums do."""
-    return sorted(a / b for a, b in zip(figure["turn_rates"], base["turn_rates"]) if b)
+def turn_ratios(figure: dict, base: dict) -> list[float | None]:
+    """``figure``'s rate ÷ ``base``'s, turn by turn (:func:`alternate`), in their order (None
+    where ``base`` answered nothing): two figures measured a few seconds apart share the
+    machine's state more than two sums do."""
+    return [a / b if b else None for a, b in zip(figure["turn_rates"], base["turn_rates"])]
 
 
 def client_srp_ms(ids: dict[str, str], rounds: int = 20) -> float:

@@ -225,8 +225,10 @@ def report(args: argparse.Namespace, found: dict[str, list[dict]]) -> None:
               f"{hook['rate'] / none['rate']:.2f}")
         for kind, figure in (("python", python), ("webhook", hook)):
             ratios = turn_ratios(figure, none)
-            print(f"    {kind} ÷ none turn by turn: median {statistics.median(ratios):.2f} "
-                  f"({', '.join(f'{r:.2f}' for r in ratios)})")
+            known = [r for r in ratios if r is not None]
+            median = f"median {statistics.median(known):.2f}" if known else "no median"
+            print(f"    {kind} ÷ none turn by turn: {median} "
+                  f"({', '.join('-' if r is None else f'{r:.2f}' for r in ratios)})")
         cpu = [r["server_ms"] + r["stores_ms"] for r in results]
         print(f"    server + stores CPU per call: none {cpu[0]:.2f} ms, python {cpu[1]:.2f} ms "
               f"(+{cpu[1] - cpu[0]:.2f}), webhook {cpu[2]:.2f} ms (+{cpu[2] - cpu[0]:.2f}) "

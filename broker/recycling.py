@@ -12,8 +12,9 @@ together count each message):
    replacement: the master counts one worker more and gives that worker's pid to the worker
    it forks next (``pre_fork``);
 2. the replacement boots (at idle priority where it may take the normal one back,
-   ``post_fork``: on CPU time the old worker leaves unused), opens its connections and
-   reads its pools' keys, then says it is ready (``post_worker_init``);
+   ``post_fork``: on CPU time the old worker leaves unused), opens its connections, reads
+   its pools' keys and starts their Python triggers' workers (which leave idle priority
+   with it), then says it is ready (``post_worker_init``);
 3. the master stops the old worker, its child still, gracefully (``SIGTERM``: in-flight
    requests answered, kept-alive connections closed);
 4. when it has gone (``child_exit``) the master counts one worker less. A replacement that
@@ -141,8 +142,8 @@ def post_fork(server: Any, worker: Any) -> None:
 def post_worker_init(worker: Any) -> None:
     """gunicorn hook, in the new worker once its app is built: a replacement opens its
     connections, reads its pools' keys and starts their Python triggers' workers, one per
-    request thread (still at idle priority), takes the normal priority back, and tells the
-    master it is ready."""
+    request thread (still at idle priority), takes the normal priority back (its trigger
+    workers too), and tells the master it is ready."""
     old = getattr(worker, "replaces", None)
     if old is None:
         return

@@ -3,6 +3,7 @@ leave at once and cleanly, with every request answered; a worker that cannot boo
 stops the master with gunicorn's boot-error status."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -77,7 +78,7 @@ def test_a_replacement_starts_its_trigger_workers_before_it_serves(tmp_path, red
     the normal priority once it serves, whatever priority it booted at."""
     port = free_port()
     env = _env(tmp_path, port, DATABASE_URL=f"sqlite:///{tmp_path}/broker.db", REDIS_URL=redis_url,
-               GUNICORN_THREADS="2", GUNICORN_CMD_ARGS="--max-requests 20 --max-requests-jitter 0",
+               GUNICORN_THREADS="2", GUNICORN_CMD_ARGS="--max-requests 40 --max-requests-jitter 0",
                PYTHONPATH=str(ROOT))
     subprocess.run([BROKER, "db", "upgrade"], env=env, check=True, capture_output=True, timeout=120)
     pool = json.loads(subprocess.run([BROKER, "pool", "create", "--name", "hooks", "--json"], env=env, check=True,
@@ -91,10 +92,16 @@ def test_a_replacement_starts_its_trigger_workers_before_it_serves(tmp_path, red
     try:
         _wait_port(port, server)
         with requests.Session() as http:
-            assert {http.get(f"http://127.0.0.1:{port}/health", timeout=15).status_code for _ in range(30)} == {200}
-        [worker] = _settled_children(server.pid, 1)
+            assert {http.get(f"http://127.0.0.1:{port}/health", timeout=15).status_code for _ in range(40)} == {200}
+            deadline = time.monotonic() + 60
+            while "Worker exiting" not in (text := log.read_text()):  # (requests let the old worker hurry
+                assert time.monotonic() < deadline, text[-3000:]     # a replacement booting at idle priority)
+                assert http.get(f"http://127.0.0.1:{port}/health", timeout=15).status_code == 200
+                time.sleep(0.25)
+        children = _settled_children(server.pid, 1)
         text = log.read_text()
-        assert f"worker {worker}: ready; stopping worker" in text, text[-3000:]  # the replacement
+        assert len(children) == 1 and f"worker {children[0]}: ready; stopping worker" in text, text[-3000:]
+        worker = children[0]
         triggers = _trigger_workers(worker)
         assert len(triggers) == 2, text[-3000:]
         assert {os.sched_getscheduler(pid) for pid in triggers} == {os.SCHED_OTHER}
@@ -236,11 +243,14 @@ def test_a_replacement_boots_at_idle_priority_and_a_busy_core_hurries_it(monkeyp
                                 "threading.Thread(target=time.sleep, args=(60,)).start(); time.sleep(60)"])
     children: list[int] = []
     try:
-        time.sleep(1.0)
-        children = [int(c) for c in Path(f"/proc/{booting.pid}/task/{booting.pid}/children").read_text().split()]
-        assert len(children) == 1
-        tasks = [int(t) for pid in (booting.pid, *children) for t in os.listdir(f"/proc/{pid}/task")]
-        assert len(tasks) == 3
+        deadline = time.monotonic() + 30
+        while True:  # its child started, and its second thread
+            children = [int(c) for c in Path(f"/proc/{booting.pid}/task/{booting.pid}/children").read_text().split()]
+            tasks = [int(t) for pid in (booting.pid, *children) for t in os.listdir(f"/proc/{pid}/task")]
+            if (len(children), len(tasks)) == (1, 3) or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert (len(children), len(tasks)) == (1, 3)
         recycling._schedule(recycling.IDLE, booting.pid)
         assert {os.sched_getscheduler(t) for t in tasks} == {os.SCHED_IDLE}
         waiting = SimpleNamespace(pid=os.getpid(), ppid=os.getpid(), alive=True, nr=100, max_requests=10**9,
@@ -253,9 +263,10 @@ def test_a_replacement_boots_at_idle_priority_and_a_busy_core_hurries_it(monkeyp
         recycling.pre_request(waiting, None)
         assert not waiting.alive  # no replacement at all: it stops, as gunicorn would have
     finally:
-        for child in children:
-            os.kill(child, signal.SIGKILL)
         booting.kill()
+        for child in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGKILL)
         booting.wait()
 
 

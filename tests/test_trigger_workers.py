@@ -190,10 +190,10 @@ def test_an_app_warms_the_trigger_workers_of_its_pools_python_triggers(tmp_path)
         pool = admin.create_pool(s, "with triggers")
         trigger_settings.set_triggers(s, pool, {"PreSignUp": f"python:{HANDLERS}:refuse",
                                                 "PreTokenGeneration": "https://hooks.example.com/tokens"})
+    with rt.db.sessions() as s:
+        python = invoke.of(s).python
     try:
         app.extensions["broker.warm"](2)
-        with rt.db.sessions() as s:
-            python = invoke.of(s).python
         assert python._started == 2
         assert {frozenset(w.loaded) for w in python._idle.queue} == {frozenset({f"{HANDLERS}:refuse"})}
     finally:

@@ -2,7 +2,8 @@
 ``function(event, context)`` in a process of its own, so that a handler that hangs, leaks
 or kills its interpreter costs one invocation and never the server.
 
-Each server process keeps a small pool of worker processes, started on first use as fresh
+Each server process keeps a small pool of worker processes, started on first use (or by a
+recycled server process's replacement as it warms up, :meth:`PythonWorkers.warm`) as fresh
 interpreters (never a fork of a threaded server) that import this module and the handlers
 only, with the server's environment, as a Lambda gets its environment variables. A
 worker imports a handler's module once and keeps it, as a warm Lambda does. A cold start
@@ -373,25 +374,28 @@ class PythonWorkers:
     def warm(self, targets: list[str], count: int, deadline: float) -> int:
         """Start up to ``count`` more workers (``size`` in all at most) with ``targets``
         imported, before a call needs them: a recycled server process's replacement does
-        so before it takes requests (:func:`broker.runtime.warm`), so that its first calls
-        do not start workers on the cores serving the load. How many were ready by
-        ``deadline``; the others are kept warming up, as a cold call keeps its worker."""
+        so before it takes requests (:func:`broker.runtime.warm`; the workers are the
+        callers' only once this returns). How many were ready by ``deadline``; the others
+        are kept warming up, as a cold call keeps its worker."""
         self._after_fork()
-        started = []
-        while len(started) < count and (worker := self._start()) is not None:
-            started.append(worker)
+        started: list[_Worker] = []
+        try:
+            while len(started) < count and (worker := self._start()) is not None:
+                started.append(worker)
+        except OSError as exc:  # out of processes or descriptors: the calls will start what they can
+            log.warning("trigger workers not started: %s", exc)
         for worker in list(started):  # every worker imports while the first is waited for
             try:
                 for target in targets:
                     worker.load(target)
-            except BrokenPipeError:  # it exited while starting: the next call starts another
+            except OSError:  # it exited while starting (a broken pipe): the next call starts another
                 started.remove(worker)
                 self._discard(worker)
         ready = 0
         for worker in started:
             try:
                 ready += worker.settle(deadline)
-            except EOFError:
+            except (EOFError, OSError):
                 self._discard(worker)
                 continue
             self._idle.put(worker)
