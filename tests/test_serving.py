@@ -93,9 +93,11 @@ def test_a_replacement_starts_its_trigger_workers_before_it_serves(tmp_path, red
         _wait_port(port, server)
         with requests.Session() as http:
             assert {http.get(f"http://127.0.0.1:{port}/health", timeout=15).status_code for _ in range(40)} == {200}
+            # until the old worker has gone; requests meanwhile let it hurry a replacement
+            # booting at idle priority
             deadline = time.monotonic() + 60
-            while "Worker exiting" not in (text := log.read_text()):  # (requests let the old worker hurry
-                assert time.monotonic() < deadline, text[-3000:]     # a replacement booting at idle priority)
+            while "Worker exiting" not in (text := log.read_text()):
+                assert time.monotonic() < deadline, text[-3000:]
                 assert http.get(f"http://127.0.0.1:{port}/health", timeout=15).status_code == 200
                 time.sleep(0.25)
         children = _settled_children(server.pid, 1)
