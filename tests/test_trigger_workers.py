@@ -37,6 +37,7 @@ def test_each_failure_costs_only_its_own_invocation(workers):
     assert hung.kind == TIMED_OUT and 1.4 < time.monotonic() - started < 3
     assert workers.invoke(f"{HANDLERS}:die", {}).kind == CRASHED
     assert workers.invoke(f"{HANDLERS}:not_json", {}).kind == INVALID
+    assert workers.invoke(f"{HANDLERS}:holds_itself", {"response": {}}).kind == INVALID
     assert workers.invoke("tests.trigger_handlers.absent:handler", {}).kind == CRASHED
     assert workers.invoke(f"{HANDLERS}:absent", {}).kind == CRASHED
     # after all of that, the pool still answers, with fresh workers where the old ones died

@@ -102,6 +102,11 @@ def _serve(requests: _Frames, answers: int) -> None:
         return
 
 
+#: Messages both ways are compact JSON, written by an encoder made once (``json.dumps`` with
+#: options makes one per call) that keeps no record of the containers it has entered: a
+#: returned value that holds itself fails with RecursionError instead of ValueError, and so
+#: as invalid all the same.
+_encode = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
 #: A message's length, before it on the pipe.
 HEADER = struct.Struct("!I")
 #: The most read from a pipe at once (a pipe's usual capacity): a whole message, mostly.
@@ -180,7 +185,7 @@ def _call(handlers: dict[str, Any], target: str, event: Any, request_id: str, de
 
 
 def _answer(kind: str, value: Any) -> bytes:
-    return json.dumps([kind, value], separators=(",", ":")).encode()
+    return _encode([kind, value]).encode()
 
 
 def _load(target: str) -> Any:
@@ -333,7 +338,7 @@ class PythonWorkers:
         handler does."""
         began = time.time()
         deadline = began + self.timeout
-        message = json.dumps([target, self._ids.next(), deadline, event], separators=(",", ":")).encode()
+        message = _encode([target, self._ids.next(), deadline, event]).encode()
         while True:
             worker = self._take(deadline)
             if worker is None:

@@ -31,6 +31,11 @@ def not_json(event, context):
     return {"response": object()}
 
 
+def holds_itself(event, context):
+    event["response"]["event"] = event
+    return event
+
+
 def no_response(event, context):
     return "yes"
 
