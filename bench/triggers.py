@@ -164,14 +164,30 @@ def run(stack: Stack, args: argparse.Namespace, sites: dict, echo_pid: int) -> d
                 break
             measure(stack, argparse.Namespace(**{**vars(warm), "seconds": 0.5}), make("python"))
         before, echo_before, started = cpu_reading(stack), process_cpu(echo_pid), time.monotonic()
+        workers_before = trigger_worker_cpu(stack)
         found[name] = alternate(stack, args, tuple(make(kind) for kind in KINDS), turns=args.turns)
         spent = cpu_spent(before, cpu_reading(stack))
         echo = process_cpu(echo_pid) - echo_before
+        # (a worker gone meanwhile, with its server process recycled, takes its time along)
+        workers = sum(t - workers_before.get(pid, 0.0) for pid, t in trigger_worker_cpu(stack).items())
+        found[name][1]["trigger_workers_ms"] = workers / max(1.0, found[name][1]["rate"] * args.seconds) * 1000
         ours = spent["client"] + spent["server"] + spent["redis"] + spent["database"] + echo
         found[name][0]["others"] = max(0.0, spent["machine"] - ours) / (time.monotonic() - started)
         found[name][2]["echo_ms"] = echo / max(
             1.0, found[name][2]["rate"] * args.seconds) * 1000
     found["waits"] = trigger_waits(stack)
+    return found
+
+
+def trigger_workers(stack: Stack) -> list[int]:
+    """The server's trigger worker processes."""
+    found = []
+    for pid in process_tree(stack.server.pid):  # type: ignore[union-attr]
+        try:
+            if b"broker.triggers.workers" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.append(pid)
+        except OSError:
+            continue
     return found
 
 
@@ -181,13 +197,23 @@ def trigger_servers(stack: Stack) -> int:
         return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
 
     parents = set()
-    for pid in process_tree(stack.server.pid):  # type: ignore[union-attr]
+    for pid in trigger_workers(stack):
         try:
-            if b"broker.triggers.workers" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                parents.add(parent(pid))
+            parents.add(parent(pid))
         except OSError:
             continue
     return len(parents)
+
+
+def trigger_worker_cpu(stack: Stack) -> dict[int, float]:
+    """CPU seconds so far of each trigger worker process."""
+    found = {}
+    for pid in trigger_workers(stack):
+        try:
+            found[pid] = process_cpu(pid)
+        except OSError:
+            continue
+    return found
 
 
 def trigger_waits(stack: Stack) -> dict[tuple[str, str], tuple[float, int]]:
@@ -233,6 +259,7 @@ def report(args: argparse.Namespace, found: dict[str, list[dict]]) -> None:
         print(f"    server + stores CPU per call: none {cpu[0]:.2f} ms, python {cpu[1]:.2f} ms "
               f"(+{cpu[1] - cpu[0]:.2f}), webhook {cpu[2]:.2f} ms (+{cpu[2] - cpu[0]:.2f}) "
               f"+ receiver {hook['echo_ms']:.2f} ms")
+        print(f"    of python's, in its trigger workers: {python['trigger_workers_ms']:.2f} ms")
         if none["others"] > 0.25:
             print(f"    WARNING: other processes kept {none['others']:.2f} CPUs busy meanwhile: not quotable")
         failures = {kind: r["failures"] for kind, r in zip(KINDS, results) if r["failures"]}
