@@ -42,6 +42,9 @@ from api_signin import Api, alternate, measure, turn_ratios  # noqa: E402
 from harness import ROOT, Stack, cpu_model, cpu_reading, cpu_spent, free_port, make_database, process_tree, \
     start_redis, start_server  # noqa: E402
 
+from broker.triggers import invoke  # noqa: E402
+from broker.triggers.worker_process import PROGRAM  # noqa: E402
+
 CALLBACK = "http://localhost:9000/callback"
 USERNAME, PASSWORD = "bench-user", "Corr3ct-Horse!"
 NOOP = "python:tests.trigger_handlers.tokens_claims:noop"
@@ -159,18 +162,17 @@ def run(stack: Stack, args: argparse.Namespace, sites: dict, echo_pid: int) -> d
         warm = argparse.Namespace(**{**vars(args), "seconds": 2.0, "warmup": 0.5})
         for kind in KINDS:
             measure(stack, warm, make(kind))
-        for _ in range(30):  # until every server process has started its trigger workers
-            if trigger_servers(stack) >= args.workers:
-                break
-            measure(stack, argparse.Namespace(**{**vars(warm), "seconds": 0.5}), make("python"))
+        start_trigger_workers(stack, args, warm, tokens["python"], sites["python"]["client_id"])
         before, echo_before, started = cpu_reading(stack), process_cpu(echo_pid), time.monotonic()
         workers_before = trigger_worker_cpu(stack)
         found[name] = alternate(stack, args, tuple(make(kind) for kind in KINDS), turns=args.turns)
         spent = cpu_spent(before, cpu_reading(stack))
         echo = process_cpu(echo_pid) - echo_before
         # (a worker gone meanwhile, with its server process recycled, takes its time along)
-        workers = sum(t - workers_before.get(pid, 0.0) for pid, t in trigger_worker_cpu(stack).items())
+        workers_after = trigger_worker_cpu(stack)
+        workers = sum(t - workers_before.get(pid, 0.0) for pid, t in workers_after.items())
         found[name][1]["trigger_workers_ms"] = workers / max(1.0, found[name][1]["rate"] * args.seconds) * 1000
+        found[name][1]["trigger_workers"] = (len(workers_before), len(set(workers_after) - set(workers_before)))
         ours = spent["client"] + spent["server"] + spent["redis"] + spent["database"] + echo
         found[name][0]["others"] = max(0.0, spent["machine"] - ours) / (time.monotonic() - started)
         found[name][2]["echo_ms"] = echo / max(
@@ -184,25 +186,26 @@ def trigger_workers(stack: Stack) -> list[int]:
     found = []
     for pid in process_tree(stack.server.pid):  # type: ignore[union-attr]
         try:
-            if b"broker.triggers.workers" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            if PROGRAM.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
                 found.append(pid)
         except OSError:
             continue
     return found
 
 
-def trigger_servers(stack: Stack) -> int:
-    """How many server processes have started trigger workers."""
-    def parent(pid: int) -> int:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-
-    parents = set()
-    for pid in trigger_workers(stack):
-        try:
-            parents.add(parent(pid))
-        except OSError:
-            continue
-    return len(parents)
+def start_trigger_workers(stack: Stack, args: argparse.Namespace, warm: argparse.Namespace, token: str,
+                          client_id: str) -> None:
+    """Refresh at the Python trigger's pool from as many clients as the server has threads
+    until every server process has started the trigger workers its threads keep busy (one
+    per thread, :data:`broker.triggers.invoke.WORKERS` at most), as a server that has run a
+    while has: a worker's start (a tenth of a second of CPU, or more) is paid once per server
+    process, not per sign-in, and would otherwise land on the turns it happens in."""
+    steady = args.workers * min(args.threads, invoke.WORKERS)
+    busy = argparse.Namespace(**{**vars(warm), "seconds": 0.5, "clients": args.workers * args.threads})
+    for _ in range(30):
+        if len(trigger_workers(stack)) >= steady:
+            return
+        measure(stack, busy, lambda api: lambda: refresh(api, client_id, token))
 
 
 def trigger_worker_cpu(stack: Stack) -> dict[int, float]:
@@ -259,7 +262,9 @@ def report(args: argparse.Namespace, found: dict[str, list[dict]]) -> None:
         print(f"    server + stores CPU per call: none {cpu[0]:.2f} ms, python {cpu[1]:.2f} ms "
               f"(+{cpu[1] - cpu[0]:.2f}), webhook {cpu[2]:.2f} ms (+{cpu[2] - cpu[0]:.2f}) "
               f"+ receiver {hook['echo_ms']:.2f} ms")
-        print(f"    of python's, in its trigger workers: {python['trigger_workers_ms']:.2f} ms")
+        running, started = python["trigger_workers"]
+        print(f"    of python's, in its trigger workers: {python['trigger_workers_ms']:.2f} ms "
+              f"({running} running, {started} started while measured)")
         if none["others"] > 0.25:
             print(f"    WARNING: other processes kept {none['others']:.2f} CPUs busy meanwhile: not quotable")
         failures = {kind: r["failures"] for kind, r in zip(KINDS, results) if r["failures"]}

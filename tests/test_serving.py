@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from broker.triggers.worker_process import PROGRAM
 from tests.conftest import BROKER, ROOT, _wait_port, broker_env, cli_in_process, free_port
 
 GUNICORN = str(Path(sys.executable).parent / "gunicorn")
@@ -118,7 +119,7 @@ def _trigger_workers(pid: int) -> list[int]:
     found = []
     for task in os.listdir(f"/proc/{pid}/task"):
         for child in Path(f"/proc/{pid}/task/{task}/children").read_text().split():
-            if b"broker.triggers.workers" in Path(f"/proc/{child}/cmdline").read_bytes():
+            if PROGRAM.encode() in Path(f"/proc/{child}/cmdline").read_bytes():
                 found.append(int(child))
     return found
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from broker.triggers.webhooks import Webhooks
-from broker.triggers.workers import RETURNED, TIMED_OUT
+from broker.triggers.outcome import RETURNED, TIMED_OUT
 
 ANSWER = b'{"response": {}}'
 HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(ANSWER)

@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from broker.triggers.workers import CRASHED, INVALID, RAISED, RETURNED, TIMED_OUT, PythonWorkers
+from broker.triggers.outcome import CRASHED, INVALID, RAISED, RETURNED, TIMED_OUT
+from broker.triggers.workers import PythonWorkers
 
 HANDLERS = "tests.trigger_handlers.misbehaving"
 

@@ -40,8 +40,9 @@ from ..sealing import Sealer
 from ..store.models import UserPool
 from ..userpool import audit
 from . import journal, settings
+from .outcome import CRASHED, INVALID, RAISED, RETURNED, Outcome
 from .webhooks import Webhooks
-from .workers import CRASHED, INVALID, RAISED, RETURNED, Outcome, PythonWorkers
+from .workers import PythonWorkers
 
 log = logging.getLogger("broker.triggers")
 

@@ -40,7 +40,7 @@ import urllib3
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.exceptions import HTTPError, NewConnectionError, TimeoutError as Urllib3Timeout
 
-from .workers import CRASHED, INVALID, RAISED, RETURNED, TIMED_OUT, Outcome
+from .outcome import CRASHED, INVALID, RAISED, RETURNED, TIMED_OUT, Outcome
 
 SIGNATURE_HEADER = "X-Cognate-Signature"
 TIMESTAMP_HEADER = "X-Cognate-Timestamp"

@@ -4,8 +4,8 @@ or kills its interpreter costs one invocation and never the server.
 
 Each server process keeps a small pool of worker processes, started on first use (or by a
 recycled server process's replacement as it warms up, :meth:`PythonWorkers.warm`) as fresh
-interpreters (never a fork of a threaded server) that import this module and the handlers
-only, with the server's environment, as a Lambda gets its environment variables. A
+interpreters (never a fork of a threaded server) that import :mod:`.worker_process` and the
+handlers only, with the server's environment, as a Lambda gets its environment variables. A
 worker imports a handler's module once and keeps it, as a warm Lambda does. A cold start
 counts toward the invocation's timeout, as it does toward Cognito's 5 seconds; but a worker
 still starting or importing when that invocation gives up is kept (for up to
@@ -23,177 +23,26 @@ call on a virtual machine (bench/README.md, "PreTokenGeneration triggers").
 from __future__ import annotations
 
 import functools
-import importlib
 import itertools
 import json
 import logging
 import os
 import queue
 import select
-import struct
 import subprocess
 import sys
 import threading
 import time
-import traceback
 import uuid
-from dataclasses import dataclass
 from typing import Any
+
+from .outcome import CRASHED, TIMED_OUT, Outcome
+from .worker_process import PROGRAM, Frames, encode, send_message
 
 log = logging.getLogger("broker.triggers")
 
 #: How long a worker may take to start or import a module (Lambda's init limit, seconds).
 INIT_TIMEOUT = 10.0
-#: What an invocation came to (``Outcome.kind``).
-RETURNED, RAISED, TIMED_OUT, CRASHED, INVALID = "returned", "raised", "timed_out", "crashed", "invalid"
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """``value`` is the returned event (RETURNED), else the error's message."""
-
-    kind: str
-    value: Any
-
-
-class LambdaContext:
-    """The parts of AWS Lambda's Python context object a Cognito handler uses
-    (https://docs.aws.amazon.com/lambda/latest/dg/python-context.html)."""
-
-    def __init__(self, function_name: str, request_id: str, deadline: float) -> None:
-        self.function_name = function_name
-        self.function_version = "$LATEST"
-        self.invoked_function_arn = f"python:{function_name}"
-        self.memory_limit_in_mb = 128
-        self.aws_request_id = request_id
-        self.log_group_name = f"/cognate/triggers/{function_name}"
-        self.log_stream_name = request_id
-        self._deadline = deadline
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.time()) * 1000))
-
-
-def _child(requests: int, answers: int, path: str) -> None:
-    """A worker process's entry (:data:`CHILD`): the server's ``sys.path``, then :func:`_serve`.
-    The pipes are the worker's alone: a process its handler leaves running must not hold
-    them open after the worker has gone (the server would take that worker for alive)."""
-    os.set_inheritable(requests, False)
-    os.set_inheritable(answers, False)
-    sys.path[:0] = [p for p in json.loads(path) if p not in sys.path]
-    _serve(_Frames(requests), answers)
-
-
-def _serve(requests: _Frames, answers: int) -> None:
-    """A worker's loop: ``READY`` once started; then for each JSON ``[target]`` (load it)
-    or ``[target, request_id, deadline, event]`` (call it) one JSON ``[kind, value]``,
-    until the server closes the pipe."""
-    handlers: dict[str, Any] = {}
-    try:
-        _send(answers, READY)
-        while (message := requests.next()) is not None:
-            request = json.loads(message)
-            if len(request) == 1:
-                _send(answers, _preload(handlers, request[0]))
-                continue
-            target, request_id, deadline, event = request
-            _send(answers, _call(handlers, target, event, request_id, deadline))
-    except OSError:  # the server has gone
-        return
-
-
-#: Messages both ways are compact JSON, written by an encoder made once (``json.dumps`` with
-#: options makes one per call) that keeps no record of the containers it has entered: a
-#: returned value that holds itself fails with RecursionError instead of ValueError, and so
-#: as invalid all the same.
-_encode = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
-#: A message's length, before it on the pipe.
-HEADER = struct.Struct("!I")
-#: The most read from a pipe at once (a pipe's usual capacity): a whole message, mostly.
-CHUNK = 65536
-
-
-def _send(fd: int, message: bytes) -> None:
-    """One message: its length and itself, in one write where the pipe takes it."""
-    data = memoryview(HEADER.pack(len(message)) + message)
-    while data:
-        data = data[os.write(fd, data):]
-
-
-class _Frames:
-    """The messages coming on a pipe, read as they come: one read takes all the pipe holds,
-    so a message costs one system call where it has arrived whole (each is one more point
-    where the calling thread lets go of the GIL and may wait to get it back)."""
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-        self._buffer = bytearray()
-
-    def next(self) -> bytes | None:
-        """The next message, waiting for it (a blocking pipe); None at the end of the pipe."""
-        while (message := self.ready()) is None:
-            if not self.fill():
-                return None
-        return message
-
-    def ready(self) -> bytes | None:
-        """The next message if it has arrived whole, taken from what was read."""
-        if len(self._buffer) < HEADER.size:
-            return None
-        end = HEADER.size + HEADER.unpack_from(self._buffer)[0]
-        if len(self._buffer) < end:
-            return None
-        message = bytes(self._buffer[HEADER.size:end])
-        del self._buffer[:end]
-        return message
-
-    def fill(self) -> bool:
-        """Read what the pipe holds (False: its end); a pipe set not to block raises
-        BlockingIOError when it holds nothing."""
-        chunk = os.read(self.fd, CHUNK)
-        self._buffer += chunk
-        return bool(chunk)
-
-
-READY = b"ready"
-
-
-def _preload(handlers: dict[str, Any], target: str) -> bytes:
-    try:
-        handlers.setdefault(target, _load(target))
-    except Exception as exc:  # noqa: BLE001 (reported at the call, as Lambda's Runtime.ImportModuleError)
-        log.info("trigger %s does not load: %s: %s", target, type(exc).__name__, exc)
-    return _answer(RETURNED, None)
-
-
-def _call(handlers: dict[str, Any], target: str, event: Any, request_id: str, deadline: float) -> bytes:
-    """The answer to one invocation, encoded: the handler's return value travels as JSON
-    once, which is also the check that it is JSON."""
-    try:
-        function = handlers.get(target) or handlers.setdefault(target, _load(target))
-    except Exception as exc:  # noqa: BLE001 (a module that does not import is the handler's fault)
-        return _answer(CRASHED, f"Runtime.ImportModuleError: {type(exc).__name__}: {exc}")
-    try:
-        result = function(event, LambdaContext(target, request_id, deadline))
-    except Exception as exc:  # noqa: BLE001 (the handler's own error: Cognito shows its message)
-        log.info("trigger %s raised: %s", target, "".join(traceback.format_exception_only(exc)).strip())
-        return _answer(RAISED, str(exc))
-    try:
-        return _answer(RETURNED, result)
-    except (TypeError, ValueError, RecursionError) as exc:
-        return _answer(INVALID, f"the handler returned what is not JSON: {exc}")
-
-
-def _answer(kind: str, value: Any) -> bytes:
-    return _encode([kind, value]).encode()
-
-
-def _load(target: str) -> Any:
-    module, _, name = target.partition(":")
-    function = getattr(importlib.import_module(module), name)
-    if not callable(function):
-        raise TypeError(f"{target} is not a function")
-    return function
 
 
 class _Worker:
@@ -206,7 +55,7 @@ class _Worker:
         ours_in, their_out = os.pipe()
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-c", CHILD, str(their_in), str(their_out), json.dumps(sys.path)],
+                [sys.executable, "-c", PROGRAM, str(their_in), str(their_out), json.dumps(sys.path)],
                 pass_fds=(their_in, their_out), stdin=subprocess.DEVNULL)
         except BaseException:
             os.close(ours_out)
@@ -217,7 +66,7 @@ class _Worker:
             os.close(their_out)
         self.requests = ours_out
         os.set_blocking(ours_in, False)  # an answer is read at once when it is there, else polled for
-        self.answers = _Frames(ours_in)
+        self.answers = Frames(ours_in)
         self.loaded: set[str] = set()
         #: Answers of init steps still to come (READY, then one per module loaded), and
         #: since when the latest step runs.
@@ -240,7 +89,7 @@ class _Worker:
     def load(self, target: str) -> None:
         """Have the worker import ``target`` (once; an import that fails is reported by the
         call that follows). BrokenPipeError: the worker has exited."""
-        _send(self.requests, json.dumps([target]).encode())
+        self.send(json.dumps([target]).encode())
         self.loaded.add(target)
         self.pending, self.init_since = self.pending + 1, time.time()
 
@@ -254,7 +103,7 @@ class _Worker:
 
     def send(self, message: bytes) -> None:
         """BrokenPipeError: the worker has exited (before it could read ``message``)."""
-        _send(self.requests, message)
+        send_message(self.requests, message)
 
     def answer(self, deadline: float) -> bytes | None:
         """The worker's answer, or None when none came by ``deadline``; EOFError: it exited."""
@@ -278,11 +127,6 @@ class _Worker:
             pass
         os.close(self.requests)
         os.close(self.answers.fd)
-
-
-#: A worker's program: this module's loop on the two pipes it is given.
-CHILD = ("import sys; from broker.triggers.workers import _child; "
-         "_child(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3])")
 
 
 #: Put in the idle queue when a worker is discarded: a caller waiting there may start one.
@@ -338,7 +182,7 @@ class PythonWorkers:
         handler does."""
         began = time.time()
         deadline = began + self.timeout
-        message = _encode([target, self._ids.next(), deadline, event]).encode()
+        message = encode([target, self._ids.next(), deadline, event]).encode()
         while True:
             worker = self._take(deadline)
             if worker is None:
