@@ -314,7 +314,7 @@ def validate(settings: Settings) -> list[str]:
     if not settings.database_url.startswith(("sqlite:", "postgresql")):
         errors.append("DATABASE_URL must be a sqlite:/// or postgresql:// URL")
     if settings.redis_url:
-        from .store.state import parse_redis_url  # redis-py is imported only when a URL is set
+        from .store.redis_target import parse_redis_url  # redis-py is imported only when a URL is set
 
         try:
             parse_redis_url(settings.redis_url)

@@ -18,7 +18,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from broker.store.state import Keys, RedisState, RedisTarget, open_state, parse_redis_url
+from broker.store.redis_target import RedisTarget, parse_redis_url
+from broker.store.state import Keys, RedisState, open_state
 from tests.conftest import _answers, _wait_port, free_port
 
 
