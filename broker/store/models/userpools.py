@@ -1,51 +1,19 @@
-"""Durable data: user pools, app clients, users, groups, resource servers, signing keys,
-refresh tokens. Everything short-lived lives in :mod:`broker.store.state` instead.
-"""
+"""Durable data of user pools: the pools and their configuration versions, app clients,
+users and their identities, groups, MFA, password history, devices and passkeys,
+resource servers, signing keys, refresh tokens, admin keys, UI customizations, audit
+events and import jobs."""
 from __future__ import annotations
 
 import datetime as dt
-import unicodedata
 import uuid
 from typing import Any
 
 from sqlalchemy import (
-    JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text, TypeDecorator, UniqueConstraint,
-    true,
+    JSON, BigInteger, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, true,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
-
-
-def canonical_username(username: str) -> str:
-    """The form a username is stored and looked up in: compatibility forms folded (NFKC:
-    full-width ``ａｌｉｃｅ`` is ``alice``) and lower-cased, as RFC 8265 §3.3's
-    UsernameCaseMapped profile maps width and case; Cognito compares usernames
-    case-insensitively."""
-    return unicodedata.normalize("NFKC", username).strip().lower()
-
-
-class UTCDateTime(TypeDecorator[dt.datetime]):
-    """Timezone-aware UTC datetimes on every backend (SQLite drops the zone)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
-        if value is not None and value.tzinfo is not None:
-            value = value.astimezone(dt.timezone.utc)
-        return value
-
-    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
-        if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=dt.timezone.utc)
-        return value
-
-
-class Base(DeclarativeBase):
-    type_annotation_map = {dt.datetime: UTCDateTime, dict[str, Any]: JSON, list[str]: JSON, list[Any]: JSON}
+from .base import Base, utcnow
 
 
 class UserPool(Base):
@@ -430,80 +398,3 @@ class UserImportJob(Base):
     #: The uploaded CSV, read only when the job runs.
     body: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
     report: Mapped[list[Any]] = mapped_column(JSON, default=list)
-
-
-class IdentityPool(Base):
-    """Cognito's identity pool: which logins it takes, whether guests get credentials, and
-    the roles it hands out (:mod:`broker.identity.pools`). Ids are ``<region>:<uuid>``."""
-
-    __tablename__ = "identity_pools"
-
-    id: Mapped[str] = mapped_column(String(55), primary_key=True)
-    name: Mapped[str] = mapped_column(String(128))
-    allow_unauthenticated: Mapped[bool] = mapped_column(Boolean, default=False)
-    allow_classic_flow: Mapped[bool] = mapped_column(Boolean, default=False)
-    #: SupportedLoginProviders: ``{"accounts.google.com": "<client id>", "graph.facebook.com": "<app id>"}``.
-    login_providers: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    developer_provider: Mapped[str | None] = mapped_column(String(128))
-    #: OpenID Connect issuers (IAM's OpenIdConnectProviderARNs): ``[{"Issuer", "ClientIds"}]``.
-    oidc_providers: Mapped[list[Any]] = mapped_column(default=list)
-    #: CognitoIdentityProviders: ``[{"ProviderName", "ClientId", "ServerSideTokenCheck"}]``.
-    user_pools: Mapped[list[Any]] = mapped_column(default=list)
-    #: SAML identity providers of Cognate's user pools: ``[{"UserPoolId", "Name"}]``.
-    saml_providers: Mapped[list[Any]] = mapped_column(default=list)
-    tags: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    #: ``{"authenticated": ARN, "unauthenticated": ARN}`` (SetIdentityPoolRoles' Roles).
-    roles: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    #: SetIdentityPoolRoles' RoleMappings, by provider name, as Cognito gives them.
-    role_mappings: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    #: SetPrincipalTagAttributeMap, by provider name: ``{"UseDefaults": bool, "PrincipalTags": {...}}``.
-    principal_tags: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-
-
-class Identity(Base):
-    """One identity of an identity pool: a guest, or the logins linked to it."""
-
-    __tablename__ = "identities"
-
-    id: Mapped[str] = mapped_column(String(55), primary_key=True)
-    pool_id: Mapped[str] = mapped_column(ForeignKey("identity_pools.id", ondelete="CASCADE"), index=True)
-    #: The identity this one was merged into (it is disabled then), as Cognito merges them.
-    merged_into: Mapped[str | None] = mapped_column(String(55))
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    logins: Mapped[list[IdentityLogin]] = relationship(back_populates="identity", cascade="all, delete-orphan",
-                                                      passive_deletes=True)
-
-
-class IdentityLogin(Base):
-    """A login linked to an identity: one per (pool, provider, subject), the provider being
-    Cognito's Logins key (``localhost:8000/local_X``, ``accounts.google.com``, a developer
-    provider name...)."""
-
-    __tablename__ = "identity_logins"
-    __table_args__ = (UniqueConstraint("pool_id", "provider", "subject"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    identity_id: Mapped[str] = mapped_column(ForeignKey("identities.id", ondelete="CASCADE"), index=True)
-    pool_id: Mapped[str] = mapped_column(String(55))
-    provider: Mapped[str] = mapped_column(String(128))
-    subject: Mapped[str] = mapped_column(String(1024))
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    identity: Mapped[Identity] = relationship(back_populates="logins")
-
-
-class IdentityKey(Base):
-    """A key that signs the OpenID tokens of identities (issuer ``<BASE_URL>/identity``);
-    rotated and published as a user pool's keys are."""
-
-    __tablename__ = "identity_keys"
-
-    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
-    alg: Mapped[str] = mapped_column(String(8))
-    private_jwk: Mapped[dict[str, Any]] = mapped_column()
-    public_jwk: Mapped[dict[str, Any]] = mapped_column()
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    retired_at: Mapped[dt.datetime | None] = mapped_column()
-    expires_at: Mapped[dt.datetime | None] = mapped_column()
