@@ -20,4 +20,3 @@ class Outcome:
 
     kind: str
     value: Any
-

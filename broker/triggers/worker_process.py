@@ -3,9 +3,9 @@ fresh interpreter that imports this module and the handlers only, reads each inv
 from one pipe and writes its answer to the other, and calls ``function(event, context)``
 with the parts of AWS Lambda's context object a Cognito handler uses.
 
-Both ways, a message is its length (4 bytes, big-endian) and compact JSON. The server
-sends ``[target]`` (import it) or ``[target, request_id, deadline, event]`` (call it); the
-worker answers :data:`READY` once started, then one ``[kind, value]`` for each message
+Both ways, a message is its length (4 bytes, big-endian) and its bytes. The server sends
+JSON ``[target]`` (import it) or ``[target, request_id, deadline, event]`` (call it); the
+worker answers :data:`READY` once started, then one JSON ``[kind, value]`` for each message
 (kinds: :mod:`.outcome`).
 """
 from __future__ import annotations
@@ -71,11 +71,15 @@ def _serve(requests: Frames, answers: int) -> None:
         return
 
 
-#: Messages both ways are compact JSON, written by an encoder made once (``json.dumps`` with
-#: options makes one per call) that keeps no record of the containers it has entered: a
-#: returned value that holds itself fails with RecursionError instead of ValueError, and so
-#: as invalid all the same.
+#: Messages both ways are compact JSON, written by encoders made once (``json.dumps`` with
+#: options makes one per call). The server's (:func:`encode`) skips the record of the
+#: containers it has entered, since it encodes only events it built itself; a handler's
+#: answer is checked for cycles (:func:`_answer`), which a raised recursion limit would
+#: otherwise let overflow the worker's stack.
 encode = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
+_encode_answer = json.JSONEncoder(separators=(",", ":")).encode
+#: What a worker writes once it has started, before any JSON.
+READY = b"ready"
 #: A message's length, before it on the pipe.
 HEADER = struct.Struct("!I")
 #: The most read from a pipe at once (a pipe's usual capacity): a whole message, mostly.
@@ -124,8 +128,6 @@ class Frames:
         return bool(chunk)
 
 
-READY = b"ready"
-
 
 def _preload(handlers: dict[str, Any], target: str) -> bytes:
     try:
@@ -154,7 +156,7 @@ def _call(handlers: dict[str, Any], target: str, event: Any, request_id: str, de
 
 
 def _answer(kind: str, value: Any) -> bytes:
-    return encode([kind, value]).encode()
+    return _encode_answer([kind, value]).encode()
 
 
 def _load(target: str) -> Any:

@@ -46,9 +46,9 @@ INIT_TIMEOUT = 10.0
 
 
 class _Worker:
-    """One worker process: a fresh interpreter (``python -c``) that imports this module only
-    (not the server's main module, as multiprocessing's start methods would), reached over
-    two pipes of its own; its stdout and stderr are the server's."""
+    """One worker process: a fresh interpreter (``python -c``) that imports
+    :mod:`.worker_process` only (not the server's main module, as multiprocessing's start
+    methods would), reached over two pipes of its own; its stdout and stderr are the server's."""
 
     def __init__(self) -> None:
         their_in, ours_out = os.pipe()
@@ -89,7 +89,7 @@ class _Worker:
     def load(self, target: str) -> None:
         """Have the worker import ``target`` (once; an import that fails is reported by the
         call that follows). BrokenPipeError: the worker has exited."""
-        self.send(json.dumps([target]).encode())
+        self.send(encode([target]).encode())
         self.loaded.add(target)
         self.pending, self.init_since = self.pending + 1, time.time()
 

@@ -1,5 +1,6 @@
 """Handlers that fail in each way a Lambda can: raise, hang, die, return nonsense."""
 import os
+import sys
 import time
 
 from tests.trigger_handlers.record import note
@@ -32,6 +33,9 @@ def not_json(event, context):
 
 
 def holds_itself(event, context):
+    """An answer that holds itself, from a handler that raised the recursion limit (as one
+    that recurses deeply may): the worker must still answer, not run out of stack."""
+    sys.setrecursionlimit(200_000)
     event["response"]["event"] = event
     return event
 
