@@ -13,7 +13,10 @@ the calls per second with the Python trigger ÷ without (goal ≥ 0.9 on (b)) an
 webhook ÷ without, each measured in turns (six of each) so that the machine's drift, and
 the recycling of a server worker after ``max_requests`` (counted for each figure), weigh
 on all three alike; and the server's CPU per call (the gunicorn workers and, for Python
-targets, their trigger workers), the steadier figure, with the webhook receiver's own.
+targets, their trigger workers), the steadier figure, with the trigger workers' share and
+the webhook receiver's own. Before the turns, every server process starts the trigger
+workers its threads keep busy, as one that has run a while has (a worker's start is paid
+once per process, not per sign-in).
 
 Client threads drive each call over keep-alive ``http.client`` connections against
 ``broker serve --workers N`` with Redis and SQLite or PostgreSQL; only answers with tokens
@@ -33,6 +36,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -162,21 +166,21 @@ def run(stack: Stack, args: argparse.Namespace, sites: dict, echo_pid: int) -> d
         warm = argparse.Namespace(**{**vars(args), "seconds": 2.0, "warmup": 0.5})
         for kind in KINDS:
             measure(stack, warm, make(kind))
-        start_trigger_workers(stack, args, warm, tokens["python"], sites["python"]["client_id"])
+        running = start_trigger_workers(stack, args, warm, tokens["python"], sites["python"]["client_id"])
         before, echo_before, started = cpu_reading(stack), process_cpu(echo_pid), time.monotonic()
-        workers_before = trigger_worker_cpu(stack)
-        found[name] = alternate(stack, args, tuple(make(kind) for kind in KINDS), turns=args.turns)
+
+        def own() -> float:
+            """CPU that one figure alone spends, read within each measured window: the webhook
+            receiver's (webhook) and the trigger workers' (python; one started meanwhile
+            counts whole, and one gone takes its time along)."""
+            return process_cpu(echo_pid) + sum(trigger_worker_cpu(stack).values())
+
+        found[name] = alternate(stack, args, tuple(make(kind) for kind in KINDS), peer=own, turns=args.turns)
         spent = cpu_spent(before, cpu_reading(stack))
         echo = process_cpu(echo_pid) - echo_before
-        # (a worker gone meanwhile, with its server process recycled, takes its time along)
-        workers_after = trigger_worker_cpu(stack)
-        workers = sum(t - workers_before.get(pid, 0.0) for pid, t in workers_after.items())
-        found[name][1]["trigger_workers_ms"] = workers / max(1.0, found[name][1]["rate"] * args.seconds) * 1000
-        found[name][1]["trigger_workers"] = (len(workers_before), len(set(workers_after) - set(workers_before)))
         ours = spent["client"] + spent["server"] + spent["redis"] + spent["database"] + echo
         found[name][0]["others"] = max(0.0, spent["machine"] - ours) / (time.monotonic() - started)
-        found[name][2]["echo_ms"] = echo / max(
-            1.0, found[name][2]["rate"] * args.seconds) * 1000
+        found[name][1]["trigger_workers"] = (running, len(set(trigger_workers(stack)) - set(running)))
     found["waits"] = trigger_waits(stack)
     return found
 
@@ -194,18 +198,28 @@ def trigger_workers(stack: Stack) -> list[int]:
 
 
 def start_trigger_workers(stack: Stack, args: argparse.Namespace, warm: argparse.Namespace, token: str,
-                          client_id: str) -> None:
+                          client_id: str) -> list[int]:
     """Refresh at the Python trigger's pool from as many clients as the server has threads
     until every server process has started the trigger workers its threads keep busy (one
     per thread, :data:`broker.triggers.invoke.WORKERS` at most), as a server that has run a
     while has: a worker's start (a tenth of a second of CPU, or more) is paid once per server
     process, not per sign-in, and would otherwise land on the turns it happens in."""
-    steady = args.workers * min(args.threads, invoke.WORKERS)
+    each = min(args.threads, invoke.WORKERS)
     busy = argparse.Namespace(**{**vars(warm), "seconds": 0.5, "clients": args.workers * args.threads})
     for _ in range(30):
-        if len(trigger_workers(stack)) >= steady:
-            return
+        running = trigger_workers(stack)
+        by_server = Counter(parent_of(pid) for pid in running)
+        if len(by_server) >= args.workers and min(by_server.values()) >= each:
+            break
         measure(stack, busy, lambda api: lambda: refresh(api, client_id, token))
+    return running
+
+
+def parent_of(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except OSError:
+        return 0
 
 
 def trigger_worker_cpu(stack: Stack) -> dict[int, float]:
@@ -261,10 +275,10 @@ def report(args: argparse.Namespace, found: dict[str, list[dict]]) -> None:
         cpu = [r["server_ms"] + r["stores_ms"] for r in results]
         print(f"    server + stores CPU per call: none {cpu[0]:.2f} ms, python {cpu[1]:.2f} ms "
               f"(+{cpu[1] - cpu[0]:.2f}), webhook {cpu[2]:.2f} ms (+{cpu[2] - cpu[0]:.2f}) "
-              f"+ receiver {hook['echo_ms']:.2f} ms")
+              f"+ receiver {hook['peer_ms']:.2f} ms")
         running, started = python["trigger_workers"]
-        print(f"    of python's, in its trigger workers: {python['trigger_workers_ms']:.2f} ms "
-              f"({running} running, {started} started while measured)")
+        print(f"    of python's, in its trigger workers: {python['peer_ms']:.2f} ms ({len(running)} running "
+              f"before the turns, {started} started during them)")
         if none["others"] > 0.25:
             print(f"    WARNING: other processes kept {none['others']:.2f} CPUs busy meanwhile: not quotable")
         failures = {kind: r["failures"] for kind, r in zip(KINDS, results) if r["failures"]}
