@@ -208,7 +208,7 @@ def start_trigger_workers(stack: Stack, args: argparse.Namespace, warm: argparse
     busy = argparse.Namespace(**{**vars(warm), "seconds": 0.5, "clients": args.workers * args.threads})
     for _ in range(30):
         running = trigger_workers(stack)
-        by_server = Counter(parent_of(pid) for pid in running)
+        by_server = Counter(parent for parent in map(parent_of, running) if parent)  # (0: gone meanwhile)
         if len(by_server) >= args.workers and min(by_server.values()) >= each:
             break
         measure(stack, busy, lambda api: lambda: refresh(api, client_id, token))
@@ -216,6 +216,7 @@ def start_trigger_workers(stack: Stack, args: argparse.Namespace, warm: argparse
 
 
 def parent_of(pid: int) -> int:
+    """The parent of process ``pid`` (0: it has exited)."""
     try:
         return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
     except OSError:
