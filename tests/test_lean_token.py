@@ -17,6 +17,7 @@ from typing import Any, Iterator
 
 import pytest
 from joserfc import jwt
+from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.test import Client
 
 from broker import create_app, load_settings
@@ -153,6 +154,30 @@ def test_refresh_and_client_credentials_are_answered_here_as_the_full_endpoint_a
     id_token = site.claims(site.lean.post(site.path, data=requests[0][0], headers=requests[0][1]).json["id_token"])
     assert id_token["cognito:preferred_role"] == "arn:aws:iam::123456789012:role/admins"
     assert id_token["email"] == "alice@example.com" and id_token["sid"] == "s-1" and id_token["aud"] == site.web.id
+
+
+def test_grants_whose_pool_client_and_keys_are_cached_open_no_database_session(site: Site, monkeypatch) -> None:
+    """Whether the config cache's version was read this request is asked of the lean
+    path's own ``info`` until a session is needed; one made later starts from that ``info``
+    (the sealer in it)."""
+    made: list[Session] = []
+    original = site.rt.db.sessions
+
+    class Counted(sessionmaker):
+        def __call__(self, **local: Any) -> Session:
+            made.append(session := original(**local))
+            return session
+
+    cc = ({"grant_type": "client_credentials", "scope": "api/read"}, site.basic())
+    refresh = ({"grant_type": "refresh_token", "refresh_token": site.tokens["web"]}, site.basic())
+    assert site.lean.post(site.path, data=cc[0], headers=cc[1]).status_code == 200  # (caches filled)
+    monkeypatch.setattr(site.rt.db, "sessions", Counted(**original.kw))
+    for form, headers in (cc, refresh, cc):
+        assert site.lean.post(site.path, data=form, headers=headers).status_code == 200
+    assert made == [] and site.passed_on == []
+    site.rt.config.clear()  # the version is read again: that needs a session, which is then made
+    assert site.lean.post(site.path, data=cc[0], headers=cc[1]).status_code == 200
+    assert len(made) == 1 and made[0].info["sealer"] is original.kw["info"]["sealer"]
 
 
 def test_every_other_request_is_passed_on_untouched(site: Site) -> None:

@@ -11,11 +11,10 @@ https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_
 from __future__ import annotations
 
 import secrets
-import uuid
 from contextlib import contextmanager
 from typing import Any, Iterator
 
-from .. import sealing
+from .. import ids, sealing
 from ..engine import sessions, signin
 from ..engine.first_factor import SELECT_CHALLENGE
 from ..engine.challenges import (
@@ -154,8 +153,8 @@ def tokens(call: Call, client: AppClient, pool: UserPool, done: SignedIn) -> dic
     with_refresh = "ALLOW_REFRESH_TOKEN_AUTH" in client_auth.allowed_auth_flows(client)
     overrides = pre_token(call.session, pool, client, done.user, (ADMIN_SCOPE,),
                           pre_token_trigger.source_of(done.progress))
-    return issue(call, client, pool, done.user, (ADMIN_SCOPE,), done.auth_time, str(uuid.uuid4()),
-                 str(uuid.uuid4()), include_refresh_token=with_refresh, amr=done.amr, overrides=overrides)
+    return issue(call, client, pool, done.user, (ADMIN_SCOPE,), done.auth_time, ids.uuid4(),
+                 ids.uuid4(), include_refresh_token=with_refresh, amr=done.amr, overrides=overrides)
 
 
 def issue(call: Call, client: AppClient, pool: UserPool, user: User, scopes: tuple[str, ...], auth_time: int,

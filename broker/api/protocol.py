@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import uuid
 from typing import Any, NoReturn
 
 from flask import Blueprint, Response, request
@@ -31,7 +30,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from .. import observability
+from .. import ids, observability
 from ..errors import BrokerError, TriggerFailed
 from ..runtime import runtime
 from ..triggers import invoke as triggers
@@ -64,7 +63,7 @@ def preflight() -> Response:
 
 @bp.post("/")
 def dispatch() -> Response:
-    request_id = str(uuid.uuid4())
+    request_id = ids.uuid4()
     try:
         response = _render(_answer(request_id), 200)
     except AwsError as exc:

@@ -12,11 +12,11 @@ are bound to no sender. It is there for apps that move over from Cognito as they
 """
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from .. import ids
 from ..runtime import runtime
 from ..store.models import AppClient, User, UserPool
 from .authorize import AuthorizationRequest, add_fragment
@@ -32,8 +32,8 @@ def location(session: Session, pool: UserPool, client: AppClient, user: User, re
     rt = runtime()
     token = signed_in_tokens(
         session, rt.keys, rt.settings.base_url, pool, client, user, " ".join(req.scopes), grant_type="implicit",
-        include_refresh_token=False, ip=ip, auth_time=sign_in["auth_time"], origin_jti=str(uuid.uuid4()),
-        event_id=str(uuid.uuid4()), nonce=req.nonce, amr=tuple(sign_in.get("amr", ("pwd",))), sid=sign_in.get("sid"),
+        include_refresh_token=False, ip=ip, auth_time=sign_in["auth_time"], origin_jti=ids.uuid4(),
+        event_id=ids.uuid4(), nonce=req.nonce, amr=tuple(sign_in.get("amr", ("pwd",))), sid=sign_in.get("sid"),
     )
     session.commit()
     params = {k: str(v) for k, v in token.items()}

@@ -14,12 +14,12 @@ import dataclasses
 import datetime as dt
 import secrets
 import time
-import uuid
 from typing import Any
 
 from authlib.oauth2.rfc6749.util import scope_to_list
 from sqlalchemy.orm import Session
 
+from .. import ids
 from ..store import repo
 from ..triggers import invoke, pre_token as pre_token_trigger, settings as trigger_settings
 from ..userpool import audit
@@ -139,7 +139,7 @@ def issue_client_token(session: Session, keys: KeyCache, base_url: str, pool: Us
     """client_credentials: the client is the subject; no ID or refresh token."""
     now = int(time.time())
     grant = Grant(issuer=issuer(base_url, pool.id), client_id=client.id, scopes=scopes, auth_time=now,
-                  origin_jti=str(uuid.uuid4()), event_id=str(uuid.uuid4()))
+                  origin_jti=ids.uuid4(), event_id=ids.uuid4())
     claims = access_claims(grant, Subject(sub=client.id, username=None), now, client.access_token_ttl)
     return {"access_token": sign(claims, keys.get(session, pool)), "token_type": "Bearer",
             "expires_in": client.access_token_ttl}

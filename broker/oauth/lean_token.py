@@ -36,7 +36,7 @@ from urllib.parse import parse_qsl, unquote
 
 from redis.exceptions import RedisError
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from .. import observability
 from ..errors import TriggerFailed
@@ -173,14 +173,20 @@ class LeanTokenEndpoint:
 class _OnDemand:
     """A session made at its first use: a grant whose pool, client and keys are cached
     needs none (the refresh token is read apart, :mod:`..store.refresh_read`); a stale
-    cache or a trigger that writes makes one."""
+    cache or a trigger that writes makes one. Its ``info`` (the sealer; whether the config
+    cache's version was read) is there before it is made, and goes into it."""
 
-    def __init__(self, make: Callable[[], Session]) -> None:
+    def __init__(self, make: sessionmaker[Session]) -> None:
         self._make, self._session = make, None
+        self._info: dict[str, Any] = dict(make.kw.get("info") or {})
+
+    @property
+    def info(self) -> dict[str, Any]:
+        return self._info if self._session is None else self._session.info
 
     def __getattr__(self, name: str) -> Any:
         if self._session is None:
-            self._session = self._make()
+            self._session = self._make(info=self._info)
         return getattr(self._session, name)
 
     def close(self) -> None:

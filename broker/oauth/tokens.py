@@ -14,10 +14,10 @@ from __future__ import annotations
 import base64
 import dataclasses
 import hashlib
-import uuid
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from .. import ids
 from .keys import ParsedKeys
 
 EMAIL_CLAIMS = ("email", "email_verified")
@@ -77,7 +77,7 @@ def access_claims(grant: Grant, subject: Subject, now: int, ttl: int) -> dict[st
         "auth_time": grant.auth_time,
         "exp": now + ttl,
         "iat": now,
-        "jti": str(uuid.uuid4()),
+        "jti": ids.uuid4(),
         "version": 2,
     }
     if subject.groups:
@@ -99,7 +99,7 @@ def id_claims(grant: Grant, subject: Subject, now: int, ttl: int, access_token: 
         "auth_time": grant.auth_time,
         "exp": now + ttl,
         "iat": now,
-        "jti": str(uuid.uuid4()),
+        "jti": ids.uuid4(),
         "origin_jti": grant.origin_jti,
         "event_id": grant.event_id,
     }

@@ -11,9 +11,10 @@ import contextvars
 import logging
 import re
 import time
-import uuid
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 from urllib.parse import quote
+
+from .. import ids
 
 if TYPE_CHECKING:
     from .metrics import Metrics
@@ -38,7 +39,7 @@ def accepted_id(value: str | None) -> str:
     """The incoming id when it is safe to log and echo, else a new one."""
     if value and VALID_ID.fullmatch(value):
         return value
-    return uuid.uuid4().hex
+    return ids.hex32()
 
 
 StartResponse = Callable[..., Any]
