@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import uuid
 
@@ -25,10 +26,15 @@ def test_threads_never_share_an_id() -> None:
         into.extend(ids.uuid4() for _ in range(3000))
 
     threads = [threading.Thread(target=make, args=(into,)) for into in made]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads interleave between any two steps of making an id
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
     every = [value for into in made for value in into]
     assert len(set(every)) == len(every) == 12000
 

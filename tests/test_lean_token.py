@@ -17,12 +17,14 @@ from typing import Any, Iterator
 
 import pytest
 from joserfc import jwt
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.test import Client
 
 from broker import create_app, load_settings
 from broker.oauth import codes
 from broker.oauth.issue import new_refresh_token
+from broker.oauth.lean_token import _OnDemand
 from broker.oauth.tokens import Grant
 from broker.store import repo
 from broker.store.models import AuditEvent, RefreshToken
@@ -168,6 +170,7 @@ def test_grants_whose_pool_client_and_keys_are_cached_open_no_database_session(s
             made.append(session := original(**local))
             return session
 
+    monkeypatch.setattr(site.rt.config, "check_seconds", 3600)  # (the version is read by the first grant only)
     cc = ({"grant_type": "client_credentials", "scope": "api/read"}, site.basic())
     refresh = ({"grant_type": "refresh_token", "refresh_token": site.tokens["web"]}, site.basic())
     assert site.lean.post(site.path, data=cc[0], headers=cc[1]).status_code == 200  # (caches filled)
@@ -178,6 +181,12 @@ def test_grants_whose_pool_client_and_keys_are_cached_open_no_database_session(s
     site.rt.config.clear()  # the version is read again: that needs a session, which is then made
     assert site.lean.post(site.path, data=cc[0], headers=cc[1]).status_code == 200
     assert len(made) == 1 and made[0].info["sealer"] is original.kw["info"]["sealer"]
+
+    on_demand = _OnDemand(original)
+    on_demand.info["noted"] = True  # before there is a session
+    assert on_demand.execute(select(1)).scalar() == 1
+    assert on_demand.info["noted"] is True and on_demand.info is on_demand._session.info
+    on_demand.close()
 
 
 def test_every_other_request_is_passed_on_untouched(site: Site) -> None:
