@@ -4,7 +4,8 @@ blocks.
 
 ``uuid.uuid4()`` reads 16 bytes per call, each read a system call during which the calling
 thread lets go of the GIL and may then wait for it behind the process's other threads; a
-refresh makes five of these ids. Here one read serves :data:`BLOCK` // 16 of them. The bytes
+refresh makes three of these ids (its two tokens' and its request's), a sign-in five. Here
+one read serves :data:`BLOCK` // 16 of them. The bytes
 are as random as ``os.urandom``'s (they are its); each thread has its own block, and a
 forked process starts afresh, so that no two ids come from the same bytes.
 
