@@ -1,13 +1,13 @@
 """What every table shares: the declarative base, timezone-aware UTC datetimes, and the
-canonical form of a username."""
+canonical form of a username; and the columns of the two kinds of signing keys."""
 from __future__ import annotations
 
 import datetime as dt
 import unicodedata
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, TypeDecorator
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy import JSON, DateTime, String, TypeDecorator
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
 def utcnow() -> dt.datetime:
@@ -41,3 +41,18 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 
 class Base(DeclarativeBase):
     type_annotation_map = {dt.datetime: UTCDateTime, dict[str, Any]: JSON, list[str]: JSON, list[Any]: JSON}
+
+
+class KeyColumns:
+    """The columns of a signing key, a user pool's (:class:`.SigningKey`) or the
+    identities' (:class:`.IdentityKey`): both are rotated and published by one mechanism,
+    :class:`broker.oauth.keys.KeyRows`."""
+
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True, sort_order=-1)  # (the first column)
+    alg: Mapped[str] = mapped_column(String(8))
+    private_jwk: Mapped[dict[str, Any]] = mapped_column()
+    public_jwk: Mapped[dict[str, Any]] = mapped_column()
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    #: Set when a newer key took over signing; the key stays published until ``expires_at``.
+    retired_at: Mapped[dt.datetime | None] = mapped_column()
+    expires_at: Mapped[dt.datetime | None] = mapped_column()

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base, utcnow
+from .base import Base, KeyColumns, utcnow
 
 
 class IdentityPool(Base):
@@ -73,16 +73,8 @@ class IdentityLogin(Base):
     identity: Mapped[Identity] = relationship(back_populates="logins")
 
 
-class IdentityKey(Base):
+class IdentityKey(KeyColumns, Base):
     """A key that signs the OpenID tokens of identities (issuer ``<BASE_URL>/identity``);
     rotated and published as a user pool's keys are."""
 
     __tablename__ = "identity_keys"
-
-    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
-    alg: Mapped[str] = mapped_column(String(8))
-    private_jwk: Mapped[dict[str, Any]] = mapped_column()
-    public_jwk: Mapped[dict[str, Any]] = mapped_column()
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    retired_at: Mapped[dt.datetime | None] = mapped_column()
-    expires_at: Mapped[dt.datetime | None] = mapped_column()

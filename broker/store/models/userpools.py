@@ -13,7 +13,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base, utcnow
+from .base import Base, KeyColumns, utcnow
 
 
 class UserPool(Base):
@@ -192,18 +192,10 @@ class ResourceServer(Base):
     scopes: Mapped[list[str]] = mapped_column(default=list)
 
 
-class SigningKey(Base):
+class SigningKey(KeyColumns, Base):
     __tablename__ = "signing_keys"
 
-    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
     pool_id: Mapped[str] = mapped_column(ForeignKey("user_pools.id", ondelete="CASCADE"), index=True)
-    alg: Mapped[str] = mapped_column(String(8))
-    private_jwk: Mapped[dict[str, Any]] = mapped_column()
-    public_jwk: Mapped[dict[str, Any]] = mapped_column()
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    #: Set when a newer key took over signing; the key stays published until ``expires_at``.
-    retired_at: Mapped[dt.datetime | None] = mapped_column()
-    expires_at: Mapped[dt.datetime | None] = mapped_column()
 
 
 class RefreshToken(Base):
