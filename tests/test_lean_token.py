@@ -29,7 +29,7 @@ from broker.oauth.tokens import Grant
 from broker.store import repo
 from broker.store.models import AuditEvent, RefreshToken
 from broker.triggers import invoke, journal, settings as trigger_settings
-from broker.userpool import admin, app_clients, groups, resource_servers
+from broker.userpool import admin, app_clients, audit, groups, resource_servers
 
 PASSWORD = "Corr3ct-Horse!"
 CALLBACK = "https://app.example.com/cb"
@@ -187,6 +187,40 @@ def test_grants_whose_pool_client_and_keys_are_cached_open_no_database_session(s
     assert on_demand.execute(select(1)).scalar() == 1
     assert on_demand.info["noted"] is True and on_demand.info is on_demand._session.info
     on_demand.close()
+
+
+def test_a_refresh_with_a_pre_token_trigger_opens_no_session_and_its_audit_row_is_written(
+        site: Site, monkeypatch) -> None:
+    """The trigger's audit row goes to the engine the lean path would use, asked of it
+    without a session being made for that alone."""
+    made: list[Session] = []
+    original = site.rt.db.sessions
+
+    class Counted(sessionmaker):
+        def __call__(self, **local: Any) -> Session:
+            made.append(session := original(**local))
+            return session
+
+    with site.rt.db.session() as s:
+        trigger_settings.set_triggers(s, repo.get_pool(s, site.pool_id), {
+            "PreTokenGeneration": "python:tests.trigger_handlers.tokens_claims:lambda_handler"})
+    site.rt.config.clear()
+    monkeypatch.setattr(site.rt.config, "check_seconds", 3600)
+    form, headers = {"grant_type": "refresh_token", "refresh_token": site.tokens["web"]}, site.basic()
+    assert site.lean.post(site.path, data=form, headers=headers).status_code == 200  # (caches filled)
+    journal.flush()
+    with site.rt.db.session() as s:
+        before = len([e for e in audit.list_events(s, site.pool_id) if e.event == "Trigger"])
+    monkeypatch.setattr(site.rt.db, "sessions", Counted(**original.kw))
+    answer = site.lean.post(site.path, data=form, headers=headers)
+    assert answer.status_code == 200 and made == [] and site.passed_on == []
+    monkeypatch.setattr(site.rt.db, "sessions", original)
+    assert site.claims(answer.json["id_token"])["tier"] == "gold"  # (the handler ran)
+    journal.flush()
+    with site.rt.db.session() as s:
+        rows = [e for e in audit.list_events(s, site.pool_id) if e.event == "Trigger"]
+    assert len(rows) == before + 1
+    assert rows[0].details["source"] == "TokenGeneration_RefreshTokens" and rows[0].details["outcome"] == "returned"
 
 
 def test_every_other_request_is_passed_on_untouched(site: Site) -> None:

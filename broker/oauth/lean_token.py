@@ -172,8 +172,9 @@ class LeanTokenEndpoint:
 
 class _OnDemand:
     """A session made at its first use: a grant whose pool, client and keys are cached
-    needs none (the refresh token is read apart, :mod:`..store.refresh_read`); a stale
-    cache or a trigger that writes makes one. Its ``info`` (the sealer; whether the config
+    needs none (the refresh token is read apart, :mod:`..store.refresh_read`, and a
+    trigger's audit row is written apart, :mod:`..triggers.journal`); a stale cache or a
+    trigger that writes makes one. Its ``info`` (the sealer; whether the config
     cache's version was read) is there before it is made, and goes into it."""
 
     def __init__(self, make: sessionmaker[Session]) -> None:
@@ -183,6 +184,11 @@ class _OnDemand:
     @property
     def info(self) -> dict[str, Any]:
         return self._info if self._session is None else self._session.info
+
+    def get_bind(self) -> Any:
+        """The engine, without a session made for it (the trigger journal asks for it at
+        every PreTokenGeneration invocation)."""
+        return self._make.kw["bind"] if self._session is None else self._session.get_bind()
 
     def __getattr__(self, name: str) -> Any:
         if self._session is None:
