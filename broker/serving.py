@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import sys
+from pathlib import Path
 from typing import Any, Sequence
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -14,6 +16,7 @@ from .oauth.issue import issuer
 from .observability import logs, workers as workers_hooks
 from .store import repo
 from .store.db import Database
+from .userpool import passwords
 
 log = logging.getLogger("broker")
 
@@ -67,6 +70,32 @@ def when_ready(server: Any) -> None:
     recycling.open_channel(server)
 
 
+def usable_cpus() -> int:
+    """CPUs this process may use: its affinity, capped by a cgroup CPU quota (a container's
+    ``--cpus``), which os.cpu_count() ignores: 2 x (host CPUs) + 1 workers would each reserve
+    memory and Argon2's 19 MiB per sign-in on a host the container may hardly use."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    for path in ("/sys/fs/cgroup/cpu.max", "/sys/fs/cgroup/cpu/cpu.cfs_quota_us"):
+        try:
+            fields = Path(path).read_text().split()
+            if path.endswith("cfs_quota_us"):
+                fields.append(Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us").read_text().strip())
+        except OSError:
+            continue
+        if fields[0] not in ("max", "-1"):
+            cpus = min(cpus, max(1, math.ceil(int(fields[0]) / int(fields[1]))))
+        break
+    return cpus
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    """gunicorn hook, in a new worker: :mod:`.recycling`'s, then the worker's share of the
+    CPUs for Argon2 (:func:`broker.userpool.passwords.share_cpus`: each hashing thread holds
+    a 19 MiB block)."""
+    recycling.post_fork(server, worker)
+    passwords.share_cpus(server.cfg.workers, usable_cpus())
+
+
 def worker_exit(server: Any, worker: Any) -> None:
     """gunicorn hook: a worker leaving after ``max_requests`` (its requests all answered)
     closes its database connections and ends at once: the interpreter's teardown it skips
@@ -95,8 +124,8 @@ def child_exit(server: Any, worker: Any) -> None:
 
 
 #: Every server hook of Cognate's gunicorn, for ``broker serve`` and deploy/gunicorn.conf.py alike.
-HOOKS = {**workers_hooks.HOOKS, **recycling.HOOKS, "child_exit": child_exit, "when_ready": when_ready,
-         "worker_exit": worker_exit}
+HOOKS = {**workers_hooks.HOOKS, **recycling.HOOKS, "child_exit": child_exit, "post_fork": post_fork,
+         "when_ready": when_ready, "worker_exit": worker_exit}
 
 #: Control characters of a request line, escaped in the access line.
 CONTROL_CHARACTERS = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))}

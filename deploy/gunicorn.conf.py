@@ -17,13 +17,11 @@ The application itself reads its settings (``BROKER_*``, ``DATABASE_URL``, ``RED
 """
 from __future__ import annotations
 
-import math
 import os
-from pathlib import Path
 
 from broker.config import ConfigError, load_settings
 from broker.observability.workers import JSON_LOGGER
-from broker.serving import GUNICORN_DEFAULTS, HOOKS
+from broker.serving import GUNICORN_DEFAULTS, HOOKS, usable_cpus
 
 
 def _int_env(name: str, default: int) -> int:
@@ -31,35 +29,18 @@ def _int_env(name: str, default: int) -> int:
     return int(value) if value else default
 
 
-def _cpus() -> int:
-    """CPUs this process may use: its affinity, capped by a cgroup CPU quota (a container's
-    ``--cpus``), which os.cpu_count() ignores: 2 x (host CPUs) + 1 workers would each reserve
-    memory and Argon2's 19 MiB per sign-in on a host the container may hardly use."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    for path in ("/sys/fs/cgroup/cpu.max", "/sys/fs/cgroup/cpu/cpu.cfs_quota_us"):
-        try:
-            fields = Path(path).read_text().split()
-            if path.endswith("cfs_quota_us"):
-                fields.append(Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us").read_text().strip())
-        except OSError:
-            continue
-        if fields[0] not in ("max", "-1"):
-            cpus = min(cpus, max(1, math.ceil(int(fields[0]) / int(fields[1]))))
-        break
-    return cpus
-
-
 wsgi_app = "broker.wsgi:app"
 bind = [os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{_int_env('PORT', 8000)}"]
 
 # Every sign-in costs one Argon2id hash (~20 ms of CPU, 19 MiB); argon2-cffi releases the
 # GIL while hashing, so gthread workers overlap hashes with the rest of the requests. Memory:
-# about 85 MiB per worker (much of it shared with the master) plus 19 MiB for each of the
-# two threads that hash (broker/userpool/passwords.py, HASHING_THREADS): glibc keeps each
+# about 115 MiB per worker (much of it shared with the master) plus 19 MiB for each thread
+# that hashes: a worker hashes on its share of the CPUs (ceil(CPUs / workers) threads, one
+# with the default workers; broker/userpool/passwords.py, share_cpus), and glibc keeps each
 # thread's block for its next hash. MALLOC_MMAP_THRESHOLD_=1048576 in the environment makes
 # it give the blocks back after every hash, at about 60 % more CPU per hash (measured: 29.7
 # against 48.0 ms).
-workers = _int_env("WEB_CONCURRENCY", 2 * _cpus() + 1)
+workers = _int_env("WEB_CONCURRENCY", 2 * usable_cpus() + 1)
 worker_class = GUNICORN_DEFAULTS["worker_class"]
 threads = _int_env("GUNICORN_THREADS", GUNICORN_DEFAULTS["threads"])
 

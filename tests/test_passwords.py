@@ -85,3 +85,41 @@ def test_hashes_run_on_a_few_threads_whatever_the_number_of_callers(monkeypatch)
     assert all(real.verify(h, "a-Passw0rd!") for h in made)
     assert seen and len(seen) <= passwords.HASHING_THREADS
     assert all(name.startswith("cognate-hash") for name in seen)
+
+
+def test_a_worker_hashes_on_its_share_of_the_cpus(monkeypatch):
+    """One of five workers on two CPUs hashes on one thread (its one 19 MiB block); the one
+    worker of four CPUs, on four at once."""
+    from concurrent.futures import ThreadPoolExecutor
+    import threading
+
+    from broker import serving
+    from broker.userpool import passwords
+
+    stored = hash_password("Corr3ct-Horse!")
+    real = passwords.HASHER
+
+    def run(workers: int, cpus: int, callers: int, together: threading.Barrier | None = None) -> set[str]:
+        seen: set[str] = set()
+
+        class Recording:
+            def verify(self, stored: str, password: str) -> bool:
+                seen.add(threading.current_thread().name)
+                if together is not None:
+                    together.wait(timeout=30)  # (broken, and so failing, unless that many hash at once)
+                return real.verify(stored, password)
+
+        monkeypatch.setattr(passwords, "_hashing", passwords._Hashing())
+        monkeypatch.setattr(passwords, "HASHER", Recording())
+        recycled: list[object] = []
+        monkeypatch.setattr(serving.recycling, "post_fork", lambda server, worker: recycled.append(worker))
+        monkeypatch.setattr(serving, "usable_cpus", lambda: cpus)
+        server = type("Arbiter", (), {"cfg": type("Config", (), {"workers": workers})()})()
+        serving.post_fork(server, "worker")  # (gunicorn's hook in a new worker)
+        assert recycled == ["worker"]
+        with ThreadPoolExecutor(callers) as pool:
+            assert all(pool.map(lambda _: verify_password(stored, "Corr3ct-Horse!"), range(callers)))
+        return seen
+
+    assert len(run(workers=5, cpus=2, callers=8)) == 1
+    assert len(run(workers=1, cpus=4, callers=4, together=threading.Barrier(4))) == 4

@@ -8,6 +8,7 @@ See https://cheatsheetseries.owasp.org/cheatsheets/Password_Storage_Cheat_Sheet.
 from __future__ import annotations
 
 import functools
+import math
 import os
 import string
 import threading
@@ -30,10 +31,12 @@ MAX_PASSWORD_LENGTH = 256
 SYMBOLS = set("^$*.[]{}()?\"!@#%&/\\,><':;|_~`=+- ")
 
 
-#: Threads of a process that hash. Each keeps the memory of its last hash (glibc holds
-#: Argon2's 19 MiB block in the thread's arena for the next one), so a worker holds at most
-#: this many blocks however many threads serve requests; more would add no speed on one
-#: core (the hash releases the GIL, and the request waits for it either way).
+#: Threads of a process that hash (the development server's, the CLI's; a gunicorn worker
+#: hashes on its share of the CPUs, :func:`share_cpus`). Each keeps the memory of its last
+#: hash (glibc holds Argon2's 19 MiB block in the thread's arena for the next one), so a
+#: process holds at most this many blocks however many threads serve requests; more than
+#: its CPUs would add no speed (the hash releases the GIL, and the request waits for it
+#: either way).
 HASHING_THREADS = 2
 
 
@@ -42,6 +45,7 @@ class _Hashing:
     that uses them (a forked worker starts its own)."""
 
     def __init__(self) -> None:
+        self.size = HASHING_THREADS
         self._pool: tuple[int, ThreadPoolExecutor] | None = None
         self._lock = threading.Lock()
         self._here = threading.local()  # set on the hashing threads: work asked there runs there
@@ -53,17 +57,24 @@ class _Hashing:
         if pool is None or pool[0] != os.getpid():
             with self._lock:
                 if self._pool is None or self._pool[0] != os.getpid():
-                    self._pool = (os.getpid(), ThreadPoolExecutor(HASHING_THREADS, thread_name_prefix="cognate-hash",
+                    self._pool = (os.getpid(), ThreadPoolExecutor(self.size, thread_name_prefix="cognate-hash",
                                                                   initializer=self._mark))
                 pool = self._pool
         return pool[1].submit(work, *args).result()
-
 
     def _mark(self) -> None:
         self._here.hashing = True
 
 
 _hashing = _Hashing()
+
+
+def share_cpus(workers: int, cpus: int) -> None:
+    """This process is one of ``workers`` processes serving on ``cpus`` CPUs (a gunicorn
+    worker, before its first hash): it hashes on ceil(cpus / workers) threads, so that the
+    workers together hash on every CPU and hold no more Argon2 blocks than that needs. The
+    deployed default of 2 × CPUs + 1 workers hashes on one thread each."""
+    _hashing.size = math.ceil(max(1, cpus) / max(1, workers))
 
 
 def hash_password(password: str) -> str:
