@@ -82,8 +82,11 @@ def usable_cpus() -> int:
                 fields.append(Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us").read_text().strip())
         except OSError:
             continue
-        if fields[0] not in ("max", "-1"):
-            cpus = min(cpus, max(1, math.ceil(int(fields[0]) / int(fields[1]))))
+        try:
+            if fields[0] not in ("max", "-1"):
+                cpus = min(cpus, max(1, math.ceil(int(fields[0]) / int(fields[1]))))
+        except (IndexError, ValueError, ZeroDivisionError):  # a quota this cannot read: the affinity alone
+            pass
         break
     return cpus
 

@@ -66,8 +66,9 @@ if _json_logs():
     logger_class = JSON_LOGGER
 
 # Server hooks: the metrics files the workers share, the modules the master imports before
-# it forks, a recycled worker's quick exit, and its replacement started before it stops
-# (broker/recycling.py): on_starting, on_exit, on_reload, child_exit, when_ready,
+# it forks, a recycled worker's quick exit, its replacement started before it stops
+# (broker/recycling.py), and each worker's share of the CPUs for hashing
+# (broker/serving.py): on_starting, on_exit, on_reload, child_exit, when_ready,
 # worker_exit, pre_request, pre_fork, post_fork, post_worker_init.
 globals().update(HOOKS)
 

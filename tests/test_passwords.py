@@ -89,7 +89,7 @@ def test_hashes_run_on_a_few_threads_whatever_the_number_of_callers(monkeypatch)
 
 def test_a_worker_hashes_on_its_share_of_the_cpus(monkeypatch):
     """One of five workers on two CPUs hashes on one thread (its one 19 MiB block); the one
-    worker of four CPUs, on four at once."""
+    worker of four CPUs, on four at once; a process that hashed already changes its threads."""
     from concurrent.futures import ThreadPoolExecutor
     import threading
 
@@ -109,7 +109,6 @@ def test_a_worker_hashes_on_its_share_of_the_cpus(monkeypatch):
                     together.wait(timeout=30)  # (broken, and so failing, unless that many hash at once)
                 return real.verify(stored, password)
 
-        monkeypatch.setattr(passwords, "_hashing", passwords._Hashing())
         monkeypatch.setattr(passwords, "HASHER", Recording())
         recycled: list[object] = []
         monkeypatch.setattr(serving.recycling, "post_fork", lambda server, worker: recycled.append(worker))
@@ -121,5 +120,11 @@ def test_a_worker_hashes_on_its_share_of_the_cpus(monkeypatch):
             assert all(pool.map(lambda _: verify_password(stored, "Corr3ct-Horse!"), range(callers)))
         return seen
 
-    assert len(run(workers=5, cpus=2, callers=8)) == 1
-    assert len(run(workers=1, cpus=4, callers=4, together=threading.Barrier(4))) == 4
+    assert serving.HOOKS["post_fork"] is serving.post_fork
+    hashing = passwords._Hashing()
+    monkeypatch.setattr(passwords, "_hashing", hashing)
+    try:
+        assert len(run(workers=5, cpus=2, callers=8)) == 1
+        assert len(run(workers=1, cpus=4, callers=4, together=threading.Barrier(4))) == 4
+    finally:
+        hashing.resize(1)  # (its four threads stop)

@@ -188,7 +188,9 @@ class _OnDemand:
     def get_bind(self) -> Any:
         """The engine, without a session made for it (the trigger journal asks for it at
         every PreTokenGeneration invocation)."""
-        return self._make.kw["bind"] if self._session is None else self._session.get_bind()
+        if self._session is None and self._make.kw.get("bind") is not None:
+            return self._make.kw["bind"]
+        return self.__getattr__("get_bind")()  # (the session's, made if need be)
 
     def __getattr__(self, name: str) -> Any:
         if self._session is None:

@@ -62,6 +62,14 @@ class _Hashing:
                 pool = self._pool
         return pool[1].submit(work, *args).result()
 
+    def resize(self, size: int) -> None:
+        """Hash on ``size`` threads from now on (the threads of another size stop once idle)."""
+        with self._lock:
+            if size != self.size and self._pool is not None:
+                self._pool[1].shutdown(wait=False)
+                self._pool = None
+            self.size = size
+
     def _mark(self) -> None:
         self._here.hashing = True
 
@@ -74,7 +82,7 @@ def share_cpus(workers: int, cpus: int) -> None:
     worker, before its first hash): it hashes on ceil(cpus / workers) threads, so that the
     workers together hash on every CPU and hold no more Argon2 blocks than that needs. The
     deployed default of 2 × CPUs + 1 workers hashes on one thread each."""
-    _hashing.size = math.ceil(max(1, cpus) / max(1, workers))
+    _hashing.resize(math.ceil(max(1, cpus) / max(1, workers)))
 
 
 def hash_password(password: str) -> str:
