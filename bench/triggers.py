@@ -279,9 +279,9 @@ def report(args: argparse.Namespace, found: dict[str, list[dict]]) -> None:
               f"+ receiver {hook['peer_ms']:.2f} ms")
         busy = [r["rate"] * (r["server_ms"] + r["stores_ms"] + r["client_ms"]) / 1000 for r in results]
         busy[2] += hook["rate"] * hook["peer_ms"] / 1000  # (the trigger workers are in the server's figure)
-        print(f"    CPUs kept busy (server, stores, this process's clients, receiver): none {busy[0]:.2f}, python {busy[1]:.2f}, "
-              f"webhook {busy[2]:.2f} of {os.cpu_count()}: a figure below the others waited on its trigger "
-              "rather than on the CPUs")
+        print(f"    CPUs kept busy (server, stores, this process's clients, receiver): none {busy[0]:.2f}, "
+              f"python {busy[1]:.2f}, webhook {busy[2]:.2f} of {os.cpu_count()}: a figure below the others "
+              "waited on its trigger rather than on the CPUs")
         running, started = python["trigger_workers"]
         print(f"    of python's, in its trigger workers: {python['peer_ms']:.2f} ms ({len(running)} running "
               f"before the turns, {started} started during them)")
