@@ -158,10 +158,8 @@ def test_refresh_and_client_credentials_are_answered_here_as_the_full_endpoint_a
     assert id_token["email"] == "alice@example.com" and id_token["sid"] == "s-1" and id_token["aud"] == site.web.id
 
 
-def test_grants_whose_pool_client_and_keys_are_cached_open_no_database_session(site: Site, monkeypatch) -> None:
-    """Whether the config cache's version was read this request is asked of the lean
-    path's own ``info`` until a session is needed; one made later starts from that ``info``
-    (the sealer in it)."""
+def _counting_sessions(site: Site, monkeypatch: pytest.MonkeyPatch) -> list[Session]:
+    """The sessions the app makes from now on, as they are made."""
     made: list[Session] = []
     original = site.rt.db.sessions
 
@@ -170,11 +168,20 @@ def test_grants_whose_pool_client_and_keys_are_cached_open_no_database_session(s
             made.append(session := original(**local))
             return session
 
+    monkeypatch.setattr(site.rt.db, "sessions", Counted(**original.kw))
+    return made
+
+
+def test_grants_whose_pool_client_and_keys_are_cached_open_no_database_session(site: Site, monkeypatch) -> None:
+    """Whether the config cache's version was read this request is asked of the lean
+    path's own ``info`` until a session is needed; one made later starts from that ``info``
+    (the sealer in it)."""
+    original = site.rt.db.sessions
     monkeypatch.setattr(site.rt.config, "check_seconds", 3600)  # (the version is read by the first grant only)
     cc = ({"grant_type": "client_credentials", "scope": "api/read"}, site.basic())
     refresh = ({"grant_type": "refresh_token", "refresh_token": site.tokens["web"]}, site.basic())
     assert site.lean.post(site.path, data=cc[0], headers=cc[1]).status_code == 200  # (caches filled)
-    monkeypatch.setattr(site.rt.db, "sessions", Counted(**original.kw))
+    made = _counting_sessions(site, monkeypatch)
     for form, headers in (cc, refresh, cc):
         assert site.lean.post(site.path, data=form, headers=headers).status_code == 200
     assert made == [] and site.passed_on == []
@@ -193,14 +200,7 @@ def test_a_refresh_with_a_pre_token_trigger_opens_no_session_and_its_audit_row_i
         site: Site, monkeypatch) -> None:
     """The trigger's audit row goes to the engine the lean path would use, asked of it
     without a session being made for that alone."""
-    made: list[Session] = []
     original = site.rt.db.sessions
-
-    class Counted(sessionmaker):
-        def __call__(self, **local: Any) -> Session:
-            made.append(session := original(**local))
-            return session
-
     with site.rt.db.session() as s:
         trigger_settings.set_triggers(s, repo.get_pool(s, site.pool_id), {
             "PreTokenGeneration": "python:tests.trigger_handlers.tokens_claims:lambda_handler"})
@@ -211,7 +211,7 @@ def test_a_refresh_with_a_pre_token_trigger_opens_no_session_and_its_audit_row_i
     journal.flush()
     with site.rt.db.session() as s:
         before = len([e for e in audit.list_events(s, site.pool_id) if e.event == "Trigger"])
-    monkeypatch.setattr(site.rt.db, "sessions", Counted(**original.kw))
+    made = _counting_sessions(site, monkeypatch)
     answer = site.lean.post(site.path, data=form, headers=headers)
     assert answer.status_code == 200 and made == [] and site.passed_on == []
     monkeypatch.setattr(site.rt.db, "sessions", original)
