@@ -5,9 +5,9 @@ blocks.
 ``uuid.uuid4()`` reads 16 bytes per call, each read a system call during which the calling
 thread lets go of the GIL and may then wait for it behind the process's other threads; a
 refresh makes three of these ids (its two tokens' and its request's), a sign-in five. Here
-one read serves :data:`BLOCK` // 16 of them. The bytes
-are as random as ``os.urandom``'s (they are its); each thread has its own block, and a
-forked process starts afresh, so that no two ids come from the same bytes.
+one read serves :data:`BLOCK` // 16 of them. The bytes are as random as ``os.urandom``'s
+(they are its); each thread has its own block, and a forked process starts afresh, so that
+no two ids come from the same bytes.
 
     ids.uuid4()   # 'c0a5d3ba-5f0e-4b8e-9d3f-0b7d6f1e2a4c'
     ids.hex32()   # the same 122 random bits, as 32 hex digits (uuid4().hex)
