@@ -48,6 +48,10 @@ def callback() -> Iterator[Callback]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 (http.server's hook name)
             parts = urlsplit(self.path)
+            if parts.path == "/favicon.ico":  # (the browser asks the app's page for one; none, and no console error)
+                self.send_response(204)
+                self.end_headers()
+                return
             if parts.path != "/callback":
                 self.send_error(404)
                 return
