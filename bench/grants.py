@@ -319,7 +319,7 @@ def report(args: argparse.Namespace, runs: list[dict], rss: dict[str, list[float
     if noisy:
         print(f"  WARNING: other processes kept more than {BUSY} CPUs busy during the run (column 'other'): "
               "the machine was not quiet; the figures below are unreliable")
-    print(f"Cognate: broker serve --workers 1 --threads {args.threads} (gunicorn gthread); "
+    print(f"Cognate: broker serve --workers 1 --threads {args.threads} (gunicorn, {GUNICORN_DEFAULTS['worker_class']}); "
           f"{args.connections} keep-alive connections from {args.processes} client processes; "
           f"refresh tokens {'rotated at each use' if args.rotate else 'not rotated'}; "
           f"{args.seconds:g} s measured after {args.warmup:g} s, median of {args.rounds} round(s)\n")

@@ -10,7 +10,7 @@ from typing import Any, Sequence
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import recycling
+from . import polling, recycling
 from .config import Settings, data_location
 from .oauth.issue import issuer
 from .observability import logs, workers as workers_hooks
@@ -22,7 +22,7 @@ log = logging.getLogger("broker")
 
 #: gunicorn defaults; deploy/gunicorn.conf.py starts from the same values.
 GUNICORN_DEFAULTS: dict[str, Any] = {
-    "worker_class": "gthread",
+    "worker_class": polling.WORKER_CLASS,  # gthread without epoll
     "threads": 4,
     "timeout": 30,
     "graceful_timeout": 20,

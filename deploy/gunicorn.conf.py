@@ -8,6 +8,8 @@ depend on the host:
 - ``WEB_CONCURRENCY``: worker processes (default 2 × CPUs + 1, counting a container's CPU quota);
 - ``GUNICORN_THREADS``: threads per worker (default from GUNICORN_DEFAULTS);
 - ``GUNICORN_ACCESSLOG``: ``-`` for an access log on stdout (default: none; the proxy logs);
+- ``GUNICORN_CMD_ARGS="-k gthread"``: gunicorn's own threaded worker instead of Cognate's
+  (``broker/polling.py``, the same threads without the hand-offs), for TLS in gunicorn itself;
 - ``PROMETHEUS_MULTIPROC_DIR``: where workers write metrics for ``/metrics`` to add up (emptied
   at start; default: a temporary folder removed at exit); a tmpfs such as /dev/shm is fastest.
 
@@ -33,7 +35,7 @@ wsgi_app = "broker.wsgi:app"
 bind = [os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{_int_env('PORT', 8000)}"]
 
 # Every sign-in costs one Argon2id hash (~20 ms of CPU, 19 MiB); argon2-cffi releases the
-# GIL while hashing, so gthread workers overlap hashes with the rest of the requests. Memory:
+# GIL while hashing, so a worker's threads overlap hashes with the rest of the requests. Memory:
 # about 115 MiB per worker (much of it shared with the master) plus 19 MiB for each thread
 # that hashes: a worker hashes on its share of the CPUs (ceil(CPUs / workers) threads, one
 # with the default workers; broker/userpool/passwords.py, share_cpus), and glibc keeps each
