@@ -107,6 +107,13 @@ class PollingWorker(base.Worker):
             if exc.errno not in (errno.EINTR, errno.EAGAIN):
                 raise
 
+    def _wake(self) -> None:
+        """The main thread, out of :meth:`_sleep`."""
+        try:
+            os.write(self.PIPE[1], b".")
+        except OSError:  # the pipe is full: it wakes anyway
+            pass
+
     def _stop(self) -> None:
         """No new connections; requests under way finish within ``graceful_timeout``; idle
         connections get :data:`STOP_LINGER` for a request already on its way."""
@@ -214,6 +221,8 @@ class PollingWorker(base.Worker):
                 return
             connection.busy = True
         keep = self._handle(connection)
+        if not self.alive:  # max_requests (or the recycling) stopped the worker: stop accepting now
+            self._wake()
         with self.lock:
             connection.busy = False
             connection.idle_since = time.monotonic()
