@@ -114,6 +114,7 @@ def test_sign_out_redirect_ends_the_session_and_lands_on_the_post_logout_uri(bro
             page.get_by_label("Username", exact=True).fill("alice")
             page.get_by_label("Password", exact=True).fill(PASSWORD)
             page.get_by_role("button", name="Sign in", exact=True).click()
+            page.wait_for_url(f"{app.url}/callback?**")  # (the login page's own title is not 'app')
             page.wait_for_function("document.title !== 'app'", timeout=15000)
             signed_in = page.evaluate("window.result")
             assert page.title() == "signed-in", signed_in
