@@ -25,7 +25,7 @@ import time
 from datetime import datetime
 from typing import Any
 
-from gunicorn import http
+from gunicorn import http, util
 from gunicorn.http import wsgi
 from gunicorn.workers import base
 
@@ -36,6 +36,12 @@ ARMED = select.EPOLLIN | select.EPOLLONESHOT | select.EPOLLRDHUP if hasattr(sele
 #: How long a stopping worker keeps idle kept-alive connections open, for a request a client
 #: may be sending already (answered with ``Connection: close``), as gthread does.
 STOP_LINGER = 2.0
+#: How long an answered request's unread body may take to drain before the connection is
+#: closed instead of kept alive (gthread's figure).
+DRAIN_SECONDS = 5.0
+#: accept() errors that say the process or the system is out of something (descriptors,
+#: buffers): the listeners rest until a connection closes or the main thread's next round.
+EXHAUSTED = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 
 #: The worker class of ``broker serve`` and deploy/gunicorn.conf.py.
 WORKER_CLASS = "broker.polling.PollingWorker" if hasattr(select, "epoll") else "gthread"
@@ -44,10 +50,10 @@ WORKER_CLASS = "broker.polling.PollingWorker" if hasattr(select, "epoll") else "
 class Connection:
     """A client connection: its socket, its request parser, and whether a thread has it."""
 
-    __slots__ = ("sock", "client", "server", "parser", "idle_since", "busy")
+    __slots__ = ("sock", "fd", "client", "server", "parser", "idle_since", "busy")
 
     def __init__(self, sock: socket.socket, client: Any, server: Any, cfg: Any) -> None:
-        self.sock, self.client, self.server = sock, client, server
+        self.sock, self.fd, self.client, self.server = sock, sock.fileno(), client, server
         self.parser = http.get_parser(cfg, sock, client)
         self.idle_since, self.busy = time.monotonic(), False
 
@@ -95,6 +101,8 @@ class PollingWorker(base.Worker):
                 self.log.info("Parent changed, shutting down: %s", self)
                 break
             self._close_idle(time.monotonic() - self.cfg.keepalive)
+            with self.lock:
+                self._rearm_listeners()  # after an exhausted accept()
         self._stop()
 
     def _sleep(self, seconds: float) -> None:
@@ -138,21 +146,33 @@ class PollingWorker(base.Worker):
             listener.close()
 
     def _close_idle(self, idle_before: float) -> None:
+        """Close the connections that wait for a request since before ``idle_before``; not
+        those whose request came while every thread was busy."""
         with self.lock:
             for connection in [c for c in self.connections.values()
                                if not c.busy and c.idle_since < idle_before]:
-                self._drop(connection)
+                if not _has_bytes(connection.sock):
+                    self._drop(connection)
 
     def _drop(self, connection: Connection) -> None:
-        """Close a connection no thread has (the lock held)."""
-        fd = connection.sock.fileno()
-        if self.connections.pop(fd, None) is None:
-            return
+        """Close an idle connection (the lock held)."""
+        if self._forget(connection):
+            connection.sock.close()
+            self._closed()
+
+    def _forget(self, connection: Connection) -> bool:
+        """Out of the epoll set and the table, still counted (the lock held); False when it
+        was not there."""
+        if self.connections.pop(connection.fd, None) is None:
+            return False
         try:
-            self.epoll.unregister(fd)
+            self.epoll.unregister(connection.fd)
         except (OSError, ValueError):
             pass
-        connection.sock.close()
+        return True
+
+    def _closed(self) -> None:
+        """A connection less (the lock held)."""
         self.nr_conns -= 1
         self._rearm_listeners()
 
@@ -183,21 +203,28 @@ class PollingWorker(base.Worker):
                     self.log.exception("Error in a serving thread")
 
     def _accept(self, listener: socket.socket) -> None:
+        exhausted = False
         try:
-            while self.nr_conns < self.cfg.worker_connections:
+            while self.alive and self.nr_conns < self.cfg.worker_connections:
                 try:
                     sock, client = listener.accept()
                 except (BlockingIOError, InterruptedError):
                     break
-                except OSError as exc:  # the client left before it was accepted
-                    if exc.errno in (errno.ECONNABORTED, errno.EPROTO):
+                except OSError as exc:
+                    if exc.errno in (errno.ECONNABORTED, errno.EPROTO):  # the client left first
                         continue
-                    raise
+                    if exc.errno not in EXHAUSTED:
+                        raise
+                    self.log.error("Cannot accept connections for now: %s", exc)
+                    exhausted = True
+                    break
                 sock.setblocking(True)
                 if self.cfg.timeout:
-                    # A client that stops reading or sending in the middle of a request frees
-                    # the thread after gunicorn's timeout (the heartbeat does not cover the
-                    # threads). In the kernel: a Python socket timeout would poll before
+                    # A read or write that waits longer than gunicorn's timeout (a client
+                    # that stopped in the middle of a request) frees the thread; the
+                    # heartbeat does not cover the threads. As with gthread, a client that
+                    # trickles a byte at a time is not bounded: the proxy in front buffers
+                    # requests. In the kernel: a Python socket timeout would poll before
                     # every read and write.
                     limit = struct.pack("ll", self.cfg.timeout, 0)
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, limit)
@@ -209,7 +236,7 @@ class PollingWorker(base.Worker):
                     self.epoll.register(sock.fileno(), ARMED)
         finally:
             with self.lock:
-                if self.alive and self.nr_conns < self.cfg.worker_connections:
+                if self.alive and not exhausted and self.nr_conns < self.cfg.worker_connections:
                     self.epoll.modify(listener.fileno(), ARMED)
                 else:
                     self.accepting = False  # armed again by _drop, below the limit
@@ -220,16 +247,26 @@ class PollingWorker(base.Worker):
             if connection is None or connection.busy:  # closed meanwhile (its number reused)
                 return
             connection.busy = True
-        keep = self._handle(connection)
-        if not self.alive:  # max_requests (or the recycling) stopped the worker: stop accepting now
-            self._wake()
-        with self.lock:
-            connection.busy = False
-            connection.idle_since = time.monotonic()
-            if keep and self.serving:
-                self.epoll.modify(fd, ARMED)
-            else:
-                self._drop(connection)
+        keep = closing = False
+        try:
+            keep = self._handle(connection)
+        finally:
+            if not self.alive:  # max_requests (or the recycling) stopped the worker: stop accepting now
+                self._wake()
+            with self.lock:
+                connection.busy = False
+                connection.idle_since = time.monotonic()
+                if keep and self.serving:
+                    self.epoll.modify(fd, ARMED)
+                else:
+                    closing = self._forget(connection)
+            if closing:
+                # RFC 9112, 9.6: half-close, then drain what the client still sends (a body
+                # nobody read), so that the kernel does not reset the connection under the
+                # response's last bytes.
+                util.close_graceful(connection.sock)
+                with self.lock:
+                    self._closed()
 
     def _handle(self, connection: Connection) -> bool:
         """Answer the connection's requests that have arrived; whether to keep it open.
@@ -237,11 +274,12 @@ class PollingWorker(base.Worker):
         req = None
         try:
             while True:
+                req = None
                 req = next(connection.parser)
                 if not req:
                     return False
                 if not self._respond(req, connection) or not connection.parser.finish_body(
-                        deadline=time.monotonic() + self.cfg.timeout):
+                        deadline=time.monotonic() + DRAIN_SECONDS):
                     return False
                 if not connection.parser.unreader.buf.getvalue():
                     return True
@@ -278,6 +316,10 @@ class PollingWorker(base.Worker):
                 resp.force_close()
             if not self.alive or not self.cfg.keepalive:
                 resp.force_close()
+            elif self.nr_conns > self.cfg.worker_connections - self.cfg.threads:
+                # room kept for as many new clients as there are threads (gthread's rule):
+                # kept-alive connections up to the cap would shut them out
+                resp.force_close()
             respiter = self.wsgi(environ, resp.start_response)
             try:
                 if isinstance(respiter, environ["wsgi.file_wrapper"]):
@@ -303,3 +345,14 @@ class PollingWorker(base.Worker):
                 self.cfg.post_request(self, req, environ, resp)
             except Exception:
                 self.log.exception("Exception in post_request hook")
+
+
+def _has_bytes(sock: socket.socket) -> bool:
+    """Whether the client sent something not read yet (or hung up: a thread will see it)."""
+    try:
+        sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+        return True
+    except (BlockingIOError, InterruptedError):
+        return False
+    except OSError:  # reset: a thread will see it too
+        return True

@@ -1,7 +1,8 @@
 """broker.polling.PollingWorker under a real gunicorn master, spoken to over raw sockets:
 kept-alive and pipelined requests, a slow request holding only its own thread, idle and
-stalled connections closed, bad requests answered 400, a graceful stop, the connection cap,
-and TLS refused. (The recycling of Cognate's workers: tests/test_serving.py.)"""
+stalled connections closed, a request that came while every thread was busy kept, bad
+requests answered 400, a graceful stop, the connection cap and the room kept under it,
+``max_requests``, and TLS refused. (Cognate's recycling of workers: tests/test_serving.py.)"""
 from __future__ import annotations
 
 import contextlib
@@ -157,28 +158,58 @@ def test_a_stop_lets_the_request_under_way_finish(tmp_path):
 
 
 def test_worker_connections_caps_the_open_connections(tmp_path):
-    with serving(tmp_path, "--worker-connections", "2", "--keep-alive", "30") as (port, _, _):
-        first, second = connect(port), connect(port)
+    with serving(tmp_path, "--threads", "2", "--worker-connections", "2") as (port, _, _), \
+            connect(port) as first, connect(port) as second:
         for sock in (first, second):
-            sock.sendall(get("/kept"))
-            assert read_response(sock.makefile("rb"))[0] == 200
-        with connect(port) as third:  # the kernel's backlog takes it; the worker does not
+            sock.sendall(get("/sleep?seconds=2"))
+        time.sleep(0.3)
+        with connect(port) as third:  # the kernel's backlog takes it; the worker does not, yet
             third.sendall(get("/third"))
             assert select.select([third], [], [], 1.0)[0] == []
-            first.close()
-            status, _, body = read_response(third.makefile("rb"))
+            status, _, body = read_response(third.makefile("rb"))  # once the first two are answered
             assert status == 200 and body.startswith(b"/third ")
-        second.close()
+        assert read_response(first.makefile("rb"))[0] == read_response(second.makefile("rb"))[0] == 200
+
+
+def test_idle_connections_are_not_kept_up_to_the_cap(tmp_path):
+    """Room is kept for as many new clients as the worker has threads, as gthread does:
+    clients that keep their connections open cannot shut others out."""
+    with serving(tmp_path, "--worker-connections", "4", "--keep-alive", "30") as (port, _, _):
+        time.sleep(0.5)  # the start's probe connection is gone
+        connections: list[socket.socket] = []
+        try:
+            answers = []
+            for _ in range(4):  # one after the other, each kept open
+                connections.append(sock := connect(port))
+                sock.sendall(get("/kept"))
+                answers.append(read_response(sock.makefile("rb"))[1]["connection"])
+            assert answers == ["keep-alive", "keep-alive", "keep-alive", "close"]
+            assert closed_by_server(connections[3])
+        finally:
+            for sock in connections:
+                sock.close()
+
+
+def test_a_worker_recycled_after_max_requests_answers_every_request(tmp_path):
+    with serving(tmp_path, "--max-requests", "5") as (port, _, log):
+        pids = set()
+        for n in range(12):
+            with connect(port) as sock:
+                sock.sendall(get(f"/{n}"))
+                status, _, body = read_response(sock.makefile("rb"))
+                assert status == 200
+                pids.add(body.split()[1])
+    text = log.read_text()
+    assert len(pids) >= 2 and text.count("Autorestarting worker after current request") >= 2, text[-2000:]
+    assert "Traceback" not in text
 
 
 def test_tls_in_the_worker_is_refused_with_the_reason(tmp_path):
     key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=test", "-days", "1",
                     "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
-    log = tmp_path / "gunicorn.log"
     result = subprocess.run([GUNICORN, "-k", "broker.polling.PollingWorker", "-b", f"127.0.0.1:{free_port()}",
                              "--no-control-socket", "--chdir", str(ROOT), "--certfile", str(cert), "--keyfile",
                              str(key), "tests.polling_app:app"], capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
     assert "terminate TLS at the proxy" in result.stdout + result.stderr, (result.stdout + result.stderr)[-2000:]
-    assert not log.exists()
