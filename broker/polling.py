@@ -3,12 +3,12 @@
 gunicorn's ``gthread`` worker polls in its main thread and hands each ready connection to a
 thread pool, then the finished connection back to the main thread: two hand-offs of the GIL
 and a pipe write per request, about 50 µs of CPU (bench/README.md, "A worker without
-hand-offs"). Here every thread waits on one shared
-epoll set in which each connection is armed once (``EPOLLONESHOT``): the kernel wakes one
-thread for a ready connection, that thread reads the request, answers it and re-arms the
-connection. A request that waits (an Argon2 hash, the database) holds only its own thread,
-as with gthread. HTTP parsing, the WSGI environ, responses, errors and hooks are gunicorn's
-own; so are the arbiter, its signals and ``max_requests`` (:mod:`.recycling` works as is).
+hand-offs"). Here every thread waits on one shared epoll set in which each connection is
+armed once (``EPOLLONESHOT``): the kernel wakes one thread for a ready connection, that
+thread reads the request, answers it and re-arms the connection. A request that waits (an
+Argon2 hash, the database) holds only its own thread, as with gthread. HTTP parsing, the
+WSGI environ, responses, errors and hooks are gunicorn's own; so are the arbiter, its
+signals and ``max_requests`` (:mod:`.recycling` works as is).
 
 Linux only (epoll); TLS is for the proxy in front (``certfile`` set: the worker refuses to
 start). :data:`WORKER_CLASS` is gthread elsewhere.
@@ -271,10 +271,9 @@ class PollingWorker(base.Worker):
     def _handle(self, connection: Connection) -> bool:
         """Answer the connection's requests that have arrived; whether to keep it open.
         gthread's handling: the same exceptions, logged or answered alike."""
-        req = None
         try:
             while True:
-                req = None
+                req = None  # (a pipelined request's error is not logged with the one before)
                 req = next(connection.parser)
                 if not req:
                     return False
