@@ -91,9 +91,8 @@ class PollingWorker(base.Worker):
             self.epoll.register(listener.fileno(), ARMED)
         self.accepting = True
         # Not daemons: a worker that exits lets the requests under way finish (worker_exit).
-        threads = [threading.Thread(target=self._serve_forever, name=f"http-{n}") for n in range(self.cfg.threads)]
-        for thread in threads:
-            thread.start()
+        for n in range(self.cfg.threads):
+            threading.Thread(target=self._serve_forever, name=f"http-{n}").start()
         while self.alive:
             self.notify()
             self._sleep(1.0)
@@ -308,11 +307,9 @@ class PollingWorker(base.Worker):
             resp, environ = wsgi.create(req, connection.sock, connection.client, connection.server, self.cfg)
             environ["wsgi.multithread"] = True
             self.nr += 1
-            if self.nr >= self.max_requests:
-                if self.alive:
-                    self.log.info("Autorestarting worker after current request.")
-                    self.alive = False
-                resp.force_close()
+            if self.nr >= self.max_requests and self.alive:
+                self.log.info("Autorestarting worker after current request.")
+                self.alive = False
             if not self.alive or not self.cfg.keepalive:
                 resp.force_close()
             elif self.nr_conns > self.cfg.worker_connections - self.cfg.threads:
